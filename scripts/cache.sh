@@ -1,0 +1,36 @@
+# Sourced by build scripts. The build cache lives outside git:
+#   $SILO_CACHE/<artifact>-<hash of inputs>/
+# An entry is complete when its .done marker exists; builds go to a temp dir
+# beside it and are renamed into place, so an interrupted build leaves nothing
+# that looks finished.
+SILO_CACHE=${SILO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/silo}
+mkdir -p "$SILO_CACHE"
+
+# cache_key NAME FILE... -> prints NAME-<16 hex> from the contents of the files
+# plus any extra strings in $CACHE_EXTRA (package versions and the like).
+cache_key() {
+  local name=$1; shift
+  local h
+  h=$( { for f in "$@"; do printf '%s\n' "$(basename "$f")"; cat "$f"; done;
+         printf '%s' "${CACHE_EXTRA:-}"; } | sha256sum | cut -c1-16)
+  printf '%s-%s\n' "$name" "$h"
+}
+
+cache_done() { [ -e "$SILO_CACHE/$1/.done" ]; }
+
+# cache_begin KEY -> prints a fresh temp dir to build into
+cache_begin() {
+  local tmp="$SILO_CACHE/.tmp-$1-$$"
+  rm -rf "$tmp"; mkdir -p "$tmp"; printf '%s\n' "$tmp"
+}
+
+# cache_commit KEY TMPDIR: atomically publish, then drop older entries of NAME
+cache_commit() {
+  local key=$1 tmp=$2 name=${1%-*}
+  touch "$tmp/.done"
+  rm -rf "$SILO_CACHE/$key"
+  mv "$tmp" "$SILO_CACHE/$key"
+  for old in "$SILO_CACHE/$name"-????????????????; do
+    [ "$old" = "$SILO_CACHE/$key" ] || [ ! -d "$old" ] || rm -rf "$old"
+  done
+}
