@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Builds the lab: an emulated x86 KVM host (L1) made from Debian packages.
+#   $SILO_CACHE/lab-<hash>/{rootfs.ext4,vmlinuz,initrd.cpio.gz,kver}
+# Prints that directory. Rebuilt only when this script, the stage-1 init or the
+# Debian kernel version changes.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../../scripts/cache.sh"
+
+# What the e2e tests need inside the lab host.
+PKGS=python3,python3-pytest,qemu-system-x86,busybox-static,kmod,e2fsprogs,procps,iproute2,util-linux,coreutils,socat
+MIRROR=${SILO_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# Modules the stage-1 initrd loads (with their dependencies) to reach the root
+# disk and the 9p shares. kvm_amd is loaded later, from the root filesystem.
+INITRD_MODS="virtio_pci virtio_blk ext4 9pnet_virtio 9p"
+
+kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+[ -n "$kpkg" ] || { echo "lab: cannot resolve linux-image-amd64 (apt-get update?)" >&2; exit 1; }
+kpkgver=$(apt-cache show --no-all-versions "$kpkg" | awk '/^Version:/ {print $2; exit}')
+CACHE_EXTRA="$kpkg $kpkgver $PKGS $INITRD_MODS"
+key=$(cache_key lab "$0" "$here/init1")
+if cache_done "$key"; then echo "$SILO_CACHE/$key"; exit 0; fi
+
+log() { echo "lab: $*" >&2; }
+out=$(cache_begin "$key")
+trap 'rm -rf "$out"' EXIT
+root=$out/root
+
+log "debootstrap bookworm with $PKGS (a few minutes, once)"
+debootstrap --variant=minbase --include="$PKGS" bookworm "$root" "$MIRROR" > "$out/debootstrap.log" 2>&1 || {
+  tail -20 "$out/debootstrap.log" >&2; log "debootstrap failed (full log above)"; exit 1; }
+
+log "adding Debian kernel $kpkg $kpkgver"
+(cd "$out" && apt-get download "$kpkg" >/dev/null 2>&1) || { log "apt-get download $kpkg failed"; exit 1; }
+dpkg-deb -x "$out"/"$kpkg"_*.deb "$root"
+kver=${kpkg#linux-image-}
+depmod -b "$root" "$kver"
+cp "$root/boot/vmlinuz-$kver" "$out/vmlinuz"
+echo "$kver" > "$out/kver"
+
+# Trim what a test host never reads, then make the image.
+rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
+       "$root"/usr/share/doc "$root"/usr/share/man "$root"/usr/share/locale "$root/boot"
+mkdir -p "$root/lab"
+echo silo-lab > "$root/etc/hostname"
+
+log "initrd with $INITRD_MODS"
+ird=$out/initrd
+mkdir -p "$ird/bin" "$ird/mods" "$ird/proc" "$ird/sys" "$ird/dev" "$ird/newroot"
+cp /bin/busybox "$ird/bin/busybox"
+cp "$here/init1" "$ird/init"; chmod 755 "$ird/init"
+n=0
+modprobe -d "$root" -S "$kver" --show-depends $INITRD_MODS | awk '$1 == "insmod" {print $2}' | awk '!seen[$0]++' |
+while read -r ko; do
+  n=$((n + 1)); name=$(printf '%02d-%s' "$n" "$(basename "${ko%.xz}")")
+  case "$ko" in
+    *.xz) xz -dc "$root$ko" > "$ird/mods/$name" ;;
+    *)    cp "$root$ko" "$ird/mods/$name" ;;
+  esac
+  echo "$name" >> "$ird/mods/order"
+done
+(cd "$ird" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initrd.cpio.gz"
+rm -rf "$ird"
+
+size=$(du -sm "$root" | cut -f1)
+mkfs.ext4 -q -F -O ^has_journal -L silo-lab -d "$root" "$out/rootfs.ext4" "$((size * 13 / 10 + 256))M"
+rm -rf "$root" "$out"/*.deb
+trap - EXIT
+cache_commit "$key" "$out"
+log "built $SILO_CACHE/$key"
+echo "$SILO_CACHE/$key"
