@@ -1,0 +1,288 @@
+/*
+ * virtio-blk (VIRTIO 1.2 §5.2) over a raw image file or block device.
+ *
+ * Requests are served synchronously on the event thread with preadv/pwritev
+ * straight into guest memory (no bounce buffers). A chain is:
+ *   readable:  struct virtio_blk_outhdr (16 bytes) [+ data for OUT]
+ *   writable:  [data for IN / GET_ID] + 1 status byte (the chain's last byte)
+ * Request-level mistakes complete with VIRTIO_BLK_S_IOERR; only ring-level
+ * corruption (queue.c) puts the device in NEEDS_RESET.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/fs.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_ids.h>
+
+#include "vmm/devices/virtio/vdev.h"
+
+#define BLK_QUEUE_SIZE 256 /* Firecracker's choice */
+#define SECTOR_SHIFT 9     /* §5.2.6: sector numbers are always 512-byte units */
+
+_Static_assert(sizeof(struct virtio_blk_outhdr) == 16, "§5.2.6 request header");
+_Static_assert(offsetof(struct virtio_blk_config, seg_max) == 0x0c, "§5.2.4 config");
+_Static_assert(offsetof(struct virtio_blk_config, blk_size) == 0x14, "§5.2.4 config");
+_Static_assert(offsetof(struct virtio_blk_config, wce) == 0x20, "§5.2.4 config");
+
+struct blk {
+	int fd;
+	bool ro;
+	uint64_t capacity; /* sectors */
+	char serial[VIRTIO_BLK_ID_BYTES];
+	struct virtio_blk_config cfg;
+	struct vq_elem elem;             /* the chain being served */
+	struct iovec data[VQ_MAX_SIZE];  /* its data part, header/status cut off */
+};
+
+static uint64_t blk_features(struct vdev *vd)
+{
+	struct blk *b = vd->priv;
+	uint64_t f = (1ULL << VIRTIO_BLK_F_FLUSH) | (1ULL << VIRTIO_BLK_F_SEG_MAX);
+
+	/* §5.2.3: with RO offered the driver will not write; we still refuse OUT. */
+	if (b->ro)
+		f |= 1ULL << VIRTIO_BLK_F_RO;
+	return f;
+}
+
+static void blk_config_read(struct vdev *vd, uint32_t off, void *buf, uint32_t len)
+{
+	struct blk *b = vd->priv;
+
+	memset(buf, 0, len);
+	if (off < sizeof(b->cfg)) {
+		uint32_t n = sizeof(b->cfg) - off;
+		memcpy(buf, (uint8_t *)&b->cfg + off, n < len ? n : len);
+	}
+}
+
+/* Bytes [skip, skip+len) of src as a new iovec array in dst; returns its count. */
+static unsigned int iov_slice(const struct iovec *src, unsigned int cnt, size_t skip, size_t len,
+			      struct iovec *dst)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < cnt && len; i++) {
+		size_t l = src[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		l -= skip;
+		if (l > len)
+			l = len;
+		dst[n++] = (struct iovec){ (uint8_t *)src[i].iov_base + skip, l };
+		len -= l;
+		skip = 0;
+	}
+	return n;
+}
+
+/* preadv/pwritev until done; *done = bytes moved. Short transfer (EOF) is -EIO. */
+static int blk_rw(int fd, struct iovec *iov, unsigned int cnt, uint64_t off, bool wr, size_t *done)
+{
+	*done = 0;
+	while (cnt) {
+		ssize_t r = wr ? pwritev(fd, iov, (int)cnt, (off_t)off) : preadv(fd, iov, (int)cnt, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -EIO;
+		*done += (size_t)r;
+		off += (uint64_t)r;
+		while (cnt && (size_t)r >= iov->iov_len) {
+			r -= (ssize_t)iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt) {
+			iov->iov_base = (uint8_t *)iov->iov_base + r;
+			iov->iov_len -= (size_t)r;
+		}
+	}
+	return 0;
+}
+
+/* §5.2.6.1: requests reaching past capacity fail (no partial I/O). */
+static bool in_range(const struct blk *b, uint64_t sector, uint64_t len)
+{
+	return sector <= b->capacity && len <= ((b->capacity - sector) << SECTOR_SHIFT);
+}
+
+/* Serve one request; returns the status, *written = data bytes put into the guest. */
+static uint8_t blk_do(struct vdev *vd, struct blk *b, const struct vq_elem *e, uint32_t *written)
+{
+	const struct iovec *in = e->iov + e->nr_out;
+	size_t in_data = e->in_len - 1; /* caller guarantees the status byte */
+	size_t out_data, done = 0;
+	struct virtio_blk_outhdr hdr;
+	uint64_t sector;
+	unsigned int n;
+	int ret;
+
+	if (iov_to_buf(e->iov, e->nr_out, 0, &hdr, sizeof(hdr)) < sizeof(hdr)) {
+		VDEV_STAT(vd, err, 1);
+		vdev_warn(vd, "request header shorter than %zu bytes", sizeof(hdr));
+		return VIRTIO_BLK_S_IOERR;
+	}
+	out_data = e->out_len - sizeof(hdr);
+	sector = le64toh(hdr.sector);
+
+	switch (le32toh(hdr.type)) {
+	case VIRTIO_BLK_T_IN:
+		if (!in_range(b, sector, in_data))
+			goto ioerr;
+		n = iov_slice(in, e->nr_in, 0, in_data, b->data);
+		ret = blk_rw(b->fd, b->data, n, sector << SECTOR_SHIFT, false, &done);
+		*written = (uint32_t)done;
+		VDEV_STAT(vd, bytes_in, done);
+		return ret ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_OUT:
+		if (b->ro || !in_range(b, sector, out_data))
+			goto ioerr;
+		n = iov_slice(e->iov, e->nr_out, sizeof(hdr), out_data, b->data);
+		if (blk_rw(b->fd, b->data, n, sector << SECTOR_SHIFT, true, &done))
+			return VIRTIO_BLK_S_IOERR;
+		VDEV_STAT(vd, bytes_out, done);
+		return VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_FLUSH:
+		/* §5.2.6.2: completed writes must be durable when FLUSH completes. */
+		return fdatasync(b->fd) ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_GET_ID:
+		/* §5.2.6: up to 20 bytes, NUL-padded, not terminated when 20 long. */
+		n = iov_slice(in, e->nr_in, 0, in_data, b->data);
+		done = buf_to_iov(b->data, n, 0, b->serial, sizeof(b->serial));
+		*written = (uint32_t)done;
+		return VIRTIO_BLK_S_OK;
+	default:
+		return VIRTIO_BLK_S_UNSUPP;
+	}
+ioerr:
+	VDEV_STAT(vd, err, 1);
+	return VIRTIO_BLK_S_IOERR;
+}
+
+static void blk_queue_notify(struct vdev *vd, unsigned int qidx)
+{
+	struct blk *b = vd->priv;
+	struct vq_elem *e = &b->elem;
+	unsigned int done = 0;
+
+	while (vdev_pop(vd, qidx, e) > 0) {
+		uint32_t written = 0;
+
+		if (e->in_len == 0) {
+			/* Nowhere to put a status: complete it empty so the
+			 * descriptors come back to the driver (§5.2.6.1). */
+			VDEV_STAT(vd, err, 1);
+			vdev_warn(vd, "request without a writable status byte");
+		} else {
+			const struct iovec *last = &e->iov[e->nr_out + e->nr_in - 1];
+			uint8_t status = blk_do(vd, b, e, &written);
+
+			((uint8_t *)last->iov_base)[last->iov_len - 1] = status;
+			written++; /* used.len counts the status byte (§2.7.8) */
+		}
+		vq_push(&vd->vq[qidx], e->head, written);
+		VDEV_STAT(vd, reqs, 1);
+		done++;
+	}
+	if (done)
+		vdev_signal_used(vd, qidx);
+}
+
+static void blk_destroy(struct vdev *vd)
+{
+	struct blk *b = vd->priv;
+
+	close(b->fd);
+	free(b);
+}
+
+static const struct virtio_dev_ops blk_ops = {
+	.device_id = VIRTIO_ID_BLOCK,
+	.name = "blk",
+	.num_queues = 1, /* no VIRTIO_BLK_F_MQ */
+	.queue_max = BLK_QUEUE_SIZE,
+	.features = blk_features,
+	.config_read = blk_config_read,
+	.config_write = NULL, /* nothing writable without CONFIG_WCE */
+	.activate = NULL,
+	.queue_notify = blk_queue_notify,
+	.reset = NULL, /* requests complete synchronously: nothing in flight */
+	.save = NULL,
+	.restore = NULL,
+	.destroy = blk_destroy,
+};
+
+int virtio_blk_create_fd(struct vdev **out, int fd, bool readonly, const char *serial)
+{
+	size_t slen = serial ? strlen(serial) : 0;
+	struct vdev *vd = NULL;
+	struct blk *b = NULL;
+	uint64_t bytes;
+	struct stat st;
+	int ret;
+
+	if (slen > VIRTIO_BLK_ID_BYTES)
+		return -EINVAL;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISBLK(st.st_mode)) {
+		if (ioctl(fd, BLKGETSIZE64, &bytes) < 0)
+			return -errno;
+	} else if (S_ISREG(st.st_mode)) {
+		bytes = (uint64_t)st.st_size;
+	} else {
+		return -EINVAL;
+	}
+	vd = calloc(1, sizeof(*vd));
+	b = calloc(1, sizeof(*b));
+	if (!vd || !b) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	b->fd = fd;
+	b->ro = readonly;
+	/* A trailing partial sector is not addressable by the guest. */
+	b->capacity = bytes >> SECTOR_SHIFT;
+	if (slen)
+		memcpy(b->serial, serial, slen);
+	b->cfg.capacity = htole64(b->capacity);
+	/* §5.2.4: seg_max leaves room for the header and status descriptors. */
+	b->cfg.seg_max = htole32(BLK_QUEUE_SIZE - 2);
+	ret = vdev_init(vd, &blk_ops, b);
+	if (ret)
+		goto err;
+	*out = vd;
+	return 0;
+err:
+	free(b);
+	free(vd);
+	return ret;
+}
+
+int virtio_blk_create(struct vdev **out, const char *path, bool readonly, const char *serial)
+{
+	int fd, ret;
+
+	if (serial && strlen(serial) > VIRTIO_BLK_ID_BYTES)
+		return -EINVAL;
+	fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = virtio_blk_create_fd(out, fd, readonly, serial);
+	if (ret)
+		close(fd);
+	return ret;
+}
