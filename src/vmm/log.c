@@ -1,0 +1,44 @@
+/* Logging backend: one line per call on stderr, written with a single write(). */
+#include "vmm/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
+
+static enum log_level log_threshold = LOG_WARN;
+
+void log_set_level(enum log_level lvl)
+{
+	__atomic_store_n(&log_threshold, lvl, __ATOMIC_RELAXED);
+}
+
+enum log_level log_get_level(void)
+{
+	return __atomic_load_n(&log_threshold, __ATOMIC_RELAXED);
+}
+
+void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
+{
+	static const char *const names[] = { "error", "warning", "info", "debug" };
+	char line[512];
+	va_list ap;
+	int n, m;
+
+	if (lvl > log_get_level())
+		return;
+	n = snprintf(line, sizeof(line), "silo-vmm: %s: %s: ", names[lvl], func);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return;
+	va_start(ap, fmt);
+	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		return;
+	n += m;
+	if ((size_t)n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	/* One write() so lines from different threads do not interleave. */
+	if (write(STDERR_FILENO, line, (size_t)n) < 0)
+		return;
+}
