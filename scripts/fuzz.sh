@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Build and run the libFuzzer targets in tests/fuzz/ for SECONDS each (default 60).
+# usage: scripts/fuzz.sh [SECONDS]
+# Seeds: tests/fuzz/corpus/<target>/ (committed); working corpus, crash
+# artifacts and logs: build/fuzz/. Exits non-zero if any target found something.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+secs="${1:-60}"
+out=build/fuzz
+CC="${FUZZ_CC:-clang}"
+CFLAGS=(-std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -Itests/unit
+        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+        -fno-omit-frame-pointer -Wall -Wextra -Werror)
+# Only the pure virtio code (no KVM, no event loop) goes into the fuzzers.
+VIRTIO_SRCS=(src/vmm/devices/virtio/queue.c src/vmm/devices/virtio/vdev.c
+             src/vmm/devices/virtio/blk.c src/vmm/log.c)
+declare -A SRCS=(
+  [fuzz_virtq]="src/vmm/devices/virtio/queue.c src/vmm/log.c"
+  [fuzz_blk]="${VIRTIO_SRCS[*]}"
+)
+
+mkdir -p "$out"
+fail=0
+for src in tests/fuzz/fuzz_*.c; do
+  t=$(basename "$src" .c)
+  bin="$out/$t" corpus="$out/corpus/$t" art="$out/artifacts/$t/" log="$out/$t.log"
+  mkdir -p "$corpus" "$art"
+  # shellcheck disable=SC2086
+  if ! "$CC" "${CFLAGS[@]}" "$src" ${SRCS[$t]:-${VIRTIO_SRCS[*]}} -o "$bin"; then
+    echo "fuzz: $t: BUILD FAILED"
+    fail=1
+    continue
+  fi
+  seeds=()
+  [ -d "tests/fuzz/corpus/$t" ] && seeds=("tests/fuzz/corpus/$t")
+  rc=0
+  "$bin" -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="$art" \
+    -rss_limit_mb=1024 "$corpus" "${seeds[@]}" >"$log" 2>&1 || rc=$?
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  ran=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  ncrash=$(find "$art" -type f | wc -l)
+  if [ "$rc" -ne 0 ] || [ "$ncrash" -ne 0 ]; then
+    echo "fuzz: $t: FINDING (rc=$rc, artifacts in $art, log $log)"
+    grep -m3 -E 'ERROR|runtime error|SUMMARY' "$log" | sed 's/^/fuzz:   /' || true
+    fail=1
+  else
+    echo "fuzz: $t: ok, ${execs:-?} execs in ${ran:-$secs}s, cov ${cov:-?}, corpus $(find "$corpus" -type f | wc -l) files"
+  fi
+done
+exit "$fail"
