@@ -1,0 +1,231 @@
+/* Unit tests for the virtio-mmio transport (mmio.c), driven through registers with virtio-rng. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_mmio.h>
+
+#include "virtio_fake.h"
+#include "vmm/devices/virtio/vdev.h"
+
+struct ctx {
+	uint8_t *ram;
+	struct fake f;
+	struct virtio_host h;
+	struct virtio_mmio *t;
+	struct bus_dev bd;
+};
+
+static int setup(void **state)
+{
+	struct ctx *c = calloc(1, sizeof(*c));
+	struct vdev *vd;
+
+	c->ram = aligned_alloc(4096, FAKE_SIZE);
+	memset(c->ram, 0, FAKE_SIZE);
+	fake_mem_init(&c->f, c->ram);
+	c->h.mem = &c->f.mem;
+	c->h.irqfd = eventfd(0, EFD_NONBLOCK);
+	assert_int_equal(virtio_rng_create(&vd), 0);
+	c->t = virtio_mmio_create(&c->h, 0xd0000000, vd);
+	assert_non_null(c->t);
+	virtio_mmio_bus_dev(c->t, &c->bd);
+	*state = c;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct ctx *c = *state;
+
+	virtio_mmio_destroy(c->t);
+	close(c->h.irqfd);
+	free(c->ram);
+	free(c);
+	return 0;
+}
+
+static uint32_t rd(struct ctx *c, uint64_t off)
+{
+	uint32_t v;
+
+	c->bd.read(c->bd.opaque, off, (uint8_t *)&v, 4);
+	return le32toh(v);
+}
+
+static void wr(struct ctx *c, uint64_t off, uint32_t v)
+{
+	v = htole32(v);
+	c->bd.write(c->bd.opaque, off, (uint8_t *)&v, 4);
+}
+
+static uint64_t irqs(struct ctx *c)
+{
+	uint64_t n = 0;
+
+	if (read(c->h.irqfd, &n, 8) != 8)
+		return 0;
+	return n;
+}
+
+/* Driver init sequence, §3.1.1, up to (not including) DRIVER_OK. */
+static void negotiate(struct ctx *c, uint32_t hi)
+{
+	wr(c, VIRTIO_MMIO_STATUS, 0);
+	wr(c, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	wr(c, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	wr(c, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	wr(c, VIRTIO_MMIO_DRIVER_FEATURES, hi);
+	wr(c, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	wr(c, VIRTIO_MMIO_DRIVER_FEATURES, 0);
+	wr(c, VIRTIO_MMIO_STATUS, 0xb);
+}
+
+static void setup_queue(struct ctx *c, uint32_t num)
+{
+	wr(c, VIRTIO_MMIO_QUEUE_SEL, 0);
+	wr(c, VIRTIO_MMIO_QUEUE_NUM, num);
+	wr(c, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)FAKE_DESC);
+	wr(c, VIRTIO_MMIO_QUEUE_DESC_HIGH, 0);
+	wr(c, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)FAKE_AVAIL);
+	wr(c, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)FAKE_USED);
+	wr(c, VIRTIO_MMIO_QUEUE_READY, 1);
+}
+
+static void test_identity(void **state)
+{
+	struct ctx *c = *state;
+	uint8_t b[2] = { 0xff, 0xff };
+
+	assert_int_equal(rd(c, VIRTIO_MMIO_MAGIC_VALUE), 0x74726976);
+	assert_int_equal(rd(c, VIRTIO_MMIO_VERSION), 2);
+	assert_int_equal(rd(c, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_RNG);
+	assert_int_equal(rd(c, VIRTIO_MMIO_QUEUE_NUM_MAX), 64);
+	wr(c, VIRTIO_MMIO_QUEUE_SEL, 1);
+	assert_int_equal(rd(c, VIRTIO_MMIO_QUEUE_NUM_MAX), 0); /* no queue 1 */
+	wr(c, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+	assert_int_equal(rd(c, VIRTIO_MMIO_DEVICE_FEATURES), 1); /* VERSION_1 = bit 32 */
+	/* Sub-word register reads are ignored (§4.2.2.2). */
+	c->bd.read(c->bd.opaque, VIRTIO_MMIO_MAGIC_VALUE, b, 2);
+	assert_int_equal(b[0], 0);
+	assert_int_equal(c->bd.len, VIRTIO_MMIO_SIZE);
+}
+
+static void test_features_need_version_1(void **state)
+{
+	struct ctx *c = *state;
+
+	negotiate(c, 0); /* legacy driver: no VERSION_1 */
+	assert_int_equal(rd(c, VIRTIO_MMIO_STATUS), 3);
+	negotiate(c, 1 << 2); /* unoffered bit 34 (RING_PACKED) */
+	assert_int_equal(rd(c, VIRTIO_MMIO_STATUS), 3);
+	negotiate(c, 1);
+	assert_int_equal(rd(c, VIRTIO_MMIO_STATUS), 0xb);
+}
+
+static void test_status_must_go_forward(void **state)
+{
+	struct ctx *c = *state;
+
+	wr(c, VIRTIO_MMIO_STATUS, 0xf);
+	assert_int_equal(rd(c, VIRTIO_MMIO_STATUS), 0);
+	wr(c, VIRTIO_MMIO_STATUS, 1);
+	wr(c, VIRTIO_MMIO_STATUS, 0xb); /* skipped DRIVER */
+	assert_int_equal(rd(c, VIRTIO_MMIO_STATUS), 1);
+	wr(c, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_FAILED);
+	assert_int_equal(rd(c, VIRTIO_MMIO_STATUS), 1 | VIRTIO_CONFIG_S_FAILED);
+	wr(c, VIRTIO_MMIO_STATUS, 0);
+	assert_int_equal(rd(c, VIRTIO_MMIO_STATUS), 0);
+}
+
+static void test_rng_request_and_interrupt(void **state)
+{
+	struct ctx *c = *state;
+	uint8_t *buf = fake_hva(&c->f, FAKE_DATA);
+	struct vq dummy = { .num = 8 };
+
+	negotiate(c, 1);
+	setup_queue(c, 8);
+	wr(c, VIRTIO_MMIO_STATUS, 0xf);
+	assert_int_equal(rd(c, VIRTIO_MMIO_STATUS), 0xf);
+
+	c->f.q = &dummy; /* fake_avail_add only needs num */
+	fake_desc(&c->f, FAKE_DESC, 0, FAKE_DATA, 64, VRING_DESC_F_WRITE, 0);
+	fake_avail_add(&c->f, 0);
+	memset(buf, 0, 64);
+	wr(c, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	assert_int_equal(le16toh(fake_used(&c->f)->idx), 1);
+	assert_int_equal(le32toh(fake_used(&c->f)->ring[0].len), 64);
+	assert_int_equal(le32toh(fake_used(&c->f)->ring[0].id), 0);
+	int nonzero = 0;
+	for (int i = 0; i < 64; i++)
+		nonzero += buf[i] != 0;
+	assert_true(nonzero > 32);
+	assert_int_equal(rd(c, VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_MMIO_INT_VRING);
+	assert_int_equal(irqs(c), 1);
+	wr(c, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
+	assert_int_equal(rd(c, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+
+	/* Queue layout is frozen while ready. */
+	wr(c, VIRTIO_MMIO_QUEUE_NUM, 4);
+	assert_int_equal(c->f.q->num, 8);
+
+	char *js = NULL;
+	size_t jl = 0;
+	FILE *f = open_memstream(&js, &jl);
+	virtio_mmio_metrics_json(c->t, f);
+	fclose(f);
+	assert_non_null(strstr(js, "\"device\":\"rng\""));
+	assert_non_null(strstr(js, "\"notify\":1"));
+	assert_non_null(strstr(js, "\"bytes_in\":64"));
+	free(js);
+}
+
+static void test_malformed_ring_needs_reset(void **state)
+{
+	struct ctx *c = *state;
+	struct vq dummy = { .num = 8 };
+
+	negotiate(c, 1);
+	setup_queue(c, 8);
+	wr(c, VIRTIO_MMIO_STATUS, 0xf);
+	c->f.q = &dummy;
+	fake_desc(&c->f, FAKE_DESC, 0, FAKE_DATA, 64, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 0);
+	fake_avail_add(&c->f, 0);
+	wr(c, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	assert_int_equal(rd(c, VIRTIO_MMIO_STATUS), 0xf | VIRTIO_CONFIG_S_NEEDS_RESET);
+	assert_int_equal(rd(c, VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_MMIO_INT_CONFIG);
+	assert_int_equal(irqs(c), 1);
+	wr(c, VIRTIO_MMIO_STATUS, 0);
+	assert_int_equal(rd(c, VIRTIO_MMIO_STATUS), 0);
+	assert_int_equal(rd(c, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	assert_int_equal(rd(c, VIRTIO_MMIO_QUEUE_READY), 0);
+}
+
+static void test_bad_ring_address_at_driver_ok(void **state)
+{
+	struct ctx *c = *state;
+
+	negotiate(c, 1);
+	setup_queue(c, 6); /* not a power of two */
+	wr(c, VIRTIO_MMIO_STATUS, 0xf);
+	assert_int_equal(rd(c, VIRTIO_MMIO_STATUS), 0xf | VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_identity),
+		T(test_features_need_version_1),
+		T(test_status_must_go_forward),
+		T(test_rng_request_and_interrupt),
+		T(test_malformed_ring_needs_reset),
+		T(test_bad_ring_address_at_driver_ok),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
