@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 static enum log_level log_threshold = LOG_WARN;
+static __thread char last_error[512];
 
 void log_set_level(enum log_level lvl)
 {
@@ -41,4 +42,24 @@ void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
 	/* One write() so lines from different threads do not interleave. */
 	if (write(STDERR_FILENO, line, (size_t)n) < 0)
 		return;
+}
+
+int log_error_ret(int ret, const char *func, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(last_error, sizeof(last_error), "%s: ", func);
+	if (n < 0 || (size_t)n >= sizeof(last_error))
+		return ret;
+	va_start(ap, fmt);
+	vsnprintf(last_error + n, sizeof(last_error) - (size_t)n, fmt, ap);
+	va_end(ap);
+	log_msg(LOG_DEBUG, func, "%s", last_error + n);
+	return ret;
+}
+
+const char *log_last_error(void)
+{
+	return last_error;
 }

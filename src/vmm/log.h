@@ -41,7 +41,15 @@ void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
 			log_msg(LOG_WARN, __func__, __VA_ARGS__);                \
 	} while (0)
 
-/* Return a negative errno after logging the host-side context. */
-#define err_ret(ret, ...) (log_err(__VA_ARGS__), (ret))
+/*
+ * err_ret - host-side setup failure: remember the context for main(), which
+ * prints it as the one line of a failed start, and return ret (-errno).
+ * The most recent context of the calling thread wins.
+ */
+int log_error_ret(int ret, const char *func, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The last context recorded by err_ret on this thread ("" if none). */
+const char *log_last_error(void);
+#define err_ret(ret, ...) log_error_ret((ret), __func__, __VA_ARGS__)
 
 #endif

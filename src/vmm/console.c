@@ -1,0 +1,365 @@
+/*
+ * Console backends for the guest's serial console, and the output watcher.
+ *
+ *   stdio      output to stdout, input from stdin; a tty is put in raw mode
+ *              (restored at exit) so the guest's shell does line editing and
+ *              Ctrl-C reaches the guest; Ctrl-A x stops the VM.
+ *   file:PATH  output appended to PATH; no input.
+ *   unix:PATH  listen on PATH; one client at a time gets output and sends
+ *              input. Output with no client attached is dropped (counted).
+ *
+ * Output is written on the vCPU thread that flushed the UART; input is read
+ * on the event thread, only while the UART FIFO has room (no busy polling).
+ */
+#include "vmm/console.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "vmm/devices/legacy/serial.h"
+#include "vmm/evloop.h"
+#include "vmm/log.h"
+
+#define PANIC_STR "Kernel panic - not syncing"
+#define POWEROFF_STR "reboot: Power down"
+#define HALT_STR "reboot: System halted"
+#define CTRL_A 0x01
+
+/* ---- watcher ---- */
+
+void console_watch_init(struct console_watch *w, const char *marker, console_event_cb cb,
+			void *opaque)
+{
+	memset(w, 0, sizeof(*w));
+	w->marker = marker && *marker ? marker : NULL;
+	w->cb = cb;
+	w->opaque = opaque;
+}
+
+static void watch_scan(struct console_watch *w)
+{
+	if (w->marker && !w->seen_marker && memmem(w->line, w->len, w->marker, strlen(w->marker))) {
+		w->seen_marker = true;
+		w->cb(w->opaque, CON_MARKER);
+	}
+	if (!w->seen_panic && memmem(w->line, w->len, PANIC_STR, strlen(PANIC_STR))) {
+		w->seen_panic = true;
+		w->cb(w->opaque, CON_PANIC);
+	}
+	if (!w->seen_poweroff && (memmem(w->line, w->len, POWEROFF_STR, strlen(POWEROFF_STR)) ||
+				  memmem(w->line, w->len, HALT_STR, strlen(HALT_STR)))) {
+		w->seen_poweroff = true;
+		w->cb(w->opaque, CON_POWEROFF);
+	}
+}
+
+void console_watch_feed(struct console_watch *w, const uint8_t *buf, size_t n)
+{
+	if (n && !w->seen_output) {
+		w->seen_output = true;
+		w->cb(w->opaque, CON_FIRST_OUTPUT);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] == '\n' || buf[i] == '\r') {
+			watch_scan(w);
+			w->len = 0;
+			continue;
+		}
+		if (w->len == sizeof(w->line)) {
+			/* Keep the tail so a pattern split at the cut is still found. */
+			size_t keep = 128;
+			watch_scan(w);
+			memmove(w->line, w->line + w->len - keep, keep);
+			w->len = keep;
+		}
+		w->line[w->len++] = (char)buf[i];
+	}
+	/* Markers may be printed without a newline (a prompt). */
+	if (w->len)
+		watch_scan(w);
+}
+
+/* ---- backends ---- */
+
+enum con_kind { CON_STDIO, CON_FILE, CON_UNIX };
+
+struct console {
+	enum con_kind kind;
+	int in_fd, out_fd, listen_fd;
+	bool tty, tty_saved, in_watched, in_paused;
+	struct termios saved;
+	char *path; /* unix socket path, unlinked at close */
+	struct evloop *ev;
+	struct serial *serial;
+	pthread_mutex_t lock; /* in_fd/out_fd vs. the event thread */
+	struct console_watch watch;
+	int esc; /* saw Ctrl-A */
+	uint64_t dropped, write_errs;
+};
+
+bool console_spec_valid(const char *spec)
+{
+	return !strcmp(spec, "stdio") || (!strncmp(spec, "file:", 5) && spec[5]) ||
+	       (!strncmp(spec, "unix:", 5) && spec[5] &&
+		strlen(spec + 5) < sizeof(((struct sockaddr_un *)0)->sun_path));
+}
+
+static int open_unix_listener(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path); /* a stale socket from an earlier run */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+int console_open(struct console **out, const char *spec, const char *marker,
+		 console_event_cb cb, void *opaque)
+{
+	struct console *c = calloc(1, sizeof(*c));
+	int ret;
+
+	if (!c)
+		return -ENOMEM;
+	c->in_fd = c->out_fd = c->listen_fd = -1;
+	pthread_mutex_init(&c->lock, NULL);
+	console_watch_init(&c->watch, marker, cb, opaque);
+	if (!strcmp(spec, "stdio")) {
+		c->kind = CON_STDIO;
+		c->in_fd = STDIN_FILENO;
+		c->out_fd = STDOUT_FILENO;
+		c->tty = isatty(STDIN_FILENO);
+	} else if (!strncmp(spec, "file:", 5)) {
+		c->kind = CON_FILE;
+		c->out_fd = open(spec + 5, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (c->out_fd < 0) {
+			ret = err_ret(-errno, "console file %s: %m", spec + 5);
+			goto err;
+		}
+	} else if (!strncmp(spec, "unix:", 5)) {
+		c->kind = CON_UNIX;
+		c->listen_fd = open_unix_listener(spec + 5);
+		if (c->listen_fd < 0) {
+			ret = err_ret(c->listen_fd, "console socket %s: %s", spec + 5,
+				      strerror(-c->listen_fd));
+			goto err;
+		}
+		c->path = strdup(spec + 5);
+	} else {
+		ret = -EINVAL;
+		goto err;
+	}
+	*out = c;
+	return 0;
+err:
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	return ret;
+}
+
+static void set_raw(struct console *c)
+{
+	struct termios t;
+
+	if (tcgetattr(c->in_fd, &c->saved) < 0)
+		return;
+	c->tty_saved = true;
+	t = c->saved;
+	/* Like cfmakeraw, but keep output post-processing off too: the guest
+	 * sends its own CR LF. */
+	cfmakeraw(&t);
+	t.c_cc[VMIN] = 1;
+	t.c_cc[VTIME] = 0;
+	tcsetattr(c->in_fd, TCSANOW, &t);
+}
+
+static void drop_client_locked(struct console *c)
+{
+	if (c->in_watched)
+		ev_del(c->ev, c->in_fd);
+	c->in_watched = false;
+	if (c->kind == CON_UNIX && c->in_fd >= 0)
+		close(c->in_fd);
+	if (c->kind == CON_UNIX)
+		c->out_fd = -1;
+	c->in_fd = -1;
+}
+
+/*
+ * Host input → UART, honouring the Ctrl-A escape on an interactive tty.
+ * Lock order is serial → console (a vCPU flushing TX holds the UART lock
+ * while it writes here), so the UART is never called with c->lock held.
+ */
+static void on_input(void *opaque, uint32_t events)
+{
+	struct console *c = opaque;
+	uint8_t buf[64], out[64];
+	size_t room = serial_rx_room(c->serial), n = 0;
+	bool stop = false;
+	ssize_t r;
+
+	(void)events;
+	pthread_mutex_lock(&c->lock);
+	if (c->in_fd < 0) {
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	if (room == 0) {
+		/* FIFO full: stop polling until the guest drains it. */
+		ev_mod(c->ev, c->in_fd, 0);
+		c->in_paused = true;
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	r = read(c->in_fd, buf, room < sizeof(buf) ? room : sizeof(buf));
+	if (r <= 0) {
+		if (r == 0 || (errno != EAGAIN && errno != EINTR))
+			drop_client_locked(c); /* EOF or error: no more input */
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	for (ssize_t i = 0; i < r && !stop; i++) {
+		if (c->tty && c->esc) {
+			c->esc = 0;
+			if (buf[i] == 'x' || buf[i] == 'X') {
+				stop = true;
+				break;
+			}
+			if (buf[i] != CTRL_A && n < sizeof(out))
+				out[n++] = CTRL_A;
+		} else if (c->tty && buf[i] == CTRL_A) {
+			c->esc = 1;
+			continue;
+		}
+		if (n < sizeof(out))
+			out[n++] = buf[i];
+	}
+	pthread_mutex_unlock(&c->lock);
+	serial_rx(c->serial, out, n);
+	if (stop)
+		c->watch.cb(c->watch.opaque, CON_ESCAPE_STOP);
+}
+
+static void on_accept(void *opaque, uint32_t events)
+{
+	struct console *c = opaque;
+	int fd;
+
+	(void)events;
+	fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (c->in_fd >= 0) {
+		/* One client at a time; the newest wins. */
+		drop_client_locked(c);
+	}
+	c->in_fd = c->out_fd = fd;
+	if (ev_add(c->ev, fd, EPOLLIN, on_input, c) == 0)
+		c->in_watched = true;
+	pthread_mutex_unlock(&c->lock);
+}
+
+int console_attach(struct console *c, struct evloop *ev, struct serial *s)
+{
+	int ret;
+
+	c->ev = ev;
+	c->serial = s;
+	if (c->kind == CON_UNIX)
+		return ev_add(ev, c->listen_fd, EPOLLIN, on_accept, c);
+	if (c->kind != CON_STDIO)
+		return 0;
+	ret = ev_add(ev, c->in_fd, EPOLLIN, on_input, c);
+	if (ret == -EPERM) {
+		/* stdin is a regular file or /dev/null: epoll cannot watch it. */
+		c->in_fd = -1;
+		return 0;
+	}
+	if (ret)
+		return err_ret(ret, "watching stdin: %s", strerror(-ret));
+	c->in_watched = true;
+	if (c->tty)
+		set_raw(c);
+	return 0;
+}
+
+void console_write(struct console *c, const uint8_t *buf, size_t n)
+{
+	console_watch_feed(&c->watch, buf, n);
+	pthread_mutex_lock(&c->lock);
+	if (c->out_fd < 0) {
+		c->dropped += n;
+		goto out;
+	}
+	while (n) {
+		ssize_t w = c->kind == CON_UNIX ? send(c->out_fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT)
+						: write(c->out_fd, buf, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			/* A slow or gone reader must not stall a vCPU: drop. */
+			warn_once(&c->write_errs, "console output dropped: %m");
+			c->dropped += n;
+			break;
+		}
+		buf += w;
+		n -= (size_t)w;
+	}
+out:
+	pthread_mutex_unlock(&c->lock);
+}
+
+void console_rx_ready(struct console *c)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->in_paused && c->in_fd >= 0) {
+		c->in_paused = false;
+		ev_mod(c->ev, c->in_fd, EPOLLIN);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+void console_close(struct console *c)
+{
+	if (!c)
+		return;
+	if (c->tty_saved)
+		tcsetattr(c->in_fd >= 0 ? c->in_fd : STDIN_FILENO, TCSANOW, &c->saved);
+	if (c->ev) {
+		if (c->in_watched)
+			ev_del(c->ev, c->in_fd);
+		if (c->listen_fd >= 0)
+			ev_del(c->ev, c->listen_fd);
+	}
+	if (c->kind == CON_UNIX && c->in_fd >= 0)
+		close(c->in_fd);
+	if (c->kind == CON_FILE && c->out_fd >= 0)
+		close(c->out_fd);
+	if (c->listen_fd >= 0) {
+		close(c->listen_fd);
+		unlink(c->path);
+	}
+	free(c->path);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}

@@ -1,0 +1,215 @@
+/*
+ * Control socket, served on the event thread. The protocol is line based so
+ * `socat - UNIX-CONNECT:sock` works by hand:
+ *
+ *   status  → "ok running|paused vcpus=N uptime_ms=M"
+ *   pause   → "ok"  (every vCPU is out of KVM_RUN when the reply is sent)
+ *   resume  → "ok"
+ *   stop    → "ok", then the VM ends with VMM_EXIT_STOPPED
+ *   other   → "error unknown command"
+ *
+ * A line longer than CTL_LINE_MAX, or too many clients, closes the
+ * connection. Anyone who can connect controls the VM: the socket is created
+ * 0600 inside the caller's state directory.
+ */
+#include "vmm/control.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "vmm/evloop.h"
+#include "vmm/exitcode.h"
+#include "vmm/log.h"
+#include "vmm/vm.h"
+
+#define CTL_LINE_MAX 128
+#define CTL_MAX_CLIENTS 8
+
+struct ctl_client {
+	struct control *ctl;
+	int fd;
+	char buf[CTL_LINE_MAX];
+	size_t len;
+};
+
+struct control {
+	struct vm *vm;
+	struct evloop *ev;
+	int fd;
+	char *path;
+	struct ctl_client *clients[CTL_MAX_CLIENTS];
+};
+
+void control_handle(struct vm *vm, const char *req, char *reply, size_t len)
+{
+	char st[96];
+
+	if (!strcmp(req, "status")) {
+		vm_status(vm, st, sizeof(st));
+		snprintf(reply, len, "ok %s", st);
+	} else if (!strcmp(req, "pause")) {
+		snprintf(reply, len, vm_pause(vm) ? "error stopping" : "ok");
+	} else if (!strcmp(req, "resume")) {
+		vm_resume(vm);
+		snprintf(reply, len, "ok");
+	} else if (!strcmp(req, "stop")) {
+		vm_request_exit(vm, VMM_EXIT_STOPPED, "stopped via the control socket");
+		snprintf(reply, len, "ok");
+	} else {
+		snprintf(reply, len, "error unknown command");
+	}
+}
+
+static void client_close(struct ctl_client *cl)
+{
+	struct control *c = cl->ctl;
+
+	for (unsigned int i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (c->clients[i] == cl)
+			c->clients[i] = NULL;
+	ev_del(c->ev, cl->fd);
+	close(cl->fd);
+	free(cl);
+}
+
+static void on_client(void *opaque, uint32_t events)
+{
+	struct ctl_client *cl = opaque;
+	ssize_t n;
+
+	(void)events;
+	n = read(cl->fd, cl->buf + cl->len, sizeof(cl->buf) - cl->len);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		client_close(cl);
+		return;
+	}
+	cl->len += (size_t)n;
+	for (;;) {
+		char *nl = memchr(cl->buf, '\n', cl->len);
+		char reply[160];
+		size_t used;
+		int rl;
+
+		if (!nl) {
+			if (cl->len == sizeof(cl->buf)) {
+				static const char e[] = "error line too long\n";
+				if (send(cl->fd, e, sizeof(e) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+					/* closing anyway */
+				}
+				client_close(cl);
+			}
+			return;
+		}
+		*nl = '\0';
+		if (nl > cl->buf && nl[-1] == '\r')
+			nl[-1] = '\0';
+		control_handle(cl->ctl->vm, cl->buf, reply, sizeof(reply) - 1);
+		rl = (int)strlen(reply);
+		reply[rl++] = '\n';
+		/* Replies are short; a client that does not read them is dropped. */
+		if (send(cl->fd, reply, (size_t)rl, MSG_NOSIGNAL | MSG_DONTWAIT) != rl) {
+			client_close(cl);
+			return;
+		}
+		used = (size_t)(nl - cl->buf) + 1;
+		memmove(cl->buf, cl->buf + used, cl->len - used);
+		cl->len -= used;
+	}
+}
+
+static void on_accept(void *opaque, uint32_t events)
+{
+	struct control *c = opaque;
+	struct ctl_client *cl;
+	unsigned int slot;
+	int fd;
+
+	(void)events;
+	fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	for (slot = 0; slot < CTL_MAX_CLIENTS && c->clients[slot]; slot++)
+		;
+	cl = slot < CTL_MAX_CLIENTS ? calloc(1, sizeof(*cl)) : NULL;
+	if (!cl) {
+		close(fd);
+		return;
+	}
+	cl->ctl = c;
+	cl->fd = fd;
+	if (ev_add(c->ev, fd, EPOLLIN, on_client, cl) < 0) {
+		close(fd);
+		free(cl);
+		return;
+	}
+	c->clients[slot] = cl;
+}
+
+int control_create(struct control **out, const char *path, struct vm *vm)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct control *c;
+	mode_t old;
+	int ret;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return err_ret(-ENAMETOOLONG, "control socket path too long: %s", path);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->vm = vm;
+	c->ev = vm->ev;
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (c->fd < 0) {
+		ret = -errno;
+		goto err;
+	}
+	strcpy(sa.sun_path, path);
+	unlink(path); /* stale socket of an earlier run */
+	old = umask(077);
+	ret = bind(c->fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (ret < 0 || listen(c->fd, 8) < 0) {
+		ret = -errno;
+		goto err;
+	}
+	c->path = strdup(path);
+	ret = ev_add(c->ev, c->fd, EPOLLIN, on_accept, c);
+	if (ret)
+		goto err;
+	*out = c;
+	return 0;
+err:
+	err_ret(ret, "control socket %s: %s", path, strerror(-ret));
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->path)
+		unlink(c->path);
+	free(c->path);
+	free(c);
+	return ret;
+}
+
+void control_destroy(struct control *c)
+{
+	if (!c)
+		return;
+	for (unsigned int i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (c->clients[i])
+			client_close(c->clients[i]);
+	ev_del(c->ev, c->fd);
+	close(c->fd);
+	unlink(c->path);
+	free(c->path);
+	free(c);
+}

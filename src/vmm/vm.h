@@ -1,0 +1,122 @@
+/*
+ * struct vm: one microVM. Owns the KVM fds, guest memory, buses, devices,
+ * vCPUs and the event-loop thread. All VM state lives here (no globals) so a
+ * process could host several VMs and a snapshot can find everything.
+ */
+#ifndef SILO_VMM_VM_H
+#define SILO_VMM_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "vmm/arch/x86/boot.h"
+#include "vmm/arch/x86/layout.h"
+#include "vmm/bus.h"
+#include "vmm/devices/legacy/i8042.h"
+#include "vmm/devices/virtio/host.h"
+#include "vmm/mem.h"
+#include "vmm/vcpu.h"
+
+#define VM_MAX_VCPUS 32
+#define VM_MAX_DISKS 8
+
+struct console;
+struct control;
+struct evloop;
+struct serial;
+struct virtio_mmio;
+struct kvm_cpuid2;
+
+struct vm_disk {
+	const char *path;
+	bool readonly;
+};
+
+struct vm_config {
+	const char *kernel, *initrd, *cmdline;
+	unsigned int cpus;
+	uint64_t mem_mib;
+	struct vm_disk disks[VM_MAX_DISKS];
+	unsigned int nr_disks;
+	bool rng;
+	const char *console;     /* "stdio", "file:PATH", "unix:PATH" */
+	const char *control;     /* control socket path or NULL */
+	unsigned int boot_timeout; /* seconds; 0 = none */
+	const char *boot_marker; /* NULL: first console output completes boot */
+	bool no_map;             /* copy the kernel instead of mapping it */
+	int64_t trace_t0_ns;     /* CLOCK_MONOTONIC start for the trace, 0 = off */
+};
+
+struct vm_virtio {
+	struct virtio_host host; /* must outlive the transport */
+	struct virtio_mmio *mmio;
+	uint64_t base;
+	unsigned int gsi;
+	int irqfd;
+};
+
+struct vm {
+	struct vm_config cfg;
+	int kvm_fd, vm_fd;
+	int vcpu_mmap_size;
+	struct kvm_cpuid2 *cpuid;
+	bool tsc_deadline;
+	struct guest_mem mem;
+	uint8_t *ram;
+	uint64_t ram_size;
+	struct boot_kernel kernel;
+	uint64_t entry;
+
+	struct bus pio, mmio;
+	struct evloop *ev;
+	pthread_t ev_thread;
+	bool ev_started;
+	int sig_fd; /* signalfd for SIGINT/SIGTERM/SIGHUP */
+	struct serial *serial;
+	struct console *con;
+	struct i8042 i8042;
+	struct control *ctl;
+	struct vm_virtio virtio[VIRTIO_MMIO_MAX_DEVS];
+	unsigned int nr_virtio;
+
+	struct vcpu vcpus[VM_MAX_VCPUS];
+	unsigned int nr_vcpus;
+
+	/* Run state, under lock; cond signals any change. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int attention;   /* atomic: a vCPU must look at pause/stop (fast path check) */
+	bool stopping;   /* an exit was requested */
+	int exit_code;   /* first requested exit wins; -1 while running */
+	char exit_msg[512];
+	bool pause_req;
+	unsigned int nr_paused, nr_exited;
+	bool booted, panic_seen;
+	struct timespec t_start;
+
+	/* Counters of guest-triggered oddities (warn once, count always). */
+	uint64_t unhandled_pio, unhandled_mmio, irq_errs;
+};
+
+/* Build the whole VM (KVM, memory, kernel, devices, vCPUs); -errno. */
+int vm_create(struct vm **out, const struct vm_config *cfg);
+/* Start threads, wait for the VM to end; returns the process exit code. */
+int vm_run(struct vm *vm);
+/* Why the VM ended (one line), valid after vm_run. */
+const char *vm_exit_message(struct vm *vm);
+/* Join everything and free; safe on a partially built VM. */
+void vm_destroy(struct vm *vm);
+
+/* Request the VM to end with code (first request wins); printf-style reason. */
+void vm_request_exit(struct vm *vm, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
+/* "running|paused vcpus=N uptime_ms=M" */
+void vm_status(struct vm *vm, char *buf, size_t len);
+/* Set an IRQ line level (KVM_IRQ_LINE). */
+void vm_irq_line(struct vm *vm, unsigned int irq, int level);
+
+#endif
