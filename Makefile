@@ -60,7 +60,7 @@ test: all unit image
 
 fuzz: deps
 	@scripts/deps.sh fuzz
-	@scripts/fuzz.sh $(FUZZ_SECONDS)
+	@scripts/fuzz.sh $(or $(FUZZ_SECONDS),60)
 
 bench: all image
 	@scripts/deps.sh e2e

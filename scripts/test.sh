@@ -34,7 +34,7 @@ pass=$((pass + u_pass)); fail=$((fail + u_fail))
 if [ "${SILO_NO_FUZZ:-0}" != 1 ] && [ -x scripts/fuzz.sh ]; then
   scripts/fuzz.sh "${FUZZ_SECONDS:-60}" 2>&1 | tee "$logs/fuzz.log"
   f_pass=$(grep -c '^fuzz: .* ok' "$logs/fuzz.log")
-  f_fail=$(grep -c '^fuzz: .* FAIL' "$logs/fuzz.log")
+  f_fail=$(grep -cE '^fuzz: .* (FAIL|FINDING)' "$logs/fuzz.log")
   [ "${PIPESTATUS[0]}" -ne 0 ] && [ "$f_fail" -eq 0 ] && f_fail=1
   summary+=("fuzz (libFuzzer): $f_pass passed, $f_fail failed")
   pass=$((pass + f_pass)); fail=$((fail + f_fail))
