@@ -32,10 +32,10 @@ pass=$((pass + u_pass)); fail=$((fail + u_fail))
 
 # --- fuzz --------------------------------------------------------------------
 if [ "${SILO_NO_FUZZ:-0}" != 1 ] && [ -x scripts/fuzz.sh ]; then
-  scripts/fuzz.sh "${FUZZ_SECONDS:-60}" 2>&1 | tee "$logs/fuzz.log"
+  scripts/fuzz.sh "${FUZZ_SECONDS:-60}" 2>&1 | tee "$logs/fuzz.log"; frc=${PIPESTATUS[0]}
   f_pass=$(grep -c '^fuzz: .* ok' "$logs/fuzz.log")
   f_fail=$(grep -cE '^fuzz: .* (FAIL|FINDING)' "$logs/fuzz.log")
-  [ "${PIPESTATUS[0]}" -ne 0 ] && [ "$f_fail" -eq 0 ] && f_fail=1
+  [ "$frc" -ne 0 ] && [ "$f_fail" -eq 0 ] && f_fail=1
   summary+=("fuzz (libFuzzer): $f_pass passed, $f_fail failed")
   pass=$((pass + f_pass)); fail=$((fail + f_fail))
 fi

@@ -52,6 +52,7 @@ cp "$here/init1" "$ird/init"; chmod 755 "$ird/init"
 n=0
 modprobe -d "$root" -S "$kver" --show-depends $INITRD_MODS | awk '$1 == "insmod" {print $2}' | awk '!seen[$0]++' |
 while read -r ko; do
+  ko=${ko#"$root"}   # modprobe -d prints paths with the base directory
   n=$((n + 1)); name=$(printf '%02d-%s' "$n" "$(basename "${ko%.xz}")")
   case "$ko" in
     *.xz) xz -dc "$root$ko" > "$ird/mods/$name" ;;
