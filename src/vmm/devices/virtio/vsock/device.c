@@ -1,0 +1,287 @@
+/*
+ * virtio-vsock device (VIRTIO 1.2 §5.10): the virtio side. Queues RX (0),
+ * TX (1), EVENT (2); config is le64 guest_cid (§5.10.4). Everything about
+ * connections lives in the muxer; this file moves packets between the
+ * virtqueues and the muxer, checking chain layout first.
+ *
+ * Threads: queue kicks arrive with vd->lock held (transport); host socket
+ * events arrive through one nested epoll fd on the VMM event loop, and we take
+ * vd->lock there, so the muxer is only ever touched under that lock.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+
+#include "vmm/devices/virtio/vdev.h"
+#include "vmm/devices/virtio/vsock/muxer.h"
+#include "vmm/devices/virtio/vsock/vsock.h"
+#include "vmm/evloop.h"
+#include "vmm/log.h"
+
+#define VSOCK_QUEUE_SIZE 256 /* Firecracker's */
+#define RXQ 0
+#define TXQ 1
+#define EVQ 2
+
+struct vsock_dev {
+	struct vdev *vd;
+	struct evloop *ev;
+	bool active;        /* DRIVER_OK seen, not reset since */
+	bool tx_stalled;    /* TX stopped because replies could not be queued */
+	struct vq_elem elem;
+	struct vsock_mux mux;
+};
+
+static uint64_t vsock_features(struct vdev *vd)
+{
+	(void)vd;
+	/* Recipe §f (Firecracker AVAIL_FEATURES). IN_ORDER is honest: every
+	 * queue is consumed and completed strictly in order. */
+	return (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_IN_ORDER);
+}
+
+static void vsock_config_read(struct vdev *vd, uint32_t off, void *buf, uint32_t len)
+{
+	struct vsock_dev *d = vd->priv;
+	uint64_t cid = htole64(d->mux.guest_cid);
+
+	/* §5.10.4: struct virtio_vsock_config { le64 guest_cid; }, read-only. */
+	memset(buf, 0, len);
+	if (off < sizeof(cid))
+		memcpy(buf, (uint8_t *)&cid + off, len < sizeof(cid) - off ? len : sizeof(cid) - off);
+}
+
+/* The guest broke a ring: connections cannot make progress; drop them. */
+static bool broken(struct vsock_dev *d)
+{
+	if (!d->vd->needs_reset)
+		return false;
+	if (d->active) {
+		d->active = false;
+		vsock_mux_set_active(&d->mux, false);
+		vsock_mux_reset(&d->mux);
+	}
+	return true;
+}
+
+static bool queue_ok(struct vsock_dev *d, unsigned int q)
+{
+	return d->active && !d->vd->needs_reset && d->vd->vq[q].ready && d->vd->vq[q].live;
+}
+
+/* Fill guest RX buffers with whatever the muxer has queued (§5.10.6.2). */
+static void process_rx(struct vsock_dev *d)
+{
+	struct vdev *vd = d->vd;
+	struct vq_elem *e = &d->elem;
+	struct vsock_rx_next nx;
+	unsigned int n = 0;
+
+	if (!queue_ok(d, RXQ))
+		return;
+	while (vsock_mux_rx_ready(&d->mux, &nx)) {
+		uint32_t len;
+
+		if (vdev_pop(vd, RXQ, e) <= 0)
+			break; /* no buffers: wait for the driver's RX kick */
+		/* §5.10.6.2: RX buffers are device-writable and hold a header. */
+		if (e->nr_out || e->in_len < VSOCK_HDR_SIZE) {
+			vdev_needs_reset(vd, "vsock: RX buffer readable or shorter than the header");
+			break;
+		}
+		len = vsock_mux_rx_fill(&d->mux, &nx, e->iov, e->nr_in, e->in_len);
+		vq_push(&vd->vq[RXQ], e->head, len);
+		VDEV_STAT(vd, bytes_in, len);
+		VDEV_STAT(vd, reqs, 1);
+		n++;
+	}
+	if (n)
+		vdev_signal_used(vd, RXQ);
+	broken(d);
+}
+
+/* Consume guest packets (§5.10.6.1): header descriptor(s) + payload. */
+static void process_tx(struct vsock_dev *d)
+{
+	struct vdev *vd = d->vd;
+	struct vq_elem *e = &d->elem;
+	unsigned int n = 0;
+
+	if (!queue_ok(d, TXQ))
+		return;
+	d->tx_stalled = false;
+	for (;;) {
+		struct virtio_vsock_hdr h;
+		struct vsock_pkt p;
+
+		if (vsock_mux_tx_stalled(&d->mux)) {
+			d->tx_stalled = true; /* resumed once RX drains the replies */
+			break;
+		}
+		if (vdev_pop(vd, TXQ, e) <= 0)
+			break;
+		if (e->nr_in || e->out_len < VSOCK_HDR_SIZE) {
+			vdev_needs_reset(vd, "vsock: TX chain writable or shorter than the header");
+			break;
+		}
+		iov_to_buf(e->iov, e->nr_out, 0, &h, sizeof(h));
+		vsock_hdr_decode(&h, &p);
+		vsock_mux_guest_pkt(&d->mux, &p, e->iov, e->nr_out, VSOCK_HDR_SIZE,
+				    e->out_len - VSOCK_HDR_SIZE);
+		vq_push(&vd->vq[TXQ], e->head, 0);
+		VDEV_STAT(vd, bytes_out, e->out_len);
+		VDEV_STAT(vd, reqs, 1);
+		n++;
+	}
+	if (n)
+		vdev_signal_used(vd, TXQ);
+	broken(d);
+}
+
+static void run(struct vsock_dev *d)
+{
+	process_rx(d);
+	/* TX replies may have been waiting for RX room. */
+	if (d->tx_stalled && !vsock_mux_tx_stalled(&d->mux)) {
+		process_tx(d);
+		process_rx(d);
+	}
+}
+
+static void vsock_queue_notify(struct vdev *vd, unsigned int qidx)
+{
+	struct vsock_dev *d = vd->priv;
+
+	switch (qidx) {
+	case RXQ:
+		run(d); /* new RX buffers: resume host reads parked for room */
+		break;
+	case TXQ:
+		process_tx(d);
+		process_rx(d);
+		break;
+	default:
+		/* EVENT: the driver posts buffers we keep for TRANSPORT_RESET
+		 * after restore (§5.10.6.7); nothing to do now. */
+		break;
+	}
+}
+
+static int vsock_activate(struct vdev *vd)
+{
+	struct vsock_dev *d = vd->priv;
+
+	d->active = true;
+	vsock_mux_set_active(&d->mux, true);
+	return 0;
+}
+
+static void vsock_reset(struct vdev *vd)
+{
+	struct vsock_dev *d = vd->priv;
+
+	/* §5.10.6: a reset guest has no sockets left; no RSTs are owed. */
+	d->active = false;
+	d->tx_stalled = false;
+	vsock_mux_set_active(&d->mux, false);
+	vsock_mux_reset(&d->mux);
+}
+
+static void vsock_ev(void *opaque, uint32_t events)
+{
+	struct vsock_dev *d = opaque;
+
+	(void)events;
+	pthread_mutex_lock(&d->vd->lock);
+	vsock_mux_poll(&d->mux);
+	run(d);
+	pthread_mutex_unlock(&d->vd->lock);
+}
+
+void virtio_vsock_poll(struct vdev *vd)
+{
+	vsock_ev(vd->priv, EPOLLIN);
+}
+
+void virtio_vsock_metrics_json(struct vdev *vd, FILE *f)
+{
+	struct vsock_dev *d = vd->priv;
+
+	pthread_mutex_lock(&vd->lock);
+	vsock_mux_metrics_json(&d->mux, f);
+	pthread_mutex_unlock(&vd->lock);
+}
+
+static void vsock_destroy(struct vdev *vd)
+{
+	struct vsock_dev *d = vd->priv;
+
+	if (!d)
+		return;
+	if (d->ev && d->mux.epfd >= 0)
+		ev_del(d->ev, d->mux.epfd);
+	vsock_mux_fini(&d->mux);
+	free(d);
+	vd->priv = NULL;
+}
+
+static const struct virtio_dev_ops vsock_ops = {
+	.device_id = VIRTIO_ID_VSOCK,
+	.name = "vsock",
+	.num_queues = 3,
+	.queue_max = VSOCK_QUEUE_SIZE,
+	.features = vsock_features,
+	.config_read = vsock_config_read,
+	.config_write = NULL, /* §5.10.4: guest_cid is read-only */
+	.activate = vsock_activate,
+	.queue_notify = vsock_queue_notify,
+	.reset = vsock_reset,
+	.save = NULL,
+	.restore = NULL,
+	.destroy = vsock_destroy,
+};
+
+int virtio_vsock_create(struct vdev **out, uint64_t guest_cid, const char *uds_path,
+			struct evloop *ev)
+{
+	struct vdev *vd = calloc(1, sizeof(*vd));
+	struct vsock_dev *d = calloc(1, sizeof(*d));
+	int ret = -ENOMEM;
+
+	if (!vd || !d)
+		goto err_free;
+	if (guest_cid < VSOCK_MIN_GUEST_CID || guest_cid >= 0xffffffffULL) {
+		ret = err_ret(-EINVAL, "vsock: guest CID %llu not in [3, 2^32-2]",
+			      (unsigned long long)guest_cid);
+		goto err_free;
+	}
+	ret = vsock_mux_init(&d->mux, guest_cid, uds_path);
+	if (ret < 0)
+		goto err_free;
+	ret = vdev_init(vd, &vsock_ops, d);
+	if (ret < 0)
+		goto err_mux;
+	d->vd = vd;
+	d->mux.vd = vd;
+	d->ev = ev;
+	if (ev) {
+		ret = ev_add(ev, d->mux.epfd, EPOLLIN, vsock_ev, d);
+		if (ret < 0) {
+			ret = err_ret(ret, "vsock: register with the event loop");
+			pthread_mutex_destroy(&vd->lock);
+			goto err_mux;
+		}
+	}
+	*out = vd;
+	return 0;
+err_mux:
+	vsock_mux_fini(&d->mux);
+err_free:
+	free(d);
+	free(vd);
+	return ret;
+}
