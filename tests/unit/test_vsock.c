@@ -1,0 +1,680 @@
+/*
+ * Unit tests for virtio-vsock (src/vmm/devices/virtio/vsock): CONNECT line
+ * parser, credit arithmetic, TX ring, packet checks, and the device end to end
+ * against fake guest memory with hand-built RX/TX rings and real Unix sockets.
+ * No KVM, no guest, no event thread: virtio_vsock_poll() plays the event loop.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <endian.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <linux/virtio_ring.h>
+
+#include "vmm/devices/virtio/vdev.h"
+#include "vmm/devices/virtio/vsock/muxer.h"
+#include "vmm/devices/virtio/vsock/vsock.h"
+#include "vmm/log.h"
+
+/* ---- pure logic ---- */
+
+static void test_parse_connect(void **state)
+{
+	uint32_t port = 0;
+
+	(void)state;
+	assert_int_equal(vsock_parse_connect("CONNECT 52\n", 11, &port), 11);
+	assert_int_equal(port, 52);
+	assert_int_equal(vsock_parse_connect("cOnNeCt 4294967295\n", 19, &port), 19);
+	assert_int_equal(port, 4294967295U);
+	assert_int_equal(vsock_parse_connect("connect\t 7 \r\n", 13, &port), 13);
+	assert_int_equal(port, 7);
+	/* Bytes after the line are not part of it (they are stream data). */
+	assert_int_equal(vsock_parse_connect("connect 0\nhello", 15, &port), 10);
+	assert_int_equal(port, 0);
+	/* Partial reads: need more. */
+	assert_int_equal(vsock_parse_connect("CONN", 4, &port), 0);
+	assert_int_equal(vsock_parse_connect("CONNECT 52", 10, &port), 0);
+	assert_int_equal(vsock_parse_connect("", 0, &port), 0);
+	/* Bad. */
+	assert_int_equal(vsock_parse_connect("CONNECT 4294967296\n", 19, &port), -EINVAL);
+	assert_int_equal(vsock_parse_connect("CONNECT abc\n", 12, &port), -EINVAL);
+	assert_int_equal(vsock_parse_connect("CONNECT\n", 8, &port), -EINVAL);
+	assert_int_equal(vsock_parse_connect("CONNECT 5x\n", 11, &port), -EINVAL);
+	assert_int_equal(vsock_parse_connect("CONNECTX 5\n", 11, &port), -EINVAL);
+	assert_int_equal(vsock_parse_connect("LISTEN 5\n", 9, &port), -EINVAL);
+	assert_int_equal(vsock_parse_connect("CONNECT -5\n", 11, &port), -EINVAL);
+	/* Too long: 32 bytes and no newline, or the newline past byte 32. */
+	{
+		char l[64];
+
+		memset(l, ' ', sizeof(l));
+		memcpy(l, "CONNECT", 7);
+		l[40] = '5';
+		l[41] = '\n';
+		assert_int_equal(vsock_parse_connect(l, 32, &port), -EINVAL);
+		assert_int_equal(vsock_parse_connect(l, 42, &port), -EINVAL);
+		assert_int_equal(vsock_parse_connect(l, 31, &port), 0);
+	}
+}
+
+static void test_credit(void **state)
+{
+	struct vsock_credit c = { .peer_buf_alloc = 4096 };
+	struct vsock_pkt p = { 0 };
+
+	(void)state;
+	assert_int_equal(vsock_credit_peer_avail(&c), 4096);
+	c.rx_cnt = 1000;
+	assert_int_equal(vsock_credit_peer_avail(&c), 3096);
+	c.peer_fwd_cnt = 1000;
+	assert_int_equal(vsock_credit_peer_avail(&c), 4096);
+	/* u32 wrap: 0x20 bytes in flight across the wrap point. */
+	c.rx_cnt = 0x10;
+	c.peer_fwd_cnt = 0xfffffff0U;
+	assert_int_equal(vsock_credit_peer_avail(&c), 4096 - 0x20);
+	/* Guest shrank buf_alloc below what is in flight: no credit, no underflow. */
+	c.peer_buf_alloc = 0x10;
+	assert_int_equal(vsock_credit_peer_avail(&c), 0);
+	c.peer_buf_alloc = 0x20;
+	assert_int_equal(vsock_credit_peer_avail(&c), 0);
+
+	/* Update threshold: 64 KiB - (fwd_cnt - last) < 4 KiB, across a wrap. */
+	c.last_fwd_cnt_to_peer = 0xffffff00U;
+	c.fwd_cnt = 0xffffff00U + 60 * 1024;
+	assert_false(vsock_credit_peer_needs_update(&c));
+	c.fwd_cnt += 1;
+	assert_true(vsock_credit_peer_needs_update(&c));
+	vsock_credit_stamp(&c, &p);
+	assert_int_equal(p.buf_alloc, 64 * 1024);
+	assert_int_equal(p.fwd_cnt, c.fwd_cnt);
+	assert_false(vsock_credit_peer_needs_update(&c));
+}
+
+/* Read what the socket has, flushing t as room appears, until want bytes arrived. */
+static size_t drain(struct vsock_txbuf *t, int wfd, int rfd, uint8_t *got, size_t have, size_t want)
+{
+	for (int i = 0; i < 100000 && have < want; i++) {
+		ssize_t r = read(rfd, got + have, want - have);
+
+		if (r > 0)
+			have += (size_t)r;
+		if (t->len)
+			assert_true(vsock_txbuf_flush(t, wfd) >= 0);
+	}
+	return have;
+}
+
+static void test_txbuf(void **state)
+{
+	static uint8_t src[60000], got[80000], want[80000];
+	struct vsock_txbuf t = { 0 };
+	struct iovec v[2] = { { src, 30000 }, { src + 30000, 30000 } };
+	int sv[2], sz = 4096;
+	size_t have = 0;
+	long n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)(i * 7);
+	memcpy(want, src, 60000);
+	memcpy(want + 60000, src + 1000, 20000);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	assert_int_equal(vsock_txbuf_push(&t, v, 2, 0, 60000), 0);
+	/* 60000 + 6000 > 64 KiB: overflow is refused, nothing appended. */
+	assert_int_equal(vsock_txbuf_push(&t, v, 2, 0, 6000), -ENOBUFS);
+	assert_int_equal(t.len, 60000);
+	n = vsock_txbuf_flush(&t, sv[0]);
+	assert_true(n > 0 && n < 60000); /* small socket buffer: partial */
+	/* Make room, then push again across the end of the ring (wrap). */
+	have = drain(&t, sv[0], sv[1], got, 0, 25000);
+	assert_true(t.len <= 65536 - 20000);
+	assert_int_equal(vsock_txbuf_push(&t, v, 2, 1000, 20000), 0);
+	have = drain(&t, sv[0], sv[1], got, have, 80000);
+	assert_int_equal(have, 80000);
+	assert_memory_equal(got, want, 80000);
+	assert_int_equal(t.len, 0);
+	assert_null(t.buf); /* freed once empty */
+	/* A broken socket is an error, not a hang. */
+	assert_int_equal(vsock_txbuf_push(&t, v, 1, 0, 10), 0);
+	close(sv[1]);
+	assert_int_equal(vsock_txbuf_flush(&t, sv[0]), -EPIPE);
+	vsock_txbuf_free(&t);
+	close(sv[0]);
+}
+
+static void test_pkt_check(void **state)
+{
+	struct vsock_pkt ok = { .src_cid = 3, .dst_cid = 2, .type = VIRTIO_VSOCK_TYPE_STREAM,
+				.op = VIRTIO_VSOCK_OP_RW, .len = 100 };
+	struct vsock_pkt p;
+	struct virtio_vsock_hdr h;
+
+	(void)state;
+	assert_int_equal(vsock_pkt_check(&ok, 3, 100), VSOCK_PKT_OK);
+	p = ok, p.src_cid = 4;
+	assert_int_equal(vsock_pkt_check(&p, 3, 100), VSOCK_PKT_BAD_SRC_CID);
+	p = ok, p.dst_cid = 3;
+	assert_int_equal(vsock_pkt_check(&p, 3, 100), VSOCK_PKT_BAD_DST_CID);
+	p = ok, p.type = VIRTIO_VSOCK_TYPE_SEQPACKET;
+	assert_int_equal(vsock_pkt_check(&p, 3, 100), VSOCK_PKT_BAD_TYPE);
+	p = ok, p.op = 0;
+	assert_int_equal(vsock_pkt_check(&p, 3, 100), VSOCK_PKT_BAD_OP);
+	p = ok, p.op = 8;
+	assert_int_equal(vsock_pkt_check(&p, 3, 100), VSOCK_PKT_BAD_OP);
+	assert_int_equal(vsock_pkt_check(&ok, 3, 99), VSOCK_PKT_BAD_LEN);
+	p = ok, p.len = 65537;
+	assert_int_equal(vsock_pkt_check(&p, 3, 1 << 20), VSOCK_PKT_BAD_LEN);
+	p = ok, p.len = 65536;
+	assert_int_equal(vsock_pkt_check(&p, 3, 1 << 20), VSOCK_PKT_OK);
+	p = ok, p.op = VIRTIO_VSOCK_OP_REQUEST;
+	assert_int_equal(vsock_pkt_check(&p, 3, 100), VSOCK_PKT_BAD_LEN); /* payload on control op */
+
+	/* Codec round trip, little-endian on the wire. */
+	p = (struct vsock_pkt){ 0x0102030405060708ULL, 2, 0x11223344, 5, 6, 1, 5, 3, 65536, 0xfffffffe };
+	vsock_hdr_encode(&p, &h);
+	assert_int_equal(((uint8_t *)&h)[0], 0x08);
+	assert_int_equal(((uint8_t *)&h)[0x10], 0x44);
+	vsock_hdr_decode(&h, &ok);
+	assert_memory_equal(&ok, &p, sizeof(p));
+}
+
+/* ---- device end to end ---- */
+
+#define CID 3
+#define QN 16
+#define RAM_GPA 0x100000ULL
+#define RAM_SIZE (4ULL << 20)
+#define RX_DESC (RAM_GPA + 0x0000)
+#define RX_AVAIL (RAM_GPA + 0x1000)
+#define RX_USED (RAM_GPA + 0x2000)
+#define TX_DESC (RAM_GPA + 0x3000)
+#define TX_AVAIL (RAM_GPA + 0x4000)
+#define TX_USED (RAM_GPA + 0x5000)
+#define RX_BUFS (RAM_GPA + 0x10000)  /* 16 x 8 KiB */
+#define TX_BUFS (RAM_GPA + 0x100000) /* 16 x 68 KiB */
+#define RX_BUF_LEN (VSOCK_HDR_SIZE + 4096)
+#define TX_STRIDE 0x11000
+
+struct t {
+	uint8_t *ram;
+	struct guest_mem mem;
+	struct vdev *vd;
+	char path[64];
+	uint16_t rx_posted, rx_seen, tx_sent, tx_seen;
+	int irqs;
+};
+
+static void *hva(struct t *t, uint64_t gpa)
+{
+	return t->ram + (gpa - RAM_GPA);
+}
+
+static void raise_stub(void *tp, uint32_t bits)
+{
+	struct t *t = tp;
+
+	(void)bits;
+	t->irqs++;
+}
+
+static void set_desc(struct t *t, uint64_t table, uint16_t i, uint64_t addr, uint32_t len,
+		     uint16_t flags, uint16_t next)
+{
+	struct vring_desc d = { htole64(addr), htole32(len), htole16(flags), htole16(next) };
+
+	memcpy(hva(t, table + 16ULL * i), &d, sizeof(d));
+}
+
+static void avail_add(struct t *t, uint64_t avail, uint16_t head)
+{
+	struct vring_avail *a = hva(t, avail);
+	uint16_t idx = le16toh(a->idx);
+
+	a->ring[idx % QN] = htole16(head);
+	__sync_synchronize();
+	a->idx = htole16((uint16_t)(idx + 1));
+}
+
+static void notify(struct t *t, unsigned int q)
+{
+	pthread_mutex_lock(&t->vd->lock);
+	t->vd->ops->queue_notify(t->vd, q);
+	pthread_mutex_unlock(&t->vd->lock);
+}
+
+static void rx_post(struct t *t, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		uint16_t d = t->rx_posted++ % QN;
+
+		set_desc(t, RX_DESC, d, RX_BUFS + 0x2000ULL * d, RX_BUF_LEN, VRING_DESC_F_WRITE, 0);
+		avail_add(t, RX_AVAIL, d);
+	}
+	notify(t, 0);
+}
+
+/* Next packet the device put in RX; false if none. */
+static bool rx_get(struct t *t, struct vsock_pkt *p, uint8_t *data)
+{
+	struct vring_used *u = hva(t, RX_USED);
+	struct vring_used_elem e;
+
+	if (le16toh(u->idx) == t->rx_seen)
+		return false;
+	e = u->ring[t->rx_seen++ % QN];
+	assert_true(le32toh(e.len) >= VSOCK_HDR_SIZE);
+	vsock_hdr_decode(hva(t, RX_BUFS + 0x2000ULL * le32toh(e.id)), p);
+	assert_int_equal(le32toh(e.len), VSOCK_HDR_SIZE + p->len);
+	if (data && p->len)
+		memcpy(data, (uint8_t *)hva(t, RX_BUFS + 0x2000ULL * le32toh(e.id)) + VSOCK_HDR_SIZE,
+		       p->len);
+	return true;
+}
+
+/* Poll host sockets until the guest has a packet (bounded wait). */
+static bool rx_wait(struct t *t, struct vsock_pkt *p, uint8_t *data)
+{
+	for (int i = 0; i < 200; i++) {
+		if (rx_get(t, p, data))
+			return true;
+		virtio_vsock_poll(t->vd);
+		if (rx_get(t, p, data))
+			return true;
+		usleep(2000);
+	}
+	return false;
+}
+
+static void tx_send(struct t *t, uint16_t op, uint32_t src_port, uint32_t dst_port, uint32_t flags,
+		    const void *data, uint32_t len)
+{
+	uint16_t d = t->tx_sent++ % QN;
+	uint64_t buf = TX_BUFS + (uint64_t)TX_STRIDE * d;
+	struct vsock_pkt p = { .src_cid = CID, .dst_cid = 2, .src_port = src_port,
+			       .dst_port = dst_port, .len = len, .type = VIRTIO_VSOCK_TYPE_STREAM,
+			       .op = op, .flags = flags, .buf_alloc = 65536, .fwd_cnt = 0 };
+	struct virtio_vsock_hdr h;
+
+	vsock_hdr_encode(&p, &h);
+	memcpy(hva(t, buf), &h, sizeof(h));
+	if (len)
+		memcpy(hva(t, buf + 64), data, len);
+	/* Linux layout: header descriptor, then a payload descriptor. */
+	set_desc(t, TX_DESC, d, buf, VSOCK_HDR_SIZE, len ? VRING_DESC_F_NEXT : 0, (uint16_t)((d + 1) % QN));
+	if (len) {
+		set_desc(t, TX_DESC, (uint16_t)((d + 1) % QN), buf + 64, len, 0, 0);
+		t->tx_sent++;
+	}
+	avail_add(t, TX_AVAIL, d);
+	notify(t, 1);
+}
+
+static void setup_vq(struct t *t, unsigned int q, uint64_t desc, uint64_t avail, uint64_t used)
+{
+	struct vq *v = &t->vd->vq[q];
+
+	vq_reset(v);
+	v->num = QN;
+	v->ready = true;
+	v->desc_gpa = desc;
+	v->avail_gpa = avail;
+	v->used_gpa = used;
+	assert_int_equal(vq_setup(v, &t->mem, 0, NULL), 0);
+}
+
+static int dev_setup(void **state)
+{
+	struct t *t = calloc(1, sizeof(*t));
+	uint8_t cfg[8];
+
+	t->ram = aligned_alloc(4096, RAM_SIZE);
+	memset(t->ram, 0, RAM_SIZE);
+	t->mem.nr = 1;
+	t->mem.r[0] = (struct guest_region){ .gpa = RAM_GPA, .size = RAM_SIZE, .hva = t->ram };
+	snprintf(t->path, sizeof(t->path), "/tmp/silo-vsock-test-%d.sock", getpid());
+	unlink(t->path);
+	assert_int_equal(virtio_vsock_create(&t->vd, CID, t->path, NULL), 0);
+	t->vd->mem = &t->mem;
+	t->vd->raise = raise_stub;
+	t->vd->tp = t;
+	assert_int_equal(t->vd->ops->device_id, 19);
+	t->vd->ops->config_read(t->vd, 0, cfg, 8);
+	assert_int_equal(le64toh(*(uint64_t *)cfg), CID);
+	setup_vq(t, 0, RX_DESC, RX_AVAIL, RX_USED);
+	setup_vq(t, 1, TX_DESC, TX_AVAIL, TX_USED);
+	assert_int_equal(t->vd->ops->activate(t->vd), 0);
+	*state = t;
+	return 0;
+}
+
+static int dev_teardown(void **state)
+{
+	struct t *t = *state;
+
+	vdev_destroy(t->vd);
+	assert_int_equal(access(t->path, F_OK), -1); /* listener path removed */
+	free(t->ram);
+	free(t);
+	return 0;
+}
+
+static int client_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	strcpy(sa.sun_path, path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static ssize_t read_timeout(int fd, void *buf, size_t len, struct t *t)
+{
+	for (int i = 0; i < 200; i++) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (poll(&p, 1, 2) == 1)
+			return read(fd, buf, len);
+		virtio_vsock_poll(t->vd);
+	}
+	return -1;
+}
+
+/* Host client -> CONNECT -> REQUEST -> RESPONSE -> OK; returns client fd, *lport. */
+static int host_connect(struct t *t, uint32_t gport, uint32_t *lport)
+{
+	struct vsock_pkt p;
+	char line[32] = { 0 }, want[32];
+	int fd = client_connect(t->path);
+
+	/* Partial CONNECT line: nothing reaches the guest until the '\n'. */
+	assert_int_equal(write(fd, "connect ", 8), 8);
+	virtio_vsock_poll(t->vd);
+	assert_false(rx_get(t, &p, NULL));
+	dprintf(fd, "%u\n", gport);
+	assert_true(rx_wait(t, &p, NULL));
+	assert_int_equal(p.op, VIRTIO_VSOCK_OP_REQUEST);
+	assert_int_equal(p.src_cid, 2);
+	assert_int_equal(p.dst_cid, CID);
+	assert_int_equal(p.dst_port, gport);
+	assert_true(p.src_port >= (1U << 30) && p.src_port < (1U << 31));
+	assert_int_equal(p.buf_alloc, 65536);
+	*lport = p.src_port;
+	tx_send(t, VIRTIO_VSOCK_OP_RESPONSE, gport, *lport, 0, NULL, 0);
+	assert_true(read_timeout(fd, line, sizeof(line) - 1, t) > 0);
+	snprintf(want, sizeof(want), "OK %u\n", *lport);
+	assert_string_equal(line, want);
+	return fd;
+}
+
+static void test_host_initiated(void **state)
+{
+	struct t *t = *state;
+	static uint8_t buf[8192];
+	struct vsock_pkt p;
+	uint32_t lport;
+	int fd;
+
+	rx_post(t, 8);
+	fd = host_connect(t, 52, &lport);
+
+	/* host -> guest */
+	assert_int_equal(write(fd, "ping", 4), 4);
+	assert_true(rx_wait(t, &p, buf));
+	assert_int_equal(p.op, VIRTIO_VSOCK_OP_RW);
+	assert_int_equal(p.len, 4);
+	assert_memory_equal(buf, "ping", 4);
+
+	/* guest -> host */
+	tx_send(t, VIRTIO_VSOCK_OP_RW, 52, lport, 0, "pong!", 5);
+	memset(buf, 0, 16);
+	assert_int_equal(read_timeout(fd, buf, sizeof(buf), t), 5);
+	assert_memory_equal(buf, "pong!", 5);
+
+	/* CREDIT_REQUEST is always answered with CREDIT_UPDATE carrying fwd_cnt. */
+	tx_send(t, VIRTIO_VSOCK_OP_CREDIT_REQUEST, 52, lport, 0, NULL, 0);
+	assert_true(rx_wait(t, &p, NULL));
+	assert_int_equal(p.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+	assert_int_equal(p.fwd_cnt, 5);
+
+	/* Half close: client shutdown(SHUT_WR) -> SHUTDOWN(SEND) to the guest. */
+	shutdown(fd, SHUT_WR);
+	assert_true(rx_wait(t, &p, NULL));
+	assert_int_equal(p.op, VIRTIO_VSOCK_OP_SHUTDOWN);
+	assert_int_equal(p.flags, VIRTIO_VSOCK_SHUTDOWN_SEND);
+	/* ...and the guest can still send. */
+	tx_send(t, VIRTIO_VSOCK_OP_RW, 52, lport, 0, "late", 4);
+	assert_int_equal(read_timeout(fd, buf, sizeof(buf), t), 4);
+
+	/* Guest RST closes the host socket. */
+	tx_send(t, VIRTIO_VSOCK_OP_RST, 52, lport, 0, NULL, 0);
+	assert_int_equal(read_timeout(fd, buf, sizeof(buf), t), 0);
+	close(fd);
+
+	/* Guest refuses (RST instead of RESPONSE): the client is closed. */
+	fd = client_connect(t->path);
+	assert_int_equal(write(fd, "CONNECT 9\n", 10), 10);
+	assert_true(rx_wait(t, &p, NULL));
+	assert_int_equal(p.op, VIRTIO_VSOCK_OP_REQUEST);
+	tx_send(t, VIRTIO_VSOCK_OP_RST, 9, p.src_port, 0, NULL, 0);
+	assert_int_equal(read_timeout(fd, buf, sizeof(buf), t), 0);
+	close(fd);
+
+	/* Malformed CONNECT line: closed, guest never hears of it. */
+	fd = client_connect(t->path);
+	assert_int_equal(write(fd, "HELLO 9\n", 8), 8);
+	assert_int_equal(read_timeout(fd, buf, sizeof(buf), t), 0);
+	assert_false(rx_get(t, &p, NULL));
+	close(fd);
+}
+
+static void test_no_rx_buffers_then_refill(void **state)
+{
+	struct t *t = *state;
+	static uint8_t buf[8192];
+	struct vsock_pkt p;
+	uint32_t lport;
+	int fd;
+
+	rx_post(t, 1); /* just enough for the REQUEST */
+	fd = host_connect(t, 77, &lport);
+	assert_int_equal(write(fd, "data", 4), 4);
+	for (int i = 0; i < 5; i++)
+		virtio_vsock_poll(t->vd);
+	assert_false(rx_get(t, &p, NULL)); /* nowhere to put it: parked */
+	rx_post(t, 2);                     /* RX kick resumes the host read */
+	assert_true(rx_get(t, &p, buf));
+	assert_int_equal(p.op, VIRTIO_VSOCK_OP_RW);
+	assert_memory_equal(buf, "data", 4);
+
+	/* Host client closes fully: SHUTDOWN(RCV|SEND); guest RST ends it. */
+	close(fd);
+	assert_true(rx_wait(t, &p, NULL));
+	assert_int_equal(p.op, VIRTIO_VSOCK_OP_SHUTDOWN);
+	assert_int_equal(p.flags, VIRTIO_VSOCK_SHUTDOWN_SEND | VIRTIO_VSOCK_SHUTDOWN_RCV);
+	tx_send(t, VIRTIO_VSOCK_OP_RST, 77, lport, 0, NULL, 0);
+}
+
+static void test_guest_initiated(void **state)
+{
+	struct t *t = *state;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static uint8_t buf[70000];
+	struct vsock_pkt p;
+	int lfd, afd;
+	size_t got = 0;
+
+	assert_true(strlen(t->path) + 6 < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, t->path, strlen(t->path));
+	memcpy(sa.sun_path + strlen(t->path), "_1234", 6);
+	unlink(sa.sun_path);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	rx_post(t, 8);
+
+	/* Nobody on port 99: RST. */
+	tx_send(t, VIRTIO_VSOCK_OP_REQUEST, 5000, 99, 0, NULL, 0);
+	assert_true(rx_get(t, &p, NULL));
+	assert_int_equal(p.op, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(p.dst_port, 5000);
+	assert_int_equal(p.src_port, 99);
+
+	/* Port 1234 listens: RESPONSE, then data both ways. */
+	tx_send(t, VIRTIO_VSOCK_OP_REQUEST, 5001, 1234, 0, NULL, 0);
+	assert_true(rx_get(t, &p, NULL));
+	assert_int_equal(p.op, VIRTIO_VSOCK_OP_RESPONSE);
+	assert_int_equal(p.src_port, 1234);
+	assert_int_equal(p.dst_port, 5001);
+	afd = accept(lfd, NULL, NULL);
+	assert_true(afd >= 0);
+
+	/* A full 64 KiB packet (the maximum) goes through. */
+	for (size_t i = 0; i < 65536; i++)
+		buf[i] = (uint8_t)(i * 13);
+	tx_send(t, VIRTIO_VSOCK_OP_RW, 5001, 1234, 0, buf, 65536);
+	while (got < 65536) {
+		ssize_t r = read_timeout(afd, buf + 65536 + 0, 1, t);
+
+		assert_int_equal(r, 1);
+		assert_int_equal(buf[65536], (uint8_t)(got * 13));
+		got++;
+		if (got == 1) {
+			/* Read the rest in bulk. */
+			static uint8_t rest[65536];
+			size_t n = 0;
+
+			while (n < 65535) {
+				ssize_t k = read_timeout(afd, rest + n, 65535 - n, t);
+
+				assert_true(k > 0);
+				n += (size_t)k;
+			}
+			for (size_t i = 0; i < n; i++)
+				assert_int_equal(rest[i], (uint8_t)((i + 1) * 13));
+			got += n;
+		}
+	}
+	/* fwd_cnt crossed 60 KiB: a CREDIT_UPDATE is sent without asking. */
+	assert_true(rx_wait(t, &p, NULL));
+	assert_int_equal(p.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+	assert_int_equal(p.fwd_cnt, 65536);
+
+	assert_int_equal(write(afd, "hi", 2), 2);
+	assert_true(rx_wait(t, &p, buf));
+	assert_int_equal(p.op, VIRTIO_VSOCK_OP_RW);
+	assert_memory_equal(buf, "hi", 2);
+
+	/* Guest SHUTDOWN(SEND) -> the host reader sees EOF. */
+	tx_send(t, VIRTIO_VSOCK_OP_SHUTDOWN, 5001, 1234, VIRTIO_VSOCK_SHUTDOWN_SEND, NULL, 0);
+	assert_int_equal(read_timeout(afd, buf, 16, t), 0);
+	/* Full shutdown: the device answers RST (§5.10.6.6). */
+	tx_send(t, VIRTIO_VSOCK_OP_SHUTDOWN, 5001, 1234,
+		VIRTIO_VSOCK_SHUTDOWN_SEND | VIRTIO_VSOCK_SHUTDOWN_RCV, NULL, 0);
+	assert_true(rx_get(t, &p, NULL));
+	assert_int_equal(p.op, VIRTIO_VSOCK_OP_RST);
+	close(afd);
+	close(lfd);
+	unlink(sa.sun_path);
+}
+
+static void test_hostile_guest(void **state)
+{
+	struct t *t = *state;
+	struct vsock_pkt p;
+	uint16_t d;
+
+	rx_post(t, 8);
+	/* Unknown connection: RST. RST for unknown: silence. */
+	tx_send(t, VIRTIO_VSOCK_OP_RW, 1, 2, 0, "x", 1);
+	assert_true(rx_get(t, &p, NULL));
+	assert_int_equal(p.op, VIRTIO_VSOCK_OP_RST);
+	tx_send(t, VIRTIO_VSOCK_OP_RST, 1, 2, 0, NULL, 0);
+	assert_false(rx_get(t, &p, NULL));
+	/* Unknown op and wrong type: RST. */
+	tx_send(t, 42, 1, 2, 0, NULL, 0);
+	assert_true(rx_get(t, &p, NULL));
+	assert_int_equal(p.op, VIRTIO_VSOCK_OP_RST);
+	/* Header claims more payload than the chain has: RST. */
+	{
+		struct virtio_vsock_hdr h;
+		struct vsock_pkt q = { .src_cid = CID, .dst_cid = 2, .src_port = 1, .dst_port = 2,
+				       .len = 1000, .type = 1, .op = VIRTIO_VSOCK_OP_RW };
+
+		d = t->tx_sent++ % QN;
+		vsock_hdr_encode(&q, &h);
+		memcpy(hva(t, TX_BUFS), &h, sizeof(h));
+		set_desc(t, TX_DESC, d, TX_BUFS, VSOCK_HDR_SIZE + 10, 0, 0);
+		avail_add(t, TX_AVAIL, d);
+		notify(t, 1);
+		assert_true(rx_get(t, &p, NULL));
+		assert_int_equal(p.op, VIRTIO_VSOCK_OP_RST);
+	}
+	/* Spoofed src_cid: dropped, no answer. */
+	{
+		struct virtio_vsock_hdr h;
+		struct vsock_pkt q = { .src_cid = 99, .dst_cid = 2, .type = 1,
+				       .op = VIRTIO_VSOCK_OP_REQUEST };
+
+		d = t->tx_sent++ % QN;
+		vsock_hdr_encode(&q, &h);
+		memcpy(hva(t, TX_BUFS), &h, sizeof(h));
+		set_desc(t, TX_DESC, d, TX_BUFS, VSOCK_HDR_SIZE, 0, 0);
+		avail_add(t, TX_AVAIL, d);
+		notify(t, 1);
+		assert_false(rx_get(t, &p, NULL));
+	}
+	assert_false(t->vd->needs_reset);
+	/* TX chain shorter than a header: malformed ring, NEEDS_RESET. */
+	d = t->tx_sent++ % QN;
+	set_desc(t, TX_DESC, d, TX_BUFS, 10, 0, 0);
+	avail_add(t, TX_AVAIL, d);
+	notify(t, 1);
+	assert_true(t->vd->needs_reset);
+	/* Device reset brings it back. */
+	pthread_mutex_lock(&t->vd->lock);
+	t->vd->ops->reset(t->vd);
+	pthread_mutex_unlock(&t->vd->lock);
+}
+
+static void test_create_errors(void **state)
+{
+	struct vdev *vd;
+	char longp[200];
+
+	(void)state;
+	assert_int_equal(virtio_vsock_create(&vd, 2, "/tmp/x.sock", NULL), -EINVAL);
+	assert_int_equal(virtio_vsock_create(&vd, 0xffffffffULL, "/tmp/x.sock", NULL), -EINVAL);
+	memset(longp, 'a', sizeof(longp) - 1);
+	longp[0] = '/';
+	longp[sizeof(longp) - 1] = 0;
+	assert_int_equal(virtio_vsock_create(&vd, 3, longp, NULL), -ENAMETOOLONG);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_connect),
+		cmocka_unit_test(test_credit),
+		cmocka_unit_test(test_txbuf),
+		cmocka_unit_test(test_pkt_check),
+		cmocka_unit_test(test_create_errors),
+		cmocka_unit_test_setup_teardown(test_host_initiated, dev_setup, dev_teardown),
+		cmocka_unit_test_setup_teardown(test_no_rx_buffers_then_refill, dev_setup, dev_teardown),
+		cmocka_unit_test_setup_teardown(test_guest_initiated, dev_setup, dev_teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_guest, dev_setup, dev_teardown),
+	};
+
+	log_set_level(LOG_ERR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
