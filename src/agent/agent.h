@@ -1,0 +1,38 @@
+/* agent.h: silo-init internals shared by its files.
+ * main.c: entry, accept loop, per-connection dispatch; init.c: PID-1 duties;
+ * exec.c + pty.c: command sessions; files.c: file and tar operations. */
+#ifndef SILO_AGENT_H
+#define SILO_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto/proto.h"
+
+/* Log one line to stderr (the console when PID 1), prefixed "silo-init: ". */
+void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Per-connection handlers. Each runs in its own forked process, owns the
+ * stream fd and returns when the operation is over (the caller closes).
+ * req is the first frame, already read through r. */
+void exec_serve(int fd, struct proto_reader *r, const struct proto_frame *req);
+void files_serve(int fd, struct proto_reader *r, const struct proto_frame *req);
+
+/* pty.c */
+int pty_open(int *master, int *slave, uint16_t rows, uint16_t cols);
+int pty_resize(int master, uint16_t rows, uint16_t cols);
+pid_t pty_foreground(int master);
+int pty_send_eof(int master);
+
+/* Run a helper (tar) with stdin/stdout/stderr on the given fds
+ * (-1 = /dev/null), searched in PATH. Returns the pid, or -errno. */
+pid_t agent_spawn(char *const argv[], int in_fd, int out_fd, int err_fd);
+/* Wait for pid; returns the wait status or -errno. */
+int agent_wait(pid_t pid);
+
+/* init.c: PID-1 duties (not run with --listen). */
+int init_system(void);
+void init_poweroff(void) __attribute__((noreturn));
+
+#endif
