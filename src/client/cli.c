@@ -1,0 +1,312 @@
+/* cli.c: silo-agent, a developer command for driving the guest agent.
+ *
+ *   silo-agent SOCK ping
+ *   silo-agent SOCK exec [-t] [-i] [-e K=V]... [-w DIR] [-u USER] [-T MS] -- CMD...
+ *   silo-agent SOCK put-tar DIR < tar       silo-agent SOCK get-tar PATH > tar
+ *   silo-agent SOCK put SRC DST             silo-agent SOCK get SRC DST
+ *   silo-agent SOCK stat P | ls P | mkdir [-p] [-m MODE] P | rm [-r] P | shutdown
+ *
+ * SOCK is vsock:PATH (a VMM's vsock socket) or unix:PATH (silo-init --listen).
+ * Exit status: exec returns the command's status (128+N if killed by signal
+ * N, 127 if it was not found, 126 if it could not be started); everything
+ * else 0 on success; 125 for errors of silo-agent itself or the transport,
+ * with one line on stderr.
+ */
+#include "client/client.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXIT_OWN 125
+
+static int sig_pipe[2] = { -1, -1 };
+static struct termios saved_tio;
+static bool raw_mode;
+
+static int die(const struct agent_err *e)
+{
+        fprintf(stderr, "silo-agent: %s\n", e->msg);
+        return EXIT_OWN;
+}
+
+static int usage(void)
+{
+        fprintf(stderr,
+                "usage: silo-agent SOCK CMD [ARGS]   (SOCK = vsock:PATH | unix:PATH)\n"
+                "  ping\n"
+                "  exec [-t] [-i] [-e K=V]... [-w DIR] [-u USER] [-T TIMEOUT_MS] -- CMD [ARG]...\n"
+                "  put-tar DIR < TAR          get-tar PATH > TAR\n"
+                "  put LOCAL REMOTE           get REMOTE LOCAL\n"
+                "  stat PATH | ls PATH | mkdir [-p] [-m MODE] PATH | rm [-r] PATH | shutdown\n");
+        return EXIT_OWN;
+}
+
+static void on_signal(int sig)
+{
+        unsigned char c = (unsigned char)sig;
+        int saved = errno;
+        if (write(sig_pipe[1], &c, 1) < 0) {
+                /* pipe full: the signal is dropped, like a coalesced one */
+        }
+        errno = saved;
+}
+
+static void restore_tty(void)
+{
+        if (raw_mode)
+                tcsetattr(0, TCSADRAIN, &saved_tio);
+        raw_mode = false;
+}
+
+static int cmd_exec(const char *addr, int argc, char **argv)
+{
+        struct agent_exec_opts o = { .in_fd = -1, .out_fd = 1, .err_fd = 2, .tty_fd = -1 };
+        const char *env[256];
+        size_t nenv = 0;
+        bool interactive = false;
+        int c;
+        optind = 1;
+        while ((c = getopt(argc, argv, "+tie:w:u:T:")) != -1) {
+                switch (c) {
+                case 't': o.tty = true; break;
+                case 'i': interactive = true; break;
+                case 'e':
+                        if (nenv + 1 >= sizeof(env) / sizeof(env[0]) || !strchr(optarg, '=') ||
+                            optarg[0] == '=') {
+                                fprintf(stderr, "silo-agent: -e wants K=V (at most 255)\n");
+                                return EXIT_OWN;
+                        }
+                        env[nenv++] = optarg;
+                        break;
+                case 'w': o.cwd = optarg; break;
+                case 'u': o.user = optarg; break;
+                case 'T': o.timeout_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+                default: return usage();
+                }
+        }
+        if (optind >= argc)
+                return usage();
+        env[nenv] = NULL;
+        o.argv = (const char *const *)argv + optind;
+        o.env = env;
+        if (interactive)
+                o.in_fd = 0;
+
+        struct agent_err err = { 0 };
+        struct proto_exit x;
+        if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+                perror("silo-agent: pipe");
+                return EXIT_OWN;
+        }
+        o.sig_fd = sig_pipe[0];
+        struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
+        sigemptyset(&sa.sa_mask);
+        /* With a remote tty, ^C and ^Z are bytes for the remote line
+         * discipline; only signals sent to us from elsewhere are forwarded. */
+        int fwd[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
+        for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
+                sigaction(fwd[i], &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        struct winsize ws;
+        if (o.tty) {
+                int tfd = isatty(0) ? 0 : isatty(1) ? 1 : -1;
+                o.tty_fd = tfd;
+                if (tfd >= 0 && ioctl(tfd, TIOCGWINSZ, &ws) == 0)
+                        o.rows = ws.ws_row, o.cols = ws.ws_col;
+                if (interactive && isatty(0) && tcgetattr(0, &saved_tio) == 0) {
+                        struct termios raw = saved_tio;
+                        cfmakeraw(&raw);
+                        if (tcsetattr(0, TCSADRAIN, &raw) == 0)
+                                raw_mode = true;
+                }
+        }
+        int rc = agent_exec(addr, &o, &x, &err);
+        restore_tty();
+        if (rc < 0) {
+                fprintf(stderr, "silo-agent: %s\n", err.msg);
+                if (err.remote && err.code == ENOENT)
+                        return 127;
+                return err.remote ? 126 : EXIT_OWN;
+        }
+        if (x.flags & EXIT_F_TIMEOUT)
+                fprintf(stderr, "silo-agent: command timed out after %u ms\n", o.timeout_ms);
+        if (x.flags & EXIT_F_SIGNALED)
+                return 128 + (x.code & 0x7f);
+        return x.code & 0xff;
+}
+
+static void print_mode(uint32_t m, char out[11])
+{
+        const char *t = "?-dlcbps";
+        int ti = S_ISREG(m) ? 1 : S_ISDIR(m) ? 2 : S_ISLNK(m) ? 3 : S_ISCHR(m) ? 4
+                 : S_ISBLK(m) ? 5 : S_ISFIFO(m) ? 6 : S_ISSOCK(m) ? 7 : 0;
+        out[0] = t[ti];
+        for (int i = 0; i < 9; i++)
+                out[1 + i] = (m & (0400u >> i)) ? "rwx"[i % 3] : '-';
+        out[10] = 0;
+}
+
+static void print_stat(const struct proto_stat *s, const char *name)
+{
+        char mode[11], when[32];
+        time_t t = (time_t)s->mtime_sec;
+        struct tm tm;
+        print_mode(s->mode, mode);
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", gmtime_r(&t, &tm));
+        printf("%s %04o %5u %5u %12llu %s %s%s%s\n", mode, s->mode & 07777, s->uid, s->gid,
+               (unsigned long long)s->size, when, name, s->link[0] ? " -> " : "", s->link);
+}
+
+struct entries {
+        struct agent_stat *v;
+        size_t n, cap;
+};
+
+static int collect(const struct proto_stat *st, void *arg)
+{
+        struct entries *e = arg;
+        if (e->n == e->cap) {
+                size_t cap = e->cap ? e->cap * 2 : 64;
+                struct agent_stat *v = realloc(e->v, cap * sizeof(*v));
+                if (!v)
+                        return -1;
+                e->v = v, e->cap = cap;
+        }
+        struct agent_stat *a = &e->v[e->n++];
+        a->st = *st;
+        snprintf(a->name, sizeof(a->name), "%s", st->name);
+        snprintf(a->link, sizeof(a->link), "%s", st->link);
+        return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+        return strcmp(((const struct agent_stat *)a)->name, ((const struct agent_stat *)b)->name);
+}
+
+static int cmd_ls(const char *addr, const char *path)
+{
+        struct entries e = { 0 };
+        struct agent_err err;
+        int rc = agent_list(addr, path, collect, &e, &err);
+        if (rc == 0) {
+                qsort(e.v, e.n, sizeof(*e.v), by_name);
+                for (size_t i = 0; i < e.n; i++) {
+                        e.v[i].st.link = e.v[i].link;
+                        print_stat(&e.v[i].st, e.v[i].name);
+                }
+        }
+        free(e.v);
+        return rc == 0 ? 0 : die(&err);
+}
+
+static int cmd_put(const char *addr, const char *src, const char *dst)
+{
+        struct agent_err err;
+        struct stat st;
+        int fd = open(src, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) < 0) {
+                fprintf(stderr, "silo-agent: %s: %s\n", src, strerror(errno));
+                return EXIT_OWN;
+        }
+        int rc = agent_put_file(addr, fd, st.st_mode & 07777, dst, &err);
+        close(fd);
+        return rc == 0 ? 0 : die(&err);
+}
+
+/* Into a temporary name first, so a failed download never leaves a
+ * truncated file under the name the user asked for. */
+static int cmd_get(const char *addr, const char *src, const char *dst)
+{
+        struct agent_err err;
+        char tmp[4096];
+        uint32_t mode = 0644;
+        snprintf(tmp, sizeof(tmp), "%s.silo-tmp.%d", dst, (int)getpid());
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0) {
+                fprintf(stderr, "silo-agent: %s: %s\n", tmp, strerror(errno));
+                return EXIT_OWN;
+        }
+        int rc = agent_get_file(addr, src, fd, &mode, &err);
+        if (rc == 0 && (fchmod(fd, mode & 07777) < 0 || close(fd) < 0 || rename(tmp, dst) < 0)) {
+                snprintf(err.msg, sizeof(err.msg), "%s: %s", dst, strerror(errno));
+                rc = -1;
+                fd = -1;
+        } else if (rc == 0) {
+                return 0;
+        }
+        if (fd >= 0)
+                close(fd);
+        unlink(tmp);
+        return die(&err);
+}
+
+int main(int argc, char **argv)
+{
+        struct agent_err err = { 0 };
+        if (argc < 3)
+                return usage();
+        const char *addr = argv[1], *cmd = argv[2];
+        int n = argc - 3;
+        char **a = argv + 3;
+        signal(SIGPIPE, SIG_IGN);
+
+        if (!strcmp(cmd, "exec"))
+                return cmd_exec(addr, argc - 2, argv + 2);
+        if (!strcmp(cmd, "ping") && n == 0) {
+                uint32_t v;
+                if (agent_ping(addr, &v, &err) < 0)
+                        return die(&err);
+                printf("pong (protocol version %u)\n", v);
+                return 0;
+        }
+        if (!strcmp(cmd, "put-tar") && n == 1)
+                return agent_put_tar(addr, a[0], 0, &err) < 0 ? die(&err) : 0;
+        if (!strcmp(cmd, "get-tar") && n == 1)
+                return agent_get_tar(addr, a[0], 1, &err) < 0 ? die(&err) : 0;
+        if (!strcmp(cmd, "put") && n == 2)
+                return cmd_put(addr, a[0], a[1]);
+        if (!strcmp(cmd, "get") && n == 2)
+                return cmd_get(addr, a[0], a[1]);
+        if (!strcmp(cmd, "stat") && n == 1) {
+                struct agent_stat st;
+                if (agent_stat(addr, a[0], false, &st, &err) < 0)
+                        return die(&err);
+                print_stat(&st.st, a[0]);
+                return 0;
+        }
+        if (!strcmp(cmd, "ls") && n == 1)
+                return cmd_ls(addr, a[0]);
+        if (!strcmp(cmd, "mkdir") || !strcmp(cmd, "rm")) {
+                bool flag = false;
+                uint32_t mode = 0755;
+                int c;
+                optind = 1;
+                while ((c = getopt(argc - 2, argv + 2, "+prm:")) != -1) {
+                        if (c == 'm')
+                                mode = (uint32_t)strtoul(optarg, NULL, 8);
+                        else if ((c == 'p' && cmd[0] == 'm') || (c == 'r' && cmd[0] == 'r'))
+                                flag = true;
+                        else
+                                return usage();
+                }
+                if (optind != argc - 3)
+                        return usage();
+                const char *p = argv[2 + optind];
+                int rc = cmd[0] == 'm' ? agent_mkdir(addr, p, mode, flag, &err)
+                                       : agent_remove(addr, p, flag, &err);
+                return rc < 0 ? die(&err) : 0;
+        }
+        if (!strcmp(cmd, "shutdown") && n == 0)
+                return agent_shutdown(addr, &err) < 0 ? die(&err) : 0;
+        return usage();
+}

@@ -1,0 +1,382 @@
+/* client.c: connecting to the agent, and every operation except exec
+ * (client_exec.c). One stream per call; see client.h. */
+#include "client/client.h"
+#include "client/client_priv.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define HANDSHAKE_TIMEOUT_MS 10000   /* the VMM answers once the guest does */
+
+int cl_fail(struct agent_err *err, int code, const char *fmt, ...)
+{
+        if (err) {
+                va_list ap;
+                va_start(ap, fmt);
+                vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+                va_end(ap);
+                err->code = code;
+                err->remote = false;
+        }
+        return -1;
+}
+
+int cl_remote(struct agent_err *err, const struct proto_frame *f)
+{
+        int32_t code;
+        const char *msg;
+        if (proto_dec_error(f, &code, &msg) < 0)
+                return cl_fail(err, EPROTO, "agent sent a malformed ERROR frame");
+        cl_fail(err, code, "%s", msg);
+        if (err)
+                err->remote = true;
+        return -1;
+}
+
+int cl_unexpected(struct agent_err *err, int rc, const struct proto_frame *f, const char *what)
+{
+        if (rc == 0)
+                return cl_fail(err, EPIPE, "%s: agent closed the stream early", what);
+        if (rc < 0)
+                return cl_fail(err, -rc, "%s: %s", what, strerror(-rc));
+        if (f->type == PT_ERROR)
+                return cl_remote(err, f);
+        return cl_fail(err, EPROTO, "%s: unexpected %s frame from the agent", what,
+                       proto_type_name(f->type));
+}
+
+/* Read the line after CONNECT one byte at a time: anything past '\n'
+ * already belongs to the agent's stream. */
+static int handshake(int fd, const char *path, struct agent_err *err)
+{
+        char line[64];
+        size_t n = 0;
+        int len = snprintf(line, sizeof(line), "CONNECT %u\n", SILO_AGENT_PORT);
+        if (proto_write_all(fd, line, (size_t)len) < 0)
+                return cl_fail(err, errno, "%s: sending CONNECT: %s", path, strerror(errno));
+        while (n < sizeof(line) - 1) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                int pr = poll(&p, 1, HANDSHAKE_TIMEOUT_MS);
+                if (pr < 0 && errno == EINTR)
+                        continue;
+                if (pr == 0)
+                        return cl_fail(err, ETIMEDOUT, "%s: no answer to CONNECT %u", path,
+                                       SILO_AGENT_PORT);
+                ssize_t r = read(fd, line + n, 1);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r <= 0)
+                        /* Firecracker semantics: closed = nothing listens on the port. */
+                        return cl_fail(err, ECONNREFUSED,
+                                       "%s: the guest agent is not listening on vsock port %u",
+                                       path, SILO_AGENT_PORT);
+                if (line[n++] == '\n')
+                        break;
+        }
+        line[n] = 0;
+        if (strncmp(line, "OK ", 3) != 0)
+                return cl_fail(err, EPROTO, "%s: bad CONNECT answer \"%.*s\"", path,
+                               (int)strcspn(line, "\n"), line);
+        return 0;
+}
+
+int agent_connect(const char *addr, struct agent_err *err)
+{
+        bool vsock;
+        const char *path;
+        if (!strncmp(addr, "vsock:", 6))
+                vsock = true, path = addr + 6;
+        else if (!strncmp(addr, "unix:", 5))
+                vsock = false, path = addr + 5;
+        else
+                return cl_fail(err, EINVAL, "%s: address must be vsock:PATH or unix:PATH", addr);
+        struct sockaddr_un a = { .sun_family = AF_UNIX };
+        if (strlen(path) >= sizeof(a.sun_path))
+                return cl_fail(err, ENAMETOOLONG, "%s: socket path too long", path);
+        strcpy(a.sun_path, path);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return cl_fail(err, errno, "socket: %s", strerror(errno));
+        if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+                cl_fail(err, errno, "connect %s: %s", path, strerror(errno));
+                close(fd);
+                return -1;
+        }
+        if (vsock && handshake(fd, path, err) < 0) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+/* Open a stream, send one request frame, set up a reader. */
+int cl_open(struct cl *c, const char *addr, struct pbuf *req, struct agent_err *err)
+{
+        c->fd = agent_connect(addr, err);
+        if (c->fd < 0)
+                return -1;
+        if (proto_reader_init(&c->r, c->fd) < 0) {
+                close(c->fd);
+                return cl_fail(err, ENOMEM, "out of memory");
+        }
+        int rc = proto_write_pbuf(c->fd, req);
+        if (rc < 0) {
+                cl_close(c);
+                return cl_fail(err, -rc, "sending request: %s", strerror(-rc));
+        }
+        return 0;
+}
+
+void cl_close(struct cl *c)
+{
+        proto_reader_free(&c->r);
+        if (c->fd >= 0)
+                close(c->fd);
+        c->fd = -1;
+}
+
+/* Request whose whole answer is DONE (or ERROR). */
+static int simple(const char *addr, struct pbuf *b, const char *what, struct agent_err *err)
+{
+        struct cl c;
+        struct proto_frame f;
+        int rc = -1;
+        if (b->err)
+                rc = cl_fail(err, -b->err, "%s: request too large", what);
+        else if (cl_open(&c, addr, b, err) == 0) {
+                int r = proto_read_frame(&c.r, &f);
+                rc = (r > 0 && f.type == PT_DONE) ? 0 : cl_unexpected(err, r, &f, what);
+                cl_close(&c);
+        }
+        pbuf_free(b);
+        return rc;
+}
+
+int agent_ping(const char *addr, uint32_t *version, struct agent_err *err)
+{
+        struct pbuf b;
+        struct cl c;
+        struct proto_frame f;
+        uint64_t nonce = (uint64_t)getpid() << 32 | (uint32_t)rand(), got;
+        pbuf_init(&b);
+        proto_enc_ping(&b, PT_PING, nonce, 0);
+        int rc = cl_open(&c, addr, &b, err);
+        pbuf_free(&b);
+        if (rc < 0)
+                return -1;
+        int r = proto_read_frame(&c.r, &f);
+        if (r <= 0 || f.type != PT_PONG)
+                rc = cl_unexpected(err, r, &f, "ping");
+        else if (proto_dec_ping(&f, &got, version) < 0 || got != nonce)
+                rc = cl_fail(err, EPROTO, "ping: bad PONG");
+        cl_close(&c);
+        return rc;
+}
+
+/* Stream in_fd as DATA frames, then END, then wait for DONE. Before each
+ * frame peek for an early ERROR (bad destination), so a failed upload stops
+ * at once instead of after the whole file. */
+static int upload(struct cl *c, int in_fd, const char *what, struct agent_err *err)
+{
+        static __thread uint8_t buf[PROTO_DATA_MAX];
+        struct proto_frame f;
+        for (;;) {
+                struct pollfd p = { .fd = c->fd, .events = POLLIN };
+                if (poll(&p, 1, 0) > 0) {
+                        int r = proto_read_frame(&c->r, &f);
+                        return cl_unexpected(err, r, &f, what);
+                }
+                ssize_t n = read(in_fd, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return cl_fail(err, errno, "%s: reading input: %s", what, strerror(errno));
+                int rc = n ? proto_write_frame(c->fd, PT_DATA, buf, (uint32_t)n)
+                           : proto_send_empty(c->fd, PT_END);
+                if (rc < 0) {
+                        /* The agent may have said why before closing. */
+                        int r = proto_read_frame(&c->r, &f);
+                        if (r > 0 && f.type == PT_ERROR)
+                                return cl_remote(err, &f);
+                        return cl_fail(err, -rc, "%s: sending: %s", what, strerror(-rc));
+                }
+                if (n == 0)
+                        break;
+        }
+        int r = proto_read_frame(&c->r, &f);
+        return (r > 0 && f.type == PT_DONE) ? 0 : cl_unexpected(err, r, &f, what);
+}
+
+/* Receive DATA frames into out_fd until END. */
+static int download(struct cl *c, int out_fd, const char *what, struct agent_err *err)
+{
+        struct proto_frame f;
+        for (;;) {
+                int r = proto_read_frame(&c->r, &f);
+                if (r > 0 && f.type == PT_DATA) {
+                        int rc = proto_write_all(out_fd, f.payload, f.len);
+                        if (rc < 0)
+                                return cl_fail(err, -rc, "%s: writing output: %s", what,
+                                               strerror(-rc));
+                        continue;
+                }
+                if (r > 0 && f.type == PT_END && proto_dec_empty(&f) == 0)
+                        return 0;
+                return cl_unexpected(err, r, &f, what);
+        }
+}
+
+static int transfer(const char *addr, struct pbuf *b, int fd, bool up, const char *what,
+                    uint32_t *mode, struct agent_err *err)
+{
+        struct cl c;
+        int rc = -1;
+        if (b->err) {
+                rc = cl_fail(err, -b->err, "%s: request too large", what);
+        } else if (cl_open(&c, addr, b, err) == 0) {
+                rc = 0;
+                if (mode) {   /* GET_FILE: STAT_REPLY comes before the data */
+                        struct proto_frame f;
+                        struct proto_stat st;
+                        int r = proto_read_frame(&c.r, &f);
+                        if (r > 0 && f.type == PT_STAT_REPLY && proto_dec_stat(&f, &st) == 0)
+                                *mode = st.mode;
+                        else
+                                rc = cl_unexpected(err, r, &f, what);
+                }
+                if (rc == 0)
+                        rc = up ? upload(&c, fd, what, err) : download(&c, fd, what, err);
+                cl_close(&c);
+        }
+        pbuf_free(b);
+        return rc;
+}
+
+int agent_put_tar(const char *addr, const char *dest, int in_fd, struct agent_err *err)
+{
+        struct pbuf b;
+        pbuf_init(&b);
+        proto_enc_path(&b, PT_PUT_TAR, dest);
+        return transfer(addr, &b, in_fd, true, "put-tar", NULL, err);
+}
+
+int agent_get_tar(const char *addr, const char *path, int out_fd, struct agent_err *err)
+{
+        struct pbuf b;
+        pbuf_init(&b);
+        proto_enc_path(&b, PT_GET_TAR, path);
+        return transfer(addr, &b, out_fd, false, "get-tar", NULL, err);
+}
+
+int agent_put_file(const char *addr, int in_fd, uint32_t mode, const char *dest,
+                   struct agent_err *err)
+{
+        struct pbuf b;
+        pbuf_init(&b);
+        proto_enc_path1(&b, PT_PUT_FILE, mode, dest);
+        return transfer(addr, &b, in_fd, true, "put", NULL, err);
+}
+
+int agent_get_file(const char *addr, const char *src, int out_fd, uint32_t *mode,
+                   struct agent_err *err)
+{
+        uint32_t m;
+        struct pbuf b;
+        pbuf_init(&b);
+        proto_enc_path(&b, PT_GET_FILE, src);
+        return transfer(addr, &b, out_fd, false, "get", mode ? mode : &m, err);
+}
+
+static void copy_stat(struct agent_stat *o, const struct proto_stat *s)
+{
+        o->st = *s;
+        snprintf(o->name, sizeof(o->name), "%s", s->name);
+        snprintf(o->link, sizeof(o->link), "%s", s->link);
+        o->st.name = o->name;
+        o->st.link = o->link;
+}
+
+int agent_stat(const char *addr, const char *path, bool follow, struct agent_stat *out,
+               struct agent_err *err)
+{
+        struct pbuf b;
+        struct cl c;
+        struct proto_frame f;
+        struct proto_stat st;
+        pbuf_init(&b);
+        proto_enc_path1(&b, PT_STAT, follow ? STAT_F_FOLLOW : 0, path);
+        int rc = b.err ? cl_fail(err, -b.err, "stat: request too large")
+                       : cl_open(&c, addr, &b, err);
+        pbuf_free(&b);
+        if (rc < 0)
+                return -1;
+        int r = proto_read_frame(&c.r, &f);
+        if (r > 0 && f.type == PT_STAT_REPLY && proto_dec_stat(&f, &st) == 0)
+                copy_stat(out, &st);
+        else
+                rc = cl_unexpected(err, r, &f, "stat");
+        cl_close(&c);
+        return rc;
+}
+
+int agent_list(const char *addr, const char *path,
+               int (*cb)(const struct proto_stat *st, void *arg), void *arg,
+               struct agent_err *err)
+{
+        struct pbuf b;
+        struct cl c;
+        struct proto_frame f;
+        struct proto_stat st;
+        pbuf_init(&b);
+        proto_enc_path(&b, PT_LIST, path);
+        int rc = b.err ? cl_fail(err, -b.err, "ls: request too large")
+                       : cl_open(&c, addr, &b, err);
+        pbuf_free(&b);
+        if (rc < 0)
+                return -1;
+        for (;;) {
+                int r = proto_read_frame(&c.r, &f);
+                if (r > 0 && f.type == PT_STAT_REPLY && proto_dec_stat(&f, &st) == 0) {
+                        if (cb(&st, arg))
+                                break;
+                        continue;
+                }
+                if (!(r > 0 && f.type == PT_END))
+                        rc = cl_unexpected(err, r, &f, "ls");
+                break;
+        }
+        cl_close(&c);
+        return rc;
+}
+
+int agent_mkdir(const char *addr, const char *path, uint32_t mode, bool parents,
+                struct agent_err *err)
+{
+        struct pbuf b;
+        pbuf_init(&b);
+        proto_enc_mkdir(&b, mode, parents ? MKDIR_F_PARENTS : 0, path);
+        return simple(addr, &b, "mkdir", err);
+}
+
+int agent_remove(const char *addr, const char *path, bool recursive, struct agent_err *err)
+{
+        struct pbuf b;
+        pbuf_init(&b);
+        proto_enc_path1(&b, PT_REMOVE, recursive ? REMOVE_F_RECURSIVE : 0, path);
+        return simple(addr, &b, "rm", err);
+}
+
+int agent_shutdown(const char *addr, struct agent_err *err)
+{
+        struct pbuf b;
+        pbuf_init(&b);
+        proto_enc_empty(&b, PT_SHUTDOWN);
+        return simple(addr, &b, "shutdown", err);
+}

@@ -1,0 +1,84 @@
+/* client.h: host-side library for talking to silo-init (the guest agent).
+ *
+ * Addresses:  "vsock:PATH"  the VMM's hybrid-vsock Unix socket; we send
+ *                           "CONNECT <SILO_AGENT_PORT>\n" and expect "OK <n>\n"
+ *             "unix:PATH"   silo-init --listen unix:PATH (host tests)
+ * Every call opens its own stream (one stream per operation, as the protocol
+ * wants), so calls are independent and may run concurrently from threads.
+ * Calls return 0 on success and -1 on failure with *err filled: code is an
+ * errno value (the agent's, for remote failures) and msg one readable line.
+ * Nothing here raises SIGPIPE or touches signal dispositions.
+ */
+#ifndef SILO_CLIENT_H
+#define SILO_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto/proto.h"
+
+struct agent_err {
+        int code;
+        bool remote;                    /* the agent reported it (ERROR frame) */
+        char msg[PROTO_MSG_MAX + 128];
+};
+
+/* Open a stream to the agent; returns the fd or -1. */
+int agent_connect(const char *addr, struct agent_err *err);
+
+int agent_ping(const char *addr, uint32_t *version, struct agent_err *err);
+
+struct agent_exec_opts {
+        const char *const *argv;       /* NULL-terminated, argv[0] searched in PATH */
+        const char *const *env;        /* NULL-terminated "K=V" overrides, or NULL */
+        const char *cwd;               /* NULL: the user's home, else / */
+        const char *user;              /* NULL: the agent's (root in the guest) */
+        bool tty;                      /* remote pty; stderr arrives on stdout */
+        uint16_t rows, cols;           /* initial pty size */
+        uint32_t timeout_ms;           /* 0: none; else SIGKILL + EXIT_F_TIMEOUT */
+        int in_fd;                     /* forwarded as stdin until EOF; -1: /dev/null */
+        int out_fd, err_fd;            /* where output goes; -1: discarded */
+        /* Optional: each byte readable here is a signal number. SIGWINCH
+         * sends RESIZE with tty_fd's window size; others become SIGNAL for
+         * the remote process group. Lets a CLI forward signals without the
+         * library installing handlers. -1: none. */
+        int sig_fd;
+        int tty_fd;                    /* local terminal for SIGWINCH, or -1 */
+};
+
+/* Run a command; on success *x holds how it ended. A command that could
+ * not be started (not found, bad user, bad cwd) is an error with
+ * err->remote set: err->code is ENOENT for "not found". */
+int agent_exec(const char *addr, const struct agent_exec_opts *o, struct proto_exit *x,
+               struct agent_err *err);
+
+/* Trees as tar streams: put extracts in_fd's tar under dest (created if
+ * missing); get writes a tar of path (one member named basename(path)). */
+int agent_put_tar(const char *addr, const char *dest, int in_fd, struct agent_err *err);
+int agent_get_tar(const char *addr, const char *path, int out_fd, struct agent_err *err);
+
+/* Single files, streamed in 64 KiB frames. get stores the remote mode in
+ * *mode if non-NULL. */
+int agent_put_file(const char *addr, int in_fd, uint32_t mode, const char *dest,
+                   struct agent_err *err);
+int agent_get_file(const char *addr, const char *src, int out_fd, uint32_t *mode,
+                   struct agent_err *err);
+
+/* Stat result: strings copied, owned by the struct. */
+struct agent_stat {
+        struct proto_stat st;
+        char name[PROTO_PATH_MAX], link[PROTO_PATH_MAX];
+};
+int agent_stat(const char *addr, const char *path, bool follow, struct agent_stat *out,
+               struct agent_err *err);
+/* cb gets every entry (not "." or ".."), unsorted; non-zero stops. */
+int agent_list(const char *addr, const char *path,
+               int (*cb)(const struct proto_stat *st, void *arg), void *arg,
+               struct agent_err *err);
+int agent_mkdir(const char *addr, const char *path, uint32_t mode, bool parents,
+                struct agent_err *err);
+int agent_remove(const char *addr, const char *path, bool recursive, struct agent_err *err);
+/* Ask the guest to sync, unmount and power off; returns once acknowledged. */
+int agent_shutdown(const char *addr, struct agent_err *err);
+
+#endif

@@ -1,0 +1,21 @@
+/* client_priv.h: helpers shared by client.c and client_exec.c. */
+#ifndef SILO_CLIENT_PRIV_H
+#define SILO_CLIENT_PRIV_H
+
+#include "client/client.h"
+
+struct cl {
+        int fd;
+        struct proto_reader r;
+};
+
+int cl_open(struct cl *c, const char *addr, struct pbuf *req, struct agent_err *err);
+void cl_close(struct cl *c);
+int cl_fail(struct agent_err *err, int code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+/* f is an ERROR frame: copy it into err. Returns -1. */
+int cl_remote(struct agent_err *err, const struct proto_frame *f);
+/* rc/f from proto_read_frame were not what `what` expected. Returns -1. */
+int cl_unexpected(struct agent_err *err, int rc, const struct proto_frame *f, const char *what);
+
+#endif
