@@ -91,6 +91,10 @@ static int loop(struct cl *c, const struct agent_exec_opts *o, struct proto_exit
                                 continue;
                         return cl_fail(err, errno, "exec: poll: %s", strerror(errno));
                 }
+                /* Signals first: a SIGWINCH must reach the agent before
+                 * keystrokes typed after the resize. */
+                if (p[2].revents & POLLIN)
+                        on_signals(o, q);
                 if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
                         long n = proto_reader_fill(&c->r);
                         if (n < 0 && n != -EAGAIN)
@@ -116,8 +120,6 @@ static int loop(struct cl *c, const struct agent_exec_opts *o, struct proto_exit
                                 in_open = false;
                         }
                 }
-                if (p[2].revents & POLLIN)
-                        on_signals(o, q);
         }
 }
 

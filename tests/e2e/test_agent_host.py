@@ -1,0 +1,408 @@
+"""Host integration tests of the guest agent, no VM needed.
+
+Starts `silo-init --listen unix:SOCK` as a normal process and drives it with
+the `silo-agent` developer client, covering what the VM tests will later do
+over vsock: exec (exit codes, signals, large separate stdout/stderr, stdin,
+concurrency, pty), tar and file transfer, file ops, and hostile input.
+
+SILO_AGENT_INIT picks the agent binary (default $SILO_BUILD/silo-init, the
+static musl build; `make asan` can point it at silo-init-host).
+"""
+import concurrent.futures
+import fcntl
+import hashlib
+import os
+import pathlib
+import pty
+import select
+import socket
+import stat
+import struct
+import subprocess
+import tarfile
+import termios
+import time
+
+import pytest
+
+TOP = pathlib.Path(__file__).resolve().parents[2]
+BUILD = TOP / os.environ.get("SILO_BUILD", "build")
+INIT = pathlib.Path(os.environ.get("SILO_AGENT_INIT", BUILD / "silo-init"))
+CLIENT = BUILD / "silo-agent"
+MAGIC = 0x014F4C53  # "SLO" + version 1, little-endian
+PT_ERROR, PT_EXEC = 0x05, 0x10
+
+pytestmark = pytest.mark.skipif(
+    not (INIT.exists() and CLIENT.exists()),
+    reason=f"{INIT} / {CLIENT} not built (make agent)")
+
+
+def sha(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+@pytest.fixture
+def agent(tmp_path):
+    sock = tmp_path / "agent.sock"
+    log = open(tmp_path / "agent.log", "w+")
+    p = subprocess.Popen([str(INIT), "--listen", f"unix:{sock}"], stderr=log,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    for _ in range(200):
+        if sock.exists():
+            break
+        time.sleep(0.01)
+    assert sock.exists(), "agent did not start listening"
+    yield {"addr": f"unix:{sock}", "pid": p.pid, "dir": tmp_path, "proc": p}
+    p.terminate()
+    p.wait(timeout=10)
+    log.seek(0)
+    out = log.read()
+    assert "AddressSanitizer" not in out and "runtime error" not in out, out
+
+
+def run(agent, *args, input=None, timeout=120, check=None):
+    r = subprocess.run([str(CLIENT), agent["addr"], *args], input=input,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    if check is not None:
+        assert r.returncode == check, r.stderr.decode(errors="replace")
+    return r
+
+
+def test_ping(agent):
+    r = run(agent, "ping", check=0)
+    assert b"version 1" in r.stdout
+
+
+def test_exec_echo(agent):
+    r = run(agent, "exec", "--", "echo", "hello", "world", check=0)
+    assert r.stdout == b"hello world\n"
+    assert r.stderr == b""
+
+
+@pytest.mark.parametrize("code", [0, 1, 255])
+def test_exit_codes(agent, code):
+    run(agent, "exec", "--", "sh", "-c", f"exit {code}", check=code)
+
+
+def test_death_by_signal(agent):
+    run(agent, "exec", "--", "sh", "-c", "kill -TERM $$", check=128 + 15)
+    run(agent, "exec", "--", "sh", "-c", "kill -KILL $$", check=128 + 9)
+
+
+def test_not_found_and_bad_cwd(agent):
+    r = run(agent, "exec", "--", "/no/such/binary", check=127)
+    assert b"No such file" in r.stderr
+    r = run(agent, "exec", "-w", "/no/such/dir", "--", "true")
+    assert r.returncode in (126, 127) and b"chdir" in r.stderr
+
+
+def test_env_cwd_user(agent):
+    r = run(agent, "exec", "-e", "FOO=bar baz", "-w", "/tmp", "--", "sh", "-c",
+            'echo "$FOO"; pwd; id -u', check=0)
+    assert r.stdout.decode().split("\n")[:2] == ["bar baz", "/tmp"]
+    if os.getuid() == 0:
+        r = run(agent, "exec", "-u", "65534:65534", "--", "id", "-u", check=0)
+        assert r.stdout == b"65534\n"
+        r = run(agent, "exec", "-u", "nosuchuser", "--", "true")
+        assert r.returncode == 127 and b"unknown user" in r.stderr
+
+
+def test_timeout(agent):
+    t0 = time.monotonic()
+    r = run(agent, "exec", "-T", "300", "--", "sleep", "30", check=128 + 9)
+    assert b"timed out" in r.stderr
+    assert time.monotonic() - t0 < 20
+
+
+def test_large_stdout_and_stderr_separate(agent):
+    d = agent["dir"]
+    a, b = os.urandom(10 << 20), os.urandom(10 << 20)
+    (d / "a").write_bytes(a)
+    (d / "b").write_bytes(b)
+    # Both streams at once, so they interleave on the wire.
+    r = run(agent, "exec", "--", "sh", "-c", f"cat {d}/a & cat {d}/b >&2; wait", check=0)
+    assert len(r.stdout) == len(a) and sha(r.stdout) == sha(a)
+    assert len(r.stderr) == len(b) and sha(r.stderr) == sha(b)
+
+
+def test_stdin_through_sha256sum(agent):
+    data = os.urandom(10 << 20)
+    r = run(agent, "exec", "-i", "--", "sha256sum", input=data, check=0)
+    assert r.stdout.split()[0].decode() == sha(data)
+
+
+def test_stdin_cat_roundtrip(agent):
+    # Full duplex at volume: neither side may deadlock on the other.
+    data = os.urandom(8 << 20)
+    r = run(agent, "exec", "-i", "--", "cat", input=data, check=0)
+    assert sha(r.stdout) == sha(data)
+
+
+def test_32_concurrent_execs(agent):
+    def one(i):
+        return run(agent, "exec", "--", "sh", "-c", f"sleep 0.5; echo job{i}; exit {i % 7}")
+    with concurrent.futures.ThreadPoolExecutor(32) as ex:
+        results = list(ex.map(one, range(32)))
+    for i, r in enumerate(results):
+        assert r.returncode == i % 7, r.stderr
+        assert r.stdout == f"job{i}\n".encode()
+
+
+def read_until(fd, want, timeout=15):
+    buf = b""
+    end = time.monotonic() + timeout
+    while want not in buf:
+        left = end - time.monotonic()
+        assert left > 0, f"timed out waiting for {want!r}; got {buf!r}"
+        r, _, _ = select.select([fd], [], [], left)
+        if r:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            buf += chunk
+    assert want in buf, buf
+    return buf
+
+
+def pty_client(agent, *cmd, rows=24, cols=80):
+    pid, fd = pty.fork()
+    if pid == 0:
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        os.execv(str(CLIENT), [str(CLIENT), agent["addr"], "exec", "-t", "-i", "--", *cmd])
+    return pid, fd
+
+
+def wait_status(pid):
+    _, st = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(st)
+
+
+def test_pty_prompt_and_resize(agent):
+    script = ('printf "name? "; read n; echo "hello $n"; stty size; '
+              'read x; stty size; tty; exit 7')
+    pid, fd = pty_client(agent, "sh", "-c", script, rows=33, cols=111)
+    read_until(fd, b"name? ")
+    os.write(fd, b"world\n")
+    out = read_until(fd, b"33 111")
+    assert b"hello world" in out
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 41, 99, 0, 0))
+    time.sleep(0.3)  # SIGWINCH -> RESIZE reaches the agent before the newline
+    os.write(fd, b"\n")
+    out = read_until(fd, b"41 99")
+    out += read_until(fd, b"/dev/pts/")
+    try:
+        while os.read(fd, 4096):
+            pass
+    except OSError:
+        pass
+    assert wait_status(pid) == 7
+    os.close(fd)
+
+
+def test_pty_ctrl_c_reaches_foreground(agent):
+    pid, fd = pty_client(agent, "sh", "-c", 'echo ready; exec sleep 60')
+    read_until(fd, b"ready")
+    time.sleep(0.2)
+    os.write(fd, b"\x03")  # the remote line discipline turns ^C into SIGINT
+    try:
+        while os.read(fd, 4096):
+            pass
+    except OSError:
+        pass
+    assert wait_status(pid) == 128 + 2
+    os.close(fd)
+
+
+def make_tree(root):
+    (root / "sub" / "deeper").mkdir(parents=True)
+    (root / "empty").mkdir()
+    (root / "exe.sh").write_bytes(b"#!/bin/sh\necho hi\n")
+    (root / "exe.sh").chmod(0o755)
+    (root / "secret").write_bytes(os.urandom(5000))
+    (root / "secret").chmod(0o600)
+    (root / "sub" / "deeper" / "f.txt").write_text("nested\n")
+    (root / "sub").chmod(0o750)
+    os.symlink("sub/deeper/f.txt", root / "link")
+    os.symlink("/nonexistent/target", root / "dangling")
+
+
+def tree_state(root):
+    out = {}
+    for dirpath, dirs, files in os.walk(root):
+        for n in dirs + files:
+            p = pathlib.Path(dirpath) / n
+            st = p.lstat()
+            rel = str(p.relative_to(root))
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = ("link", os.readlink(p))
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = ("dir", stat.S_IMODE(st.st_mode))
+            else:
+                out[rel] = ("file", stat.S_IMODE(st.st_mode), sha(p.read_bytes()))
+    return out
+
+
+def test_put_get_tree(agent):
+    d = agent["dir"]
+    src = d / "src"
+    src.mkdir()
+    make_tree(src)
+    tar = subprocess.run(["tar", "-c", "-C", str(src), "."], stdout=subprocess.PIPE,
+                         check=True).stdout
+    dest = d / "remote" / "dest"
+    run(agent, "put-tar", str(dest), input=tar, check=0)
+    assert tree_state(dest) == tree_state(src)
+    r = run(agent, "get-tar", str(dest), check=0)
+    back = d / "back"
+    back.mkdir()
+    subprocess.run(["tar", "-x", "-p", "-C", str(back), "-f", "-"], input=r.stdout, check=True)
+    assert tree_state(back / "dest") == tree_state(src)
+    assert (back / "dest" / "empty").is_dir()
+
+
+def test_put_tar_bad_archive(agent):
+    r = run(agent, "put-tar", str(agent["dir"] / "x"), input=os.urandom(100000))
+    assert r.returncode == 125 and b"tar" in r.stderr
+
+
+def test_large_file_put_get(agent):
+    d = agent["dir"]
+    big = d / "big"
+    with open(big, "wb") as f:
+        for _ in range(100):
+            f.write(os.urandom(1 << 20))
+    big.chmod(0o640)
+    want = sha(big.read_bytes())
+    remote = d / "remote-big"
+    run(agent, "put", str(big), str(remote), check=0)
+    assert stat.S_IMODE(remote.stat().st_mode) == 0o640
+    assert sha(remote.read_bytes()) == want
+    local = d / "fetched"
+    run(agent, "get", str(remote), str(local), check=0)
+    assert sha(local.read_bytes()) == want
+    assert stat.S_IMODE(local.stat().st_mode) == 0o640
+
+
+def test_file_ops(agent):
+    d = agent["dir"]
+    run(agent, "mkdir", "-p", "-m", "700", str(d / "a/b/c"), check=0)
+    assert stat.S_IMODE((d / "a/b/c").stat().st_mode) == 0o700
+    r = run(agent, "mkdir", str(d / "a/b/c"))
+    assert r.returncode == 125 and b"File exists" in r.stderr
+    (d / "a/b/file").write_text("x")
+    os.symlink("file", d / "a/b/ln")
+    r = run(agent, "ls", str(d / "a/b"), check=0)
+    names = [line.split()[-1] for line in r.stdout.decode().splitlines()]
+    assert names == ["c", "file", "file"]  # "ln -> file" ends in the target
+    assert b"ln -> file" in r.stdout
+    r = run(agent, "stat", str(d / "a/b/file"), check=0)
+    assert r.stdout.startswith(b"-rw-")
+    r = run(agent, "rm", str(d / "a"))
+    assert r.returncode == 125
+    run(agent, "rm", "-r", str(d / "a"), check=0)
+    assert not (d / "a").exists()
+    r = run(agent, "stat", str(d / "a"))
+    assert r.returncode == 125 and b"No such file" in r.stderr
+    r = run(agent, "get", str(d), str(d / "x"))
+    assert r.returncode == 125 and b"not a regular file" in r.stderr
+    r = run(agent, "put", "/etc/hostname", "/no/such/dir/f")
+    assert r.returncode == 125 and b"No such file" in r.stderr
+
+
+def raw_conn(agent):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(agent["addr"][5:])
+    s.settimeout(10)
+    return s
+
+
+def read_error(s):
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    magic, typ, flags, length = struct.unpack_from("<IHHI", data)
+    assert (magic, typ, flags) == (MAGIC, PT_ERROR, 0), data[:32]
+    return data[12 + 8:12 + length].rstrip(b"\0")
+
+
+@pytest.mark.parametrize("junk", [
+    b"GET / HTTP/1.1\r\n\r\n",
+    struct.pack("<IHHI", MAGIC, 0x30, 0, 0x7FFFFFFF),         # oversized DATA
+    struct.pack("<IHHI", MAGIC, PT_EXEC, 0, 8) + b"\xff" * 8,  # truncated EXEC
+    struct.pack("<IHHI", MAGIC + (1 << 24), 2, 0, 8) + bytes(8),  # version 2
+    struct.pack("<IHHI", MAGIC, 0x31, 0, 0),                   # END as a request
+])
+def test_garbage_then_valid(agent, junk):
+    s = raw_conn(agent)
+    s.sendall(junk)
+    assert read_error(s)
+    s.close()
+    r = run(agent, "exec", "--", "echo", "still", "alive", check=0)
+    assert r.stdout == b"still alive\n"
+
+
+def test_garbage_inside_exec_session(agent):
+    # A valid EXEC, then junk on the same stream: ERROR, command killed.
+    argv = [b"sleep", b"60"]
+    def s_(b):
+        return struct.pack("<I", len(b) + 1) + b + b"\0"
+    payload = struct.pack("<IHHIII", 0, 0, 0, 0, len(argv), 0) + s_(b"") + s_(b"")
+    payload += b"".join(s_(a) for a in argv)
+    s = raw_conn(agent)
+    s.sendall(struct.pack("<IHHI", MAGIC, PT_EXEC, 0, len(payload)) + payload)
+    time.sleep(0.3)
+    s.sendall(b"\x00" * 64)
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    assert struct.pack("<IHHI", MAGIC, PT_ERROR, 0, 0)[:8] in data
+    s.close()
+    run(agent, "exec", "--", "true", check=0)
+
+
+def children(pid):
+    out = []
+    for p in pathlib.Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                fields = (p / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append((int(p.name), fields[0]))
+    return out
+
+
+def test_no_fd_or_zombie_leaks(agent):
+    pid = agent["pid"]
+    fds = len(os.listdir(f"/proc/{pid}/fd"))
+    for i in range(20):
+        run(agent, "exec", "--", "sh", "-c", "sleep 0.01 & echo x", check=0)
+        run(agent, "stat", "/", check=0)
+        s = raw_conn(agent)
+        s.sendall(b"junk" * 10)
+        s.close()
+    # Orphans (the backgrounded sleeps) and handlers are reaped by the agent.
+    for _ in range(100):
+        if not children(pid):
+            break
+        time.sleep(0.05)
+    assert children(pid) == []
+    assert len(os.listdir(f"/proc/{pid}/fd")) == fds
+
+
+def test_shutdown_stops_listener(agent):
+    run(agent, "shutdown", check=0)
+    agent["proc"].wait(timeout=10)
+    assert agent["proc"].returncode == 0
+    r = run(agent, "ping")
+    assert r.returncode == 125
