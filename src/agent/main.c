@@ -191,8 +191,11 @@ static void serve(int lfd, int sfd)
                                 while (waitpid(-1, NULL, WNOHANG) > 0)
                                         ;
                                 if (si.ssi_signo == SIGUSR2 || si.ssi_signo == SIGTERM ||
-                                    si.ssi_signo == SIGINT)
+                                    si.ssi_signo == SIGINT) {
+                                        agent_log("%s from pid %u", strsignal((int)si.ssi_signo),
+                                                  si.ssi_pid);
                                         return;
+                                }
                         }
                 }
                 if (!(p[0].revents & POLLIN))
