@@ -103,9 +103,13 @@ static int loop(struct cl *c, const struct agent_exec_opts *o, struct proto_exit
                         while ((rc = proto_reader_next(&c->r, &f)) > 0)
                                 if ((rc = on_frame(o, &f, x, err)) != 0)
                                         return rc < 0 ? -1 : 0;
-                        if (rc < 0)
+                        if (rc < 0) {
+                                /* Same rule as the agent: say why, then close. */
+                                proto_send_error(c->fd, -rc, "client: bad frame: %s",
+                                                 strerror(-rc));
                                 return cl_fail(err, -rc, "exec: bad frame from agent: %s",
                                                strerror(-rc));
+                        }
                         if (n == 0)
                                 return cl_fail(err, EPIPE, "exec: agent closed the stream "
                                                            "before the command exited");
