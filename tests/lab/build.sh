@@ -32,10 +32,14 @@ debootstrap --variant=minbase --include="$PKGS" bookworm "$root" "$MIRROR" > "$o
 
 log "adding Debian kernel $kpkg $kpkgver"
 (cd "$out" && apt-get download "$kpkg" >/dev/null 2>&1) || { log "apt-get download $kpkg failed"; exit 1; }
-dpkg-deb -x "$out"/"$kpkg"_*.deb "$root"
+# Not straight into $root: tar would replace the merged-/usr symlink /lib with
+# a directory and break every absolute /lib/... path (the dynamic loader's).
+dpkg-deb -x "$out"/"$kpkg"_*.deb "$out/kpkg"
+cp -a "$out/kpkg/lib/modules" "$root/usr/lib/"
+cp "$out/kpkg/boot/vmlinuz-${kpkg#linux-image-}" "$out/vmlinuz"
+rm -rf "$out/kpkg"
 kver=${kpkg#linux-image-}
 depmod -b "$root" "$kver"
-cp "$root/boot/vmlinuz-$kver" "$out/vmlinuz"
 echo "$kver" > "$out/kver"
 
 # Trim what a test host never reads, then make the image.
@@ -50,7 +54,9 @@ mkdir -p "$ird/bin" "$ird/mods" "$ird/proc" "$ird/sys" "$ird/dev" "$ird/newroot"
 cp /bin/busybox "$ird/bin/busybox"
 cp "$here/init1" "$ird/init"; chmod 755 "$ird/init"
 n=0
-modprobe -d "$root" -S "$kver" --show-depends $INITRD_MODS | awk '$1 == "insmod" {print $2}' | awk '!seen[$0]++' |
+# --show-depends takes one module (further words are its parameters).
+for m in $INITRD_MODS; do modprobe -d "$root" -S "$kver" --show-depends "$m"; done |
+  awk '$1 == "insmod" {print $2}' | awk '!seen[$0]++' |
 while read -r ko; do
   ko=${ko#"$root"}   # modprobe -d prints paths with the base directory
   n=$((n + 1)); name=$(printf '%02d-%s' "$n" "$(basename "${ko%.xz}")")
