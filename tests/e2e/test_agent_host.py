@@ -31,6 +31,7 @@ INIT = pathlib.Path(os.environ.get("SILO_AGENT_INIT", BUILD / "silo-init"))
 CLIENT = BUILD / "silo-agent"
 MAGIC = 0x014F4C53  # "SLO" + version 1, little-endian
 PT_ERROR, PT_EXEC = 0x05, 0x10
+BIG_MB = int(os.environ.get("SILO_AGENT_BIG_MB", "100"))  # large-file test size
 
 pytestmark = pytest.mark.skipif(
     not (INIT.exists() and CLIENT.exists()),
@@ -272,7 +273,7 @@ def test_large_file_put_get(agent):
     d = agent["dir"]
     big = d / "big"
     with open(big, "wb") as f:
-        for _ in range(100):
+        for _ in range(BIG_MB):
             f.write(os.urandom(1 << 20))
     big.chmod(0o640)
     want = sha(big.read_bytes())

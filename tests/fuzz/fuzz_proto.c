@@ -13,6 +13,12 @@
 
 #include "proto/proto.h"
 
+/* The codec is compiled into this file rather than linked: scripts/fuzz.sh
+ * builds each tests/fuzz/fuzz_*.c with a per-target source list that
+ * defaults to the virtio sources, and this keeps the target self-contained
+ * under any such list (so the list must not name src/proto/ for it). */
+#include "proto/proto.c"
+
 #define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
 
 static void exec_roundtrip(const struct proto_exec *e)
