@@ -465,7 +465,13 @@ int vm_create(struct vm **out, const struct vm_config *cfg)
 	for (unsigned int i = 0; i < VM_MAX_VCPUS; i++)
 		vm->vcpus[i] = (struct vcpu){ .vm = vm, .fd = -1 };
 	pthread_mutex_init(&vm->lock, NULL);
-	pthread_cond_init(&vm->cond, NULL);
+	/* The boot deadline is on CLOCK_MONOTONIC; the default condvar clock is
+	 * CLOCK_REALTIME, against which that deadline lies decades in the past. */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&vm->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	clock_gettime(CLOCK_MONOTONIC, &vm->t_start);
 	*out = vm;
 
