@@ -6,6 +6,7 @@
  *   silo.scratch=/dev/vdb   per-sandbox disk: overlay upper layer; formatted
  *                           on first boot with the base image's /sbin/mke2fs
  *   silo.hostname=NAME      default "sandbox"
+ * (or from $SILO_INIT_CMDLINE, for tests that run us in a namespace).
  * Without silo.base/silo.scratch we stay on the initramfs (test mode).
  * Failures are logged and we carry on with less: PID 1 has nowhere to
  * return an error to, and a reachable agent beats a dead guest.
@@ -71,11 +72,19 @@ static void read_cmdline(struct cmdline *c)
 {
         char buf[4096];
         snprintf(c->hostname, sizeof(c->hostname), "sandbox");
-        int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
-        ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-        if (fd >= 0)
-                close(fd);
-        buf[n > 0 ? n : 0] = 0;
+        /* SILO_INIT_CMDLINE replaces /proc/cmdline: tests running us as
+         * PID 1 of a namespace use it, and it can itself come from the
+         * kernel command line (dot-less key=value words become init's env). */
+        const char *env = getenv("SILO_INIT_CMDLINE");
+        if (env) {
+                snprintf(buf, sizeof(buf), "%s", env);
+        } else {
+                int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+                ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+                if (fd >= 0)
+                        close(fd);
+                buf[n > 0 ? n : 0] = 0;
+        }
         for (char *save, *w = strtok_r(buf, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
                 if (!strncmp(w, "silo.base=", 10))
                         snprintf(c->base, sizeof(c->base), "%s", w + 10);

@@ -4,6 +4,8 @@
  *                                    serve on AF_VSOCK port SILO_AGENT_PORT
  *   silo-init --listen unix:PATH     a normal process serving the same protocol
  *   silo-init --listen vsock:PORT    on a Unix socket (host tests) or vsock
+ *   silo-init --pid1 --listen ...    PID-1 duties too: for tests that run it
+ *                                    as PID 1 of a pid+mount namespace
  *
  * Every connection is served by a forked process. For PID 1 that is the
  * safety property that matters: a bug hit by hostile input kills one handler,
@@ -226,23 +228,38 @@ static void serve(int lfd, int sfd)
 
 static void usage(void)
 {
-        fprintf(stderr, "usage: silo-init [--listen unix:PATH|vsock:PORT]\n"
-                        "  As PID 1 (no options): set up the guest, serve on vsock port %u.\n",
+        fprintf(stderr, "usage: silo-init [--listen unix:PATH|vsock:PORT] [--pid1]\n"
+                        "  As PID 1 (no options): set up the guest, serve on vsock port %u.\n"
+                        "  --listen: serve only; with --pid1 (as PID 1) also do the init duties.\n",
                 SILO_AGENT_PORT);
 }
 
 int main(int argc, char **argv)
 {
         char spec[256], upath[256];
+        bool force_init = false;
         snprintf(spec, sizeof(spec), "vsock:%u", SILO_AGENT_PORT);
         is_pid1 = getpid() == 1;
-        if (argc == 3 && !strcmp(argv[1], "--listen")) {
-                snprintf(spec, sizeof(spec), "%s", argv[2]);
-                is_pid1 = false;   /* serving only, even if started as init */
-        } else if (argc > 1 && is_pid1) {
-                /* The kernel passes unknown cmdline words to init: ignore them. */
-        } else if (argc != 1) {
-                usage();
+        bool listen_given = false;
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
+                        snprintf(spec, sizeof(spec), "%s", argv[++i]);
+                        listen_given = true;
+                } else if (!strcmp(argv[i], "--pid1")) {
+                        force_init = true;
+                } else if (!is_pid1) {
+                        /* As init, the kernel passes unknown cmdline words
+                         * as arguments: ignore them; otherwise be strict. */
+                        usage();
+                        return 2;
+                }
+        }
+        /* --listen means "just serve" (host tests); --pid1 adds the PID-1
+         * duties back, for testing them in a pid+mount namespace. */
+        if (listen_given)
+                is_pid1 = is_pid1 && force_init;
+        else if (force_init && !is_pid1) {
+                fprintf(stderr, "silo-init: --pid1 needs to run as PID 1 (e.g. unshare -fpm)\n");
                 return 2;
         }
         signal(SIGPIPE, SIG_IGN);
