@@ -12,7 +12,7 @@
 #   $(BUILD)/libsilo.a       src/proto/*.c + src/client/*.c (not cli.c)
 #   $(BUILD)/tests/test_proto  cmocka unit test, linked with libsilo.a
 
-ifeq ($(origin VMM_LIB),undefined)
+ifeq ($(firstword $(MAKEFILE_LIST)),src/agent/build.mk)
 # ---- standalone: the subset of the top Makefile we rely on ----
 BUILD    ?= build
 CC       ?= gcc

@@ -407,3 +407,73 @@ def test_shutdown_stops_listener(agent):
     assert agent["proc"].returncode == 0
     r = run(agent, "ping")
     assert r.returncode == 125
+
+
+class FakeHybridVsock:
+    """The VMM side of Firecracker's hybrid vsock, reduced to what a host
+    client sees: read "CONNECT <port>\\n", answer "OK <n>\\n" and relay bytes
+    to the agent; or close at once when nothing listens on that port."""
+
+    def __init__(self, path, target, listening=True):
+        import threading
+        self.target, self.listening, self.ports = target, listening, []
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(str(path))
+        self.srv.listen(64)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        import threading
+        line = b""
+        while not line.endswith(b"\n") and len(line) < 32:
+            b = c.recv(1)
+            if not b:
+                break
+            line += b
+        self.ports.append(line)
+        if not self.listening or not line.upper().startswith(b"CONNECT "):
+            c.close()
+            return
+        up = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        up.connect(self.target)
+        c.sendall(b"OK 1073741824\n")
+
+        def pump(a, b):
+            try:
+                while True:
+                    d = a.recv(65536)
+                    if not d:
+                        break
+                    b.sendall(d)
+            except OSError:
+                pass
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        threading.Thread(target=pump, args=(up, c), daemon=True).start()
+        pump(c, up)
+
+
+def test_vsock_connect_handshake(agent):
+    d = agent["dir"]
+    fake = FakeHybridVsock(d / "vsock.sock", agent["addr"][5:])
+    vagent = dict(agent, addr=f"vsock:{d}/vsock.sock")
+    run(vagent, "ping", check=0)
+    r = run(vagent, "exec", "-i", "--", "sha256sum", input=b"abc", check=0)
+    assert r.stdout.startswith(sha(b"abc").encode())
+    assert fake.ports[0] == b"CONNECT 1024\n"
+    dead = FakeHybridVsock(d / "dead.sock", agent["addr"][5:], listening=False)
+    r = run(dict(agent, addr=f"vsock:{d}/dead.sock"), "ping")
+    assert r.returncode == 125 and b"not listening on vsock port 1024" in r.stderr
+    assert dead.ports == [b"CONNECT 1024\n"]
