@@ -114,15 +114,25 @@ static int64_t mono_ns(void)
 static void trace_first_run(struct vm *vm)
 {
 	struct timespec cpu;
-	char line[160];
-	int n;
+	int64_t t0 = vm->cfg.trace_t0_ns, prev = t0;
+	char line[512];
+	size_t n;
 
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
-	n = snprintf(line, sizeof(line),
-		     "silo-vmm: trace: first KVM_RUN %lld us after start (process cpu %lld us)\n",
-		     (long long)(mono_ns() - vm->cfg.trace_t0_ns) / 1000,
-		     (long long)cpu.tv_sec * 1000000 + cpu.tv_nsec / 1000);
-	if (write(STDERR_FILENO, line, (size_t)n) < 0)
+	n = (size_t)snprintf(line, sizeof(line),
+			     "silo-vmm: trace: first KVM_RUN %lld us after start (process cpu %lld us;",
+			     (long long)(mono_ns() - t0) / 1000,
+			     (long long)cpu.tv_sec * 1000000 + cpu.tv_nsec / 1000);
+	/* Per setup phase, so a slow step is visible without a profiler. */
+	for (unsigned int i = 0; i < vm->nr_trace && n < sizeof(line) - 2; i++) {
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s %lld", vm->trace[i].name,
+				      (long long)(vm->trace[i].ns - prev) / 1000);
+		prev = vm->trace[i].ns;
+	}
+	if (n > sizeof(line) - 3)
+		n = sizeof(line) - 3;
+	n += (size_t)snprintf(line + n, sizeof(line) - n, ")\n");
+	if (write(STDERR_FILENO, line, n) < 0)
 		return;
 }
 

@@ -450,6 +450,17 @@ static int load_guest(struct vm *vm)
 	return ret;
 }
 
+static void trace_mark(struct vm *vm, const char *name)
+{
+	struct timespec ts;
+
+	if (!vm->cfg.trace_t0_ns || vm->nr_trace == sizeof(vm->trace) / sizeof(vm->trace[0]))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	vm->trace[vm->nr_trace].name = name;
+	vm->trace[vm->nr_trace++].ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 int vm_create(struct vm **out, const struct vm_config *cfg)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
@@ -477,8 +488,12 @@ int vm_create(struct vm **out, const struct vm_config *cfg)
 
 	if ((ret = vcpu_kick_signal_init()))
 		return err_ret(ret, "installing the kick signal: %s", strerror(-ret));
-	if ((ret = open_kvm(vm)) || (ret = setup_vm_fd(vm)) || (ret = setup_memory(vm)))
+	if ((ret = open_kvm(vm)))
 		return ret;
+	trace_mark(vm, "kvm");
+	if ((ret = setup_vm_fd(vm)) || (ret = setup_memory(vm)))
+		return ret;
+	trace_mark(vm, "vm+mem");
 	if ((ret = ev_create(&vm->ev)))
 		return err_ret(ret, "event loop: %s", strerror(-ret));
 	/* Termination signals arrive on the event loop, not in a handler
@@ -496,14 +511,19 @@ int vm_create(struct vm **out, const struct vm_config *cfg)
 	if (ret)
 		return ret;
 	/* Devices before boot params: the command line declares them. */
-	if ((ret = setup_devices(vm)) || (ret = load_guest(vm)))
+	if ((ret = setup_devices(vm)))
 		return ret;
+	trace_mark(vm, "devices");
+	if ((ret = load_guest(vm)))
+		return ret;
+	trace_mark(vm, "load");
 	if (cfg->control && (ret = control_create(&vm->ctl, cfg->control, vm)))
 		return ret;
 	/* vCPUs last: the boot CPU's registers need the kernel entry. */
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		if ((ret = vcpu_init(&vm->vcpus[i], vm, i)))
 			return ret;
+	trace_mark(vm, "vcpus");
 	return 0;
 }
 

@@ -96,6 +96,10 @@ struct vm {
 	bool booted, panic_seen;
 	struct timespec t_start;
 
+	/* SILO_VMM_TRACE_START: CLOCK_MONOTONIC ns at the end of each setup phase. */
+	struct { const char *name; int64_t ns; } trace[8];
+	unsigned int nr_trace;
+
 	/* Counters of guest-triggered oddities (warn once, count always). */
 	uint64_t unhandled_pio, unhandled_mmio, irq_errs;
 };
