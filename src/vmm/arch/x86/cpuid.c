@@ -64,16 +64,6 @@ void cpuid_adjust(struct kvm_cpuid2 *c, unsigned int id, unsigned int nr, bool t
 				e->eax = 0;
 			break;
 		}
-		case 0xd:
-			/* Subleaf 0 EBX is the XSAVE area size for the features
-			 * enabled in XCR0. KVM refreshes it when the guest writes
-			 * XCR0, but not every KVM does (seen under nested SVM:
-			 * Linux then warns "XSAVE consistency problem"). Start it
-			 * at the size for everything offered (ECX), which is what
-			 * Linux enables. */
-			if (e->index == 0)
-				e->ebx = e->ecx;
-			break;
 		case 0xb:
 		case 0x1f:
 			e->edx = id; /* x2APIC ID on every subleaf */
