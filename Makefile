@@ -15,17 +15,17 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all deps image lab test unit fuzz e2e bench asan clean help
-all: deps $(BUILD)/silo-vmm
+all: deps $(BUILD)/silo-vmm $(BUILD)/silo-init $(BUILD)/silo-init-host $(BUILD)/silo-agent
 
 help:
-	@echo "make          host binaries ($(BUILD)/silo-vmm)"
+	@echo "make          host binaries ($(BUILD)/silo-vmm, silo-agent) and the guest agent silo-init"
 	@echo "make image    guest kernel + test initramfs (cached in ~/.cache/silo)"
 	@echo "make test     unit tests, fuzz runs, e2e tests (in the lab when /dev/kvm cannot boot Linux)"
 	@echo "make bench    benchmarks (table + JSON)"
 	@echo "make asan     sanitizer build; runs the unit tests and the e2e boot test with it"
 
 deps:
-	@scripts/deps.sh build unit
+	@scripts/deps.sh build unit agent
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -43,6 +43,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(VMM_LIB)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests/unit $< $(VMM_LIB) -o $@ $(LDFLAGS) -lcmocka -lpthread
 
 unit: deps $(UNIT_BINS)
+
+# silo-init (guest agent, static musl), libsilo.a (proto + client), silo-agent.
+include src/agent/build.mk
 
 # Guest artifacts: each script builds into the cache only when its inputs changed
 # and prints the cache directory; build/guest/ holds symlinks to the results.
@@ -69,7 +72,7 @@ bench: all image
 asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer" \
-	  EXTRA_LDFLAGS="-fsanitize=address,undefined" all unit
+	  EXTRA_LDFLAGS="-fsanitize=address,undefined -static-libasan -static-libubsan" all unit
 	@$(MAKE) --no-print-directory image
 	@SILO_BUILD=build/asan SILO_E2E_FILTER="$${SILO_E2E_FILTER:-boot}" SILO_NO_FUZZ=1 scripts/test.sh
 

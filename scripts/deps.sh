@@ -7,6 +7,7 @@ set -euo pipefail
 declare -A GROUP=(
   [build]="gcc make libc6-dev linux-libc-dev"
   [unit]="libcmocka-dev pkg-config"
+  [agent]="musl-tools"
   [fuzz]="clang libclang-rt-14-dev"
   [e2e]="python3 python3-pytest"
   [kernel]="linux-source-6.1 flex bison bc libelf-dev libssl-dev lz4 xz-utils cpio docker.io busybox-static"

@@ -36,6 +36,8 @@ static void usage(FILE *f)
 "  --memory MIB         guest RAM in MiB, %d..%llu (default %d)\n"
 "  --disk PATH[,ro]     virtio-blk disk; repeatable, in order /dev/vda, vdb, ...\n"
 "  --rng                add a virtio-rng device\n"
+"  --vsock CID,PATH     virtio-vsock: host clients connect to PATH and send\n"
+"                       \"CONNECT <port>\\n\"; guest connections to port P reach PATH_P\n"
 "  --console SPEC       stdio (default) | file:PATH | unix:PATH\n"
 "  --control PATH       control socket (status, pause, resume, stop)\n"
 "  --boot-timeout SEC   boot must complete within SEC seconds, 0 = no limit\n"
@@ -95,7 +97,7 @@ static int64_t mono_ns(void)
 }
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_DISK, OPT_RNG,
-       OPT_CONSOLE, OPT_CONTROL, OPT_BOOT_TIMEOUT, OPT_BOOT_MARKER, OPT_NO_MAP };
+       OPT_VSOCK, OPT_CONSOLE, OPT_CONTROL, OPT_BOOT_TIMEOUT, OPT_BOOT_MARKER, OPT_NO_MAP };
 
 int main(int argc, char **argv)
 {
@@ -107,6 +109,7 @@ int main(int argc, char **argv)
 		{ "memory", required_argument, NULL, OPT_MEMORY },
 		{ "disk", required_argument, NULL, OPT_DISK },
 		{ "rng", no_argument, NULL, OPT_RNG },
+		{ "vsock", required_argument, NULL, OPT_VSOCK },
 		{ "console", required_argument, NULL, OPT_CONSOLE },
 		{ "control", required_argument, NULL, OPT_CONTROL },
 		{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
@@ -177,6 +180,19 @@ int main(int argc, char **argv)
 		case OPT_RNG:
 			cfg.rng = true;
 			break;
+		case OPT_VSOCK: {
+			char *comma = strchr(optarg, ',');
+
+			if (!comma || comma == optarg || !comma[1])
+				return usage_error("--vsock wants CID,PATH, got '%s'", optarg);
+			*comma = '\0';
+			/* CIDs 0-2 are reserved (hypervisor, local, host); -1 is "any". */
+			if (!parse_uint(optarg, 3, 0xfffffffeULL, &n))
+				return usage_error("--vsock CID must be in 3..4294967294, got '%s'", optarg);
+			cfg.vsock_cid = n;
+			cfg.vsock_path = comma + 1;
+			break;
+		}
 		case OPT_CONSOLE:
 			if (!console_spec_valid(optarg))
 				return usage_error("--console wants stdio, file:PATH or unix:PATH, got '%s'",

@@ -26,6 +26,7 @@
 #include "vmm/control.h"
 #include "vmm/devices/legacy/serial.h"
 #include "vmm/devices/virtio/virtio.h"
+#include "vmm/devices/virtio/vsock/vsock.h"
 #include "vmm/evloop.h"
 #include "vmm/exitcode.h"
 #include "vmm/log.h"
@@ -302,6 +303,15 @@ static int setup_devices(struct vm *vm)
 		if (ret)
 			return err_ret(ret, "virtio-rng: %s", strerror(-ret));
 		if ((ret = add_virtio(vm, vd, "rng")))
+			return ret;
+	}
+	if (vm->cfg.vsock_path) {
+		struct vdev *vd;
+
+		ret = virtio_vsock_create(&vd, vm->cfg.vsock_cid, vm->cfg.vsock_path, vm->ev);
+		if (ret)
+			return err_ret(ret, "vsock %s: %s", vm->cfg.vsock_path, strerror(-ret));
+		if ((ret = add_virtio(vm, vd, "vsock")))
 			return ret;
 	}
 	return 0;
