@@ -73,10 +73,12 @@ def main():
     base = ["console=ttyS0", "reboot=k", "panic=-1"]
     monitors = {
         "silo-vmm": [a.vmm, "--kernel", a.kernel, "--initrd", a.initrd,
-                     "--memory", str(a.memory), "--cpus", "1", "--cmdline", " ".join(extra)],
+                     "--memory", str(a.memory), "--cpus", "1", "--boot-timeout", str(a.timeout),
+                     "--cmdline", " ".join(extra)],
         "qemu-microvm": ["qemu-system-x86_64", "-M", "microvm,acpi=off", "-enable-kvm",
                          "-cpu", "host", "-smp", "1", "-m", str(a.memory), "-nodefaults",
                          "-no-user-config", "-display", "none", "-no-reboot", "-serial", "stdio",
+                         "-device", "i8042",
                          "-kernel", a.kernel, "-initrd", a.initrd,
                          "-append", " ".join(base + extra)],
     }
