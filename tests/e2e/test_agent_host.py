@@ -48,11 +48,15 @@ def agent(tmp_path):
     log = open(tmp_path / "agent.log", "w+")
     p = subprocess.Popen([str(INIT), "--listen", f"unix:{sock}"], stderr=log,
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    for _ in range(200):
-        if sock.exists():
+    for _ in range(500):  # bind() creates the path before listen(): try connecting
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.connect(str(sock))
             break
-        time.sleep(0.01)
-    assert sock.exists(), "agent did not start listening"
+        except OSError:
+            time.sleep(0.01)
+    else:
+        pytest.fail("agent did not start listening")
     yield {"addr": f"unix:{sock}", "pid": p.pid, "dir": tmp_path, "proc": p}
     p.terminate()
     p.wait(timeout=10)
@@ -383,8 +387,32 @@ def children(pid):
     return out
 
 
+def describe(pid):
+    info = {}
+    for f in ("cmdline", "wchan", "syscall", "stat"):
+        try:
+            info[f] = pathlib.Path(f"/proc/{pid}/{f}").read_bytes()[:200]
+        except OSError as e:
+            info[f] = str(e)
+    try:
+        info["fd"] = {n: os.readlink(f"/proc/{pid}/fd/{n}") for n in os.listdir(f"/proc/{pid}/fd")}
+    except OSError as e:
+        info["fd"] = str(e)
+    return pid, info
+
+
 def test_no_fd_or_zombie_leaks(agent):
     pid = agent["pid"]
+
+    def settle():
+        # Handlers gone and reaped also means the accept loop has closed
+        # their connection fds (it does so before it reaps).
+        # A hang guard, not a timing check: loaded CI machines stall.
+        end = time.monotonic() + 30
+        while children(pid) and time.monotonic() < end:
+            time.sleep(0.05)
+    run(agent, "ping", check=0)
+    settle()
     fds = len(os.listdir(f"/proc/{pid}/fd"))
     for i in range(20):
         run(agent, "exec", "--", "sh", "-c", "sleep 0.01 & echo x", check=0)
@@ -392,12 +420,13 @@ def test_no_fd_or_zombie_leaks(agent):
         s = raw_conn(agent)
         s.sendall(b"junk" * 10)
         s.close()
+    # The accept queue is FIFO: once this ping is answered, every earlier
+    # connection has been accepted and forked, so "no children" is final.
+    run(agent, "ping", check=0)
     # Orphans (the backgrounded sleeps) and handlers are reaped by the agent.
-    for _ in range(100):
-        if not children(pid):
-            break
-        time.sleep(0.05)
-    assert children(pid) == []
+    settle()
+    left = children(pid)
+    assert left == [], [describe(p) for p, _ in left]
     assert len(os.listdir(f"/proc/{pid}/fd")) == fds
 
 
