@@ -124,7 +124,7 @@ int main(int argc, char **argv)
 				 .boot_timeout = DEFAULT_BOOT_TIMEOUT, .console = "stdio" };
 	bool seen[OPT_NO_MAP + 1] = { false };
 	unsigned long long n;
-	const char *trace;
+	const char *trace, *stats;
 	int verbose = 0, opt, ret, code;
 	struct vm *vm = NULL;
 
@@ -259,6 +259,9 @@ int main(int argc, char **argv)
 	}
 	code = vm_run(vm);
 	fprintf(stderr, "\r\nsilo-vmm: %s (exit %d)\n", vm_exit_message(vm), code);
+	stats = getenv("SILO_VMM_STATS");
+	if (stats && *stats && strcmp(stats, "0"))
+		vm_print_mem_stats(vm, stderr);
 	vm_destroy(vm);
 	return code;
 }

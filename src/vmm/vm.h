@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "vmm/arch/x86/boot.h"
@@ -110,6 +111,8 @@ struct vm {
 int vm_create(struct vm **out, const struct vm_config *cfg);
 /* Start threads, wait for the VM to end; returns the process exit code. */
 int vm_run(struct vm *vm);
+/* "silo-vmm: stats: maxrss_kib=... guest_resident_kib=... overhead_kib=..." */
+void vm_print_mem_stats(struct vm *vm, FILE *f);
 /* Why the VM ended (one line), valid after vm_run. */
 const char *vm_exit_message(struct vm *vm);
 /* Join everything and free; safe on a partially built VM. */
