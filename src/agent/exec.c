@@ -392,6 +392,13 @@ static void feed_stdin(struct sess *s)
                 }
                 s->inq_off += (size_t)n;
         }
+        if (s->inq_off > 0 && s->inq_off < s->inq.len && s->inq_off >= s->inq.len / 2) {
+                /* A child that never quite catches up must not make the
+                 * queue grow with the total volume: keep only the backlog. */
+                memmove(s->inq.p, s->inq.p + s->inq_off, s->inq.len - s->inq_off);
+                s->inq.len -= s->inq_off;
+                s->inq_off = 0;
+        }
         if (s->inq_off == s->inq.len) {
                 pbuf_reset(&s->inq);
                 s->inq_off = 0;

@@ -143,6 +143,15 @@ def test_stdin_cat_roundtrip(agent):
     assert sha(r.stdout) == sha(data)
 
 
+def test_stdin_slow_reader_bounded(agent):
+    # 1000-byte reads never line up with 64 KiB frames, so the agent's stdin
+    # queue is rarely empty: it must stay bounded, not grow with the volume.
+    data = bytes(80 << 20)
+    r = run(agent, "exec", "-i", "--", "sh", "-c", "dd bs=1000 of=/dev/null 2>&1 | tail -1",
+            input=data, check=0)
+    assert r.stdout.startswith(str(len(data)).encode() + b" bytes")
+
+
 def test_32_concurrent_execs(agent):
     def one(i):
         return run(agent, "exec", "--", "sh", "-c", f"sleep 0.5; echo job{i}; exit {i % 7}")
