@@ -230,6 +230,31 @@ def test_pty_ctrl_c_reaches_foreground(agent):
     os.close(fd)
 
 
+def test_pty_job_control(agent):
+    # An interactive shell on the remote pty: background job, jobs, fg, ^C.
+    pid, fd = pty_client(agent, "env", "PS1=$ ", "ENV=", "sh", "-i")
+    read_until(fd, b"$ ")
+    os.write(fd, b"sleep 30 &\n")
+    read_until(fd, b"$ ")
+    os.write(fd, b"jobs\n")
+    read_until(fd, b"Running")
+    os.write(fd, b"fg\n")
+    read_until(fd, b"sleep 30")
+    time.sleep(0.3)
+    os.write(fd, b"\x03")
+    read_until(fd, b"$ ")
+    os.write(fd, b"echo rc=$?\n")
+    read_until(fd, b"rc=130")
+    os.write(fd, b"exit 3\n")
+    try:
+        while os.read(fd, 4096):
+            pass
+    except OSError:
+        pass
+    assert wait_status(pid) == 3
+    os.close(fd)
+
+
 def make_tree(root):
     (root / "sub" / "deeper").mkdir(parents=True)
     (root / "empty").mkdir()
