@@ -49,8 +49,8 @@ include src/agent/build.mk
 
 # Guest artifacts: each script builds into the cache only when its inputs changed
 # and prints the cache directory; build/guest/ holds symlinks to the results.
-image:
-	@scripts/deps.sh kernel
+image: $(BUILD)/silo-init
+	@scripts/deps.sh kernel rootfs
 	@scripts/image.sh
 
 lab: image

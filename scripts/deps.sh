@@ -10,6 +10,7 @@ declare -A GROUP=(
   [agent]="musl-tools"
   [fuzz]="clang libclang-rt-14-dev"
   [e2e]="python3 python3-pytest"
+  [rootfs]="debootstrap e2fsprogs"
   [kernel]="linux-source-6.1 flex bison bc libelf-dev libssl-dev lz4 xz-utils cpio docker.io busybox-static"
   [lab]="qemu-system-x86 debootstrap e2fsprogs busybox-static cpio kmod xz-utils"
 )

@@ -1,0 +1,231 @@
+"""The guest agent in a real microVM, over the userspace virtio-vsock device.
+
+One sandbox is booted for the module: our kernel, the agent initramfs
+(silo-init as PID 1), the Debian base image read-only and a blank scratch disk
+that silo-init formats and overlays, exactly as a sandbox runs. The host side
+is silo-agent talking to silo-vmm's hybrid vsock socket (CONNECT 1024).
+
+Scenarios that need no shared directory are the host tests of
+test_agent_host.py, collected again here against the VM; the rest are written
+for the VM (files are checked from inside the guest).
+"""
+import concurrent.futures
+import hashlib
+import os
+import pathlib
+import socket
+import struct
+import subprocess
+import tarfile
+import time
+
+import pytest
+
+from conftest import BOOT_TIMEOUT, BUILD, GUEST, TOP
+import test_agent_host as host
+from test_agent_host import (  # noqa: F401  (collected again, against the VM)
+    test_ping, test_exec_echo, test_exit_codes, test_death_by_signal,
+    test_not_found_and_bad_cwd, test_env_cwd_user, test_timeout,
+    test_stdin_through_sha256sum, test_stdin_cat_roundtrip, test_32_concurrent_execs,
+    test_pty_prompt_and_resize, test_pty_ctrl_c_reaches_foreground)
+
+BIG_MB = int(os.environ.get("SILO_AGENT_VM_BIG_MB", "1024"))
+VMM = BUILD / "silo-vmm"
+AGENT_INITRD = GUEST / "agent.cpio.gz"
+BASE = GUEST / "rootfs.ext4"
+
+
+def sha(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+class Sandbox:
+    def __init__(self, d, scratch_size=3 << 30, memory=512):
+        self.d = d
+        self.sock = d / "vsock.sock"
+        self.scratch = d / "scratch.img"
+        if not self.scratch.exists():
+            with open(self.scratch, "wb") as f:
+                f.truncate(scratch_size)
+        self.memory = memory
+        self.addr = f"vsock:{self.sock}"
+        self.p = None
+
+    def boot(self):
+        for f in (AGENT_INITRD, BASE, VMM):
+            if not f.exists():
+                pytest.fail(f"{f} is missing: run `make` and `make image`")
+        extra = os.environ.get("SILO_GUEST_CMDLINE_EXTRA", "")
+        self.console = open(self.d / "console.log", "ab")
+        self.p = subprocess.Popen(
+            [str(VMM), "--kernel", str(GUEST / "vmlinux"), "--initrd", str(AGENT_INITRD),
+             "--memory", str(self.memory), "--disk", f"{BASE.resolve()},ro",
+             "--disk", str(self.scratch), "--vsock", f"3,{self.sock}",
+             "--boot-timeout", str(BOOT_TIMEOUT),
+             "--cmdline", f"silo.base=/dev/vda silo.scratch=/dev/vdb {extra}"],
+            stdin=subprocess.DEVNULL, stdout=self.console, stderr=subprocess.STDOUT)
+        end = time.monotonic() + BOOT_TIMEOUT
+        while time.monotonic() < end:
+            if self.p.poll() is not None:
+                pytest.fail(f"silo-vmm exited {self.p.returncode}:\n{self.log()[-3000:]}")
+            if self.sock.exists() and self.run("ping").returncode == 0:
+                return self
+            time.sleep(0.3)
+        pytest.fail("agent not reachable:\n" + self.log()[-3000:])
+
+    def log(self):
+        return (self.d / "console.log").read_text(errors="replace")
+
+    def run(self, *args, input=None, timeout=600):
+        return subprocess.run([str(BUILD / "silo-agent"), self.addr, *args], input=input,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+
+    def sh(self, code, check=0, **kw):
+        r = self.run("exec", "--", "sh", "-c", code, **kw)
+        if check is not None:
+            assert r.returncode == check, (r.stdout[-500:], r.stderr[-2000:])
+        return r
+
+    def stop(self):
+        """Graceful: the agent syncs, unmounts and resets the machine."""
+        r = self.run("shutdown")
+        code = self.p.wait(timeout=BOOT_TIMEOUT)
+        self.console.close()
+        return r.returncode, code
+
+    def kill(self):
+        if self.p and self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+        if self.p:
+            self.console.close()
+
+
+@pytest.fixture(scope="module")
+def vm(tmp_path_factory):
+    sb = Sandbox(tmp_path_factory.mktemp("vm")).boot()
+    yield sb
+    sb.kill()
+
+
+@pytest.fixture
+def agent(vm):
+    """What test_agent_host's tests use: the address (and a host scratch dir)."""
+    return {"addr": vm.addr}
+
+
+def test_large_stdout_and_stderr_separate_vm(vm):
+    vm.sh("head -c 10485760 /dev/urandom > /tmp/a; head -c 10485760 /dev/urandom > /tmp/b")
+    sums = vm.sh("sha256sum /tmp/a /tmp/b").stdout.decode().split()
+    r = vm.sh("cat /tmp/a & cat /tmp/b >&2; wait")
+    assert len(r.stdout) == 10 << 20 and sha(r.stdout) == sums[0]
+    assert len(r.stderr) == 10 << 20 and sha(r.stderr) == sums[2]
+
+
+def tree_listing(vm, path):
+    # mode, owner, type and target/checksum of every entry, computed in the guest
+    return vm.sh(f"cd {path} && find . -mindepth 1 | sort | while read -r f; do "
+                 "if [ -L \"$f\" ]; then echo \"$f link $(readlink \"$f\")\"; "
+                 "elif [ -d \"$f\" ]; then echo \"$f dir $(stat -c '%a %u:%g' \"$f\")\"; "
+                 "else echo \"$f file $(stat -c '%a %u:%g' \"$f\") $(sha256sum < \"$f\" | cut -c1-64)\"; fi; "
+                 "done").stdout.decode()
+
+
+def test_put_get_tree_vm(vm, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    host.make_tree(src)
+    os.chown(src / "sub", 1000, 1000) if (src / "sub").exists() else None
+    tar = subprocess.run(["tar", "-c", "--numeric-owner", "-C", str(src), "."],
+                         stdout=subprocess.PIPE, check=True).stdout
+    vm.run("put-tar", "/srv/tree", input=tar).check_returncode()
+    # What the guest holds is what the host sent: compare both listings.
+    want = {m.name: m for m in tarfile.open(fileobj=__import__("io").BytesIO(tar)) if m.name != "."}
+    got = tree_listing(vm, "/srv/tree")
+    for name, m in want.items():
+        line = [l for l in got.splitlines() if l.startswith(name + " ")]
+        assert line, (name, got)
+        if m.issym():
+            assert line[0] == f"{name} link {m.linkname}"
+        else:
+            assert f" {m.mode & 0o7777:o} {m.uid}:{m.gid}" in line[0], (line, oct(m.mode))
+    assert "./empty dir" in got
+    r = vm.run("get-tar", "/srv/tree")
+    assert r.returncode == 0, r.stderr
+    back = tmp_path / "back"
+    back.mkdir()
+    subprocess.run(["tar", "-x", "-p", "-C", str(back), "-f", "-"], input=r.stdout, check=True)
+    assert host.tree_state(back / "tree") == host.tree_state(src)
+
+
+def test_large_file_put_get_vm(vm, tmp_path):
+    big = tmp_path / "big"
+    h = hashlib.sha256()
+    with open(big, "wb") as f:
+        block = os.urandom(1 << 20)
+        for i in range(BIG_MB):
+            chunk = block[:-8] + i.to_bytes(8, "little")
+            h.update(chunk)
+            f.write(chunk)
+    want = h.hexdigest()
+    big.chmod(0o640)
+    r = vm.run("put", str(big), "/var/big", timeout=7200)
+    assert r.returncode == 0, r.stderr
+    assert vm.sh("sha256sum /var/big; stat -c %a /var/big").stdout.decode().split()[::2] == [want, "640"]
+    big.unlink()
+    r = vm.run("get", "/var/big", str(tmp_path / "back"), timeout=7200)
+    assert r.returncode == 0, r.stderr
+    with open(tmp_path / "back", "rb") as f:
+        h = hashlib.sha256()
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    assert h.hexdigest() == want
+    vm.sh("rm /var/big")
+
+
+def vsock_raw(vm):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.connect(str(vm.sock))
+    s.sendall(b"CONNECT 1024\n")
+    line = b""
+    while not line.endswith(b"\n"):
+        line += s.recv(1)
+    assert line.startswith(b"OK "), line
+    return s
+
+
+@pytest.mark.parametrize("junk", [
+    b"GET / HTTP/1.1\r\n\r\n",
+    struct.pack("<IHHI", host.MAGIC, 0x30, 0, 0x7FFFFFFF),
+    struct.pack("<IHHI", host.MAGIC, host.PT_EXEC, 0, 8) + b"\xff" * 8,
+])
+def test_garbage_then_valid_vm(vm, junk):
+    s = vsock_raw(vm)
+    s.sendall(junk)
+    assert host.read_error(s)
+    s.close()
+    r = vm.run("exec", "--", "echo", "still", "alive")
+    assert r.returncode == 0 and r.stdout == b"still alive\n"
+
+
+def test_stop_then_boot_keeps_files(tmp_path):
+    sb = Sandbox(tmp_path).boot()
+    try:
+        # Written and not synced by the writer: the stop must not lose it.
+        sb.sh("head -c 5000000 /dev/urandom > /root/kept; mkdir -p /etc/silo-test; "
+              "echo persisted > /etc/silo-test/note; sha256sum /root/kept > /root/kept.sum")
+        want = sb.sh("cat /root/kept.sum").stdout
+        rc, code = sb.stop()
+        assert (rc, code) == (0, 0), sb.log()[-2000:]
+    finally:
+        sb.kill()
+    sb2 = Sandbox(tmp_path).boot()
+    try:
+        assert sb2.sh("sha256sum /root/kept").stdout == want
+        assert sb2.sh("cat /etc/silo-test/note").stdout == b"persisted\n"
+        assert "formatting" not in sb2.log().split("Run /init")[-1]
+        rc, code = sb2.stop()
+        assert code == 0
+    finally:
+        sb2.kill()
