@@ -31,7 +31,9 @@ pid_t agent_spawn(char *const argv[], int in_fd, int out_fd, int err_fd);
 /* Wait for pid; returns the wait status or -errno. */
 int agent_wait(pid_t pid);
 
-/* init.c: PID-1 duties (not run with --listen). */
+/* init.c: PID-1 duties (not run with --listen). init_early mounts /proc,
+ * /sys, /dev and makes sure fds 0-2 are open; init_system does the rest. */
+void init_early(void);
 int init_system(void);
 void init_poweroff(void) __attribute__((noreturn));
 

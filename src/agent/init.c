@@ -226,14 +226,18 @@ static void seed_rng(void)
                 close(fd);
 }
 
-int init_system(void)
+void init_early(void)
 {
-        struct cmdline c = { 0 };
         umask(022);
         xmount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
         xmount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
         xmount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
         std_fds();
+}
+
+int init_system(void)
+{
+        struct cmdline c = { 0 };
         read_cmdline(&c);
         if (c.base[0] && c.scratch[0] && setup_root(&c) < 0)
                 agent_log("root filesystem setup failed: staying on the initramfs");

@@ -264,12 +264,20 @@ int main(int argc, char **argv)
         }
         signal(SIGPIPE, SIG_IGN);
         setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 0);
-        if (is_pid1)
+        int lfd = -1;
+        if (is_pid1) {
+                init_early();
+                /* A vsock listener needs no file system: listen before the
+                 * root setup (mke2fs on first boot takes a while), so host
+                 * CONNECTs wait in the backlog instead of being refused. */
+                if (!strncmp(spec, "vsock:", 6))
+                        lfd = listen_on(spec, upath, sizeof(upath));
                 init_system();   /* logs its own failures; we serve regardless */
-        else
+        } else {
                 /* Orphans of our commands come back to us, as they would to
                  * PID 1 in the guest, so host tests see the same reaping. */
                 prctl(PR_SET_CHILD_SUBREAPER, 1);
+        }
 
         sigset_t set;
         sigemptyset(&set);
@@ -279,7 +287,8 @@ int main(int argc, char **argv)
         sigaddset(&set, SIGUSR2);
         sigprocmask(SIG_BLOCK, &set, NULL);
         int sfd = signalfd(-1, &set, SFD_CLOEXEC);
-        int lfd = listen_on(spec, upath, sizeof(upath));
+        if (lfd < 0)   /* unix sockets: after the root switch, so the path is in it */
+                lfd = listen_on(spec, upath, sizeof(upath));
         if (sfd < 0 || lfd < 0) {
                 agent_log("cannot listen on %s: %s", spec, strerror(lfd < 0 ? -lfd : errno));
                 if (is_pid1)
