@@ -15,7 +15,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all deps image lab test unit fuzz e2e bench asan clean help
-all: deps $(BUILD)/silo-vmm $(BUILD)/silo-init $(BUILD)/silo-init-host $(BUILD)/silo-agent
+all: deps $(BUILD)/silo-vmm $(BUILD)/silo-init $(BUILD)/silo-init-host $(BUILD)/silo-agent $(BUILD)/silo
 
 help:
 	@echo "make          host binaries ($(BUILD)/silo-vmm, silo-agent) and the guest agent silo-init"
@@ -46,6 +46,7 @@ unit: deps $(UNIT_BINS)
 
 # silo-init (guest agent, static musl), libsilo.a (proto + client), silo-agent.
 include src/agent/build.mk
+include src/cli/build.mk
 
 # Guest artifacts: each script builds into the cache only when its inputs changed
 # and prints the cache directory; build/guest/ holds symlinks to the results.

@@ -1,0 +1,60 @@
+/* cli.h: shared by the silo subcommands (one file each, see main.c). */
+#ifndef SILO_CLI_H
+#define SILO_CLI_H
+
+#include "sandbox/sandbox.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Docker's convention: the command's own status for exec/run, 125 when
+ * silo itself failed (126 cannot start, 127 not found). */
+#define EXIT_OWN 125
+
+struct cli {
+        struct sb_paths paths;
+};
+
+/* Print "silo: <sb_errmsg()>" (or the formatted line) and return 125. */
+int cli_fail(void);
+int cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Flags shared by create and run. */
+struct create_opts {
+        const char *name, *workspace;
+        struct sb_config cfg;
+        bool rm;                        /* run --rm */
+};
+/* Parses from argv[1]; returns the index of the first operand or -1 (error
+ * printed). allow_rm: accept --rm (run). */
+int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm);
+
+/* Open NAME and require it to be running. */
+int cli_open_running(struct cli *c, struct sandbox *sb, const char *name);
+
+struct cli_exec_req {
+        const char *const *argv;
+        const char *const *env;         /* NULL-terminated; sandbox env first */
+        const char *cwd, *user;
+        bool tty, stdin;
+};
+/* Run in the sandbox, forwarding signals and the terminal size; returns the
+ * exit status as Docker users expect (128+N for signal N). */
+int cli_exec(const struct sandbox *sb, const struct cli_exec_req *r);
+
+/* JSON string (with quotes) to f. */
+void json_str(FILE *f, const char *s);
+
+int cmd_run(struct cli *c, int argc, char **argv);
+int cmd_create(struct cli *c, int argc, char **argv);
+int cmd_start(struct cli *c, int argc, char **argv);
+int cmd_stop(struct cli *c, int argc, char **argv);
+int cmd_rm(struct cli *c, int argc, char **argv);
+int cmd_ls(struct cli *c, int argc, char **argv);
+int cmd_inspect(struct cli *c, int argc, char **argv);
+int cmd_logs(struct cli *c, int argc, char **argv);
+int cmd_exec(struct cli *c, int argc, char **argv);
+int cmd_cp(struct cli *c, int argc, char **argv);
+int cmd_diff(struct cli *c, int argc, char **argv);
+
+#endif

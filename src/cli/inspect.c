@@ -1,0 +1,66 @@
+/* inspect.c: silo inspect NAME: config, status, processes, paths as JSON. */
+#include "cli/cli.h"
+#include "client/client.h"
+
+#include <errno.h>
+
+static void kv(const char *k, const char *v, bool comma)
+{
+        printf("  \"%s\": ", k);
+        json_str(stdout, v);
+        printf("%s\n", comma ? "," : "");
+}
+
+int cmd_inspect(struct cli *c, int argc, char **argv)
+{
+        if (argc != 2)
+                return cli_failf("usage: silo inspect NAME");
+        struct sandbox sb;
+        struct sb_status st;
+        if (sb_open(&sb, &c->paths, argv[1], false) < 0 || sb_status(&sb, &st) < 0)
+                return cli_fail();
+        char status[300], path[SB_PATH_MAX + 64];
+        sb_status_text(&st, status, sizeof(status));
+        /* Docker readiness: the guest side marks it with a file (if it
+         * does not, we cannot tell). */
+        const char *docker = "unknown";
+        if (st.state == SB_RUNNING) {
+                struct agent_stat as;
+                struct agent_err e;
+                if (agent_stat(sb.addr, "/run/silo/docker.ready", false, &as, &e) == 0)
+                        docker = "ready";
+        } else {
+                docker = "stopped";
+        }
+        printf("{\n");
+        kv("name", sb.name, true);
+        kv("state", sb_state_name(st.state), true);
+        kv("status", status, true);
+        printf("  \"exit_code\": %d,\n  \"exit_signal\": %d,\n",
+               st.state == SB_EXITED ? st.exit.code : -1, st.state == SB_EXITED ? st.exit.signal : 0);
+        kv("exit_reason", st.state == SB_EXITED ? st.exit.reason : "", true);
+        printf("  \"vmm_pid\": %d,\n  \"supervisor_pid\": %d,\n", st.vmm_pid, st.sup_pid);
+        printf("  \"cpus\": %u,\n  \"memory\": %llu,\n  \"disk\": %llu,\n  \"created\": %lld,\n",
+               sb.cfg.cpus, (unsigned long long)sb.cfg.memory, (unsigned long long)sb.cfg.disk,
+               (long long)sb.cfg.created);
+        kv("workspace", sb.cfg.workspace, true);
+        printf("  \"env\": [");
+        for (unsigned i = 0; i < sb.cfg.nenv; i++) {
+                printf("%s", i ? ", " : "");
+                json_str(stdout, sb.cfg.env[i]);
+        }
+        printf("],\n");
+        kv("docker", docker, true);
+        kv("data_dir", sb.dir, true);
+        kv("run_dir", sb.rundir, true);
+        snprintf(path, sizeof(path), "%s/scratch.img", sb.dir);
+        kv("scratch", path, true);
+        snprintf(path, sizeof(path), "%s/console.log", sb.dir);
+        kv("console_log", path, true);
+        kv("agent", sb.addr, true);
+        snprintf(path, sizeof(path), "%s/control.sock", sb.rundir);
+        kv("control", path, false);
+        printf("}\n");
+        sb_close(&sb);
+        return 0;
+}

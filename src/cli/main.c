@@ -1,0 +1,128 @@
+/* main.c: the silo command: global flags, then one subcommand per file.
+ *
+ *   silo [--data-dir DIR] [--run-dir DIR] COMMAND [ARGS]
+ *
+ * See docs/cli.md. "silo _supervise" is internal: the detached parent of a
+ * sandbox's silo-vmm (src/sandbox/supervise.c).
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_fail(void)
+{
+        fprintf(stderr, "silo: %s\n", sb_errmsg());
+        return EXIT_OWN;
+}
+
+int cli_failf(const char *fmt, ...)
+{
+        char buf[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "silo: %s\n", buf);
+        return EXIT_OWN;
+}
+
+void json_str(FILE *f, const char *s)
+{
+        fputc('"', f);
+        for (; *s; s++) {
+                unsigned char ch = (unsigned char)*s;
+                if (ch == '"' || ch == '\\')
+                        fprintf(f, "\\%c", ch);
+                else if (ch < 0x20)
+                        fprintf(f, "\\u%04x", ch);
+                else
+                        fputc(ch, f);
+        }
+        fputc('"', f);
+}
+
+int cli_open_running(struct cli *c, struct sandbox *sb, const char *name)
+{
+        struct sb_status st;
+        if (sb_open(sb, &c->paths, name, false) < 0)
+                return -1;
+        if (sb_status(sb, &st) < 0) {
+                sb_close(sb);
+                return -1;
+        }
+        if (st.state != SB_RUNNING) {
+                sb_close(sb);
+                return sb_fail("sandbox %s is not running: start it with 'silo start %s'", name,
+                               name);
+        }
+        return 0;
+}
+
+static const struct {
+        const char *name;
+        int (*fn)(struct cli *, int, char **);
+        const char *usage;
+} cmds[] = {
+        { "run", cmd_run, "run [--name N] [--cpus N] [--memory SIZE] [--disk SIZE] [-e K=V]... "
+                          "[--workspace DIR] [--rm] [-- CMD...]" },
+        { "create", cmd_create, "create [--name N] [--cpus N] [--memory SIZE] [--disk SIZE] "
+                                "[-e K=V]... [--workspace DIR]" },
+        { "start", cmd_start, "start NAME..." },
+        { "stop", cmd_stop, "stop [-t SECONDS] NAME..." },
+        { "rm", cmd_rm, "rm [-f] NAME..." },
+        { "ls", cmd_ls, "ls [--json]" },
+        { "inspect", cmd_inspect, "inspect NAME" },
+        { "logs", cmd_logs, "logs NAME" },
+        { "exec", cmd_exec, "exec [-i] [-t] [-e K=V]... [-w DIR] [-u USER] NAME -- CMD..." },
+        { "cp", cmd_cp, "cp SRC DST   (NAME:/path on one side)" },
+        { "diff", cmd_diff, "diff NAME" },
+};
+
+static int usage(FILE *f)
+{
+        fprintf(f, "usage: silo [--data-dir DIR] [--run-dir DIR] COMMAND\n");
+        for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+                fprintf(f, "  silo %s\n", cmds[i].usage);
+        return f == stdout ? 0 : EXIT_OWN;
+}
+
+int main(int argc, char **argv)
+{
+        const char *data = NULL, *run = NULL;
+        int i = 1;
+        if (argc >= 2 && !strcmp(argv[1], "_supervise"))
+                sb_supervise_main(argc - 2, argv + 2);
+        signal(SIGPIPE, SIG_IGN);
+        for (; i < argc && argv[i][0] == '-'; i++) {
+                const char *a = argv[i];
+                if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+                        return usage(stdout);
+                const char **dst = !strncmp(a, "--data-dir", 10) ? &data
+                                 : !strncmp(a, "--run-dir", 9) ? &run : NULL;
+                const char *eq = strchr(a, '=');
+                if (!dst)
+                        return cli_failf("unknown option '%s' (see 'silo --help')", a);
+                if (eq)
+                        *dst = eq + 1;
+                else if (i + 1 < argc)
+                        *dst = argv[++i];
+                else
+                        return cli_failf("%s needs a directory", a);
+        }
+        if (i >= argc)
+                return usage(stderr);
+        struct cli c;
+        if (sb_paths_init(&c.paths, data, run) < 0)
+                return cli_fail();
+        for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
+                if (!strcmp(argv[i], cmds[k].name))
+                        return cmds[k].fn(&c, argc - i, argv + i);
+        if (!strcmp(argv[i], "help"))
+                return usage(stdout);
+        return cli_failf("unknown command '%s' (see 'silo --help')", argv[i]);
+}

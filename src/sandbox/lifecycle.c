@@ -1,0 +1,440 @@
+/* lifecycle.c: create, start, stop and remove a sandbox.
+ *
+ * Every step that can fail leaves nothing behind: a new sandbox is built in
+ * a hidden directory and renamed into place (RENAME_NOREPLACE, so two
+ * creators of one name cannot both win); a start that fails kills what it
+ * spawned; removal renames the directory away before deleting it, so a
+ * half-deleted sandbox is never listed.
+ */
+#include "sandbox/sandbox.h"
+#include "client/client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void nap_ms(int ms)
+{
+        struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+        char tmp[SB_PATH_MAX];
+        snprintf(tmp, sizeof(tmp), "%s", path);
+        for (char *p = tmp + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = 0;
+                if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+                        return -1;
+                *p = '/';
+        }
+        return (mkdir(tmp, mode) < 0 && errno != EEXIST) ? -1 : 0;
+}
+
+/* Run argv, wait; 0 if it exited 0. Output goes to stderr. */
+static int run_cmd(char *const argv[])
+{
+        int pid = fork();
+        if (pid < 0)
+                return -1;
+        if (pid == 0) {
+                int devnull = open("/dev/null", O_RDONLY);
+                dup2(devnull, 0);
+                dup2(2, 1);
+                execvp(argv[0], argv);
+                _exit(127);
+        }
+        int st;
+        while (waitpid(pid, &st, 0) < 0)
+                if (errno != EINTR)
+                        return -1;
+        return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+static void gen_name(char *out, size_t n)
+{
+        static const char *const adj[] = { "brave", "calm", "eager", "fancy", "gentle", "happy",
+                                           "jolly", "keen", "lucid", "merry", "nimble", "proud",
+                                           "quiet", "rapid", "sunny", "tidy", "vivid", "witty" };
+        static const char *const noun[] = { "otter", "falcon", "badger", "heron", "lynx", "panda",
+                                            "raven", "tiger", "whale", "yak", "zebra", "koala",
+                                            "bison", "crane", "dingo", "gecko", "moose", "newt" };
+        unsigned r;
+        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || read(fd, &r, sizeof(r)) != sizeof(r))
+                r = (unsigned)getpid() ^ (unsigned)time(NULL);
+        if (fd >= 0)
+                close(fd);
+        snprintf(out, n, "%s-%s-%02x", adj[r % 18], noun[(r / 18) % 18], (r >> 16) & 0xff);
+}
+
+static int write_new(const char *dir, const char *file, const char *data, size_t len)
+{
+        char f[SB_PATH_MAX];
+        if (sb_path(f, "%s/%s", dir, file) < 0)
+                return -1;
+        int fd = open(f, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 || (len && write(fd, data, len) != (ssize_t)len)) {
+                int e = errno;
+                if (fd >= 0)
+                        close(fd);
+                return sb_fail("%s: %s", f, strerror(e));
+        }
+        close(fd);
+        return 0;
+}
+
+int sb_create(struct sandbox *sb, const struct sb_paths *p, const char *name,
+              const struct sb_config *want, const char *workspace)
+{
+        char gen[SB_NAME_MAX + 1], base[SB_PATH_MAX], tmp[SB_PATH_MAX], final[SB_PATH_MAX];
+        char wsreal[SB_PATH_MAX] = "";
+        if (name && !sb_name_valid(name))
+                return sb_fail("invalid sandbox name '%s': use letters, digits, '_', '.', '-' "
+                               "(at most 63, starting with a letter or digit)", name);
+        if (workspace) {
+                struct stat st;
+                if (!realpath(workspace, wsreal) || stat(wsreal, &st) < 0)
+                        return sb_fail("workspace %s: %s", workspace, strerror(errno));
+                if (!S_ISDIR(st.st_mode))
+                        return sb_fail("workspace %s is not a directory", workspace);
+        }
+        if (sb_path(base, "%s/sandboxes", p->data) < 0)
+                return -1;
+        if (mkdir_p(base, 0700) < 0)
+                return sb_fail("cannot create %s: %s", base, strerror(errno));
+        for (int attempt = 0;; attempt++) {
+                if (!name)
+                        gen_name(gen, sizeof(gen));
+                else
+                        snprintf(gen, sizeof(gen), "%s", name);
+                if (sb_path(final, "%s/%s", base, gen) < 0)
+                        return -1;
+                if (!sb_exists(final))
+                        break;
+                if (name || attempt > 20)
+                        return sb_fail("name already in use: %s (remove it with 'silo rm %s' or "
+                                       "choose another --name)", gen, gen);
+        }
+        if (sb_path(tmp, "%s/.new-%s-%d", base, gen, (int)getpid()) < 0)
+                return -1;
+        if (mkdir(tmp, 0700) < 0)
+                return sb_fail("cannot create %s: %s", tmp, strerror(errno));
+
+        struct sb_config c = *want;
+        c.nenv = 0;
+        c.env[0] = NULL;
+        char *cfg = NULL;
+        size_t cfglen = 0;
+        FILE *f = NULL;
+        snprintf(c.name, sizeof(c.name), "%s", gen);
+        c.created = (int64_t)time(NULL);
+        snprintf(c.workspace, sizeof(c.workspace), "%s", wsreal);
+        c.workspace_pending = wsreal[0] != 0;
+        /* the env strings stay owned by *want; only borrowed for printing */
+        for (unsigned i = 0; i < want->nenv; i++)
+                c.env[i] = want->env[i];
+        c.nenv = want->nenv;
+        c.env[c.nenv] = NULL;
+        f = open_memstream(&cfg, &cfglen);
+        if (!f || sb_config_format(&c, f) < 0 || fclose(f) != 0) {
+                sb_fail("cannot format the config");
+                goto err;
+        }
+        if (write_new(tmp, "config", cfg, cfglen) < 0 || write_new(tmp, "lock", "", 0) < 0)
+                goto err;
+
+        char img[SB_PATH_MAX];
+        if (sb_path(img, "%s/scratch.img", tmp) < 0)
+                goto err;
+        /* Sparse: costs host space only as the guest writes, never beyond. */
+        int fd = open(img, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 || ftruncate(fd, (off_t)want->disk) < 0) {
+                sb_fail("scratch disk %s: %s", img, strerror(errno));
+                if (fd >= 0)
+                        close(fd);
+                goto err;
+        }
+        close(fd);
+
+        if (wsreal[0]) {
+                /* Snapshot the tree now (what "copied in at create" means);
+                 * owned by the guest's agent user (uid 1000) once inside. */
+                char tarf[SB_PATH_MAX];
+                if (sb_path(tarf, "%s/workspace.tar", tmp) < 0)
+                        goto err;
+                char *argv[] = { "tar", "-c", "-f", tarf, "-C", wsreal, "--owner=1000",
+                                 "--group=1000", "--numeric-owner", ".", NULL };
+                if (run_cmd(argv) < 0) {
+                        sb_fail("cannot read workspace %s (tar failed; see above)", wsreal);
+                        goto err;
+                }
+        }
+        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_NOREPLACE) < 0) {
+                if (errno == EEXIST || errno == ENOTEMPTY)
+                        sb_fail("name already in use: %s (remove it with 'silo rm %s' or choose "
+                                "another --name)", gen, gen);
+                else
+                        sb_fail("cannot create %s: %s", final, strerror(errno));
+                goto err;
+        }
+        free(cfg);
+        return sb_open(sb, p, gen, false);
+err:
+        free(cfg);
+        sb_rmtree(tmp);
+        return -1;
+}
+
+/* Ping in a child: a guest that hangs mid-stream must not hang us past the
+ * deadline (the agent read has no timeout of its own). */
+static int ping_once(const char *addr, int timeout_ms)
+{
+        int pid = fork();
+        if (pid < 0)
+                return -1;
+        if (pid == 0) {
+                struct agent_err e;
+                uint32_t v;
+                _exit(agent_ping(addr, &v, &e) == 0 ? 0 : 1);
+        }
+        double end = now() + timeout_ms / 1000.0;
+        int st = 0;
+        for (;;) {
+                int r = waitpid(pid, &st, WNOHANG);
+                if (r == pid)
+                        break;
+                if (r < 0 && errno != EINTR)
+                        return -1;
+                if (now() > end) {
+                        kill(pid, SIGKILL);
+                        waitpid(pid, &st, 0);
+                        return -1;
+                }
+                nap_ms(20);
+        }
+        return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+static int wait_exit_record(struct sandbox *sb, double seconds, struct sb_status *st)
+{
+        double end = now() + seconds;
+        for (;;) {
+                if (sb_status(sb, st) < 0)
+                        return -1;
+                if (st->state != SB_RUNNING)
+                        return 0;
+                if (now() > end)
+                        return -1;
+                nap_ms(50);
+        }
+}
+
+/* Hard stop: SIGKILL both; the supervisor's record is lost then, so only
+ * used when it did not end silo-vmm itself. */
+static void kill_all(struct sandbox *sb, struct sb_status *st)
+{
+        if (sb_status(sb, st) == 0 && st->state == SB_RUNNING) {
+                if (st->vmm_pid)
+                        kill(st->vmm_pid, SIGKILL);
+                if (wait_exit_record(sb, 10, st) < 0 && st->sup_pid)
+                        kill(st->sup_pid, SIGKILL);
+                wait_exit_record(sb, 5, st);
+        }
+}
+
+static void spawn_supervisor(struct sandbox *sb, char **argv, const char *console)
+{
+        /* Double fork + setsid: the supervisor is nobody's child we would
+         * have to reap and survives this CLI and its terminal. */
+        int pid = fork();
+        if (pid != 0) {
+                if (pid > 0)
+                        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                                ;
+                return;
+        }
+        setsid();
+        if (fork() != 0)
+                _exit(0);
+        int in = open("/dev/null", O_RDONLY);
+        int log = open(console, O_WRONLY | O_APPEND | O_CREAT, 0600);
+        if (in < 0 || log < 0)
+                _exit(125);
+        dup2(in, 0);
+        dup2(log, 1);
+        dup2(log, 2);
+        close_range(3, ~0u, 0);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
+        (void)sb;
+        execv(argv[0], argv);
+        _exit(127);
+}
+
+int sb_start(struct sandbox *sb)
+{
+        const struct sb_paths *p = sb->paths;
+        struct sb_status st;
+        if (sb_status(sb, &st) < 0)
+                return -1;
+        if (st.state == SB_RUNNING)
+                return sb_fail("sandbox %s is already running", sb->name);
+        if (sb_check_host(p) < 0)
+                return -1;
+        char vsock[SB_PATH_MAX], ctl[SB_PATH_MAX], console[SB_PATH_MAX];
+        if (sb_path(vsock, "%s/vsock.sock", sb->rundir) < 0 ||
+            sb_path(ctl, "%s/control.sock", sb->rundir) < 0 ||
+            sb_path(console, "%s/console.log", sb->dir) < 0)
+                return -1;
+        /* room for the guest-initiated "_PORT" suffix too */
+        if (strlen(vsock) + 12 >= sizeof(((struct sockaddr_un *)0)->sun_path))
+                return sb_fail("run directory %s is too long for a Unix socket: set SILO_RUN_DIR "
+                               "or --run-dir to a shorter path", p->run);
+        sb_rmtree(sb->rundir);
+        if (mkdir_p(p->run, 0700) < 0 || mkdir(sb->rundir, 0700) < 0)
+                return sb_fail("cannot create %s: %s", sb->rundir, strerror(errno));
+
+        char kernel[SB_PATH_MAX], initrd[SB_PATH_MAX], base[SB_PATH_MAX], scratch[SB_PATH_MAX];
+        char mem[32], cpus[16], vs[SB_PATH_MAX + 8], cons[SB_PATH_MAX + 8], cmdline[2048];
+        char tmo[16];
+        const char *extra = getenv("SILO_GUEST_CMDLINE_EXTRA");
+        const char *bt = getenv("SILO_BOOT_TIMEOUT");
+        int boot_timeout = bt && atoi(bt) > 0 ? atoi(bt) : 120;
+        if (sb_path(kernel, "%s/vmlinux", p->guest) < 0 ||
+            sb_path(initrd, "%s/agent.cpio.gz", p->guest) < 0 ||
+            sb_path(base, "%s/rootfs.ext4,ro", p->guest) < 0 ||
+            sb_path(scratch, "%s/scratch.img", sb->dir) < 0)
+                return -1;
+        snprintf(mem, sizeof(mem), "%llu", (unsigned long long)(sb->cfg.memory >> 20));
+        snprintf(cpus, sizeof(cpus), "%u", sb->cfg.cpus);
+        snprintf(vs, sizeof(vs), "%d,%s", SB_GUEST_CID, vsock);
+        snprintf(cons, sizeof(cons), "file:%s", console);
+        snprintf(tmo, sizeof(tmo), "%d", boot_timeout);
+        snprintf(cmdline, sizeof(cmdline), "silo.base=/dev/vda silo.scratch=/dev/vdb "
+                 "silo.hostname=%s%s%s", sb->name, extra && extra[0] ? " " : "", extra ? extra : "");
+        char *argv[] = { (char *)p->self, "_supervise", sb->rundir, "--", (char *)p->vmm,
+                         "--kernel", kernel, "--initrd", initrd, "--memory", mem, "--cpus", cpus,
+                         "--disk", base, "--disk", scratch, "--vsock", vs, "--control", ctl,
+                         "--console", cons, "--boot-timeout", tmo, "--cmdline", cmdline, NULL };
+        spawn_supervisor(sb, argv, console);
+
+        /* Ready when the agent answers; fail early when silo-vmm ended. */
+        double end = now() + boot_timeout + 5;
+        for (;;) {
+                if (sb_status(sb, &st) < 0)
+                        goto fail;
+                if (st.state == SB_EXITED) {
+                        int c = st.exit.code;
+                        sb_fail("sandbox %s did not boot: silo-vmm: %s%s", sb->name,
+                                st.exit.reason, (c == 3 || c == 7 || c == 8)
+                                ? " (KVM cannot run the guest here: run silo in the lab, "
+                                  "e.g. 'tests/lab/run build/silo ...')" : "; see 'silo logs'");
+                        return -1;
+                }
+                if (sb_exists(vsock) && ping_once(sb->addr, 5000) == 0)
+                        break;
+                if (now() > end) {
+                        sb_fail("sandbox %s: the guest agent did not answer within %d s; see "
+                                "'silo logs %s' (SILO_BOOT_TIMEOUT raises the limit)", sb->name,
+                                boot_timeout, sb->name);
+                        goto fail;
+                }
+                nap_ms(100);
+        }
+        if (sb->cfg.workspace_pending && sb_workspace_copy_in(sb) < 0)
+                goto fail;
+        return 0;
+fail:;
+        char saved[1024];
+        snprintf(saved, sizeof(saved), "%s", sb_errmsg());
+        kill_all(sb, &st);
+        sb_fail("%s", saved);
+        return -1;
+}
+
+static int control_stop(const char *ctl)
+{
+        struct sockaddr_un a = { .sun_family = AF_UNIX };
+        if (strlen(ctl) >= sizeof(a.sun_path))
+                return -1;
+        memcpy(a.sun_path, ctl, strlen(ctl) + 1);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -1;
+        int r = -1;
+        if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+            send(fd, "stop\n", 5, MSG_NOSIGNAL) == 5)
+                r = 0;
+        close(fd);
+        return r;
+}
+
+int sb_stop(struct sandbox *sb, int timeout_s)
+{
+        struct sb_status st;
+        if (sb_status(sb, &st) < 0)
+                return -1;
+        if (st.state == SB_RUNNING) {
+                char ctl[SB_PATH_MAX];
+                if (sb_path(ctl, "%s/control.sock", sb->rundir) < 0)
+                        return -1;
+                /* 1: the guest syncs and unmounts its disks (nothing lost);
+                 * 2: silo-vmm ends the VM at once; 3: SIGKILL. */
+                bool done = false;
+                if (timeout_s > 0 && ping_once(sb->addr, 5000) == 0) {
+                        struct agent_err e;
+                        if (agent_shutdown(sb->addr, &e) == 0)
+                                done = wait_exit_record(sb, timeout_s, &st) == 0;
+                }
+                if (!done && control_stop(ctl) == 0)
+                        done = wait_exit_record(sb, 10, &st) == 0;
+                if (!done)
+                        kill_all(sb, &st);
+                if (st.state == SB_RUNNING)
+                        return sb_fail("sandbox %s: could not stop silo-vmm (pid %d)", sb->name,
+                                       st.vmm_pid);
+        }
+        /* Stopped: the run dir only held runtime state. */
+        if (sb_rmtree(sb->rundir) < 0)
+                return sb_fail("cannot remove %s: %s", sb->rundir, strerror(errno));
+        return 0;
+}
+
+int sb_remove(struct sandbox *sb)
+{
+        struct sb_status st;
+        if (sb_status(sb, &st) < 0)
+                return -1;
+        if (st.state == SB_RUNNING)
+                return sb_fail("sandbox %s is running: stop it first or use 'silo rm -f %s'",
+                               sb->name, sb->name);
+        if (sb_rmtree(sb->rundir) < 0)
+                return sb_fail("cannot remove %s: %s", sb->rundir, strerror(errno));
+        char gone[SB_PATH_MAX];
+        if (sb_path(gone, "%s/sandboxes/.rm-%s-%d", sb->paths->data, sb->name, (int)getpid()) < 0)
+                return -1;
+        if (rename(sb->dir, gone) < 0)
+                return sb_fail("cannot remove %s: %s", sb->dir, strerror(errno));
+        if (sb_rmtree(gone) < 0)
+                return sb_fail("cannot remove %s: %s", gone, strerror(errno));
+        return 0;
+}

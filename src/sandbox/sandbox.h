@@ -1,0 +1,151 @@
+/* sandbox.h: the sandbox lifecycle library (state directories, spawning a
+ * supervised silo-vmm, readiness, stop, removal). Used by the silo CLI and,
+ * later, the HTTP API. Daemonless: a running sandbox is a detached
+ * supervisor process ("silo _supervise", see supervise.c) that owns one
+ * silo-vmm, plus its state directories:
+ *
+ *   <data>/sandboxes/<name>/  config, scratch.img, console.log, lock,
+ *                             workspace.tar (until the first start),
+ *                             workspace.manifest
+ *   <run>/<name>/             supervisor.pid, vmm.pid, vsock.sock,
+ *                             control.sock, exit (once silo-vmm ended)
+ *
+ * Functions returning int give 0 or -1 with a one-line message in
+ * sb_errmsg() (what went wrong and what to do about it).
+ */
+#ifndef SILO_SANDBOX_H
+#define SILO_SANDBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#define SB_NAME_MAX 63
+#define SB_ENV_MAX 64
+#define SB_PATH_MAX 4096
+#define SB_MIN_MEMORY (32ull << 20)
+#define SB_MIN_DISK (64ull << 20)
+#define SB_GUEST_CID 3
+
+/* --- errors ------------------------------------------------------------ */
+const char *sb_errmsg(void);
+int sb_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* --- pure parsing (unit tested) ---------------------------------------- */
+/* "512M", "1G", "8g", "1073741824", "2GiB": binary units; no suffix = bytes. */
+int sb_parse_size(const char *s, uint64_t *out);
+/* ^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$ */
+bool sb_name_valid(const char *name);
+/* "1G" for exact multiples, else bytes; buf >= 32. */
+const char *sb_format_size(uint64_t bytes, char *buf, size_t n);
+
+struct sb_config {
+        char name[SB_NAME_MAX + 1];
+        unsigned cpus;
+        uint64_t memory;                /* bytes, multiple of 1 MiB */
+        uint64_t disk;                  /* scratch image size, bytes */
+        int64_t created;                /* unix seconds */
+        char workspace[SB_PATH_MAX];    /* host source of --workspace, or "" */
+        bool workspace_pending;         /* workspace.tar not yet copied in */
+        char *env[SB_ENV_MAX + 1];      /* "K=V", NULL-terminated, malloc'd */
+        unsigned nenv;
+};
+void sb_config_init(struct sb_config *c);
+void sb_config_free(struct sb_config *c);
+int sb_config_add_env(struct sb_config *c, const char *kv);
+/* key=value lines; unknown keys are ignored (newer silo), bad values fail. */
+int sb_config_parse(const char *text, struct sb_config *c);
+int sb_config_format(const struct sb_config *c, FILE *f);
+
+/* The exit record written by the supervisor. */
+struct sb_exit {
+        int code;                       /* silo-vmm exit code, or -1 */
+        int signal;                     /* signal that killed it, or 0 */
+        char reason[256];
+};
+int sb_exit_parse(const char *text, struct sb_exit *x);
+
+/* --- locations --------------------------------------------------------- */
+struct sb_paths {
+        char data[SB_PATH_MAX];         /* <data> */
+        char run[SB_PATH_MAX];          /* <run> */
+        char guest[SB_PATH_MAX];        /* kernel, initrd, base image */
+        char vmm[SB_PATH_MAX];          /* silo-vmm */
+        char self[SB_PATH_MAX];         /* this executable (for _supervise) */
+};
+/* Flags (NULL: unset) override environment, which overrides defaults. */
+int sb_paths_init(struct sb_paths *p, const char *data_flag, const char *run_flag);
+
+struct sandbox {
+        const struct sb_paths *paths;
+        char name[SB_NAME_MAX + 1];
+        char dir[SB_PATH_MAX];          /* <data>/sandboxes/<name> */
+        char rundir[SB_PATH_MAX];       /* <run>/<name> */
+        char addr[SB_PATH_MAX + 32];    /* "vsock:<rundir>/vsock.sock" */
+        struct sb_config cfg;
+        int lock_fd;
+};
+
+enum sb_state { SB_STOPPED, SB_RUNNING, SB_EXITED };
+struct sb_status {
+        enum sb_state state;
+        int vmm_pid, sup_pid;           /* 0 when not running */
+        struct sb_exit exit;            /* SB_EXITED */
+};
+
+/* Path helper: snprintf into buf of SB_PATH_MAX, fails on truncation. */
+int sb_path(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Open an existing sandbox (reads its config); lock takes its flock
+ * (blocking) so start/stop/rm of one sandbox are serialised. */
+int sb_open(struct sandbox *sb, const struct sb_paths *p, const char *name, bool lock);
+void sb_close(struct sandbox *sb);
+int sb_status(const struct sandbox *sb, struct sb_status *st);
+const char *sb_state_name(enum sb_state s);
+/* "running", "stopped", "exited (reason)" */
+void sb_status_text(const struct sb_status *st, char *buf, size_t n);
+
+/* Names of all sandboxes (sorted); free with sb_names_free. */
+int sb_list(const struct sb_paths *p, char ***names, size_t *n);
+void sb_names_free(char **names, size_t n);
+
+/* Checks that need no sandbox: guest image and silo-vmm present, /dev/kvm
+ * usable. Fails with the message that says how to fix it. */
+int sb_check_host(const struct sb_paths *p);
+
+/* Create: name NULL generates one; workspace (host dir) is tarred into the
+ * new sandbox and copied into /workspace at its first start. Leaves the
+ * sandbox opened (not locked) in *sb. */
+int sb_create(struct sandbox *sb, const struct sb_paths *p, const char *name,
+              const struct sb_config *want, const char *workspace);
+/* Start (sb must be locked): spawn supervisor + silo-vmm, wait until the
+ * agent answers, copy a pending workspace in. */
+int sb_start(struct sandbox *sb);
+/* Graceful shutdown through the agent for up to timeout_s, then the
+ * control socket, then SIGKILL; removes the run dir. */
+int sb_stop(struct sandbox *sb, int timeout_s);
+/* Removes data and run dirs (sb must be locked and not running). */
+int sb_remove(struct sandbox *sb);
+
+/* Supervisor entry (argv after "_supervise"); never returns. */
+void sb_supervise_main(int argc, char **argv) __attribute__((noreturn));
+
+/* --- guest helpers (workspace.c) --------------------------------------- */
+/* Run a shell snippet as root in the guest, capturing stdout (malloc'd,
+ * NUL-terminated). Returns the exit status, or -1 with sb_errmsg(). */
+int sb_guest_sh(const struct sandbox *sb, const char *script, char **out, size_t *outlen);
+int sb_workspace_copy_in(struct sandbox *sb);
+/* One line per difference: "A /workspace/x"; caller frees *out. */
+int sb_workspace_diff(const struct sandbox *sb, char **out);
+/* Compare two listings (pure; unit tested). */
+int sb_manifest_diff(const char *before, const char *after, char **out);
+
+/* Small file helpers */
+int sb_read_file(const char *path, char **out, size_t *len);
+int sb_write_file_atomic(const char *path, const char *data, size_t len);
+int sb_rmtree(const char *path);
+bool sb_exists(const char *path);
+
+#endif

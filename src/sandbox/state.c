@@ -1,0 +1,262 @@
+/* state.c: where sandboxes live, opening and locking one, and deciding its
+ * status from what is on disk and in /proc (no daemon keeps it for us). */
+#include "sandbox/sandbox.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int pick(char *dst, const char *flag, const char *env, const char *fmt, const char *a,
+                const char *b)
+{
+        const char *e = env ? getenv(env) : NULL;
+        if (flag && flag[0])
+                return sb_path(dst, "%s", flag);
+        if (e && e[0])
+                return sb_path(dst, "%s", e);
+        return sb_path(dst, fmt, a, b);
+}
+
+int sb_paths_init(struct sb_paths *p, const char *data_flag, const char *run_flag)
+{
+        memset(p, 0, sizeof(*p));
+        ssize_t n = readlink("/proc/self/exe", p->self, sizeof(p->self) - 1);
+        if (n <= 0)
+                return sb_fail("cannot find the silo executable: %s", strerror(errno));
+        p->self[n] = 0;
+        char bindir[SB_PATH_MAX];
+        snprintf(bindir, sizeof(bindir), "%s", p->self);
+        dirname(bindir);
+
+        const char *home = getenv("HOME");
+        const char *xdg_data = getenv("XDG_DATA_HOME");
+        const char *xdg_run = getenv("XDG_RUNTIME_DIR");
+        char uid[32];
+        snprintf(uid, sizeof(uid), "%u", (unsigned)getuid());
+        int r = 0;
+        if (geteuid() == 0) {
+                r |= pick(p->data, data_flag, "SILO_DATA_DIR", "%s%s", "/var/lib/silo", "");
+                r |= pick(p->run, run_flag, "SILO_RUN_DIR", "%s%s", "/run/silo", "");
+        } else {
+                if (xdg_data && xdg_data[0])
+                        r |= pick(p->data, data_flag, "SILO_DATA_DIR", "%s%s", xdg_data, "/silo");
+                else
+                        r |= pick(p->data, data_flag, "SILO_DATA_DIR", "%s%s", home ? home : "/tmp",
+                                  "/.local/share/silo");
+                if (xdg_run && xdg_run[0])
+                        r |= pick(p->run, run_flag, "SILO_RUN_DIR", "%s/silo-%s", xdg_run, uid);
+                else
+                        r |= pick(p->run, run_flag, "SILO_RUN_DIR", "%s/silo-%s", "/tmp", uid);
+        }
+        r |= pick(p->guest, NULL, "SILO_GUEST_DIR", "%s%s", bindir, "/guest");
+        r |= pick(p->vmm, NULL, "SILO_VMM", "%s%s", bindir, "/silo-vmm");
+        return r ? -1 : 0;
+}
+
+int sb_check_host(const struct sb_paths *p)
+{
+        static const char *const parts[] = { "vmlinux", "agent.cpio.gz", "rootfs.ext4" };
+        char f[SB_PATH_MAX];
+        for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+                if (sb_path(f, "%s/%s", p->guest, parts[i]) < 0)
+                        return -1;
+                if (access(f, R_OK) < 0)
+                        return sb_fail("guest image not found at %s (no %s): run 'make image'",
+                                       p->guest, parts[i]);
+        }
+        if (access(p->vmm, X_OK) < 0)
+                return sb_fail("silo-vmm not found at %s: run 'make' (or set SILO_VMM)", p->vmm);
+        int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+                return sb_fail("KVM is not usable here (/dev/kvm: %s): run silo in the lab instead, "
+                               "e.g. 'tests/lab/run build/silo run -- uname -a'",
+                               strerror(errno));
+        close(fd);
+        return 0;
+}
+
+int sb_open(struct sandbox *sb, const struct sb_paths *p, const char *name, bool lock)
+{
+        memset(sb, 0, sizeof(*sb));
+        sb->lock_fd = -1;
+        sb->paths = p;
+        if (!sb_name_valid(name))
+                return sb_fail("invalid sandbox name '%s': use letters, digits, '_', '.', '-' "
+                               "(at most 63, starting with a letter or digit)", name);
+        snprintf(sb->name, sizeof(sb->name), "%s", name);
+        if (sb_path(sb->dir, "%s/sandboxes/%s", p->data, name) < 0 ||
+            sb_path(sb->rundir, "%s/%s", p->run, name) < 0)
+                return -1;
+        snprintf(sb->addr, sizeof(sb->addr), "vsock:%s/vsock.sock", sb->rundir);
+        char f[SB_PATH_MAX];
+        if (lock) {
+                if (sb_path(f, "%s/lock", sb->dir) < 0)
+                        return -1;
+                sb->lock_fd = open(f, O_RDWR | O_CLOEXEC);
+                if (sb->lock_fd < 0)
+                        return sb_fail("no such sandbox: %s (see 'silo ls')", name);
+                while (flock(sb->lock_fd, LOCK_EX) < 0) {
+                        if (errno != EINTR)
+                                return sb_fail("lock %s: %s", f, strerror(errno));
+                }
+        }
+        /* After the lock: a concurrent rm may have removed it meanwhile. */
+        char *text;
+        if (sb_path(f, "%s/config", sb->dir) < 0)
+                goto err;
+        if (sb_read_file(f, &text, NULL) < 0) {
+                if (errno == ENOENT)
+                        sb_fail("no such sandbox: %s (see 'silo ls')", name);
+                else
+                        sb_fail("%s: %s", f, strerror(errno));
+                goto err;
+        }
+        int r = sb_config_parse(text, &sb->cfg);
+        free(text);
+        if (r < 0) {
+                sb_fail("%s: %s", f, sb_errmsg());
+                goto err;
+        }
+        return 0;
+err:
+        sb_close(sb);
+        return -1;
+}
+
+void sb_close(struct sandbox *sb)
+{
+        if (sb->lock_fd >= 0)
+                close(sb->lock_fd);
+        sb->lock_fd = -1;
+        sb_config_free(&sb->cfg);
+}
+
+/* A pid file names a live process of ours only if /proc/PID/cmdline holds
+ * marker: pids are reused, and a zombie no longer runs anything. */
+static int live_pid(const char *dir, const char *file, const char *marker)
+{
+        char f[SB_PATH_MAX], *text;
+        if (sb_path(f, "%s/%s", dir, file) < 0 || sb_read_file(f, &text, NULL) < 0)
+                return -1;
+        int pid = atoi(text);
+        free(text);
+        if (pid <= 0)
+                return 0;
+        char *stat, *cmd;
+        size_t len;
+        snprintf(f, sizeof(f), "/proc/%d/stat", pid);
+        if (sb_read_file(f, &stat, NULL) < 0)
+                return 0;
+        char *rp = strrchr(stat, ')');
+        bool zombie = !rp || rp[1] == 0 || rp[2] == 'Z' || rp[2] == 'X';
+        free(stat);
+        if (zombie)
+                return 0;
+        snprintf(f, sizeof(f), "/proc/%d/cmdline", pid);
+        if (sb_read_file(f, &cmd, &len) < 0)
+                return 0;
+        bool ours = false;
+        for (size_t i = 0; i < len; i += strlen(cmd + i) + 1)
+                if (strstr(cmd + i, marker))
+                        ours = true;
+        free(cmd);
+        return ours ? pid : 0;
+}
+
+int sb_status(const struct sandbox *sb, struct sb_status *st)
+{
+        memset(st, 0, sizeof(*st));
+        char f[SB_PATH_MAX], *text;
+        st->state = SB_STOPPED;
+        if (!sb_exists(sb->rundir))
+                return 0;               /* never started, stopped, or host rebooted */
+        /* The exit record first: the supervisor writes it before it goes. */
+        if (sb_path(f, "%s/exit", sb->rundir) == 0 && sb_read_file(f, &text, NULL) == 0) {
+                int r = sb_exit_parse(text, &st->exit);
+                free(text);
+                if (r == 0) {
+                        st->state = SB_EXITED;
+                        return 0;
+                }
+        }
+        char vsock[SB_PATH_MAX];
+        if (sb_path(vsock, "%s/vsock.sock", sb->rundir) < 0)
+                return -1;
+        int vmm = live_pid(sb->rundir, "vmm.pid", vsock);
+        int sup = live_pid(sb->rundir, "supervisor.pid", sb->rundir);
+        if (vmm > 0 || sup > 0) {
+                st->state = SB_RUNNING;
+                st->vmm_pid = vmm > 0 ? vmm : 0;
+                st->sup_pid = sup > 0 ? sup : 0;
+                return 0;
+        }
+        if (vmm == 0 || sup == 0) {
+                /* pid files but nobody home: the supervisor itself died */
+                st->state = SB_EXITED;
+                st->exit.code = -1;
+                snprintf(st->exit.reason, sizeof(st->exit.reason), "vmm died unexpectedly");
+        }
+        return 0;
+}
+
+const char *sb_state_name(enum sb_state s)
+{
+        return s == SB_RUNNING ? "running" : s == SB_EXITED ? "exited" : "stopped";
+}
+
+void sb_status_text(const struct sb_status *st, char *buf, size_t n)
+{
+        if (st->state == SB_EXITED)
+                snprintf(buf, n, "exited (%s)", st->exit.reason);
+        else
+                snprintf(buf, n, "%s", sb_state_name(st->state));
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int sb_list(const struct sb_paths *p, char ***names, size_t *n)
+{
+        char d[SB_PATH_MAX];
+        *names = NULL;
+        *n = 0;
+        if (sb_path(d, "%s/sandboxes", p->data) < 0)
+                return -1;
+        DIR *dir = opendir(d);
+        if (!dir)
+                return errno == ENOENT ? 0 : sb_fail("%s: %s", d, strerror(errno));
+        struct dirent *e;
+        size_t cap = 0;
+        while ((e = readdir(dir))) {
+                /* hidden entries are creations and removals in progress */
+                if (e->d_name[0] == '.' || !sb_name_valid(e->d_name))
+                        continue;
+                if (*n == cap) {
+                        cap = cap ? cap * 2 : 16;
+                        char **v = realloc(*names, cap * sizeof(*v));
+                        if (!v)
+                                break;
+                        *names = v;
+                }
+                (*names)[(*n)++] = strdup(e->d_name);
+        }
+        closedir(dir);
+        if (*n)
+                qsort(*names, *n, sizeof(**names), cmp_str);
+        return 0;
+}
+
+void sb_names_free(char **names, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+}

@@ -1,0 +1,268 @@
+/* workspace.c: the workspace copied in at create, and what changed since.
+ *
+ * The manifest is computed in the guest, by the same command both times
+ * (right after the copy-in and at `silo diff`), so both sides agree on
+ * hashing, modes and names; comparing two listings is pure C below.
+ */
+#include "sandbox/sandbox.h"
+#include "client/client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* "M <type> <octal mode> ./path", "L ./path<TAB>target", "<sha256>  ./path" */
+static const char MANIFEST_SH[] =
+        "cd /workspace || exit 1; "
+        "find . -mindepth 1 -printf 'M %y %m %p\\n' && "
+        "find . -mindepth 1 -type l -printf 'L %p\\t%l\\n' && "
+        "find . -mindepth 1 -type f -exec sha256sum -- {} +";
+
+static int drain(int fd, char **out, size_t *len)
+{
+        off_t end = lseek(fd, 0, SEEK_END);
+        if (end < 0 || !(*out = malloc((size_t)end + 1)))
+                return -1;
+        ssize_t r = pread(fd, *out, (size_t)end, 0);
+        if (r != end) {
+                free(*out);
+                return -1;
+        }
+        (*out)[end] = 0;
+        if (len)
+                *len = (size_t)end;
+        return 0;
+}
+
+int sb_guest_sh(const struct sandbox *sb, const char *script, char **out, size_t *outlen)
+{
+        int ofd = memfd_create("silo-out", MFD_CLOEXEC), efd = memfd_create("silo-err", MFD_CLOEXEC);
+        const char *argv[] = { "sh", "-c", script, NULL };
+        struct agent_exec_opts o = { .argv = argv, .cwd = "/", .in_fd = -1, .out_fd = ofd,
+                                     .err_fd = efd, .sig_fd = -1, .tty_fd = -1 };
+        struct agent_err e = { 0 };
+        struct proto_exit x;
+        int rc = -1;
+        char *err = NULL;
+        if (ofd < 0 || efd < 0) {
+                sb_fail("memfd: %s", strerror(errno));
+                goto out;
+        }
+        if (agent_exec(sb->addr, &o, &x, &e) < 0) {
+                sb_fail("sandbox %s: %s", sb->name, e.msg);
+                goto out;
+        }
+        if (drain(ofd, out, outlen) < 0) {
+                sb_fail("out of memory");
+                goto out;
+        }
+        rc = (x.flags & EXIT_F_SIGNALED) ? 128 + (x.code & 0x7f) : (x.code & 0xff);
+        if (rc != 0 && drain(efd, &err, NULL) == 0)
+                sb_fail("sandbox %s: %.*s", sb->name, (int)strcspn(err, "\n"), err);
+        else if (rc != 0)
+                sb_fail("sandbox %s: guest command failed (%d)", sb->name, rc);
+        free(err);
+out:
+        if (ofd >= 0)
+                close(ofd);
+        if (efd >= 0)
+                close(efd);
+        return rc;
+}
+
+static int save_config(struct sandbox *sb)
+{
+        char *text = NULL, f[SB_PATH_MAX];
+        size_t len = 0;
+        FILE *m = open_memstream(&text, &len);
+        if (!m || sb_config_format(&sb->cfg, m) < 0 || fclose(m) != 0 ||
+            sb_path(f, "%s/config", sb->dir) < 0 || sb_write_file_atomic(f, text, len) < 0) {
+                free(text);
+                return sb_fail("cannot write the config of %s", sb->name);
+        }
+        free(text);
+        return 0;
+}
+
+int sb_workspace_copy_in(struct sandbox *sb)
+{
+        char tarf[SB_PATH_MAX], man[SB_PATH_MAX];
+        if (sb_path(tarf, "%s/workspace.tar", sb->dir) < 0 ||
+            sb_path(man, "%s/workspace.manifest", sb->dir) < 0)
+                return -1;
+        int fd = open(tarf, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return sb_fail("%s: %s", tarf, strerror(errno));
+        struct agent_err e;
+        int r = agent_put_tar(sb->addr, "/workspace", fd, &e);
+        close(fd);
+        if (r < 0)
+                return sb_fail("sandbox %s: copying the workspace in: %s", sb->name, e.msg);
+        char *list;
+        size_t len;
+        if (sb_guest_sh(sb, MANIFEST_SH, &list, &len) != 0)
+                return -1;
+        r = sb_write_file_atomic(man, list, len);
+        free(list);
+        if (r < 0)
+                return sb_fail("%s: %s", man, strerror(errno));
+        /* Only now: a start that failed before this point copies again. */
+        sb->cfg.workspace_pending = false;
+        if (save_config(sb) < 0)
+                return -1;
+        unlink(tarf);
+        return 0;
+}
+
+struct entry {
+        char *path;
+        char meta[24];                  /* "f 644" */
+        char *extra;                    /* hash or link target, borrowed */
+};
+
+struct listing {
+        struct entry *v;
+        size_t n, cap;
+};
+
+static int by_path(const void *a, const void *b)
+{
+        return strcmp(((const struct entry *)a)->path, ((const struct entry *)b)->path);
+}
+
+static struct entry *add(struct listing *l, char *path)
+{
+        if (l->n == l->cap) {
+                size_t cap = l->cap ? l->cap * 2 : 64;
+                struct entry *v = realloc(l->v, cap * sizeof(*v));
+                if (!v)
+                        return NULL;
+                l->v = v, l->cap = cap;
+        }
+        struct entry *e = &l->v[l->n++];
+        memset(e, 0, sizeof(*e));
+        e->path = path;
+        return e;
+}
+
+/* Parses text in place (it must stay alive). Hash and link lines are
+ * attached to the entry of the same path after sorting. */
+static int parse_listing(char *text, struct listing *l)
+{
+        struct listing side = { 0 };
+        for (char *line = text, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                if (!strncmp(line, "M ", 2)) {
+                        char *sp = strchr(line + 2, ' ');
+                        char *sp2 = sp ? strchr(sp + 1, ' ') : NULL;
+                        if (!sp2)
+                                continue;
+                        *sp2 = 0;
+                        struct entry *e = add(l, sp2 + 1);
+                        if (!e)
+                                goto oom;
+                        snprintf(e->meta, sizeof(e->meta), "%s", line + 2);
+                } else if (!strncmp(line, "L ", 2)) {
+                        char *tab = strchr(line, '\t');
+                        if (!tab)
+                                continue;
+                        *tab = 0;
+                        struct entry *e = add(&side, line + 2);
+                        if (!e)
+                                goto oom;
+                        e->extra = tab + 1;
+                } else if (strlen(line) > 66 && line[64] == ' ' && line[65] == ' ') {
+                        line[64] = 0;
+                        struct entry *e = add(&side, line + 66);
+                        if (!e)
+                                goto oom;
+                        e->extra = line;
+                }
+        }
+        if (l->n)
+                qsort(l->v, l->n, sizeof(*l->v), by_path);
+        for (size_t i = 0; i < side.n; i++) {
+                struct entry key = { .path = side.v[i].path };
+                struct entry *e = l->n ? bsearch(&key, l->v, l->n, sizeof(*l->v), by_path) : NULL;
+                if (e)
+                        e->extra = side.v[i].extra;
+        }
+        free(side.v);
+        return 0;
+oom:
+        free(side.v);
+        return sb_fail("out of memory");
+}
+
+static void emit(FILE *f, char what, const char *path)
+{
+        fprintf(f, "%c /workspace/%s\n", what, path[0] == '.' && path[1] == '/' ? path + 2 : path);
+}
+
+int sb_manifest_diff(const char *before, const char *after, char **out)
+{
+        char *a = strdup(before), *b = strdup(after), *buf = NULL;
+        size_t len = 0;
+        struct listing la = { 0 }, lb = { 0 };
+        int rc = -1;
+        FILE *f = NULL;
+        if (!a || !b || !(f = open_memstream(&buf, &len))) {
+                sb_fail("out of memory");
+                goto out;
+        }
+        if (parse_listing(a, &la) < 0 || parse_listing(b, &lb) < 0)
+                goto out;
+        size_t i = 0, j = 0;
+        while (i < la.n || j < lb.n) {
+                int c = i == la.n ? 1 : j == lb.n ? -1 : strcmp(la.v[i].path, lb.v[j].path);
+                if (c < 0) {
+                        emit(f, 'D', la.v[i++].path);
+                } else if (c > 0) {
+                        emit(f, 'A', lb.v[j++].path);
+                } else {
+                        const struct entry *x = &la.v[i++], *y = &lb.v[j++];
+                        const char *ex = x->extra ? x->extra : "", *ey = y->extra ? y->extra : "";
+                        if (strcmp(x->meta, y->meta) || strcmp(ex, ey))
+                                emit(f, 'C', x->path);
+                }
+        }
+        rc = 0;
+out:
+        if (f && fclose(f) == 0 && rc == 0)
+                *out = buf;
+        else
+                free(buf);
+        free(la.v);
+        free(lb.v);
+        free(a);
+        free(b);
+        return rc;
+}
+
+int sb_workspace_diff(const struct sandbox *sb, char **out)
+{
+        char man[SB_PATH_MAX], *before = NULL, *after = NULL;
+        if (sb_path(man, "%s/workspace.manifest", sb->dir) < 0)
+                return -1;
+        if (sb_read_file(man, &before, NULL) < 0) {
+                if (errno != ENOENT)
+                        return sb_fail("%s: %s", man, strerror(errno));
+                /* no --workspace: everything in /workspace was added */
+                before = strdup("");
+                if (!before)
+                        return sb_fail("out of memory");
+        }
+        if (sb_guest_sh(sb, MANIFEST_SH, &after, NULL) != 0) {
+                free(before);
+                return -1;
+        }
+        int r = sb_manifest_diff(before, after, out);
+        free(before);
+        free(after);
+        return r;
+}
