@@ -1,0 +1,281 @@
+"""The silo CLI end to end: sandbox lifecycle, exec/run exit codes, workspace
+copy-in/diff/cp, disk limit, crash reporting, isolation, and every error path.
+
+Each test uses its own data and run directories (SILO_DATA_DIR/SILO_RUN_DIR)
+and checks that nothing is left behind: no silo-vmm or supervisor process, no
+files, no sockets. Boots are few (each costs ~15-20 s in the lab). Tests that
+boot need a /dev/kvm that can run Linux (the lab); the error tests run anywhere.
+"""
+import hashlib
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import BOOT_TIMEOUT, BUILD, GUEST
+
+SILO = BUILD / "silo"
+KVM = os.access("/dev/kvm", os.R_OK | os.W_OK)
+needs_kvm = pytest.mark.skipif(not KVM, reason="needs /dev/kvm (run in the lab)")
+
+
+@pytest.fixture
+def env(tmp_path):
+    e = dict(os.environ, SILO_DATA_DIR=str(tmp_path / "data"), SILO_RUN_DIR=str(tmp_path / "run"),
+             SILO_BOOT_TIMEOUT=str(BOOT_TIMEOUT))
+    e.pop("SILO_GUEST_DIR", None)
+    yield e
+    # whatever a failed test left: remove it, then insist nothing remains
+    for name in names(e):
+        silo(e, "rm", "-f", name)
+    assert_nothing_left(e)
+
+
+def silo(env, *args, input=None, timeout=BOOT_TIMEOUT * 2, check=None):
+    r = subprocess.run([str(SILO), *args], env=env, input=input,
+                       stdin=None if input is not None else subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    if check is not None:
+        assert r.returncode == check, (args, r.returncode, r.stdout[-2000:], r.stderr[-2000:])
+    return r
+
+
+def names(env):
+    d = pathlib.Path(env["SILO_DATA_DIR"]) / "sandboxes"
+    return sorted(p.name for p in d.iterdir()) if d.exists() else []
+
+
+def our_processes(env):
+    """silo-vmm and supervisor processes whose command line names our dirs."""
+    found = []
+    for p in pathlib.Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (p / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and (env["SILO_RUN_DIR"] in cmd or env["SILO_DATA_DIR"] in cmd) \
+                and "pytest" not in cmd:
+            found.append(f"{p.name}: {cmd}")
+    return found
+
+
+def assert_nothing_left(env):
+    data = pathlib.Path(env["SILO_DATA_DIR"]) / "sandboxes"
+    run = pathlib.Path(env["SILO_RUN_DIR"])
+    left = [str(p) for d in (data, run) if d.exists() for p in d.rglob("*")]
+    assert left == [], left
+    assert our_processes(env) == []
+
+
+def one_error_line(r):
+    assert r.returncode == 125, (r.returncode, r.stderr)
+    lines = r.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("silo: "), lines
+    return lines[0]
+
+
+def sh(env, name, code, check=0, user=None, **kw):
+    args = ["exec"] + (["-u", user] if user else []) + [name, "--", "sh", "-c", code]
+    return silo(env, *args, check=check, **kw)
+
+
+def inspect(env, name):
+    return json.loads(silo(env, "inspect", name, check=0).stdout)
+
+
+def status(env, name):
+    return {s["name"]: s for s in json.loads(silo(env, "ls", "--json", check=0).stdout)}[name]
+
+
+# --- errors: one line, exit 125, nothing left behind --------------------------
+
+def test_errors_without_boot(env, tmp_path):
+    assert "no such sandbox: nope" in one_error_line(silo(env, "start", "nope"))
+    assert "no such sandbox" in one_error_line(silo(env, "exec", "nope", "--", "true"))
+    assert "no such sandbox" in one_error_line(silo(env, "rm", "nope"))
+    assert "no such sandbox" in one_error_line(silo(env, "inspect", "nope"))
+    assert "no such sandbox" in one_error_line(silo(env, "cp", "nope:/etc/hostname", str(tmp_path)))
+    for bad in ("-x", "a b", "x" * 64, "a/b", ".hidden"):
+        assert "invalid sandbox name" in one_error_line(silo(env, "create", "--name", bad))
+    for bad in ("12X", "-1G", "G", "", "1.5G"):
+        assert "invalid size" in one_error_line(silo(env, "create", "--memory", bad))
+    assert "--memory" in one_error_line(silo(env, "run", "--memory", "1K", "--", "true"))
+    assert "--disk" in one_error_line(silo(env, "create", "--disk", "1M"))
+    assert "--cpus" in one_error_line(silo(env, "create", "--cpus", "0"))
+    assert "unknown command" in one_error_line(silo(env, "frobnicate"))
+    empty = tmp_path / "noimage"
+    empty.mkdir()
+    r = silo(dict(env, SILO_GUEST_DIR=str(empty)), "run", "--", "true")
+    assert f"guest image not found at {empty}" in one_error_line(r) and "make image" in r.stderr.decode()
+    r = silo(dict(env, SILO_GUEST_DIR=str(empty)), "create", "--name", "x")
+    assert "make image" in one_error_line(r)
+    assert names(env) == []
+
+
+@pytest.mark.skipif(KVM, reason="/dev/kvm is usable here")
+def test_kvm_unusable_says_lab(env):
+    for args in (["run", "--", "true"], ["create", "--name", "k"]):
+        line = one_error_line(silo(env, *args))
+        assert "KVM is not usable" in line and "tests/lab/run" in line
+    assert names(env) == []
+
+
+# --- booting tests ------------------------------------------------------------
+
+@needs_kvm
+def test_isolation_crash_and_rm_rf_root(env):
+    """Two sandboxes see neither each other's files nor processes; rm -rf / as
+    root in one leaves the host, the base image and the other one intact; a
+    kill -9 of its silo-vmm shows as exited with the reason; rm cleans up."""
+    base = (GUEST / "rootfs.ext4").resolve()
+    before = hashlib.sha256(base.read_bytes()).hexdigest()
+    canary = pathlib.Path(env["SILO_DATA_DIR"]).parent / "canary"
+    canary.write_text("host file\n")
+    for n in ("iso-a", "iso-b"):
+        silo(env, "create", "--name", n, "--memory", "512M", "--disk", "1G", check=0)
+        silo(env, "start", n, check=0)
+    sh(env, "iso-a", "echo secret > /tmp/a-secret; echo mine > /workspace/a-file; "
+                     "(sleep 4242 >/dev/null 2>&1 &)")
+    r = sh(env, "iso-b", "ls /tmp /workspace; ps -eo args", check=0)
+    out = r.stdout.decode()
+    assert "a-secret" not in out and "a-file" not in out and "sleep 4242" not in out
+    assert "sleep 4242" in sh(env, "iso-a", "ps -eo args").stdout.decode()
+    assert inspect(env, "iso-a")["status"] == "running"
+
+    # as root, the whole root file system of iso-a
+    sh(env, "iso-a", "rm -rf --no-preserve-root / 2>/dev/null; true", user="root", check=None)
+    assert canary.read_text() == "host file\n"
+    assert sh(env, "iso-b", "cat /etc/debian_version && id -un").stdout.decode().split()[1] == "agent"
+
+    # kill -9 of iso-a's silo-vmm: exited, with the reason
+    pid = inspect(env, "iso-a")["vmm_pid"]
+    assert pid > 0
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(200):
+        st = status(env, "iso-a")
+        if st["state"] != "running":
+            break
+        time.sleep(0.1)
+    assert st["state"] == "exited" and "killed by signal 9" in st["status"], st
+    table = silo(env, "ls", check=0).stdout.decode()
+    assert "exited (killed by signal 9)" in table
+    run_a = pathlib.Path(env["SILO_RUN_DIR"]) / "iso-a"
+    assert not list(run_a.glob("*.sock"))
+    silo(env, "rm", "iso-a", check=0)
+    assert names(env) == ["iso-b"]
+
+    # rm refuses a running sandbox without -f; -f stops it hard
+    assert "rm -f" in one_error_line(silo(env, "rm", "iso-b"))
+    silo(env, "rm", "-f", "iso-b", check=0)
+    assert hashlib.sha256(base.read_bytes()).hexdigest() == before
+    assert_nothing_left(env)
+
+
+@needs_kvm
+def test_run_exit_codes(env):
+    r = silo(env, "run", "--rm", "--name", "r1", "--memory", "512M", "-e", "FOO=bar", "--",
+             "sh", "-c", "id -un; pwd; echo $FOO; exit 3")
+    assert r.returncode == 3, r.stderr
+    assert r.stdout.decode().split() == ["agent", "/workspace", "bar"]
+    assert_nothing_left(env)
+
+
+@needs_kvm
+def test_lifecycle_persistence(env):
+    silo(env, "create", "--name", "life", "--memory", "512M", "--cpus", "2",
+         "-e", "GREETING=hello", check=0)
+    st = status(env, "life")
+    assert (st["state"], st["cpus"], st["memory"], st["disk"]) == ("stopped", 2, 512 << 20, 8 << 30)
+    assert "name already in use" in one_error_line(silo(env, "create", "--name", "life"))
+    assert "not running" in one_error_line(silo(env, "exec", "life", "--", "true"))
+    silo(env, "start", "life", check=0)
+    assert "already running" in one_error_line(silo(env, "start", "life"))
+    r = silo(env, "exec", "-e", "X=1", "life", "--", "sh", "-c",
+             "echo $GREETING$X > kept; id -un; pwd; nproc; hostname")
+    assert r.returncode == 0 and r.stdout.decode().split() == ["agent", "/workspace", "2", "life"]
+    assert silo(env, "exec", "life", "--", "sh", "-c", "exit 7").returncode == 7
+    assert silo(env, "exec", "life", "--", "sh", "-c", "kill -TERM $$").returncode == 128 + 15
+    assert silo(env, "exec", "life", "--", "no-such-command").returncode == 127
+    assert silo(env, "exec", "-i", "life", "--", "cat", input=b"piped\n").stdout == b"piped\n"
+    assert silo(env, "exec", "-u", "root", "-w", "/", "life", "--", "pwd").stdout == b"/\n"
+    info = inspect(env, "life")
+    assert info["state"] == "running" and info["vmm_pid"] > 0 and info["docker"] in ("ready", "unknown")
+
+    silo(env, "stop", "life", check=0)
+    assert status(env, "life")["status"] == "stopped"
+    assert not (pathlib.Path(env["SILO_RUN_DIR"]) / "life").exists()
+    assert our_processes(env) == []
+    assert b"Linux version" in silo(env, "logs", "life", check=0).stdout
+
+    # the host rebooted: the run dir is gone; start must still work
+    silo(env, "start", "life", check=0)
+    assert silo(env, "exec", "life", "--", "cat", "kept", check=0).stdout == b"hello1\n"
+    silo(env, "stop", "-t", "30", "life", check=0)
+    silo(env, "rm", "life", check=0)
+    assert_nothing_left(env)
+
+
+@needs_kvm
+def test_workspace_diff_cp_and_full_disk(env, tmp_path):
+    ws = tmp_path / "ws"
+    (ws / "sub").mkdir(parents=True)
+    (ws / "keep.txt").write_text("same\n")
+    (ws / "change.txt").write_text("old\n")
+    (ws / "gone.txt").write_text("bye\n")
+    (ws / "sub" / "deep.txt").write_text("deep\n")
+    (ws / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    (ws / "run.sh").chmod(0o755)
+    silo(env, "create", "--name", "ws", "--memory", "512M", "--disk", "256M",
+         "--workspace", str(ws), check=0)
+    (ws / "late.txt").write_text("after create\n")     # not copied: snapshot at create
+    silo(env, "start", "ws", check=0)
+    r = sh(env, "ws", "ls -A; stat -c '%U %a' keep.txt run.sh; cat sub/deep.txt")
+    assert r.stdout.decode().split() == ["change.txt", "gone.txt", "keep.txt", "run.sh", "sub",
+                                         "agent", "644", "agent", "755", "deep"]
+    assert silo(env, "diff", "ws", check=0).stdout == b""
+    sh(env, "ws", "echo new > change.txt; rm gone.txt; echo x > added.txt; "
+                  "mkdir -p newdir/inner; echo y > newdir/inner/f; chmod 700 run.sh")
+    assert silo(env, "diff", "ws", check=0).stdout.decode().splitlines() == [
+        "A /workspace/added.txt", "C /workspace/change.txt", "D /workspace/gone.txt",
+        "A /workspace/newdir", "A /workspace/newdir/inner", "A /workspace/newdir/inner/f",
+        "C /workspace/run.sh"]
+
+    # cp out: a file to a new name, a file into a dir, a tree
+    out = tmp_path / "out"
+    out.mkdir()
+    silo(env, "cp", "ws:/workspace/change.txt", str(out / "c.txt"), check=0)
+    assert (out / "c.txt").read_text() == "new\n"
+    silo(env, "cp", "ws:/workspace/run.sh", str(out), check=0)
+    assert (out / "run.sh").stat().st_mode & 0o777 == 0o700
+    silo(env, "cp", "ws:/workspace/newdir", str(out / "tree"), check=0)
+    assert (out / "tree" / "inner" / "f").read_text() == "y\n"
+    silo(env, "cp", "ws:/workspace/newdir", str(out), check=0)
+    assert (out / "newdir" / "inner" / "f").read_text() == "y\n"
+    assert sorted(p.name for p in out.iterdir()) == ["c.txt", "newdir", "run.sh", "tree"]
+    # cp in: a file and a tree, owned by agent
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a").write_text("A\n")
+    silo(env, "cp", str(tmp_path / "in" / "a"), "ws:/workspace/renamed", check=0)
+    silo(env, "cp", str(tmp_path / "in"), "ws:/workspace", check=0)
+    r = sh(env, "ws", "cat renamed in/a; stat -c %U renamed in in/a")
+    assert r.stdout.decode().split() == ["A", "A", "agent", "agent", "agent"]
+    assert "exactly one" in one_error_line(silo(env, "cp", "a", "b"))
+    assert "No such file" in one_error_line(silo(env, "cp", "ws:/nope", str(out)))
+
+    # the scratch disk is the limit: ENOSPC inside, nothing beyond it outside
+    img = pathlib.Path(env["SILO_DATA_DIR"]) / "sandboxes" / "ws" / "scratch.img"
+    r = sh(env, "ws", "dd if=/dev/zero of=fill bs=1M count=1024 2>&1; sync", check=None,
+           timeout=BOOT_TIMEOUT * 4)
+    assert r.returncode != 0 and "No space left on device" in r.stdout.decode(), r.stdout
+    st = img.stat()
+    assert st.st_size == 256 << 20 and st.st_blocks * 512 <= 256 << 20
+    sh(env, "ws", "rm fill && echo ok > after && cat after")
+    silo(env, "rm", "-f", "ws", check=0)
+    assert_nothing_left(env)
