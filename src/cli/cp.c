@@ -32,6 +32,19 @@ static bool split_remote(const char *arg, char *name, const char **path)
         return true;
 }
 
+/* dirname/basename into separate buffers (libgen's may return a pointer
+ * into their argument, which must not be both source and destination). */
+static void split_path(const char *path, char *dir, char *base)
+{
+        char a[SB_PATH_MAX], b[SB_PATH_MAX];
+        snprintf(a, sizeof(a), "%s", path);
+        snprintf(b, sizeof(b), "%s", path);
+        if (dir)
+                snprintf(dir, SB_PATH_MAX, "%s", dirname(a));
+        if (base)
+                snprintf(base, SB_PATH_MAX, "%s", basename(b));
+}
+
 /* tar with one end of a pipe as its stdin or stdout; returns its pid. */
 static int spawn_tar(char *const argv[], int fd, int target)
 {
@@ -71,10 +84,7 @@ static int copy_in(const struct sandbox *sb, const char *src, const char *dst)
         if (stat(src, &st) < 0)
                 return cli_failf("%s: %s", src, strerror(errno));
         char srcdir[SB_PATH_MAX], srcbase[SB_PATH_MAX], dest[SB_PATH_MAX], destdir[SB_PATH_MAX];
-        snprintf(srcdir, sizeof(srcdir), "%s", src);
-        snprintf(srcbase, sizeof(srcbase), "%s", src);
-        snprintf(srcdir, sizeof(srcdir), "%s", dirname(srcdir));
-        snprintf(srcbase, sizeof(srcbase), "%s", basename(srcbase));
+        split_path(src, srcdir, srcbase);
         struct agent_stat as;
         struct agent_err e;
         bool into = agent_stat(sb->addr, dst, true, &as, &e) == 0 && S_ISDIR(as.st.mode);
@@ -98,11 +108,9 @@ static int copy_in(const struct sandbox *sb, const char *src, const char *dst)
                 snprintf(destdir, sizeof(destdir), "%s", dest);
         } else {
                 /* one member, renamed to dest's base name */
-                char tmp[SB_PATH_MAX];
-                snprintf(tmp, sizeof(tmp), "%s", dest);
-                snprintf(destdir, sizeof(destdir), "%s", dirname(tmp));
-                snprintf(tmp, sizeof(tmp), "%s", dest);
-                sed_escape(basename(tmp), esc, sizeof(esc));
+                char destbase[SB_PATH_MAX];
+                split_path(dest, destdir, destbase);
+                sed_escape(destbase, esc, sizeof(esc));
                 snprintf(xform, sizeof(xform), "--transform=s|^.*$|%s|", esc);
                 argv[n++] = srcdir;
                 argv[n++] = xform;
@@ -131,14 +139,12 @@ static int copy_out(const struct sandbox *sb, const char *src, const char *dst)
         if (agent_stat(sb->addr, src, true, &as, &e) < 0)
                 return cli_failf("%s:%s: %s", sb->name, src, e.msg);
         char base[SB_PATH_MAX], target[SB_PATH_MAX], parent[SB_PATH_MAX], tmp[SB_PATH_MAX + 32];
-        snprintf(base, sizeof(base), "%s", src);
-        snprintf(base, sizeof(base), "%s", basename(base));
+        split_path(src, NULL, base);
         struct stat st;
         bool into = stat(dst, &st) == 0 && S_ISDIR(st.st_mode);
         if (into ? sb_path(target, "%s/%s", dst, base) : sb_path(target, "%s", dst))
                 return cli_fail();
-        snprintf(parent, sizeof(parent), "%s", target);
-        snprintf(parent, sizeof(parent), "%s", dirname(parent));
+        split_path(target, parent, NULL);
         if (!S_ISDIR(as.st.mode)) {
                 /* a file: through a temporary, so a failure leaves no stub */
                 snprintf(tmp, sizeof(tmp), "%s/.silo-cp-%d", parent, (int)getpid());
