@@ -37,4 +37,10 @@ void init_early(void);
 int init_system(void);
 void init_poweroff(void) __attribute__((noreturn));
 
+/* docker.c: start the guest's dockerd in the background when the root has
+ * one; readiness appears as DOCKER_READY (or DOCKER_FAILED). */
+#define DOCKER_READY  "/run/silo/docker.ready"
+#define DOCKER_FAILED "/run/silo/docker.failed"
+void docker_start(void);
+
 #endif

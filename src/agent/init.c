@@ -238,9 +238,14 @@ void init_early(void)
 int init_system(void)
 {
         struct cmdline c = { 0 };
+        bool on_base = false;
         read_cmdline(&c);
-        if (c.base[0] && c.scratch[0] && setup_root(&c) < 0)
-                agent_log("root filesystem setup failed: staying on the initramfs");
+        if (c.base[0] && c.scratch[0]) {
+                if (setup_root(&c) < 0)
+                        agent_log("root filesystem setup failed: staying on the initramfs");
+                else
+                        on_base = true;
+        }
         xmount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=620,ptmxmode=666");
         xmount("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
         xmount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
@@ -250,6 +255,8 @@ int init_system(void)
         if (sethostname(c.hostname, strlen(c.hostname)) < 0)
                 agent_log("sethostname: %s", strerror(errno));
         seed_rng();
+        if (on_base)
+                docker_start();
         return 0;
 }
 
@@ -298,7 +305,7 @@ void init_poweroff(void)
 {
         agent_log("shutting down");
         kill(-1, SIGTERM);
-        reap_all(2000);
+        reap_all(10000);   /* dockerd stops its containers first: let it */
         kill(-1, SIGKILL);
         reap_all(1000);
         sync();
