@@ -271,7 +271,7 @@ def test_workspace_diff_cp_and_full_disk(env, tmp_path):
 
     # the scratch disk is the limit: ENOSPC inside, nothing beyond it outside
     img = pathlib.Path(env["SILO_DATA_DIR"]) / "sandboxes" / "ws" / "scratch.img"
-    r = sh(env, "ws", "dd if=/dev/zero of=fill bs=1M count=1024 2>&1; sync", check=None,
+    r = sh(env, "ws", "dd if=/dev/zero of=fill bs=1M count=1024 2>&1; rc=$?; sync; exit $rc", check=None,
            timeout=BOOT_TIMEOUT * 4)
     assert r.returncode != 0 and "No space left on device" in r.stdout.decode(), r.stdout
     st = img.stat()
