@@ -26,8 +26,8 @@ needs_kvm = pytest.mark.skipif(not KVM, reason="needs /dev/kvm (run in the lab)"
 @pytest.fixture
 def env(tmp_path):
     e = dict(os.environ, SILO_DATA_DIR=str(tmp_path / "data"), SILO_RUN_DIR=str(tmp_path / "run"),
-             SILO_BOOT_TIMEOUT=str(BOOT_TIMEOUT))
-    e.pop("SILO_GUEST_DIR", None)
+             SILO_BOOT_TIMEOUT=str(BOOT_TIMEOUT), SILO_GUEST_DIR=str(GUEST),
+             SILO_VMM=str(BUILD / "silo-vmm"))
     yield e
     # whatever a failed test left: remove it, then insist nothing remains
     for name in names(e):
