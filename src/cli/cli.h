@@ -42,6 +42,9 @@ struct cli_exec_req {
  * exit status as Docker users expect (128+N for signal N). */
 int cli_exec(const struct sandbox *sb, const struct cli_exec_req *r);
 
+/* Turn SIGINT/SIGTERM/SIGHUP into sb_cancel (for create/start/run). */
+void cli_catch_cancel(void);
+
 /* JSON string (with quotes) to f. */
 void json_str(FILE *f, const char *s);
 

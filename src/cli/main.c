@@ -63,6 +63,23 @@ int cli_open_running(struct cli *c, struct sandbox *sb, const char *name)
         return 0;
 }
 
+static void on_cancel(int sig)
+{
+        (void)sig;
+        sb_cancel = 1;
+}
+
+/* Ctrl-C while a sandbox boots: sb_start notices, kills what it spawned
+ * (and run removes the half-made sandbox) instead of leaving it behind. */
+void cli_catch_cancel(void)
+{
+        struct sigaction sa = { .sa_handler = on_cancel };
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
+}
+
 static const struct {
         const char *name;
         int (*fn)(struct cli *, int, char **);

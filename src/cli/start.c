@@ -6,6 +6,7 @@ int cmd_start(struct cli *c, int argc, char **argv)
         if (argc < 2)
                 return cli_failf("usage: silo start NAME...");
         int rc = 0;
+        cli_catch_cancel();
         for (int i = 1; i < argc; i++) {
                 struct sandbox sb;
                 if (sb_open(&sb, &c->paths, argv[i], true) < 0) {

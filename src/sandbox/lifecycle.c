@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+volatile int sb_cancel;
+
 static double now(void)
 {
         struct timespec ts;
@@ -349,6 +351,10 @@ int sb_start(struct sandbox *sb)
                                 ? " (KVM cannot run the guest here: run silo in the lab, "
                                   "e.g. 'tests/lab/run build/silo ...')" : "; see 'silo logs'");
                         return -1;
+                }
+                if (sb_cancel) {
+                        sb_fail("sandbox %s: start interrupted", sb->name);
+                        goto fail;
                 }
                 if (sb_exists(vsock) && ping_once(sb->addr, 5000) == 0)
                         break;

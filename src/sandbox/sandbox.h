@@ -126,6 +126,9 @@ int sb_start(struct sandbox *sb);
 /* Graceful shutdown through the agent for up to timeout_s, then the
  * control socket, then SIGKILL; removes the run dir. */
 int sb_stop(struct sandbox *sb, int timeout_s);
+/* Set (from a signal handler) to abandon a start in progress: sb_start
+ * then kills what it spawned and fails with "interrupted". */
+extern volatile int sb_cancel;
 /* Removes data and run dirs (sb must be locked and not running). */
 int sb_remove(struct sandbox *sb);
 

@@ -186,6 +186,23 @@ def test_run_exit_codes(env):
     assert r.stdout.decode().split() == ["agent", "/workspace", "bar"]
     assert_nothing_left(env)
 
+    # Ctrl-C while it boots: run gives up and removes what it made
+    p = subprocess.Popen([str(SILO), "run", "--name", "intr", "--memory", "512M", "--", "true"],
+                         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    pidfile = pathlib.Path(env["SILO_RUN_DIR"]) / "intr" / "vmm.pid"
+    for _ in range(600):
+        if pidfile.exists() or p.poll() is not None:
+            break
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=BOOT_TIMEOUT)
+    if p.returncode == 125:
+        assert "interrupted" in err.decode(), err
+    else:       # it won the race and finished first; still cleaned by --rm-less rm below
+        silo(env, "rm", "-f", "intr", check=0)
+    assert_nothing_left(env)
+
 
 @needs_kvm
 def test_lifecycle_persistence(env):
