@@ -51,13 +51,21 @@ static void last_vmm_line(char *out, size_t n)
         if (r <= 0)
                 return;
         buf[r] = 0;
-        const char *best = NULL;
+        char *best = NULL;
         for (char *p = buf; (p = strstr(p, "silo-vmm: ")); p++)
                 if (p == buf || p[-1] == '\n')
                         best = p;
-        if (!best)
-                return;
-        best += strlen("silo-vmm: ");
+        if (best) {
+                best += strlen("silo-vmm: ");
+        } else {
+                /* it never got to say (e.g. the loader failed): the last
+                 * non-empty line is the best clue */
+                char *e = buf + r;
+                while (e > buf && (e[-1] == '\n' || e[-1] == '\r'))
+                        *--e = 0;
+                best = strrchr(buf, '\n');
+                best = best ? best + 1 : buf;
+        }
         snprintf(out, n, "%.*s", (int)strcspn(best, "\r\n"), best);
 }
 

@@ -27,7 +27,7 @@ needs_kvm = pytest.mark.skipif(not KVM, reason="needs /dev/kvm (run in the lab)"
 def env(tmp_path):
     e = dict(os.environ, SILO_DATA_DIR=str(tmp_path / "data"), SILO_RUN_DIR=str(tmp_path / "run"),
              SILO_BOOT_TIMEOUT=str(BOOT_TIMEOUT), SILO_GUEST_DIR=str(GUEST),
-             SILO_VMM=str(BUILD / "silo-vmm"))
+             SILO_VMM=os.environ.get("SILO_VMM", str(BUILD / "silo-vmm")))
     yield e
     # whatever a failed test left: remove it, then insist nothing remains
     for name in names(e):
