@@ -231,7 +231,19 @@ def test_lifecycle_persistence(env):
     assert our_processes(env) == []
     assert b"Linux version" in silo(env, "logs", "life", check=0).stdout
 
-    # the host rebooted: the run dir is gone; start must still work
+    silo(env, "start", "life", check=0)
+    assert silo(env, "exec", "life", "--", "cat", "kept", check=0).stdout == b"hello1\n"
+
+    # a host reboot: every process gone, the run dir (tmpfs) with them
+    info = inspect(env, "life")
+    for pid in (info["supervisor_pid"], info["vmm_pid"]):
+        os.kill(pid, signal.SIGKILL)
+    for _ in range(100):
+        if not our_processes(env):
+            break
+        time.sleep(0.1)
+    subprocess.run(["rm", "-rf", env["SILO_RUN_DIR"]], check=True)
+    assert status(env, "life")["status"] == "stopped"
     silo(env, "start", "life", check=0)
     assert silo(env, "exec", "life", "--", "cat", "kept", check=0).stdout == b"hello1\n"
     silo(env, "stop", "-t", "30", "life", check=0)
