@@ -25,7 +25,8 @@
 
 #include "agent/agent.h"
 
-#define DOCKERD        "/usr/bin/dockerd"
+/* Debian installs dockerd in /usr/sbin; upstream packages in /usr/bin. */
+static const char *const dockerd_paths[] = { "/usr/sbin/dockerd", "/usr/bin/dockerd" };
 #define DOCKER_SOCK    "/run/docker.sock"
 #define DOCKER_DATA    "/.silo/scratch/docker"
 #define DOCKER_LOG     "/var/log/dockerd.log"
@@ -101,11 +102,17 @@ static void watch(pid_t dockerd)
 
 void docker_start(void)
 {
+	const char *dockerd = NULL;
 	pid_t w;
 
-	if (access(DOCKERD, X_OK) != 0)
-		return;   /* a base image without Docker: nothing to start */
 	mkdir("/run/silo", 0755);
+	for (size_t i = 0; i < sizeof(dockerd_paths) / sizeof(dockerd_paths[0]) && !dockerd; i++)
+		if (access(dockerd_paths[i], X_OK) == 0)
+			dockerd = dockerd_paths[i];
+	if (!dockerd) {
+		write_status(DOCKER_FAILED, "%ld ms: %s\n", boot_ms(), "no dockerd in the base image");
+		return;
+	}
 	if (mkdir(DOCKER_DATA, 0710) < 0 && errno != EEXIST) {
 		write_status(DOCKER_FAILED, "%ld ms: %s\n", boot_ms(), "no " DOCKER_DATA);
 		return;
@@ -130,7 +137,7 @@ void docker_start(void)
 	if (d == 0) {
 		int log = open(DOCKER_LOG, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		char *const argv[] = { DOCKERD, NULL };
+		char *const argv[] = { (char *)dockerd, NULL };
 		char *const envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 				       "HOME=/root", NULL };
 
@@ -141,7 +148,7 @@ void docker_start(void)
 		if (null >= 0)
 			dup2(null, 0);
 		signal(SIGPIPE, SIG_DFL);
-		execve(DOCKERD, argv, envp);
+		execve(dockerd, argv, envp);
 		_exit(127);
 	}
 	if (d < 0) {
