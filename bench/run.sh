@@ -3,9 +3,14 @@
 # one combined JSON line. Never asserts on time.
 #   - binary size and dynamic dependencies of silo-vmm;
 #   - start -> first KVM_RUN and memory overhead (bench/vmm_start.py);
-#   - boot side by side with QEMU microvm (bench/boot.py).
-# The last two run on this host when its /dev/kvm boots Linux, else in the lab
-# (times there are TCG-inflated; compare only within one run).
+#   - boot side by side with QEMU microvm (bench/boot.py);
+#   - guest agent ping/exec round trips and put/get throughput (bench/agent.py);
+#   - silo run/start -> agent/Docker ready, idle sandbox memory (bench/sandbox.py).
+# All but the first run on this host when its /dev/kvm boots Linux, else in the
+# lab, in one session (times there are TCG-inflated; compare only within one run).
+# BENCH_RUNS (boot runs, default 10), BENCH_START_RUNS (default 20),
+# BENCH_BIG_MB (agent put/get file, default 1024; 256 in the lab),
+# BENCH_SANDBOX_RUNS (silo run --rm runs, default 10; 3 in the lab).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -18,7 +23,12 @@ echo "silo-vmm binary: stripped $size bytes; dynamic dependencies: $deps"
 echo "BENCH {\"bench\": \"binary\", \"stripped_bytes\": $size, \"deps\": \"${deps% }\"}" | tee -a "$out" >/dev/null
 
 runs=${BENCH_RUNS:-10}
-cmd=(bash -c "/usr/bin/python3 bench/vmm_start.py --runs ${BENCH_START_RUNS:-20} && /usr/bin/python3 bench/boot.py --runs $runs")
+# (as arguments: tests/lab/run passes only SILO_*/LAB_* variables on)
+bigmb=${BENCH_BIG_MB:+--big-mb $BENCH_BIG_MB}
+sbruns=${BENCH_SANDBOX_RUNS:+--runs $BENCH_SANDBOX_RUNS}
+# Each benchmark runs even if an earlier one failed; the exit status is the first failure.
+cmd=(bash -c "rc=0; for b in 'vmm_start.py --runs ${BENCH_START_RUNS:-20}' 'boot.py --runs $runs' \
+  'agent.py $bigmb' 'sandbox.py $sbruns'; do /usr/bin/python3 bench/\$b || { r=\$?; [ \$rc = 0 ] && rc=\$r; }; done; exit \$rc")
 if why=$(scripts/kvm-usable.sh); then
   echo "bench: running on this host ($why)"
   "${cmd[@]}" | tee -a "$out"; rc=${PIPESTATUS[0]}
