@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -28,8 +29,10 @@
 /* Debian installs dockerd in /usr/sbin; upstream packages in /usr/bin. */
 static const char *const dockerd_paths[] = { "/usr/sbin/dockerd", "/usr/bin/dockerd" };
 #define DOCKER_SOCK    "/run/docker.sock"
+#define CONTAINERD     "/usr/bin/containerd"
+#define CONTAINERD_SOCK "/run/containerd/containerd.sock"
 #define DOCKER_DATA    "/.silo/scratch/docker"
-#define DOCKER_LOG     "/var/log/dockerd.log"
+#define DOCKER_LOG     "/var/log/dockerd.log"   /* = /var/log/<what>.log below */
 #define DOCKER_WAIT_S  900   /* give up after this long (emulated hosts are slow) */
 
 static long boot_ms(void)
@@ -40,29 +43,49 @@ static long boot_ms(void)
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void write_status(const char *path, const char *fmt, long v, const char *s)
+static void write_status(const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void write_status(const char *path, const char *fmt, ...)
 {
 	char tmp[64];
+	va_list ap;
 	FILE *f;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if (!(f = fopen(tmp, "w")))
 		return;
-	fprintf(f, fmt, v, s);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
 	fclose(f);
 	rename(tmp, path);   /* readers see all of it or nothing */
 }
 
-/* One HTTP round trip: true when dockerd's API answers 200. */
-static bool docker_ping(void)
+static bool sock_connects(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = DOCKER_SOCK };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd < 0)
+		return false;
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+/* One HTTP round trip: true when dockerd's API answers 200. */
+static bool docker_ping(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	static const char req[] = "GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n";
 	char buf[256];
 	ssize_t n;
 	bool ok = false;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	if (fd < 0)
 		return false;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
@@ -75,29 +98,84 @@ static bool docker_ping(void)
 	return ok;
 }
 
-/* The watcher: parent of dockerd until it is ready, then it leaves dockerd
- * to PID 1 and exits. */
-static void watch(pid_t dockerd)
+static pid_t spawn_daemon(char *const argv[], const char *logpath)
 {
-	long t0 = boot_ms();
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int log = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		char *const envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+				       "HOME=/root", NULL };
+
+		if (log >= 0) {
+			dup2(log, 1);
+			dup2(log, 2);
+		}
+		if (null >= 0)
+			dup2(null, 0);
+		sigset_t none;
+
+		/* Daemons start with PID 1's signal state undone. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		execve(argv[0], argv, envp);
+		_exit(127);
+	}
+	return pid;
+}
+
+/*
+ * Wait until ready(path) or the daemon dies or the deadline passes. On
+ * failure writes DOCKER_FAILED and exits the watcher.
+ */
+static void wait_ready(pid_t pid, const char *what, bool (*ready)(const char *), const char *path,
+		       long t0)
+{
 	struct timespec tick = { 0, 100 * 1000 * 1000 };
 	int st;
 
+	if (pid < 0) {
+		write_status(DOCKER_FAILED, "%ld ms: cannot start %s\n", boot_ms(), what);
+		_exit(1);
+	}
 	while (boot_ms() - t0 < DOCKER_WAIT_S * 1000L) {
-		if (waitpid(dockerd, &st, WNOHANG) == dockerd) {
-			write_status(DOCKER_FAILED, "%ld ms: dockerd exited (status %s); see " DOCKER_LOG "\n",
-				     boot_ms(), WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "non-zero");
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			write_status(DOCKER_FAILED, "%ld ms: %s exited; see /var/log/%s.log\n", boot_ms(),
+				     what, what);
 			_exit(1);
 		}
-		if (docker_ping()) {
-			write_status(DOCKER_READY, "%ld%s\n", boot_ms(), "");
-			_exit(0);
-		}
+		if (ready(path))
+			return;
 		nanosleep(&tick, NULL);
 	}
-	write_status(DOCKER_FAILED, "%ld ms: dockerd did not answer%s; see " DOCKER_LOG "\n",
-		     boot_ms(), "");
+	write_status(DOCKER_FAILED, "%ld ms: %s did not answer; see /var/log/%s.log\n", boot_ms(),
+		     what, what);
 	_exit(1);
+}
+
+/*
+ * The watcher: starts containerd, then dockerd attached to it, and reports.
+ * containerd runs on its own rather than under dockerd because dockerd gives
+ * its child only a short start-up timeout, which a slow (emulated) machine
+ * misses. Once dockerd answers, the watcher exits and PID 1 adopts both.
+ */
+static void watch(const char *dockerd)
+{
+	long t0 = boot_ms();
+	char *const cd_argv[] = { CONTAINERD, NULL };
+	char *const dd_argv[] = { (char *)dockerd, "--containerd=" CONTAINERD_SOCK, NULL };
+
+	if (access(CONTAINERD, X_OK) != 0) {
+		write_status(DOCKER_FAILED, "%ld ms: %s\n", boot_ms(), "no containerd in the base image");
+		_exit(1);
+	}
+	wait_ready(spawn_daemon(cd_argv, "/var/log/containerd.log"), "containerd", sock_connects,
+		   CONTAINERD_SOCK, t0);
+	wait_ready(spawn_daemon(dd_argv, DOCKER_LOG), "dockerd", docker_ping, DOCKER_SOCK, t0);
+	write_status(DOCKER_READY, "%ld%s\n", boot_ms(), "");
+	_exit(0);
 }
 
 void docker_start(void)
@@ -133,27 +211,5 @@ void docker_start(void)
 		return;
 	}
 	setsid();
-	pid_t d = fork();
-	if (d == 0) {
-		int log = open(DOCKER_LOG, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		char *const argv[] = { (char *)dockerd, NULL };
-		char *const envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-				       "HOME=/root", NULL };
-
-		if (log >= 0) {
-			dup2(log, 1);
-			dup2(log, 2);
-		}
-		if (null >= 0)
-			dup2(null, 0);
-		signal(SIGPIPE, SIG_DFL);
-		execve(dockerd, argv, envp);
-		_exit(127);
-	}
-	if (d < 0) {
-		write_status(DOCKER_FAILED, "%ld ms: fork: %s\n", boot_ms(), strerror(errno));
-		_exit(1);
-	}
-	watch(d);
+	watch(dockerd);
 }
