@@ -14,7 +14,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all deps image lab test unit fuzz e2e bench asan clean help
+.PHONY: all deps image lab test unit fuzz e2e bench asan demo clean help
 all: deps $(BUILD)/silo-vmm $(BUILD)/silo-init $(BUILD)/silo-init-host $(BUILD)/silo-agent $(BUILD)/silo
 
 help:
@@ -23,6 +23,7 @@ help:
 	@echo "make test     unit tests, fuzz runs, e2e tests (in the lab when /dev/kvm cannot boot Linux)"
 	@echo "make bench    benchmarks (table + JSON)"
 	@echo "make asan     sanitizer build; runs the unit tests and the e2e boot test with it"
+	@echo "make demo     a sandbox builds and runs a Docker container (in the lab without usable KVM)"
 
 deps:
 	@scripts/deps.sh build unit agent
@@ -75,7 +76,10 @@ asan:
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined -static-libasan -static-libubsan" all unit
 	@$(MAKE) --no-print-directory image
-	@SILO_BUILD=build/asan SILO_E2E_FILTER="$${SILO_E2E_FILTER:-boot}" SILO_NO_FUZZ=1 scripts/test.sh
+	@SILO_BUILD=build/asan SILO_E2E_FILTER="$${SILO_E2E_FILTER:-boot_to_marker or bzimage}" SILO_NO_FUZZ=1 scripts/test.sh
+
+demo: all image
+	@scripts/demo.sh
 
 clean:
 	rm -rf build
