@@ -62,29 +62,6 @@ static void blk_config_read(struct vdev *vd, uint32_t off, void *buf, uint32_t l
 	}
 }
 
-/* Bytes [skip, skip+len) of src as a new iovec array in dst; returns its count. */
-static unsigned int iov_slice(const struct iovec *src, unsigned int cnt, size_t skip, size_t len,
-			      struct iovec *dst)
-{
-	unsigned int n = 0;
-
-	for (unsigned int i = 0; i < cnt && len; i++) {
-		size_t l = src[i].iov_len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		l -= skip;
-		if (l > len)
-			l = len;
-		dst[n++] = (struct iovec){ (uint8_t *)src[i].iov_base + skip, l };
-		len -= l;
-		skip = 0;
-	}
-	return n;
-}
-
 /* preadv/pwritev until done; *done = bytes moved. Short transfer (EOF) is -EIO. */
 static int blk_rw(int fd, struct iovec *iov, unsigned int cnt, uint64_t off, bool wr, size_t *done)
 {

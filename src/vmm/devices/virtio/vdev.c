@@ -108,6 +108,28 @@ void vdev_metrics_json(struct vdev *vd, FILE *f)
 #undef M
 }
 
+unsigned int iov_slice(const struct iovec *src, unsigned int cnt, size_t skip, size_t len,
+		       struct iovec *dst)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < cnt && len; i++) {
+		size_t l = src[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		l -= skip;
+		if (l > len)
+			l = len;
+		dst[n++] = (struct iovec){ (uint8_t *)src[i].iov_base + skip, l };
+		len -= l;
+		skip = 0;
+	}
+	return n;
+}
+
 size_t iov_to_buf(const struct iovec *iov, unsigned int cnt, size_t skip, void *buf, size_t len)
 {
 	size_t done = 0;

@@ -86,6 +86,9 @@ void vdev_metrics_json(struct vdev *vd, FILE *f);
 
 /* Scatter/gather copies bounded by the iovecs; return bytes copied. */
 size_t iov_to_buf(const struct iovec *iov, unsigned int cnt, size_t skip, void *buf, size_t len);
+/* Bytes [skip, skip+len) of src (cnt entries) as a new iovec array in dst; returns its count. */
+unsigned int iov_slice(const struct iovec *src, unsigned int cnt, size_t skip, size_t len,
+		       struct iovec *dst);
 size_t buf_to_iov(const struct iovec *iov, unsigned int cnt, size_t skip, const void *buf, size_t len);
 
 #endif

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "vmm/devices/virtio/queue.h"
+#include "vmm/devices/virtio/vdev.h"
 #include "vmm/devices/virtio/vsock/muxer.h"
 #include "vmm/log.h"
 
@@ -55,28 +56,6 @@ void vsock_credit_stamp(struct vsock_credit *c, struct vsock_pkt *p)
 	c->last_fwd_cnt_to_peer = c->fwd_cnt;
 }
 
-unsigned int vsock_iov_slice(const struct iovec *src, unsigned int cnt, size_t skip, size_t len,
-			     struct iovec *dst)
-{
-	unsigned int n = 0;
-
-	for (unsigned int i = 0; i < cnt && len; i++) {
-		size_t l = src[i].iov_len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		l -= skip;
-		if (l > len)
-			l = len;
-		dst[n++] = (struct iovec){ (uint8_t *)src[i].iov_base + skip, l };
-		len -= l;
-		skip = 0;
-	}
-	return n;
-}
-
 int vsock_txbuf_push(struct vsock_txbuf *t, const struct iovec *iov, unsigned int cnt, size_t skip,
 		     uint32_t len)
 {
@@ -93,7 +72,7 @@ int vsock_txbuf_push(struct vsock_txbuf *t, const struct iovec *iov, unsigned in
 		t->head = 0;
 	}
 	tail = (t->head + t->len) % VSOCK_CONN_BUF_SIZE;
-	n = vsock_iov_slice(iov, cnt > VQ_MAX_SIZE ? VQ_MAX_SIZE : cnt, skip, len, part);
+	n = iov_slice(iov, cnt > VQ_MAX_SIZE ? VQ_MAX_SIZE : cnt, skip, len, part);
 	for (unsigned int i = 0; i < n; i++) {
 		const uint8_t *src = part[i].iov_base;
 		size_t l = part[i].iov_len;
@@ -198,7 +177,7 @@ static void forward_rw(struct vsock_mux *m, struct vsock_conn *c, const struct i
 
 	/* Keep byte order: if anything is buffered, the new bytes queue behind it. */
 	if (!c->tx.len) {
-		unsigned int n = vsock_iov_slice(iov, cnt, skip, len, part);
+		unsigned int n = iov_slice(iov, cnt, skip, len, part);
 		struct msghdr msg = { .msg_iov = part, .msg_iovlen = n };
 		ssize_t r;
 
@@ -499,7 +478,7 @@ uint32_t vsock_conn_rx_fill(struct vsock_mux *m, struct vsock_conn *c, uint16_t 
 			p->op = VIRTIO_VSOCK_OP_CREDIT_UPDATE;
 			break;
 		}
-		n = vsock_iov_slice(iov, cnt, 0, want, part);
+		n = iov_slice(iov, cnt, 0, want, part);
 		do {
 			r = readv(c->fd, part, (int)n);
 		} while (r < 0 && errno == EINTR);

@@ -96,9 +96,6 @@ struct vsock_conn {
 	bool in_rxq;
 };
 
-/* Bytes [skip, skip+len) of src as a new iovec array in dst (cnt entries max). */
-unsigned int vsock_iov_slice(const struct iovec *src, unsigned int cnt, size_t skip, size_t len,
-			     struct iovec *dst);
 
 /* Epoll interest the connection needs now (0 = leave it out of epoll). */
 uint32_t vsock_conn_events(const struct vsock_conn *c);

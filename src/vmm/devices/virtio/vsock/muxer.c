@@ -472,7 +472,7 @@ uint32_t vsock_mux_rx_fill(struct vsock_mux *m, const struct vsock_rx_next *n,
 		m->m.rst_to_guest++;
 	} else {
 		struct vsock_conn *c = &m->conns[n->slot];
-		unsigned int dn = vsock_iov_slice(iov, cnt > VQ_MAX_SIZE ? VQ_MAX_SIZE : cnt,
+		unsigned int dn = iov_slice(iov, cnt > VQ_MAX_SIZE ? VQ_MAX_SIZE : cnt,
 						  VSOCK_HDR_SIZE, space - VSOCK_HDR_SIZE, data);
 
 		len = vsock_conn_rx_fill(m, c, n->op, n->avail, &p, data, dn, space - VSOCK_HDR_SIZE);
