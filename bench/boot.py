@@ -13,6 +13,7 @@ table and one JSON line starting with "BENCH ".
 import argparse
 import json
 import os
+import select
 import shlex
 import statistics
 import subprocess
@@ -29,17 +30,20 @@ def one_run(cmd, timeout):
     t_marker = None
     buf = b""
     deadline = t0 + timeout
-    os.set_blocking(p.stdout.fileno(), True)
+    fd = p.stdout.fileno()
     while True:
-        chunk = p.stdout.read1(65536) if hasattr(p.stdout, "read1") else p.stdout.read(1)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            p.kill()   # a hung guest must not hang the benchmark
+            break
+        if not select.select([fd], [], [], min(left, 1.0))[0]:
+            continue
+        chunk = os.read(fd, 65536)
         if not chunk:
             break
         buf += chunk
         if t_marker is None and MARKER in buf:
             t_marker = time.monotonic() - t0
-        if time.monotonic() > deadline:
-            p.kill()
-            break
     _, status, ru = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)
     total = time.monotonic() - t0

@@ -38,10 +38,15 @@ def main():
     for _ in range(a.runs):
         env = dict(os.environ, SILO_VMM_STATS="1",
                    SILO_VMM_TRACE_START=str(time.monotonic_ns() // 1000))
-        p = subprocess.run([a.vmm, "--kernel", a.kernel, "--initrd", a.initrd, "--memory", "256",
-                            "--boot-timeout", str(a.timeout), "--cmdline", extra],
-                           env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, text=True, timeout=a.timeout + 30)
+        try:
+            p = subprocess.run([a.vmm, "--kernel", a.kernel, "--initrd", a.initrd, "--memory", "256",
+                                "--boot-timeout", str(a.timeout), "--cmdline", extra],
+                               env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True, timeout=a.timeout + 30)
+        except subprocess.TimeoutExpired as e:  # a hung guest: count it, go on
+            print(f"bench: run did not end in {a.timeout + 30}s", file=sys.stderr)
+            codes.append("timeout")
+            continue
         codes.append(p.returncode)
         m = TRACE.search(p.stderr)
         if m:
@@ -61,7 +66,7 @@ def main():
            "start_cpu_ms": round(med(cpu_us) / 1000, 3),
            "maxrss_kib": med(maxrss), "guest_resident_kib": med(resident),
            "overhead_kib": med(overhead),
-           "exit_codes": sorted(set(codes))}
+           "exit_codes": sorted(set(map(str, codes)))}
     where = "lab (TCG-emulated host: times inflated)" if os.environ.get("SILO_IN_LAB") == "1" else "this host"
     print(f"silo-vmm start and memory, median of {a.runs}, on {where}")
     print(f"  {'process start -> first KVM_RUN (ms)':<40}{res['start_to_first_kvm_run_ms']:>10}   goal <= 3")
