@@ -24,6 +24,17 @@ cache_begin() {
   rm -rf "$tmp"; mkdir -p "$tmp"; printf '%s\n' "$tmp"
 }
 
+# cache_abort TMPDIR: remove a half-built entry. debootstrap mounts /proc and
+# friends inside its target; an interrupted build must not leave them mounted
+# (nor let rm -rf wander into them), so unmount everything below first.
+cache_abort() {
+  local d=$1
+  [ -n "$d" ] && [ -d "$d" ] || return 0
+  awk -v d="$d/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r |
+    while read -r m; do umount -l "$m" 2>/dev/null; done
+  rm -rf --one-file-system "$d"
+}
+
 # cache_commit KEY TMPDIR: atomically publish, then drop older entries of NAME
 cache_commit() {
   local key=$1 tmp=$2 name=${1%-*}

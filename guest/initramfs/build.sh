@@ -14,7 +14,7 @@ CACHE_EXTRA=$(dpkg-query -W -f='${Version}' busybox-static)
 key=$(cache_key initramfs "$0" "$here/init" "$agent")
 if cache_done "$key"; then echo "$SILO_CACHE/$key"; exit 0; fi
 out=$(cache_begin "$key")
-trap 'rm -rf "$out"' EXIT
+trap 'cache_abort "$out"' EXIT
 
 # tree DIR: busybox with every applet linked in /bin, and the usual mount points.
 tree() {

@@ -31,7 +31,7 @@ if [ ! -e "$tree/.done" ]; then
 fi
 mkdir -p "$obj"
 out=$(cache_begin "$key")
-trap 'rm -rf "$out"' EXIT
+trap 'cache_abort "$out"' EXIT
 
 m() { make -s -C "$tree" O="$obj" "$@"; }
 m tinyconfig >/dev/null

@@ -16,7 +16,7 @@ if cache_done "$key"; then echo "$SILO_CACHE/$key"; exit 0; fi
 
 log() { echo "rootfs: $*" >&2; }
 out=$(cache_begin "$key")
-trap 'rm -rf "$out"' EXIT
+trap 'cache_abort "$out"' EXIT
 root=$out/root
 log "debootstrap bookworm with $PKGS (a few minutes, once)"
 debootstrap --variant=minbase --include="$PKGS" bookworm "$root" "$MIRROR" > "$out/debootstrap.log" 2>&1 || {
