@@ -369,6 +369,11 @@ void vsock_conn_host_event(struct vsock_mux *m, struct vsock_conn *c, uint32_t e
 		c->cr.fwd_cnt += (uint32_t)n;
 		if (after_forward(m, c))
 			return;
+		/* The guest has closed and we are still delivering what it sent:
+		 * the graceful-close timeout is for a reader that stopped, not for
+		 * a slow one, so every bit of progress re-arms it. */
+		if (n > 0 && c->state == VC_CLOSING)
+			vsock_mux_set_deadline(m, c, VSOCK_SHUTDOWN_TIMEOUT_MS);
 	}
 	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && c->state == VC_ESTABLISHED &&
 	    !c->local_eof && !c->peer_no_rcv)
