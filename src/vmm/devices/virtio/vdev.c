@@ -130,12 +130,15 @@ unsigned int iov_slice(const struct iovec *src, unsigned int cnt, size_t skip, s
 	return n;
 }
 
-size_t iov_to_buf(const struct iovec *iov, unsigned int cnt, size_t skip, void *buf, size_t len)
+/* The one walk behind iov_to_buf/buf_to_iov: to_iov picks the copy direction. */
+static size_t iov_copy(const struct iovec *iov, unsigned int cnt, size_t skip, uint8_t *buf,
+		       size_t len, bool to_iov)
 {
 	size_t done = 0;
 
 	for (unsigned int i = 0; i < cnt && done < len; i++) {
 		size_t l = iov[i].iov_len;
+		uint8_t *p;
 
 		if (skip >= l) {
 			skip -= l;
@@ -144,30 +147,24 @@ size_t iov_to_buf(const struct iovec *iov, unsigned int cnt, size_t skip, void *
 		l -= skip;
 		if (l > len - done)
 			l = len - done;
-		memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + skip, l);
+		p = (uint8_t *)iov[i].iov_base + skip;
+		if (to_iov)
+			memcpy(p, buf + done, l);
+		else
+			memcpy(buf + done, p, l);
 		done += l;
 		skip = 0;
 	}
 	return done;
 }
 
+size_t iov_to_buf(const struct iovec *iov, unsigned int cnt, size_t skip, void *buf, size_t len)
+{
+	return iov_copy(iov, cnt, skip, buf, len, false);
+}
+
 size_t buf_to_iov(const struct iovec *iov, unsigned int cnt, size_t skip, const void *buf, size_t len)
 {
-	size_t done = 0;
-
-	for (unsigned int i = 0; i < cnt && done < len; i++) {
-		size_t l = iov[i].iov_len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		l -= skip;
-		if (l > len - done)
-			l = len - done;
-		memcpy((uint8_t *)iov[i].iov_base + skip, (const uint8_t *)buf + done, l);
-		done += l;
-		skip = 0;
-	}
-	return done;
+	/* Only read through buf when to_iov is true. */
+	return iov_copy(iov, cnt, skip, (uint8_t *)(uintptr_t)buf, len, true);
 }
