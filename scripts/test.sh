@@ -92,7 +92,7 @@ esac
 summary+=("e2e (pytest, $mode): $e_pass passed, $e_fail failed")
 # CI shows only the end of the output: repeat what failed and why down there.
 while IFS= read -r l; do summary+=("  $l"); done < <(
-  { grep -E '^(FAILED|ERROR) |^lab: |^e2e: the lab' "$logs/e2e.log"; printf '%s\n' "${broken[@]}"; } |
+  { grep -oE '^(FAILED|ERROR) .*|lab: .*|^e2e: the lab.*' "$logs/e2e.log"; printf '%s\n' "${broken[@]}"; } |
     grep . | head -n 12 | cut -c1-200)
 pass=$((pass + e_pass)); fail=$((fail + e_fail))
 

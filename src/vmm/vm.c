@@ -388,6 +388,10 @@ static int setup_memory(struct vm *vm)
 		return err_ret(-errno, "mmap %llu MiB guest RAM: %m",
 			       (unsigned long long)vm->cfg.mem_mib);
 	}
+	/* 4 KiB host pages whatever the host's THP default: a huge page would
+	 * make the first guest touch cost 2 MiB of host memory, and idle
+	 * sandboxes are sized by what they touch. Advisory, so failure is fine. */
+	(void)madvise(vm->ram, vm->ram_size, MADV_NOHUGEPAGE);
 	/* Slot 0 below the 32-bit MMIO hole, slot 1 (if any) from 4 GiB. */
 	vm->mem.r[0] = (struct guest_region){ .gpa = 0, .size = low, .hva = vm->ram };
 	vm->mem.nr = 1;
