@@ -221,8 +221,12 @@ def test_lifecycle_persistence(env):
     silo(env, "start", "life", check=0)
     assert "already running" in one_error_line(silo(env, "start", "life"))
     r = silo(env, "exec", "-e", "X=1", "life", "--", "sh", "-c",
-             "echo $GREETING$X > kept; id -un; pwd; nproc; hostname")
-    assert r.returncode == 0 and r.stdout.decode().split() == ["agent", "/workspace", "2", "life"]
+             "echo $GREETING$X > kept; id -un; pwd; nproc; hostname; "
+             "awk '/^MemTotal:/ {print $2}' /proc/meminfo")
+    words = r.stdout.decode().split()
+    assert r.returncode == 0 and words[:4] == ["agent", "/workspace", "2", "life"], r
+    # --memory 512M is the guest's RAM: MemTotal is that less the kernel's own reservations
+    assert 400 * 1024 < int(words[4]) <= 512 * 1024, words
     assert silo(env, "exec", "life", "--", "sh", "-c", "exit 7").returncode == 7
     assert silo(env, "exec", "life", "--", "sh", "-c", "kill -TERM $$").returncode == 128 + 15
     assert silo(env, "exec", "life", "--", "no-such-command").returncode == 127
