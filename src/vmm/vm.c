@@ -390,7 +390,10 @@ static int setup_memory(struct vm *vm)
 	}
 	/* 4 KiB host pages whatever the host's THP default: a huge page would
 	 * make the first guest touch cost 2 MiB of host memory, and idle
-	 * sandboxes are sized by what they touch. Advisory, so failure is fine. */
+	 * sandboxes are sized by what they touch. The price is speed where the
+	 * host shadows guest page tables (the lab's npt=0: exec round trip and
+	 * file put about 2x slower there); with EPT/NPT it is TLB reach only.
+	 * Advisory, so failure is fine. */
 	(void)madvise(vm->ram, vm->ram_size, MADV_NOHUGEPAGE);
 	/* Slot 0 below the 32-bit MMIO hole, slot 1 (if any) from 4 GiB. */
 	vm->mem.r[0] = (struct guest_region){ .gpa = 0, .size = low, .hva = vm->ram };

@@ -29,10 +29,9 @@ from test_agent_host import (  # noqa: F401  (collected again, against the VM)
     test_stdin_through_sha256sum, test_stdin_cat_roundtrip, test_32_concurrent_execs,
     test_pty_prompt_and_resize, test_pty_ctrl_c_reaches_foreground)
 
-# The issue asks for a 1 GiB round trip; under the lab's nested emulation the
-# get of 1 GiB is not yet reliable (see the vsock close timeout), so the
-# default is 256 MiB and SILO_AGENT_VM_BIG_MB=1024 runs the full size.
-BIG_MB = int(os.environ.get("SILO_AGENT_VM_BIG_MB", "256"))
+# The issue asks for a 1 GiB round trip (about 3 minutes in the lab);
+# SILO_AGENT_VM_BIG_MB makes it smaller for a quick run.
+BIG_MB = int(os.environ.get("SILO_AGENT_VM_BIG_MB", "1024"))
 VMM = BUILD / "silo-vmm"
 AGENT_INITRD = GUEST / "agent.cpio.gz"
 BASE = GUEST / "rootfs.ext4"
