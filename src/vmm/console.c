@@ -305,7 +305,9 @@ int console_attach(struct console *c, struct evloop *ev, struct serial *s)
 
 void console_write(struct console *c, const uint8_t *buf, size_t n)
 {
-	console_watch_feed(&c->watch, buf, n);
+	const uint8_t *seen = buf;
+	size_t seen_n = n;
+
 	pthread_mutex_lock(&c->lock);
 	if (c->out_fd < 0) {
 		c->dropped += n;
@@ -327,6 +329,9 @@ void console_write(struct console *c, const uint8_t *buf, size_t n)
 	}
 out:
 	pthread_mutex_unlock(&c->lock);
+	/* Watch only after writing: a watched line (power off, panic) makes the
+	 * VMM print its own exit message, which must follow the guest's line. */
+	console_watch_feed(&c->watch, seen, seen_n);
 }
 
 void console_rx_ready(struct console *c)
