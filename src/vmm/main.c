@@ -36,6 +36,8 @@ static void usage(FILE *f)
 "  --memory MIB         guest RAM in MiB, %d..%llu (default %d)\n"
 "  --disk PATH[,ro]     virtio-blk disk; repeatable, in order /dev/vda, vdb, ...\n"
 "  --rng                add a virtio-rng device\n"
+"  --balloon            add a virtio-balloon device: the guest reports free memory,\n"
+"                       which goes back to the host\n"
 "  --vsock CID,PATH     virtio-vsock: host clients connect to PATH and send\n"
 "                       \"CONNECT <port>\\n\"; guest connections to port P reach PATH_P\n"
 "  --console SPEC       stdio (default) | file:PATH | unix:PATH\n"
@@ -97,7 +99,7 @@ static int64_t mono_ns(void)
 }
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_DISK, OPT_RNG,
-       OPT_VSOCK, OPT_CONSOLE, OPT_CONTROL, OPT_BOOT_TIMEOUT, OPT_BOOT_MARKER, OPT_NO_MAP };
+       OPT_VSOCK, OPT_CONSOLE, OPT_CONTROL, OPT_BOOT_TIMEOUT, OPT_BOOT_MARKER, OPT_NO_MAP, OPT_BALLOON };
 
 int main(int argc, char **argv)
 {
@@ -109,6 +111,7 @@ int main(int argc, char **argv)
 		{ "memory", required_argument, NULL, OPT_MEMORY },
 		{ "disk", required_argument, NULL, OPT_DISK },
 		{ "rng", no_argument, NULL, OPT_RNG },
+		{ "balloon", no_argument, NULL, OPT_BALLOON },
 		{ "vsock", required_argument, NULL, OPT_VSOCK },
 		{ "console", required_argument, NULL, OPT_CONSOLE },
 		{ "control", required_argument, NULL, OPT_CONTROL },
@@ -179,6 +182,9 @@ int main(int argc, char **argv)
 		}
 		case OPT_RNG:
 			cfg.rng = true;
+			break;
+		case OPT_BALLOON:
+			cfg.balloon = true;
 			break;
 		case OPT_VSOCK: {
 			char *comma = strchr(optarg, ',');

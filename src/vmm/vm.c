@@ -306,6 +306,15 @@ static int setup_devices(struct vm *vm)
 		if ((ret = add_virtio(vm, vd, "rng")))
 			return ret;
 	}
+	if (vm->cfg.balloon) {
+		struct vdev *vd;
+
+		ret = virtio_balloon_create(&vd);
+		if (ret)
+			return err_ret(ret, "virtio-balloon: %s", strerror(-ret));
+		if ((ret = add_virtio(vm, vd, "balloon")))
+			return ret;
+	}
 	if (vm->cfg.vsock_path) {
 		struct vdev *vd;
 

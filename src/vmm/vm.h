@@ -42,6 +42,7 @@ struct vm_config {
 	struct vm_disk disks[VM_MAX_DISKS];
 	unsigned int nr_disks;
 	bool rng;
+	bool balloon;            /* virtio-balloon with free page reporting */
 	uint64_t vsock_cid;      /* guest CID (>= 3) when vsock_path is set */
 	const char *vsock_path;  /* hybrid-vsock Unix socket, or NULL: no vsock */
 	const char *console;     /* "stdio", "file:PATH", "unix:PATH" */

@@ -42,7 +42,7 @@
 static uint8_t *ram;
 static struct guest_mem gm;
 static struct vdev *vd;
-static char path[64];
+static char path[64], guest_path[80];
 static int lfd = -1;
 static int fds[MAX_FDS];
 static unsigned int nfds;
@@ -52,6 +52,13 @@ static void raise_stub(void *tp, uint32_t bits)
 {
 	(void)tp;
 	(void)bits;
+}
+
+/* libFuzzer ends with exit(): leave no sockets behind in /tmp. */
+static void remove_sockets(void)
+{
+	unlink(path);
+	unlink(guest_path);
 }
 
 static void init(void)
@@ -68,7 +75,9 @@ static void init(void)
 	vd->mem = &gm;
 	vd->raise = raise_stub;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%.60s_1234", path);
+	snprintf(guest_path, sizeof(guest_path), "%s", sa.sun_path);
 	unlink(sa.sun_path);
+	atexit(remove_sockets);
 	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 64) < 0)
 		abort();

@@ -42,6 +42,8 @@ int virtio_blk_create(struct vdev **out, const char *path, bool readonly, const 
 /* Same with an already open fd (ownership passes on success); for tests and fd passing. */
 int virtio_blk_create_fd(struct vdev **out, int fd, bool readonly, const char *serial);
 int virtio_rng_create(struct vdev **out);
+/* Free page reporting only (balloon.c); the guest never gets asked to inflate. */
+int virtio_balloon_create(struct vdev **out);
 
 /* Free a vdev that was never handed to a transport. */
 void vdev_destroy(struct vdev *vd);
