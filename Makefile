@@ -76,7 +76,10 @@ asan:
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined -static-libasan -static-libubsan" all unit
 	@$(MAKE) --no-print-directory image
-	@SILO_BUILD=build/asan SILO_E2E_MODULES="$${SILO_E2E_MODULES:-tests/e2e/test_vmm.py}" SILO_E2E_FILTER="$${SILO_E2E_FILTER:-boot_to_marker or bzimage}" SILO_NO_FUZZ=1 scripts/test.sh
+	@SILO_BUILD=build/asan SILO_AGENT_INIT=build/asan/silo-init-host \
+	  SILO_E2E_MODULES="$${SILO_E2E_MODULES:-tests/e2e/test_agent_host.py tests/e2e/test_vmm.py}" \
+	  SILO_E2E_FILTER="$${SILO_E2E_FILTER:-test_agent_host or boot_to_marker or bzimage or balloon}" \
+	  SILO_NO_FUZZ=1 scripts/test.sh
 
 demo: all image
 	@scripts/demo.sh

@@ -98,8 +98,10 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* In the order of opts[] below: opts[opt - OPT_KERNEL] names an option. */
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_DISK, OPT_RNG,
-       OPT_VSOCK, OPT_CONSOLE, OPT_CONTROL, OPT_BOOT_TIMEOUT, OPT_BOOT_MARKER, OPT_NO_MAP, OPT_BALLOON };
+       OPT_BALLOON, OPT_VSOCK, OPT_CONSOLE, OPT_CONTROL, OPT_BOOT_TIMEOUT, OPT_BOOT_MARKER,
+       OPT_NO_MAP, OPT_END };
 
 int main(int argc, char **argv)
 {
@@ -122,10 +124,12 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	_Static_assert(sizeof(opts) / sizeof(opts[0]) == OPT_END - OPT_KERNEL + 3,
+		       "opts[] lists the OPT_* options in order, then verbose, help, end");
 	int64_t t0 = mono_ns();
 	struct vm_config cfg = { .cpus = 1, .mem_mib = DEFAULT_MEM_MIB,
 				 .boot_timeout = DEFAULT_BOOT_TIMEOUT, .console = "stdio" };
-	bool seen[OPT_NO_MAP + 1] = { false };
+	bool seen[OPT_END] = { false };
 	unsigned long long n;
 	const char *trace, *stats;
 	int verbose = 0, opt, ret, code;
