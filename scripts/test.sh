@@ -75,6 +75,10 @@ case $mode in
     "${pytest[@]}" "${modules[@]}" 2>&1 | tee "$logs/e2e.log"; count "$logs/e2e.log" "${PIPESTATUS[0]}" ;;
   lab)
     scripts/deps.sh lab || exit 1
+    # Guest RAM on huge host pages in the lab: its shadow paging (npt=0) runs
+    # guests about twice as fast on them. Only the tests; tests about memory
+    # and the benchmarks use the product's default (docs/memory.md).
+    export SILO_VMM_HUGEPAGES=${SILO_VMM_HUGEPAGES:-1}
     # One lab host per module: a lab host that froze (tests/lab/run reruns
     # the module, LAB_RETRIES) costs that module, not the whole suite.
     # A module that says NEEDS_KVM = False (the agent as a host process) runs

@@ -397,13 +397,14 @@ static int setup_memory(struct vm *vm)
 		return err_ret(-errno, "mmap %llu MiB guest RAM: %m",
 			       (unsigned long long)vm->cfg.mem_mib);
 	}
-	/* 4 KiB host pages whatever the host's THP default: a huge page would
+	/* 4 KiB host pages whatever the host's THP default (SILO_VMM_HUGEPAGES=1
+	 * opts out, for the lab): a huge page would
 	 * make the first guest touch cost 2 MiB of host memory, and idle
 	 * sandboxes are sized by what they touch. The price is speed where the
 	 * host shadows guest page tables (the lab's npt=0: exec round trip and
 	 * file put about 2x slower there); with EPT/NPT it is TLB reach only.
 	 * Advisory, so failure is fine. */
-	(void)madvise(vm->ram, vm->ram_size, MADV_NOHUGEPAGE);
+	(void)madvise(vm->ram, vm->ram_size, vm->cfg.huge_pages ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	/* Slot 0 below the 32-bit MMIO hole, slot 1 (if any) from 4 GiB. */
 	vm->mem.r[0] = (struct guest_region){ .gpa = 0, .size = low, .hva = vm->ram };
 	vm->mem.nr = 1;

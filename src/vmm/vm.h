@@ -43,6 +43,7 @@ struct vm_config {
 	unsigned int nr_disks;
 	bool rng;
 	bool balloon;            /* virtio-balloon with free page reporting */
+	bool huge_pages;         /* guest RAM on the host's THP (SILO_VMM_HUGEPAGES=1) */
 	uint64_t vsock_cid;      /* guest CID (>= 3) when vsock_path is set */
 	const char *vsock_path;  /* hybrid-vsock Unix socket, or NULL: no vsock */
 	const char *console;     /* "stdio", "file:PATH", "unix:PATH" */

@@ -127,9 +127,9 @@ def test_hwrng_yields_bytes(vmm, kernel, initramfs, cmdline_extra):
 class Guest:
     """A silo-vmm whose console we read and write while it runs."""
 
-    def __init__(self, cmd):
+    def __init__(self, cmd, env=None):
         self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT)
+                                  stderr=subprocess.STDOUT, env=env)
         self.out = b""
 
     def expect(self, needle, timeout=BOOT_TIMEOUT):
@@ -223,7 +223,8 @@ def test_balloon_returns_freed_memory(vmm, kernel, initramfs, cmdline_extra):
     code = sh(f"mkdir -p /mnt && mount -t tmpfs -o size=200m none /mnt && "
               f"dd if=/dev/zero of=/mnt/f bs=1M count={mib} 2>/dev/null && echo FI''LLED && "
               f"read go && rm /mnt/f && echo FR''EED && read go")
-    g = Guest(vmm_cmd(vmm, kernel, initramfs, cmdline_extra, "--balloon", cmdline=[code]))
+    env = {k: v for k, v in os.environ.items() if k != "SILO_VMM_HUGEPAGES"}  # product default
+    g = Guest(vmm_cmd(vmm, kernel, initramfs, cmdline_extra, "--balloon", cmdline=[code]), env=env)
     try:
         g.expect("FILLED")
         full = rss_kib(g.p.pid)
