@@ -131,7 +131,7 @@ int main(int argc, char **argv)
 				 .boot_timeout = DEFAULT_BOOT_TIMEOUT, .console = "stdio" };
 	bool seen[OPT_END] = { false };
 	unsigned long long n;
-	const char *trace, *stats;
+	const char *trace, *stats, *hp;
 	int verbose = 0, opt, ret, code;
 	struct vm *vm = NULL;
 
@@ -257,7 +257,8 @@ int main(int argc, char **argv)
 	}
 	/* The lab's shadow paging runs guests ~2x faster on huge host pages;
 	 * the product keeps 4 KiB pages for memory (vm.c). */
-	cfg.huge_pages = getenv("SILO_VMM_HUGEPAGES") && !strcmp(getenv("SILO_VMM_HUGEPAGES"), "1");
+	hp = getenv("SILO_VMM_HUGEPAGES");
+	cfg.huge_pages = hp && !strcmp(hp, "1");
 	/* Console and control sockets: a vanished reader must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 

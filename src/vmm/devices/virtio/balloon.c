@@ -48,12 +48,7 @@ static void balloon_config_read(struct vdev *vd, uint32_t off, void *buf, uint32
 {
 	struct balloon *b = vd->priv;
 
-	memset(buf, 0, len);
-	if (off < sizeof(b->cfg)) {
-		uint32_t n = sizeof(b->cfg) - off;
-
-		memcpy(buf, (uint8_t *)&b->cfg + off, n < len ? n : len);
-	}
+	vdev_config_copy(&b->cfg, sizeof(b->cfg), off, buf, len);
 }
 
 /* §5.5.6.3: the driver writes `actual`; everything else is ours. */
@@ -83,61 +78,51 @@ static size_t drop(struct vdev *vd, void *p, size_t len)
 	return len;
 }
 
-/* §5.5.6.7: each device-writable buffer of a chain is one free range. The
- * used length is 0: we wrote nothing into the guest's buffers. */
-static void reporting_notify(struct vdev *vd, struct balloon *b)
+/* §5.5.6.7: each device-writable buffer of a reporting chain is one free range. */
+static void report_ranges(struct vdev *vd, const struct vq_elem *e)
 {
-	struct vq_elem *e = &b->e;
-	unsigned int n = 0;
-
-	while (vdev_pop(vd, BQ_REPORTING, e) > 0) {
-		for (unsigned int i = e->nr_out; i < e->nr_out + e->nr_in; i++)
-			/* Metrics: bytes_out counts guest RAM given back to the host. */
-			VDEV_STAT(vd, bytes_out, drop(vd, e->iov[i].iov_base, e->iov[i].iov_len));
-		vq_push(&vd->vq[BQ_REPORTING], e->head, 0);
-		VDEV_STAT(vd, reqs, 1);
-		n++;
-	}
-	if (n)
-		vdev_signal_used(vd, BQ_REPORTING);
+	for (unsigned int i = e->nr_out; i < e->nr_out + e->nr_in; i++)
+		/* Metrics: bytes_out counts guest RAM given back to the host. */
+		VDEV_STAT(vd, bytes_out, drop(vd, e->iov[i].iov_base, e->iov[i].iov_len));
 }
 
-/* §5.5.6.2: inflate/deflate buffers are arrays of 32-bit PFNs. We never ask
- * for inflation; pages a guest gives anyway are dropped like reported ones. */
-static void pfn_notify(struct vdev *vd, unsigned int qidx)
+/* §5.5.6.2: inflate buffers are arrays of 32-bit PFNs. We never ask for
+ * inflation; pages a guest gives anyway are dropped like reported ones. */
+static void inflate_pfns(struct vdev *vd, const struct vq_elem *e)
+{
+	for (size_t off = 0; off + 4 <= e->out_len; off += 4) {
+		uint32_t pfn;
+		void *p;
+
+		iov_to_buf(e->iov, e->nr_out, off, &pfn, sizeof(pfn));
+		p = gpa_to_hva(vd->mem, (uint64_t)le32toh(pfn) << VIRTIO_BALLOON_PFN_SHIFT, BALLOON_PAGE);
+		if (!p) {
+			VDEV_STAT(vd, err, 1);
+			vdev_warn(vd, "inflate: pfn %#x outside guest RAM", le32toh(pfn));
+			continue;
+		}
+		VDEV_STAT(vd, bytes_out, drop(vd, p, BALLOON_PAGE));
+	}
+}
+
+/* Every chain is used with length 0: we write nothing into the guest's
+ * buffers. Deflate chains only need returning (we never held pages). */
+static void balloon_queue_notify(struct vdev *vd, unsigned int qidx)
 {
 	struct vq_elem *e = &((struct balloon *)vd->priv)->e;
 	unsigned int n = 0;
 
 	while (vdev_pop(vd, qidx, e) > 0) {
-		for (size_t off = 0; qidx == BQ_INFLATE && off + 4 <= e->out_len; off += 4) {
-			uint32_t pfn;
-			void *p;
-
-			iov_to_buf(e->iov, e->nr_out, off, &pfn, sizeof(pfn));
-			p = gpa_to_hva(vd->mem, (uint64_t)le32toh(pfn) << VIRTIO_BALLOON_PFN_SHIFT,
-				       BALLOON_PAGE);
-			if (!p) {
-				VDEV_STAT(vd, err, 1);
-				vdev_warn(vd, "inflate: pfn %#x outside guest RAM", le32toh(pfn));
-				continue;
-			}
-			VDEV_STAT(vd, bytes_out, drop(vd, p, BALLOON_PAGE));
-		}
+		if (qidx == BQ_REPORTING)
+			report_ranges(vd, e);
+		else if (qidx == BQ_INFLATE)
+			inflate_pfns(vd, e);
 		vq_push(&vd->vq[qidx], e->head, 0);
 		VDEV_STAT(vd, reqs, 1);
 		n++;
 	}
 	if (n)
 		vdev_signal_used(vd, qidx);
-}
-
-static void balloon_queue_notify(struct vdev *vd, unsigned int qidx)
-{
-	if (qidx == BQ_REPORTING)
-		reporting_notify(vd, vd->priv);
-	else
-		pfn_notify(vd, qidx);
 }
 
 static void balloon_reset(struct vdev *vd)

@@ -55,11 +55,7 @@ static void blk_config_read(struct vdev *vd, uint32_t off, void *buf, uint32_t l
 {
 	struct blk *b = vd->priv;
 
-	memset(buf, 0, len);
-	if (off < sizeof(b->cfg)) {
-		uint32_t n = sizeof(b->cfg) - off;
-		memcpy(buf, (uint8_t *)&b->cfg + off, n < len ? n : len);
-	}
+	vdev_config_copy(&b->cfg, sizeof(b->cfg), off, buf, len);
 }
 
 /* preadv/pwritev until done; *done = bytes moved. Short transfer (EOF) is -EIO. */

@@ -97,6 +97,13 @@ void vdev_signal_used(struct vdev *vd, unsigned int qidx)
 		raise_irq(vd, VIRTIO_MMIO_INT_VRING);
 }
 
+void vdev_config_copy(const void *cfg, size_t size, uint32_t off, void *buf, uint32_t len)
+{
+	memset(buf, 0, len);
+	if (off < size)
+		memcpy(buf, (const uint8_t *)cfg + off, size - off < len ? size - off : len);
+}
+
 void vdev_metrics_json(struct vdev *vd, FILE *f)
 {
 #define M(x) (unsigned long long)__atomic_load_n(&vd->m.x, __ATOMIC_RELAXED)

@@ -84,6 +84,10 @@ void vdev_signal_used(struct vdev *vd, unsigned int qidx);
 
 void vdev_metrics_json(struct vdev *vd, FILE *f);
 
+/* config_read helper: bytes [off, off+len) of a device's config struct of
+ * size bytes into buf; what lies beyond the struct reads as zeros. */
+void vdev_config_copy(const void *cfg, size_t size, uint32_t off, void *buf, uint32_t len);
+
 /* Scatter/gather copies bounded by the iovecs; return bytes copied. */
 size_t iov_to_buf(const struct iovec *iov, unsigned int cnt, size_t skip, void *buf, size_t len);
 /* Bytes [skip, skip+len) of src (cnt entries) as a new iovec array in dst; returns its count. */

@@ -50,9 +50,7 @@ static void vsock_config_read(struct vdev *vd, uint32_t off, void *buf, uint32_t
 	uint64_t cid = htole64(d->mux.guest_cid);
 
 	/* §5.10.4: struct virtio_vsock_config { le64 guest_cid; }, read-only. */
-	memset(buf, 0, len);
-	if (off < sizeof(cid))
-		memcpy(buf, (uint8_t *)&cid + off, len < sizeof(cid) - off ? len : sizeof(cid) - off);
+	vdev_config_copy(&cid, sizeof(cid), off, buf, len);
 }
 
 /* The guest broke a ring: connections cannot make progress; drop them. */
