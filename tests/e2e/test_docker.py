@@ -7,6 +7,8 @@ project whose services talk over the compose network, then stop and start the
 sandbox and find the image again, and remove it leaving nothing behind.
 Commands run as the unprivileged `agent` user (member of the docker group).
 """
+import os
+import sys
 import time
 
 import pytest
@@ -14,7 +16,10 @@ import pytest
 from conftest import BOOT_TIMEOUT
 from test_cli import env, needs_kvm, sh, silo, assert_nothing_left  # noqa: F401
 
-DOCKER_TIMEOUT = int(__import__("os").environ.get("SILO_DOCKER_TIMEOUT", "900"))
+# Lab figures: dockerd ready ~40-60 s after boot, a build or run 5-30 s. A
+# step that takes STEP_TIMEOUT is hung, not slow.
+DOCKER_TIMEOUT = int(os.environ.get("SILO_DOCKER_TIMEOUT", "600"))
+STEP_TIMEOUT = int(os.environ.get("SILO_DOCKER_STEP_TIMEOUT", "300"))
 
 DOCKERFILE = b"""FROM scratch
 COPY busybox /bin/busybox
@@ -52,32 +57,67 @@ def put(env, name, path, data):
          input=data, check=0)
 
 
+def diagnose(env, name):
+    """What the sandbox was doing when a step failed: its console and, if
+    the agent still answers, its processes and dockerd's log."""
+    out = []
+    for what, args in (("console (tail)", ("logs", name)),
+                       ("processes", ("exec", "-u", "root", name, "--", "sh", "-c",
+                                      "cat /proc/loadavg; ps -eo pid,stat,etime,wchan:24,args | cut -c1-160; "
+                                      # timer interrupts still arriving on every vCPU?
+                                      "grep -E 'CPU|LOC' /proc/interrupts; sleep 2; grep LOC /proc/interrupts")),
+                       ("dockerd.log (tail)", ("exec", "-u", "root", name, "--", "tail", "-40",
+                                               "/var/log/dockerd.log"))):
+        try:
+            r = silo(env, *args, timeout=60)
+            text = (r.stdout + r.stderr).decode(errors="replace").splitlines()[-60:]
+        except Exception as e:  # noqa: BLE001 - a diagnostic must not hide the failure
+            text = [f"<{e!r}>"]
+        out += [f"--- {what}"] + text
+    return "\n".join(out)
+
+
 @needs_kvm
 def test_docker_build_run_compose_and_restart(env):
     name = "dock"
+    try:
+        docker_scenario(env, name)
+    except BaseException:
+        print(diagnose(env, name), file=sys.stderr)
+        raise
+    silo(env, "rm", "-f", name, check=0)
+    assert_nothing_left(env)
+
+
+def step(what, fn, *args, **kw):
+    t = time.monotonic()
+    r = fn(*args, **kw)
+    print(f"docker test: {what}: {time.monotonic() - t:.1f} s", file=sys.stderr)
+    return r
+
+
+def docker_scenario(env, name):
     silo(env, "create", "--name", name, "--cpus", "2", "--memory", "1G", "--disk", "8G", check=0)
-    silo(env, "start", name, check=0)
-    wait_docker(env, name)
+    step("start", silo, env, "start", name, check=0)
+    step("docker ready", wait_docker, env, name)
     # docker build + docker run --rm, as agent
     put(env, name, "/workspace/img/Dockerfile", DOCKERFILE)
-    sh(env, name, "cp /bin/busybox /workspace/img/ && docker build -q -t silo-busybox /workspace/img",
-       timeout=DOCKER_TIMEOUT)
-    r = sh(env, name, "docker run --rm silo-busybox", timeout=DOCKER_TIMEOUT)
+    step("build", sh, env, name, "cp /bin/busybox /workspace/img/ && docker build -q -t silo-busybox /workspace/img",
+         timeout=STEP_TIMEOUT)
+    r = step("run", sh, env, name, "docker run --rm silo-busybox", timeout=STEP_TIMEOUT)
     assert r.stdout == b"hello from a container in silo\n", r
     # docker-compose: two services exchange a message over the compose network
     put(env, name, "/workspace/app/docker-compose.yml", COMPOSE)
-    r = sh(env, name, "cd /workspace/app && docker-compose up --no-color --abort-on-container-exit "
-                      "--exit-code-from client 2>&1; rc=$?; docker-compose down -t 1 >/dev/null 2>&1; exit $rc",
-           timeout=DOCKER_TIMEOUT)
+    r = step("compose", sh, env, name, "cd /workspace/app && docker-compose up --no-color --abort-on-container-exit "
+             "--exit-code-from client 2>&1; rc=$?; docker-compose down -t 1 >/dev/null 2>&1; exit $rc",
+             timeout=STEP_TIMEOUT)
     assert b"message-from-server" in r.stdout, r.stdout[-3000:]
     # stop/start keeps the image (it lives on the scratch disk)
     sh(env, name, "echo kept > /workspace/marker")
-    silo(env, "stop", name, check=0, timeout=BOOT_TIMEOUT)
-    silo(env, "start", name, check=0)
+    step("stop", silo, env, "stop", name, check=0, timeout=BOOT_TIMEOUT)
+    step("start again", silo, env, "start", name, check=0)
     assert sh(env, name, "cat /workspace/marker").stdout == b"kept\n"
-    wait_docker(env, name)
+    step("docker ready again", wait_docker, env, name)
     assert b"silo-busybox" in sh(env, name, "docker image ls --format '{{.Repository}}'").stdout
-    r = sh(env, name, "docker run --rm silo-busybox echo again", timeout=DOCKER_TIMEOUT)
+    r = step("run again", sh, env, name, "docker run --rm silo-busybox echo again", timeout=STEP_TIMEOUT)
     assert r.stdout == b"again\n"
-    silo(env, "rm", "-f", name, check=0)
-    assert_nothing_left(env)
