@@ -32,8 +32,6 @@
 #define DRAIN_GRACE_MS 50          /* output still arriving after exit (see below) */
 #define MAX_GROUPS    256
 
-extern char **environ;
-
 struct cred {
         bool set;                  /* false: keep the agent's own identity */
         uid_t uid;
@@ -161,18 +159,64 @@ static char **build_env(const struct proto_exec *e, const struct cred *c, bool t
         return env;
 }
 
-/* In the child between fork and exec: only async-signal-safe calls. On
- * failure report "errno" and the failing step through errp, then exit. */
-static void child(const struct proto_exec *e, const struct cred *c, char **env,
-                  int in, int out, int err, int errp, bool tty)
+/* execvp() with the command's PATH rather than ours (execvp reads the
+ * caller's environ, which a vfork child must not change: it is the parent's).
+ * Like execvp: a name with a slash runs as is; otherwise each PATH entry in
+ * turn, going on past ENOENT, ENOTDIR and EACCES, and reporting EACCES if any
+ * entry had it. Only returns on failure, with errno set. */
+static void exec_path(const char *file, char *const argv[], char *const env[])
+{
+        if (strchr(file, '/')) {
+                execve(file, argv, env);
+                return;
+        }
+        const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        for (char *const *e = env; *e; e++)
+                if (!strncmp(*e, "PATH=", 5))
+                        path = *e + 5;
+        size_t flen = strlen(file);
+        bool eacces = false;
+        char buf[4096];
+        for (const char *p = path;; p++) {
+                const char *end = strchrnul(p, ':');
+                size_t dlen = (size_t)(end - p);
+                if (dlen + 1 + flen < sizeof(buf)) {
+                        /* an empty entry means the current directory */
+                        memcpy(buf, p, dlen);
+                        buf[dlen] = '/';
+                        memcpy(buf + dlen + 1, file, flen + 1);
+                        execve(dlen ? buf : file, argv, env);
+                        if (errno == EACCES)
+                                eacces = true;
+                        else if (errno != ENOENT && errno != ENOTDIR)
+                                return;
+                }
+                if (!*end)
+                        break;
+                p = end;
+        }
+        errno = eacces ? EACCES : ENOENT;
+}
+
+/* In the vfork child: it shares the parent's memory until execve, so only
+ * async-signal-safe calls, nothing that writes the parent's globals, and
+ * credentials by raw system calls (libc's setuid would try to apply them to
+ * every thread of the process). On failure report the failing step and errno
+ * through errp, then _exit. Never inlined: its locals must live in a frame
+ * below spawn()'s, not in spawn()'s own, which the parent resumes with. */
+static __attribute__((noinline, noreturn))
+void child(const struct proto_exec *e, const struct cred *c, char **env,
+           int in, int out, int err, int errp, bool tty)
 {
         int code, step = 0;
-        sigset_t all;
-        sigemptyset(&all);
-        sigprocmask(SIG_SETMASK, &all, NULL);
-        /* Ignored signals stay ignored across exec: undo the agent's SIGPIPE. */
+        /* Handlers first, still with every signal blocked (spawn() blocked
+         * them): a parent's handler must never run on the shared memory.
+         * Ignored signals would also stay ignored across exec (SIGPIPE). */
         for (int s = 1; s < NSIG; s++)
                 signal(s, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         /* Own session and process group: SIGNAL frames and timeouts kill the
          * whole group, and a pty becomes this session's controlling tty. */
         if (setsid() < 0)
@@ -185,8 +229,8 @@ static void child(const struct proto_exec *e, const struct cred *c, char **env,
                 goto fail;
         umask(022);
         step = 3;
-        if (c->set && (setgroups((size_t)c->ngroups, c->groups) < 0 || setgid(c->gid) < 0 ||
-                       setuid(c->uid) < 0))
+        if (c->set && (syscall(SYS_setgroups, (size_t)c->ngroups, c->groups) < 0 ||
+                       syscall(SYS_setgid, c->gid) < 0 || syscall(SYS_setuid, c->uid) < 0))
                 goto fail;
         step = 4;
         if (chdir(e->cwd[0] ? e->cwd : (c->set ? c->home : "/")) < 0) {
@@ -196,8 +240,7 @@ static void child(const struct proto_exec *e, const struct cred *c, char **env,
                         goto fail;
         }
         step = 5;
-        environ = env;   /* so execvp searches the command's PATH, not ours */
-        execvp(e->argv[0], (char *const *)e->argv);
+        exec_path(e->argv[0], (char *const *)e->argv, env);
 fail:
         code = errno;
         int msg[2] = { step, code };
@@ -267,11 +310,22 @@ static int spawn(struct sess *s, const struct proto_exec *e)
                         goto fail_errno;
                 s->err_fd = p[0], cerr = p[1];
         }
-        s->pid = fork();
-        if (s->pid < 0)
-                goto fail_errno;
+        /* vfork, not fork: nothing of the session's memory is copied or
+         * write-protected, which is most of a fork's cost (and, under
+         * shadow paging, most of its VM exits). We sleep until the child
+         * has exec'd or failed; our signals stay blocked meanwhile. */
+        sigset_t all, old;
+        sigfillset(&all);
+        sigprocmask(SIG_SETMASK, &all, &old);
+        s->pid = vfork();
         if (s->pid == 0)
                 child(e, &c, env, cin, cout, cerr, ep[1], s->tty);
+        int vfork_errno = errno;
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        if (s->pid < 0) {
+                rc = -vfork_errno;
+                goto fail;
+        }
         xclose(&ep[1]);
         if (cin != cout)
                 close(cin);

@@ -103,6 +103,24 @@ def test_not_found_and_bad_cwd(agent):
     assert r.returncode in (126, 127) and b"chdir" in r.stderr
 
 
+def test_path_search(agent, tmp_path):
+    """A bare command name is looked up in the request's PATH (not the
+    agent's), past entries that do not exist or are not executable."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for d, mode in (("a", 0o644), ("b", 0o755)):
+        f = tmp_path / d / "silo-hello"
+        f.write_text(f"#!/bin/sh\necho from {d}\n")
+        f.chmod(mode)
+    path = f"/nonexistent:{tmp_path}/a:{tmp_path}/b:/usr/bin:/bin"
+    r = run(agent, "exec", "-e", f"PATH={path}", "--", "silo-hello", check=0)
+    assert r.stdout == b"from b\n"
+    r = run(agent, "exec", "-e", f"PATH={tmp_path}/a", "--", "silo-hello", check=126)
+    assert b"Permission denied" in r.stderr
+    r = run(agent, "exec", "--", "silo-hello", check=127)
+    assert b"No such file" in r.stderr
+
+
 def test_env_cwd_user(agent):
     r = run(agent, "exec", "-e", "FOO=bar baz", "-w", "/tmp", "--", "sh", "-c",
             'echo "$FOO"; pwd; id -u', check=0)
