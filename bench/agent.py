@@ -13,6 +13,10 @@ figures:
               one open stream (the transport alone);
   exec rt     a new stream, EXEC `true`, until EXIT: what one `silo exec` costs
               beyond spawning the client;
+              both timed twice: with silo's C client library inside
+              `silo-agent SOCK rt N` (these figures are judged against the
+              goals) and from this Python script (whose own overhead is large
+              under TCG);
   guest fork/exec  fork+exec+wait of /bin/true timed inside the guest (a shell
               loop, minus the same loop without the command);
   put / get   PUT_FILE / GET_FILE of one file (BENCH_BIG_MB, default 1024;
@@ -327,18 +331,27 @@ def main():
                     raise AgentError(f"exec true: exit {code} {err[-300:]!r}")
             res["exec_rt_median_ms"], res["exec_rt_p99_ms"] = ms(statistics.median(t)), ms(pct(t, 0.99))
 
-            # the same through the client binary (includes spawning silo-agent)
+            # the same with the C client library that silo uses, timed inside
+            # silo-agent (no interpreter, no process spawn in the figures)
             client = TOP / os.environ.get("SILO_BUILD", "build") / "silo-agent"
-            if client.exists():
-                n = max(5, a.count // 10)
-                t = []
-                for _ in range(n):
-                    t0 = time.perf_counter()
-                    subprocess.run([str(client), f"vsock:{sock}", "exec", "--", "true"], check=True,
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-                    t.append(time.perf_counter() - t0)
-                res["silo_agent_exec_median_ms"] = ms(statistics.median(t))
-                res["silo_agent_exec_runs"] = n
+            if not client.exists():
+                raise SystemExit(f"bench: {client} is missing: run `make`")
+            r = subprocess.run([str(client), f"vsock:{sock}", "rt", str(a.count)], check=True,
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=3600)
+            for k, v in json.loads(r.stdout).items():
+                if k.endswith("_ms"):
+                    res["c_" + k] = v
+
+            # the same through the client binary (includes spawning silo-agent)
+            n = max(5, a.count // 10)
+            t = []
+            for _ in range(n):
+                t0 = time.perf_counter()
+                subprocess.run([str(client), f"vsock:{sock}", "exec", "--", "true"], check=True,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+                t.append(time.perf_counter() - t0)
+            res["silo_agent_exec_median_ms"] = ms(statistics.median(t))
+            res["silo_agent_exec_runs"] = n
 
             res["guest_fork_exec_ms"] = ms(guest_fork_exec(sock, a.count))
 
@@ -358,10 +371,13 @@ def main():
         finally:
             vm.kill()
 
-    budget = 3 * res["ping_rt_median_ms"] + res["guest_fork_exec_ms"]
+    # The goals are judged on the C client's figures: that is the path every
+    # silo exec takes. The Python figures show the same protocol from a
+    # harness whose own overhead grows a lot under TCG.
+    budget = 3 * res["c_ping_rt_median_ms"] + res["guest_fork_exec_ms"]
     res["exec_budget_ms"] = round(budget, 3)
-    res["exec_within_budget"] = res["exec_rt_median_ms"] <= budget
-    res["exec_goal_1ms"] = res["exec_rt_median_ms"] <= 1.0
+    res["exec_within_budget"] = res["c_exec_rt_median_ms"] <= budget
+    res["exec_goal_1ms"] = res["c_exec_rt_median_ms"] <= 1.0
     res["transfer_goal_1GBps"] = min(res["put_MBps"], res["get_MBps"]) >= 1000
 
     def yn(b):
@@ -371,13 +387,15 @@ def main():
     kvm_goal = "(KVM goal)" if IN_LAB else "goal"
     print(f"guest agent over vsock, {a.count} round trips each, on {where}")
     print(f"  {'':44}{'median':>10}{'p99':>10}")
-    print(f"  {'ping rt: new stream + PING/PONG (ms)':<44}{res['ping_rt_median_ms']:>10}{res['ping_rt_p99_ms']:>10}")
+    print(f"  {'ping rt: new stream + PING/PONG (ms)':<44}{res['c_ping_rt_median_ms']:>10}"
+          f"{res['c_ping_rt_p99_ms']:>10}")
+    print(f"  {'exec rt: new stream + EXEC true (ms)':<44}{res['c_exec_rt_median_ms']:>10}"
+          f"{res['c_exec_rt_p99_ms']:>10}   {kvm_goal} <= 1 ms: {yn(res['exec_goal_1ms'])}")
+    print(f"  {'  the same from Python: ping (ms)':<44}{res['ping_rt_median_ms']:>10}{res['ping_rt_p99_ms']:>10}")
+    print(f"  {'  the same from Python: exec (ms)':<44}{res['exec_rt_median_ms']:>10}{res['exec_rt_p99_ms']:>10}")
     print(f"  {'ping rt: PING/PONG on an open stream (ms)':<44}{res['ping_inline_median_ms']:>10}{res['ping_inline_p99_ms']:>10}")
-    print(f"  {'exec rt: new stream + EXEC true (ms)':<44}{res['exec_rt_median_ms']:>10}{res['exec_rt_p99_ms']:>10}"
-          f"   {kvm_goal} <= 1 ms: {yn(res['exec_goal_1ms'])}")
-    if "silo_agent_exec_median_ms" in res:
-        print(f"  {'silo-agent exec -- true, incl. spawn (ms)':<44}{res['silo_agent_exec_median_ms']:>10}{'':>10}"
-              f"   ({res['silo_agent_exec_runs']} runs)")
+    print(f"  {'silo-agent exec -- true, incl. spawn (ms)':<44}{res['silo_agent_exec_median_ms']:>10}{'':>10}"
+          f"   ({res['silo_agent_exec_runs']} runs)")
     print(f"  {'guest fork+exec+wait of /bin/true (ms)':<44}{res['guest_fork_exec_ms']:>10}")
     print(f"  {'3 x ping rt + guest fork/exec (ms)':<44}{res['exec_budget_ms']:>10}{'':>10}"
           f"   {lab_goal} exec rt <= this: {yn(res['exec_within_budget'])}")

@@ -5,6 +5,7 @@
  *   silo-agent SOCK put-tar DIR < tar       silo-agent SOCK get-tar PATH > tar
  *   silo-agent SOCK put SRC DST             silo-agent SOCK get SRC DST
  *   silo-agent SOCK stat P | ls P | mkdir [-p] [-m MODE] P | rm [-r] P | shutdown
+ *   silo-agent SOCK rt N                    N timed pings and execs of `true`
  *
  * SOCK is vsock:PATH (a VMM's vsock socket) or unix:PATH (silo-init --listen).
  * Exit status: exec returns the command's status (128+N if killed by signal
@@ -46,7 +47,8 @@ static int usage(void)
                 "  exec [-t] [-i] [-e K=V]... [-w DIR] [-u USER] [-T TIMEOUT_MS] -- CMD [ARG]...\n"
                 "  put-tar DIR < TAR          get-tar PATH > TAR\n"
                 "  put LOCAL REMOTE           get REMOTE LOCAL\n"
-                "  stat PATH | ls PATH | mkdir [-p] [-m MODE] PATH | rm [-r] PATH | shutdown\n");
+                "  stat PATH | ls PATH | mkdir [-p] [-m MODE] PATH | rm [-r] PATH | shutdown\n"
+                "  rt N                       time N pings and N execs of true (JSON, ms)\n");
         return EXIT_OWN;
 }
 
@@ -250,6 +252,64 @@ static int cmd_get(const char *addr, const char *src, const char *dst)
         return die(&err);
 }
 
+static double now_s(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int by_value(const void *a, const void *b)
+{
+        double x = *(const double *)a, y = *(const double *)b;
+        return (x > y) - (x < y);
+}
+
+/* rt N: round trips timed inside this process with the client library,
+ * each on a new stream as `silo exec` does: ping, and exec of `true` to its
+ * EXIT. What a `silo exec` costs minus spawning the client, without the
+ * overhead of an interpreter around the protocol (bench/agent.py). */
+static int cmd_rt(const char *addr, const char *count)
+{
+        char *end;
+        long n = strtol(count, &end, 10);
+        if (*end || n < 1 || n > 100000)
+                return usage();
+        static const char *const argv[] = { "true", NULL };
+        struct agent_exec_opts o = { .argv = argv, .in_fd = -1, .out_fd = -1, .err_fd = -1,
+                                     .sig_fd = -1, .tty_fd = -1 };
+        double *t = calloc((size_t)n, sizeof(*t));
+        struct agent_err err = { 0 };
+        const char *names[] = { "ping", "exec" };
+        if (!t)
+                return perror("silo-agent"), EXIT_OWN;
+        printf("{");
+        for (int kind = 0; kind < 2; kind++) {
+                for (long i = -5; i < n; i++) {   /* 5 untimed warm-up rounds */
+                        double t0 = now_s();
+                        struct proto_exit x;
+                        uint32_t v;
+                        int rc = kind ? agent_exec(addr, &o, &x, &err) : agent_ping(addr, &v, &err);
+                        if (rc == 0 && kind && (x.flags || x.code)) {
+                                snprintf(err.msg, sizeof(err.msg), "exec true: exit %d, flags %#x",
+                                         x.code, x.flags);
+                                rc = -1;
+                        }
+                        if (rc < 0)
+                                return free(t), die(&err);
+                        if (i >= 0)
+                                t[i] = (now_s() - t0) * 1e3;
+                }
+                qsort(t, (size_t)n, sizeof(*t), by_value);
+                printf("%s\"%s_rt_median_ms\": %.3f, \"%s_rt_p99_ms\": %.3f", kind ? ", " : "",
+                       names[kind], n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2, names[kind],
+                       t[(n * 99 + 99) / 100 - 1]);
+        }
+        printf(", \"count\": %ld}\n", n);
+        free(t);
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
         struct agent_err err = { 0 };
@@ -306,6 +366,8 @@ int main(int argc, char **argv)
                                        : agent_remove(addr, p, flag, &err);
                 return rc < 0 ? die(&err) : 0;
         }
+        if (!strcmp(cmd, "rt") && n == 1)
+                return cmd_rt(addr, a[0]);
         if (!strcmp(cmd, "shutdown") && n == 0)
                 return agent_shutdown(addr, &err) < 0 ? die(&err) : 0;
         return usage();

@@ -11,6 +11,7 @@ static musl build; `make asan` can point it at silo-init-host).
 import concurrent.futures
 import fcntl
 import hashlib
+import json
 import os
 import pathlib
 import pty
@@ -78,6 +79,19 @@ def run(agent, *args, input=None, timeout=120, check=None):
 def test_ping(agent):
     r = run(agent, "ping", check=0)
     assert b"version 1" in r.stdout
+
+
+def test_round_trip_timer(agent):
+    """silo-agent rt N (bench/agent.py's figures): N pings and N execs, each
+    one checked, reported as medians and p99 in ms."""
+    r = run(agent, "rt", "7", check=0)
+    got = json.loads(r.stdout)
+    assert set(got) == {"ping_rt_median_ms", "ping_rt_p99_ms", "exec_rt_median_ms",
+                        "exec_rt_p99_ms", "count"} and got["count"] == 7
+    assert 0 < got["ping_rt_median_ms"] <= got["ping_rt_p99_ms"]
+    assert 0 < got["exec_rt_median_ms"] <= got["exec_rt_p99_ms"]
+    for bad in ("0", "x", "-3"):
+        assert run(agent, "rt", bad).returncode == 125
 
 
 def test_exec_echo(agent):
