@@ -13,6 +13,9 @@ agent=${1:?usage: build.sh path/to/silo-init}
 CACHE_EXTRA=$(dpkg-query -W -f='${Version}' busybox-static)
 key=$(cache_key initramfs "$0" "$here/init" "$agent")
 if cache_done "$key"; then echo "$SILO_CACHE/$key"; exit 0; fi
+# From here on the tools' chatter goes to stderr: stdout carries only the
+# result path, which the caller captures (mkfs.ext4 -d talks even with -q).
+exec 3>&1 1>&2
 out=$(cache_begin "$key")
 trap 'cache_abort "$out"' EXIT
 
@@ -37,4 +40,4 @@ cpio_gz "$out/agent" "$out/agent.cpio.gz"
 rm -rf "$out/test" "$out/agent"
 trap - EXIT
 cache_commit "$key" "$out"
-echo "$SILO_CACHE/$key"
+echo "$SILO_CACHE/$key" >&3

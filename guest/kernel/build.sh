@@ -18,6 +18,9 @@ srcver=$(dpkg-query -W -f='${Version}' linux-source-6.1)
 CACHE_EXTRA="$srcver $(gcc -dumpfullversion)" 
 key=$(cache_key kernel "$frag" "$0" "$here/check-config.sh")
 if cache_done "$key"; then echo "$SILO_CACHE/$key"; exit 0; fi
+# From here on the tools' chatter goes to stderr: stdout carries only the
+# result path, which the caller captures (mkfs.ext4 -d talks even with -q).
+exec 3>&1 1>&2
 
 log() { echo "kernel: $*" >&2; }
 tree=$SILO_CACHE/kernel-src-$srcver
@@ -65,4 +68,4 @@ cp "$obj/arch/x86/boot/bzImage" "$out/bzImage"
 cp "$obj/.config" "$out/config"
 trap - EXIT
 cache_commit "$key" "$out"
-echo "$SILO_CACHE/$key"
+echo "$SILO_CACHE/$key" >&3

@@ -13,6 +13,9 @@ MIRROR=${SILO_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 CACHE_EXTRA="$PKGS"
 key=$(cache_key rootfs "$0" "$here/daemon.json")
 if cache_done "$key"; then echo "$SILO_CACHE/$key"; exit 0; fi
+# From here on the tools' chatter goes to stderr: stdout carries only the
+# result path, which the caller captures (mkfs.ext4 -d talks even with -q).
+exec 3>&1 1>&2
 
 log() { echo "rootfs: $*" >&2; }
 out=$(cache_begin "$key")
@@ -39,4 +42,4 @@ mkfs.ext4 -q -F -L silo-base -d "$root" "$out/rootfs.ext4" "$((size * 12 / 10 + 
 rm -rf "$root"
 trap - EXIT
 cache_commit "$key" "$out"
-echo "$SILO_CACHE/$key"
+echo "$SILO_CACHE/$key" >&3

@@ -20,6 +20,9 @@ kpkgver=$(apt-cache show --no-all-versions "$kpkg" | awk '/^Version:/ {print $2;
 CACHE_EXTRA="$kpkg $kpkgver $PKGS $INITRD_MODS"
 key=$(cache_key lab "$0" "$here/init1")
 if cache_done "$key"; then echo "$SILO_CACHE/$key"; exit 0; fi
+# From here on the tools' chatter goes to stderr: stdout carries only the
+# result path, which the caller captures (mkfs.ext4 -d talks even with -q).
+exec 3>&1 1>&2
 
 log() { echo "lab: $*" >&2; }
 out=$(cache_begin "$key")
@@ -75,4 +78,4 @@ rm -rf "$root" "$out"/*.deb
 trap - EXIT
 cache_commit "$key" "$out"
 log "built $SILO_CACHE/$key"
-echo "$SILO_CACHE/$key"
+echo "$SILO_CACHE/$key" >&3
