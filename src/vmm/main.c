@@ -259,6 +259,16 @@ int main(int argc, char **argv)
 	 * the product keeps 4 KiB pages for memory (vm.c). */
 	hp = getenv("SILO_VMM_HUGEPAGES");
 	cfg.huge_pages = hp && !strcmp(hp, "1");
+	/* The lab's nested guests can take seconds to answer a vsock connect
+	 * while they boot dockerd; the product keeps the recipe's 2 s. */
+	hp = getenv("SILO_VMM_VSOCK_CONNECT_MS");
+	if (hp && *hp) {
+		char *end;
+		unsigned long ms = strtoul(hp, &end, 10);
+		if (*end || ms < 1 || ms > 600000)
+			return usage_error("SILO_VMM_VSOCK_CONNECT_MS wants 1..600000, got '%s'", hp);
+		cfg.vsock_connect_ms = (unsigned int)ms;
+	}
 	/* Console and control sockets: a vanished reader must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 

@@ -321,6 +321,8 @@ static int setup_devices(struct vm *vm)
 		ret = virtio_vsock_create(&vd, vm->cfg.vsock_cid, vm->cfg.vsock_path, vm->ev);
 		if (ret)
 			return err_ret(ret, "vsock %s: %s", vm->cfg.vsock_path, strerror(-ret));
+		if (vm->cfg.vsock_connect_ms)
+			virtio_vsock_set_connect_timeout(vd, vm->cfg.vsock_connect_ms);
 		if ((ret = add_virtio(vm, vd, "vsock")))
 			return ret;
 	}

@@ -44,6 +44,7 @@ struct vm_config {
 	bool rng;
 	bool balloon;            /* virtio-balloon with free page reporting */
 	bool huge_pages;         /* guest RAM on the host's THP (SILO_VMM_HUGEPAGES=1) */
+	unsigned int vsock_connect_ms; /* 0: default (SILO_VMM_VSOCK_CONNECT_MS) */
 	uint64_t vsock_cid;      /* guest CID (>= 3) when vsock_path is set */
 	const char *vsock_path;  /* hybrid-vsock Unix socket, or NULL: no vsock */
 	const char *console;     /* "stdio", "file:PATH", "unix:PATH" */

@@ -46,6 +46,7 @@ def wait_docker(env, name):
                           "{ cat /run/silo/docker.failed 2>/dev/null && exit 2; } || exit 1", check=None)
         if r.returncode == 0:
             return
+        assert r.returncode != 125, ("silo exec failed", r.stderr)
         assert r.returncode == 1, ("dockerd failed", r.stdout, sh(env, name, "sudo tail -20 /var/log/dockerd.log",
                                                                   check=None).stdout)
         time.sleep(3)

@@ -60,3 +60,12 @@ def test_bad_command_line(args, says):
     code, err = vmm(*args)
     assert code == EXIT_USAGE
     assert len(err) == 1 and says in err[0], err
+
+
+@pytest.mark.parametrize("val", ["0", "abc", "600001", "-5"])
+def test_bad_vsock_connect_timeout(val):
+    r = subprocess.run([str(VMM), "--kernel", "/k"], stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=30, env=dict(os.environ, SILO_VMM_VSOCK_CONNECT_MS=val))
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == EXIT_USAGE and len(lines) == 1, (r.returncode, lines)
+    assert f"SILO_VMM_VSOCK_CONNECT_MS wants 1..600000, got '{val}'" in lines[0]

@@ -342,7 +342,7 @@ static void handshake(struct vsock_mux *m, struct vsock_conn *c)
 	c->state = VC_LOCAL_INIT;
 	vsock_mux_key_conn(m, c);
 	c->pending |= VC_PEND_REQUEST;
-	vsock_mux_set_deadline(m, c, VSOCK_CONNECT_TIMEOUT_MS);
+	vsock_mux_set_deadline(m, c, m->connect_ms);
 	vsock_mux_update(m, c);
 }
 

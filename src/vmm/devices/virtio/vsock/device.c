@@ -243,6 +243,13 @@ static const struct virtio_dev_ops vsock_ops = {
 	.destroy = vsock_destroy,
 };
 
+void virtio_vsock_set_connect_timeout(struct vdev *vd, unsigned int ms)
+{
+	struct vsock_dev *d = vd->priv;
+
+	d->mux.connect_ms = ms;
+}
+
 int virtio_vsock_create(struct vdev **out, uint64_t guest_cid, const char *uds_path,
 			struct evloop *ev)
 {

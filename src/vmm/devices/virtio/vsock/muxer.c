@@ -322,7 +322,7 @@ static void accept_clients(struct vsock_mux *m)
 		}
 		c = conn_alloc(m, fd);
 		c->state = VC_HANDSHAKE;
-		vsock_mux_set_deadline(m, c, VSOCK_CONNECT_TIMEOUT_MS);
+		vsock_mux_set_deadline(m, c, m->connect_ms);
 		vsock_mux_update(m, c);
 	}
 }
@@ -540,6 +540,7 @@ int vsock_mux_init(struct vsock_mux *m, uint64_t guest_cid, const char *path)
 	strcpy(m->path, path);
 	m->guest_cid = guest_cid;
 	m->local_port_last = VSOCK_LOCAL_PORT_FIRST - 1;
+	m->connect_ms = VSOCK_CONNECT_TIMEOUT_MS;
 	m->rx_head = m->rx_tail = -1;
 	for (unsigned int i = 0; i < VSOCK_HASH_SIZE; i++)
 		m->hash[i] = -1;

@@ -43,6 +43,7 @@ struct vsock_mux {
 	uint32_t listen_events;     /* listener interest now registered */
 	uint32_t local_port_last;
 	uint64_t timer_at;          /* armed deadline (ms), 0 = disarmed */
+	unsigned int connect_ms;    /* REQUEST / CONNECT line deadline */
 	unsigned int nr_conns;
 	int free_head;
 	int hash[VSOCK_HASH_SIZE];

@@ -26,6 +26,10 @@ struct evloop;
 int virtio_vsock_create(struct vdev **out, uint64_t guest_cid, const char *uds_path,
 			struct evloop *ev);
 
+/* How long a guest may take to answer a host CONNECT (REQUEST -> RESPONSE)
+ * before the host client is closed on; default VSOCK_CONNECT_TIMEOUT_MS. */
+void virtio_vsock_set_connect_timeout(struct vdev *vd, unsigned int ms);
+
 /* Handle whatever host-socket events are ready, without blocking (tests, no ev). */
 void virtio_vsock_poll(struct vdev *vd);
 
