@@ -131,7 +131,7 @@ int main(int argc, char **argv)
 				 .boot_timeout = DEFAULT_BOOT_TIMEOUT, .console = "stdio" };
 	bool seen[OPT_END] = { false };
 	unsigned long long n;
-	const char *trace, *stats, *hp;
+	const char *trace, *stats, *env;
 	int verbose = 0, opt, ret, code;
 	struct vm *vm = NULL;
 
@@ -257,16 +257,16 @@ int main(int argc, char **argv)
 	}
 	/* The lab's shadow paging runs guests ~2x faster on huge host pages;
 	 * the product keeps 4 KiB pages for memory (vm.c). */
-	hp = getenv("SILO_VMM_HUGEPAGES");
-	cfg.huge_pages = hp && !strcmp(hp, "1");
+	env = getenv("SILO_VMM_HUGEPAGES");
+	cfg.huge_pages = env && !strcmp(env, "1");
 	/* The lab's nested guests can take seconds to answer a vsock connect
 	 * while they boot dockerd; the product keeps the recipe's 2 s. */
-	hp = getenv("SILO_VMM_VSOCK_CONNECT_MS");
-	if (hp && *hp) {
+	env = getenv("SILO_VMM_VSOCK_CONNECT_MS");
+	if (env && *env) {
 		char *end;
-		unsigned long ms = strtoul(hp, &end, 10);
+		unsigned long ms = strtoul(env, &end, 10);
 		if (*end || ms < 1 || ms > 600000)
-			return usage_error("SILO_VMM_VSOCK_CONNECT_MS wants 1..600000, got '%s'", hp);
+			return usage_error("SILO_VMM_VSOCK_CONNECT_MS wants 1..600000, got '%s'", env);
 		cfg.vsock_connect_ms = (unsigned int)ms;
 	}
 	/* Console and control sockets: a vanished reader must not kill us. */
