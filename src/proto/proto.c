@@ -441,7 +441,8 @@ int proto_dec_exec(const struct proto_frame *f, struct proto_exec *e)
                 e->argv[i] = cstr(&c, PROTO_REQ_MAX);
         for (uint32_t i = 0; i < e->envc; i++) {
                 e->env[i] = cstr(&c, PROTO_REQ_MAX);
-                if (!c.err && !strchr(e->env[i] + 1, '='))  /* "K=V", K non-empty */
+                /* "K=V", K non-empty; an empty string has no byte after its NUL to search */
+                if (!c.err && (!e->env[i][0] || !strchr(e->env[i] + 1, '=')))
                         c.err = -EBADMSG;
         }
         int rc = done(&c);

@@ -212,6 +212,7 @@ static void test_exec_rejects(void **st)
         const char *argv[] = { "true", NULL };
         const char *bad_env[] = { "NOEQUALS", NULL };
         const char *empty_key[] = { "=v", NULL };
+        const char *empty_entry[] = { "", NULL };   /* found by fuzz_proto: read past the NUL */
         struct proto_exec e = { .cwd = "", .user = "", .argc = 1, .argv = argv };
         pbuf_init(&b);
 
@@ -228,6 +229,12 @@ static void test_exec_rejects(void **st)
         pbuf_reset(&b);
 
         e.env = empty_key;
+        proto_enc_exec(&b, &e);
+        f = one(&b);
+        assert_int_equal(proto_dec_exec(&f, &d), -EBADMSG);
+        pbuf_reset(&b);
+
+        e.env = empty_entry;
         proto_enc_exec(&b, &e);
         f = one(&b);
         assert_int_equal(proto_dec_exec(&f, &d), -EBADMSG);
