@@ -1,6 +1,7 @@
 /* agent.h: silo-init internals shared by its files.
  * main.c: entry, accept loop, per-connection dispatch; init.c: PID-1 duties;
- * exec.c + pty.c: command sessions; files.c: file and tar operations. */
+ * exec.c + pty.c: command sessions; files.c: file and tar operations;
+ * docker.c: the private Docker daemon; trim.c: idle memory. */
 #ifndef SILO_AGENT_H
 #define SILO_AGENT_H
 
@@ -41,6 +42,17 @@ void init_poweroff(void) __attribute__((noreturn));
  * one; readiness appears as DOCKER_READY (or DOCKER_FAILED). */
 #define DOCKER_READY  "/run/silo/docker.ready"
 #define DOCKER_FAILED "/run/silo/docker.failed"
-void docker_start(void);
+pid_t docker_start(void);   /* the watcher's pid, or -1 */
+
+/* trim.c: hand the guest's page cache back to the host when idle (PID 1).
+ * trim_configure(silo.idle_trim seconds, 0 = never); the serve loop reports
+ * sessions it forks, the Docker watcher and every pid it reaps, polls at most
+ * trim_poll_ms() (-1: no deadline) and calls trim_tick() after each wake-up. */
+void trim_configure(unsigned idle_s);
+void trim_session(pid_t pid);
+void trim_after(pid_t watcher);
+void trim_reaped(pid_t pid);
+int trim_poll_ms(void);
+void trim_tick(void);
 
 #endif

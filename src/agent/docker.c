@@ -161,7 +161,7 @@ static void wait_ready(pid_t pid, const char *what, bool (*ready)(const char *),
  * its child only a short start-up timeout, which a slow (emulated) machine
  * misses. Once dockerd answers, the watcher exits and PID 1 adopts both.
  */
-static void watch(const char *dockerd)
+static void __attribute__((noreturn)) watch(const char *dockerd)
 {
 	long t0 = boot_ms();
 	char *const cd_argv[] = { CONTAINERD, NULL };
@@ -178,7 +178,7 @@ static void watch(const char *dockerd)
 	_exit(0);
 }
 
-void docker_start(void)
+pid_t docker_start(void)
 {
 	const char *dockerd = NULL;
 	pid_t w;
@@ -189,17 +189,17 @@ void docker_start(void)
 			dockerd = dockerd_paths[i];
 	if (!dockerd) {
 		write_status(DOCKER_FAILED, "%ld ms: %s\n", boot_ms(), "no dockerd in the base image");
-		return;
+		return -1;
 	}
 	if (mkdir(DOCKER_DATA, 0710) < 0 && errno != EEXIST) {
 		write_status(DOCKER_FAILED, "%ld ms: %s\n", boot_ms(), "no " DOCKER_DATA);
-		return;
+		return -1;
 	}
 	mkdir("/var/lib/docker", 0710);
 	if (mount(DOCKER_DATA, "/var/lib/docker", NULL, MS_BIND, NULL) < 0) {
 		write_status(DOCKER_FAILED, "%ld ms: bind-mounting /var/lib/docker: %s\n", boot_ms(),
 			     strerror(errno));
-		return;
+		return -1;
 	}
 	/* Containers' mounts must propagate (dockerd expects a shared root). */
 	mount(NULL, "/", NULL, MS_REC | MS_SHARED, NULL);
@@ -208,7 +208,7 @@ void docker_start(void)
 	if (w != 0) {
 		if (w < 0)
 			agent_log("docker: fork: %s", strerror(errno));
-		return;
+		return w;
 	}
 	setsid();
 	watch(dockerd);

@@ -6,6 +6,8 @@
  *   silo.scratch=/dev/vdb   per-sandbox disk: overlay upper layer; formatted
  *                           on first boot with the base image's /sbin/mke2fs
  *   silo.hostname=NAME      default "sandbox"
+ *   silo.idle_trim=SECONDS  give page cache back to the host after this long
+ *                           idle (trim.c); absent or 0: never
  * (or from $SILO_INIT_CMDLINE, for tests that run us in a namespace).
  * Without silo.base/silo.scratch we stay on the initramfs (test mode).
  * Failures are logged and we carry on with less: PID 1 has nowhere to
@@ -40,6 +42,7 @@
 
 struct cmdline {
         char base[64], scratch[64], hostname[64];
+        unsigned idle_trim;
 };
 
 static int xmount(const char *src, const char *dst, const char *type, unsigned long fl,
@@ -92,6 +95,8 @@ static void read_cmdline(struct cmdline *c)
                         snprintf(c->scratch, sizeof(c->scratch), "%s", w + 13);
                 else if (!strncmp(w, "silo.hostname=", 14))
                         snprintf(c->hostname, sizeof(c->hostname), "%s", w + 14);
+                else if (!strncmp(w, "silo.idle_trim=", 15))
+                        c->idle_trim = (unsigned)strtoul(w + 15, NULL, 10);
         }
 }
 
@@ -276,8 +281,9 @@ int init_system(void)
                 agent_log("sethostname: %s", strerror(errno));
         seed_rng();
         tune_memory();
+        trim_configure(c.idle_trim);
         if (on_base)
-                docker_start();
+                trim_after(docker_start());
         return 0;
 }
 

@@ -182,16 +182,19 @@ static void serve(int lfd, int sfd)
 {
         struct pollfd p[2] = { { .fd = lfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
         for (;;) {
-                if (poll(p, 2, -1) < 0) {
-                        if (errno != EINTR)
+                int n = poll(p, 2, trim_poll_ms());
+                if (n <= 0) {
+                        if (n < 0 && errno != EINTR)
                                 agent_log("poll: %s", strerror(errno));
+                        trim_tick();
                         continue;
                 }
                 if (p[1].revents & POLLIN) {
                         struct signalfd_siginfo si;
                         if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-                                while (waitpid(-1, NULL, WNOHANG) > 0)
-                                        ;
+                                pid_t dead;
+                                while ((dead = waitpid(-1, NULL, WNOHANG)) > 0)
+                                        trim_reaped(dead);
                                 if (si.ssi_signo == SIGUSR2 || si.ssi_signo == SIGTERM ||
                                     si.ssi_signo == SIGINT) {
                                         agent_log("%s from pid %u", strsignal((int)si.ssi_signo),
@@ -200,8 +203,10 @@ static void serve(int lfd, int sfd)
                                 }
                         }
                 }
-                if (!(p[0].revents & POLLIN))
+                if (!(p[0].revents & POLLIN)) {
+                        trim_tick();
                         continue;
+                }
                 int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
                 if (fd < 0) {
                         if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
@@ -221,6 +226,8 @@ static void serve(int lfd, int sfd)
                 if (pid < 0) {
                         proto_send_error(fd, errno, "agent: fork: %s", strerror(errno));
                         agent_log("fork: %s", strerror(errno));
+                } else {
+                        trim_session(pid);
                 }
                 close(fd);
         }

@@ -331,8 +331,12 @@ int sb_start(struct sandbox *sb)
         snprintf(vs, sizeof(vs), "%d,%s", SB_GUEST_CID, vsock);
         snprintf(cons, sizeof(cons), "file:%s", console);
         snprintf(tmo, sizeof(tmo), "%d", boot_timeout);
+        /* silo.idle_trim: the guest gives its page cache back to the host
+         * after this many seconds without agent work (src/agent/trim.c).
+         * Extra words come last, so SILO_GUEST_CMDLINE_EXTRA can override. */
         snprintf(cmdline, sizeof(cmdline), "silo.base=/dev/vda silo.scratch=/dev/vdb "
-                 "silo.hostname=%s%s%s", sb->name, extra && extra[0] ? " " : "", extra ? extra : "");
+                 "silo.hostname=%s silo.idle_trim=%d%s%s", sb->name, SB_IDLE_TRIM_S,
+                 extra && extra[0] ? " " : "", extra ? extra : "");
         char *argv[] = { (char *)p->self, "_supervise", sb->rundir, "--", (char *)p->vmm,
                          "--kernel", kernel, "--initrd", initrd, "--memory", mem, "--cpus", cpus,
                          "--disk", base, "--disk", scratch, "--balloon", "--vsock", vs, "--control", ctl,

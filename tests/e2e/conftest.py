@@ -55,3 +55,9 @@ def run(cmd, timeout=BOOT_TIMEOUT, **kw):
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
         pytest.fail(f"{cmd[0]} did not finish in {timeout}s; output tail:\n{out[-2000:]}")
+
+
+def rss_kib(pid):
+    """Resident KiB of a process (silo-vmm: the VMM plus guest RAM touched)."""
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import BOOT_TIMEOUT, BUILD, GUEST, TOP
+from conftest import BOOT_TIMEOUT, BUILD, GUEST, TOP, rss_kib
 import test_agent_host as host
 from test_agent_host import (  # noqa: F401  (collected again, against the VM)
     test_ping, test_exec_echo, test_exit_codes, test_death_by_signal,
@@ -42,8 +42,9 @@ def sha(b):
 
 
 class Sandbox:
-    def __init__(self, d, scratch_size=3 << 30, memory=512):
+    def __init__(self, d, scratch_size=3 << 30, memory=512, vmm_args=(), cmdline=""):
         self.d = d
+        self.vmm_args, self.cmdline = list(vmm_args), cmdline
         self.sock = d / "vsock.sock"
         self.scratch = d / "scratch.img"
         if not self.scratch.exists():
@@ -63,8 +64,8 @@ class Sandbox:
             [str(VMM), "--kernel", str(GUEST / "vmlinux"), "--initrd", str(AGENT_INITRD),
              "--memory", str(self.memory), "--disk", f"{BASE.resolve()},ro",
              "--disk", str(self.scratch), "--vsock", f"3,{self.sock}",
-             "--boot-timeout", str(BOOT_TIMEOUT),
-             "--cmdline", f"silo.base=/dev/vda silo.scratch=/dev/vdb {extra}"],
+             "--boot-timeout", str(BOOT_TIMEOUT), *self.vmm_args,
+             "--cmdline", f"silo.base=/dev/vda silo.scratch=/dev/vdb {self.cmdline} {extra}"],
             stdin=subprocess.DEVNULL, stdout=self.console, stderr=subprocess.STDOUT)
         end = time.monotonic() + BOOT_TIMEOUT
         while time.monotonic() < end:
@@ -231,3 +232,46 @@ def test_stop_then_boot_keeps_files(tmp_path):
         assert code == 0
     finally:
         sb2.kill()
+
+
+def meminfo_kib(sb, key):
+    out = sb.sh(f"grep '^{key}:' /proc/meminfo").stdout.split()
+    return int(out[1])
+
+
+def test_idle_trim_returns_page_cache(tmp_path):
+    """silo.idle_trim=S: S seconds after the last session ended, the guest
+    reclaims its page cache and free page reporting hands the pages to
+    silo-vmm (src/agent/trim.c), so its RSS falls; while a session is open
+    nothing is trimmed."""
+    idle = 3
+    sb = Sandbox(tmp_path, vmm_args=["--balloon"], cmdline=f"silo.idle_trim={idle}").boot()
+    try:
+        # Docker's start-up holds trims back and ends in one: wait it out.
+        sb.sh("while [ ! -e /run/silo/docker.ready ] && [ ! -e /run/silo/docker.failed ]; "
+              "do sleep 1; done", timeout=BOOT_TIMEOUT * 3)
+        before = meminfo_kib(sb, "Cached")
+        # Base-image files nothing has mapped: into the guest's page cache.
+        sb.sh("cat /usr/bin/docker /usr/lib/x86_64-linux-gnu/*.so* > /dev/null 2>&1; true")
+        cached = meminfo_kib(sb, "Cached")
+        assert cached - before >= 64 << 10, f"reading grew the page cache by {cached - before} KiB only"
+        full = rss_kib(sb.p.pid)
+        # An open session: no trim, however long it takes.
+        s = subprocess.Popen([str(BUILD / "silo-agent"), sb.addr, "exec", "--", "sleep", str(4 * idle)])
+        low = full
+        while s.poll() is None:
+            time.sleep(0.5)
+            low = min(low, rss_kib(sb.p.pid))
+        assert s.wait() == 0
+        assert full - low < 32 << 10, f"RSS {full} KiB fell to {low} KiB while a session was open"
+        # Idle: trimmed within S seconds plus Linux's 2 s reporting delay
+        # (more in the lab). Poll, do not sleep a guess.
+        end = time.monotonic() + 120
+        while time.monotonic() < end and full - low < 48 << 10:
+            time.sleep(0.5)
+            low = min(low, rss_kib(sb.p.pid))
+        assert full - low >= 48 << 10, f"RSS {full} KiB with the files cached, lowest {low} KiB idle"
+        assert meminfo_kib(sb, "Cached") < before + ((cached - before) >> 2)
+    finally:
+        sb.kill()
+

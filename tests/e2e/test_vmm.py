@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import BOOT_TIMEOUT, run
+from conftest import BOOT_TIMEOUT, rss_kib, run
 
 EXIT_RESET, EXIT_POWEROFF, EXIT_PANIC, EXIT_STOPPED = 0, 4, 5, 9
 
@@ -208,11 +208,6 @@ def test_pause_resume_and_stop(vmm, kernel, initramfs, cmdline_extra, tmp_path):
     finally:
         g.kill()
     assert not ctl.exists(), "control socket left behind"
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
 
 
 def test_balloon_returns_freed_memory(vmm, kernel, initramfs, cmdline_extra):
