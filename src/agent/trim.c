@@ -28,6 +28,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/sysinfo.h>
@@ -44,6 +45,7 @@ static struct {
 	unsigned nbusy, untracked;
 	pid_t watcher, trimmer;
 	bool dirty;             /* work since the last trim */
+	bool warned;            /* a trim ran: a missing knob was logged once */
 	long quiet_since;       /* ms: when the last session ended or started */
 } t;
 
@@ -59,15 +61,12 @@ static void write_knob(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 
-	if (fd < 0) {
-		agent_log("%s: %s", path, strerror(errno));
-		return;
-	}
 	/* memory.reclaim says EAGAIN when it freed less than asked: expected,
 	 * we ask for everything. */
-	if (write(fd, val, strlen(val)) < 0 && errno != EAGAIN)
+	if (fd < 0 || (write(fd, val, strlen(val)) < 0 && errno != EAGAIN))
 		agent_log("%s: %s", path, strerror(errno));
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 }
 
 void trim_configure(unsigned idle_s)
@@ -130,7 +129,7 @@ int trim_poll_ms(void)
 	if (!t.idle_s || !t.dirty || t.nbusy || t.untracked)
 		return -1;
 	long left = t.quiet_since + t.idle_s * 1000L - now_ms();
-	return left > 0 ? (int)left : 0;
+	return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
 }
 
 void trim_tick(void)
@@ -147,9 +146,12 @@ void trim_tick(void)
 	snprintf(amount, sizeof(amount), "%llu", (unsigned long long)si.totalram * si.mem_unit);
 	pid = fork();
 	if (pid == 0) {
-		write_knob(RECLAIM, amount);
+		/* A kernel without memory.reclaim (< 5.19): say so once a boot. */
+		if (!t.warned || access(RECLAIM, W_OK) == 0)
+			write_knob(RECLAIM, amount);
 		_exit(0);
 	}
+	t.warned = true;
 	if (pid < 0) {
 		agent_log("trim: fork: %s", strerror(errno));
 		t.quiet_since = now_ms();   /* try again after another idle period */
