@@ -49,6 +49,7 @@ pid_t docker_start(void);   /* the watcher's pid, or -1 */
  * sessions it forks, the Docker watcher and every pid it reaps, polls at most
  * trim_poll_ms() (-1: no deadline) and calls trim_tick() after each wake-up. */
 void trim_configure(unsigned idle_s);
+void trim_kernel_setup(void);   /* when configured: report free 4 KiB pages */
 void trim_session(pid_t pid);
 void trim_after(pid_t watcher);
 void trim_reaped(pid_t pid);

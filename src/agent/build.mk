@@ -75,6 +75,9 @@ $(BUILD)/silo-agent: $(BUILD)/src/client/cli.o $(SILO_LIB)
 # for ours (a target-specific append keeps its recipe unchanged).
 $(BUILD)/tests/test_proto: $(SILO_LIB)
 $(BUILD)/tests/test_proto: LDFLAGS += $(SILO_LIB)
+# test_trim: the idle-trim schedule of silo-init, linked with its object.
+$(BUILD)/tests/test_trim: $(BUILD)/src/agent/trim.o
+$(BUILD)/tests/test_trim: LDFLAGS += $(BUILD)/src/agent/trim.o
 
 # Host integration test: silo-init --listen unix:... driven by silo-agent.
 agent-test: agent

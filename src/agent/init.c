@@ -282,6 +282,7 @@ int init_system(void)
         seed_rng();
         tune_memory();
         trim_configure(c.idle_trim);
+        trim_kernel_setup();
         if (on_base)
                 trim_after(docker_start());
         return 0;

@@ -71,9 +71,14 @@ static void write_knob(const char *path, const char *val)
 
 void trim_configure(unsigned idle_s)
 {
+	memset(&t, 0, sizeof(t));
 	t.idle_s = idle_s;
 	t.quiet_since = now_ms();
-	if (idle_s)
+}
+
+void trim_kernel_setup(void)
+{
+	if (t.idle_s)
 		write_knob(REPORT_ORDER, "0");
 }
 
