@@ -6,7 +6,8 @@ times and names each RIP with the lab kernel's symbols (RIPDIR/kallsyms,
 written by stage2 at boot: the kernel is KASLR'd, so only that boot's table
 fits), or with our guest kernel's (build/guest/vmlinux, via nm) when a lab CPU
 was running a nested guest; the nearer match wins. One line per sample,
-prefixed "lab: cpus: ".
+prefixed "lab: cpus: ", then each CPU's local APIC timer and interrupt state
+("lab: apic cpuN: ").
 """
 import bisect
 import pathlib
@@ -67,6 +68,15 @@ def main():
         cpus = re.findall(r"RIP=([0-9a-f]+) RFL=([0-9a-f]+) .*?CPL=(\d)", out)
         print("lab: cpus: " + " | ".join(
             f"{name(int(rip, 16), cpl)} if={int(rfl, 16) >> 9 & 1}" for rip, rfl, cpl in cpus))
+    # Halted with interrupts on: is the timer interrupt pending (IRR) but held
+    # back (TPR/PPR, ISR), or never raised (timer count, LVTT)? (docs/lab.md)
+    for i in range(len(cpus)):
+        s.sendall(f"cpu {i}\ninfo lapic\n".encode())
+        time.sleep(0.7)
+        out = s.recv(1 << 20).decode(errors="replace")
+        keep = [" ".join(l.split()) for l in out.splitlines()
+                if l.split()[:1] in (["LVTT"], ["Timer"], ["ISR"], ["IRR"], ["APR"])]
+        print(f"lab: apic cpu{i}: " + " ; ".join(keep))
 
 
 if __name__ == "__main__":
