@@ -14,9 +14,14 @@ Uses build/silo with its own temporary SILO_DATA_DIR / SILO_RUN_DIR:
                 elapsed, 10..500 ms). The file holds the guest's own
                 boot-relative ms (CLOCK_BOOTTIME), reported too;
   idle memory   after Docker is ready and --idle seconds (default 10) of
-                idling: the silo-vmm process's resident memory (Rss of
+                idling, and again after --settle seconds (default 60): the
+                silo-vmm process's resident memory (Rss of
                 /proc/PID/smaps_rollup: the VMM plus all guest memory touched),
-                and the supervisor's.
+                and the supervisor's. The guest trims its page cache when
+                Docker is ready (docs/memory.md) and Linux hands the freed
+                pages back in passes 2 s apart ("all pages on an idle system
+                in about 30 seconds", mm/page_reporting.c), so the settled
+                figure is the idle sandbox's cost; the goal is judged on it.
 
 Goals on real KVM (issue 5): agent ready <= 150 ms after `silo start`,
 Docker ready <= 1.5 s, idle sandbox <= 128 MiB. Every sandbox is removed at
@@ -159,7 +164,7 @@ def bench_run_rm(silo, runs, memory):
     return t
 
 
-def bench_start(silo, name, memory, idle_s, docker_timeout):
+def bench_start(silo, name, memory, idle_s, settle_s, docker_timeout):
     res = {}
     t0 = time.monotonic()
     silo("create", "--name", name, "--memory", memory)
@@ -223,6 +228,11 @@ def bench_start(silo, name, memory, idle_s, docker_timeout):
     if not alive():
         raise Fail("silo-vmm is gone after idling")
     res["idle_s"] = idle_s
+    res["vmm_rss_early_kib"] = rss_kib(vmm)
+    time.sleep(max(0, settle_s - idle_s))
+    if not alive():
+        raise Fail("silo-vmm is gone after idling")
+    res["settle_s"] = settle_s
     res["vmm_rss_kib"] = rss_kib(vmm)
     sup = silo.pid(name, "supervisor")
     res["supervisor_rss_kib"] = rss_kib(sup) if sup else None
@@ -237,7 +247,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3 if IN_LAB else 10, help="silo run --rm -- true runs")
     ap.add_argument("--memory", default="1G", help="sandbox --memory (silo's default)")
-    ap.add_argument("--idle", type=float, default=10, help="seconds idle before measuring memory")
+    ap.add_argument("--idle", type=float, default=10, help="seconds idle before a first memory figure")
+    ap.add_argument("--settle", type=float, default=60, help="seconds idle before the idle memory figure")
     ap.add_argument("--boot-timeout", type=int, default=int(os.environ.get("SILO_E2E_BOOT_TIMEOUT", "300")))
     ap.add_argument("--docker-timeout", type=int, default=900)
     a = ap.parse_args()
@@ -257,7 +268,7 @@ def main():
             res["run_rm_true_ms"] = [round(x * 1000, 1) for x in t]
 
         for part in (run_rm, lambda: res.update(
-                bench_start(silo, "bench-sb", a.memory, a.idle, a.docker_timeout))):
+                bench_start(silo, "bench-sb", a.memory, a.idle, a.settle, a.docker_timeout))):
             try:
                 part()
             except (Fail, AgentError, OSError, subprocess.TimeoutExpired) as e:
@@ -294,7 +305,8 @@ def main():
         f"{g} <= 1500: {yn('docker_ready_ms', 1500)}")
     row("  guest boot clock at docker.ready (ms)", "docker_ready_guest_boot_ms")
     row("  guest boot clock started after silo start (ms)", "guest_clock_offset_ms")
-    row(f"silo-vmm RSS after Docker ready + {a.idle:g} s idle (KiB)", "vmm_rss_kib",
+    row(f"silo-vmm RSS after Docker ready + {a.idle:g} s idle (KiB)", "vmm_rss_early_kib")
+    row(f"silo-vmm RSS after Docker ready + {a.settle:g} s idle (KiB)", "vmm_rss_kib",
         f"{g} <= 131072: {yn('vmm_rss_kib', 131072)}")
     row("  supervisor RSS (KiB)", "supervisor_rss_kib")
     row("  guest's own MemTotal - MemAvailable (KiB)", "guest_used_kib")
