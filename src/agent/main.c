@@ -181,6 +181,11 @@ fail:;
 static void serve(int lfd, int sfd)
 {
         struct pollfd p[2] = { { .fd = lfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+        pid_t dead;
+        /* A child of the set-up (the Docker watcher) that ended before
+         * SIGCHLD was blocked sent a signal nobody kept: reap it now. */
+        while ((dead = waitpid(-1, NULL, WNOHANG)) > 0)
+                trim_reaped(dead);
         for (;;) {
                 int n = poll(p, 2, trim_poll_ms());
                 if (n <= 0) {
@@ -192,7 +197,6 @@ static void serve(int lfd, int sfd)
                 if (p[1].revents & POLLIN) {
                         struct signalfd_siginfo si;
                         if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-                                pid_t dead;
                                 while ((dead = waitpid(-1, NULL, WNOHANG)) > 0)
                                         trim_reaped(dead);
                                 if (si.ssi_signo == SIGUSR2 || si.ssi_signo == SIGTERM ||
