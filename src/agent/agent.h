@@ -11,6 +11,10 @@
 
 #include "proto/proto.h"
 
+/* PATH for the agent, its daemons and commands whose request sets none
+ * (docker exec's default). */
+#define AGENT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 /* Log one line to stderr (the console when PID 1), prefixed "silo-init: ". */
 void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -105,7 +105,7 @@ static pid_t spawn_daemon(char *const argv[], const char *logpath)
 	if (pid == 0) {
 		int log = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		char *const envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		char *const envp[] = { "PATH=" AGENT_PATH,
 				       "HOME=/root", NULL };
 
 		if (log >= 0) {

@@ -31,8 +31,6 @@
 #define QUEUE_LIMIT   (1u << 20)   /* backpressure threshold, each direction */
 #define DRAIN_GRACE_MS 50          /* output still arriving after exit (see below) */
 #define MAX_GROUPS    256
-/* A command's PATH unless the request sets one (docker exec's default). */
-#define DEFAULT_PATH  "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct cred {
         bool set;                  /* false: keep the agent's own identity */
@@ -138,7 +136,7 @@ static char **build_env(const struct proto_exec *e, const struct cred *c, bool t
         char **env = calloc(cap + 1, sizeof(char *));
         if (!env)
                 return NULL;
-        char *defs[4] = { "PATH=" DEFAULT_PATH };
+        char *defs[4] = { "PATH=" AGENT_PATH };
         if (asprintf(&defs[1], "HOME=%s", c->home) < 0)
                 defs[1] = NULL;
         if (c->name[0] && asprintf(&defs[2], "USER=%s", c->name) < 0)
@@ -172,7 +170,7 @@ static void exec_path(const char *file, char *const argv[], char *const env[])
                 execve(file, argv, env);
                 return;
         }
-        const char *path = DEFAULT_PATH;
+        const char *path = AGENT_PATH;
         for (char *const *e = env; *e; e++)
                 if (!strncmp(*e, "PATH=", 5))
                         path = *e + 5;

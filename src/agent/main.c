@@ -178,27 +178,31 @@ fail:;
 /* Main process: accept, fork a handler, reap everything (handlers and, as
  * PID 1 or subreaper, every orphan in the system). Returns on SIGTERM/INT
  * or SHUTDOWN. */
+static void reap_children(void)
+{
+        pid_t dead;
+        while ((dead = waitpid(-1, NULL, WNOHANG)) > 0)
+                trim_reaped(dead);
+}
+
 static void serve(int lfd, int sfd)
 {
         struct pollfd p[2] = { { .fd = lfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
-        pid_t dead;
         /* A child of the set-up (the Docker watcher) that ended before
          * SIGCHLD was blocked sent a signal nobody kept: reap it now. */
-        while ((dead = waitpid(-1, NULL, WNOHANG)) > 0)
-                trim_reaped(dead);
+        reap_children();
         for (;;) {
+                trim_tick();   /* a no-op unless an idle trim is due */
                 int n = poll(p, 2, trim_poll_ms());
                 if (n <= 0) {
                         if (n < 0 && errno != EINTR)
                                 agent_log("poll: %s", strerror(errno));
-                        trim_tick();
                         continue;
                 }
                 if (p[1].revents & POLLIN) {
                         struct signalfd_siginfo si;
                         if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-                                while ((dead = waitpid(-1, NULL, WNOHANG)) > 0)
-                                        trim_reaped(dead);
+                                reap_children();
                                 if (si.ssi_signo == SIGUSR2 || si.ssi_signo == SIGTERM ||
                                     si.ssi_signo == SIGINT) {
                                         agent_log("%s from pid %u", strsignal((int)si.ssi_signo),
@@ -207,10 +211,8 @@ static void serve(int lfd, int sfd)
                                 }
                         }
                 }
-                if (!(p[0].revents & POLLIN)) {
-                        trim_tick();
+                if (!(p[0].revents & POLLIN))
                         continue;
-                }
                 int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
                 if (fd < 0) {
                         if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
@@ -274,7 +276,7 @@ int main(int argc, char **argv)
                 return 2;
         }
         signal(SIGPIPE, SIG_IGN);
-        setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 0);
+        setenv("PATH", AGENT_PATH, 0);
         int lfd = -1;
         if (is_pid1) {
                 init_early();

@@ -21,7 +21,8 @@
  * so tests running silo-init on a host never touch the host's memory):
  *  - when the Docker watcher exits: the boot's burst of reads is over;
  *  - after agent work: no session open and none started for SECONDS.
- * Never while a session runs: a build's sources would be read again.
+ * Never while a session runs: a build's sources would be read again. A
+ * kernel without memory.reclaim gets one line on the console and no trims.
  * The trim runs in a child of PID 1, which keeps serving meanwhile.
  */
 #include "agent/agent.h"
@@ -43,9 +44,8 @@ static struct {
 	unsigned idle_s;        /* 0: trimming off */
 	pid_t busy[MAX_BUSY];   /* sessions, the Docker watcher, a running trim */
 	unsigned nbusy, untracked;
-	pid_t watcher, trimmer;
+	pid_t watcher;
 	bool dirty;             /* work since the last trim */
-	bool warned;            /* a trim ran: a missing knob was logged once */
 	long quiet_since;       /* ms: when the last session ended or started */
 } t;
 
@@ -73,13 +73,18 @@ void trim_configure(unsigned idle_s)
 {
 	memset(&t, 0, sizeof(t));
 	t.idle_s = idle_s;
-	t.quiet_since = now_ms();
 }
 
 void trim_kernel_setup(void)
 {
-	if (t.idle_s)
-		write_knob(REPORT_ORDER, "0");
+	if (!t.idle_s)
+		return;
+	if (access(RECLAIM, W_OK) < 0) {   /* Linux < 5.19, or no cgroup2 */
+		agent_log("%s: %s: no idle trims", RECLAIM, strerror(errno));
+		t.idle_s = 0;
+		return;
+	}
+	write_knob(REPORT_ORDER, "0");
 }
 
 static void busy_add(pid_t pid)
@@ -114,8 +119,6 @@ void trim_reaped(pid_t pid)
 			continue;
 		t.busy[i] = t.busy[--t.nbusy];
 		t.quiet_since = now_ms();
-		if (pid == t.trimmer)
-			t.trimmer = 0;
 		if (pid == t.watcher) {   /* Docker is up (or gave up): trim now */
 			t.watcher = 0;
 			t.dirty = true;
@@ -151,18 +154,14 @@ void trim_tick(void)
 	snprintf(amount, sizeof(amount), "%llu", (unsigned long long)si.totalram * si.mem_unit);
 	pid = fork();
 	if (pid == 0) {
-		/* A kernel without memory.reclaim (< 5.19): say so once a boot. */
-		if (!t.warned || access(RECLAIM, W_OK) == 0)
-			write_knob(RECLAIM, amount);
+		write_knob(RECLAIM, amount);
 		_exit(0);
 	}
-	t.warned = true;
 	if (pid < 0) {
 		agent_log("trim: fork: %s", strerror(errno));
 		t.quiet_since = now_ms();   /* try again after another idle period */
 		return;
 	}
 	t.dirty = false;
-	t.trimmer = pid;
-	busy_add(pid);
+	busy_add(pid);   /* no second trim while this one runs */
 }
