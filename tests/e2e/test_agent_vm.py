@@ -274,4 +274,3 @@ def test_idle_trim_returns_page_cache(tmp_path):
         assert meminfo_kib(sb, "Cached") < before + ((cached - before) >> 2)
     finally:
         sb.kill()
-
