@@ -59,5 +59,6 @@ void trim_after(pid_t watcher);
 void trim_reaped(pid_t pid);
 int trim_poll_ms(void);
 void trim_tick(void);
+void trim_started(pid_t trimmer);   /* trim_tick() forked it; a new session kills it */
 
 #endif

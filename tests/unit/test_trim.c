@@ -1,13 +1,17 @@
 /* test_trim.c: when silo-init's idle trim is due (src/agent/trim.c): never
  * when off, never while a session or the Docker watcher runs, S seconds after
- * the last session ends, at once when the watcher exits. trim_tick() (which
- * forks and writes the kernel's memory.reclaim) is not called here. */
+ * the last session ends, at once when the watcher exits; a session stops a
+ * running trim. trim_tick() (which forks and writes the kernel's
+ * memory.reclaim) is not called here: a sleeping child stands in for a trim. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "agent/agent.h"
 
@@ -91,6 +95,54 @@ static void test_many_sessions(void **st)
         assert_true(trim_poll_ms() > 0);
 }
 
+static pid_t sleeper(void)
+{
+        pid_t pid = fork();
+
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                sleep(10);   /* bounded: a missing kill fails, not hangs */
+                _exit(0);
+        }
+        return pid;
+}
+
+static void test_session_stops_trim(void **st)
+{
+        (void)st;
+        int status;
+        trim_configure(5);
+        pid_t trim = sleeper();
+        trim_started(trim);
+        assert_int_equal(trim_poll_ms(), -1);   /* no second trim meanwhile */
+        trim_session(100);
+        assert_int_equal(waitpid(trim, &status, 0), trim);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        trim_reaped(trim);
+        assert_int_equal(trim_poll_ms(), -1);   /* the session still runs */
+        trim_reaped(100);
+        int ms = trim_poll_ms();                /* the rest: next idle period */
+        assert_true(ms > 4000 && ms <= 5000);
+}
+
+static void test_finished_trim_is_not_repeated(void **st)
+{
+        (void)st;
+        int status;
+        trim_configure(5);
+        trim_session(100);
+        trim_reaped(100);
+        pid_t trim = sleeper();
+        trim_started(trim);
+        kill(trim, SIGTERM);                    /* as if it ended by itself */
+        assert_int_equal(waitpid(trim, &status, 0), trim);
+        trim_reaped(trim);
+        assert_int_equal(trim_poll_ms(), -1);
+        trim_session(101);                      /* no kill of a reaped pid */
+        trim_reaped(101);
+        assert_true(trim_poll_ms() > 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -100,6 +152,8 @@ int main(void)
                 cmocka_unit_test(test_watcher_holds_then_triggers),
                 cmocka_unit_test(test_watcher_alone_triggers),
                 cmocka_unit_test(test_many_sessions),
+                cmocka_unit_test(test_session_stops_trim),
+                cmocka_unit_test(test_finished_trim_is_not_repeated),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
