@@ -8,6 +8,8 @@
  *   silo.hostname=NAME      default "sandbox"
  *   silo.idle_trim=SECONDS  give page cache back to the host after this long
  *                           idle (trim.c); absent or 0: never
+ *   silo.docker=0           do not start the base image's Docker daemon (a
+ *                           sandbox that needs no containers starts lighter)
  * (or from $SILO_INIT_CMDLINE, for tests that run us in a namespace).
  * Without silo.base/silo.scratch we stay on the initramfs (test mode).
  * Failures are logged and we carry on with less: PID 1 has nowhere to
@@ -43,6 +45,7 @@
 struct cmdline {
         char base[64], scratch[64], hostname[64];
         unsigned idle_trim;
+        bool no_docker;
 };
 
 static int xmount(const char *src, const char *dst, const char *type, unsigned long fl,
@@ -97,6 +100,8 @@ static void read_cmdline(struct cmdline *c)
                         snprintf(c->hostname, sizeof(c->hostname), "%s", w + 14);
                 else if (!strncmp(w, "silo.idle_trim=", 15))
                         c->idle_trim = (unsigned)strtoul(w + 15, NULL, 10);
+                else if (!strcmp(w, "silo.docker=0"))
+                        c->no_docker = true;
         }
 }
 
@@ -283,7 +288,7 @@ int init_system(void)
         tune_memory();
         trim_configure(c.idle_trim);
         trim_kernel_setup();
-        if (on_base)
+        if (on_base && !c.no_docker)
                 trim_after(docker_start());
         return 0;
 }

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { O_NAME = 256, O_CPUS, O_MEMORY, O_DISK, O_WORKSPACE, O_RM };
+enum { O_NAME = 256, O_CPUS, O_MEMORY, O_DISK, O_WORKSPACE, O_RM, O_NO_DOCKER };
 
 int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm)
 {
@@ -15,6 +15,7 @@ int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm
                 { "memory", required_argument, NULL, O_MEMORY },
                 { "disk", required_argument, NULL, O_DISK },
                 { "workspace", required_argument, NULL, O_WORKSPACE },
+                { "no-docker", no_argument, NULL, O_NO_DOCKER },
                 { "env", required_argument, NULL, 'e' },
                 { "rm", no_argument, NULL, O_RM },
                 { NULL, 0, NULL, 0 },
@@ -64,6 +65,9 @@ int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm
                         break;
                 case O_WORKSPACE:
                         o->workspace = optarg;
+                        break;
+                case O_NO_DOCKER:
+                        o->cfg.no_docker = true;
                         break;
                 case 'e':
                         if (sb_config_add_env(&o->cfg, optarg) < 0)

@@ -24,7 +24,9 @@ int cmd_inspect(struct cli *c, int argc, char **argv)
         /* Docker readiness: the guest side marks it with a file (if it
          * does not, we cannot tell). */
         const char *docker = "unknown";
-        if (st.state == SB_RUNNING) {
+        if (sb.cfg.no_docker) {
+                docker = "off";
+        } else if (st.state == SB_RUNNING) {
                 struct agent_stat as;
                 struct agent_err e;
                 if (agent_stat(sb.addr, "/run/silo/docker.ready", false, &as, &e) == 0)

@@ -86,9 +86,9 @@ static const struct {
         const char *usage;
 } cmds[] = {
         { "run", cmd_run, "run [--name N] [--cpus N] [--memory SIZE] [--disk SIZE] [-e K=V]... "
-                          "[--workspace DIR] [--rm] [-- CMD...]" },
+                          "[--workspace DIR] [--no-docker] [--rm] [-- CMD...]" },
         { "create", cmd_create, "create [--name N] [--cpus N] [--memory SIZE] [--disk SIZE] "
-                                "[-e K=V]... [--workspace DIR]" },
+                                "[-e K=V]... [--workspace DIR] [--no-docker]" },
         { "start", cmd_start, "start NAME..." },
         { "stop", cmd_stop, "stop [-t SECONDS] NAME..." },
         { "rm", cmd_rm, "rm [-f] NAME..." },

@@ -332,10 +332,12 @@ int sb_start(struct sandbox *sb)
         snprintf(cons, sizeof(cons), "file:%s", console);
         snprintf(tmo, sizeof(tmo), "%d", boot_timeout);
         /* silo.idle_trim: the guest gives its page cache back to the host
-         * after this many seconds without agent work (src/agent/trim.c).
+         * after this many seconds without agent work (src/agent/trim.c);
+         * silo.docker=0: silo-init leaves dockerd off (--no-docker).
          * Extra words come last, so SILO_GUEST_CMDLINE_EXTRA can override. */
         snprintf(cmdline, sizeof(cmdline), "silo.base=/dev/vda silo.scratch=/dev/vdb "
-                 "silo.hostname=%s silo.idle_trim=%d%s%s", sb->name, SB_IDLE_TRIM_S,
+                 "silo.hostname=%s silo.idle_trim=%d%s%s%s", sb->name, SB_IDLE_TRIM_S,
+                 sb->cfg.no_docker ? " silo.docker=0" : "",
                  extra && extra[0] ? " " : "", extra ? extra : "");
         char *argv[] = { (char *)p->self, "_supervise", sb->rundir, "--", (char *)p->vmm,
                          "--kernel", kernel, "--initrd", initrd, "--memory", mem, "--cpus", cpus,

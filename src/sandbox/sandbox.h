@@ -53,6 +53,7 @@ struct sb_config {
         int64_t created;                /* unix seconds */
         char workspace[SB_PATH_MAX];    /* host source of --workspace, or "" */
         bool workspace_pending;         /* workspace.tar not yet copied in */
+        bool no_docker;                 /* --no-docker: guest word silo.docker=0 */
         char *env[SB_ENV_MAX + 1];      /* "K=V", NULL-terminated, malloc'd */
         unsigned nenv;
 };

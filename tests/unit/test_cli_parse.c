@@ -69,6 +69,7 @@ static void test_config_roundtrip(void **state)
         c.created = 1700000000;
         snprintf(c.workspace, sizeof(c.workspace), "/home/u/proj=x");
         c.workspace_pending = true;
+        c.no_docker = true;
         assert_int_equal(sb_config_add_env(&c, "A=1"), 0);
         assert_int_equal(sb_config_add_env(&c, "B=x=y"), 0);
         assert_int_equal(sb_config_add_env(&c, "=v"), -1);
@@ -84,6 +85,7 @@ static void test_config_roundtrip(void **state)
         assert_true(d.memory == 2ull << 30 && d.disk == 20ull << 30 && d.created == 1700000000);
         assert_string_equal(d.workspace, "/home/u/proj=x");
         assert_true(d.workspace_pending);
+        assert_true(d.no_docker);
         assert_int_equal(d.nenv, 2);
         assert_string_equal(d.env[1], "B=x=y");
         assert_null(d.env[2]);
@@ -94,7 +96,12 @@ static void test_config_roundtrip(void **state)
         /* unknown keys are ignored; bad values and a missing name fail */
         assert_int_equal(sb_config_parse("name=a\nfuture=1\n# c\n\n", &d), 0);
         assert_int_equal(d.cpus, 1);
+        assert_false(d.no_docker);      /* configs from before --no-docker */
         sb_config_free(&d);
+        assert_int_equal(sb_config_parse("name=a\ndocker=1\n", &d), 0);
+        assert_false(d.no_docker);
+        sb_config_free(&d);
+        assert_int_equal(sb_config_parse("name=a\ndocker=no\n", &d), -1);
         assert_int_equal(sb_config_parse("cpus=2\n", &d), -1);
         assert_int_equal(sb_config_parse("name=a\ncpus=0\n", &d), -1);
         assert_int_equal(sb_config_parse("name=a\ncpus=x\n", &d), -1);
