@@ -108,7 +108,7 @@ case $mode in
         cat "$results/$name.log" >> "$logs/e2e.log"
         count "$results/$name.log" "$(cat "$results/$name.rc")"
       else
-        e_fail=$((e_fail + 1)); broken+=("$name: did not run to the end (lab exit ${lrc:-?})")
+        e_fail=$((e_fail + 1)); broken+=("$name: did not run to the end${lrc:+ (lab exit $lrc)}")
       fi
     done ;;
   skip) echo "e2e: skipped (SILO_E2E=skip)" ;;
