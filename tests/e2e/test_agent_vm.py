@@ -107,9 +107,16 @@ class Sandbox:
             self.console.close()
 
 
+# The module's sandbox trims itself after IDLE seconds without a session (as
+# `silo run` sandboxes do after 30 s): test_idle_trim_returns_page_cache
+# checks it, and the other tests run with it in the background. One boot for
+# all of them: each costs ~13 s in the lab.
+IDLE = 3
+
+
 @pytest.fixture(scope="module")
 def vm(tmp_path_factory):
-    sb = Sandbox(tmp_path_factory.mktemp("vm")).boot()
+    sb = Sandbox(tmp_path_factory.mktemp("vm"), vmm_args=["--balloon"], cmdline=f"silo.idle_trim={IDLE}").boot()
     yield sb
     sb.kill()
 
@@ -171,6 +178,41 @@ def test_put_get_tree_vm(vm, tmp_path):
     assert host.tree_state(back / "tree") == host.tree_state(src)
 
 
+def meminfo_kib(sb, key):
+    out = sb.sh(f"grep '^{key}:' /proc/meminfo").stdout.split()
+    return int(out[1])
+
+
+def test_idle_trim_returns_page_cache(vm):
+    """silo.idle_trim=S: S seconds after the last session ended, the guest
+    reclaims its page cache and free page reporting hands the pages to
+    silo-vmm (src/agent/trim.c), so its RSS falls; while a session is open
+    nothing is trimmed."""
+    sb, idle = vm, IDLE
+    before = meminfo_kib(sb, "Cached")
+    # Base-image files nothing has mapped: into the guest's page cache.
+    sb.sh("cat /usr/bin/docker /usr/sbin/dockerd /usr/lib/x86_64-linux-gnu/*.so* > /dev/null 2>&1; true")
+    cached = meminfo_kib(sb, "Cached")
+    assert cached - before >= 64 << 10, f"reading grew the page cache by {cached - before} KiB only"
+    full = rss_kib(sb.p.pid)
+    # An open session: no trim, however long it takes.
+    s = subprocess.Popen([str(BUILD / "silo-agent"), sb.addr, "exec", "--", "sleep", str(4 * idle)])
+    low = full
+    while s.poll() is None:
+        time.sleep(0.5)
+        low = min(low, rss_kib(sb.p.pid))
+    assert s.wait() == 0
+    assert full - low < 32 << 10, f"RSS {full} KiB fell to {low} KiB while a session was open"
+    # Idle: trimmed within S seconds plus Linux's 2 s reporting delay
+    # (more in the lab). Poll, do not sleep a guess.
+    end = time.monotonic() + 120
+    while time.monotonic() < end and full - low < 48 << 10:
+        time.sleep(0.5)
+        low = min(low, rss_kib(sb.p.pid))
+    assert full - low >= 48 << 10, f"RSS {full} KiB with the files cached, lowest {low} KiB idle"
+    assert meminfo_kib(sb, "Cached") < before + ((cached - before) >> 2)
+
+
 def test_large_file_put_get_vm(vm, tmp_path):
     # MD5, not SHA-256: it finds a corrupted transfer as well, and in the
     # lab it sums the guest's 1 GiB in 15 s instead of 39.
@@ -224,62 +266,15 @@ def test_garbage_then_valid_vm(vm, junk):
     assert r.returncode == 0 and r.stdout == b"still alive\n"
 
 
-def test_stop_then_boot_keeps_files(tmp_path):
-    sb = Sandbox(tmp_path).boot()
-    try:
-        # Written and not synced by the writer: the stop must not lose it.
-        sb.sh("head -c 5000000 /dev/urandom > /root/kept; mkdir -p /etc/silo-test; "
-              "echo persisted > /etc/silo-test/note; sha256sum /root/kept > /root/kept.sum")
-        want = sb.sh("cat /root/kept.sum").stdout
-        rc, code = sb.stop()
-        assert (rc, code) == (0, 0), sb.log()[-2000:]
-    finally:
-        sb.kill()
-    sb2 = Sandbox(tmp_path).boot()
-    try:
-        assert sb2.sh("sha256sum /root/kept").stdout == want
-        assert sb2.sh("cat /etc/silo-test/note").stdout == b"persisted\n"
-        assert "formatting" not in sb2.log().split("Run /init")[-1]
-        rc, code = sb2.stop()
-        assert code == 0
-    finally:
-        sb2.kill()
-
-
-def meminfo_kib(sb, key):
-    out = sb.sh(f"grep '^{key}:' /proc/meminfo").stdout.split()
-    return int(out[1])
-
-
-def test_idle_trim_returns_page_cache(tmp_path):
-    """silo.idle_trim=S: S seconds after the last session ended, the guest
-    reclaims its page cache and free page reporting hands the pages to
-    silo-vmm (src/agent/trim.c), so its RSS falls; while a session is open
-    nothing is trimmed."""
-    idle = 3
-    sb = Sandbox(tmp_path, vmm_args=["--balloon"], cmdline=f"silo.idle_trim={idle}").boot()
-    try:
-        before = meminfo_kib(sb, "Cached")
-        # Base-image files nothing has mapped: into the guest's page cache.
-        sb.sh("cat /usr/bin/docker /usr/sbin/dockerd /usr/lib/x86_64-linux-gnu/*.so* > /dev/null 2>&1; true")
-        cached = meminfo_kib(sb, "Cached")
-        assert cached - before >= 64 << 10, f"reading grew the page cache by {cached - before} KiB only"
-        full = rss_kib(sb.p.pid)
-        # An open session: no trim, however long it takes.
-        s = subprocess.Popen([str(BUILD / "silo-agent"), sb.addr, "exec", "--", "sleep", str(4 * idle)])
-        low = full
-        while s.poll() is None:
-            time.sleep(0.5)
-            low = min(low, rss_kib(sb.p.pid))
-        assert s.wait() == 0
-        assert full - low < 32 << 10, f"RSS {full} KiB fell to {low} KiB while a session was open"
-        # Idle: trimmed within S seconds plus Linux's 2 s reporting delay
-        # (more in the lab). Poll, do not sleep a guess.
-        end = time.monotonic() + 120
-        while time.monotonic() < end and full - low < 48 << 10:
-            time.sleep(0.5)
-            low = min(low, rss_kib(sb.p.pid))
-        assert full - low >= 48 << 10, f"RSS {full} KiB with the files cached, lowest {low} KiB idle"
-        assert meminfo_kib(sb, "Cached") < before + ((cached - before) >> 2)
-    finally:
-        sb.kill()
+def test_stop_then_boot_keeps_files(vm):
+    """Last in the module: it stops the module's sandbox and boots it again."""
+    # Written and not synced by the writer: the stop must not lose it.
+    vm.sh("head -c 5000000 /dev/urandom > /root/kept; mkdir -p /etc/silo-test; "
+          "echo persisted > /etc/silo-test/note; sha256sum /root/kept > /root/kept.sum")
+    want = vm.sh("cat /root/kept.sum").stdout
+    rc, code = vm.stop()
+    assert (rc, code) == (0, 0), vm.log()[-2000:]
+    vm.boot()
+    assert vm.sh("sha256sum /root/kept").stdout == want
+    assert vm.sh("cat /etc/silo-test/note").stdout == b"persisted\n"
+    assert "formatting" not in vm.log().split("Run /init")[-1]
