@@ -6,6 +6,7 @@
  *   pause   → "ok"  (every vCPU is out of KVM_RUN when the reply is sent)
  *   resume  → "ok"
  *   stop    → "ok", then the VM ends with VMM_EXIT_STOPPED
+ *   metrics → "ok {JSON}": the VMM's and every virtio device's counters
  *   other   → "error unknown command"
  *
  * A line longer than CTL_LINE_MAX, or too many clients, closes the
@@ -48,23 +49,26 @@ struct control {
 	struct ctl_client *clients[CTL_MAX_CLIENTS];
 };
 
-void control_handle(struct vm *vm, const char *req, char *reply, size_t len)
+void control_handle(struct vm *vm, const char *req, FILE *reply)
 {
 	char st[96];
 
 	if (!strcmp(req, "status")) {
 		vm_status(vm, st, sizeof(st));
-		snprintf(reply, len, "ok %s", st);
+		fprintf(reply, "ok %s", st);
 	} else if (!strcmp(req, "pause")) {
-		snprintf(reply, len, vm_pause(vm) ? "error stopping" : "ok");
+		fputs(vm_pause(vm) ? "error stopping" : "ok", reply);
 	} else if (!strcmp(req, "resume")) {
 		vm_resume(vm);
-		snprintf(reply, len, "ok");
+		fputs("ok", reply);
 	} else if (!strcmp(req, "stop")) {
 		vm_request_exit(vm, VMM_EXIT_STOPPED, "stopped via the control socket");
-		snprintf(reply, len, "ok");
+		fputs("ok", reply);
+	} else if (!strcmp(req, "metrics")) {
+		fputs("ok ", reply);
+		vm_metrics_json(vm, reply);
 	} else {
-		snprintf(reply, len, "error unknown command");
+		fputs("error unknown command", reply);
 	}
 }
 
@@ -96,9 +100,10 @@ static void on_client(void *opaque, uint32_t events)
 	cl->len += (size_t)n;
 	for (;;) {
 		char *nl = memchr(cl->buf, '\n', cl->len);
-		char reply[160];
-		size_t used;
-		int rl;
+		char *reply = NULL;
+		size_t used, rl = 0;
+		FILE *f;
+		bool sent;
 
 		if (!nl) {
 			if (cl->len == sizeof(cl->buf)) {
@@ -113,11 +118,23 @@ static void on_client(void *opaque, uint32_t events)
 		*nl = '\0';
 		if (nl > cl->buf && nl[-1] == '\r')
 			nl[-1] = '\0';
-		control_handle(cl->ctl->vm, cl->buf, reply, sizeof(reply) - 1);
-		rl = (int)strlen(reply);
-		reply[rl++] = '\n';
-		/* Replies are short; a client that does not read them is dropped. */
-		if (send(cl->fd, reply, (size_t)rl, MSG_NOSIGNAL | MSG_DONTWAIT) != rl) {
+		f = open_memstream(&reply, &rl);
+		if (!f) {
+			client_close(cl);
+			return;
+		}
+		control_handle(cl->ctl->vm, cl->buf, f);
+		fputc('\n', f);
+		if (fclose(f)) {
+			free(reply);
+			client_close(cl);
+			return;
+		}
+		/* Replies are a few KiB at most (metrics), far below a Unix socket's
+		 * buffer; a client that does not read them is dropped. */
+		sent = send(cl->fd, reply, rl, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)rl;
+		free(reply);
+		if (!sent) {
 			client_close(cl);
 			return;
 		}

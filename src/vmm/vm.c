@@ -110,6 +110,25 @@ void vm_status(struct vm *vm, char *buf, size_t len)
 		 vm->nr_vcpus, ms);
 }
 
+void vm_metrics_json(struct vm *vm, FILE *f)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	fprintf(f, "{\"uptime_ms\":%lld,\"unhandled_pio\":%llu,\"unhandled_mmio\":%llu,"
+		"\"irq_errs\":%llu,\"devices\":[",
+		(now.tv_sec - vm->t_start.tv_sec) * 1000LL + (now.tv_nsec - vm->t_start.tv_nsec) / 1000000,
+		(unsigned long long)__atomic_load_n(&vm->unhandled_pio, __ATOMIC_RELAXED),
+		(unsigned long long)__atomic_load_n(&vm->unhandled_mmio, __ATOMIC_RELAXED),
+		(unsigned long long)__atomic_load_n(&vm->irq_errs, __ATOMIC_RELAXED));
+	for (unsigned int i = 0; i < vm->nr_virtio; i++) {
+		if (i)
+			fputc(',', f);
+		virtio_mmio_metrics_json(vm->virtio[i].mmio, f);
+	}
+	fputs("]}", f);
+}
+
 void vm_irq_line(struct vm *vm, unsigned int irq, int level)
 {
 	struct kvm_irq_level l = { .irq = irq, .level = (uint32_t)level };

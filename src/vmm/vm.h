@@ -128,6 +128,9 @@ int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
 /* "running|paused vcpus=N uptime_ms=M" */
 void vm_status(struct vm *vm, char *buf, size_t len);
+/* One JSON object (no newline): uptime, the VMM's counters of guest oddities,
+ * and every virtio device's counters (control socket `metrics`). */
+void vm_metrics_json(struct vm *vm, FILE *f);
 /* Set an IRQ line level (KVM_IRQ_LINE). */
 void vm_irq_line(struct vm *vm, unsigned int irq, int level);
 

@@ -8,6 +8,7 @@ sandbox and find the image again, and remove it leaving nothing behind.
 Commands run as the unprivileged `agent` user (member of the docker group).
 """
 import os
+import socket
 import sys
 import time
 
@@ -58,10 +59,27 @@ def put(env, name, path, data):
          input=data, check=0)
 
 
+def vmm_metrics(env, name):
+    """silo-vmm's counters (control socket `metrics`): whether the guest
+    still moves its vsock and disk queues when its agent does not answer."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(os.path.join(env["SILO_RUN_DIR"], name, "control.sock"))
+        s.sendall(b"metrics\n")
+        return s.makefile().readline().strip()
+
+
 def diagnose(env, name):
-    """What the sandbox was doing when a step failed: its console and, if
-    the agent still answers, its processes and dockerd's log."""
+    """What the sandbox was doing when a step failed: its console, silo-vmm's
+    counters (twice, 5 s apart) and, if the agent still answers, its
+    processes and dockerd's log."""
     out = []
+    for _ in range(2):
+        try:
+            out += ["--- silo-vmm metrics", vmm_metrics(env, name)]
+        except OSError as e:
+            out += ["--- silo-vmm metrics", f"<{e!r}>"]
+        time.sleep(5)
     for what, args in (("console (tail)", ("logs", name)),
                        ("processes", ("exec", "-u", "root", name, "--", "sh", "-c",
                                       "cat /proc/loadavg; ps -eo pid,stat,etime,wchan:24,args | cut -c1-160; "

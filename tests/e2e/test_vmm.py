@@ -4,6 +4,7 @@ The test initramfs prints "SILO-INIT-OK cpus=N", runs $silo_cmd and then does
 $silo_action (reboot by default). Exit codes are those of docs/silo-vmm.md.
 """
 import hashlib
+import json
 import os
 import re
 import select
@@ -187,11 +188,19 @@ def control(path, req):
 def test_pause_resume_and_stop(vmm, kernel, initramfs, cmdline_extra, tmp_path):
     ctl = tmp_path / "ctl"
     ticker = sh("i=0; while true; do echo tick-$i; i=$((i+1)); sleep 0.2; done")
-    g = Guest(vmm_cmd(vmm, kernel, initramfs, cmdline_extra, "--control", str(ctl),
+    g = Guest(vmm_cmd(vmm, kernel, initramfs, cmdline_extra, "--control", str(ctl), "--rng",
                       cmdline=[ticker]))
     try:
         g.expect("tick-3")
         assert control(ctl, "status").startswith("ok running")
+        # metrics: one JSON line; the guest kernel's hwrng core read the rng
+        # device when it registered it.
+        reply = control(ctl, "metrics")
+        assert reply.startswith("ok {"), reply
+        m = json.loads(reply[3:])
+        assert m["uptime_ms"] > 0 and m["unhandled_mmio"] == 0, m
+        assert [d["device"] for d in m["devices"]] == ["rng"], m
+        assert m["devices"][0]["bytes_in"] > 0 and not m["devices"][0]["needs_reset"], m
         assert control(ctl, "pause") == "ok"
         assert control(ctl, "status").startswith("ok paused")
         # Drain what was in flight, then nothing more may arrive while paused.

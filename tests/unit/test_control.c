@@ -24,9 +24,10 @@ static void *loop(void *ev)
 	return NULL;
 }
 
+static char buf[256]; /* the last reply */
+
 static void ask(int fd, const char *req, const char *want_prefix)
 {
-	char buf[256];
 	size_t len = 0;
 
 	if (*req)
@@ -69,6 +70,9 @@ static void test_protocol(void **state)
 	ask(fd, "resume\n", "ok");
 	ask(fd, "status\r\n", "ok running");
 	ask(fd, "bogus\n", "error unknown command");
+	/* One JSON line; this VM has no devices. */
+	ask(fd, "metrics\n", "ok {\"uptime_ms\":");
+	assert_non_null(strstr(buf, ",\"unhandled_pio\":0,\"unhandled_mmio\":0,\"irq_errs\":0,\"devices\":[]}\n"));
 	ask(fd, "stop\n", "ok");
 	assert_int_equal(vm->exit_code, VMM_EXIT_STOPPED);
 	ask(fd, "pause\n", "error");

@@ -569,6 +569,20 @@ static void test_guest_initiated(void **state)
 	assert_true(rx_wait(t, &p, NULL));
 	assert_int_equal(p.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
 	assert_int_equal(p.fwd_cnt, 65536);
+	{
+		/* The device's metrics carry the muxer's counters (control `metrics`). */
+		char *js = NULL;
+		size_t jl = 0;
+		FILE *f = open_memstream(&js, &jl);
+
+		vdev_metrics_json(t->vd, f);
+		fclose(f);
+		assert_non_null(strstr(js, "{\"device\":\"vsock\","));
+		assert_non_null(strstr(js, ",\"dev\":{\"conns\":1,"));
+		assert_non_null(strstr(js, "\"credit_updates\":1,"));
+		assert_true(jl > 2 && !strcmp(js + jl - 2, "}}"));
+		free(js);
+	}
 
 	assert_int_equal(write(afd, "hi", 2), 2);
 	assert_true(rx_wait(t, &p, buf));

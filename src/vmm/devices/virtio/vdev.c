@@ -109,10 +109,15 @@ void vdev_metrics_json(struct vdev *vd, FILE *f)
 #define M(x) (unsigned long long)__atomic_load_n(&vd->m.x, __ATOMIC_RELAXED)
 	fprintf(f,
 		"{\"device\":\"%s\",\"notify\":%llu,\"irq\":%llu,\"err\":%llu,"
-		"\"reqs\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu,\"needs_reset\":%s}",
+		"\"reqs\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu,\"needs_reset\":%s",
 		vd->ops->name, M(notify), M(irq), M(err), M(reqs), M(bytes_in), M(bytes_out),
 		__atomic_load_n(&vd->needs_reset, __ATOMIC_RELAXED) ? "true" : "false");
 #undef M
+	if (vd->ops->metrics) {
+		fputs(",\"dev\":", f);
+		vd->ops->metrics(vd, f);
+	}
+	fputc('}', f);
 }
 
 unsigned int iov_slice(const struct iovec *src, unsigned int cnt, size_t skip, size_t len,

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "vmm/devices/virtio/queue.h"
 #include "vmm/devices/virtio/virtio.h"
@@ -32,6 +33,7 @@ struct virtio_dev_ops {
 	int (*save)(struct vdev *, struct snap_writer *);       /* NULL: not yet */
 	int (*restore)(struct vdev *, struct snap_reader *);    /* NULL: not yet */
 	void (*destroy)(struct vdev *);       /* free priv (not the vdev) */
+	void (*metrics)(struct vdev *, FILE *); /* own counters, one JSON object; NULL: none */
 };
 
 /* Per-device counters (Firecracker metrics.rs style); updated with relaxed atomics. */

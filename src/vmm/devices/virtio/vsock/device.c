@@ -205,7 +205,9 @@ void virtio_vsock_poll(struct vdev *vd)
 	vsock_ev(vd->priv, EPOLLIN);
 }
 
-void virtio_vsock_metrics_json(struct vdev *vd, FILE *f)
+/* The muxer's counters: connections, packets, RSTs, credit traffic, and the
+ * guest's mistakes (docs/silo-vmm.md, `metrics`). */
+static void vsock_metrics(struct vdev *vd, FILE *f)
 {
 	struct vsock_dev *d = vd->priv;
 
@@ -238,6 +240,7 @@ static const struct virtio_dev_ops vsock_ops = {
 	.activate = vsock_activate,
 	.queue_notify = vsock_queue_notify,
 	.reset = vsock_reset,
+	.metrics = vsock_metrics,
 	.save = NULL,
 	.restore = NULL,
 	.destroy = vsock_destroy,

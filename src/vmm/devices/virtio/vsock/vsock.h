@@ -33,7 +33,4 @@ void virtio_vsock_set_connect_timeout(struct vdev *vd, unsigned int ms);
 /* Handle whatever host-socket events are ready, without blocking (tests, no ev). */
 void virtio_vsock_poll(struct vdev *vd);
 
-/* vsock-specific counters as one JSON object (no newline). */
-void virtio_vsock_metrics_json(struct vdev *vd, FILE *f);
-
 #endif
