@@ -11,7 +11,6 @@
 #define SILO_VMM_VSOCK_H
 
 #include <stdint.h>
-#include <stdio.h>
 
 struct vdev;
 struct evloop;
