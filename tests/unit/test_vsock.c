@@ -87,14 +87,14 @@ static void test_credit(void **state)
 	c.peer_buf_alloc = 0x20;
 	assert_int_equal(vsock_credit_peer_avail(&c), 0);
 
-	/* Update threshold: 64 KiB - (fwd_cnt - last) < 4 KiB, across a wrap. */
+	/* An update once 64 KiB were forwarded unannounced, across a wrap. */
 	c.last_fwd_cnt_to_peer = 0xffffff00U;
-	c.fwd_cnt = 0xffffff00U + 60 * 1024;
+	c.fwd_cnt = 0xffffff00U + 64 * 1024 - 1;
 	assert_false(vsock_credit_peer_needs_update(&c));
 	c.fwd_cnt += 1;
 	assert_true(vsock_credit_peer_needs_update(&c));
 	vsock_credit_stamp(&c, &p);
-	assert_int_equal(p.buf_alloc, 64 * 1024);
+	assert_int_equal(p.buf_alloc, 256 * 1024);
 	assert_int_equal(p.fwd_cnt, c.fwd_cnt);
 	assert_false(vsock_credit_peer_needs_update(&c));
 }
@@ -113,11 +113,14 @@ static size_t drain(struct vsock_txbuf *t, int wfd, int rfd, uint8_t *got, size_
 	return have;
 }
 
+/* Fills the ring to 4 KiB short of full, so the second push wraps. */
+#define FILL (VSOCK_CONN_BUF_SIZE - 4096)
+
 static void test_txbuf(void **state)
 {
-	static uint8_t src[60000], got[80000], want[80000];
+	static uint8_t src[FILL], got[FILL + 20000], want[FILL + 20000];
 	struct vsock_txbuf t = { 0 };
-	struct iovec v[2] = { { src, 30000 }, { src + 30000, 30000 } };
+	struct iovec v[2] = { { src, FILL / 2 }, { src + FILL / 2, FILL - FILL / 2 } };
 	int sv[2], sz = 4096;
 	size_t have = 0;
 	long n;
@@ -125,23 +128,23 @@ static void test_txbuf(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(src); i++)
 		src[i] = (uint8_t)(i * 7);
-	memcpy(want, src, 60000);
-	memcpy(want + 60000, src + 1000, 20000);
+	memcpy(want, src, FILL);
+	memcpy(want + FILL, src + 1000, 20000);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	assert_int_equal(vsock_txbuf_push(&t, v, 2, 0, 60000), 0);
-	/* 60000 + 6000 > 64 KiB: overflow is refused, nothing appended. */
+	assert_int_equal(vsock_txbuf_push(&t, v, 2, 0, FILL), 0);
+	/* FILL + 6000 > the ring: overflow is refused, nothing appended. */
 	assert_int_equal(vsock_txbuf_push(&t, v, 2, 0, 6000), -ENOBUFS);
-	assert_int_equal(t.len, 60000);
+	assert_int_equal(t.len, FILL);
 	n = vsock_txbuf_flush(&t, sv[0]);
-	assert_true(n > 0 && n < 60000); /* small socket buffer: partial */
+	assert_true(n > 0 && n < FILL); /* small socket buffer: partial */
 	/* Make room, then push again across the end of the ring (wrap). */
 	have = drain(&t, sv[0], sv[1], got, 0, 25000);
-	assert_true(t.len <= 65536 - 20000);
+	assert_true(t.len <= VSOCK_CONN_BUF_SIZE - 20000);
 	assert_int_equal(vsock_txbuf_push(&t, v, 2, 1000, 20000), 0);
-	have = drain(&t, sv[0], sv[1], got, have, 80000);
-	assert_int_equal(have, 80000);
-	assert_memory_equal(got, want, 80000);
+	have = drain(&t, sv[0], sv[1], got, have, FILL + 20000);
+	assert_int_equal(have, FILL + 20000);
+	assert_memory_equal(got, want, FILL + 20000);
 	assert_int_equal(t.len, 0);
 	assert_null(t.buf); /* freed once empty */
 	/* A broken socket is an error, not a hang. */
@@ -408,7 +411,7 @@ static int host_connect(struct t *t, uint32_t gport, uint32_t *lport)
 	assert_int_equal(p.dst_cid, CID);
 	assert_int_equal(p.dst_port, gport);
 	assert_true(p.src_port >= (1U << 30) && p.src_port < (1U << 31));
-	assert_int_equal(p.buf_alloc, 65536);
+	assert_int_equal(p.buf_alloc, 256 * 1024);
 	*lport = p.src_port;
 	tx_send(t, VIRTIO_VSOCK_OP_RESPONSE, gport, *lport, 0, NULL, 0);
 	assert_true(read_timeout(fd, line, sizeof(line) - 1, t) > 0);
@@ -565,7 +568,7 @@ static void test_guest_initiated(void **state)
 			got += n;
 		}
 	}
-	/* fwd_cnt crossed 60 KiB: a CREDIT_UPDATE is sent without asking. */
+	/* 64 KiB forwarded: a CREDIT_UPDATE is sent without asking. */
 	assert_true(rx_wait(t, &p, NULL));
 	assert_int_equal(p.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
 	assert_int_equal(p.fwd_cnt, 65536);

@@ -3,8 +3,8 @@
  * (VIRTIO 1.2 §5.10.6.3-§5.10.6.6; recipe §f, Firecracker csm/connection.rs).
  *
  * Host socket writes never block and never raise SIGPIPE (MSG_DONTWAIT |
- * MSG_NOSIGNAL). Guest data the socket cannot take goes to a 64 KiB ring;
- * since we advertise buf_alloc = 64 KiB and only count bytes as forwarded
+ * MSG_NOSIGNAL). Guest data the socket cannot take goes to a ring of
+ * VSOCK_CONN_BUF_SIZE; since we advertise that as buf_alloc and only count bytes as forwarded
  * (fwd_cnt) once the socket took them, a well-behaved guest runs out of
  * credit for this one connection before the ring can overflow, which is how
  * one slow host reader stops guest TX for its connection only. A guest that
@@ -41,12 +41,10 @@ uint32_t vsock_credit_peer_avail(const struct vsock_credit *c)
 
 bool vsock_credit_peer_needs_update(const struct vsock_credit *c)
 {
-	uint32_t unannounced = c->fwd_cnt - c->last_fwd_cnt_to_peer;
-
-	/* Recipe §f: the guest believes it has 64 KiB - unannounced bytes. */
-	if (unannounced >= VSOCK_CONN_BUF_SIZE)
-		return true;
-	return VSOCK_CONN_BUF_SIZE - unannounced < VSOCK_CREDIT_UPDATE_THRESHOLD;
+	/* The guest believes it has buf_alloc - unannounced bytes (recipe §f);
+	 * announce before that falls below what it can send in one packet, so
+	 * its sender never waits for our update (u32 wrap intended). */
+	return c->fwd_cnt - c->last_fwd_cnt_to_peer >= VSOCK_CREDIT_UPDATE_BYTES;
 }
 
 void vsock_credit_stamp(struct vsock_credit *c, struct vsock_pkt *p)
