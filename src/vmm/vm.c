@@ -94,15 +94,20 @@ int vm_resume(struct vm *vm)
 	return 0;
 }
 
-void vm_status(struct vm *vm, char *buf, size_t len)
+/* Since the vCPUs started, paused time included. */
+static long long uptime_ms(const struct vm *vm)
 {
 	struct timespec now;
-	long long ms;
-	bool paused;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (now.tv_sec - vm->t_start.tv_sec) * 1000LL +
-	     (now.tv_nsec - vm->t_start.tv_nsec) / 1000000;
+	return (now.tv_sec - vm->t_start.tv_sec) * 1000LL + (now.tv_nsec - vm->t_start.tv_nsec) / 1000000;
+}
+
+void vm_status(struct vm *vm, char *buf, size_t len)
+{
+	long long ms = uptime_ms(vm);
+	bool paused;
+
 	pthread_mutex_lock(&vm->lock);
 	paused = vm->pause_req;
 	pthread_mutex_unlock(&vm->lock);
@@ -112,12 +117,8 @@ void vm_status(struct vm *vm, char *buf, size_t len)
 
 void vm_metrics_json(struct vm *vm, FILE *f)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	fprintf(f, "{\"uptime_ms\":%lld,\"unhandled_pio\":%llu,\"unhandled_mmio\":%llu,"
-		"\"irq_errs\":%llu,\"devices\":[",
-		(now.tv_sec - vm->t_start.tv_sec) * 1000LL + (now.tv_nsec - vm->t_start.tv_nsec) / 1000000,
+		"\"irq_errs\":%llu,\"devices\":[", uptime_ms(vm),
 		(unsigned long long)__atomic_load_n(&vm->unhandled_pio, __ATOMIC_RELAXED),
 		(unsigned long long)__atomic_load_n(&vm->unhandled_mmio, __ATOMIC_RELAXED),
 		(unsigned long long)__atomic_load_n(&vm->irq_errs, __ATOMIC_RELAXED));
