@@ -7,6 +7,7 @@ them. Artifacts come from `make` (silo-vmm) and `make image` (build/guest/).
 import os
 import pathlib
 import shlex
+import socket
 import subprocess
 
 import pytest
@@ -55,6 +56,15 @@ def run(cmd, timeout=BOOT_TIMEOUT, **kw):
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
         pytest.fail(f"{cmd[0]} did not finish in {timeout}s; output tail:\n{out[-2000:]}")
+
+
+def control(path, req, timeout=60):
+    """One request on silo-vmm's control socket; its reply line."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(str(path))
+        s.sendall(req.encode() + b"\n")
+        return s.makefile().readline().strip()
 
 
 def rss_kib(pid):

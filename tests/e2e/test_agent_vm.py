@@ -9,10 +9,8 @@ Scenarios that need no shared directory are the host tests of
 test_agent_host.py, collected again here against the VM; the rest are written
 for the VM (files are checked from inside the guest).
 """
-import concurrent.futures
 import hashlib
 import os
-import pathlib
 import socket
 import struct
 import subprocess
@@ -21,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import BOOT_TIMEOUT, BUILD, GUEST, TOP, rss_kib
+from conftest import BOOT_TIMEOUT, BUILD, GUEST, rss_kib
 import test_agent_host as host
 from test_agent_host import (  # noqa: F401  (collected again, against the VM)
     test_ping, test_exec_echo, test_exit_codes, test_death_by_signal,
@@ -188,19 +186,18 @@ def test_idle_trim_returns_page_cache(vm):
     reclaims its page cache and free page reporting hands the pages to
     silo-vmm (src/agent/trim.c), so its RSS falls; while a session is open
     nothing is trimmed."""
-    sb, idle = vm, IDLE
-    before = meminfo_kib(sb, "Cached")
+    before = meminfo_kib(vm, "Cached")
     # Base-image files nothing has mapped: into the guest's page cache.
-    sb.sh("cat /usr/bin/docker /usr/sbin/dockerd /usr/lib/x86_64-linux-gnu/*.so* > /dev/null 2>&1; true")
-    cached = meminfo_kib(sb, "Cached")
+    vm.sh("cat /usr/bin/docker /usr/sbin/dockerd /usr/lib/x86_64-linux-gnu/*.so* > /dev/null 2>&1; true")
+    cached = meminfo_kib(vm, "Cached")
     assert cached - before >= 64 << 10, f"reading grew the page cache by {cached - before} KiB only"
-    full = rss_kib(sb.p.pid)
+    full = rss_kib(vm.p.pid)
     # An open session: no trim, however long it takes.
-    s = subprocess.Popen([str(BUILD / "silo-agent"), sb.addr, "exec", "--", "sleep", str(4 * idle)])
+    s = subprocess.Popen([str(BUILD / "silo-agent"), vm.addr, "exec", "--", "sleep", str(4 * IDLE)])
     low = full
     while s.poll() is None:
         time.sleep(0.5)
-        low = min(low, rss_kib(sb.p.pid))
+        low = min(low, rss_kib(vm.p.pid))
     assert s.wait() == 0
     assert full - low < 32 << 10, f"RSS {full} KiB fell to {low} KiB while a session was open"
     # Idle: trimmed within S seconds plus Linux's 2 s reporting delay
@@ -208,9 +205,9 @@ def test_idle_trim_returns_page_cache(vm):
     end = time.monotonic() + 120
     while time.monotonic() < end and full - low < 48 << 10:
         time.sleep(0.5)
-        low = min(low, rss_kib(sb.p.pid))
+        low = min(low, rss_kib(vm.p.pid))
     assert full - low >= 48 << 10, f"RSS {full} KiB with the files cached, lowest {low} KiB idle"
-    assert meminfo_kib(sb, "Cached") < before + ((cached - before) >> 2)
+    assert meminfo_kib(vm, "Cached") < before + ((cached - before) >> 2)
 
 
 def test_large_file_put_get_vm(vm, tmp_path):

@@ -8,13 +8,12 @@ sandbox and find the image again, and remove it leaving nothing behind.
 Commands run as the unprivileged `agent` user (member of the docker group).
 """
 import os
-import socket
 import sys
 import time
 
 import pytest
 
-from conftest import BOOT_TIMEOUT
+from conftest import BOOT_TIMEOUT, control
 from test_cli import env, needs_kvm, sh, silo, assert_nothing_left  # noqa: F401
 
 # Lab figures: dockerd ready ~40-60 s after boot, a build or run 5-30 s. A
@@ -59,27 +58,21 @@ def put(env, name, path, data):
          input=data, check=0)
 
 
-def vmm_metrics(env, name):
-    """silo-vmm's counters (control socket `metrics`): whether the guest
-    still moves its vsock and disk queues when its agent does not answer."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(10)
-        s.connect(os.path.join(env["SILO_RUN_DIR"], name, "control.sock"))
-        s.sendall(b"metrics\n")
-        return s.makefile().readline().strip()
-
-
 def diagnose(env, name):
     """What the sandbox was doing when a step failed: its console, silo-vmm's
     counters (twice, 5 s apart) and, if the agent still answers, its
     processes and dockerd's log."""
     out = []
-    for _ in range(2):
+    # Whether the guest still moves its vsock and disk queues when its agent
+    # does not answer.
+    ctl = os.path.join(env["SILO_RUN_DIR"], name, "control.sock")
+    for i in range(2):
+        if i:
+            time.sleep(5)
         try:
-            out += ["--- silo-vmm metrics", vmm_metrics(env, name)]
+            out += ["--- silo-vmm metrics", control(ctl, "metrics", timeout=10)]
         except OSError as e:
             out += ["--- silo-vmm metrics", f"<{e!r}>"]
-        time.sleep(5)
     for what, args in (("console (tail)", ("logs", name)),
                        ("processes", ("exec", "-u", "root", name, "--", "sh", "-c",
                                       "cat /proc/loadavg; ps -eo pid,stat,etime,wchan:24,args | cut -c1-160; "

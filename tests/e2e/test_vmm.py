@@ -8,13 +8,12 @@ import json
 import os
 import re
 import select
-import socket
 import subprocess
 import time
 
 import pytest
 
-from conftest import BOOT_TIMEOUT, rss_kib, run
+from conftest import BOOT_TIMEOUT, control, rss_kib, run
 
 EXIT_RESET, EXIT_POWEROFF, EXIT_PANIC, EXIT_STOPPED = 0, 4, 5, 9
 
@@ -175,14 +174,6 @@ def test_console_input_reaches_shell(vmm, kernel, initramfs, cmdline_extra):
         assert g.wait() == EXIT_RESET
     finally:
         g.kill()
-
-
-def control(path, req):
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(60)
-        s.connect(str(path))
-        s.sendall(req.encode() + b"\n")
-        return s.makefile().readline().strip()
 
 
 def test_pause_resume_and_stop(vmm, kernel, initramfs, cmdline_extra, tmp_path):
