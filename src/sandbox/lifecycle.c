@@ -341,7 +341,7 @@ int sb_start(struct sandbox *sb)
                  extra && extra[0] ? " " : "", extra ? extra : "");
         char *argv[] = { (char *)p->self, "_supervise", sb->rundir, "--", (char *)p->vmm,
                          "--kernel", kernel, "--initrd", initrd, "--memory", mem, "--cpus", cpus,
-                         "--disk", base, "--disk", scratch, "--balloon", "--vsock", vs, "--control", ctl,
+                         "--disk", base, "--disk", scratch, "--balloon", "--rng", "--vsock", vs, "--control", ctl,
                          "--console", cons, "--boot-timeout", tmo, "--cmdline", cmdline, NULL };
         spawn_supervisor(sb, argv, console);
 
