@@ -14,7 +14,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all deps image lab test unit fuzz e2e bench asan demo clean help
+.PHONY: all deps image lab test unit fuzz e2e bench asan asan-build demo clean help
 all: deps $(BUILD)/silo-vmm $(BUILD)/silo-init $(BUILD)/silo-init-host $(BUILD)/silo-agent $(BUILD)/silo
 
 help:
@@ -23,6 +23,7 @@ help:
 	@echo "make test     unit tests, fuzz runs, e2e tests (in the lab when /dev/kvm cannot boot Linux)"
 	@echo "make bench    benchmarks (table + JSON)"
 	@echo "make asan     sanitizer build; runs the unit tests and the e2e boot test with it"
+	@echo "make test ASAN=1   make test and make asan's tests together (what CI runs)"
 	@echo "make demo     a sandbox builds and runs a Docker container (in the lab without usable KVM)"
 
 deps:
@@ -59,9 +60,17 @@ lab: image
 	@scripts/deps.sh lab
 	@tests/lab/build.sh >/dev/null
 
-test: all unit image
+# What `make asan` runs end to end with the sanitizer build: the agent on the
+# host, and silo-vmm booting a guest (in the lab without usable KVM).
+ASAN_E2E_MODULES := tests/e2e/test_agent_host.py tests/e2e/test_vmm.py
+ASAN_E2E_FILTER  := test_agent_host or boot_to_marker or bzimage or balloon
+
+# `make test ASAN=1` also runs what `make asan` runs, in the same lab host:
+# one lab boot fewer, and its boots share the lab's two lanes (.ci/run).
+test: all unit image $(if $(ASAN),asan-build)
 	@scripts/deps.sh e2e fuzz
-	@scripts/test.sh
+	@$(if $(ASAN),SILO_ASAN_BUILD=build/asan SILO_ASAN_E2E_MODULES="$(ASAN_E2E_MODULES)" \
+	  SILO_ASAN_E2E_FILTER="$(ASAN_E2E_FILTER)") scripts/test.sh
 
 fuzz: deps
 	@scripts/deps.sh fuzz
@@ -71,14 +80,16 @@ bench: all image
 	@scripts/deps.sh e2e
 	@bench/run.sh
 
-asan:
+asan-build:
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined -static-libasan -static-libubsan" all unit
+
+asan: asan-build
 	@$(MAKE) --no-print-directory image
 	@SILO_BUILD=build/asan SILO_AGENT_INIT=build/asan/silo-init-host \
-	  SILO_E2E_MODULES="$${SILO_E2E_MODULES:-tests/e2e/test_agent_host.py tests/e2e/test_vmm.py}" \
-	  SILO_E2E_FILTER="$${SILO_E2E_FILTER:-test_agent_host or boot_to_marker or bzimage or balloon}" \
+	  SILO_E2E_MODULES="$${SILO_E2E_MODULES:-$(ASAN_E2E_MODULES)}" \
+	  SILO_E2E_FILTER="$${SILO_E2E_FILTER:-$(ASAN_E2E_FILTER)}" \
 	  SILO_NO_FUZZ=1 scripts/test.sh
 
 demo: all image

@@ -5,6 +5,7 @@
 #
 #   SILO_E2E=auto|direct|lab|skip   where e2e tests run (default auto)
 #   SILO_E2E_FILTER=EXPR            pytest -k expression
+#   SILO_E2E_JOBS=N                 e2e modules at a time (default 2)
 #   SILO_BUILD=DIR                  build directory with silo-vmm and tests (default build)
 #   SILO_NO_FUZZ=1                  skip the fuzz runs; FUZZ_SECONDS (default 60)
 set -uo pipefail
@@ -14,21 +15,30 @@ export SILO_BUILD=${SILO_BUILD:-build}
 logs=$(mktemp -d); trap 'rm -rf "$logs"' EXIT
 pass=0 fail=0 summary=()
 
+# SILO_ASAN_BUILD (make test ASAN=1): also the sanitizer build's unit tests
+# and SILO_ASAN_E2E_MODULES with it, as `make asan` runs them.
+asan=${SILO_ASAN_BUILD:-}
+if [ -n "$asan" ] && [ ! -x "$asan/silo-vmm" ]; then
+  echo "test.sh: no sanitizer build in $asan: run make asan-build" >&2; exit 2
+fi
+
 # --- unit tests --------------------------------------------------------------
-u_pass=0 u_fail=0
-for t in "$SILO_BUILD"/tests/test_*; do
-  [ -x "$t" ] || continue
-  "$t" > "$logs/unit.log" 2>&1; rc=$?
-  cat "$logs/unit.log"
-  p=$(awk '/\[  PASSED  \]/ {print $4}' "$logs/unit.log" | tail -1)
-  f=$(awk '/\[  FAILED  \]/ && /test\(s\)/ {print $4}' "$logs/unit.log" | tail -1)
-  p=${p:-0}; f=${f:-0}
-  # A crash or a non-zero exit without a cmocka verdict is one failure.
-  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-  u_pass=$((u_pass + p)); u_fail=$((u_fail + f))
+for dir in "$SILO_BUILD" ${asan:+"$asan"}; do
+  u_pass=0 u_fail=0
+  for t in "$dir"/tests/test_*; do
+    [ -x "$t" ] || continue
+    "$t" > "$logs/unit.log" 2>&1; rc=$?
+    cat "$logs/unit.log"
+    p=$(awk '/\[  PASSED  \]/ {print $4}' "$logs/unit.log" | tail -1)
+    f=$(awk '/\[  FAILED  \]/ && /test\(s\)/ {print $4}' "$logs/unit.log" | tail -1)
+    p=${p:-0}; f=${f:-0}
+    # A crash or a non-zero exit without a cmocka verdict is one failure.
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    u_pass=$((u_pass + p)); u_fail=$((u_fail + f))
+  done
+  summary+=("unit (cmocka${asan:+, $dir}):  $u_pass passed, $u_fail failed")
+  pass=$((pass + u_pass)); fail=$((fail + u_fail))
 done
-summary+=("unit (cmocka):  $u_pass passed, $u_fail failed")
-pass=$((pass + u_pass)); fail=$((fail + u_fail))
 
 # --- where the e2e tests run -------------------------------------------------
 mode=${SILO_E2E:-auto}
@@ -61,6 +71,7 @@ fi
 # --- e2e ---------------------------------------------------------------------
 # shellcheck disable=SC2206
 modules=(${SILO_E2E_MODULES:-tests/e2e/test_*.py})
+[ -n "$asan" ] && for m in ${SILO_ASAN_E2E_MODULES:-}; do modules+=("asan:$m"); done
 e_pass=0 e_fail=0 broken=()
 count() {  # count LOG RC: add one pytest run's verdict to e_pass/e_fail
   local line p f e
@@ -89,23 +100,44 @@ case $mode in
     # finish in a new one.
     here=() there=()
     for m in "${modules[@]}"; do
-      if [ "$mode" = direct ] || grep -q '^NEEDS_KVM = False' "$m"; then here+=("$m"); else there+=("$m"); fi
+      if [ "$mode" = direct ] || grep -q '^NEEDS_KVM = False' "${m#asan:}"; then here+=("$m"); else there+=("$m"); fi
     done
-    [ ${#here[@]} -gt 0 ] && scripts/e2e-modules.sh "$results" "${here[@]}"
+    # Two modules at a time (scripts/e2e-modules.sh says why).
+    export SILO_E2E_JOBS=${SILO_E2E_JOBS:-2}
+    # The host-process modules run beside the lab host, which boots on
+    # little more than one CPU; their output follows the lab's.
+    hpid=
+    if [ ${#here[@]} -gt 0 ]; then
+      if [ ${#there[@]} -gt 0 ]; then
+        scripts/e2e-modules.sh "$results" "${here[@]}" > "$logs/here.log" 2>&1 & hpid=$!
+      else
+        scripts/e2e-modules.sh "$results" "${here[@]}"
+      fi
+    fi
     if [ ${#there[@]} -gt 0 ]; then
+      # Longest first, by each module's LAB_SECONDS: the two lanes then end
+      # together, instead of one waiting for a long module started last.
+      mapfile -t there < <(for m in "${there[@]}"; do
+        printf '%s %s\n' "$(sed -nE 's/^LAB_SECONDS = ([0-9]+).*/\1/p' "${m#asan:}" | grep . || echo 0)" "$m"
+      done | sort -rn -k1,1 | cut -d' ' -f2-)
       scripts/deps.sh lab || exit 1
       # Guest RAM on huge host pages in the lab: its shadow paging (npt=0) runs
       # guests about twice as fast on them. Only the tests; tests about memory
       # and the benchmarks use the product's default (docs/memory.md).
       export SILO_VMM_HUGEPAGES=${SILO_VMM_HUGEPAGES:-1}
+      # Room for two modules' guests and their files at once.
+      export LAB_MEM=${LAB_MEM:-6144}
       tests/lab/run scripts/e2e-modules.sh "$results" "${there[@]}" 2>&1 | tee "$logs/lab.log"
       lrc=${PIPESTATUS[0]}
       grep -E '^lab: ' "$logs/lab.log" >> "$logs/e2e.log"
     fi
+    if [ -n "$hpid" ]; then wait "$hpid"; cat "$logs/here.log"; fi
     for m in "${modules[@]}"; do
-      name=$(basename "$m" .py)
+      name=$(basename "${m#asan:}" .py) tag=
+      [ "$m" = "${m#asan:}" ] || { name=asan_$name; tag="(asan) "; }
       if [ -s "$results/$name.rc" ]; then
-        cat "$results/$name.log" >> "$logs/e2e.log"
+        # A sanitizer run's failures say so in the summary below.
+        sed -E "s/^(FAILED|ERROR) /\1 $tag/" "$results/$name.log" >> "$logs/e2e.log"
         count "$results/$name.log" "$(cat "$results/$name.rc")"
       else
         e_fail=$((e_fail + 1)); broken+=("$name: did not run to the end${lrc:+ (lab exit $lrc)}")

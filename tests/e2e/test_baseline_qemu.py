@@ -10,6 +10,8 @@ import pytest
 
 from conftest import run
 
+LAB_SECONDS = 8  # about this long alone in the lab: scripts/test.sh starts the longest first
+
 
 def qemu_microvm(kernel, initramfs, append, cpus=1):
     return ["qemu-system-x86_64", "-M", "microvm,acpi=off", "-enable-kvm", "-cpu", "host",

@@ -19,6 +19,8 @@ import pytest
 
 from conftest import BOOT_TIMEOUT, BUILD, GUEST
 
+LAB_SECONDS = 100  # about this long alone in the lab: scripts/test.sh starts the longest first
+
 SILO = BUILD / "silo"
 KVM = os.access("/dev/kvm", os.R_OK | os.W_OK)
 needs_kvm = pytest.mark.skipif(not KVM, reason="needs /dev/kvm (run in the lab)")
