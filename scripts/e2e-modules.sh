@@ -67,9 +67,9 @@ for m in "${alone[@]}" "${shared[@]}"; do
     one "$m" "$name"
     continue
   fi
-  echo "e2e: $name started"
-  case " ${alone[*]} " in *" $m "*) one "$m" "$name"; continue ;; esac
+  case " ${alone[*]} " in *" $m "*) echo "e2e: $name started, alone"; one "$m" "$name"; continue ;; esac
   while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+  echo "e2e: $name started"
   one "$m" "$name" &
 done
 wait
