@@ -55,7 +55,7 @@ def wait_docker(env, name):
         assert r.returncode != 125, ("silo exec failed", r.stderr)
         assert r.returncode == 1, ("dockerd failed", r.stdout, sh(env, name, "sudo tail -20 /var/log/dockerd.log",
                                                                   check=None).stdout)
-        time.sleep(3)
+        time.sleep(1)
     pytest.fail("Docker did not become ready")
 
 
