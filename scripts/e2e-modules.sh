@@ -19,7 +19,7 @@
 # Why more than one: a nested guest with one vCPU keeps about one of the lab
 # host's two CPUs busy, and most of a module is one guest at a time. Two
 # modules at once finish the lab's work in about 3/4 of the time (docs/lab.md).
-# A module that says LAB_ALONE = True runs first, with nothing beside it.
+# A module that says LAB_ALONE = True runs last, with nothing beside it.
 set -uo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 OUTDIR MODULE..." >&2; exit 2; }
 out=$1; shift
@@ -55,7 +55,7 @@ for m in "$@"; do
   if grep -q '^LAB_ALONE = True' "${m#asan:}"; then alone+=("$m"); else shared+=("$m"); fi
 done
 names=()
-for m in "${alone[@]}" "${shared[@]}"; do
+for m in "${shared[@]}" "${alone[@]}"; do
   name=$(basename "${m#asan:}" .py)
   [ "$m" = "${m#asan:}" ] || name=asan_$name
   if [ -s "$out/$name.rc" ]; then
@@ -67,7 +67,7 @@ for m in "${alone[@]}" "${shared[@]}"; do
     one "$m" "$name"
     continue
   fi
-  case " ${alone[*]} " in *" $m "*) echo "e2e: $name started, alone"; one "$m" "$name"; continue ;; esac
+  case " ${alone[*]} " in *" $m "*) wait; echo "e2e: $name started, alone"; one "$m" "$name"; continue ;; esac
   while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
   echo "e2e: $name started"
   one "$m" "$name" &
