@@ -9,8 +9,12 @@ DEPFLAGS  = -MMD -MP
 # Objects compile through ccache when it is installed (make deps does), its
 # cache beside the guest artifacts: a fresh clone on a machine that built
 # before (CI) compiles nothing again. `make CCACHE=` compiles without it.
-CCACHE   ?= $(shell command -v ccache 2>/dev/null)
-export CCACHE_DIR ?= $(or $(SILO_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/silo)/ccache
+ifeq ($(origin CCACHE),undefined)
+CCACHE   := $(shell command -v ccache 2>/dev/null)
+endif
+ifndef CCACHE_DIR
+export CCACHE_DIR := $(shell . scripts/cache.sh && echo "$$SILO_CACHE")/ccache
+endif
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true
 

@@ -19,7 +19,9 @@
 # Why more than one: a nested guest with one vCPU keeps about one of the lab
 # host's two CPUs busy, and most of a module is one guest at a time. Two
 # modules at once finish the lab's work in about 3/4 of the time (docs/lab.md).
-# A module that says LAB_ALONE = True runs last, with nothing beside it.
+# The longest modules start first, by each module's LAB_SECONDS, so the lanes
+# end together; a module that says LAB_ALONE = True runs last, with nothing
+# beside it.
 set -uo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 OUTDIR MODULE..." >&2; exit 2; }
 out=$1; shift
@@ -50,12 +52,15 @@ one() {  # one ITEM NAME: run it; its log streams (one job) or prints at the end
   echo "$rc" > "$out/$2.rc"
 }
 
-alone=() shared=()
-for m in "$@"; do
-  if grep -q '^LAB_ALONE = True' "${m#asan:}"; then alone+=("$m"); else shared+=("$m"); fi
-done
+# Order: "<alone 0|1> <seconds> ITEM" lines, sorted; ties keep their order.
+mapfile -t order < <(for m in "$@"; do
+  f=${m#asan:}
+  printf '%d %d %s\n' "$(grep -c '^LAB_ALONE = True' "$f")" \
+    "$(sed -nE 's/^LAB_SECONDS = ([0-9]+).*/\1/p' "$f" | grep . || echo 0)" "$m"
+done | sort -s -k1,1n -k2,2rn)
 names=()
-for m in "${shared[@]}" "${alone[@]}"; do
+for line in "${order[@]}"; do
+  read -r alone _ m <<<"$line"
   name=$(basename "${m#asan:}" .py)
   [ "$m" = "${m#asan:}" ] || name=asan_$name
   if [ -s "$out/$name.rc" ]; then
@@ -63,11 +68,12 @@ for m in "${shared[@]}" "${alone[@]}"; do
     continue
   fi
   names+=("$name")
-  if [ "$jobs" -eq 1 ]; then
+  if [ "$jobs" -eq 1 ] || [ "$alone" = 1 ]; then
+    wait
+    [ "$jobs" -eq 1 ] || echo "e2e: $name started, alone"
     one "$m" "$name"
     continue
   fi
-  case " ${alone[*]} " in *" $m "*) wait; echo "e2e: $name started, alone"; one "$m" "$name"; continue ;; esac
   while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
   echo "e2e: $name started"
   one "$m" "$name" &

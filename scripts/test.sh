@@ -115,11 +115,6 @@ case $mode in
       fi
     fi
     if [ ${#there[@]} -gt 0 ]; then
-      # Longest first, by each module's LAB_SECONDS: the two lanes then end
-      # together, instead of one waiting for a long module started last.
-      mapfile -t there < <(for m in "${there[@]}"; do
-        printf '%s %s\n' "$(sed -nE 's/^LAB_SECONDS = ([0-9]+).*/\1/p' "${m#asan:}" | grep . || echo 0)" "$m"
-      done | sort -rn -k1,1 | cut -d' ' -f2-)
       scripts/deps.sh lab || exit 1
       # Guest RAM on huge host pages in the lab: its shadow paging (npt=0) runs
       # guests about twice as fast on them. Only the tests; tests about memory

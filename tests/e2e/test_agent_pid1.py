@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-LAB_SECONDS = 4  # about this long alone in the lab: scripts/test.sh starts the longest first
+LAB_SECONDS = 4  # about this long alone in the lab: scripts/e2e-modules.sh starts the longest first
 
 TOP = pathlib.Path(__file__).resolve().parents[2]
 BUILD = TOP / os.environ.get("SILO_BUILD", "build")

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import run
 
-LAB_SECONDS = 8  # about this long alone in the lab: scripts/test.sh starts the longest first
+LAB_SECONDS = 8  # about this long alone in the lab: scripts/e2e-modules.sh starts the longest first
 
 
 def qemu_microvm(kernel, initramfs, append, cpus=1):

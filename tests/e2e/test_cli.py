@@ -19,7 +19,7 @@ import pytest
 
 from conftest import BOOT_TIMEOUT, BUILD, GUEST
 
-LAB_SECONDS = 100  # about this long alone in the lab: scripts/test.sh starts the longest first
+LAB_SECONDS = 100  # about this long alone in the lab: scripts/e2e-modules.sh starts the longest first
 
 SILO = BUILD / "silo"
 KVM = os.access("/dev/kvm", os.R_OK | os.W_OK)

@@ -16,7 +16,6 @@ import pytest
 from conftest import BOOT_TIMEOUT, control
 from test_cli import env, needs_kvm, sh, silo, assert_nothing_left  # noqa: F401
 
-LAB_SECONDS = 170  # about this long alone in the lab: scripts/test.sh starts the longest first
 # Last and with nothing beside it in the lab (scripts/e2e-modules.sh): with
 # other work beside it, a vsock connect went unanswered while dockerd
 # started, silo-vmm's event thread held up (docs/lab.md).

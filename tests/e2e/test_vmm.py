@@ -15,7 +15,7 @@ import pytest
 
 from conftest import BOOT_TIMEOUT, control, rss_kib, run
 
-LAB_SECONDS = 80  # about this long alone in the lab: scripts/test.sh starts the longest first
+LAB_SECONDS = 80  # about this long alone in the lab: scripts/e2e-modules.sh starts the longest first
 
 EXIT_RESET, EXIT_POWEROFF, EXIT_PANIC, EXIT_STOPPED = 0, 4, 5, 9
 
