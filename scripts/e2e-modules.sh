@@ -53,11 +53,12 @@ one() {  # one ITEM NAME: run it; its log streams (one job) or prints at the end
 }
 
 # Order: "<alone 0|1> <seconds> ITEM" lines, sorted; ties keep their order.
-mapfile -t order < <(for m in "$@"; do
+# (A here-string, not <(...): the lab host has no /dev/fd.)
+mapfile -t order <<<"$(for m in "$@"; do
   f=${m#asan:}
   printf '%d %d %s\n' "$(grep -c '^LAB_ALONE = True' "$f")" \
     "$(sed -nE 's/^LAB_SECONDS = ([0-9]+).*/\1/p' "$f" | grep . || echo 0)" "$m"
-done | sort -s -k1,1n -k2,2rn)
+done | sort -s -k1,1n -k2,2rn)"
 names=()
 for line in "${order[@]}"; do
   read -r alone _ m <<<"$line"
