@@ -227,8 +227,9 @@ static int vm_ioeventfd(void *opaque, uint64_t addr, uint32_t len, uint64_t data
 	return 0;
 }
 
-/* One virtio-mmio device: window, GSI, irqfd, transport, bus entry. */
-static int add_virtio(struct vm *vm, struct vdev *vd, const char *what)
+/* One virtio-mmio device: window, GSI, irqfd, transport, bus entry; with
+ * own_thread, also the loop its queues are served on (vm_virtio.io_ev). */
+static int add_virtio(struct vm *vm, struct vdev *vd, const char *what, bool own_thread)
 {
 	struct vm_virtio *v;
 	struct kvm_irqfd irqfd = { 0 };
@@ -255,8 +256,12 @@ static int add_virtio(struct vm *vm, struct vdev *vd, const char *what)
 		ret = err_ret(-errno, "KVM_IRQFD gsi %u: %m", v->gsi);
 		goto err;
 	}
-	v->host = (struct virtio_host){ .mem = &vm->mem, .ev = vm->ev, .ioeventfd = vm_ioeventfd,
-					.opaque = vm, .irqfd = v->irqfd };
+	if (own_thread && (ret = ev_create(&v->io_ev))) {
+		err_ret(ret, "event loop for %s: %s", what, strerror(-ret));
+		goto err;
+	}
+	v->host = (struct virtio_host){ .mem = &vm->mem, .ev = v->io_ev ? v->io_ev : vm->ev,
+					.ioeventfd = vm_ioeventfd, .opaque = vm, .irqfd = v->irqfd };
 	v->mmio = virtio_mmio_create(&v->host, v->base, vd);
 	if (!v->mmio) {
 		ret = err_ret(-errno, "virtio-mmio transport for %s: %m", what);
@@ -280,6 +285,8 @@ err:
 	if (v->irqfd >= 0)
 		close(v->irqfd);
 	v->irqfd = -1;
+	ev_destroy(v->io_ev);
+	v->io_ev = NULL;
 	return ret;
 }
 
@@ -314,7 +321,7 @@ static int setup_devices(struct vm *vm)
 		ret = virtio_blk_create(&vd, d->path, d->readonly, serial);
 		if (ret)
 			return err_ret(ret, "disk %s: %s", d->path, strerror(-ret));
-		if ((ret = add_virtio(vm, vd, d->path)))
+		if ((ret = add_virtio(vm, vd, d->path, true)))
 			return ret;
 	}
 	if (vm->cfg.rng) {
@@ -323,7 +330,7 @@ static int setup_devices(struct vm *vm)
 		ret = virtio_rng_create(&vd);
 		if (ret)
 			return err_ret(ret, "virtio-rng: %s", strerror(-ret));
-		if ((ret = add_virtio(vm, vd, "rng")))
+		if ((ret = add_virtio(vm, vd, "rng", false)))
 			return ret;
 	}
 	if (vm->cfg.balloon) {
@@ -332,7 +339,7 @@ static int setup_devices(struct vm *vm)
 		ret = virtio_balloon_create(&vd);
 		if (ret)
 			return err_ret(ret, "virtio-balloon: %s", strerror(-ret));
-		if ((ret = add_virtio(vm, vd, "balloon")))
+		if ((ret = add_virtio(vm, vd, "balloon", false)))
 			return ret;
 	}
 	if (vm->cfg.vsock_path) {
@@ -343,7 +350,7 @@ static int setup_devices(struct vm *vm)
 			return err_ret(ret, "vsock %s: %s", vm->cfg.vsock_path, strerror(-ret));
 		if (vm->cfg.vsock_connect_ms)
 			virtio_vsock_set_connect_timeout(vd, vm->cfg.vsock_connect_ms);
-		if ((ret = add_virtio(vm, vd, "vsock")))
+		if ((ret = add_virtio(vm, vd, "vsock", false)))
 			return ret;
 	}
 	return 0;
@@ -589,18 +596,47 @@ static void *ev_thread(void *arg)
 	return NULL;
 }
 
+static void *io_thread(void *arg)
+{
+	struct vm_virtio *v = arg;
+	struct vm *vm = v->host.opaque;
+	char name[16];
+	int ret;
+
+	snprintf(name, sizeof(name), "silo-io%u", (unsigned int)(v - vm->virtio));
+	pthread_setname_np(pthread_self(), name);
+	ret = ev_run(v->io_ev);
+	if (ret)
+		vm_request_exit(vm, VMM_EXIT_INTERNAL, "I/O loop of device %u failed: %s",
+				(unsigned int)(v - vm->virtio), strerror(-ret));
+	return NULL;
+}
+
 int vm_run(struct vm *vm)
 {
 	struct timespec deadline;
 	int ret, code;
 
 	clock_gettime(CLOCK_MONOTONIC, &vm->t_start);
+	/* Device threads before the vCPUs: a queue kick must find its loop running. */
 	ret = pthread_create(&vm->ev_thread, NULL, ev_thread, vm);
 	if (ret) {
 		log_err("starting the event thread: %s", strerror(ret));
 		return VMM_EXIT_SETUP;
 	}
 	vm->ev_started = true;
+	for (unsigned int i = 0; i < vm->nr_virtio; i++) {
+		struct vm_virtio *v = &vm->virtio[i];
+
+		if (!v->io_ev)
+			continue;
+		ret = pthread_create(&v->io_thread, NULL, io_thread, v);
+		if (ret) {
+			log_err("starting the I/O thread of device %u: %s", i, strerror(ret));
+			return VMM_EXIT_SETUP;
+		}
+		v->io_started = true;
+	}
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		if (vcpu_start(&vm->vcpus[i])) {
 			vm_request_exit(vm, VMM_EXIT_SETUP, "could not start vcpu %u", i);
@@ -679,8 +715,9 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
-	/* Stop order: vCPUs (they call into devices), then the event loop
-	 * (device backends), then devices, then memory and KVM fds. */
+	/* Stop order: vCPUs (they call into devices), then the event loop and
+	 * the disks' I/O loops (device backends), then devices, then memory
+	 * and KVM fds. */
 	pthread_mutex_lock(&vm->lock);
 	vm->stopping = true;
 	__atomic_store_n(&vm->attention, 1, __ATOMIC_SEQ_CST);
@@ -694,6 +731,12 @@ void vm_destroy(struct vm *vm)
 		ev_stop(vm->ev);
 		pthread_join(vm->ev_thread, NULL);
 	}
+	for (unsigned int i = 0; i < vm->nr_virtio; i++) {
+		if (vm->virtio[i].io_started) {
+			ev_stop(vm->virtio[i].io_ev);
+			pthread_join(vm->virtio[i].io_thread, NULL);
+		}
+	}
 	if (vm->serial)
 		serial_flush(vm->serial);
 	control_destroy(vm->ctl);
@@ -702,6 +745,7 @@ void vm_destroy(struct vm *vm)
 	for (unsigned int i = 0; i < vm->nr_virtio; i++) {
 		virtio_mmio_destroy(vm->virtio[i].mmio);
 		close(vm->virtio[i].irqfd);
+		ev_destroy(vm->virtio[i].io_ev); /* after the transport left it */
 	}
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);

@@ -61,6 +61,12 @@ struct vm_virtio {
 	uint64_t base;
 	unsigned int gsi;
 	int irqfd;
+	/* A device whose requests can block (a disk) serves its queues on its
+	 * own thread and loop, so a slow write or FLUSH never holds up the
+	 * shared event thread (vsock, console, control). NULL: vm->ev. */
+	struct evloop *io_ev;
+	pthread_t io_thread;
+	bool io_started;
 };
 
 struct vm {

@@ -238,3 +238,60 @@ def test_balloon_returns_freed_memory(vmm, kernel, initramfs, cmdline_extra):
         assert g.wait() == EXIT_RESET
     finally:
         g.kill()
+
+
+def blk_counters(ctl):
+    reply = control(ctl, "metrics")
+    assert reply.startswith("ok {"), reply
+    return next(d for d in json.loads(reply[3:])["devices"] if d["device"] == "blk")
+
+
+def test_stalled_disk_leaves_console_and_control_answering(vmm, kernel, initramfs, cmdline_extra,
+                                                          tmp_path):
+    """A disk whose image cannot be written (its host filesystem frozen)
+    stalls that disk's requests only. The console and the control socket,
+    on silo-vmm's event thread, keep answering: each disk has its own I/O
+    thread. With the disk served on the event thread they both went silent."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to loop-mount and freeze a filesystem")
+    fs, mnt, ctl = tmp_path / "fs.ext4", tmp_path / "mnt", tmp_path / "ctl"
+    mkfs(fs, 16)
+    mnt.mkdir()
+    subprocess.run(["mount", "-o", "loop", str(fs), str(mnt)], check=True)
+    frozen, g = False, None
+    try:
+        disk = mnt / "disk.img"
+        with open(disk, "wb") as f:
+            f.truncate(4 << 20)
+        g = Guest(vmm_cmd(vmm, kernel, initramfs, cmdline_extra, "--disk", str(disk),
+                          "--control", str(ctl), cmdline=["silo_action=shell"]))
+        g.expect("SILO-INIT-OK")
+        before = blk_counters(ctl)
+        subprocess.run(["fsfreeze", "--freeze", str(mnt)], check=True)
+        frozen = True
+        # The tty echoes the line with "$?" unexpanded: only the result matches.
+        g.send("(dd if=/dev/urandom of=/dev/vda bs=4096 count=1 oflag=direct 2>/dev/null;"
+               " echo DD-$?-DONE) &\n")
+        end = time.monotonic() + BOOT_TIMEOUT
+        while blk_counters(ctl)["notify"] == before["notify"]:
+            assert time.monotonic() < end, "the guest's write never reached the disk"
+            time.sleep(0.2)
+        g.send("echo alive-$((6*7))\n")
+        g.expect("alive-42")
+        stuck = blk_counters(ctl)
+        assert stuck["reqs"] == before["reqs"], ("the write completed on a frozen filesystem",
+                                                 before, stuck)
+        assert b"DD-" not in g.out.split(b"DD-$?-DONE")[-1]
+        subprocess.run(["fsfreeze", "--unfreeze", str(mnt)], check=True)
+        frozen = False
+        g.expect("DD-0-DONE")
+        after = blk_counters(ctl)
+        assert after["reqs"] > before["reqs"] and after["bytes_out"] >= before["bytes_out"] + 4096, after
+        g.send("reboot -f\n")
+        assert g.wait() == EXIT_RESET
+    finally:
+        if frozen:
+            subprocess.run(["fsfreeze", "--unfreeze", str(mnt)])
+        if g:
+            g.kill()
+        subprocess.run(["umount", str(mnt)])

@@ -1,8 +1,10 @@
 /*
  * virtio-blk (VIRTIO 1.2 §5.2) over a raw image file or block device.
  *
- * Requests are served synchronously on the event thread with preadv/pwritev
- * straight into guest memory (no bounce buffers). A chain is:
+ * Requests are served synchronously, with preadv/pwritev straight into guest
+ * memory (no bounce buffers), on the thread whose loop the transport gave
+ * this disk: silo-vmm gives each disk its own (vm.c), so a slow write or
+ * FLUSH stalls only this disk's queue, never vsock or the console. A chain is:
  *   readable:  struct virtio_blk_outhdr (16 bytes) [+ data for OUT]
  *   writable:  [data for IN / GET_ID] + 1 status byte (the chain's last byte)
  * Request-level mistakes complete with VIRTIO_BLK_S_IOERR; only ring-level
