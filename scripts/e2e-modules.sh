@@ -19,9 +19,9 @@
 # Why more than one: a nested guest with one vCPU keeps about one of the lab
 # host's two CPUs busy, and most of a module is one guest at a time. Two
 # modules at once finish the lab's work in about 3/4 of the time (docs/lab.md).
-# The longest modules start first, by each module's LAB_SECONDS, so the lanes
-# end together; a module that says LAB_ALONE = True runs last, with nothing
-# beside it.
+# A module that says LAB_ALONE = True runs first, with no other module beside
+# it (make test runs the fuzzers beside it instead); then the longest modules
+# start first, by each module's LAB_SECONDS, so the lanes end together.
 set -uo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 OUTDIR MODULE..." >&2; exit 2; }
 out=$1; shift
@@ -58,7 +58,7 @@ mapfile -t order <<<"$(for m in "$@"; do
   f=${m#asan:}
   printf '%d %d %s\n' "$(grep -c '^LAB_ALONE = True' "$f")" \
     "$(sed -nE 's/^LAB_SECONDS = ([0-9]+).*/\1/p' "$f" | grep . || echo 0)" "$m"
-done | sort -s -k1,1n -k2,2rn)"
+done | sort -s -k1,1rn -k2,2rn)"
 names=()
 for line in "${order[@]}"; do
   read -r alone _ m <<<"$line"
