@@ -618,7 +618,7 @@ int vm_run(struct vm *vm)
 	int ret, code;
 
 	clock_gettime(CLOCK_MONOTONIC, &vm->t_start);
-	/* Device threads before the vCPUs: a queue kick must find its loop running. */
+	/* Device threads before the vCPUs, which kick their queues. */
 	ret = pthread_create(&vm->ev_thread, NULL, ev_thread, vm);
 	if (ret) {
 		log_err("starting the event thread: %s", strerror(ret));

@@ -114,8 +114,9 @@ def step(what, fn, *args, **kw):
 
 
 def docker_scenario(env, name):
-    # Two vCPUs, as it always had: on one (the CLI's default) it lost its
-    # vsock while dockerd started in four lab runs of eight (docs/lab.md).
+    # One vCPU, the CLI's default. (It lost its vsock while dockerd started,
+    # on one vCPU or two, until silo-vmm gave each disk its own thread:
+    # docs/lab.md.)
     silo(env, "create", "--name", name, "--cpus", "1", "--memory", "1G", "--disk", "8G", check=0)
     step("start", silo, env, "start", name, check=0)
     step("docker ready", wait_docker, env, name)
