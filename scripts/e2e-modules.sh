@@ -19,9 +19,8 @@
 # Why more than one: a nested guest with one vCPU keeps about one of the lab
 # host's two CPUs busy, and most of a module is one guest at a time. Two
 # modules at once finish the lab's work in about 3/4 of the time (docs/lab.md).
-# A module that says LAB_ALONE = True runs first, with no other module beside
-# it (make test runs the fuzzers beside it instead); then the longest modules
-# start first, by each module's LAB_SECONDS, so the lanes end together.
+# The longest modules start first, by each module's LAB_SECONDS, so the lanes
+# end together.
 set -uo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 OUTDIR MODULE..." >&2; exit 2; }
 out=$1; shift
@@ -52,16 +51,14 @@ one() {  # one ITEM NAME: run it; its log streams (one job) or prints at the end
   echo "$rc" > "$out/$2.rc"
 }
 
-# Order: "<alone 0|1> <seconds> ITEM" lines, sorted; ties keep their order.
+# Order: "<seconds> ITEM" lines, longest first; ties keep their order.
 # (A here-string, not <(...): the lab host has no /dev/fd.)
 mapfile -t order <<<"$(for m in "$@"; do
-  f=${m#asan:}
-  printf '%d %d %s\n' "$(grep -c '^LAB_ALONE = True' "$f")" \
-    "$(sed -nE 's/^LAB_SECONDS = ([0-9]+).*/\1/p' "$f" | grep . || echo 0)" "$m"
-done | sort -s -k1,1rn -k2,2rn)"
+  printf '%d %s\n' "$(sed -nE 's/^LAB_SECONDS = ([0-9]+).*/\1/p' "${m#asan:}" | grep . || echo 0)" "$m"
+done | sort -s -k1,1rn)"
 names=()
 for line in "${order[@]}"; do
-  read -r alone _ m <<<"$line"
+  read -r _ m <<<"$line"
   name=$(basename "${m#asan:}" .py)
   [ "$m" = "${m#asan:}" ] || name=asan_$name
   if [ -s "$out/$name.rc" ]; then
@@ -69,9 +66,7 @@ for line in "${order[@]}"; do
     continue
   fi
   names+=("$name")
-  if [ "$jobs" -eq 1 ] || [ "$alone" = 1 ]; then
-    wait
-    [ "$jobs" -eq 1 ] || echo "e2e: $name started, alone"
+  if [ "$jobs" -eq 1 ]; then
     one "$m" "$name"
     continue
   fi
