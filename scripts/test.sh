@@ -121,16 +121,12 @@ case $mode in
       export SILO_VMM_HUGEPAGES=${SILO_VMM_HUGEPAGES:-1}
       # Room for two modules' guests and their files at once.
       export LAB_MEM=${LAB_MEM:-6144}
-      fpid=
-      if [ "$fuzz" = 1 ]; then fuzz_run env FUZZ_JOBS=1 nice -n 19 & fpid=$!; fi
       echo "e2e: lab host starting, ${SECONDS}s into the tests"
       tests/lab/run scripts/e2e-modules.sh "$results" "${there[@]}" 2>&1 | tee "$logs/lab.log"
       lrc=${PIPESTATUS[0]}
       echo "e2e: lab host done, ${SECONDS}s into the tests"
       grep -E '^lab: ' "$logs/lab.log" >> "$logs/e2e.log"
-      if [ -n "$fpid" ]; then wait "$fpid"; fuzz_count; fuzz=0; fi
     fi
-    if [ "$fuzz" = 1 ]; then fuzz_run; fuzz_count; fi
     if [ -n "$hpid" ]; then wait "$hpid"; cat "$logs/here.log"; fi
     for m in "${modules[@]}"; do
       name=$(basename "${m#asan:}" .py) tag=
