@@ -584,15 +584,23 @@ int vm_create(struct vm **out, const struct vm_config *cfg)
 	return 0;
 }
 
+/* The body of the event thread and of each disk's I/O thread. */
+static void run_loop(struct vm *vm, struct evloop *ev, const char *name)
+{
+	int ret;
+
+	pthread_setname_np(pthread_self(), name);
+	ret = ev_run(ev);
+	if (ret)
+		vm_request_exit(vm, VMM_EXIT_INTERNAL, "%s: event loop failed: %s", name,
+				strerror(-ret));
+}
+
 static void *ev_thread(void *arg)
 {
 	struct vm *vm = arg;
-	int ret;
 
-	pthread_setname_np(pthread_self(), "silo-ev");
-	ret = ev_run(vm->ev);
-	if (ret)
-		vm_request_exit(vm, VMM_EXIT_INTERNAL, "event loop failed: %s", strerror(-ret));
+	run_loop(vm, vm->ev, "silo-ev");
 	return NULL;
 }
 
@@ -601,14 +609,9 @@ static void *io_thread(void *arg)
 	struct vm_virtio *v = arg;
 	struct vm *vm = v->host.opaque;
 	char name[16];
-	int ret;
 
 	snprintf(name, sizeof(name), "silo-io%u", (unsigned int)(v - vm->virtio));
-	pthread_setname_np(pthread_self(), name);
-	ret = ev_run(v->io_ev);
-	if (ret)
-		vm_request_exit(vm, VMM_EXIT_INTERNAL, "I/O loop of device %u failed: %s",
-				(unsigned int)(v - vm->virtio), strerror(-ret));
+	run_loop(vm, v->io_ev, name);
 	return NULL;
 }
 

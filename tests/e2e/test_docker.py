@@ -114,7 +114,7 @@ def docker_scenario(env, name):
     # One vCPU, the CLI's default. (It lost its vsock while dockerd started,
     # on one vCPU or two, until silo-vmm gave each disk its own thread:
     # docs/lab.md.)
-    silo(env, "create", "--name", name, "--cpus", "1", "--memory", "1G", "--disk", "8G", check=0)
+    silo(env, "create", "--name", name, "--memory", "1G", "--disk", "8G", check=0)
     step("start", silo, env, "start", name, check=0)
     step("docker ready", wait_docker, env, name)
     # docker build + docker run --rm, as agent

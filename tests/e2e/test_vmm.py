@@ -126,6 +126,13 @@ def test_hwrng_yields_bytes(vmm, kernel, initramfs, cmdline_extra):
     assert len(hexbytes) == 64 and hexbytes != "0" * 64, line
 
 
+def vmm_metrics(ctl):
+    """The control socket's `metrics` reply: one JSON object."""
+    reply = control(ctl, "metrics")
+    assert reply.startswith("ok {"), reply
+    return json.loads(reply[3:])
+
+
 class Guest:
     """A silo-vmm whose console we read and write while it runs."""
 
@@ -188,9 +195,7 @@ def test_pause_resume_and_stop(vmm, kernel, initramfs, cmdline_extra, tmp_path):
         assert control(ctl, "status").startswith("ok running")
         # metrics: one JSON line; the guest kernel's hwrng core read the rng
         # device when it registered it.
-        reply = control(ctl, "metrics")
-        assert reply.startswith("ok {"), reply
-        m = json.loads(reply[3:])
+        m = vmm_metrics(ctl)
         assert m["uptime_ms"] > 0 and m["unhandled_mmio"] == 0, m
         assert [d["device"] for d in m["devices"]] == ["rng"], m
         assert m["devices"][0]["bytes_in"] > 0 and not m["devices"][0]["needs_reset"], m
@@ -241,9 +246,7 @@ def test_balloon_returns_freed_memory(vmm, kernel, initramfs, cmdline_extra):
 
 
 def blk_counters(ctl):
-    reply = control(ctl, "metrics")
-    assert reply.startswith("ok {"), reply
-    return next(d for d in json.loads(reply[3:])["devices"] if d["device"] == "blk")
+    return next(d for d in vmm_metrics(ctl)["devices"] if d["device"] == "blk")
 
 
 def test_stalled_disk_leaves_console_and_control_answering(vmm, kernel, initramfs, cmdline_extra,
