@@ -45,6 +45,10 @@ int cli_exec(const struct sandbox *sb, const struct cli_exec_req *r);
 /* Turn SIGINT/SIGTERM/SIGHUP into sb_cancel (for create/start/run). */
 void cli_catch_cancel(void);
 
+/* --wait-docker: until the guest's dockerd answers (SILO_BOOT_TIMEOUT);
+ * -1 with sb_errmsg() when it failed or took too long. */
+int cli_wait_docker(struct cli *c, const char *name);
+
 /* JSON string (with quotes) to f. */
 void json_str(FILE *f, const char *s);
 

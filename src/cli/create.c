@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { O_NAME = 256, O_CPUS, O_MEMORY, O_DISK, O_WORKSPACE, O_RM, O_NO_DOCKER };
+enum { O_NAME = 256, O_CPUS, O_MEMORY, O_DISK, O_WORKSPACE, O_RM, O_NO_DOCKER, O_WAIT_DOCKER };
 
 int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm)
 {
@@ -16,6 +16,7 @@ int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm
                 { "disk", required_argument, NULL, O_DISK },
                 { "workspace", required_argument, NULL, O_WORKSPACE },
                 { "no-docker", no_argument, NULL, O_NO_DOCKER },
+                { "wait-docker", no_argument, NULL, O_WAIT_DOCKER },
                 { "env", required_argument, NULL, 'e' },
                 { "rm", no_argument, NULL, O_RM },
                 { NULL, 0, NULL, 0 },
@@ -69,6 +70,9 @@ int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm
                 case O_NO_DOCKER:
                         o->cfg.no_docker = true;
                         break;
+                case O_WAIT_DOCKER:
+                        o->cfg.wait_docker = true;
+                        break;
                 case 'e':
                         if (sb_config_add_env(&o->cfg, optarg) < 0)
                                 goto fail;
@@ -84,6 +88,10 @@ int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm
                                   argv[optind - 1]);
                         goto err;
                 }
+        }
+        if (o->cfg.no_docker && o->cfg.wait_docker) {
+                cli_failf("--wait-docker and --no-docker contradict each other: pick one");
+                goto err;
         }
         return optind;
 badname:

@@ -1,6 +1,5 @@
 /* inspect.c: silo inspect NAME: config, status, processes, paths as JSON. */
 #include "cli/cli.h"
-#include "client/client.h"
 
 #include <errno.h>
 
@@ -21,19 +20,10 @@ int cmd_inspect(struct cli *c, int argc, char **argv)
                 return cli_fail();
         char status[300], path[SB_PATH_MAX + 64];
         sb_status_text(&st, status, sizeof(status));
-        /* Docker readiness: the guest side marks it with a file (if it
-         * does not, we cannot tell). */
-        const char *docker = "unknown";
-        if (sb.cfg.no_docker) {
-                docker = "off";
-        } else if (st.state == SB_RUNNING) {
-                struct agent_stat as;
-                struct agent_err e;
-                if (agent_stat(sb.addr, "/run/silo/docker.ready", false, &as, &e) == 0)
-                        docker = "ready";
-        } else {
-                docker = "stopped";
-        }
+        /* The guest's own report (src/sandbox/docker.c). */
+        enum sb_docker docker = SB_DOCKER_UNKNOWN;
+        char docker_why[768] = "";
+        sb_docker_state(&sb, &docker, docker_why, sizeof(docker_why));
         printf("{\n");
         kv("name", sb.name, true);
         kv("state", sb_state_name(st.state), true);
@@ -52,7 +42,9 @@ int cmd_inspect(struct cli *c, int argc, char **argv)
                 json_str(stdout, sb.cfg.env[i]);
         }
         printf("],\n");
-        kv("docker", docker, true);
+        kv("docker", sb_docker_name(docker), true);
+        if (docker == SB_DOCKER_FAILED)
+                kv("docker_error", docker_why, true);
         kv("data_dir", sb.dir, true);
         kv("run_dir", sb.rundir, true);
         snprintf(path, sizeof(path), "%s/scratch.img", sb.dir);

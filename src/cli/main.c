@@ -86,10 +86,10 @@ static const struct {
         const char *usage;
 } cmds[] = {
         { "run", cmd_run, "run [--name N] [--cpus N] [--memory SIZE] [--disk SIZE] [-e K=V]... "
-                          "[--workspace DIR] [--no-docker] [--rm] [-- CMD...]" },
+                          "[--workspace DIR] [--no-docker|--wait-docker] [--rm] [-- CMD...]" },
         { "create", cmd_create, "create [--name N] [--cpus N] [--memory SIZE] [--disk SIZE] "
-                                "[-e K=V]... [--workspace DIR] [--no-docker]" },
-        { "start", cmd_start, "start NAME..." },
+                                "[-e K=V]... [--workspace DIR] [--no-docker|--wait-docker]" },
+        { "start", cmd_start, "start [--wait-docker] NAME..." },
         { "stop", cmd_stop, "stop [-t SECONDS] NAME..." },
         { "rm", cmd_rm, "rm [-f] NAME..." },
         { "ls", cmd_ls, "ls [--json]" },

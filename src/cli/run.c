@@ -38,6 +38,10 @@ int cmd_run(struct cli *c, int argc, char **argv)
         }
         /* Unlock while attached: stop and rm from elsewhere must work. */
         sb_close(&sb);
+        if (o.cfg.wait_docker && cli_wait_docker(c, name) < 0) {
+                cli_fail();
+                goto remove;
+        }
         if (sb_open(&sb, &c->paths, name, false) < 0) {
                 cli_fail();
                 goto out;
@@ -51,6 +55,7 @@ int cmd_run(struct cli *c, int argc, char **argv)
                 fprintf(stderr, "silo: sandbox %s\n", name);
         rc = cli_exec(&sb, &r);
         sb_close(&sb);
+remove:
         if (o.rm && sb_open(&sb, &c->paths, name, true) == 0) {
                 if (sb_stop(&sb, 10) < 0 || sb_remove(&sb) < 0)
                         cli_fail();

@@ -1,23 +1,51 @@
-/* start.c: silo start NAME... */
+/* start.c: silo start [--wait-docker] NAME... */
 #include "cli/cli.h"
+
+#include <string.h>
+
+int cli_wait_docker(struct cli *c, const char *name)
+{
+        struct sandbox sb;
+        if (sb_open(&sb, &c->paths, name, false) < 0)
+                return -1;
+        int rc = sb_wait_docker(&sb, sb_boot_timeout());
+        sb_close(&sb);
+        return rc;
+}
+
+static int start_one(struct cli *c, const char *name, bool wait_docker)
+{
+        struct sandbox sb;
+        if (sb_open(&sb, &c->paths, name, true) < 0)
+                return -1;
+        int rc = sb_start(&sb);
+        wait_docker |= sb.cfg.wait_docker;
+        /* Unlocked while waiting for Docker: stop and rm from elsewhere work. */
+        sb_close(&sb);
+        if (rc == 0 && wait_docker)
+                rc = cli_wait_docker(c, name);
+        return rc;
+}
 
 int cmd_start(struct cli *c, int argc, char **argv)
 {
-        if (argc < 2)
-                return cli_failf("usage: silo start NAME...");
+        bool wait_docker = false;
+        int first = 1;
+        for (; first < argc && argv[first][0] == '-'; first++) {
+                if (strcmp(argv[first], "--wait-docker"))
+                        return cli_failf("unknown option '%s': usage: silo start [--wait-docker] "
+                                         "NAME...", argv[first]);
+                wait_docker = true;
+        }
+        if (first >= argc)
+                return cli_failf("usage: silo start [--wait-docker] NAME...");
         int rc = 0;
         cli_catch_cancel();
-        for (int i = 1; i < argc; i++) {
-                struct sandbox sb;
-                if (sb_open(&sb, &c->paths, argv[i], true) < 0) {
-                        rc = cli_fail();
-                        continue;
-                }
-                if (sb_start(&sb) < 0)
+        for (int i = first; i < argc; i++) {
+                if (start_one(c, argv[i], wait_docker) < 0)
                         rc = cli_fail();
                 else
-                        printf("%s\n", sb.name);
-                sb_close(&sb);
+                        printf("%s\n", argv[i]);
         }
         return rc;
 }

@@ -319,8 +319,7 @@ int sb_start(struct sandbox *sb)
         char mem[32], cpus[16], vs[SB_PATH_MAX + 8], cons[SB_PATH_MAX + 8], cmdline[2048];
         char tmo[16];
         const char *extra = getenv("SILO_GUEST_CMDLINE_EXTRA");
-        const char *bt = getenv("SILO_BOOT_TIMEOUT");
-        int boot_timeout = bt && atoi(bt) > 0 ? atoi(bt) : 120;
+        int boot_timeout = sb_boot_timeout();
         if (sb_path(kernel, "%s/vmlinux", p->guest) < 0 ||
             sb_path(initrd, "%s/agent.cpio.gz", p->guest) < 0 ||
             sb_path(base, "%s/rootfs.ext4,ro", p->guest) < 0 ||

@@ -54,6 +54,7 @@ struct sb_config {
         char workspace[SB_PATH_MAX];    /* host source of --workspace, or "" */
         bool workspace_pending;         /* workspace.tar not yet copied in */
         bool no_docker;                 /* --no-docker: guest word silo.docker=0 */
+        bool wait_docker;               /* --wait-docker: start waits for dockerd */
         char *env[SB_ENV_MAX + 1];      /* "K=V", NULL-terminated, malloc'd */
         unsigned nenv;
 };
@@ -149,6 +150,23 @@ int sb_workspace_copy_in(struct sandbox *sb);
 int sb_workspace_diff(const struct sandbox *sb, char **out);
 /* Compare two listings (pure; unit tested). */
 int sb_manifest_diff(const char *before, const char *after, char **out);
+
+/* --- the guest's Docker daemon (docker.c) ------------------------------ */
+enum sb_docker {
+        SB_DOCKER_OFF,          /* created with --no-docker */
+        SB_DOCKER_STOPPED,      /* the sandbox is not running */
+        SB_DOCKER_STARTING,
+        SB_DOCKER_READY,
+        SB_DOCKER_FAILED,       /* why: the guest's reason + dockerd's last lines */
+        SB_DOCKER_UNKNOWN,      /* the agent did not answer */
+};
+const char *sb_docker_name(enum sb_docker d);
+int sb_docker_state(const struct sandbox *sb, enum sb_docker *d, char *why, size_t n);
+/* Until dockerd answers, or a one-line error (with dockerd's last log
+ * lines when it failed) after timeout_s. */
+int sb_wait_docker(const struct sandbox *sb, int timeout_s);
+/* SILO_BOOT_TIMEOUT, default 120 s: agent readiness, and Docker's. */
+int sb_boot_timeout(void);
 
 /* Small file helpers */
 int sb_read_file(const char *path, char **out, size_t *len);

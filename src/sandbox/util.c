@@ -181,6 +181,9 @@ int sb_config_parse(const char *text, struct sb_config *c)
                 } else if (!strcmp(line, "docker")) {
                         bad = strcmp(v, "0") && strcmp(v, "1");
                         c->no_docker = !strcmp(v, "0");
+                } else if (!strcmp(line, "wait_docker")) {
+                        bad = strcmp(v, "0") && strcmp(v, "1");
+                        c->wait_docker = !strcmp(v, "1");
                 } else if (!strcmp(line, "env")) {
                         if (sb_config_add_env(c, v) < 0)
                                 bad = 1;
@@ -207,6 +210,8 @@ int sb_config_format(const struct sb_config *c, FILE *f)
                         c->workspace_pending);
         if (c->no_docker)   /* absent: Docker on, as configs before the flag */
                 fprintf(f, "docker=0\n");
+        if (c->wait_docker)
+                fprintf(f, "wait_docker=1\n");
         for (unsigned i = 0; i < c->nenv; i++)
                 fprintf(f, "env=%s\n", c->env[i]);
         return ferror(f) ? -1 : 0;

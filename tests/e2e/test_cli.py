@@ -112,6 +112,8 @@ def test_errors_without_boot(env, tmp_path):
     assert "--memory" in one_error_line(silo(env, "run", "--memory", "1K", "--", "true"))
     assert "--disk" in one_error_line(silo(env, "create", "--disk", "1M"))
     assert "--cpus" in one_error_line(silo(env, "create", "--cpus", "0"))
+    assert "contradict" in one_error_line(silo(env, "create", "--no-docker", "--wait-docker"))
+    assert "unknown option '--bogus'" in one_error_line(silo(env, "start", "--bogus", "x"))
     assert "unknown command" in one_error_line(silo(env, "frobnicate"))
     empty = tmp_path / "noimage"
     empty.mkdir()
@@ -154,6 +156,9 @@ def test_isolation_crash_and_rm_rf_root(env):
         silo(env, "start", n, check=0)
     assert inspect(env, "iso-b")["docker"] == "off"
     assert b"silo.docker=0" in sh(env, "iso-b", "pidof dockerd || cat /proc/cmdline").stdout
+    # --no-docker: no Docker socket either, so a client fails at once instead of waiting
+    r = sh(env, "iso-b", "test -e /var/run/docker.sock || echo no-socket; timeout 60 docker info", check=None)
+    assert r.returncode != 0 and b"no-socket" in r.stdout, r
     sh(env, "iso-a", "echo secret > /tmp/a-secret; echo mine > /workspace/a-file; "
                      "(sleep 4242 >/dev/null 2>&1 &)")
     r = sh(env, "iso-b", "ls /tmp /workspace; ps -eo args", check=0)
@@ -240,7 +245,7 @@ def test_lifecycle_persistence(env):
     assert silo(env, "exec", "-i", "life", "--", "cat", input=b"piped\n").stdout == b"piped\n"
     assert silo(env, "exec", "-u", "root", "-w", "/", "life", "--", "pwd").stdout == b"/\n"
     info = inspect(env, "life")
-    assert info["state"] == "running" and info["vmm_pid"] > 0 and info["docker"] in ("ready", "unknown")
+    assert info["state"] == "running" and info["vmm_pid"] > 0 and info["docker"] in ("ready", "starting")
 
     silo(env, "stop", "life", check=0)
     assert status(env, "life")["status"] == "stopped"
