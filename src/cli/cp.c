@@ -103,6 +103,9 @@ static int copy_in(const struct sandbox *sb, const char *src, const char *dst)
         argv[n++] = "--owner=1000";
         argv[n++] = "--group=1000";
         argv[n++] = "--numeric-owner";
+        /* the same rule as out of the sandbox: modes travel, but not the
+         * setuid, setgid and sticky bits (the guest's tar runs as root) */
+        argv[n++] = "--mode=ug-s,-t";
         argv[n++] = "-C";
         if (S_ISDIR(st.st_mode)) {
                 /* the tree's contents, extracted into dest (created) */
@@ -254,10 +257,8 @@ static int copy_out_tree(struct rx_src *s, const char *addr, const char *src, in
         agent_rx_close(s->rx);
         if (rc == 0 && sb_tree_move(pfd, tname, pfd, tbase) < 0)
                 rc = sb_fail("%s/%s: %s", parent, tbase, strerror(errno));
-        for (int k = 0; rc == 0 && k < SB_DROP_N; k++)
-                if (x.dropped[k])
-                        fprintf(stderr, "silo: warning: %s: %u %s\n", s->who, x.dropped[k],
-                                sb_drop_name(k));
+        if (rc == 0)
+                sb_drop_warn(&x, s->who);
 out:
         if (tfd >= 0)
                 close(tfd);

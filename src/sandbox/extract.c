@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -37,16 +38,22 @@ struct src {
         bool failed;                    /* rd failed or the cap was hit: sb_errmsg says */
 };
 
-const char *sb_drop_name(enum sb_drop kind)
+void sb_drop_warn(const struct sb_extract *x, const char *who)
 {
-        static const char *const names[SB_DROP_N] = {
-                [SB_DROP_MODE_BITS] = "setuid/setgid/sticky bits cleared",
-                [SB_DROP_DEVICE] = "device nodes left out",
-                [SB_DROP_FIFO] = "FIFOs left out",
-                [SB_DROP_SOCKET] = "sockets left out",
-                [SB_DROP_HARDLINK] = "hard links left out",
+        static const char *const what[SB_DROP_N] = {
+                [SB_DROP_MODE_BITS] = "cleared the setuid/setgid/sticky bits of %u member(s)",
+                [SB_DROP_DEVICE] = "left out %u device node(s)",
+                [SB_DROP_FIFO] = "left out %u FIFO(s)",
+                [SB_DROP_SOCKET] = "left out %u socket(s)",
+                [SB_DROP_HARDLINK] = "left out %u hard link(s) (copy their target instead)",
         };
-        return names[kind];
+        for (int k = 0; k < SB_DROP_N; k++) {
+                if (!x->dropped[k])
+                        continue;
+                fprintf(stderr, "silo: warning: %s: ", who);
+                fprintf(stderr, what[k], x->dropped[k]);
+                fputc('\n', stderr);
+        }
 }
 
 int sb_member_path(const char *name, char *out, size_t n)
@@ -83,6 +90,13 @@ static const char *shown(const char *s, char *buf, size_t n)
         return buf;
 }
 
+static int too_large(uint64_t max)
+{
+        char sz[32];
+        return sb_fail("the copy is larger than --max-size %s; nothing was copied",
+                       sb_format_size(max, sz, sizeof(sz)));
+}
+
 static la_ssize_t on_read(struct archive *a, void *arg, const void **buf)
 {
         struct src *s = arg;
@@ -95,12 +109,19 @@ static la_ssize_t on_read(struct archive *a, void *arg, const void **buf)
         s->x->stream_bytes += (uint64_t)n;
         if (s->x->stream_bytes > s->x->max_bytes) {
                 s->failed = true;
-                sb_fail("the copy is larger than --max-size (%llu bytes); nothing was copied",
-                        (unsigned long long)s->x->max_bytes);
+                too_large(s->x->max_bytes);
                 archive_set_error(a, EFBIG, "too large");
                 return ARCHIVE_FATAL;
         }
         return n;
+}
+
+static int bad_stream(struct archive *r)
+{
+        char msg[512];
+        const char *m = archive_error_string(r);
+        return sb_fail("the sandbox sent a bad tar stream (%s); nothing was copied",
+                       shown(m ? m : "unknown error", msg, sizeof(msg)));
 }
 
 /* Room for size more bytes (and an inode) on dirfd's filesystem? */
@@ -166,8 +187,7 @@ static int check_member(struct archive_entry *e, struct sb_extract *x, int dirfd
                  * reader of the copy sees. */
                 int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
                 if (size < 0 || (uint64_t)size > x->max_bytes - x->file_bytes)
-                        return sb_fail("the copy is larger than --max-size (%llu bytes); "
-                                       "nothing was copied", (unsigned long long)x->max_bytes);
+                        return too_large(x->max_bytes);
                 x->file_bytes += (uint64_t)size;
                 return room(dirfd, (uint64_t)size) < 0 ? -1 : 1;
         }
@@ -190,38 +210,37 @@ static int copy_data(struct archive *r, struct archive *w)
         }
 }
 
+/* libarchive's message for a failed member quotes its (guest) name */
+static int write_failed(struct archive *a, struct archive_entry *e)
+{
+        char name[256], msg[512];
+        const char *m = archive_error_string(a);
+        return sb_fail("cannot write '%s': %s; nothing was copied",
+                       shown(archive_entry_pathname(e), name, sizeof(name)),
+                       shown(m ? m : "unknown error", msg, sizeof(msg)));
+}
+
 static int unpack(struct archive *r, struct archive *w, struct src *s, int dirfd,
                   mode_t *top_mode)
 {
-        char shownbuf[256];
         struct archive_entry *e;
         for (;;) {
                 int rc = archive_read_next_header(r, &e);
                 if (rc == ARCHIVE_EOF)
                         return 0;
                 if (rc < ARCHIVE_WARN || s->failed)
-                        return s->failed ? -1 : sb_fail("the sandbox sent a bad tar stream: %s",
-                                                        archive_error_string(r));
+                        return s->failed ? -1 : bad_stream(r);
                 int ok = check_member(e, s->x, dirfd, top_mode);
                 if (ok < 0)
                         return -1;
                 if (ok == 0)
                         continue;
                 if (archive_write_header(w, e) < ARCHIVE_WARN)
-                        return sb_fail("cannot write '%s': %s; nothing was copied",
-                                       shown(archive_entry_pathname(e), shownbuf, sizeof(shownbuf)),
-                                       archive_error_string(w));
-                if (archive_entry_size(e) > 0 && copy_data(r, w) < ARCHIVE_WARN) {
-                        if (s->failed)
-                                return -1;
-                        return sb_fail("cannot write '%s': %s; nothing was copied",
-                                       shown(archive_entry_pathname(e), shownbuf, sizeof(shownbuf)),
-                                       archive_error_string(archive_errno(w) ? w : r));
-                }
+                        return write_failed(w, e);
+                if (archive_entry_size(e) > 0 && copy_data(r, w) < ARCHIVE_WARN)
+                        return s->failed ? -1 : write_failed(archive_errno(w) ? w : r, e);
                 if (archive_write_finish_entry(w) < ARCHIVE_WARN)
-                        return sb_fail("cannot write '%s': %s",
-                                       shown(archive_entry_pathname(e), shownbuf, sizeof(shownbuf)),
-                                       archive_error_string(w));
+                        return write_failed(w, e);
         }
 }
 
@@ -246,7 +265,7 @@ int sb_extract_tar(int dirfd, sb_read_fn rd, void *arg, struct sb_extract *x)
         archive_write_disk_set_options(w, WRITE_FLAGS);
         if (archive_read_open(r, &s, NULL, on_read, NULL) != ARCHIVE_OK) {
                 if (!s.failed)
-                        sb_fail("the sandbox sent a bad tar stream: %s", archive_error_string(r));
+                        bad_stream(r);
                 goto back;
         }
         rc = unpack(r, w, &s, dirfd, &top_mode);

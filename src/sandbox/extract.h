@@ -41,8 +41,8 @@ int sb_extract_tar(int dirfd, sb_read_fn rd, void *arg, struct sb_extract *x);
  * for an absolute name, a ".." component or one too long. Pure. */
 int sb_member_path(const char *name, char *out, size_t n);
 
-/* One line naming what x->dropped left out, or NULL; kind < SB_DROP_N. */
-const char *sb_drop_name(enum sb_drop kind);
+/* One warning line on stderr per kind x->dropped counts, naming who. */
+void sb_drop_warn(const struct sb_extract *x, const char *who);
 
 /* Move dirfd/from to todir/to: a rename, or a merge when both are real
  * directories (an existing file or symlink is replaced, never written
