@@ -304,7 +304,9 @@ int sb_tree_move(int fromdir, const char *from, int todir, const char *to)
         if (!merge)
                 return renameat(fromdir, from, todir, to);
         int f = open_dir(fromdir, from), t = open_dir(todir, to), rc = -1;
-        DIR *d = f >= 0 ? fdopendir(f) : NULL;
+        /* the source is ours and goes away: let us empty it, whatever
+         * mode the guest gave it */
+        DIR *d = f >= 0 && fchmod(f, 0700) == 0 ? fdopendir(f) : NULL;
         if (!d || t < 0)
                 goto out;
         f = -1;                         /* owned by d now */
