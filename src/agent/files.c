@@ -209,12 +209,15 @@ static void put_file(int fd, struct proto_reader *r, uint32_t mode, const char *
 {
         struct proto_frame f;
         int rc;
-        int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, mode & 07777);
+        /* Permission bits only: no setuid, setgid or sticky file is made
+         * from what the host sends (silo cp strips them for trees too). */
+        mode &= 0777;
+        int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, mode);
         if (out < 0) {
                 FAIL(fd, errno, "put: %s: %s", path, strerror(errno));
                 return;
         }
-        if (fchmod(out, mode & 07777) < 0) {   /* exact mode, whatever the umask */
+        if (fchmod(out, mode) < 0) {   /* exact mode, whatever the umask */
                 FAIL(fd, errno, "put: chmod %s: %s", path, strerror(errno));
                 goto out;
         }

@@ -4,6 +4,7 @@
 #   $(BUILD)/libsilo-sandbox.a  src/sandbox/*.c (lifecycle; also for the API later)
 #   $(BUILD)/silo               src/cli/*.c + libsilo-sandbox.a + libsilo.a
 #   $(BUILD)/tests/test_cli_parse  cmocka: sizes, names, config/exit records, diff
+#   $(BUILD)/tests/test_extract    cmocka: hostile tar streams into sb_extract_tar
 
 SANDBOX_LIB  := $(BUILD)/libsilo-sandbox.a
 SANDBOX_SRCS := $(sort $(wildcard src/sandbox/*.c))
@@ -13,12 +14,17 @@ $(SANDBOX_LIB): $(SANDBOX_SRCS:%.c=$(BUILD)/%.o)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
+# libarchive (libarchive-dev, scripts/deps.sh build): reading the guest's
+# tar streams in silo cp (src/sandbox/extract.c).
 $(BUILD)/silo: $(CLI_SRCS:%.c=$(BUILD)/%.o) $(SANDBOX_LIB) $(SILO_LIB)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -larchive
 
 # The top Makefile links unit tests against libvmm.a only; add ours.
 $(BUILD)/tests/test_cli_parse: $(SANDBOX_LIB) $(SILO_LIB)
 $(BUILD)/tests/test_cli_parse: LDFLAGS += $(SANDBOX_LIB) $(SILO_LIB)
+
+$(BUILD)/tests/test_extract: $(SANDBOX_LIB) $(SILO_LIB)
+$(BUILD)/tests/test_extract: LDFLAGS += $(SANDBOX_LIB) $(SILO_LIB) -larchive
 
 .PHONY: cli
 cli: $(BUILD)/silo

@@ -96,7 +96,7 @@ static const struct {
         { "inspect", cmd_inspect, "inspect NAME" },
         { "logs", cmd_logs, "logs NAME" },
         { "exec", cmd_exec, "exec [-i] [-t] [-e K=V]... [-w DIR] [-u USER] NAME -- CMD..." },
-        { "cp", cmd_cp, "cp SRC DST   (NAME:/path on one side)" },
+        { "cp", cmd_cp, "cp [--max-size SIZE] SRC DST   (NAME:/path on one side)" },
         { "diff", cmd_diff, "diff NAME" },
 };
 

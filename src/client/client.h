@@ -57,6 +57,17 @@ int agent_exec(const char *addr, const struct agent_exec_opts *o, struct proto_e
 int agent_put_tar(const char *addr, const char *dest, int in_fd, struct agent_err *err);
 int agent_get_tar(const char *addr, const char *path, int out_fd, struct agent_err *err);
 
+/* The same downloads pulled one DATA payload at a time, so the caller
+ * bounds what it keeps (client_rx.c). rx_file gives the mode and size the
+ * guest announced. read returns the payload length (*buf valid until the
+ * next call), 0 at END, -1 on error (then discard what was read). */
+struct agent_rx;
+struct agent_rx *agent_rx_tar(const char *addr, const char *path, struct agent_err *err);
+struct agent_rx *agent_rx_file(const char *addr, const char *path, uint32_t *mode,
+                               uint64_t *size, struct agent_err *err);
+long agent_rx_read(struct agent_rx *rx, const void **buf, struct agent_err *err);
+void agent_rx_close(struct agent_rx *rx);
+
 /* Single files, streamed in 64 KiB frames. get stores the remote mode in
  * *mode if non-NULL. */
 int agent_put_file(const char *addr, int in_fd, uint32_t mode, const char *dest,

@@ -21,15 +21,41 @@ static const char MANIFEST_SH[] =
         "find . -mindepth 1 -type l -printf 'L %p\\t%l\\n' && "
         "find . -mindepth 1 -type f -exec sha256sum -- {} +";
 
+/* A guest command's output is guest data: it goes into a memfd that cannot
+ * grow past a cap (F_SEAL_GROW), so a guest that never stops writing ends
+ * the exec with EPERM instead of filling host memory. 64 MiB holds the
+ * manifest of ~300k files (three lines of ~70 bytes each). */
+#define GUEST_OUT_MAX (64u << 20)
+#define GUEST_ERR_MAX (1u << 20)
+
+static int capped_memfd(const char *name, size_t cap)
+{
+        int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd >= 0 && (ftruncate(fd, (off_t)cap) < 0 ||
+                        fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK) < 0)) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+/* What was written into fd (its offset, not its capped size) as one
+ * NUL-terminated string. The memfd's pages are given back as they are
+ * copied, so the output is never held twice. */
 static int drain(int fd, char **out, size_t *len)
 {
-        off_t end = lseek(fd, 0, SEEK_END);
+        off_t end = lseek(fd, 0, SEEK_CUR);
         if (end < 0 || !(*out = malloc((size_t)end + 1)))
                 return -1;
-        ssize_t r = pread(fd, *out, (size_t)end, 0);
-        if (r != end) {
-                free(*out);
-                return -1;
+        for (off_t at = 0; at < end;) {
+                size_t n = (size_t)(end - at) < (1u << 20) ? (size_t)(end - at) : (1u << 20);
+                ssize_t r = pread(fd, *out + at, n, at);
+                if (r <= 0) {
+                        free(*out);
+                        return -1;
+                }
+                fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, at, r);
+                at += r;
         }
         (*out)[end] = 0;
         if (len)
@@ -39,7 +65,8 @@ static int drain(int fd, char **out, size_t *len)
 
 int sb_guest_sh(const struct sandbox *sb, const char *script, char **out, size_t *outlen)
 {
-        int ofd = memfd_create("silo-out", MFD_CLOEXEC), efd = memfd_create("silo-err", MFD_CLOEXEC);
+        int ofd = capped_memfd("silo-out", GUEST_OUT_MAX);
+        int efd = capped_memfd("silo-err", GUEST_ERR_MAX);
         const char *argv[] = { "sh", "-c", script, NULL };
         struct agent_exec_opts o = { .argv = argv, .cwd = "/", .in_fd = -1, .out_fd = ofd,
                                      .err_fd = efd, .sig_fd = -1, .tty_fd = -1 };
@@ -52,7 +79,14 @@ int sb_guest_sh(const struct sandbox *sb, const char *script, char **out, size_t
                 goto out;
         }
         if (agent_exec(sb->addr, &o, &x, &e) < 0) {
-                sb_fail("sandbox %s: %s", sb->name, e.msg);
+                if (lseek(ofd, 0, SEEK_CUR) >= (off_t)GUEST_OUT_MAX)
+                        sb_fail("sandbox %s: the workspace manifest is larger than %u MiB "
+                                "(too many files to compare)", sb->name, GUEST_OUT_MAX >> 20);
+                else if (lseek(efd, 0, SEEK_CUR) >= (off_t)GUEST_ERR_MAX)
+                        sb_fail("sandbox %s: the guest command wrote more than %u MiB of errors",
+                                sb->name, GUEST_ERR_MAX >> 20);
+                else
+                        sb_fail("sandbox %s: %s", sb->name, e.msg);
                 goto out;
         }
         if (drain(ofd, out, outlen) < 0) {
@@ -65,6 +99,10 @@ int sb_guest_sh(const struct sandbox *sb, const char *script, char **out, size_t
         else if (rc != 0)
                 sb_fail("sandbox %s: guest command failed (%d)", sb->name, rc);
         free(err);
+        if (rc != 0) {
+                free(*out);
+                *out = NULL;
+        }
 out:
         if (ofd >= 0)
                 close(ofd);
@@ -204,14 +242,16 @@ static void emit(FILE *f, char what, const char *path)
         fprintf(f, "%c /workspace/%s\n", what, path[0] == '.' && path[1] == '/' ? path + 2 : path);
 }
 
-int sb_manifest_diff(const char *before, const char *after, char **out)
+/* Parses a and b in place: no second copy of two listings of up to
+ * GUEST_OUT_MAX each. */
+static int diff_in_place(char *a, char *b, char **out)
 {
-        char *a = strdup(before), *b = strdup(after), *buf = NULL;
+        char *buf = NULL;
         size_t len = 0;
         struct listing la = { 0 }, lb = { 0 };
         int rc = -1;
         FILE *f = NULL;
-        if (!a || !b || !(f = open_memstream(&buf, &len))) {
+        if (!(f = open_memstream(&buf, &len))) {
                 sb_fail("out of memory");
                 goto out;
         }
@@ -239,6 +279,13 @@ out:
                 free(buf);
         free(la.v);
         free(lb.v);
+        return rc;
+}
+
+int sb_manifest_diff(const char *before, const char *after, char **out)
+{
+        char *a = strdup(before), *b = strdup(after);
+        int rc = a && b ? diff_in_place(a, b, out) : sb_fail("out of memory");
         free(a);
         free(b);
         return rc;
@@ -261,7 +308,7 @@ int sb_workspace_diff(const struct sandbox *sb, char **out)
                 free(before);
                 return -1;
         }
-        int r = sb_manifest_diff(before, after, out);
+        int r = diff_in_place(before, after, out);
         free(before);
         free(after);
         return r;
