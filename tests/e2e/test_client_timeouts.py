@@ -251,6 +251,14 @@ def test_diff_fails_on_a_hung_agent(sandbox, mode):
     assert "timed out" in one_line_error(sb.silo("diff", sb.name))
 
 
+def test_diff_fails_when_the_listing_never_ends(sandbox):
+    """diff's listing runs with a time limit (ten agent idle timeouts): a
+    guest that starts it and never reports its end cannot hang diff, nor
+    the first start, which runs the same listing under the lock."""
+    sb = sandbox("forever")
+    assert "timed out" in one_line_error(sb.silo("diff", sb.name))
+
+
 @pytest.mark.parametrize("mode", ["hang", "drip"])
 def test_exec_fails_when_the_command_never_starts(sandbox, mode):
     sb = sandbox(mode)
