@@ -9,7 +9,7 @@ MODE
 
   hang     never answers any other request, and keeps the stream open
   drip     answers with one byte of a large frame every 0.5 s, for ever
-  started  answers EXEC with STARTED, is silent for 4 s, then EXIT 7
+  started  answers EXEC with STARTED, is silent for 12 s, then EXIT 7
   forever  answers EXEC with STARTED, then nothing, ever
 
 Its command line holds the socket path, the mark `silo` looks for in
@@ -80,7 +80,7 @@ def serve(c, mode):
     elif mode in ("started", "forever") and t == PT_EXEC:
         c.sendall(frame(PT_STARTED, struct.pack("<I", 42)))
         if mode == "started":
-            time.sleep(4)
+            time.sleep(12)
             c.sendall(frame(PT_EXIT, struct.pack("<Ii", 0, 7)))
     threading.Event().wait()  # keep the stream open, say nothing
 
@@ -158,7 +158,7 @@ class Sandbox:
 
 
 @pytest.fixture
-def sandbox(tmp_path, request):
+def sandbox(tmp_path):
     sbs = []
 
     def make(mode):
@@ -283,7 +283,9 @@ def test_exec_of_a_silent_command_does_not_time_out(sandbox):
     """Once the command runs, silence is the command's business (sleep 600
     prints nothing): the agent's STARTED ends the agent timeout."""
     sb = sandbox("started")
-    r = sb.silo("exec", sb.name, "--", "sleep", "4")
+    # 5 s: room for a loaded host to answer STARTED; the silence after it
+    # is longer than every agent timeout
+    r = sb.silo("exec", sb.name, "--", "sleep", "12", env={"SILO_AGENT_TIMEOUT": "5"})
     assert r.returncode == 7, r
 
 
