@@ -6,6 +6,7 @@
  * sandbox's silo-vmm (src/sandbox/supervise.c).
  */
 #include "cli/cli.h"
+#include "client/client.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -136,6 +137,19 @@ int main(int argc, char **argv)
         struct cli c;
         if (sb_paths_init(&c.paths, data, run) < 0)
                 return cli_fail();
+        /* SILO_AGENT_TIMEOUT=S: wait at most S seconds for the guest agent
+         * at every step (connect, an answer, a silent stream) instead of
+         * the defaults in client.h; mostly for tests. */
+        const char *at = getenv("SILO_AGENT_TIMEOUT");
+        if (at && at[0]) {
+                char *end;
+                unsigned long s = strtoul(at, &end, 10);
+                if (*end || s < 1 || s > 86400)
+                        return cli_failf("invalid SILO_AGENT_TIMEOUT '%s': use seconds, 1..86400",
+                                         at);
+                uint32_t ms = (uint32_t)s * 1000;
+                agent_set_timeouts(&(struct agent_timeouts){ ms, ms, ms });
+        }
         for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
                 if (!strcmp(argv[i], cmds[k].name))
                         return cmds[k].fn(&c, argc - i, argv + i);

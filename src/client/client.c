@@ -10,10 +10,52 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
-#define HANDSHAKE_TIMEOUT_MS 10000   /* the VMM answers once the guest does */
+/* Per thread, so a caller may shorten them for one call (sb_stop) without
+ * racing other threads. */
+static __thread struct agent_timeouts tmo = {
+        .connect_ms = AGENT_CONNECT_MS, .request_ms = AGENT_REQUEST_MS, .idle_ms = AGENT_IDLE_MS,
+};
+
+void agent_set_timeouts(const struct agent_timeouts *t)
+{
+        tmo.connect_ms = t->connect_ms ? t->connect_ms : AGENT_CONNECT_MS;
+        tmo.request_ms = t->request_ms ? t->request_ms : AGENT_REQUEST_MS;
+        tmo.idle_ms = t->idle_ms ? t->idle_ms : AGENT_IDLE_MS;
+}
+
+void agent_get_timeouts(struct agent_timeouts *t) { *t = tmo; }
+
+uint64_t cl_now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int cl_left_ms(uint64_t deadline)
+{
+        uint64_t now = cl_now_ms();
+        if (now >= deadline)
+                return 0;
+        return deadline - now > INT32_MAX ? INT32_MAX : (int)(deadline - now);
+}
+
+/* A blocking read or write that makes no progress for ms fails with EAGAIN
+ * (socket(7)); on an AF_UNIX socket the send timeout also bounds connect(2)
+ * to a listener whose backlog is full (unix_stream_connect). */
+static int sock_timeouts(int fd, uint32_t ms)
+{
+        struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+                return -1;
+        return 0;
+}
 
 int cl_fail(struct agent_err *err, int code, const char *fmt, ...)
 {
@@ -44,6 +86,9 @@ int cl_unexpected(struct agent_err *err, int rc, const struct proto_frame *f, co
 {
         if (rc == 0)
                 return cl_fail(err, EPIPE, "%s: agent closed the stream early", what);
+        if (rc == -ETIMEDOUT)
+                return cl_fail(err, ETIMEDOUT, "%s: timed out waiting for the guest agent "
+                               "(the guest may be hung)", what);
         if (rc < 0)
                 return cl_fail(err, -rc, "%s: %s", what, strerror(-rc));
         if (f->type == PT_ERROR)
@@ -54,21 +99,24 @@ int cl_unexpected(struct agent_err *err, int rc, const struct proto_frame *f, co
 
 /* Read the line after CONNECT one byte at a time: anything past '\n'
  * already belongs to the agent's stream. */
-static int handshake(int fd, const char *path, struct agent_err *err)
+static int handshake(int fd, const char *path, uint64_t deadline, struct agent_err *err)
 {
         char line[64];
         size_t n = 0;
         int len = snprintf(line, sizeof(line), "CONNECT %u\n", SILO_AGENT_PORT);
-        if (proto_write_all(fd, line, (size_t)len) < 0)
-                return cl_fail(err, errno, "%s: sending CONNECT: %s", path, strerror(errno));
+        int rc = proto_write_all(fd, line, (size_t)len);
+        if (rc < 0)
+                return cl_fail(err, -rc, "%s: sending CONNECT: %s", path, strerror(-rc));
         while (n < sizeof(line) - 1) {
                 struct pollfd p = { .fd = fd, .events = POLLIN };
-                int pr = poll(&p, 1, HANDSHAKE_TIMEOUT_MS);
+                int ms = cl_left_ms(deadline);
+                int pr = ms > 0 ? poll(&p, 1, ms) : 0;
                 if (pr < 0 && errno == EINTR)
                         continue;
                 if (pr == 0)
-                        return cl_fail(err, ETIMEDOUT, "%s: no answer to CONNECT %u", path,
-                                       SILO_AGENT_PORT);
+                        return cl_fail(err, ETIMEDOUT, "%s: no answer to CONNECT %u within "
+                                       "%u ms (timed out; the guest may be hung)", path,
+                                       SILO_AGENT_PORT, tmo.connect_ms);
                 ssize_t r = read(fd, line + n, 1);
                 if (r < 0 && errno == EINTR)
                         continue;
@@ -101,19 +149,33 @@ int agent_connect(const char *addr, struct agent_err *err)
         if (strlen(path) >= sizeof(a.sun_path))
                 return cl_fail(err, ENAMETOOLONG, "%s: socket path too long", path);
         strcpy(a.sun_path, path);
+        uint64_t deadline = cl_now_ms() + tmo.connect_ms;
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return cl_fail(err, errno, "socket: %s", strerror(errno));
-        if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-                cl_fail(err, errno, "connect %s: %s", path, strerror(errno));
-                close(fd);
-                return -1;
+        if (sock_timeouts(fd, tmo.connect_ms) < 0) {
+                cl_fail(err, errno, "socket timeouts: %s", strerror(errno));
+                goto fail;
         }
-        if (vsock && handshake(fd, path, err) < 0) {
-                close(fd);
-                return -1;
+        if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+                if (errno == EAGAIN)
+                        cl_fail(err, ETIMEDOUT, "connect %s: timed out (nobody accepts "
+                                "connections there)", path);
+                else
+                        cl_fail(err, errno, "connect %s: %s", path, strerror(errno));
+                goto fail;
+        }
+        if (vsock && handshake(fd, path, deadline, err) < 0)
+                goto fail;
+        /* From now on a stream may be long, but never silent for long. */
+        if (sock_timeouts(fd, tmo.idle_ms) < 0) {
+                cl_fail(err, errno, "socket timeouts: %s", strerror(errno));
+                goto fail;
         }
         return fd;
+fail:
+        close(fd);
+        return -1;
 }
 
 /* Open a stream, send one request frame, set up a reader. */
@@ -129,9 +191,37 @@ int cl_open(struct cl *c, const char *addr, struct pbuf *req, struct agent_err *
         int rc = proto_write_pbuf(c->fd, req);
         if (rc < 0) {
                 cl_close(c);
-                return cl_fail(err, -rc, "sending request: %s", strerror(-rc));
+                return rc == -ETIMEDOUT ? cl_unexpected(err, rc, NULL, "sending request")
+                                        : cl_fail(err, -rc, "sending request: %s", strerror(-rc));
         }
+        c->deadline = cl_now_ms() + tmo.request_ms;
         return 0;
+}
+
+/* proto_read_frame for requests with one short answer: gives up at
+ * c->deadline, so an agent that trickles a byte now and then cannot
+ * stretch it (streams rely on the socket's idle timeout instead). */
+static int cl_read(struct cl *c, struct proto_frame *f)
+{
+        for (;;) {
+                int rc = proto_reader_next(&c->r, f);
+                if (rc != 0)
+                        return rc;
+                struct pollfd p = { .fd = c->fd, .events = POLLIN };
+                int ms = cl_left_ms(c->deadline);
+                int n = ms > 0 ? poll(&p, 1, ms) : 0;
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -ETIMEDOUT;
+                long got = proto_reader_fill(&c->r);
+                if (got < 0)
+                        return (int)got;
+                if (got == 0)
+                        return proto_reader_buffered(&c->r) ? -EPIPE : PROTO_EOF;
+        }
 }
 
 void cl_close(struct cl *c)
@@ -142,8 +232,11 @@ void cl_close(struct cl *c)
         c->fd = -1;
 }
 
-/* Request whose whole answer is DONE (or ERROR). */
-static int simple(const char *addr, struct pbuf *b, const char *what, struct agent_err *err)
+/* Request whose whole answer is DONE (or ERROR). work: the agent answers
+ * only when done with work of any length (rm -r of a big tree), so only
+ * the idle timeout applies, not the request deadline. */
+static int simple(const char *addr, struct pbuf *b, const char *what, bool work,
+                  struct agent_err *err)
 {
         struct cl c;
         struct proto_frame f;
@@ -151,7 +244,7 @@ static int simple(const char *addr, struct pbuf *b, const char *what, struct age
         if (b->err)
                 rc = cl_fail(err, -b->err, "%s: request too large", what);
         else if (cl_open(&c, addr, b, err) == 0) {
-                int r = proto_read_frame(&c.r, &f);
+                int r = work ? proto_read_frame(&c.r, &f) : cl_read(&c, &f);
                 rc = (r > 0 && f.type == PT_DONE) ? 0 : cl_unexpected(err, r, &f, what);
                 cl_close(&c);
         }
@@ -171,7 +264,7 @@ int agent_ping(const char *addr, uint32_t *version, struct agent_err *err)
         pbuf_free(&b);
         if (rc < 0)
                 return -1;
-        int r = proto_read_frame(&c.r, &f);
+        int r = cl_read(&c, &f);
         if (r <= 0 || f.type != PT_PONG)
                 rc = cl_unexpected(err, r, &f, "ping");
         else if (proto_dec_ping(&f, &got, version) < 0 || got != nonce)
@@ -200,6 +293,8 @@ static int upload(struct cl *c, int in_fd, const char *what, struct agent_err *e
                         return cl_fail(err, errno, "%s: reading input: %s", what, strerror(errno));
                 int rc = n ? proto_write_frame(c->fd, PT_DATA, buf, (uint32_t)n)
                            : proto_send_empty(c->fd, PT_END);
+                if (rc == -ETIMEDOUT)   /* it stopped reading: no reason will come */
+                        return cl_unexpected(err, rc, NULL, what);
                 if (rc < 0) {
                         /* The agent may have said why before closing. */
                         int r = proto_read_frame(&c->r, &f);
@@ -317,7 +412,7 @@ int agent_stat(const char *addr, const char *path, bool follow, struct agent_sta
         pbuf_free(&b);
         if (rc < 0)
                 return -1;
-        int r = proto_read_frame(&c.r, &f);
+        int r = cl_read(&c, &f);
         if (r > 0 && f.type == PT_STAT_REPLY && proto_dec_stat(&f, &st) == 0)
                 copy_stat(out, &st);
         else
@@ -362,7 +457,7 @@ int agent_mkdir(const char *addr, const char *path, uint32_t mode, bool parents,
         struct pbuf b;
         pbuf_init(&b);
         proto_enc_mkdir(&b, mode, parents ? MKDIR_F_PARENTS : 0, path);
-        return simple(addr, &b, "mkdir", err);
+        return simple(addr, &b, "mkdir", false, err);
 }
 
 int agent_remove(const char *addr, const char *path, bool recursive, struct agent_err *err)
@@ -370,7 +465,7 @@ int agent_remove(const char *addr, const char *path, bool recursive, struct agen
         struct pbuf b;
         pbuf_init(&b);
         proto_enc_path1(&b, PT_REMOVE, recursive ? REMOVE_F_RECURSIVE : 0, path);
-        return simple(addr, &b, "rm", err);
+        return simple(addr, &b, "rm", recursive, err);
 }
 
 int agent_shutdown(const char *addr, struct agent_err *err)
@@ -378,5 +473,5 @@ int agent_shutdown(const char *addr, struct agent_err *err)
         struct pbuf b;
         pbuf_init(&b);
         proto_enc_empty(&b, PT_SHUTDOWN);
-        return simple(addr, &b, "shutdown", err);
+        return simple(addr, &b, "shutdown", false, err);
 }

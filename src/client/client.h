@@ -8,6 +8,10 @@
  * Calls return 0 on success and -1 on failure with *err filled: code is an
  * errno value (the agent's, for remote failures) and msg one readable line.
  * Nothing here raises SIGPIPE or touches signal dispositions.
+ *
+ * No call waits for the guest for ever (a hung or hostile guest must not
+ * hang the host side): see struct agent_timeouts. A timeout fails the call
+ * with code ETIMEDOUT.
  */
 #ifndef SILO_CLIENT_H
 #define SILO_CLIENT_H
@@ -23,7 +27,32 @@ struct agent_err {
         char msg[PROTO_MSG_MAX + 128];
 };
 
-/* Open a stream to the agent; returns the fd or -1. */
+/* How long a call waits for the agent, in ms (0 in a field given to
+ * agent_set_timeouts keeps the default):
+ *   connect_ms  connect(2) plus the CONNECT/OK handshake, one deadline;
+ *   request_ms  the whole answer to ping, stat, mkdir, shutdown, and for
+ *               exec the agent's STARTED: one deadline from the request;
+ *   idle_ms     streams (tar and file transfers, ls, remove, exec input
+ *               and output before STARTED): the longest the agent may stay
+ *               silent or stop reading; long transfers are legitimate.
+ * After STARTED an exec waits for the command without a timeout (it may
+ * print nothing for hours), unless it has timeout_ms: then for at most
+ * timeout_ms + connect_ms, even if the agent never reports the kill. */
+struct agent_timeouts {
+        uint32_t connect_ms, request_ms, idle_ms;
+};
+#define AGENT_CONNECT_MS 10000u  /* the VMM answers CONNECT once the guest accepts */
+#define AGENT_REQUEST_MS 30000u  /* a stat in a busy nested guest, with room to spare */
+#define AGENT_IDLE_MS    60000u
+
+/* Set or read the timeouts of the calling thread's agent calls (each
+ * thread starts with the defaults above). */
+void agent_set_timeouts(const struct agent_timeouts *t);
+void agent_get_timeouts(struct agent_timeouts *t);
+
+/* Open a stream to the agent; returns the fd or -1. The fd is blocking,
+ * with SO_RCVTIMEO and SO_SNDTIMEO of idle_ms: a read or write that makes
+ * no progress for that long fails with EAGAIN (proto_io: -ETIMEDOUT). */
 int agent_connect(const char *addr, struct agent_err *err);
 
 int agent_ping(const char *addr, uint32_t *version, struct agent_err *err);

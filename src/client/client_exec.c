@@ -4,6 +4,14 @@
  * the stream (output, EXIT, ERROR) and only read local stdin while less than
  * QUEUE_LIMIT is waiting to go out, so neither side can deadlock the other
  * and memory stays bounded whatever the command does.
+ *
+ * Timeouts (client.h): the agent must answer the request with STARTED (or
+ * ERROR) by the request deadline. After that silence is the command's own
+ * business (`sleep 600` prints nothing), so we wait without a timeout; no
+ * keepalives either: a hostile guest could send those for ever just as
+ * well, and the user of an interactive exec can interrupt it. With
+ * timeout_ms the host does not trust the agent to enforce it: we give up
+ * connect_ms after it even if no EXIT came.
  */
 #include "client/client.h"
 #include "client/client_priv.h"
@@ -69,11 +77,24 @@ static int on_signals(const struct agent_exec_opts *o, struct proto_wq *q)
         return n < 0 && errno != EAGAIN && errno != EINTR ? -1 : 0;
 }
 
+/* How long poll may wait now; 0 when the deadline that applies passed. */
+static int wait_ms(const struct cl *c, const struct agent_exec_opts *o, uint64_t started)
+{
+        struct agent_timeouts t;
+        if (!started)
+                return cl_left_ms(c->deadline);
+        if (!o->timeout_ms)
+                return -1;
+        agent_get_timeouts(&t);
+        return cl_left_ms(started + o->timeout_ms + t.connect_ms);
+}
+
 static int loop(struct cl *c, const struct agent_exec_opts *o, struct proto_exit *x,
                 struct proto_wq *q, struct agent_err *err)
 {
         static __thread uint8_t buf[PROTO_DATA_MAX];
         bool in_open = o->in_fd >= 0;
+        uint64_t started = 0;   /* cl_now_ms() at STARTED */
         for (;;) {
                 int rc = proto_wq_flush(q, c->fd);
                 /* A failed write usually means the agent closed the stream
@@ -86,11 +107,19 @@ static int loop(struct cl *c, const struct agent_exec_opts *o, struct proto_exit
                           .events = POLLIN },
                         { .fd = o->sig_fd, .events = POLLIN },
                 };
-                if (poll(p, 3, -1) < 0) {
+                int ms = wait_ms(c, o, started), n = ms ? poll(p, 3, ms) : 0;
+                if (n < 0) {
                         if (errno == EINTR)
                                 continue;
                         return cl_fail(err, errno, "exec: poll: %s", strerror(errno));
                 }
+                if (n == 0 && !started)
+                        return cl_fail(err, ETIMEDOUT, "exec: timed out waiting for the guest "
+                                       "agent to start the command (the guest may be hung)");
+                if (n == 0)
+                        return cl_fail(err, ETIMEDOUT, "exec: the command outlived its timeout "
+                                       "of %u ms and the guest agent did not end it (timed out)",
+                                       o->timeout_ms);
                 /* Signals first: a SIGWINCH must reach the agent before
                  * keystrokes typed after the resize. */
                 if (p[2].revents & POLLIN)
@@ -100,11 +129,17 @@ static int loop(struct cl *c, const struct agent_exec_opts *o, struct proto_exit
                         if (n < 0 && n != -EAGAIN)
                                 return cl_fail(err, (int)-n, "exec: reading: %s", strerror((int)-n));
                         struct proto_frame f;
-                        while ((rc = proto_reader_next(&c->r, &f)) > 0)
+                        while ((rc = proto_reader_next(&c->r, &f)) > 0) {
+                                if (f.type == PT_STARTED && !started)
+                                        started = cl_now_ms();
                                 if ((rc = on_frame(o, &f, x, err)) != 0)
                                         return rc < 0 ? -1 : 0;
+                        }
                         if (rc < 0) {
-                                /* Same rule as the agent: say why, then close. */
+                                /* Same rule as the agent: say why, then close.
+                                 * Blocking again, so the socket's idle timeout
+                                 * bounds the send if the agent stopped reading. */
+                                fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
                                 proto_send_error(c->fd, -rc, "client: bad frame: %s",
                                                  strerror(-rc));
                                 return cl_fail(err, -rc, "exec: bad frame from agent: %s",

@@ -1,8 +1,10 @@
 /* proto_io.c: buffered frame reader and writer over an fd.
  * Works on blocking and O_NONBLOCK fds alike: EINTR is retried, EAGAIN
- * waits in poll(2), partial reads and writes are resumed. */
+ * waits in poll(2) (on a blocking fd it is a socket timeout: -ETIMEDOUT),
+ * partial reads and writes are resumed. */
 #include "proto/proto.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,8 +39,14 @@ void proto_reader_free(struct proto_reader *r)
 
 bool proto_reader_buffered(const struct proto_reader *r) { return r->end > r->start; }
 
+/* EAGAIN from a blocking fd means its SO_RCVTIMEO or SO_SNDTIMEO ran out
+ * (socket(7)): the caller's timeout for a silent peer, so report it rather
+ * than wait on in poll(2) for ever. */
 static int wait_fd(int fd, short ev)
 {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0 && !(fl & O_NONBLOCK))
+                return -ETIMEDOUT;
         struct pollfd p = { .fd = fd, .events = ev };
         for (;;) {
                 int n = poll(&p, 1, -1);

@@ -16,12 +16,17 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 volatile int sb_cancel;
+
+/* How long `stop` waits for the agent to acknowledge SHUTDOWN (connect,
+ * handshake and the DONE frame each), whatever the agent timeouts. */
+#define STOP_ACK_MS 5000
 
 static double now(void)
 {
@@ -206,34 +211,43 @@ err:
         return -1;
 }
 
-/* Ping in a child: a guest that hangs mid-stream must not hang us past the
- * deadline (the agent read has no timeout of its own). */
+/* Run fn with the calling thread's agent timeouts capped at ms (never
+ * longer than the caller's own, e.g. SILO_AGENT_TIMEOUT). */
+static int with_timeouts(int ms, int (*fn)(const char *addr), const char *addr)
+{
+        struct agent_timeouts saved, t;
+        agent_get_timeouts(&saved);
+        t = saved;
+        if (t.connect_ms > (uint32_t)ms)
+                t.connect_ms = (uint32_t)ms;
+        if (t.request_ms > (uint32_t)ms)
+                t.request_ms = (uint32_t)ms;
+        if (t.idle_ms > (uint32_t)ms)
+                t.idle_ms = (uint32_t)ms;
+        agent_set_timeouts(&t);
+        int r = fn(addr);
+        agent_set_timeouts(&saved);
+        return r;
+}
+
+static int ping(const char *addr)
+{
+        struct agent_err e;
+        uint32_t v;
+        return agent_ping(addr, &v, &e);
+}
+
+static int shutdown_req(const char *addr)
+{
+        struct agent_err e;
+        return agent_shutdown(addr, &e);
+}
+
+/* The client's own deadlines bound it: a guest that hangs mid-answer only
+ * makes this fail. */
 static int ping_once(const char *addr, int timeout_ms)
 {
-        int pid = fork();
-        if (pid < 0)
-                return -1;
-        if (pid == 0) {
-                struct agent_err e;
-                uint32_t v;
-                _exit(agent_ping(addr, &v, &e) == 0 ? 0 : 1);
-        }
-        double end = now() + timeout_ms / 1000.0;
-        int st = 0;
-        for (;;) {
-                int r = waitpid(pid, &st, WNOHANG);
-                if (r == pid)
-                        break;
-                if (r < 0 && errno != EINTR)
-                        return -1;
-                if (now() > end) {
-                        kill(pid, SIGKILL);
-                        waitpid(pid, &st, 0);
-                        return -1;
-                }
-                nap_ms(20);
-        }
-        return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+        return with_timeouts(timeout_ms, ping, addr);
 }
 
 static int wait_exit_record(struct sandbox *sb, double seconds, struct sb_status *st)
@@ -250,17 +264,35 @@ static int wait_exit_record(struct sandbox *sb, double seconds, struct sb_status
         }
 }
 
-/* Hard stop: SIGKILL both; the supervisor's record is lost then, so only
- * used when it did not end silo-vmm itself. */
+/* Hard stop: SIGTERM (silo-vmm ends the VM and exits 9; the supervisor
+ * writes the record), then SIGKILL silo-vmm, then the supervisor too (its
+ * record is lost then). Only used when the gentler ways failed. */
 static void kill_all(struct sandbox *sb, struct sb_status *st)
 {
-        if (sb_status(sb, st) == 0 && st->state == SB_RUNNING) {
-                if (st->vmm_pid)
-                        kill(st->vmm_pid, SIGKILL);
-                if (wait_exit_record(sb, 10, st) < 0 && st->sup_pid)
-                        kill(st->sup_pid, SIGKILL);
-                wait_exit_record(sb, 5, st);
-        }
+        if (sb_status(sb, st) < 0 || st->state != SB_RUNNING)
+                return;
+        if (st->vmm_pid)
+                kill(st->vmm_pid, SIGTERM);
+        if (wait_exit_record(sb, 3, st) == 0)
+                return;
+        if (st->vmm_pid)
+                kill(st->vmm_pid, SIGKILL);
+        if (wait_exit_record(sb, 5, st) == 0)
+                return;
+        if (st->sup_pid)
+                kill(st->sup_pid, SIGKILL);
+        wait_exit_record(sb, 5, st);
+}
+
+void sb_kill(struct sandbox *sb)
+{
+        struct sb_status st;
+        if (sb_status(sb, &st) < 0 || st.state != SB_RUNNING)
+                return;
+        if (st.vmm_pid)
+                kill(st.vmm_pid, SIGKILL);
+        if (st.sup_pid)
+                kill(st.sup_pid, SIGKILL);
 }
 
 static void spawn_supervisor(struct sandbox *sb, char **argv, const char *console)
@@ -382,9 +414,13 @@ fail:;
         return -1;
 }
 
+/* silo-vmm's control socket (src/vmm/control.c): "stop" ends the VM at
+ * once. A send timeout bounds connect(2) and the write, so a VMM whose
+ * event loop is stuck only makes this fail. */
 static int control_stop(const char *ctl)
 {
         struct sockaddr_un a = { .sun_family = AF_UNIX };
+        struct timeval tv = { .tv_sec = 2 };
         if (strlen(ctl) >= sizeof(a.sun_path))
                 return -1;
         memcpy(a.sun_path, ctl, strlen(ctl) + 1);
@@ -392,7 +428,8 @@ static int control_stop(const char *ctl)
         if (fd < 0)
                 return -1;
         int r = -1;
-        if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0 &&
+            connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
             send(fd, "stop\n", 5, MSG_NOSIGNAL) == 5)
                 r = 0;
         close(fd);
@@ -409,13 +446,13 @@ int sb_stop(struct sandbox *sb, int timeout_s)
                 if (sb_path(ctl, "%s/control.sock", sb->rundir) < 0)
                         return -1;
                 /* 1: the guest syncs and unmounts its disks (nothing lost);
-                 * 2: silo-vmm ends the VM at once; 3: SIGKILL. */
+                 * 2: silo-vmm ends the VM at once; 3: SIGTERM, then SIGKILL.
+                 * Every step has a deadline, so a guest (or VMM) that never
+                 * answers only moves us on to the next: we hold the lock. The
+                 * agent acknowledges SHUTDOWN at once (src/agent/main.c). */
                 bool done = false;
-                if (timeout_s > 0 && ping_once(sb->addr, 5000) == 0) {
-                        struct agent_err e;
-                        if (agent_shutdown(sb->addr, &e) == 0)
-                                done = wait_exit_record(sb, timeout_s, &st) == 0;
-                }
+                if (timeout_s > 0 && with_timeouts(STOP_ACK_MS, shutdown_req, sb->addr) == 0)
+                        done = wait_exit_record(sb, timeout_s, &st) == 0;
                 if (!done && control_stop(ctl) == 0)
                         done = wait_exit_record(sb, 10, &st) == 0;
                 if (!done)

@@ -107,6 +107,10 @@ int sb_path(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* Open an existing sandbox (reads its config); lock takes its flock
  * (blocking) so start/stop/rm of one sandbox are serialised. */
 int sb_open(struct sandbox *sb, const struct sb_paths *p, const char *name, bool lock);
+/* Take the lock of a sandbox opened without it, waiting at most timeout_ms
+ * (< 0: for ever). Fails with errno EWOULDBLOCK if another silo still
+ * holds it, ENOENT if the sandbox was removed meanwhile. */
+int sb_lock(struct sandbox *sb, int timeout_ms);
 void sb_close(struct sandbox *sb);
 int sb_status(const struct sandbox *sb, struct sb_status *st);
 const char *sb_state_name(enum sb_state s);
@@ -129,9 +133,13 @@ int sb_create(struct sandbox *sb, const struct sb_paths *p, const char *name,
 /* Start (sb must be locked): spawn supervisor + silo-vmm, wait until the
  * agent answers, copy a pending workspace in. */
 int sb_start(struct sandbox *sb);
-/* Graceful shutdown through the agent for up to timeout_s, then the
- * control socket, then SIGKILL; removes the run dir. */
+/* Graceful shutdown through the agent for up to timeout_s (0: skip it),
+ * then the control socket, SIGTERM, SIGKILL, each step with a deadline;
+ * removes the run dir. */
 int sb_stop(struct sandbox *sb, int timeout_s);
+/* SIGKILL silo-vmm and its supervisor now, lock or not (rm -f when another
+ * silo holds the lock: whatever it waits for in the guest ends with it). */
+void sb_kill(struct sandbox *sb);
 /* Set (from a signal handler) to abandon a start in progress: sb_start
  * then kills what it spawned and fails with "interrupted". */
 extern volatile int sb_cancel;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static int pick(char *dst, const char *flag, const char *env, const char *fmt, const char *a,
@@ -81,6 +82,53 @@ int sb_check_host(const struct sb_paths *p)
         return 0;
 }
 
+/* flock the sandbox's lock file, waiting at most timeout_ms (< 0: for
+ * ever); still taken then: -1 with errno EWOULDBLOCK. */
+static int take_lock(struct sandbox *sb, int timeout_ms)
+{
+        char f[SB_PATH_MAX];
+        struct timespec t0, t, nap = { 0, 50 * 1000000L };
+        if (sb_path(f, "%s/lock", sb->dir) < 0)
+                return -1;
+        if (sb->lock_fd < 0)
+                sb->lock_fd = open(f, O_RDWR | O_CLOEXEC);
+        if (sb->lock_fd < 0)
+                return sb_fail("no such sandbox: %s (see 'silo ls')", sb->name);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        while (flock(sb->lock_fd, LOCK_EX | (timeout_ms >= 0 ? LOCK_NB : 0)) < 0) {
+                if (errno == EINTR)
+                        continue;
+                if (errno != EWOULDBLOCK)
+                        return sb_fail("lock %s: %s", f, strerror(errno));
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                long waited_ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+                if (waited_ms >= timeout_ms) {
+                        sb_fail("sandbox %s is busy: another silo command holds its lock",
+                                sb->name);
+                        errno = EWOULDBLOCK;
+                        return -1;
+                }
+                nanosleep(&nap, NULL);
+        }
+        return 0;
+}
+
+int sb_lock(struct sandbox *sb, int timeout_ms)
+{
+        char f[SB_PATH_MAX];
+        if (take_lock(sb, timeout_ms) < 0)
+                return -1;
+        /* A concurrent rm may have removed it while we waited. */
+        if (sb_path(f, "%s/config", sb->dir) < 0 || !sb_exists(f)) {
+                close(sb->lock_fd);
+                sb->lock_fd = -1;
+                sb_fail("no such sandbox: %s (see 'silo ls')", sb->name);
+                errno = ENOENT;
+                return -1;
+        }
+        return 0;
+}
+
 int sb_open(struct sandbox *sb, const struct sb_paths *p, const char *name, bool lock)
 {
         memset(sb, 0, sizeof(*sb));
@@ -95,17 +143,8 @@ int sb_open(struct sandbox *sb, const struct sb_paths *p, const char *name, bool
                 return -1;
         snprintf(sb->addr, sizeof(sb->addr), "vsock:%s/vsock.sock", sb->rundir);
         char f[SB_PATH_MAX];
-        if (lock) {
-                if (sb_path(f, "%s/lock", sb->dir) < 0)
-                        return -1;
-                sb->lock_fd = open(f, O_RDWR | O_CLOEXEC);
-                if (sb->lock_fd < 0)
-                        return sb_fail("no such sandbox: %s (see 'silo ls')", name);
-                while (flock(sb->lock_fd, LOCK_EX) < 0) {
-                        if (errno != EINTR)
-                                return sb_fail("lock %s: %s", f, strerror(errno));
-                }
-        }
+        if (lock && take_lock(sb, -1) < 0)
+                goto err;
         /* After the lock: a concurrent rm may have removed it meanwhile. */
         char *text;
         if (sb_path(f, "%s/config", sb->dir) < 0)

@@ -68,8 +68,15 @@ int sb_guest_sh(const struct sandbox *sb, const char *script, char **out, size_t
         int ofd = capped_memfd("silo-out", GUEST_OUT_MAX);
         int efd = capped_memfd("silo-err", GUEST_ERR_MAX);
         const char *argv[] = { "sh", "-c", script, NULL };
+        /* A time limit, so a guest that never ends the command (a listing
+         * at diff or at the first start, under the lock) cannot hang us:
+         * ten idle timeouts, 10 min by default, is ample for find and
+         * sha256sum of a workspace, and SILO_AGENT_TIMEOUT scales it. */
+        struct agent_timeouts t;
+        agent_get_timeouts(&t);
         struct agent_exec_opts o = { .argv = argv, .cwd = "/", .in_fd = -1, .out_fd = ofd,
-                                     .err_fd = efd, .sig_fd = -1, .tty_fd = -1 };
+                                     .err_fd = efd, .sig_fd = -1, .tty_fd = -1,
+                                     .timeout_ms = 10 * t.idle_ms };
         struct agent_err e = { 0 };
         struct proto_exit x;
         int rc = -1;
