@@ -22,3 +22,7 @@ $(BUILD)/tests/test_cli_parse: LDFLAGS += $(SANDBOX_LIB) $(SILO_LIB)
 
 .PHONY: cli
 cli: $(BUILD)/silo
+
+# cmocka: run/data directory checks, no-follow file work, config encoding.
+$(BUILD)/tests/test_sandbox_dirs: $(SANDBOX_LIB) $(SILO_LIB)
+$(BUILD)/tests/test_sandbox_dirs: LDFLAGS += $(SANDBOX_LIB) $(SILO_LIB)

@@ -13,6 +13,8 @@ int cmd_start(struct cli *c, int argc, char **argv)
                         rc = cli_fail();
                         continue;
                 }
+                /* a warning only: its disk exists already */
+                sb_disk_check(&c->paths, 0);
                 if (sb_start(&sb) < 0)
                         rc = cli_fail();
                 else
