@@ -108,6 +108,8 @@ def test_tmp_fallback_taken_by_another_user(tmp_path):
     """The issue's case: no XDG_RUNTIME_DIR, and /tmp/silo-UID made first by
     someone else (here root, for the user nobody)."""
     run = pathlib.Path(f"/tmp/silo-{NOBODY}")
+    if not shutil.which("setpriv"):
+        pytest.skip("needs setpriv (util-linux)")
     if run.exists() or run.is_symlink():
         pytest.skip(f"{run} exists on this host")
     env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent"}
