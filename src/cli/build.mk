@@ -28,3 +28,7 @@ $(BUILD)/tests/test_extract: LDFLAGS += $(SANDBOX_LIB) $(SILO_LIB) -larchive
 
 .PHONY: cli
 cli: $(BUILD)/silo
+
+# cmocka: run/data directory checks, no-follow file work, config encoding.
+$(BUILD)/tests/test_sandbox_dirs: $(SANDBOX_LIB) $(SILO_LIB)
+$(BUILD)/tests/test_sandbox_dirs: LDFLAGS += $(SANDBOX_LIB) $(SILO_LIB)

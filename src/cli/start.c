@@ -18,6 +18,8 @@ static int start_one(struct cli *c, const char *name, bool wait_docker)
         struct sandbox sb;
         if (sb_open(&sb, &c->paths, name, true) < 0)
                 return -1;
+        /* a warning only: its disk exists already */
+        sb_disk_check(&c->paths, 0);
         int rc = sb_start(&sb);
         wait_docker |= sb.cfg.wait_docker;
         /* Unlocked while waiting for Docker: stop and rm from elsewhere work. */

@@ -43,17 +43,7 @@ static void nap_ms(int ms)
 
 static int mkdir_p(const char *path, mode_t mode)
 {
-        char tmp[SB_PATH_MAX];
-        snprintf(tmp, sizeof(tmp), "%s", path);
-        for (char *p = tmp + 1; *p; p++) {
-                if (*p != '/')
-                        continue;
-                *p = 0;
-                if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-                        return -1;
-                *p = '/';
-        }
-        return (mkdir(tmp, mode) < 0 && errno != EEXIST) ? -1 : 0;
+        return sb_mkdir_p(path, mode);
 }
 
 /* Run argv, wait; 0 if it exited 0. Output goes to stderr. */
@@ -93,17 +83,16 @@ static void gen_name(char *out, size_t n)
         snprintf(out, n, "%s-%s-%02x", adj[r % 18], noun[(r / 18) % 18], (r >> 16) & 0xff);
 }
 
-static int write_new(const char *dir, const char *file, const char *data, size_t len)
+/* A new file in the new sandbox's directory (dfd): O_EXCL|O_NOFOLLOW, so
+ * never anything that was there before, nor through a symlink. */
+static int write_new(int dfd, const char *dir, const char *file, const char *data, size_t len)
 {
-        char f[SB_PATH_MAX];
-        if (sb_path(f, "%s/%s", dir, file) < 0)
-                return -1;
-        int fd = open(f, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        int fd = openat(dfd, file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0 || (len && write(fd, data, len) != (ssize_t)len)) {
                 int e = errno;
                 if (fd >= 0)
                         close(fd);
-                return sb_fail("%s: %s", f, strerror(e));
+                return sb_fail("%s/%s: %s", dir, file, strerror(e));
         }
         close(fd);
         return 0;
@@ -128,6 +117,10 @@ int sb_create(struct sandbox *sb, const struct sb_paths *p, const char *name,
                 return -1;
         if (mkdir_p(base, 0700) < 0)
                 return sb_fail("cannot create %s: %s", base, strerror(errno));
+        /* Made now if it was not there: ours alone before anything goes in. */
+        if (sb_dir_private(p->data, "data directory", p->data_hint, false) < 0 ||
+            sb_dir_private(base, "data directory", p->data_hint, false) < 0)
+                return -1;
         for (int attempt = 0;; attempt++) {
                 if (!name)
                         gen_name(gen, sizeof(gen));
@@ -141,10 +134,18 @@ int sb_create(struct sandbox *sb, const struct sb_paths *p, const char *name,
                         return sb_fail("name already in use: %s (remove it with 'silo rm %s' or "
                                        "choose another --name)", gen, gen);
         }
+        if (sb_disk_check(p, want->disk) < 0)
+                return -1;
         if (sb_path(tmp, "%s/.new-%s-%d", base, gen, (int)getpid()) < 0)
                 return -1;
         if (mkdir(tmp, 0700) < 0)
                 return sb_fail("cannot create %s: %s", tmp, strerror(errno));
+        int dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0) {
+                sb_fail("cannot open %s: %s", tmp, strerror(errno));
+                rmdir(tmp);
+                return -1;
+        }
 
         struct sb_config c = *want;
         c.nenv = 0;
@@ -166,16 +167,14 @@ int sb_create(struct sandbox *sb, const struct sb_paths *p, const char *name,
                 sb_fail("cannot format the config");
                 goto err;
         }
-        if (write_new(tmp, "config", cfg, cfglen) < 0 || write_new(tmp, "lock", "", 0) < 0)
+        if (write_new(dfd, tmp, "config", cfg, cfglen) < 0 ||
+            write_new(dfd, tmp, "lock", "", 0) < 0 || write_new(dfd, tmp, "scratch.img", "", 0) < 0)
                 goto err;
-
-        char img[SB_PATH_MAX];
-        if (sb_path(img, "%s/scratch.img", tmp) < 0)
-                goto err;
-        /* Sparse: costs host space only as the guest writes, never beyond. */
-        int fd = open(img, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        /* Sparse: costs host space only as the guest writes, never beyond
+         * (sb_disk_check above warns when they all could outgrow the host). */
+        int fd = openat(dfd, "scratch.img", O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 || ftruncate(fd, (off_t)want->disk) < 0) {
-                sb_fail("scratch disk %s: %s", img, strerror(errno));
+                sb_fail("scratch disk %s/scratch.img: %s", tmp, strerror(errno));
                 if (fd >= 0)
                         close(fd);
                 goto err;
@@ -204,9 +203,11 @@ int sb_create(struct sandbox *sb, const struct sb_paths *p, const char *name,
                 goto err;
         }
         free(cfg);
+        close(dfd);
         return sb_open(sb, p, gen, false);
 err:
         free(cfg);
+        close(dfd);
         sb_rmtree(tmp);
         return -1;
 }
@@ -477,12 +478,20 @@ int sb_remove(struct sandbox *sb)
                                sb->name, sb->name);
         if (sb_rmtree(sb->rundir) < 0)
                 return sb_fail("cannot remove %s: %s", sb->rundir, strerror(errno));
-        char gone[SB_PATH_MAX];
-        if (sb_path(gone, "%s/sandboxes/.rm-%s-%d", sb->paths->data, sb->name, (int)getpid()) < 0)
+        /* Rename away, then remove, both relative to <data>/sandboxes opened
+         * O_NOFOLLOW: never a tree some symlink points to. */
+        char base[SB_PATH_MAX], gone[SB_NAME_MAX + 32];
+        if (sb_path(base, "%s/sandboxes", sb->paths->data) < 0)
                 return -1;
-        if (rename(sb->dir, gone) < 0)
+        snprintf(gone, sizeof(gone), ".rm-%s-%d", sb->name, (int)getpid());
+        int dfd = open(base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
                 return sb_fail("cannot remove %s: %s", sb->dir, strerror(errno));
-        if (sb_rmtree(gone) < 0)
-                return sb_fail("cannot remove %s: %s", gone, strerror(errno));
-        return 0;
+        int r = 0;
+        if (renameat(dfd, sb->name, dfd, gone) < 0)
+                r = sb_fail("cannot remove %s: %s", sb->dir, strerror(errno));
+        else if (sb_rmtree_at(dfd, gone) < 0)
+                r = sb_fail("cannot remove %s/%s: %s", base, gone, strerror(errno));
+        close(dfd);
+        return r;
 }

@@ -10,6 +10,10 @@
  *   <run>/<name>/             supervisor.pid, vmm.pid, vsock.sock,
  *                             control.sock, exit (once silo-vmm ended)
  *
+ * <data>, <run> and every directory above that silo made are its user's
+ * alone (sb_dir_private): whoever could write there could swap a socket or
+ * a pid file and take the sandbox over.
+ *
  * Functions returning int give 0 or -1 with a one-line message in
  * sb_errmsg() (what went wrong and what to do about it).
  */
@@ -36,6 +40,8 @@
 /* --- errors ------------------------------------------------------------ */
 const char *sb_errmsg(void);
 int sb_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "silo: warning: ..." on stderr: something works but may not for long. */
+void sb_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* --- pure parsing (unit tested) ---------------------------------------- */
 /* "512M", "1G", "8g", "1073741824", "2GiB": binary units; no suffix = bytes. */
@@ -80,9 +86,23 @@ struct sb_paths {
         char guest[SB_PATH_MAX];        /* kernel, initrd, base image */
         char vmm[SB_PATH_MAX];          /* silo-vmm */
         char self[SB_PATH_MAX];         /* this executable (for _supervise) */
+        const char *data_hint;          /* how to choose another <data>, for errors */
+        const char *run_hint;
 };
-/* Flags (NULL: unset) override environment, which overrides defaults. */
+/* Flags (NULL: unset) override environment, which overrides defaults.
+ * Creates <run> (0700) if missing; fails when <run>, or <data> if it
+ * exists, is not private (sb_dir_private). */
 int sb_paths_init(struct sb_paths *p, const char *data_flag, const char *run_flag);
+/* What ssh-agent and tmux ask of their socket directories: a real
+ * directory (not a symlink), owned by the effective uid, no group or other
+ * access. what names it in the error ("run directory"), hint says how to
+ * choose another (" or set SILO_RUN_DIR", may be ""). Missing: created
+ * with its parents (0700) when create, else returns 1. */
+int sb_dir_private(const char *path, const char *what, const char *hint, bool create);
+/* Scratch images are sparse: warn when what the sandboxes in <data> could
+ * still write (apparent minus allocated size, plus add for a new disk)
+ * exceeds the free space there; fail only when add alone does not fit. */
+int sb_disk_check(const struct sb_paths *p, uint64_t add);
 
 struct sandbox {
         const struct sb_paths *paths;
@@ -179,7 +199,10 @@ int sb_boot_timeout(void);
 /* Small file helpers */
 int sb_read_file(const char *path, char **out, size_t *len);
 int sb_write_file_atomic(const char *path, const char *data, size_t len);
+/* Never follows a symlink inside the tree, nor crosses a mount point. */
 int sb_rmtree(const char *path);
+int sb_rmtree_at(int dirfd, const char *name);
+int sb_mkdir_p(const char *path, unsigned mode);
 bool sb_exists(const char *path);
 
 #endif

@@ -11,21 +11,65 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
+
+/* Where a location came from: the hint in an error says how to change it. */
+enum { FROM_DEFAULT, FROM_ENV, FROM_FLAG };
 
 static int pick(char *dst, const char *flag, const char *env, const char *fmt, const char *a,
                 const char *b)
 {
         const char *e = env ? getenv(env) : NULL;
         if (flag && flag[0])
-                return sb_path(dst, "%s", flag);
+                return sb_path(dst, "%s", flag) < 0 ? -1 : FROM_FLAG;
         if (e && e[0])
-                return sb_path(dst, "%s", e);
-        return sb_path(dst, fmt, a, b);
+                return sb_path(dst, "%s", e) < 0 ? -1 : FROM_ENV;
+        return sb_path(dst, fmt, a, b) < 0 ? -1 : FROM_DEFAULT;
+}
+
+int sb_dir_private(const char *path, const char *what, const char *hint, bool create)
+{
+        struct stat st;
+        hint = hint ? hint : "";
+        /* O_NOFOLLOW|O_DIRECTORY, then fstat: what we check is what we opened */
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT && create) {
+                if (sb_mkdir_p(path, 0700) < 0)
+                        return sb_fail("cannot create %s %s: %s", what, path, strerror(errno));
+                fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
+        if (fd < 0) {
+                int e = errno;
+                if (e == ENOENT)
+                        return 1;
+                if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+                        return sb_fail("%s %s is a symbolic link: remove it%s", what, path, hint);
+                if (e == ENOTDIR)
+                        return sb_fail("%s %s is not a directory: remove it%s", what, path, hint);
+                return sb_fail("%s %s: %s", what, path, strerror(e));
+        }
+        int r = fstat(fd, &st);
+        close(fd);
+        if (r < 0)
+                return sb_fail("%s %s: %s", what, path, strerror(errno));
+        if (st.st_uid != geteuid())
+                return sb_fail("%s %s is owned by uid %u (not you): remove it%s", what, path,
+                               (unsigned)st.st_uid, hint);
+        if (st.st_mode & 077)
+                return sb_fail("%s %s is open to other users (mode 0%o): run 'chmod 700 %s'%s",
+                               what, path, (unsigned)(st.st_mode & 07777), path, hint);
+        return 0;
 }
 
 int sb_paths_init(struct sb_paths *p, const char *data_flag, const char *run_flag)
 {
+        static const char *const data_hints[] = { " or set SILO_DATA_DIR",
+                                                   " or set SILO_DATA_DIR to another directory",
+                                                   " or choose another --data-dir" };
+        static const char *const run_hints[] = { " or set XDG_RUNTIME_DIR (or SILO_RUN_DIR)",
+                                                  " or set SILO_RUN_DIR to another directory",
+                                                  " or choose another --run-dir" };
         memset(p, 0, sizeof(*p));
         ssize_t n = readlink("/proc/self/exe", p->self, sizeof(p->self) - 1);
         if (n <= 0)
@@ -40,24 +84,78 @@ int sb_paths_init(struct sb_paths *p, const char *data_flag, const char *run_fla
         const char *xdg_run = getenv("XDG_RUNTIME_DIR");
         char uid[32];
         snprintf(uid, sizeof(uid), "%u", (unsigned)getuid());
-        int r = 0;
+        int d, r;
         if (geteuid() == 0) {
-                r |= pick(p->data, data_flag, "SILO_DATA_DIR", "%s%s", "/var/lib/silo", "");
-                r |= pick(p->run, run_flag, "SILO_RUN_DIR", "%s%s", "/run/silo", "");
+                d = pick(p->data, data_flag, "SILO_DATA_DIR", "%s%s", "/var/lib/silo", "");
+                r = pick(p->run, run_flag, "SILO_RUN_DIR", "%s%s", "/run/silo", "");
         } else {
                 if (xdg_data && xdg_data[0])
-                        r |= pick(p->data, data_flag, "SILO_DATA_DIR", "%s%s", xdg_data, "/silo");
+                        d = pick(p->data, data_flag, "SILO_DATA_DIR", "%s%s", xdg_data, "/silo");
                 else
-                        r |= pick(p->data, data_flag, "SILO_DATA_DIR", "%s%s", home ? home : "/tmp",
-                                  "/.local/share/silo");
+                        d = pick(p->data, data_flag, "SILO_DATA_DIR", "%s%s", home ? home : "/tmp",
+                                 "/.local/share/silo");
+                /* /tmp/silo-UID: anyone can make it first; sb_dir_private
+                 * below refuses it then (ssh-agent's and tmux's rule). */
                 if (xdg_run && xdg_run[0])
-                        r |= pick(p->run, run_flag, "SILO_RUN_DIR", "%s/silo-%s", xdg_run, uid);
+                        r = pick(p->run, run_flag, "SILO_RUN_DIR", "%s/silo-%s", xdg_run, uid);
                 else
-                        r |= pick(p->run, run_flag, "SILO_RUN_DIR", "%s/silo-%s", "/tmp", uid);
+                        r = pick(p->run, run_flag, "SILO_RUN_DIR", "%s/silo-%s", "/tmp", uid);
         }
-        r |= pick(p->guest, NULL, "SILO_GUEST_DIR", "%s%s", bindir, "/guest");
-        r |= pick(p->vmm, NULL, "SILO_VMM", "%s%s", bindir, "/silo-vmm");
-        return r ? -1 : 0;
+        if (d < 0 || r < 0 || pick(p->guest, NULL, "SILO_GUEST_DIR", "%s%s", bindir, "/guest") < 0 ||
+            pick(p->vmm, NULL, "SILO_VMM", "%s%s", bindir, "/silo-vmm") < 0)
+                return -1;
+        p->data_hint = data_hints[d];
+        p->run_hint = run_hints[r];
+        /* <run> now, before anything looks inside it: made later, someone
+         * else could make it between our look and our use. <data> is made
+         * by the first create (sb_create checks it then). */
+        if (sb_dir_private(p->run, "run directory", p->run_hint, true) < 0 ||
+            sb_dir_private(p->data, "data directory", p->data_hint, false) < 0)
+                return -1;
+        return 0;
+}
+
+static const char *approx_size(uint64_t b, char *buf, size_t n)
+{
+        if (b >= (1ull << 30))
+                snprintf(buf, n, "%.1fG", (double)b / (1ull << 30));
+        else
+                snprintf(buf, n, "%lluM", (unsigned long long)(b >> 20));
+        return buf;
+}
+
+int sb_disk_check(const struct sb_paths *p, uint64_t add)
+{
+        struct statvfs vfs;
+        char a[32], b[32];
+        if (statvfs(p->data, &vfs) < 0)
+                return 0;       /* no data dir yet: nothing to compare with */
+        uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+        if (add > avail)
+                return sb_fail("a %s scratch disk does not fit in %s (%s free): choose a smaller "
+                               "--disk or free some space", approx_size(add, a, sizeof(a)), p->data,
+                               approx_size(avail, b, sizeof(b)));
+        char **names;
+        size_t n;
+        uint64_t could = add;
+        if (sb_list(p, &names, &n) < 0)
+                return 0;
+        for (size_t i = 0; i < n; i++) {
+                char img[SB_PATH_MAX];
+                struct stat st;
+                if (sb_path(img, "%s/sandboxes/%s/scratch.img", p->data, names[i]) < 0 ||
+                    lstat(img, &st) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                uint64_t used = (uint64_t)st.st_blocks * 512;
+                if ((uint64_t)st.st_size > used)
+                        could += (uint64_t)st.st_size - used;
+        }
+        sb_names_free(names, n);
+        if (could > avail)
+                sb_warn("the sandboxes' sparse disks could still write %s to %s, but only %s is "
+                        "free there: a guest that fills its disk then sees I/O errors",
+                        approx_size(could, a, sizeof(a)), p->data, approx_size(avail, b, sizeof(b)));
+        return 0;
 }
 
 int sb_check_host(const struct sb_paths *p)
@@ -143,6 +241,12 @@ int sb_open(struct sandbox *sb, const struct sb_paths *p, const char *name, bool
                 return -1;
         snprintf(sb->addr, sizeof(sb->addr), "vsock:%s/vsock.sock", sb->rundir);
         char f[SB_PATH_MAX];
+        /* Every directory we will read pid files from or connect in. */
+        if (sb_path(f, "%s/sandboxes", p->data) < 0 ||
+            sb_dir_private(f, "data directory", p->data_hint, false) < 0 ||
+            sb_dir_private(sb->dir, "sandbox directory", "", false) < 0 ||
+            sb_dir_private(sb->rundir, "run directory", "", false) < 0)
+                return -1;
         if (lock && take_lock(sb, -1) < 0)
                 goto err;
         /* After the lock: a concurrent rm may have removed it meanwhile. */
@@ -267,7 +371,8 @@ int sb_list(const struct sb_paths *p, char ***names, size_t *n)
         char d[SB_PATH_MAX];
         *names = NULL;
         *n = 0;
-        if (sb_path(d, "%s/sandboxes", p->data) < 0)
+        if (sb_path(d, "%s/sandboxes", p->data) < 0 ||
+            sb_dir_private(d, "data directory", p->data_hint, false) < 0)
                 return -1;
         DIR *dir = opendir(d);
         if (!dir)

@@ -1,16 +1,21 @@
 /* util.c: error line, size/name parsing, config and exit-record formats,
  * file helpers. Everything here is pure or touches only the path it is
- * given, so tests/unit/test_cli_parse.c covers it without a VM. */
+ * given, so tests/unit/test_cli_parse.c and test_sandbox_dirs.c cover it
+ * without a VM. The file helpers work relative to a directory fd opened
+ * O_NOFOLLOW and never open an existing name for writing: a symlink
+ * planted where silo writes or removes is never followed out. */
 #include "sandbox/sandbox.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <dirent.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char errbuf[1024];
@@ -31,6 +36,16 @@ int sb_fail(const char *fmt, ...)
                 if (*p == '\n' || *p == '\r')
                         *p = ' ';
         return -1;
+}
+
+void sb_warn(const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        fputs("silo: warning: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
 }
 
 int sb_path(char *buf, const char *fmt, ...)
@@ -138,13 +153,68 @@ static int parse_u64(const char *v, uint64_t *out)
         return 0;
 }
 
+/* Free-form values (the workspace path) are written with C-style escapes:
+ * a path may hold any byte but NUL, and a newline in it would start a new
+ * key (workspace=/tmp/a<LF>name=evil). Escaped: backslash, control bytes
+ * and DEL. A backslash before anything else reads as itself, so a config
+ * written before the encoding reads the same unless its path held one of
+ * the escapes above literally. */
+static void put_escaped(FILE *f, const char *v)
+{
+        for (; *v; v++) {
+                unsigned char ch = (unsigned char)*v;
+                if (ch == '\\')
+                        fputs("\\\\", f);
+                else if (ch == '\n')
+                        fputs("\\n", f);
+                else if (ch == '\t')
+                        fputs("\\t", f);
+                else if (ch == '\r')
+                        fputs("\\r", f);
+                else if (ch < 0x20 || ch == 0x7f)
+                        fprintf(f, "\\%03o", ch);
+                else
+                        fputc(ch, f);
+        }
+}
+
+static int is_odigit(char c)
+{
+        return c >= '0' && c <= '7';
+}
+
+/* In place: the decoded text is never longer. */
+static void unescape(char *v)
+{
+        char *o = v;
+        while (*v) {
+                if (v[0] != '\\' || !v[1]) {
+                        *o++ = *v++;
+                        continue;
+                }
+                char e = v[1];
+                if (e == '\\' || e == 'n' || e == 't' || e == 'r') {
+                        *o++ = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : '\\';
+                        v += 2;
+                } else if (is_odigit(v[1]) && is_odigit(v[2]) && is_odigit(v[3]) &&
+                           (v[1] != '0' || v[2] != '0' || v[3] != '0') && v[1] <= '3') {
+                        *o++ = (char)((v[1] - '0') << 6 | (v[2] - '0') << 3 | (v[3] - '0'));
+                        v += 4;
+                } else {
+                        *o++ = *v++;
+                }
+        }
+        *o = 0;
+}
+
 int sb_config_parse(const char *text, struct sb_config *c)
 {
         sb_config_init(c);
         const char *p = text;
         while (*p) {
                 const char *nl = strchrnul(p, '\n');
-                char line[SB_PATH_MAX + 64];
+                /* an escaped path is at most 4 bytes per byte (\ooo) */
+                char line[4 * SB_PATH_MAX + 64];
                 size_t len = (size_t)(nl - p);
                 if (len >= sizeof(line))
                         return sb_fail("config: line too long");
@@ -175,7 +245,11 @@ int sb_config_parse(const char *text, struct sb_config *c)
                         bad = parse_u64(v, &n);
                         c->created = (int64_t)n;
                 } else if (!strcmp(line, "workspace")) {
-                        snprintf(c->workspace, sizeof(c->workspace), "%s", v);
+                        unescape(v);
+                        size_t wl = strlen(v);
+                        bad = wl >= sizeof(c->workspace);
+                        if (!bad)
+                                memcpy(c->workspace, v, wl + 1);
                 } else if (!strcmp(line, "workspace_pending")) {
                         c->workspace_pending = !strcmp(v, "1");
                 } else if (!strcmp(line, "docker")) {
@@ -205,13 +279,17 @@ int sb_config_format(const struct sb_config *c, FILE *f)
         fprintf(f, "name=%s\ncpus=%u\nmemory=%llu\ndisk=%llu\ncreated=%lld\n", c->name, c->cpus,
                 (unsigned long long)c->memory, (unsigned long long)c->disk,
                 (long long)c->created);
-        if (c->workspace[0])
-                fprintf(f, "workspace=%s\nworkspace_pending=%d\n", c->workspace,
-                        c->workspace_pending);
+        if (c->workspace[0]) {
+                fputs("workspace=", f);
+                put_escaped(f, c->workspace);
+                fprintf(f, "\nworkspace_pending=%d\n", c->workspace_pending);
+        }
         if (c->no_docker)   /* absent: Docker on, as configs before the flag */
                 fprintf(f, "docker=0\n");
         if (c->wait_docker)
                 fprintf(f, "wait_docker=1\n");
+        /* Raw, as before the encoding: sb_config_add_env refuses a newline,
+         * and a value like PS1=\n$ must keep meaning what it meant. */
         for (unsigned i = 0; i < c->nenv; i++)
                 fprintf(f, "env=%s\n", c->env[i]);
         return ferror(f) ? -1 : 0;
@@ -247,7 +325,9 @@ int sb_exit_parse(const char *text, struct sb_exit *x)
 
 int sb_read_file(const char *path, char **out, size_t *len)
 {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        /* O_NOFOLLOW: silo's own files are never symlinks; one planted
+         * there must not make us read (and trust) some other file. */
+        int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return -1;
         size_t cap = 4096, n = 0;
@@ -289,49 +369,179 @@ int sb_read_file(const char *path, char **out, size_t *len)
         return 0;
 }
 
-/* Readers never see a half-written file: write a temporary, rename. */
+/* The directory holding path, opened O_DIRECTORY; *base points into path
+ * at the last component. The directories above are silo's own, checked by
+ * sb_dir_private; only the last component could be a planted symlink. */
+static int open_parent(const char *path, const char **base)
+{
+        char dir[SB_PATH_MAX];
+        const char *slash = strrchr(path, '/');
+        if (!slash) {
+                snprintf(dir, sizeof(dir), ".");
+                *base = path;
+        } else {
+                snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+                *base = slash + 1;
+        }
+        if (!**base) {
+                errno = EINVAL;
+                return -1;
+        }
+        return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* Readers never see a half-written file: write a temporary, rename. The
+ * temporary is new (O_EXCL: a name someone planted, even a symlink, only
+ * makes us pick another) and never followed (O_NOFOLLOW). */
 int sb_write_file_atomic(const char *path, const char *data, size_t len)
 {
-        char tmp[SB_PATH_MAX + 16];
-        snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0)
+        const char *base;
+        char tmp[NAME_MAX + 1];
+        int dfd = open_parent(path, &base), fd = -1, e;
+        if (dfd < 0)
                 return -1;
+        for (unsigned i = 0; fd < 0 && i < 100; i++) {
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                int n = i ? snprintf(tmp, sizeof(tmp), "%.200s.tmp%d-%lx", base, (int)getpid(),
+                                     (unsigned long)ts.tv_nsec ^ i)
+                          : snprintf(tmp, sizeof(tmp), "%.200s.tmp%d", base, (int)getpid());
+                if (n < 0 || n >= (int)sizeof(tmp)) {
+                        errno = ENAMETOOLONG;
+                        break;
+                }
+                fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (fd < 0 && errno != EEXIST)
+                        break;
+        }
+        if (fd < 0)
+                goto fail;
         size_t off = 0;
         while (off < len) {
                 ssize_t w = write(fd, data + off, len - off);
                 if (w < 0 && errno == EINTR)
                         continue;
-                if (w < 0) {
-                        int e = errno;
+                if (w < 0)
+                        goto fail_unlink;
+                off += (size_t)w;
+        }
+        if (close(fd) < 0) {
+                fd = -1;
+                goto fail_unlink;
+        }
+        fd = -1;
+        if (renameat(dfd, tmp, dfd, base) < 0)
+                goto fail_unlink;
+        close(dfd);
+        return 0;
+fail_unlink:
+        e = errno;
+        unlinkat(dfd, tmp, 0);
+        errno = e;
+fail:
+        e = errno;
+        if (fd >= 0)
+                close(fd);
+        close(dfd);
+        errno = e;
+        return -1;
+}
+
+/* Deeper trees fail (ELOOP) rather than run out of fds: one fd per level,
+ * well below the usual RLIMIT_NOFILE of 1024. */
+#define RMTREE_DEPTH_MAX 256
+
+/* Remove name under dfd. A directory is entered only through
+ * openat(O_NOFOLLOW|O_DIRECTORY) and emptied through its own fd, so a
+ * symlink (even one swapped in for a directory mid-walk) is unlinked, never
+ * followed; another filesystem mounted inside is left alone (EXDEV), as
+ * nftw's FTW_MOUNT did. dev 0: take the tree root's. */
+static int rm_at(int dfd, const char *name, dev_t dev, int depth)
+{
+        for (int tries = 0; tries < 8; tries++) {
+                if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
+                        return 0;
+                int ue = errno;         /* EISDIR, or POSIX's EPERM, for a directory */
+                if (ue != EISDIR && ue != EPERM)
+                        return -1;
+                int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0 && (errno == ELOOP || errno == ENOTDIR)) {
+                        if (ue == EPERM) {      /* a file we may not remove */
+                                errno = EPERM;
+                                return -1;
+                        }
+                        continue;       /* no longer a directory: unlink it */
+                }
+                if (fd < 0)
+                        return errno == ENOENT ? 0 : -1;
+                struct stat st;
+                int e = 0;
+                if (fstat(fd, &st) < 0)
+                        e = errno;
+                else if (dev && st.st_dev != dev)
+                        e = EXDEV;
+                else if (depth >= RMTREE_DEPTH_MAX)
+                        e = ELOOP;
+                DIR *d = e ? NULL : fdopendir(fd);
+                if (!d) {
+                        e = e ? e : errno;
                         close(fd);
-                        unlink(tmp);
                         errno = e;
                         return -1;
                 }
-                off += (size_t)w;
+                int r = 0;
+                struct dirent *ent;
+                while ((ent = readdir(d))) {
+                        if (!strcmp(ent->d_name, ".") || !strcmp(ent->d_name, ".."))
+                                continue;
+                        if (rm_at(dirfd(d), ent->d_name, st.st_dev, depth + 1) < 0 && !r)
+                                r = -1, e = errno;
+                }
+                closedir(d);
+                if (r < 0) {
+                        errno = e;
+                        return -1;
+                }
+                if (unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+                        return 0;
+                if (errno != ENOTEMPTY && errno != EEXIST)
+                        return -1;
+                /* something appeared meanwhile: empty it again */
         }
-        if (close(fd) < 0 || rename(tmp, path) < 0) {
-                int e = errno;
-                unlink(tmp);
-                errno = e;
-                return -1;
-        }
-        return 0;
+        errno = EBUSY;
+        return -1;
 }
 
-static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+int sb_rmtree_at(int dfd, const char *name)
 {
-        (void)st, (void)ftw;
-        int r = (type == FTW_DP) ? rmdir(path) : unlink(path);
-        return (r < 0 && errno != ENOENT) ? -1 : 0;
+        return rm_at(dfd, name, 0, 0);
 }
 
 int sb_rmtree(const char *path)
 {
-        if (!sb_exists(path))
-                return 0;
-        return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+        const char *base;
+        int dfd = open_parent(path, &base);
+        if (dfd < 0)
+                return errno == ENOENT ? 0 : -1;
+        int r = rm_at(dfd, base, 0, 0), e = errno;
+        close(dfd);
+        errno = e;
+        return r;
+}
+
+int sb_mkdir_p(const char *path, unsigned mode)
+{
+        char tmp[SB_PATH_MAX];
+        snprintf(tmp, sizeof(tmp), "%s", path);
+        for (char *p = tmp + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = 0;
+                if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+                        return -1;
+                *p = '/';
+        }
+        return (mkdir(tmp, mode) < 0 && errno != EEXIST) ? -1 : 0;
 }
 
 bool sb_exists(const char *path)

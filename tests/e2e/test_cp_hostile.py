@@ -179,11 +179,12 @@ def wait_socket(path):
 def box(tmp_path):
     """A sandbox "box" whose agent is whatever start() launches."""
     data, run = tmp_path / "data", tmp_path / "run"
-    (data / "sandboxes" / "box").mkdir(parents=True)
+    # private, as silo insists (another user's or an open directory is refused)
+    for d in (data, data / "sandboxes", data / "sandboxes" / "box", run, run / "box"):
+        d.mkdir(mode=0o700)
     (data / "sandboxes" / "box" / "config").write_text(
         "name=box\ncpus=1\nmemory=268435456\ndisk=268435456\ncreated=0\n")
     (data / "sandboxes" / "box" / "lock").touch()
-    (run / "box").mkdir(parents=True)
     sock = str(run / "box" / "vsock.sock")
     env = dict(os.environ, SILO_DATA_DIR=str(data), SILO_RUN_DIR=str(run))
     procs = []

@@ -490,6 +490,20 @@ uint32_t vsock_mux_rx_fill(struct vsock_mux *m, const struct vsock_rx_next *n,
 	return VSOCK_HDR_SIZE + len;
 }
 
+/* The socket file owner-only (umask 077 at bind), whatever our umask: only
+ * the user who started the VM may talk to its guest agent, even if the
+ * directory were looser than silo makes it. */
+static int bind_private(int fd, const struct sockaddr_un *sa)
+{
+	mode_t old = umask(077);
+	int ret = bind(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	int e = errno;
+
+	umask(old);
+	errno = e;
+	return ret;
+}
+
 static int bind_listener(struct vsock_mux *m)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -499,7 +513,7 @@ static int bind_listener(struct vsock_mux *m)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if (bind_private(fd, &sa) < 0) {
 		/* A socket left by a dead VMM refuses connections: replace it.
 		 * A live one (another VMM) keeps it and we fail. */
 		int probe;
@@ -513,7 +527,7 @@ static int bind_listener(struct vsock_mux *m)
 			unlink(m->path);
 		if (probe >= 0)
 			close(probe);
-		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		if (bind_private(fd, &sa) < 0)
 			goto err;
 	}
 	if (listen(fd, 128) < 0)

@@ -1,0 +1,181 @@
+"""The silo CLI against another local user and the host disk, without a VM:
+run/data directories someone else made or opened up, a workspace path that
+tries to add a config key, sparse scratch disks that could outgrow the host.
+
+`silo create` only needs /dev/kvm to open (it boots nothing): where there is
+none, a private mount namespace gives it one made from /dev/null. Needs root
+(for that, for chown to another uid, and for a small tmpfs).
+"""
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+
+import pytest
+
+NEEDS_KVM = False  # scripts/test.sh runs this module on the host, never in the lab
+
+TOP = pathlib.Path(__file__).resolve().parents[2]
+SILO = TOP / os.environ.get("SILO_BUILD", "build") / "silo"
+NOBODY = 65534
+
+pytestmark = [
+    pytest.mark.skipif(not SILO.exists(), reason=f"{SILO} not built (make)"),
+    pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"),
+                       reason="needs root and unshare"),
+]
+
+# A /dev with a /dev/kvm that opens (it is /dev/null): enough for create.
+FAKE_KVM = ("unshare", "--mount", "--propagation", "private", "sh", "-c",
+            "mount -t tmpfs none /dev && mknod -m 666 /dev/null c 1 3 && "
+            "mknod -m 666 /dev/urandom c 1 9 && mknod -m 666 /dev/kvm c 1 3 && exec \"$@\"", "sh")
+
+
+@pytest.fixture
+def env(tmp_path):
+    guest = tmp_path / "guest"
+    guest.mkdir()
+    for f in ("vmlinux", "agent.cpio.gz", "rootfs.ext4"):
+        (guest / f).write_bytes(b"")
+    e = dict(os.environ, SILO_DATA_DIR=str(tmp_path / "data"), SILO_RUN_DIR=str(tmp_path / "run"),
+             SILO_GUEST_DIR=str(guest), SILO_VMM="/bin/false", SILO_BOOT_TIMEOUT="5")
+    return e
+
+
+def silo(env, *args, wrap=()):
+    r = subprocess.run([*wrap, str(SILO), *args], env=env, stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=60)
+    return r.returncode, r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
+
+
+def one_error_line(r):
+    code, _, err = r
+    lines = err.splitlines()
+    assert code == 125 and len(lines) == 1 and lines[0].startswith("silo: "), r
+    return lines[0]
+
+
+def names(env):
+    d = pathlib.Path(env["SILO_DATA_DIR"]) / "sandboxes"
+    return sorted(p.name for p in d.iterdir()) if d.exists() else []
+
+
+# --- run and data directories: ours alone, or refused ---------------------------
+
+def hostile(path, kind):
+    if kind == "symlink":
+        real = path.with_name(path.name + "-real")
+        real.mkdir(mode=0o700)
+        path.symlink_to(real)
+    elif kind == "file":
+        path.write_text("")
+    else:
+        path.mkdir(mode=0o700)
+        if kind == "other-uid":
+            os.chown(path, NOBODY, NOBODY)
+        else:
+            os.chmod(path, 0o777)
+
+
+WANT = {"other-uid": f"is owned by uid {NOBODY} (not you): remove it",
+        "mode-0777": "is open to other users (mode 0777): run 'chmod 700",
+        "symlink": "is a symbolic link: remove it", "file": "is not a directory: remove it"}
+
+
+@pytest.mark.parametrize("kind", list(WANT))
+def test_run_dir_not_ours_is_refused(env, tmp_path, kind):
+    run = tmp_path / "hostile-run"
+    hostile(run, kind)
+    for args in (["--run-dir", str(run), "ls"], ["--run-dir", str(run), "exec", "x", "--", "true"]):
+        line = one_error_line(silo(env, *args))
+        assert f"run directory {run} {WANT[kind]}" in line and "--run-dir" in line, line
+    line = one_error_line(silo(dict(env, SILO_RUN_DIR=str(run)), "ls"))
+    assert f"run directory {run} {WANT[kind]}" in line and "SILO_RUN_DIR" in line, line
+    if kind != "symlink":
+        assert not any(run.iterdir()) if run.is_dir() else True  # nothing put there
+
+
+@pytest.mark.parametrize("kind", list(WANT))
+def test_data_dir_not_ours_is_refused(env, tmp_path, kind):
+    data = tmp_path / "hostile-data"
+    hostile(data, kind)
+    line = one_error_line(silo(env, "--data-dir", str(data), "ls"))
+    assert f"data directory {data} {WANT[kind]}" in line and "--data-dir" in line, line
+
+
+def test_tmp_fallback_taken_by_another_user(tmp_path):
+    """The issue's case: no XDG_RUNTIME_DIR, and /tmp/silo-UID made first by
+    someone else (here root, for the user nobody)."""
+    run = pathlib.Path(f"/tmp/silo-{NOBODY}")
+    if not shutil.which("setpriv"):
+        pytest.skip("needs setpriv (util-linux)")
+    if run.exists() or run.is_symlink():
+        pytest.skip(f"{run} exists on this host")
+    env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent"}
+    as_nobody = ("setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups")
+    try:
+        run.mkdir(mode=0o755)
+        line = one_error_line(silo(env, "ls", wrap=as_nobody))
+        assert line == (f"silo: run directory {run} is owned by uid 0 (not you): remove it "
+                        "or set XDG_RUNTIME_DIR (or SILO_RUN_DIR)"), line
+        run.rmdir()
+        # missing: made for nobody, private
+        assert silo(env, "ls", wrap=as_nobody)[0] == 0
+        st = run.lstat()
+        assert (st.st_uid, oct(st.st_mode & 0o777)) == (NOBODY, "0o700")
+    finally:
+        if run.is_dir():
+            run.rmdir()
+
+
+# --- the config file: one key per line, whatever the workspace path -----------
+
+def test_workspace_path_with_newline_adds_no_key(env, tmp_path):
+    ws = tmp_path / "a\nname=evil"
+    ws.mkdir()
+    (ws / "file").write_text("x\n")
+    code, out, err = silo(env, "create", "--name", "good", "--disk", "64M", "--workspace", str(ws),
+                          wrap=FAKE_KVM)
+    assert (code, out) == (0, "good\n"), err
+    config = (pathlib.Path(env["SILO_DATA_DIR"]) / "sandboxes" / "good" / "config").read_text()
+    keys = [line.split("=", 1)[0] for line in config.splitlines()]
+    assert keys.count("name") == 1 and "name=good" in config.splitlines(), config
+    code, out, err = silo(env, "inspect", "good")
+    assert code == 0, err
+    assert json.loads(out)["workspace"] == str(ws)
+    assert silo(env, "rm", "good")[0] == 0
+    assert names(env) == []
+
+
+# --- sparse scratch disks against the host's free space -----------------------
+
+@pytest.fixture
+def small_data(env, tmp_path):
+    """The data directory on a 100 MiB tmpfs."""
+    data = pathlib.Path(env["SILO_DATA_DIR"])
+    data.mkdir(mode=0o700)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=100M,mode=0700", "tmpfs", str(data)],
+                   check=True)
+    yield data
+    subprocess.run(["umount", "-l", str(data)], check=True)
+
+
+def test_disks_that_could_outgrow_the_host_warn(env, small_data):
+    code, out, err = silo(env, "create", "--name", "a", "--disk", "64M", wrap=FAKE_KVM)
+    assert (code, out, err) == (0, "a\n", "")
+    # 64M of a (not yet written) and 64M more for b: more than the 100M free
+    code, out, err = silo(env, "create", "--name", "b", "--disk", "64M", wrap=FAKE_KVM)
+    assert (code, out) == (0, "b\n"), err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("silo: warning: "), err
+    assert "could still write 128M" in lines[0] and "only 99M is free" in lines[0], err
+    # start warns too (the start itself fails: there is no silo-vmm here)
+    code, out, err = silo(env, "start", "a", wrap=FAKE_KVM)
+    assert code == 125 and err.startswith("silo: warning: ") and "could still write 128M" in err
+    silo(env, "rm", "-f", "a")
+    # a disk that alone does not fit: refused, nothing made
+    line = one_error_line(silo(env, "create", "--name", "c", "--disk", "1G", wrap=FAKE_KVM))
+    assert "a 1.0G scratch disk does not fit in" in line and "--disk" in line, line
+    assert names(env) == ["b"]
+    assert silo(env, "rm", "b")[0] == 0
