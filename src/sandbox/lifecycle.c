@@ -183,12 +183,14 @@ int sb_create(struct sandbox *sb, const struct sb_paths *p, const char *name,
 
         if (wsreal[0]) {
                 /* Snapshot the tree now (what "copied in at create" means);
-                 * owned by the guest's agent user (uid 1000) once inside. */
+                 * owned by the guest's agent user (uid 1000) once inside,
+                 * without setuid/setgid/sticky bits (the guest's tar
+                 * extracts as root, keeping modes), as `silo cp` in does. */
                 char tarf[SB_PATH_MAX];
                 if (sb_path(tarf, "%s/workspace.tar", tmp) < 0)
                         goto err;
                 char *argv[] = { "tar", "-c", "-f", tarf, "-C", wsreal, "--owner=1000",
-                                 "--group=1000", "--numeric-owner", ".", NULL };
+                                 "--group=1000", "--numeric-owner", "--mode=ug-s,-t", ".", NULL };
                 if (run_cmd(argv) < 0) {
                         sb_fail("cannot read workspace %s (tar failed; see above)", wsreal);
                         goto err;
