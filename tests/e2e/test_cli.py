@@ -282,7 +282,7 @@ def test_workspace_diff_cp_and_full_disk(env, tmp_path):
     (ws / "gone.txt").write_text("bye\n")
     (ws / "sub" / "deep.txt").write_text("deep\n")
     (ws / "run.sh").write_text("#!/bin/sh\necho hi\n")
-    (ws / "run.sh").chmod(0o755)
+    (ws / "run.sh").chmod(0o4755)  # setuid: dropped on the way in (the guest sees 755)
     silo(env, "create", "--name", "ws", "--memory", "512M", "--disk", "256M",
          "--workspace", str(ws), "--no-docker", check=0)
     (ws / "late.txt").write_text("after create\n")     # not copied: snapshot at create
