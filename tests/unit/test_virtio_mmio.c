@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
@@ -12,11 +13,22 @@
 #include "virtio_fake.h"
 #include "vmm/devices/virtio/vdev.h"
 
+/*
+ * Fake guest RAM is followed by canary bytes, more than the farthest a ring
+ * index can reach (avail_event of a 0xffff-entry used ring is 512 KiB past
+ * its start), then by an inaccessible guard: a device write outside guest
+ * RAM shows as a changed canary (a clean test failure), or faults.
+ */
+#define CANARY_SIZE (1ULL << 20)
+#define CANARY 0xa5
+#define RAM_MAP_SIZE (FAKE_SIZE + 2 * CANARY_SIZE)
+
 struct ctx {
 	uint8_t *ram;
 	struct fake f;
 	struct virtio_host h;
 	struct virtio_mmio *t;
+	struct vdev *vd;
 	struct bus_dev bd;
 };
 
@@ -25,14 +37,17 @@ static int setup(void **state)
 	struct ctx *c = calloc(1, sizeof(*c));
 	struct vdev *vd;
 
-	c->ram = aligned_alloc(4096, FAKE_SIZE);
-	memset(c->ram, 0, FAKE_SIZE);
+	c->ram = mmap(NULL, RAM_MAP_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(c->ram != MAP_FAILED);
+	assert_int_equal(mprotect(c->ram, FAKE_SIZE + CANARY_SIZE, PROT_READ | PROT_WRITE), 0);
+	memset(c->ram + FAKE_SIZE, CANARY, CANARY_SIZE);
 	fake_mem_init(&c->f, c->ram);
 	c->h.mem = &c->f.mem;
 	c->h.irqfd = eventfd(0, EFD_NONBLOCK);
 	assert_int_equal(virtio_rng_create(&vd), 0);
 	c->t = virtio_mmio_create(&c->h, 0xd0000000, vd);
 	assert_non_null(c->t);
+	c->vd = vd;
 	virtio_mmio_bus_dev(c->t, &c->bd);
 	*state = c;
 	return 0;
@@ -44,9 +59,18 @@ static int teardown(void **state)
 
 	virtio_mmio_destroy(c->t);
 	close(c->h.irqfd);
-	free(c->ram);
+	munmap(c->ram, RAM_MAP_SIZE);
 	free(c);
 	return 0;
+}
+
+/* Offset of the first changed canary byte past guest RAM, -1 if none. */
+static long canary_hit(struct ctx *c)
+{
+	for (uint64_t i = 0; i < CANARY_SIZE; i++)
+		if (c->ram[FAKE_SIZE + i] != CANARY)
+			return (long)i;
+	return -1;
 }
 
 static uint32_t rd(struct ctx *c, uint64_t off)
@@ -73,7 +97,7 @@ static uint64_t irqs(struct ctx *c)
 }
 
 /* Driver init sequence, §3.1.1, up to (not including) DRIVER_OK. */
-static void negotiate(struct ctx *c, uint32_t hi)
+static void negotiate_lo(struct ctx *c, uint32_t hi, uint32_t lo)
 {
 	wr(c, VIRTIO_MMIO_STATUS, 0);
 	wr(c, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
@@ -81,8 +105,13 @@ static void negotiate(struct ctx *c, uint32_t hi)
 	wr(c, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
 	wr(c, VIRTIO_MMIO_DRIVER_FEATURES, hi);
 	wr(c, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(c, VIRTIO_MMIO_DRIVER_FEATURES, 0);
+	wr(c, VIRTIO_MMIO_DRIVER_FEATURES, lo);
 	wr(c, VIRTIO_MMIO_STATUS, 0xb);
+}
+
+static void negotiate(struct ctx *c, uint32_t hi)
+{
+	negotiate_lo(c, hi, 0);
 }
 
 static void setup_queue(struct ctx *c, uint32_t num)
@@ -146,7 +175,7 @@ static void test_rng_request_and_interrupt(void **state)
 {
 	struct ctx *c = *state;
 	uint8_t *buf = fake_hva(&c->f, FAKE_DATA);
-	struct vq dummy = { .num = 8 };
+	struct vq dummy = { .size = 8 };
 
 	negotiate(c, 1);
 	setup_queue(c, 8);
@@ -172,7 +201,8 @@ static void test_rng_request_and_interrupt(void **state)
 
 	/* Queue layout is frozen while ready. */
 	wr(c, VIRTIO_MMIO_QUEUE_NUM, 4);
-	assert_int_equal(c->f.q->num, 8);
+	assert_int_equal(c->vd->vq[0].cfg.num, 8);
+	assert_int_equal(c->vd->vq[0].size, 8);
 
 	char *js = NULL;
 	size_t jl = 0;
@@ -188,7 +218,7 @@ static void test_rng_request_and_interrupt(void **state)
 static void test_malformed_ring_needs_reset(void **state)
 {
 	struct ctx *c = *state;
-	struct vq dummy = { .num = 8 };
+	struct vq dummy = { .size = 8 };
 
 	negotiate(c, 1);
 	setup_queue(c, 8);
@@ -216,6 +246,74 @@ static void test_bad_ring_address_at_driver_ok(void **state)
 	assert_int_equal(rd(c, VIRTIO_MMIO_STATUS), 0xf | VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
+/* Publish one 64-byte device-writable buffer at ring slot idx % 8 (a size-8 queue). */
+static void post_rng_buf(struct ctx *c, uint16_t idx)
+{
+	struct vring_avail *a = fake_avail(&c->f);
+
+	fake_desc(&c->f, FAKE_DESC, 0, FAKE_DATA, 64, VRING_DESC_F_WRITE, 0);
+	a->ring[idx % 8] = 0;
+	a->idx = htole16((uint16_t)(idx + 1));
+}
+
+/*
+ * Issue 14 item 1: after DRIVER_OK the driver clears QueueReady, writes a
+ * huge QueueNum and another used ring address, sets QueueReady again and
+ * kicks. With EVENT_IDX the device then stores avail_event at
+ * used->ring[QueueNum], 512 KiB past the end of guest RAM (into the guard
+ * here, a fault). The writes must be ignored (VIRTIO 1.2 §3.1.1: queues are
+ * set up before DRIVER_OK; without VIRTIO_F_RING_RESET only a device reset
+ * re-opens them) and the queue must keep the size it was validated with.
+ */
+static void test_queue_resize_after_driver_ok(void **state)
+{
+	struct ctx *c = *state;
+	uint16_t *avail_event8 = (uint16_t *)&fake_used(&c->f)->ring[8];
+	uint8_t *moved_used = fake_hva(&c->f, FAKE_DATA + 0x1000);
+
+	negotiate_lo(c, 1, 1u << VIRTIO_RING_F_EVENT_IDX);
+	setup_queue(c, 8);
+	wr(c, VIRTIO_MMIO_STATUS, 0xf);
+	assert_int_equal(rd(c, VIRTIO_MMIO_STATUS), 0xf);
+
+	wr(c, VIRTIO_MMIO_QUEUE_SEL, 0);
+	wr(c, VIRTIO_MMIO_QUEUE_READY, 0);
+	wr(c, VIRTIO_MMIO_QUEUE_NUM, 0xfff0);
+	wr(c, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)(FAKE_DATA + 0x1000));
+	wr(c, VIRTIO_MMIO_QUEUE_READY, 1);
+	wr(c, VIRTIO_MMIO_QUEUE_NOTIFY, 0); /* empty ring: the device writes avail_event */
+	assert_int_equal(canary_hit(c), -1);
+	assert_int_equal(rd(c, VIRTIO_MMIO_QUEUE_READY), 1);
+	assert_int_equal(rd(c, VIRTIO_MMIO_STATUS), 0xf); /* ignored, not fatal */
+
+	/* The queue still works with its validated size 8 and used ring. */
+	post_rng_buf(c, 0);
+	wr(c, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	assert_int_equal(le16toh(fake_used(&c->f)->idx), 1);
+	assert_int_equal(le32toh(fake_used(&c->f)->ring[0].len), 64);
+	assert_int_equal(le16toh(*avail_event8), 1); /* §2.7.10: after ring[size] */
+	for (int i = 0; i < 64; i++)
+		assert_int_equal(moved_used[i], 0);
+
+	/* Same with the ready queue left alone: a resize is just as dead. */
+	wr(c, VIRTIO_MMIO_QUEUE_NUM, 0xfff0);
+	post_rng_buf(c, 1);
+	wr(c, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	assert_int_equal(le16toh(fake_used(&c->f)->idx), 2);
+	assert_int_equal(le16toh(*avail_event8), 2);
+	assert_int_equal(canary_hit(c), -1);
+
+	/* A device reset re-opens the queue registers (§2.4). */
+	wr(c, VIRTIO_MMIO_STATUS, 0);
+	memset(c->ram, 0, FAKE_SIZE);
+	negotiate_lo(c, 1, 1u << VIRTIO_RING_F_EVENT_IDX);
+	setup_queue(c, 8);
+	wr(c, VIRTIO_MMIO_STATUS, 0xf);
+	post_rng_buf(c, 0);
+	wr(c, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	assert_int_equal(le16toh(fake_used(&c->f)->idx), 1);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -226,6 +324,7 @@ int main(void)
 		T(test_rng_request_and_interrupt),
 		T(test_malformed_ring_needs_reset),
 		T(test_bad_ring_address_at_driver_ok),
+		T(test_queue_resize_after_driver_ok),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -402,18 +402,18 @@ static void test_setup_rejects(void **state)
 	struct ctx *c = *state;
 	const char *why;
 
-	c->q.num = 6; /* not a power of two */
+	c->q.cfg.num = 6; /* not a power of two */
 	assert_int_equal(vq_setup(&c->q, &c->f.mem, 0, &why), -EINVAL);
-	c->q.num = 512; /* above VQ_MAX_SIZE */
+	c->q.cfg.num = 512; /* above VQ_MAX_SIZE */
 	assert_int_equal(vq_setup(&c->q, &c->f.mem, 0, &why), -EINVAL);
-	c->q.num = 8;
-	c->q.desc_gpa = FAKE_DESC + 8; /* descriptor table needs 16-byte alignment */
+	c->q.cfg.num = 8;
+	c->q.cfg.desc_gpa = FAKE_DESC + 8; /* descriptor table needs 16-byte alignment */
 	assert_int_equal(vq_setup(&c->q, &c->f.mem, 0, &why), -EINVAL);
-	c->q.desc_gpa = FAKE_DESC;
-	c->q.used_gpa = FAKE_END - 16; /* 6 + 8*8 bytes do not fit */
+	c->q.cfg.desc_gpa = FAKE_DESC;
+	c->q.cfg.used_gpa = FAKE_END - 16; /* 6 + 8*8 bytes do not fit */
 	assert_int_equal(vq_setup(&c->q, &c->f.mem, 0, &why), -EINVAL);
 	assert_non_null(strstr(why, "outside"));
-	c->q.used_gpa = FAKE_USED;
+	c->q.cfg.used_gpa = FAKE_USED;
 	assert_int_equal(vq_setup(&c->q, &c->f.mem, 0, &why), 0);
 }
 

@@ -47,11 +47,8 @@ static inline int fake_queue(struct fake *f, struct vq *q, uint16_t num, uint64_
 
 	f->q = q;
 	vq_reset(q);
-	q->num = num;
-	q->ready = true;
-	q->desc_gpa = FAKE_DESC;
-	q->avail_gpa = FAKE_AVAIL;
-	q->used_gpa = FAKE_USED;
+	q->cfg = (struct vq_cfg){ .num = num, .ready = true, .desc_gpa = FAKE_DESC,
+				  .avail_gpa = FAKE_AVAIL, .used_gpa = FAKE_USED };
 	return vq_setup(q, &f->mem, features, &why);
 }
 
@@ -79,7 +76,7 @@ static inline void fake_avail_add(struct fake *f, uint16_t head)
 	struct vring_avail *a = fake_avail(f);
 	uint16_t idx = le16toh(a->idx);
 
-	a->ring[idx % f->q->num] = htole16(head);
+	a->ring[idx % f->q->size] = htole16(head);
 	a->idx = htole16((uint16_t)(idx + 1));
 }
 

@@ -68,7 +68,7 @@ static bool broken(struct vsock_dev *d)
 
 static bool queue_ok(struct vsock_dev *d, unsigned int q)
 {
-	return d->active && !d->vd->needs_reset && d->vd->vq[q].ready && d->vd->vq[q].live;
+	return d->active && !d->vd->needs_reset && d->vd->vq[q].live;
 }
 
 /* Fill guest RX buffers with whatever the muxer has queued (§5.10.6.2). */
