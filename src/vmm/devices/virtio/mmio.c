@@ -78,6 +78,21 @@ static void mmio_raise(void *tp, uint32_t bits)
 		log_warn("virtio-%s: irqfd write: errno %d", t->vd->ops->name, errno);
 }
 
+/*
+ * Called by the device (lock held) when it stopped at VDEV_BUDGET: kick the
+ * queue's eventfd so the loop comes back to it after the other ready fds.
+ * Without an event loop (unit tests) the rest waits for the next kick.
+ */
+static void mmio_requeue(void *tp, unsigned int qidx)
+{
+	struct virtio_mmio *t = tp;
+	uint64_t one = 1;
+
+	if (qidx < VIRTIO_MAX_QUEUES && t->kick[qidx].fd >= 0 &&
+	    write(t->kick[qidx].fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("virtio-%s: requeue eventfd: errno %d", t->vd->ops->name, errno);
+}
+
 /* Lock held. Run the device on queue qidx if it is allowed to touch it. */
 static void process(struct virtio_mmio *t, unsigned int qidx)
 {
@@ -447,6 +462,7 @@ struct virtio_mmio *virtio_mmio_create(const struct virtio_host *h, uint64_t bas
 	}
 	vd->mem = h->mem;
 	vd->raise = mmio_raise;
+	vd->requeue = mmio_requeue;
 	vd->tp = t;
 	return t;
 err:
