@@ -23,6 +23,8 @@ declare -A SRCS=(
   [fuzz_virtq]="src/vmm/devices/virtio/queue.c src/vmm/log.c"
   [fuzz_blk]="${VIRTIO_SRCS[*]}"
   [fuzz_mmio]="${MMIO_SRCS[*]}"
+  [fuzz_rng]="${VIRTIO_SRCS[*]} src/vmm/devices/virtio/rng.c"
+  [fuzz_balloon]="${VIRTIO_SRCS[*]} src/vmm/devices/virtio/balloon.c"
 )
 
 # One target per core at a time: each still gets SECONDS of a whole core.
