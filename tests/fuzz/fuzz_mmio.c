@@ -34,6 +34,7 @@
 #include <linux/virtio_mmio.h>
 #include <linux/virtio_ring.h>
 
+#include "virtio_fake.h"
 #include "vmm/devices/virtio/vdev.h"
 #include "vmm/devices/virtio/vsock/vsock.h"
 #include "vmm/log.h"
@@ -130,16 +131,12 @@ static struct dev *get_dev(unsigned int i)
 
 static uint32_t rd(struct dev *d, uint64_t off)
 {
-	uint32_t v;
-
-	d->bd.read(d->bd.opaque, off, (uint8_t *)&v, 4);
-	return le32toh(v);
+	return fake_mmio_rd(&d->bd, off);
 }
 
 static void wr(struct dev *d, uint64_t off, uint32_t v)
 {
-	v = htole32(v);
-	d->bd.write(d->bd.opaque, off, (uint8_t *)&v, 4);
+	fake_mmio_wr(&d->bd, off, v);
 }
 
 static void setup_queue(struct dev *d, unsigned int q, uint32_t num)

@@ -257,17 +257,6 @@ static void test_flush(void **state)
 	assert_int_equal(used_len(c, 1), 1);
 }
 
-static char *metrics(struct ctx *c)
-{
-	char *js = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&js, &len);
-
-	vdev_metrics_json(c->vd, f);
-	fclose(f);
-	return js;
-}
-
 /* Publish the FLUSH chain at descriptor 0 n more times. */
 static void flushes(struct ctx *c, unsigned int n)
 {
@@ -293,7 +282,7 @@ static void test_flush_coalesced(void **state)
 	for (unsigned int i = 0; i < 8; i++)
 		assert_int_equal(le32toh(u->ring[i].len), 1);
 	assert_int_equal(status(c), VIRTIO_BLK_S_OK);
-	js = metrics(c);
+	js = fake_metrics(c->vd);
 	assert_non_null(strstr(js, "\"flushes\":8,\"syncs\":1"));
 	free(js);
 
@@ -301,7 +290,7 @@ static void test_flush_coalesced(void **state)
 	flushes(c, 4);
 	run(c);
 	assert_int_equal(le16toh(u->idx), 12);
-	js = metrics(c);
+	js = fake_metrics(c->vd);
 	assert_non_null(strstr(js, "\"flushes\":12,\"syncs\":1"));
 	free(js);
 
@@ -312,7 +301,7 @@ static void test_flush_coalesced(void **state)
 	req2(c, VIRTIO_BLK_T_FLUSH, 16, W);
 	run(c);
 	assert_int_equal(status(c), VIRTIO_BLK_S_OK);
-	js = metrics(c);
+	js = fake_metrics(c->vd);
 	assert_non_null(strstr(js, "\"flushes\":13,\"syncs\":2"));
 	free(js);
 }

@@ -93,16 +93,12 @@ static long canary_hit(struct ctx *c)
 
 static uint32_t rd(struct ctx *c, uint64_t off)
 {
-	uint32_t v;
-
-	c->bd.read(c->bd.opaque, off, (uint8_t *)&v, 4);
-	return le32toh(v);
+	return fake_mmio_rd(&c->bd, off);
 }
 
 static void wr(struct ctx *c, uint64_t off, uint32_t v)
 {
-	v = htole32(v);
-	c->bd.write(c->bd.opaque, off, (uint8_t *)&v, 4);
+	fake_mmio_wr(&c->bd, off, v);
 }
 
 static uint64_t irqs(struct ctx *c)
@@ -346,17 +342,6 @@ static void rng_ready_with_chains(struct ctx *c, uint16_t n)
 	a->idx = htole16(n);
 }
 
-static char *metrics(struct ctx *c)
-{
-	char *js = NULL;
-	size_t jl = 0;
-	FILE *f = open_memstream(&js, &jl);
-
-	virtio_mmio_metrics_json(c->t, f);
-	fclose(f);
-	return js;
-}
-
 /*
  * Issue 14 item 8: a guest that keeps a queue full must not hold the thread
  * that serves it. One kick serves at most VDEV_BUDGET chains; the rest wait
@@ -370,12 +355,12 @@ static void test_kick_serves_at_most_budget(void **state)
 	rng_ready_with_chains(c, VDEV_BUDGET + 8);
 	wr(c, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
 	assert_int_equal(le16toh(fake_used(&c->f)->idx), VDEV_BUDGET);
-	js = metrics(c);
+	js = fake_metrics(c->vd);
 	assert_non_null(strstr(js, "\"yields\":1"));
 	free(js);
 	wr(c, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
 	assert_int_equal(le16toh(fake_used(&c->f)->idx), VDEV_BUDGET + 8);
-	js = metrics(c);
+	js = fake_metrics(c->vd);
 	assert_non_null(strstr(js, "\"yields\":1"));
 	free(js);
 }
@@ -408,7 +393,7 @@ static void test_budget_requeues_through_event_loop(void **state)
 	ev_stop(c->h.ev);
 	pthread_join(th, NULL);
 	assert_int_equal(le16toh(*used_idx), VDEV_BUDGET + 8);
-	js = metrics(c);
+	js = fake_metrics(c->vd);
 	assert_non_null(strstr(js, "\"notify\":2"));
 	assert_non_null(strstr(js, "\"yields\":1"));
 	free(js);
