@@ -281,7 +281,7 @@ static void set_half(uint64_t *x, uint32_t v, bool high)
  * DRIVER_OK, and re-configuring one later needs VIRTIO_F_RING_RESET (§2.6.1),
  * which we do not offer. vq_setup() validated the layout at DRIVER_OK, and
  * the device keeps that copy; refusing here keeps what the driver reads back
- * honest. Layout additionally waits for QueueReady=0 (§4.2.3.2).
+ * honest. Layout additionally waits for QueueReady=0 (§4.2.2.2).
  */
 static bool queue_writable(struct virtio_mmio *t, const struct vq *q, bool layout)
 {
