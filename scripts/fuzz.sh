@@ -16,9 +16,15 @@ CFLAGS=(-std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -Itests/unit
 # Only the pure virtio code (no KVM, no event loop) goes into the fuzzers.
 VIRTIO_SRCS=(src/vmm/devices/virtio/queue.c src/vmm/devices/virtio/vdev.c
              src/vmm/devices/virtio/blk.c src/vmm/log.c)
+# The transport with every device behind it (no KVM: the test host gives no ioeventfd).
+MMIO_SRCS=("${VIRTIO_SRCS[@]}" src/vmm/devices/virtio/mmio.c src/vmm/devices/virtio/rng.c
+           src/vmm/devices/virtio/balloon.c src/vmm/devices/virtio/vsock/*.c src/vmm/evloop.c)
 declare -A SRCS=(
   [fuzz_virtq]="src/vmm/devices/virtio/queue.c src/vmm/log.c"
   [fuzz_blk]="${VIRTIO_SRCS[*]}"
+  [fuzz_mmio]="${MMIO_SRCS[*]}"
+  [fuzz_rng]="${VIRTIO_SRCS[*]} src/vmm/devices/virtio/rng.c"
+  [fuzz_balloon]="${VIRTIO_SRCS[*]} src/vmm/devices/virtio/balloon.c"
 )
 
 # One target per core at a time: each still gets SECONDS of a whole core.

@@ -2,6 +2,7 @@
 #ifndef SILO_VMM_MEM_H
 #define SILO_VMM_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,7 +17,30 @@ struct guest_region {
 struct guest_mem {
 	struct guest_region r[GUEST_MEM_MAX_REGIONS];
 	unsigned int nr;
+	/* The PROT_NONE reservation the regions live in (guest_mem_map), or NULL. */
+	void *map;
+	size_t map_len;
 };
+
+/*
+ * Host mappings of guest RAM are fenced: every region has at least
+ * GUEST_MEM_GUARD bytes of PROT_NONE on both sides, so a device bug that
+ * indexes past a region faults instead of writing into other host memory.
+ * 2 MiB is also the alignment of each region, which keeps guest and host
+ * addresses congruent for transparent huge pages (SILO_VMM_HUGEPAGES).
+ */
+#define GUEST_MEM_GUARD (2ULL << 20)
+
+/*
+ * guest_mem_map - map m->r[0..nr) (gpa and size set by the caller) as
+ * private anonymous memory inside one PROT_NONE reservation, guards around
+ * each region; fills r[i].hva. huge: MADV_HUGEPAGE, else MADV_NOHUGEPAGE.
+ * Returns 0 or -errno (nothing left mapped on error).
+ */
+int guest_mem_map(struct guest_mem *m, bool huge);
+
+/* guest_mem_unmap - undo guest_mem_map (no-op when nothing is mapped). */
+void guest_mem_unmap(struct guest_mem *m);
 
 /*
  * gpa_to_hva - host pointer for [gpa, gpa+len) or NULL.

@@ -415,34 +415,32 @@ static int setup_vm_fd(struct vm *vm)
 static int setup_memory(struct vm *vm)
 {
 	uint64_t low;
+	int ret;
 
 	vm->ram_size = vm->cfg.mem_mib << 20;
 	low = boot_low_ram(vm->ram_size);
-	/* NORESERVE: untouched guest RAM costs nothing on the host. */
-	vm->ram = mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (vm->ram == MAP_FAILED) {
-		vm->ram = NULL;
-		return err_ret(-errno, "mmap %llu MiB guest RAM: %m",
-			       (unsigned long long)vm->cfg.mem_mib);
+	/* Slot 0 below the 32-bit MMIO hole, slot 1 (if any) from 4 GiB. */
+	vm->mem.r[0] = (struct guest_region){ .gpa = 0, .size = low };
+	vm->mem.nr = 1;
+	if (vm->ram_size > low) {
+		vm->mem.r[1] = (struct guest_region){ .gpa = GPA_HIGH_RAM,
+						      .size = vm->ram_size - low };
+		vm->mem.nr = 2;
 	}
-	/* 4 KiB host pages whatever the host's THP default (SILO_VMM_HUGEPAGES=1
-	 * opts out, for the lab): a huge page would
+	/*
+	 * Each slot is its own mapping with PROT_NONE guards around it (mem.h):
+	 * a device that indexes past guest RAM faults instead of writing into
+	 * the VMM's heap. 4 KiB host pages whatever the host's THP default
+	 * (SILO_VMM_HUGEPAGES=1 opts out, for the lab): a huge page would
 	 * make the first guest touch cost 2 MiB of host memory, and idle
 	 * sandboxes are sized by what they touch. The price is speed where the
 	 * host shadows guest page tables (the lab's npt=0: exec round trip and
 	 * file put about 2x slower there); with EPT/NPT it is TLB reach only.
-	 * Advisory, so failure is fine. */
-	(void)madvise(vm->ram, vm->ram_size, vm->cfg.huge_pages ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-	/* Slot 0 below the 32-bit MMIO hole, slot 1 (if any) from 4 GiB. */
-	vm->mem.r[0] = (struct guest_region){ .gpa = 0, .size = low, .hva = vm->ram };
-	vm->mem.nr = 1;
-	if (vm->ram_size > low) {
-		vm->mem.r[1] = (struct guest_region){ .gpa = GPA_HIGH_RAM,
-						      .size = vm->ram_size - low,
-						      .hva = vm->ram + low };
-		vm->mem.nr = 2;
-	}
+	 */
+	ret = guest_mem_map(&vm->mem, vm->cfg.huge_pages);
+	if (ret)
+		return err_ret(ret, "mmap %llu MiB guest RAM: %s",
+			       (unsigned long long)vm->cfg.mem_mib, strerror(-ret));
 	for (unsigned int i = 0; i < vm->mem.nr; i++) {
 		struct kvm_userspace_memory_region r = {
 			.slot = i,
@@ -755,8 +753,7 @@ void vm_destroy(struct vm *vm)
 	if (vm->sig_fd >= 0)
 		close(vm->sig_fd);
 	ev_destroy(vm->ev);
-	if (vm->ram)
-		munmap(vm->ram, vm->ram_size);
+	guest_mem_unmap(&vm->mem);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)

@@ -75,8 +75,7 @@ struct vm {
 	int vcpu_mmap_size;
 	struct kvm_cpuid2 *cpuid;
 	bool tsc_deadline;
-	struct guest_mem mem;
-	uint8_t *ram;
+	struct guest_mem mem; /* guest RAM, mapped with guards (guest_mem_map) */
 	uint64_t ram_size;
 	struct boot_kernel kernel;
 	uint64_t entry;

@@ -70,8 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(ram, 0, RAM_SIZE);
 	vq_reset(&vd->vq[0]);
 	vd->needs_reset = false;
-	vd->vq[0] = (struct vq){ .num = 16, .ready = true, .desc_gpa = DESC,
-				 .avail_gpa = AVAIL, .used_gpa = USED };
+	vd->vq[0] = (struct vq){ .cfg = { .num = 16, .ready = true, .desc_gpa = DESC,
+					 .avail_gpa = AVAIL, .used_gpa = USED } };
 	if (vq_setup(&vd->vq[0], &mem, 1ULL << VIRTIO_RING_F_INDIRECT_DESC, NULL))
 		abort();
 

@@ -33,12 +33,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mem.r[0] = (struct guest_region){ .gpa = RAM_GPA, .size = RAM_SIZE, .hva = ram };
 
 	/* Ring sizes 1..256 (powers of two); desc at RAM start, avail/used fixed. */
-	q.num = (uint16_t)(1u << (data[0] % 9));
-	q.desc_gpa = RAM_GPA;
-	q.avail_gpa = RAM_GPA + 0x1000;
-	q.used_gpa = RAM_GPA + 0x1800;
+	q.cfg.num = (uint16_t)(1u << (data[0] % 9));
+	q.cfg.desc_gpa = RAM_GPA;
+	q.cfg.avail_gpa = RAM_GPA + 0x1000;
+	q.cfg.used_gpa = RAM_GPA + 0x1800;
 	if (data[1] & 0x80) /* sometimes let the fuzzer pick (mis)aligned addresses */
-		q.used_gpa = RAM_GPA + 0x1800 + (data[1] & 0x7f);
+		q.cfg.used_gpa = RAM_GPA + 0x1800 + (data[1] & 0x7f);
 	uint64_t features = (uint64_t)(data[2] & 3) << 28; /* INDIRECT_DESC, EVENT_IDX */
 	if (vq_setup(&q, &mem, features, &why))
 		return 0;

@@ -101,8 +101,8 @@ static void avail(uint64_t a, uint16_t head)
 
 static void queue(unsigned int q, uint64_t d, uint64_t a, uint64_t u)
 {
-	vd->vq[q] = (struct vq){ .num = QN, .ready = true, .desc_gpa = d, .avail_gpa = a,
-				 .used_gpa = u };
+	vd->vq[q] = (struct vq){ .cfg = { .num = QN, .ready = true, .desc_gpa = d,
+					 .avail_gpa = a, .used_gpa = u } };
 	if (vq_setup(&vd->vq[q], &gm, 0, NULL))
 		abort();
 }

@@ -257,6 +257,55 @@ static void test_flush(void **state)
 	assert_int_equal(used_len(c, 1), 1);
 }
 
+/* Publish the FLUSH chain at descriptor 0 n more times. */
+static void flushes(struct ctx *c, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		fake_avail_add(&c->f, 0);
+}
+
+/*
+ * Issue 14 item 8: a FLUSH storm costs at most one fdatasync per wakeup, and
+ * none when nothing was written since the last; every FLUSH still completes
+ * OK after the sync that covers the writes before it (§5.2.6.2).
+ */
+static void test_flush_coalesced(void **state)
+{
+	struct ctx *c = *state;
+	struct vring_used *u = fake_used(&c->f);
+	char *js;
+
+	req2(c, VIRTIO_BLK_T_FLUSH, 16, W);
+	flushes(c, 7);
+	run(c);
+	assert_int_equal(le16toh(u->idx), 8);
+	for (unsigned int i = 0; i < 8; i++)
+		assert_int_equal(le32toh(u->ring[i].len), 1);
+	assert_int_equal(status(c), VIRTIO_BLK_S_OK);
+	js = fake_metrics(c->vd);
+	assert_non_null(strstr(js, "\"flushes\":8,\"syncs\":1"));
+	free(js);
+
+	/* Nothing written since: FLUSHes complete without another sync. */
+	flushes(c, 4);
+	run(c);
+	assert_int_equal(le16toh(u->idx), 12);
+	js = fake_metrics(c->vd);
+	assert_non_null(strstr(js, "\"flushes\":12,\"syncs\":1"));
+	free(js);
+
+	/* A write makes the next FLUSH sync again, after the write. */
+	req3(c, VIRTIO_BLK_T_OUT, 1, 512, R);
+	run(c);
+	assert_int_equal(status(c), VIRTIO_BLK_S_OK);
+	req2(c, VIRTIO_BLK_T_FLUSH, 16, W);
+	run(c);
+	assert_int_equal(status(c), VIRTIO_BLK_S_OK);
+	js = fake_metrics(c->vd);
+	assert_non_null(strstr(js, "\"flushes\":13,\"syncs\":2"));
+	free(js);
+}
+
 static void test_get_id_padded(void **state)
 {
 	struct ctx *c = *state;
@@ -392,6 +441,7 @@ int main(void)
 		T(test_status_shares_data_descriptor),
 		TRO(test_write_readonly),
 		T(test_flush),
+		T(test_flush_coalesced),
 		T(test_get_id_padded),
 		TRO(test_get_id_full_and_truncated),
 		T(test_unknown_type),

@@ -397,23 +397,46 @@ static void test_avail_event_written_when_empty(void **state)
 	assert_int_equal(le16toh(*avail_event), 2);
 }
 
+/*
+ * The ring uses only what vq_setup() validated: driver-side values written
+ * afterwards (the transport refuses them, issue 14) change nothing here.
+ */
+static void test_live_ring_ignores_cfg(void **state)
+{
+	struct ctx *c = *state;
+	uint16_t *avail_event;
+
+	assert_int_equal(fake_queue(&c->f, &c->q, 8, F_EVENT_IDX), 0);
+	avail_event = (uint16_t *)&fake_used(&c->f)->ring[8];
+	c->q.cfg = (struct vq_cfg){ .num = 0xfff0, .ready = true, .desc_gpa = FAKE_END,
+				    .avail_gpa = FAKE_END, .used_gpa = FAKE_END };
+	fake_desc(&c->f, FAKE_DESC, 0, FAKE_DATA, 16, W, 0);
+	fake_avail_add(&c->f, 0);
+	assert_int_equal(vq_pop(&c->q, &c->e, NULL), 1);
+	vq_push(&c->q, 0, 16);
+	assert_int_equal(vq_pop(&c->q, &c->e, NULL), 0);
+	assert_int_equal(c->q.size, 8);
+	assert_int_equal(le16toh(*avail_event), 1);
+	assert_int_equal(le16toh(fake_used(&c->f)->idx), 1);
+}
+
 static void test_setup_rejects(void **state)
 {
 	struct ctx *c = *state;
 	const char *why;
 
-	c->q.num = 6; /* not a power of two */
+	c->q.cfg.num = 6; /* not a power of two */
 	assert_int_equal(vq_setup(&c->q, &c->f.mem, 0, &why), -EINVAL);
-	c->q.num = 512; /* above VQ_MAX_SIZE */
+	c->q.cfg.num = 512; /* above VQ_MAX_SIZE */
 	assert_int_equal(vq_setup(&c->q, &c->f.mem, 0, &why), -EINVAL);
-	c->q.num = 8;
-	c->q.desc_gpa = FAKE_DESC + 8; /* descriptor table needs 16-byte alignment */
+	c->q.cfg.num = 8;
+	c->q.cfg.desc_gpa = FAKE_DESC + 8; /* descriptor table needs 16-byte alignment */
 	assert_int_equal(vq_setup(&c->q, &c->f.mem, 0, &why), -EINVAL);
-	c->q.desc_gpa = FAKE_DESC;
-	c->q.used_gpa = FAKE_END - 16; /* 6 + 8*8 bytes do not fit */
+	c->q.cfg.desc_gpa = FAKE_DESC;
+	c->q.cfg.used_gpa = FAKE_END - 16; /* 6 + 8*8 bytes do not fit */
 	assert_int_equal(vq_setup(&c->q, &c->f.mem, 0, &why), -EINVAL);
 	assert_non_null(strstr(why, "outside"));
-	c->q.used_gpa = FAKE_USED;
+	c->q.cfg.used_gpa = FAKE_USED;
 	assert_int_equal(vq_setup(&c->q, &c->f.mem, 0, &why), 0);
 }
 
@@ -448,6 +471,7 @@ int main(void)
 		T(test_notify_no_interrupt_flag),
 		T(test_notify_event_idx),
 		T(test_avail_event_written_when_empty),
+		T(test_live_ring_ignores_cfg),
 		T(test_setup_rejects),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

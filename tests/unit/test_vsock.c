@@ -327,11 +327,8 @@ static void setup_vq(struct t *t, unsigned int q, uint64_t desc, uint64_t avail,
 	struct vq *v = &t->vd->vq[q];
 
 	vq_reset(v);
-	v->num = QN;
-	v->ready = true;
-	v->desc_gpa = desc;
-	v->avail_gpa = avail;
-	v->used_gpa = used;
+	v->cfg = (struct vq_cfg){ .num = QN, .ready = true, .desc_gpa = desc,
+				  .avail_gpa = avail, .used_gpa = used };
 	assert_int_equal(vq_setup(v, &t->mem, 0, NULL), 0);
 }
 

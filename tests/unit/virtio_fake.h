@@ -7,10 +7,13 @@
 
 #include <endian.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "vmm/bus.h"
 #include "vmm/devices/virtio/queue.h"
+#include "vmm/devices/virtio/vdev.h"
 #include "vmm/mem.h"
 
 #define FAKE_GPA   0x10000ULL          /* guest RAM starts here: GPA 0 is unmapped */
@@ -47,11 +50,8 @@ static inline int fake_queue(struct fake *f, struct vq *q, uint16_t num, uint64_
 
 	f->q = q;
 	vq_reset(q);
-	q->num = num;
-	q->ready = true;
-	q->desc_gpa = FAKE_DESC;
-	q->avail_gpa = FAKE_AVAIL;
-	q->used_gpa = FAKE_USED;
+	q->cfg = (struct vq_cfg){ .num = num, .ready = true, .desc_gpa = FAKE_DESC,
+				  .avail_gpa = FAKE_AVAIL, .used_gpa = FAKE_USED };
 	return vq_setup(q, &f->mem, features, &why);
 }
 
@@ -79,8 +79,35 @@ static inline void fake_avail_add(struct fake *f, uint16_t head)
 	struct vring_avail *a = fake_avail(f);
 	uint16_t idx = le16toh(a->idx);
 
-	a->ring[idx % f->q->num] = htole16(head);
+	a->ring[idx % f->q->size] = htole16(head);
 	a->idx = htole16((uint16_t)(idx + 1));
+}
+
+/* 32-bit register access to a virtio-mmio window, as a driver does it. */
+static inline uint32_t fake_mmio_rd(const struct bus_dev *bd, uint64_t off)
+{
+	uint32_t v;
+
+	bd->read(bd->opaque, off, (uint8_t *)&v, 4);
+	return le32toh(v);
+}
+
+static inline void fake_mmio_wr(const struct bus_dev *bd, uint64_t off, uint32_t v)
+{
+	v = htole32(v);
+	bd->write(bd->opaque, off, (uint8_t *)&v, 4);
+}
+
+/* The device's metrics JSON (caller frees). */
+static inline char *fake_metrics(struct vdev *vd)
+{
+	char *js = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&js, &len);
+
+	vdev_metrics_json(vd, f);
+	fclose(f);
+	return js;
 }
 
 #endif

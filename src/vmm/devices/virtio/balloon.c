@@ -112,7 +112,7 @@ static void balloon_queue_notify(struct vdev *vd, unsigned int qidx)
 	struct vq_elem *e = &((struct balloon *)vd->priv)->e;
 	unsigned int n = 0;
 
-	while (vdev_pop(vd, qidx, e) > 0) {
+	while (vdev_pop_budget(vd, qidx, e, n) > 0) {
 		if (qidx == BQ_REPORTING)
 			report_ranges(vd, e);
 		else if (qidx == BQ_INFLATE)

@@ -9,6 +9,11 @@
  *   writable:  [data for IN / GET_ID] + 1 status byte (the chain's last byte)
  * Request-level mistakes complete with VIRTIO_BLK_S_IOERR; only ring-level
  * corruption (queue.c) puts the device in NEEDS_RESET.
+ *
+ * FLUSH is coalesced: the FLUSHes of one wakeup (at most VDEV_BUDGET chains)
+ * complete together after one fdatasync, issued after every write of that
+ * wakeup, and none at all when nothing was written since the last one. A
+ * guest that floods the queue with FLUSH costs one sync per wakeup at most.
  */
 #include <endian.h>
 #include <errno.h>
@@ -32,9 +37,20 @@ _Static_assert(offsetof(struct virtio_blk_config, seg_max) == 0x0c, "§5.2.4 con
 _Static_assert(offsetof(struct virtio_blk_config, blk_size) == 0x14, "§5.2.4 config");
 _Static_assert(offsetof(struct virtio_blk_config, wce) == 0x20, "§5.2.4 config");
 
+/* A FLUSH waiting for the wakeup's one fdatasync: its chain and status byte. */
+struct pending_flush {
+	uint16_t head;
+	uint8_t *status;
+};
+
 struct blk {
 	int fd;
 	bool ro;
+	bool dirty;        /* written since the last successful fdatasync */
+	uint64_t syncs;    /* fdatasync calls (metrics) */
+	uint64_t flushes;  /* FLUSH requests completed (metrics) */
+	unsigned int nr_flush;
+	struct pending_flush flush[VDEV_BUDGET];
 	uint64_t capacity; /* sectors */
 	char serial[VIRTIO_BLK_ID_BYTES];
 	struct virtio_blk_config cfg;
@@ -94,6 +110,9 @@ static bool in_range(const struct blk *b, uint64_t sector, uint64_t len)
 	return sector <= b->capacity && len <= ((b->capacity - sector) << SECTOR_SHIFT);
 }
 
+/* blk_do() result for a FLUSH: its completion waits for flush_pending(). */
+#define BLK_S_DEFER 0xff
+
 /* Serve one request; returns the status, *written = data bytes put into the guest. */
 static uint8_t blk_do(struct vdev *vd, struct blk *b, const struct vq_elem *e, uint32_t *written)
 {
@@ -126,13 +145,13 @@ static uint8_t blk_do(struct vdev *vd, struct blk *b, const struct vq_elem *e, u
 		if (b->ro || !in_range(b, sector, out_data))
 			goto ioerr;
 		n = iov_slice(e->iov, e->nr_out, sizeof(hdr), out_data, b->data);
+		b->dirty = true; /* even a failed write may have reached the file */
 		if (blk_rw(b->fd, b->data, n, sector << SECTOR_SHIFT, true, &done))
 			return VIRTIO_BLK_S_IOERR;
 		VDEV_STAT(vd, bytes_out, done);
 		return VIRTIO_BLK_S_OK;
 	case VIRTIO_BLK_T_FLUSH:
-		/* §5.2.6.2: completed writes must be durable when FLUSH completes. */
-		return fdatasync(b->fd) ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+		return BLK_S_DEFER; /* completed by flush_pending() */
 	case VIRTIO_BLK_T_GET_ID:
 		/* §5.2.6: up to 20 bytes, NUL-padded, not terminated when 20 long. */
 		n = iov_slice(in, e->nr_in, 0, in_data, b->data);
@@ -147,15 +166,46 @@ ioerr:
 	return VIRTIO_BLK_S_IOERR;
 }
 
+/*
+ * Complete the wakeup's FLUSHes. §5.2.6.2: writes completed before a FLUSH
+ * must be durable when it completes; every one of them was issued before
+ * this single fdatasync, and none needs it when nothing was written since
+ * the last one succeeded.
+ */
+static void flush_pending(struct vdev *vd, struct blk *b, unsigned int qidx)
+{
+	uint8_t status = VIRTIO_BLK_S_OK;
+
+	if (!b->nr_flush)
+		return;
+	if (b->dirty) {
+		b->syncs++;
+		if (fdatasync(b->fd) == 0) {
+			b->dirty = false;
+		} else {
+			VDEV_STAT(vd, err, 1);
+			status = VIRTIO_BLK_S_IOERR;
+		}
+	}
+	for (unsigned int i = 0; i < b->nr_flush; i++) {
+		*b->flush[i].status = status;
+		vq_push(&vd->vq[qidx], b->flush[i].head, 1); /* the status byte (§2.7.8) */
+		VDEV_STAT(vd, reqs, 1);
+	}
+	b->flushes += b->nr_flush;
+	b->nr_flush = 0;
+}
+
 static void blk_queue_notify(struct vdev *vd, unsigned int qidx)
 {
 	struct blk *b = vd->priv;
 	struct vq_elem *e = &b->elem;
 	unsigned int done = 0;
 
-	while (vdev_pop(vd, qidx, e) > 0) {
+	while (vdev_pop_budget(vd, qidx, e, done) > 0) {
 		uint32_t written = 0;
 
+		done++;
 		if (e->in_len == 0) {
 			/* Nowhere to put a status: complete it empty so the
 			 * descriptors come back to the driver (§5.2.6.1). */
@@ -163,17 +213,34 @@ static void blk_queue_notify(struct vdev *vd, unsigned int qidx)
 			vdev_warn(vd, "request without a writable status byte");
 		} else {
 			const struct iovec *last = &e->iov[e->nr_out + e->nr_in - 1];
+			uint8_t *sp = (uint8_t *)last->iov_base + last->iov_len - 1;
 			uint8_t status = blk_do(vd, b, e, &written);
 
-			((uint8_t *)last->iov_base)[last->iov_len - 1] = status;
+			if (status == BLK_S_DEFER) {
+				/* done <= VDEV_BUDGET bounds nr_flush. */
+				b->flush[b->nr_flush++] = (struct pending_flush){ e->head, sp };
+				continue;
+			}
+			*sp = status;
 			written++; /* used.len counts the status byte (§2.7.8) */
 		}
 		vq_push(&vd->vq[qidx], e->head, written);
 		VDEV_STAT(vd, reqs, 1);
-		done++;
 	}
+	flush_pending(vd, b, qidx);
 	if (done)
 		vdev_signal_used(vd, qidx);
+}
+
+/* blk's own counters: fdatasync calls against FLUSH requests served. */
+static void blk_metrics(struct vdev *vd, FILE *f)
+{
+	struct blk *b = vd->priv;
+
+	pthread_mutex_lock(&vd->lock);
+	fprintf(f, "{\"flushes\":%llu,\"syncs\":%llu}", (unsigned long long)b->flushes,
+		(unsigned long long)b->syncs);
+	pthread_mutex_unlock(&vd->lock);
 }
 
 static void blk_destroy(struct vdev *vd)
@@ -198,6 +265,7 @@ static const struct virtio_dev_ops blk_ops = {
 	.save = NULL,
 	.restore = NULL,
 	.destroy = blk_destroy,
+	.metrics = blk_metrics,
 };
 
 int virtio_blk_create_fd(struct vdev **out, int fd, bool readonly, const char *serial)
@@ -229,6 +297,7 @@ int virtio_blk_create_fd(struct vdev **out, int fd, bool readonly, const char *s
 	}
 	b->fd = fd;
 	b->ro = readonly;
+	b->dirty = true; /* the first FLUSH syncs whatever came before us */
 	/* A trailing partial sector is not addressable by the guest. */
 	b->capacity = bytes >> SECTOR_SHIFT;
 	if (slen)

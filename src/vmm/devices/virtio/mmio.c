@@ -54,6 +54,7 @@ struct virtio_mmio {
 	uint32_t dev_feat_sel, drv_feat_sel, queue_sel;
 	uint64_t drv_features;
 	uint32_t isr;         /* InterruptStatus; atomic */
+	bool late_queue_warned; /* logged a queue write after DRIVER_OK */
 	struct kick kick[VIRTIO_MAX_QUEUES];
 };
 
@@ -77,13 +78,28 @@ static void mmio_raise(void *tp, uint32_t bits)
 		log_warn("virtio-%s: irqfd write: errno %d", t->vd->ops->name, errno);
 }
 
+/*
+ * Called by the device (lock held) when it stopped at VDEV_BUDGET: kick the
+ * queue's eventfd so the loop comes back to it after the other ready fds.
+ * Without an event loop (unit tests) the rest waits for the next kick.
+ */
+static void mmio_requeue(void *tp, unsigned int qidx)
+{
+	struct virtio_mmio *t = tp;
+	uint64_t one = 1;
+
+	if (qidx < VIRTIO_MAX_QUEUES && t->kick[qidx].fd >= 0 &&
+	    write(t->kick[qidx].fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("virtio-%s: requeue eventfd: errno %d", t->vd->ops->name, errno);
+}
+
 /* Lock held. Run the device on queue qidx if it is allowed to touch it. */
 static void process(struct virtio_mmio *t, unsigned int qidx)
 {
 	struct vdev *vd = t->vd;
 
 	if (!(t->status & S_DOK) || vd->needs_reset || qidx >= vd->ops->num_queues ||
-	    !vd->vq[qidx].ready || !vd->vq[qidx].live)
+	    !vd->vq[qidx].live)
 		return;
 	VDEV_STAT(vd, notify, 1);
 	vd->ops->queue_notify(vd, qidx);
@@ -159,7 +175,7 @@ static void activate(struct virtio_mmio *t)
 	int ret;
 
 	for (unsigned int i = 0; i < vd->ops->num_queues; i++) {
-		if (vd->vq[i].ready && vq_setup(&vd->vq[i], vd->mem, vd->features, &why)) {
+		if (vd->vq[i].cfg.ready && vq_setup(&vd->vq[i], vd->mem, vd->features, &why)) {
 			vdev_needs_reset(vd, why);
 			return;
 		}
@@ -172,7 +188,7 @@ static void activate(struct virtio_mmio *t)
 	for (unsigned int i = 0; i < vd->ops->num_queues; i++) {
 		struct kick *k = &t->kick[i];
 
-		if (!vd->vq[i].ready || k->fd < 0 || !t->h.ioeventfd)
+		if (!vd->vq[i].live || k->fd < 0 || !t->h.ioeventfd)
 			continue;
 		/* Without the binding the write still traps to us and we forward
 		 * it to the eventfd, so failure costs speed, not correctness. */
@@ -239,7 +255,7 @@ static uint32_t reg_read(struct virtio_mmio *t, uint64_t off)
 	case VIRTIO_MMIO_QUEUE_NUM_MAX:
 		return q ? vd->ops->queue_max : 0; /* 0: no such queue */
 	case VIRTIO_MMIO_QUEUE_READY:
-		return q ? q->ready : 0;
+		return q ? q->cfg.ready : 0;
 	case VIRTIO_MMIO_INTERRUPT_STATUS:
 		return __atomic_load_n(&t->isr, __ATOMIC_SEQ_CST);
 	case VIRTIO_MMIO_STATUS:
@@ -259,13 +275,34 @@ static void set_half(uint64_t *x, uint32_t v, bool high)
 		*x = (*x & ~0xffffffffULL) | v;
 }
 
+/*
+ * May the driver change queue q now? Layout and QueueReady are fixed from
+ * DRIVER_OK until a device reset (status 0): §3.1.1 sets queues up before
+ * DRIVER_OK, and re-configuring one later needs VIRTIO_F_RING_RESET (§2.6.1),
+ * which we do not offer. vq_setup() validated the layout at DRIVER_OK, and
+ * the device keeps that copy; refusing here keeps what the driver reads back
+ * honest. Layout additionally waits for QueueReady=0 (§4.2.2.2).
+ */
+static bool queue_writable(struct virtio_mmio *t, const struct vq *q, bool layout)
+{
+	if (!q)
+		return false;
+	if (t->status & S_DOK) {
+		VDEV_STAT(t->vd, err, 1);
+		if (!t->late_queue_warned) {
+			t->late_queue_warned = true;
+			vdev_warn(t->vd, "queue %u: write after DRIVER_OK ignored (reset first)",
+				  t->queue_sel);
+		}
+		return false;
+	}
+	return !layout || !q->cfg.ready;
+}
+
 static void reg_write(struct virtio_mmio *t, uint64_t off, uint32_t v)
 {
 	struct vdev *vd = t->vd;
 	struct vq *q = t->queue_sel < vd->ops->num_queues ? &vd->vq[t->queue_sel] : NULL;
-
-	/* §4.2.2.2: queue layout may change only while the queue is not ready. */
-	bool q_writable = q && !q->ready;
 
 	switch (off) {
 	case VIRTIO_MMIO_DEVICE_FEATURES_SEL:
@@ -283,12 +320,12 @@ static void reg_write(struct virtio_mmio *t, uint64_t off, uint32_t v)
 		t->queue_sel = v;
 		break;
 	case VIRTIO_MMIO_QUEUE_NUM:
-		if (q_writable)
-			q->num = (uint16_t)(v > 0xffff ? 0 : v); /* checked at DRIVER_OK */
+		if (queue_writable(t, q, true))
+			q->cfg.num = (uint16_t)(v > 0xffff ? 0 : v); /* checked at DRIVER_OK */
 		break;
 	case VIRTIO_MMIO_QUEUE_READY:
-		if (q)
-			q->ready = v & 1;
+		if (queue_writable(t, q, false))
+			q->cfg.ready = v & 1;
 		break;
 	case VIRTIO_MMIO_QUEUE_NOTIFY:
 		/* Only reached when no ioeventfd is bound for this queue. */
@@ -309,18 +346,18 @@ static void reg_write(struct virtio_mmio *t, uint64_t off, uint32_t v)
 		break;
 	case VIRTIO_MMIO_QUEUE_DESC_LOW:
 	case VIRTIO_MMIO_QUEUE_DESC_HIGH:
-		if (q_writable)
-			set_half(&q->desc_gpa, v, off == VIRTIO_MMIO_QUEUE_DESC_HIGH);
+		if (queue_writable(t, q, true))
+			set_half(&q->cfg.desc_gpa, v, off == VIRTIO_MMIO_QUEUE_DESC_HIGH);
 		break;
 	case VIRTIO_MMIO_QUEUE_AVAIL_LOW:
 	case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
-		if (q_writable)
-			set_half(&q->avail_gpa, v, off == VIRTIO_MMIO_QUEUE_AVAIL_HIGH);
+		if (queue_writable(t, q, true))
+			set_half(&q->cfg.avail_gpa, v, off == VIRTIO_MMIO_QUEUE_AVAIL_HIGH);
 		break;
 	case VIRTIO_MMIO_QUEUE_USED_LOW:
 	case VIRTIO_MMIO_QUEUE_USED_HIGH:
-		if (q_writable)
-			set_half(&q->used_gpa, v, off == VIRTIO_MMIO_QUEUE_USED_HIGH);
+		if (queue_writable(t, q, true))
+			set_half(&q->cfg.used_gpa, v, off == VIRTIO_MMIO_QUEUE_USED_HIGH);
 		break;
 	default:
 		break; /* read-only, legacy-only (0x028/0x03c/0x040) or reserved */
@@ -425,6 +462,7 @@ struct virtio_mmio *virtio_mmio_create(const struct virtio_host *h, uint64_t bas
 	}
 	vd->mem = h->mem;
 	vd->raise = mmio_raise;
+	vd->requeue = mmio_requeue;
 	vd->tp = t;
 	return t;
 err:

@@ -32,31 +32,41 @@ static void st16(void *p, uint16_t v, int order)
 /* used_event lives after avail->ring[num], avail_event after used->ring[num] (§2.7.10). */
 static uint16_t *used_event(struct vq *q)
 {
-	return &q->avail->ring[q->num];
+	return &q->avail->ring[q->size];
 }
 
 static uint16_t *avail_event(struct vq *q)
 {
-	return (uint16_t *)&q->used->ring[q->num];
+	return (uint16_t *)&q->used->ring[q->size];
 }
 
 int vq_setup(struct vq *q, const struct guest_mem *mem, uint64_t features, const char **why)
 {
-	uint64_t n = q->num;
+	/* Validate and use one copy: nothing below reads q->cfg again. */
+	const struct vq_cfg c = q->cfg;
+	uint64_t n = c.num;
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
 
+	q->live = false;
 	/* §2.7: split queue sizes are powers of two; we offered at most VQ_MAX_SIZE. */
 	if (n == 0 || n > VQ_MAX_SIZE || (n & (n - 1)))
 		return bad(why, "queue size not a power of two in 1..QueueNumMax");
 	/* §2.7 table "Virtqueue Part Alignment": 16 / 2 / 4 bytes. */
-	if ((q->desc_gpa & 15) || (q->avail_gpa & 1) || (q->used_gpa & 3))
+	if ((c.desc_gpa & 15) || (c.avail_gpa & 1) || (c.used_gpa & 3))
 		return bad(why, "misaligned ring address");
 	/* Sizes include used_event / avail_event, which exist in guest memory
 	 * whether or not EVENT_IDX was negotiated (§2.7.6, §2.7.8). */
-	q->desc = gpa_to_hva(mem, q->desc_gpa, 16 * n);
-	q->avail = gpa_to_hva(mem, q->avail_gpa, 6 + 2 * n);
-	q->used = gpa_to_hva(mem, q->used_gpa, 6 + 8 * n);
-	if (!q->desc || !q->avail || !q->used)
+	desc = gpa_to_hva(mem, c.desc_gpa, 16 * n);
+	avail = gpa_to_hva(mem, c.avail_gpa, 6 + 2 * n);
+	used = gpa_to_hva(mem, c.used_gpa, 6 + 8 * n);
+	if (!desc || !avail || !used)
 		return bad(why, "ring outside guest RAM");
+	q->size = (uint16_t)n;
+	q->desc = desc;
+	q->avail = avail;
+	q->used = used;
 	q->mem = mem;
 	q->indirect = features & (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 	q->event_idx = features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
@@ -113,7 +123,7 @@ static int add_desc(struct vq *q, struct vq_elem *e, const struct vring_desc *d,
 static int walk(struct vq *q, uint16_t head, struct vq_elem *e, const char **why)
 {
 	const struct vring_desc *table = q->desc;
-	uint32_t tsize = q->num, seen = 0, idx = head;
+	uint32_t tsize = q->size, seen = 0, idx = head;
 	uint64_t out_len = 0, in_len = 0;
 	bool in_indirect = false;
 	struct vring_desc d;
@@ -187,9 +197,9 @@ int vq_pop(struct vq *q, struct vq_elem *e, const char **why)
 			return 0;
 	}
 	/* The driver cannot have more than num chains outstanding. */
-	if ((uint16_t)(avail_idx - q->last_avail) > q->num)
+	if ((uint16_t)(avail_idx - q->last_avail) > q->size)
 		return bad(why, "avail idx moved by more than the queue size");
-	head = ld16(&q->avail->ring[q->last_avail & (q->num - 1)], __ATOMIC_RELAXED);
+	head = ld16(&q->avail->ring[q->last_avail & (q->size - 1)], __ATOMIC_RELAXED);
 	q->last_avail++;
 	return walk(q, head, e, why) ? -EINVAL : 1;
 }
@@ -200,7 +210,7 @@ void vq_push(struct vq *q, uint16_t head, uint32_t len)
 
 	if (!q->live)
 		return;
-	u = &q->used->ring[q->used_idx & (q->num - 1)];
+	u = &q->used->ring[q->used_idx & (q->size - 1)];
 	__atomic_store_n(&u->id, htole32(head), __ATOMIC_RELAXED);
 	__atomic_store_n(&u->len, htole32(len), __ATOMIC_RELAXED);
 	q->used_idx++;

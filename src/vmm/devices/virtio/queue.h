@@ -25,16 +25,26 @@ _Static_assert(sizeof(struct vring_avail) == 4, "avail header is flags+idx");
 _Static_assert(sizeof(struct vring_used_elem) == 8, "used elem is id+len");
 _Static_assert(sizeof(struct vring_used) == 4, "used header is flags+idx");
 
-struct vq {
-	/* Written by the transport while the queue is not ready (§4.2.2). */
+/*
+ * What the driver writes through the transport: QueueNum, QueueReady and the
+ * three ring addresses (§4.2.2). Only the transport writes these, and only
+ * before DRIVER_OK (mmio.c); the device side never reads them after
+ * vq_setup() took its checked copy, so a later write cannot resize a live ring.
+ */
+struct vq_cfg {
 	uint16_t num;   /* QueueNum chosen by the driver */
 	bool ready;     /* QueueReady */
 	uint64_t desc_gpa, avail_gpa, used_gpa;
+};
 
-	/* Valid after vq_setup() succeeded. */
+struct vq {
+	struct vq_cfg cfg; /* driver-written; read by vq_setup() only */
+
+	/* Device state, set by vq_setup() from a validated copy of cfg. */
 	bool live;
 	bool indirect;  /* VIRTIO_F_RING_INDIRECT_DESC negotiated */
 	bool event_idx; /* VIRTIO_F_RING_EVENT_IDX negotiated */
+	uint16_t size;  /* validated queue size: every ring index is taken modulo it */
 	const struct guest_mem *mem;
 	struct vring_desc *desc;
 	struct vring_avail *avail;
@@ -58,8 +68,9 @@ struct vq_elem {
 };
 
 /*
- * vq_setup - validate the ring addresses the driver wrote and map them.
- * Call at DRIVER_OK. Returns 0, or -EINVAL with *why set (guest error).
+ * vq_setup - validate the size and ring addresses the driver wrote (q->cfg)
+ * and map them into the device state. Call at DRIVER_OK. Returns 0, or
+ * -EINVAL with *why set (guest error).
  */
 int vq_setup(struct vq *q, const struct guest_mem *mem, uint64_t features, const char **why);
 

@@ -52,7 +52,7 @@ static void rng_queue_notify(struct vdev *vd, unsigned int qidx)
 	struct vq_elem *e = vd->priv;
 	unsigned int n = 0;
 
-	while (vdev_pop(vd, qidx, e) > 0) {
+	while (vdev_pop_budget(vd, qidx, e, n) > 0) {
 		/* §5.4.6.1: readable descriptors carry nothing for us; ignore them. */
 		uint32_t len = rng_fill(vd, e, RNG_MAX_PER_REQ);
 

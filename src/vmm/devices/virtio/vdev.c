@@ -91,6 +91,22 @@ int vdev_pop(struct vdev *vd, unsigned int qidx, struct vq_elem *e)
 	return ret;
 }
 
+int vdev_pop_budget(struct vdev *vd, unsigned int qidx, struct vq_elem *e, unsigned int served)
+{
+	if (served >= VDEV_BUDGET) {
+		vdev_requeue(vd, qidx);
+		return 0;
+	}
+	return vdev_pop(vd, qidx, e);
+}
+
+void vdev_requeue(struct vdev *vd, unsigned int qidx)
+{
+	VDEV_STAT(vd, yields, 1);
+	if (vd->requeue)
+		vd->requeue(vd->tp, qidx);
+}
+
 void vdev_signal_used(struct vdev *vd, unsigned int qidx)
 {
 	if (qidx < vd->ops->num_queues && vq_should_notify(&vd->vq[qidx]))
@@ -109,8 +125,9 @@ void vdev_metrics_json(struct vdev *vd, FILE *f)
 #define M(x) (unsigned long long)__atomic_load_n(&vd->m.x, __ATOMIC_RELAXED)
 	fprintf(f,
 		"{\"device\":\"%s\",\"notify\":%llu,\"irq\":%llu,\"err\":%llu,"
-		"\"reqs\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu,\"needs_reset\":%s",
-		vd->ops->name, M(notify), M(irq), M(err), M(reqs), M(bytes_in), M(bytes_out),
+		"\"reqs\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu,\"yields\":%llu,"
+		"\"needs_reset\":%s",
+		vd->ops->name, M(notify), M(irq), M(err), M(reqs), M(bytes_in), M(bytes_out), M(yields),
 		__atomic_load_n(&vd->needs_reset, __ATOMIC_RELAXED) ? "true" : "false");
 #undef M
 	if (vd->ops->metrics) {

@@ -16,6 +16,16 @@
 
 #define VIRTIO_MAX_QUEUES 4
 
+/*
+ * Chains a device serves per wakeup before it yields: a guest that keeps a
+ * queue full (its vCPU refills the ring while we drain it) would otherwise
+ * hold the event thread, or a disk's I/O thread, for as long as it likes.
+ * After VDEV_BUDGET chains the device asks the transport to run the queue
+ * again (vdev_requeue), which re-signals the queue's eventfd: the loop serves
+ * every other ready fd before it comes back.
+ */
+#define VDEV_BUDGET 32
+
 struct snap_writer;
 struct snap_reader;
 
@@ -44,6 +54,7 @@ struct virtio_metrics {
 	uint64_t reqs;      /* chains completed */
 	uint64_t bytes_in;  /* bytes the device wrote into guest buffers */
 	uint64_t bytes_out; /* bytes the device consumed from guest buffers */
+	uint64_t yields;    /* wakeups that stopped at VDEV_BUDGET with chains left */
 };
 
 struct vdev {
@@ -60,6 +71,8 @@ struct vdev {
 	struct virtio_metrics m;
 	/* Set by the transport: raise an interrupt with these InterruptStatus bits. */
 	void (*raise)(void *tp, uint32_t isr_bits);
+	/* Set by the transport: run queue qidx again from the event loop, later. */
+	void (*requeue)(void *tp, unsigned int qidx);
 	void *tp;
 };
 
@@ -80,6 +93,16 @@ void vdev_config_changed(struct vdev *vd);
 
 /* vq_pop() wrapper: malformed ring => vdev_needs_reset() and -EINVAL. */
 int vdev_pop(struct vdev *vd, unsigned int qidx, struct vq_elem *e);
+
+/*
+ * vdev_pop() for a device's serving loop, served = chains already served in
+ * this wakeup: once that reaches VDEV_BUDGET, pops nothing (returns 0) and
+ * calls vdev_requeue() instead, so the rest is served on a later wakeup.
+ */
+int vdev_pop_budget(struct vdev *vd, unsigned int qidx, struct vq_elem *e, unsigned int served);
+
+/* Ask the transport to run queue qidx again after other events (counted). */
+void vdev_requeue(struct vdev *vd, unsigned int qidx);
 
 /* After pushes: raise a used-buffer interrupt unless the driver suppressed it. */
 void vdev_signal_used(struct vdev *vd, unsigned int qidx);

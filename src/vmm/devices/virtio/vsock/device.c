@@ -68,7 +68,7 @@ static bool broken(struct vsock_dev *d)
 
 static bool queue_ok(struct vsock_dev *d, unsigned int q)
 {
-	return d->active && !d->vd->needs_reset && d->vd->vq[q].ready && d->vd->vq[q].live;
+	return d->active && !d->vd->needs_reset && d->vd->vq[q].live;
 }
 
 /* Fill guest RX buffers with whatever the muxer has queued (§5.10.6.2). */
@@ -84,8 +84,8 @@ static void process_rx(struct vsock_dev *d)
 	while (vsock_mux_rx_ready(&d->mux, &nx)) {
 		uint32_t len;
 
-		if (vdev_pop(vd, RXQ, e) <= 0)
-			break; /* no buffers: wait for the driver's RX kick */
+		if (vdev_pop_budget(vd, RXQ, e, n) <= 0)
+			break; /* no buffers (wait for the driver's RX kick) or budget spent */
 		/* §5.10.6.2: RX buffers are device-writable and hold a header. */
 		if (e->nr_out || e->in_len < VSOCK_HDR_SIZE) {
 			vdev_needs_reset(vd, "vsock: RX buffer readable or shorter than the header");
@@ -120,7 +120,7 @@ static void process_tx(struct vsock_dev *d)
 			d->tx_stalled = true; /* resumed once RX drains the replies */
 			break;
 		}
-		if (vdev_pop(vd, TXQ, e) <= 0)
+		if (vdev_pop_budget(vd, TXQ, e, n) <= 0)
 			break;
 		if (e->nr_in || e->out_len < VSOCK_HDR_SIZE) {
 			vdev_needs_reset(vd, "vsock: TX chain writable or shorter than the header");
