@@ -324,8 +324,15 @@ static void reg_write(struct virtio_mmio *t, uint64_t off, uint32_t v)
 			q->cfg.num = (uint16_t)(v > 0xffff ? 0 : v); /* checked at DRIVER_OK */
 		break;
 	case VIRTIO_MMIO_QUEUE_READY:
-		if (queue_writable(t, q, false))
+		/* §4.2.2.2: "to stop using the queue the driver MUST write zero"
+		 * (Linux's vm_del_vq does, and reads it back): a live queue may
+		 * be stopped for good; only a reset makes it usable again. */
+		if (q && !(v & 1) && (t->status & S_DOK)) {
+			q->cfg.ready = false;
+			q->live = false;
+		} else if (queue_writable(t, q, false)) {
 			q->cfg.ready = v & 1;
+		}
 		break;
 	case VIRTIO_MMIO_QUEUE_NOTIFY:
 		/* Only reached when no ioeventfd is bound for this queue. */
