@@ -36,37 +36,20 @@ AGENT = BUILD / "silo-agent"
 
 NEEDS_KVM = False  # scripts/test.sh runs this module on the host, never in the lab
 
-MAGIC = 0x014F4C53  # "SLO" + protocol version 1 (docs/agent-protocol.md)
-PT_PING, PT_PONG, PT_EXEC, PT_EXIT, PT_STARTED, PT_STAT_REPLY = 0x02, 0x03, 0x10, 0x17, 0x18, 0x28
+from fake_agent import PT_EXEC, PT_EXIT, PT_PING, PT_PONG, PT_STARTED, PT_STAT_REPLY  # noqa: E402
+from fake_agent import accept_connect, frame, read_frame  # noqa: E402
+
 GUARD = int(os.environ.get("SILO_HANG_GUARD", "60"))  # s, far above SILO_AGENT_TIMEOUT and stop's fall-through
 AGENT_TIMEOUT = "2"
 
 
-def frame(t, payload=b""):
-    return struct.pack("<IHHI", MAGIC, t, 0, len(payload)) + payload
-
-
-def read_exact(c, n):
-    b = b""
-    while len(b) < n:
-        got = c.recv(n - len(b))
-        if not got:
-            raise EOFError
-        b += got
-    return b
-
-
 def serve(c, mode):
-    line = b""
-    while not line.endswith(b"\n"):
-        ch = c.recv(1)
-        if not ch:
-            return
-        line += ch
-    c.sendall(b"OK 1024\n")
+    try:
+        accept_connect(c)
+    except EOFError:
+        return
     while True:
-        magic, t, _, n = struct.unpack("<IHHI", read_exact(c, 12))
-        payload = read_exact(c, n)
+        t, payload = read_frame(c)
         if t == PT_PING:
             c.sendall(frame(PT_PONG, payload[:8] + struct.pack("<I", 1)))
             continue

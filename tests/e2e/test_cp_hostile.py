@@ -33,19 +33,15 @@ INIT = pathlib.Path(os.environ.get("SILO_AGENT_INIT", BUILD / "silo-init"))
 
 NEEDS_KVM = False  # scripts/test.sh runs this module on the host, never in the lab
 
-MAGIC = 0x014F4C53
-PT_DONE, PT_ERROR, PT_EXEC, PT_STDOUT, PT_EXIT, PT_STARTED = 0x04, 0x05, 0x10, 0x13, 0x17, 0x18
-PT_GET_TAR, PT_GET_FILE, PT_STAT, PT_STAT_REPLY, PT_DATA, PT_END = 0x21, 0x23, 0x24, 0x28, 0x30, 0x31
+from fake_agent import (PT_DONE, PT_ERROR, PT_EXEC, PT_STDOUT, PT_EXIT, PT_STARTED,  # noqa: E402
+                        PT_GET_TAR, PT_GET_FILE, PT_STAT, PT_STAT_REPLY, PT_DATA, PT_END,
+                        accept_connect, frame, read_frame, recv_exact)
 CHUNK = 64 * 1024
 
 pytestmark = pytest.mark.skipif(not SILO.exists(), reason=f"{SILO} not built (make)")
 
 
 # ---- the fake agent (runs as its own process: python3 THIS serve SOCK SPEC) ----
-
-def frame(typ, payload=b""):
-    return struct.pack("<IHHI", MAGIC, typ, 0, len(payload)) + payload
-
 
 def pstr(s):
     b = s.encode() + b"\0"
@@ -57,23 +53,9 @@ def stat_reply(mode, size):
                  + pstr("") + pstr(""))
 
 
-def recv_exact(c, n):
-    b = b""
-    while len(b) < n:
-        d = c.recv(n - len(b))
-        if not d:
-            raise EOFError
-        b += d
-    return b
-
-
 def serve_one(c, spec):
-    line = b""
-    while not line.endswith(b"\n"):
-        line += recv_exact(c, 1)
-    c.sendall(b"OK 1073741824\n")
-    magic, typ, _, n = struct.unpack("<IHHI", recv_exact(c, 12))
-    body = recv_exact(c, n)
+    accept_connect(c)
+    typ, body = read_frame(c)
     if typ == PT_STAT:
         c.sendall(stat_reply(spec["mode"], spec.get("size", 0)))
     elif typ == PT_GET_TAR:
