@@ -33,9 +33,9 @@ INIT = pathlib.Path(os.environ.get("SILO_AGENT_INIT", BUILD / "silo-init"))
 
 NEEDS_KVM = False  # scripts/test.sh runs this module on the host, never in the lab
 
-from fake_agent import (PT_DONE, PT_ERROR, PT_EXEC, PT_STDOUT, PT_EXIT, PT_STARTED,  # noqa: E402
+from fake_agent import (PT_ERROR, PT_EXEC, PT_STDOUT, PT_EXIT, PT_STARTED,  # noqa: E402
                         PT_GET_TAR, PT_GET_FILE, PT_STAT, PT_STAT_REPLY, PT_DATA, PT_END,
-                        accept_connect, frame, read_frame, recv_exact)
+                        accept_connect, frame, read_frame)
 CHUNK = 64 * 1024
 
 pytestmark = pytest.mark.skipif(not SILO.exists(), reason=f"{SILO} not built (make)")
