@@ -150,6 +150,26 @@ int sb_workspace_diff(const struct sandbox *sb, char **out);
 /* Compare two listings (pure; unit tested). */
 int sb_manifest_diff(const char *before, const char *after, char **out);
 
+/* --- printing guest-derived text (quote.c) ----------------------------- */
+/* Every string a guest chose (agent errors, paths, exit reasons) is printed
+ * through these: C-style quoting like git's core.quotePath. Control bytes,
+ * DEL, C1 controls, bidi overrides and invalid UTF-8 become \n, \t, \033...;
+ * printable UTF-8 stays. */
+bool sb_needs_quote(const char *s);
+/* "..."-quoted when needed, else s as is; at most n bytes with the NUL
+ * (a cut ends in "..." and never splits an escape). */
+char *sb_quote(const char *s, char *buf, size_t n);
+/* The escapes without the quotes, '"' and '\\' left as they are: guest
+ * text inside one of silo's own lines (error messages, exit reasons). */
+char *sb_escape(const char *s, char *buf, size_t n);
+/* sb_quote to a stream, any length. */
+void sb_fputq(FILE *f, const char *s);
+/* A JSON string (with its quotes): controls escaped, invalid UTF-8 as
+ * U+FFFD, so the output is valid JSON whatever the guest wrote. */
+void sb_json_str(FILE *f, const char *s);
+/* Print sb_manifest_diff output with each path quoted. */
+void sb_print_diff(FILE *f, const char *diff);
+
 /* Small file helpers */
 int sb_read_file(const char *path, char **out, size_t *len);
 int sb_write_file_atomic(const char *path, const char *data, size_t len);
