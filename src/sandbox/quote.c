@@ -229,23 +229,3 @@ void sb_json_str(FILE *f, const char *s)
         }
         fputc('"', f);
 }
-
-void sb_print_diff(FILE *f, const char *diff)
-{
-        /* Lines are "X /workspace/PATH\n" (sb_manifest_diff); the path is
-         * the guest's, so it is quoted and cannot start a line of its own. */
-        for (const char *line = diff, *nl; *line; line = *nl ? nl + 1 : nl) {
-                nl = strchrnul(line, '\n');
-                char *copy = strndup(line, (size_t)(nl - line));
-                if (!copy)
-                        return;
-                if (copy[0] && copy[1] == ' ') {
-                        fprintf(f, "%c ", copy[0]);
-                        sb_fputq(f, copy + 2);
-                } else {
-                        sb_fputq(f, copy);
-                }
-                fputc('\n', f);
-                free(copy);
-        }
-}

@@ -145,10 +145,13 @@ void sb_supervise_main(int argc, char **argv) __attribute__((noreturn));
  * NUL-terminated). Returns the exit status, or -1 with sb_errmsg(). */
 int sb_guest_sh(const struct sandbox *sb, const char *script, char **out, size_t *outlen);
 int sb_workspace_copy_in(struct sandbox *sb);
-/* One line per difference: "A /workspace/x"; caller frees *out. */
+/* One line per difference: "A /workspace/x", the path quoted when it
+ * needs it (sb_quote); caller frees *out. */
 int sb_workspace_diff(const struct sandbox *sb, char **out);
-/* Compare two listings (pure; unit tested). */
-int sb_manifest_diff(const char *before, const char *after, char **out);
+/* Compare two listings of len bytes each, NUL- (or, from an older silo,
+ * newline-) terminated records (pure; unit tested). */
+int sb_manifest_diff(const char *before, size_t blen, const char *after, size_t alen,
+                     char **out);
 
 /* --- printing guest-derived text (quote.c) ----------------------------- */
 /* Every string a guest chose (agent errors, paths, exit reasons) is printed
@@ -167,8 +170,6 @@ void sb_fputq(FILE *f, const char *s);
 /* A JSON string (with its quotes): controls escaped, invalid UTF-8 as
  * U+FFFD, so the output is valid JSON whatever the guest wrote. */
 void sb_json_str(FILE *f, const char *s);
-/* Print sb_manifest_diff output with each path quoted. */
-void sb_print_diff(FILE *f, const char *diff);
 
 /* Small file helpers */
 int sb_read_file(const char *path, char **out, size_t *len);

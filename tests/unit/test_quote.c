@@ -97,22 +97,30 @@ static void test_cut_never_splits(void **state)
         assert_string_equal(buf, "\xe2\x82\xac...");
 }
 
+/* The manifest as MANIFEST_SH writes it (workspace.c): NUL-terminated. */
+#define REC(s) s "\0"
+#define H1 "0000000000000000000000000000000000000000000000000000000000000001"
+#define H2 "0000000000000000000000000000000000000000000000000000000000000002"
+
 static void test_diff_printing(void **state)
 {
         (void)state;
-        /* sb_manifest_diff output whose path holds an ESC and a tab */
-        char *before = "", *after = "M f 644 ./x\033[2Jy\tz\nM f 644 ./plain\n";
-        char *diff, *mem = NULL;
-        size_t len = 0;
-        assert_int_equal(sb_manifest_diff(before, after, &diff), 0);
-        FILE *f = open_memstream(&mem, &len);
-        assert_non_null(f);
-        sb_print_diff(f, diff);
-        fclose(f);
-        assert_string_equal(mem, "A /workspace/plain\n"
-                                 "A \"/workspace/x\\033[2Jy\\tz\"\n");
-        assert_null(strchr(mem, '\033'));
-        free(mem);
+        static const char before[] = REC("M f 644 ./src/main.c") REC(H1 "  ./src/main.c");
+        /* main.c deleted; a new file whose name holds a newline, one with an
+         * ESC sequence, one with a tab; a symlink whose target has a newline */
+        static const char after[] =
+                REC("M f 644 ./x\nD /workspace/src/main.c") REC(H2 "  ./x\nD /workspace/src/main.c")
+                REC("M f 644 ./x\nM f 644 ./src/main.c") REC("M f 644 ./\033[2Jy\tz")
+                REC("M l 777 ./l") REC("L ./l") REC("a\nb");
+        char *diff;
+        assert_int_equal(sb_manifest_diff(before, sizeof(before) - 1, after, sizeof(after) - 1,
+                                          &diff), 0);
+        assert_string_equal(diff, "A \"/workspace/\\033[2Jy\\tz\"\n"
+                                  "A /workspace/l\n"
+                                  "D /workspace/src/main.c\n"
+                                  "A \"/workspace/x\\nD /workspace/src/main.c\"\n"
+                                  "A \"/workspace/x\\nM f 644 ./src/main.c\"\n");
+        assert_null(strchr(diff, '\033'));
         free(diff);
 }
 
