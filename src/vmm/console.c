@@ -130,7 +130,8 @@ struct console {
  */
 struct capfile {
 	char *path;
-	int head_fd, tail_fd;         /* PATH (pwrite at head_len), PATH.2 */
+	int head_fd, tail_fd;         /* PATH, PATH.2: O_APPEND */
+	int mark_fd;                  /* PATH again, without O_APPEND */
 	uint64_t head_max, seg_max;
 	uint64_t head_len, tail_len;
 	uint64_t marker_off;          /* where this run's marker goes in PATH */
@@ -167,6 +168,8 @@ static void cap_close(struct capfile *f)
 		return;
 	if (f->head_fd >= 0)
 		close(f->head_fd);
+	if (f->mark_fd >= 0)
+		close(f->mark_fd);
 	if (f->tail_fd >= 0)
 		close(f->tail_fd);
 	free(f->path);
@@ -182,17 +185,20 @@ static int cap_open(struct capfile **out, const char *path, uint64_t max)
 
 	if (!f)
 		return -ENOMEM;
-	f->head_fd = f->tail_fd = -1;
+	f->head_fd = f->tail_fd = f->mark_fd = -1;
 	f->head_max = max / 4;
 	f->seg_max = (max - f->head_max) / 2;
 	if (!(f->path = strdup(path))) {
 		ret = -ENOMEM;
 		goto err;
 	}
-	/* No O_APPEND on PATH: the marker is rewritten in place (pwrite on
-	 * an O_APPEND fd appends on Linux, pwrite(2) BUGS). */
-	f->head_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (f->head_fd < 0 || fstat(f->head_fd, &st) < 0) {
+	/* Appends to PATH, like the other writers of that file (stderr of
+	 * silo-vmm and the supervisor, e.g. the SILO_VMM_TRACE_START line);
+	 * the marker is rewritten in place through a second fd (pwrite on an
+	 * O_APPEND fd appends on Linux, pwrite(2) BUGS). */
+	f->head_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (f->head_fd < 0 || fstat(f->head_fd, &st) < 0 ||
+	    (f->mark_fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
 		ret = -errno;
 		goto err;
 	}
@@ -251,7 +257,7 @@ static int cap_rotate(struct capfile *f)
 		return 0;
 	/* The count only grows, so the new line covers the old one. */
 	n = snprintf(mark, sizeof(mark), "\n[%" PRIu64 " bytes dropped]\n", f->dropped);
-	if (pwrite(f->head_fd, mark, (size_t)n, (off_t)f->marker_off) != n)
+	if (pwrite(f->mark_fd, mark, (size_t)n, (off_t)f->marker_off) != n)
 		return -errno;
 	return 0;
 }
@@ -269,10 +275,12 @@ static int cap_write(struct capfile *f, const uint8_t *buf, size_t n)
 		if (!f->in_tail) {
 			k = (size_t)(f->head_max - f->head_len);
 			k = k < n ? k : n;
-			w = pwrite(f->head_fd, buf, k, (off_t)f->head_len);
+			w = write(f->head_fd, buf, k);
 			if (w > 0) {
+				off_t at = lseek(f->head_fd, 0, SEEK_CUR); /* end of our write */
+
 				f->head_len += (uint64_t)w;
-				f->marker_off = f->head_len;
+				f->marker_off = at > 0 ? (uint64_t)at : f->head_len;
 				if (f->head_len >= f->head_max) {
 					f->in_tail = true;
 					ret = cap_new_tail(f);

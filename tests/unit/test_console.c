@@ -191,6 +191,33 @@ static void test_own_lines_join_when_stderr_is_the_file(void **state)
         free(head), free(t2), free(d);
 }
 
+/* silo-vmm's stderr diagnostics (SILO_VMM_TRACE_START) and the supervisor
+ * append to the same file: their lines stay whole among the guest's. */
+static void test_other_appenders_keep_their_lines(void **state)
+{
+        (void)state;
+        char spec[160];
+        struct console *c;
+        size_t hl;
+        static const char trace[] = "silo-vmm: trace: first KVM_RUN 1234 us after start\n";
+
+        snprintf(spec, sizeof(spec), "file:%s", path);
+        assert_int_equal(console_open(&c, spec, MAX, NULL, on_event, NULL), 0);
+        console_write(c, (const uint8_t *)"boot 1\n", 7);
+        FILE *f = fopen(path, "a");
+        assert_non_null(f);
+        fputs(trace, f);
+        fclose(f);
+        console_write(c, (const uint8_t *)"boot 2\n", 7);
+        console_close(c);
+        char *head = slurp(0, &hl);
+        assert_int_equal(hl, 14 + strlen(trace));
+        assert_memory_equal(head, "boot 1\n", 7);
+        assert_memory_equal(head + 7, trace, strlen(trace));
+        assert_memory_equal(head + 7 + strlen(trace), "boot 2\n", 7);
+        free(head);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -199,6 +226,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_small_output_is_one_file, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_own_lines_join_when_stderr_is_the_file,
                                                 setup, teardown),
+                cmocka_unit_test_setup_teardown(test_other_appenders_keep_their_lines, setup,
+                                                teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
