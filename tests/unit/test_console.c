@@ -72,6 +72,15 @@ static char *stream(size_t n)
         return d;
 }
 
+static struct console *open_file(uint64_t max)
+{
+        char spec[160];
+        struct console *c;
+        snprintf(spec, sizeof(spec), "file:%s", path);
+        assert_int_equal(console_open(&c, spec, max, NULL, on_event, NULL), 0);
+        return c;
+}
+
 static void feed(struct console *c, const char *d, size_t n, size_t chunk)
 {
         for (size_t off = 0; off < n; off += chunk)
@@ -81,13 +90,11 @@ static void feed(struct console *c, const char *d, size_t n, size_t chunk)
 static void test_three_times_the_cap(void **state)
 {
         (void)state;
-        char spec[160];
         struct console *c;
         size_t n = 3 * MAX, hl, l1, l2;
         char *d = stream(n);
 
-        snprintf(spec, sizeof(spec), "file:%s", path);
-        assert_int_equal(console_open(&c, spec, MAX, NULL, on_event, NULL), 0);
+        c = open_file(MAX);
         feed(c, d, n, 100);
         console_close(c);
 
@@ -115,13 +122,11 @@ static void test_three_times_the_cap(void **state)
 static void test_flood_stays_bounded(void **state)
 {
         (void)state;
-        char spec[160];
         struct console *c;
         size_t n = 64 * MAX, hl, l1, l2;
         char *d = stream(n);
 
-        snprintf(spec, sizeof(spec), "file:%s", path);
-        assert_int_equal(console_open(&c, spec, MAX, NULL, on_event, NULL), 0);
+        c = open_file(MAX);
         /* one big write, as a UART flush of a long burst could be */
         console_write(c, (const uint8_t *)d, n);
         console_close(c);
@@ -130,7 +135,7 @@ static void test_flood_stays_bounded(void **state)
         assert_int_equal(l1, 3 * MAX / 8);
 
         /* a second run (silo start again) continues the same set, in budget */
-        assert_int_equal(console_open(&c, spec, MAX, NULL, on_event, NULL), 0);
+        c = open_file(MAX);
         feed(c, d, n, 4000);
         console_close(c);
         char *head = slurp(0, &hl);
@@ -144,12 +149,10 @@ static void test_flood_stays_bounded(void **state)
 static void test_small_output_is_one_file(void **state)
 {
         (void)state;
-        char spec[160];
         struct console *c;
         size_t hl, l1;
 
-        snprintf(spec, sizeof(spec), "file:%s", path);
-        assert_int_equal(console_open(&c, spec, 0, NULL, on_event, NULL), 0);
+        c = open_file(0);
         console_write(c, (const uint8_t *)"Linux version 6\n", 16);
         console_close(c);
         char *head = slurp(0, &hl);
@@ -164,7 +167,6 @@ static void test_small_output_is_one_file(void **state)
 static void test_own_lines_join_when_stderr_is_the_file(void **state)
 {
         (void)state;
-        char spec[160];
         struct console *c;
         size_t hl, l1, l2;
         int saved = dup(STDERR_FILENO);
@@ -173,8 +175,7 @@ static void test_own_lines_join_when_stderr_is_the_file(void **state)
         assert_true(dup2(fileno(f), STDERR_FILENO) >= 0);
         fclose(f);
 
-        snprintf(spec, sizeof(spec), "file:%s", path);
-        assert_int_equal(console_open(&c, spec, MAX, NULL, on_event, NULL), 0);
+        c = open_file(MAX);
         char *d = stream(3 * MAX);
         feed(c, d, 3 * MAX, 100);
         log_raw("silo-vmm: guest powered off (exit 4)\n");
@@ -196,13 +197,11 @@ static void test_own_lines_join_when_stderr_is_the_file(void **state)
 static void test_other_appenders_keep_their_lines(void **state)
 {
         (void)state;
-        char spec[160];
         struct console *c;
         size_t hl;
         static const char trace[] = "silo-vmm: trace: first KVM_RUN 1234 us after start\n";
 
-        snprintf(spec, sizeof(spec), "file:%s", path);
-        assert_int_equal(console_open(&c, spec, MAX, NULL, on_event, NULL), 0);
+        c = open_file(MAX);
         console_write(c, (const uint8_t *)"boot 1\n", 7);
         FILE *f = fopen(path, "a");
         assert_non_null(f);
