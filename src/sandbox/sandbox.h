@@ -4,7 +4,8 @@
  * supervisor process ("silo _supervise", see supervise.c) that owns one
  * silo-vmm, plus its state directories:
  *
- *   <data>/sandboxes/<name>/  config, scratch.img, console.log, lock,
+ *   <data>/sandboxes/<name>/  config, scratch.img, console.log (.1, .2:
+ *                             its capped tail, src/vmm/console.c), lock,
  *                             workspace.tar (until the first start),
  *                             workspace.manifest
  *   <run>/<name>/             supervisor.pid, vmm.pid, vsock.sock,
