@@ -5,6 +5,7 @@
 #   $(BUILD)/silo               src/cli/*.c + libsilo-sandbox.a + libsilo.a
 #   $(BUILD)/tests/test_cli_parse  cmocka: sizes, names, config/exit records, diff
 #   $(BUILD)/tests/test_extract    cmocka: hostile tar streams into sb_extract_tar
+#   $(BUILD)/tests/test_quote      cmocka: quoting guest text for the terminal and JSON
 
 SANDBOX_LIB  := $(BUILD)/libsilo-sandbox.a
 SANDBOX_SRCS := $(sort $(wildcard src/sandbox/*.c))
@@ -22,6 +23,8 @@ $(BUILD)/silo: $(CLI_SRCS:%.c=$(BUILD)/%.o) $(SANDBOX_LIB) $(SILO_LIB)
 # The top Makefile links unit tests against libvmm.a only; add ours.
 $(BUILD)/tests/test_cli_parse: $(SANDBOX_LIB) $(SILO_LIB)
 $(BUILD)/tests/test_cli_parse: LDFLAGS += $(SANDBOX_LIB) $(SILO_LIB)
+$(BUILD)/tests/test_quote: $(SANDBOX_LIB) $(SILO_LIB)
+$(BUILD)/tests/test_quote: LDFLAGS += $(SANDBOX_LIB) $(SILO_LIB)
 
 $(BUILD)/tests/test_extract: $(SANDBOX_LIB) $(SILO_LIB)
 $(BUILD)/tests/test_extract: LDFLAGS += $(SANDBOX_LIB) $(SILO_LIB) -larchive

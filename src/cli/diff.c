@@ -14,7 +14,7 @@ int cmd_diff(struct cli *c, int argc, char **argv)
         char *out;
         int rc = sb_workspace_diff(&sb, &out) < 0 ? cli_fail() : 0;
         if (rc == 0) {
-                fputs(out, stdout);
+                fputs(out, stdout);     /* paths quoted by sb_manifest_diff */
                 free(out);
         }
         sb_close(&sb);

@@ -60,7 +60,7 @@ int cli_exec(const struct sandbox *sb, const struct cli_exec_req *r)
         close(sig_pipe[0]);
         close(sig_pipe[1]);
         if (rc < 0) {
-                fprintf(stderr, "silo: %s\n", err.msg);
+                cli_failf("%s", err.msg);       /* the agent's text: escaped */
                 if (err.remote && err.code == ENOENT)
                         return 127;
                 return err.remote ? 126 : EXIT_OWN;

@@ -29,10 +29,13 @@ int cmd_ls(struct cli *c, int argc, char **argv)
                         sb_close(&sb);
                         continue;
                 }
-                char status[300], mem[32], disk[32], when[32];
+                char raw[300], status[1200], name[4 * SB_NAME_MAX + 8], mem[32], disk[32];
+                char when[32];
                 time_t t = (time_t)sb.cfg.created;
                 struct tm tm;
-                sb_status_text(&st, status, sizeof(status));
+                /* the exit reason comes from silo-vmm, the name from a
+                 * directory entry: neither reaches the terminal raw */
+                sb_status_text(&st, raw, sizeof(raw));
                 sb_format_size(sb.cfg.memory, mem, sizeof(mem));
                 sb_format_size(sb.cfg.disk, disk, sizeof(disk));
                 strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
@@ -40,13 +43,13 @@ int cmd_ls(struct cli *c, int argc, char **argv)
                         printf("%s{\"name\":", first ? "" : ",");
                         json_str(stdout, sb.name);
                         printf(",\"state\":\"%s\",\"status\":", sb_state_name(st.state));
-                        json_str(stdout, status);
+                        json_str(stdout, raw);
                         printf(",\"cpus\":%u,\"memory\":%llu,\"disk\":%llu,\"created\":%lld}",
                                sb.cfg.cpus, (unsigned long long)sb.cfg.memory,
                                (unsigned long long)sb.cfg.disk, (long long)sb.cfg.created);
                 } else {
-                        printf("%-24s %-32s %4u %7s %7s %s\n", sb.name, status, sb.cfg.cpus, mem,
-                               disk, when);
+                        printf("%-24s %-32s %4u %7s %7s %s\n", sb_quote(sb.name, name, sizeof(name)),
+                               sb_escape(raw, status, sizeof(status)), sb.cfg.cpus, mem, disk, when);
                 }
                 first = false;
                 sb_close(&sb);

@@ -15,10 +15,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Error lines often carry guest text (agent errors, exit reasons, paths):
+ * escaped here, at the one place they reach the terminal. */
+static int fail_line(const char *msg)
+{
+        char esc[4096];
+        fprintf(stderr, "silo: %s\n", sb_escape(msg, esc, sizeof(esc)));
+        return EXIT_OWN;
+}
+
 int cli_fail(void)
 {
-        fprintf(stderr, "silo: %s\n", sb_errmsg());
-        return EXIT_OWN;
+        return fail_line(sb_errmsg());
 }
 
 int cli_failf(const char *fmt, ...)
@@ -28,23 +36,12 @@ int cli_failf(const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(buf, sizeof(buf), fmt, ap);
         va_end(ap);
-        fprintf(stderr, "silo: %s\n", buf);
-        return EXIT_OWN;
+        return fail_line(buf);
 }
 
 void json_str(FILE *f, const char *s)
 {
-        fputc('"', f);
-        for (; *s; s++) {
-                unsigned char ch = (unsigned char)*s;
-                if (ch == '"' || ch == '\\')
-                        fprintf(f, "\\%c", ch);
-                else if (ch < 0x20)
-                        fprintf(f, "\\u%04x", ch);
-                else
-                        fputc(ch, f);
-        }
-        fputc('"', f);
+        sb_json_str(f, s);
 }
 
 int cli_open_running(struct cli *c, struct sandbox *sb, const char *name)

@@ -373,7 +373,13 @@ int sb_start(struct sandbox *sb)
                  "silo.hostname=%s silo.idle_trim=%d%s%s%s", sb->name, SB_IDLE_TRIM_S,
                  sb->cfg.no_docker ? " silo.docker=0" : "",
                  extra && extra[0] ? " " : "", extra ? extra : "");
-        char *argv[] = { (char *)p->self, "_supervise", sb->rundir, "--", (char *)p->vmm,
+        /* RLIMIT_FSIZE for silo-vmm, a backstop behind its console cap
+         * (16 MiB): every write past this offset fails. The scratch disk
+         * is written up to its size, so that is the lowest safe limit. */
+        char fsize[32];
+        snprintf(fsize, sizeof(fsize), "%llu", (unsigned long long)sb->cfg.disk);
+        char *argv[] = { (char *)p->self, "_supervise", sb->rundir, "--fsize", fsize, "--",
+                         (char *)p->vmm,
                          "--kernel", kernel, "--initrd", initrd, "--memory", mem, "--cpus", cpus,
                          "--disk", base, "--disk", scratch, "--balloon", "--rng", "--vsock", vs, "--control", ctl,
                          "--console", cons, "--boot-timeout", tmo, "--cmdline", cmdline, NULL };

@@ -4,7 +4,8 @@
  * supervisor process ("silo _supervise", see supervise.c) that owns one
  * silo-vmm, plus its state directories:
  *
- *   <data>/sandboxes/<name>/  config, scratch.img, console.log, lock,
+ *   <data>/sandboxes/<name>/  config, scratch.img, console.log (.1, .2:
+ *                             its capped tail, src/vmm/console.c), lock,
  *                             workspace.tar (until the first start),
  *                             workspace.manifest
  *   <run>/<name>/             supervisor.pid, vmm.pid, vsock.sock,
@@ -174,10 +175,31 @@ void sb_supervise_main(int argc, char **argv) __attribute__((noreturn));
  * NUL-terminated). Returns the exit status, or -1 with sb_errmsg(). */
 int sb_guest_sh(const struct sandbox *sb, const char *script, char **out, size_t *outlen);
 int sb_workspace_copy_in(struct sandbox *sb);
-/* One line per difference: "A /workspace/x"; caller frees *out. */
+/* One line per difference: "A /workspace/x", the path quoted when it
+ * needs it (sb_quote); caller frees *out. */
 int sb_workspace_diff(const struct sandbox *sb, char **out);
-/* Compare two listings (pure; unit tested). */
-int sb_manifest_diff(const char *before, const char *after, char **out);
+/* Compare two listings of len bytes each, NUL- (or, from an older silo,
+ * newline-) terminated records (pure; unit tested). */
+int sb_manifest_diff(const char *before, size_t blen, const char *after, size_t alen,
+                     char **out);
+
+/* --- printing guest-derived text (quote.c) ----------------------------- */
+/* Every string a guest chose (agent errors, paths, exit reasons) is printed
+ * through these: C-style quoting like git's core.quotePath. Control bytes,
+ * DEL, C1 controls, bidi overrides and invalid UTF-8 become \n, \t, \033...;
+ * printable UTF-8 stays. */
+bool sb_needs_quote(const char *s);
+/* "..."-quoted when needed, else s as is; at most n bytes with the NUL
+ * (a cut ends in "..." and never splits an escape). */
+char *sb_quote(const char *s, char *buf, size_t n);
+/* The escapes without the quotes, '"' and '\\' left as they are: guest
+ * text inside one of silo's own lines (error messages, exit reasons). */
+char *sb_escape(const char *s, char *buf, size_t n);
+/* sb_quote to a stream, any length. */
+void sb_fputq(FILE *f, const char *s);
+/* A JSON string (with its quotes): controls escaped, invalid UTF-8 as
+ * U+FFFD, so the output is valid JSON whatever the guest wrote. */
+void sb_json_str(FILE *f, const char *s);
 
 /* --- the guest's Docker daemon (docker.c) ------------------------------ */
 enum sb_docker {

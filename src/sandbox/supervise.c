@@ -3,11 +3,15 @@
  * silo-vmm: its exit status, including death by a signal (kill -9, OOM),
  * becomes the sandbox's exit record, and the sockets it leaves are removed.
  *
- *   silo _supervise RUNDIR -- VMM [ARGS]...
+ *   silo _supervise RUNDIR [--fsize BYTES] -- VMM [ARGS]...
  *
  * Started detached (setsid, stdin /dev/null, stdout/stderr appended to the
- * console log) by sb_start; silo-vmm inherits that stdout/stderr, so its
- * one-line exit reason lands in the console log, where we read it back.
+ * console log) by sb_start. silo-vmm reports its exit reason on a pipe of
+ * its own (--exit-fd), never through the console log: the guest writes
+ * that file too, and could otherwise forge the reason `silo ls` shows.
+ * --fsize caps every file silo-vmm writes (RLIMIT_FSIZE, SIGXFSZ ignored so
+ * an overrun is a failed write, not a killed VM): a backstop behind
+ * silo-vmm's own console cap.
  */
 #include "sandbox/sandbox.h"
 
@@ -17,6 +21,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,44 +42,76 @@ static void write_pid(const char *rundir, const char *file, int pid)
                 sb_write_file_atomic(f, buf, (size_t)n);
 }
 
-/* silo-vmm's last words: the last "silo-vmm: " line of the console log
- * (its stderr), e.g. "silo-vmm: guest reset (i8042) (exit 0)". */
-static void last_vmm_line(char *out, size_t n)
+/* The fd silo-vmm gets for its exit reason (--exit-fd). */
+#define EXIT_FD 3
+
+/* silo-vmm's last words from its exit pipe, e.g. "guest reset (i8042)
+ * (exit 0)": one line, at most n - 1 bytes; "" if it said nothing. */
+static void read_reason(int fd, char *out, size_t n)
 {
+        size_t len = 0;
         out[0] = 0;
-        off_t end = lseek(STDERR_FILENO, 0, SEEK_END);
-        if (end <= 0)
-                return;
-        off_t start = end > 16384 ? end - 16384 : 0;
-        char buf[16385];
-        ssize_t r = pread(STDERR_FILENO, buf, (size_t)(end - start), start);
-        if (r <= 0)
-                return;
-        buf[r] = 0;
-        char *best = NULL;
-        for (char *p = buf; (p = strstr(p, "silo-vmm: ")); p++)
-                if (p == buf || p[-1] == '\n')
-                        best = p;
-        if (best) {
-                best += strlen("silo-vmm: ");
-        } else {
-                /* it never got to say (e.g. the loader failed): the last
-                 * non-empty line is the best clue */
-                char *e = buf + r;
-                while (e > buf && (e[-1] == '\n' || e[-1] == '\r'))
-                        *--e = 0;
-                best = strrchr(buf, '\n');
-                best = best ? best + 1 : buf;
+        while (len + 1 < n) {
+                ssize_t r = read(fd, out + len, n - 1 - len);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r <= 0)
+                        break;
+                len += (size_t)r;
         }
-        snprintf(out, n, "%.*s", (int)strcspn(best, "\r\n"), best);
+        out[len] = 0;
+        out[strcspn(out, "\r\n")] = 0;        /* the record is key=value lines */
+}
+
+static void exec_vmm(char **vmm_argv, int argc, int exit_w, unsigned long long fsize)
+{
+        signal(SIGHUP, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
+        /* ignored survives exec: past the limit, write() fails with EFBIG */
+        signal(SIGXFSZ, SIG_IGN);
+        if (fsize) {
+                struct rlimit rl = { fsize, fsize };
+                if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
+                        goto fail;
+        }
+        if (exit_w != EXIT_FD && dup2(exit_w, EXIT_FD) < 0)
+                goto fail;
+        if (exit_w == EXIT_FD && fcntl(EXIT_FD, F_SETFD, 0) < 0)
+                goto fail;
+        char **argv = calloc((size_t)argc + 3, sizeof(*argv));
+        if (!argv)
+                goto fail;
+        argv[0] = vmm_argv[0];
+        argv[1] = "--exit-fd";
+        argv[2] = "3";
+        _Static_assert(EXIT_FD == 3, "argv[2] spells EXIT_FD");
+        for (int i = 1; i < argc; i++)
+                argv[i + 2] = vmm_argv[i];
+        execv(argv[0], argv);
+fail:
+        dprintf(EXIT_FD, "cannot execute %s: %s (exit 127)\n", vmm_argv[0], strerror(errno));
+        dprintf(STDERR_FILENO, "silo-vmm: cannot execute %s: %s (exit 127)\n", vmm_argv[0],
+                strerror(errno));
+        _exit(127);
 }
 
 void sb_supervise_main(int argc, char **argv)
 {
-        if (argc < 3 || strcmp(argv[1], "--"))
+        const char *rundir = argc > 0 ? argv[0] : NULL;
+        unsigned long long fsize = 0;
+        int i = 1;
+        if (i + 1 < argc && !strcmp(argv[i], "--fsize")) {
+                char *end;
+                errno = 0;
+                fsize = strtoull(argv[i + 1], &end, 10);
+                if (errno || *end || !fsize)
+                        _exit(125);
+                i += 2;
+        }
+        if (i + 1 >= argc || strcmp(argv[i], "--"))
                 _exit(125);
-        const char *rundir = argv[0];
-        char **vmm_argv = argv + 2;
+        char **vmm_argv = argv + i + 1;
+        int vmm_argc = argc - i - 1;
 
         struct sigaction sa = { .sa_handler = forward };
         sigemptyset(&sa.sa_mask);
@@ -84,17 +121,17 @@ void sb_supervise_main(int argc, char **argv)
         signal(SIGPIPE, SIG_IGN);
         write_pid(rundir, "supervisor.pid", getpid());
 
+        /* Non-blocking read end: a process silo-vmm left behind holding
+         * the write end must not keep us from writing the record. */
+        int exit_pipe[2];
+        if (pipe2(exit_pipe, O_CLOEXEC) < 0 || fcntl(exit_pipe[0], F_SETFL, O_NONBLOCK) < 0)
+                _exit(125);
         int pid = fork();
         if (pid < 0)
                 _exit(125);
-        if (pid == 0) {
-                signal(SIGHUP, SIG_DFL);
-                signal(SIGPIPE, SIG_DFL);
-                execv(vmm_argv[0], vmm_argv);
-                dprintf(STDERR_FILENO, "silo-vmm: cannot execute %s: %s (exit 127)\n",
-                        vmm_argv[0], strerror(errno));
-                _exit(127);
-        }
+        if (pid == 0)
+                exec_vmm(vmm_argv, vmm_argc, exit_pipe[1], fsize);
+        close(exit_pipe[1]);
         vmm_pid = pid;
         write_pid(rundir, "vmm.pid", pid);
 
@@ -111,7 +148,7 @@ void sb_supervise_main(int argc, char **argv)
                 dprintf(STDERR_FILENO, "silo: silo-vmm %s\n", line);
         } else {
                 code = WEXITSTATUS(status);
-                last_vmm_line(line, sizeof(line));
+                read_reason(exit_pipe[0], line, sizeof(line));
                 if (!line[0])
                         snprintf(line, sizeof(line), "exit code %d", code);
         }

@@ -14,12 +14,16 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* "M <type> <octal mode> ./path", "L ./path<TAB>target", "<sha256>  ./path" */
+/* NUL-terminated records, since a name may hold any byte but NUL:
+ * "M <type> <octal mode> ./path", "L ./path" then the target,
+ * "<sha256>  ./path" (sha256sum -z: no name escaping either).
+ * A newline-separated manifest from an older silo ("L ./path<TAB>target")
+ * is still read (parse_listing). */
 static const char MANIFEST_SH[] =
         "cd /workspace || exit 1; "
-        "find . -mindepth 1 -printf 'M %y %m %p\\n' && "
-        "find . -mindepth 1 -type l -printf 'L %p\\t%l\\n' && "
-        "find . -mindepth 1 -type f -exec sha256sum -- {} +";
+        "find . -mindepth 1 -printf 'M %y %m %p\\0' && "
+        "find . -mindepth 1 -type l -printf 'L %p\\0%l\\0' && "
+        "find . -mindepth 1 -type f -exec sha256sum -z -- {} +";
 
 /* A guest command's output is guest data: it goes into a memfd that cannot
  * grow past a cap (F_SEAL_GROW), so a guest that never stops writing ends
@@ -193,15 +197,20 @@ static struct entry *add(struct listing *l, char *path)
         return e;
 }
 
-/* Parses text in place (it must stay alive). Hash and link lines are
- * attached to the entry of the same path after sorting. */
-static int parse_listing(char *text, struct listing *l)
+/* Parses text (len bytes, NUL-terminated after them) in place; it must
+ * stay alive. Hash and link lines are attached to the entry of the same
+ * path after sorting. */
+static int parse_listing(char *text, size_t len, struct listing *l)
 {
         struct listing side = { 0 };
-        for (char *line = text, *next; line && *line; line = next) {
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = 0;
+        /* records end in NUL; with none, an older silo's newline manifest */
+        char sep = memchr(text, 0, len) ? 0 : '\n';
+        char *end = text + len;
+        for (char *line = text, *next; line < end; line = next) {
+                char *e0 = memchr(line, sep, (size_t)(end - line));
+                if (e0)
+                        *e0 = 0;
+                next = e0 ? e0 + 1 : end;
                 if (!strncmp(line, "M ", 2)) {
                         char *sp = strchr(line + 2, ' ');
                         char *sp2 = sp ? strchr(sp + 1, ' ') : NULL;
@@ -213,14 +222,25 @@ static int parse_listing(char *text, struct listing *l)
                                 goto oom;
                         snprintf(e->meta, sizeof(e->meta), "%s", line + 2);
                 } else if (!strncmp(line, "L ", 2)) {
-                        char *tab = strchr(line, '\t');
-                        if (!tab)
-                                continue;
-                        *tab = 0;
+                        char *target;
+                        if (sep) {
+                                char *tab = strchr(line, '\t');
+                                if (!tab)
+                                        continue;
+                                *tab = 0;
+                                target = tab + 1;
+                        } else {
+                                /* the next record is the target */
+                                if (next >= end)
+                                        continue;
+                                target = next;
+                                char *t0 = memchr(next, 0, (size_t)(end - next));
+                                next = t0 ? t0 + 1 : end;
+                        }
                         struct entry *e = add(&side, line + 2);
                         if (!e)
                                 goto oom;
-                        e->extra = tab + 1;
+                        e->extra = target;
                 } else if (strlen(line) > 66 && line[64] == ' ' && line[65] == ' ') {
                         line[64] = 0;
                         struct entry *e = add(&side, line + 66);
@@ -244,14 +264,25 @@ oom:
         return sb_fail("out of memory");
 }
 
+/* The path is the guest's: quoted (sb_fputq), so no name can print as a
+ * line of its own or reach the terminal as control bytes. */
 static void emit(FILE *f, char what, const char *path)
 {
-        fprintf(f, "%c /workspace/%s\n", what, path[0] == '.' && path[1] == '/' ? path + 2 : path);
+        const char *rel = path[0] == '.' && path[1] == '/' ? path + 2 : path;
+        char *full = NULL;
+        fprintf(f, "%c ", what);
+        if (asprintf(&full, "/workspace/%s", rel) < 0) {
+                fputs("/workspace/?", f);
+        } else {
+                sb_fputq(f, full);
+                free(full);
+        }
+        fputc('\n', f);
 }
 
-/* Parses a and b in place: no second copy of two listings of up to
- * GUEST_OUT_MAX each. */
-static int diff_in_place(char *a, char *b, char **out)
+/* Parses a and b (NUL-terminated at alen/blen) in place: no second copy of
+ * two listings of up to GUEST_OUT_MAX each. */
+static int diff_in_place(char *a, size_t alen, char *b, size_t blen, char **out)
 {
         char *buf = NULL;
         size_t len = 0;
@@ -262,7 +293,7 @@ static int diff_in_place(char *a, char *b, char **out)
                 sb_fail("out of memory");
                 goto out;
         }
-        if (parse_listing(a, &la) < 0 || parse_listing(b, &lb) < 0)
+        if (parse_listing(a, alen, &la) < 0 || parse_listing(b, blen, &lb) < 0)
                 goto out;
         size_t i = 0, j = 0;
         while (i < la.n || j < lb.n) {
@@ -289,10 +320,20 @@ out:
         return rc;
 }
 
-int sb_manifest_diff(const char *before, const char *after, char **out)
+int sb_manifest_diff(const char *before, size_t blen, const char *after, size_t alen,
+                     char **out)
 {
-        char *a = strdup(before), *b = strdup(after);
-        int rc = a && b ? diff_in_place(a, b, out) : sb_fail("out of memory");
+        char *a = malloc(blen + 1), *b = malloc(alen + 1);
+        int rc = -1;
+        if (!a || !b) {
+                sb_fail("out of memory");
+        } else {
+                memcpy(a, before, blen);
+                a[blen] = 0;
+                memcpy(b, after, alen);
+                b[alen] = 0;
+                rc = diff_in_place(a, blen, b, alen, out);
+        }
         free(a);
         free(b);
         return rc;
@@ -301,9 +342,10 @@ int sb_manifest_diff(const char *before, const char *after, char **out)
 int sb_workspace_diff(const struct sandbox *sb, char **out)
 {
         char man[SB_PATH_MAX], *before = NULL, *after = NULL;
+        size_t blen = 0, alen = 0;
         if (sb_path(man, "%s/workspace.manifest", sb->dir) < 0)
                 return -1;
-        if (sb_read_file(man, &before, NULL) < 0) {
+        if (sb_read_file(man, &before, &blen) < 0) {
                 if (errno != ENOENT)
                         return sb_fail("%s: %s", man, strerror(errno));
                 /* no --workspace: everything in /workspace was added */
@@ -311,11 +353,11 @@ int sb_workspace_diff(const struct sandbox *sb, char **out)
                 if (!before)
                         return sb_fail("out of memory");
         }
-        if (sb_guest_sh(sb, MANIFEST_SH, &after, NULL) != 0) {
+        if (sb_guest_sh(sb, MANIFEST_SH, &after, &alen) != 0) {
                 free(before);
                 return -1;
         }
-        int r = diff_in_place(before, after, out);
+        int r = diff_in_place(before, blen, after, alen, out);
         free(before);
         free(after);
         return r;

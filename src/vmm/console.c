@@ -4,7 +4,8 @@
  *   stdio      output to stdout, input from stdin; a tty is put in raw mode
  *              (restored at exit) so the guest's shell does line editing and
  *              Ctrl-C reaches the guest; Ctrl-A x stops the VM.
- *   file:PATH  output appended to PATH; no input.
+ *   file:PATH  output appended to PATH, capped (see "capped file" below);
+ *              no input.
  *   unix:PATH  listen on PATH; one client at a time gets output and sends
  *              input. Output with no client attached is dropped (counted).
  *
@@ -15,7 +16,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -103,8 +107,218 @@ struct console {
 	pthread_mutex_t lock; /* in_fd/out_fd vs. the event thread */
 	struct console_watch watch;
 	int esc; /* saw Ctrl-A */
-	uint64_t dropped, write_errs;
+	uint64_t dropped, write_errs, file_errs;
+	struct capfile *cap;  /* CON_FILE */
+	struct log_sink sink; /* CON_FILE: silo-vmm's own lines go in order */
 };
+
+/* ---- capped file ----
+ *
+ * A guest can write to its UART as fast as it likes (`rep outsb`); the
+ * console file must not fill the host disk. The budget (--console-max,
+ * default 16 MiB) is split in three files:
+ *
+ *   PATH    the first max/4 bytes (the boot), kept for the VM's whole life;
+ *   PATH.1  the tail segment before the current one (up to 3*max/8);
+ *   PATH.2  the current tail segment (up to 3*max/8).
+ *
+ * When PATH.2 is full it replaces PATH.1 (one rotation); the bytes of the
+ * old PATH.1 are dropped and a "[N bytes dropped]" line at the end of PATH,
+ * rewritten in place, says how many. Read in the order PATH, PATH.1,
+ * PATH.2 (what `silo logs` does) the files give the boot, the marker and at
+ * least the last 3*max/8 bytes. A later run continues the same set.
+ */
+struct capfile {
+	char *path;
+	int head_fd, tail_fd;         /* PATH, PATH.2: O_APPEND */
+	int mark_fd;                  /* PATH again, without O_APPEND */
+	uint64_t head_max, seg_max;
+	uint64_t head_len, tail_len;
+	uint64_t marker_off;          /* where this run's marker goes in PATH */
+	uint64_t dropped;             /* by rotation, this run */
+	bool in_tail;                 /* PATH is full */
+};
+
+static int tail_name(const struct capfile *f, int n, char *buf, size_t len)
+{
+	return snprintf(buf, len, "%s.%d", f->path, n) < (int)len ? 0 : -ENAMETOOLONG;
+}
+
+/* Start PATH.2 afresh (the previous one, if any, was renamed away). */
+static int cap_new_tail(struct capfile *f)
+{
+	char t[PATH_MAX];
+	int fd;
+
+	if (tail_name(f, 2, t, sizeof(t)))
+		return -ENAMETOOLONG;
+	fd = open(t, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	if (f->tail_fd >= 0)
+		close(f->tail_fd);
+	f->tail_fd = fd;
+	f->tail_len = 0;
+	return 0;
+}
+
+static void cap_close(struct capfile *f)
+{
+	if (!f)
+		return;
+	if (f->head_fd >= 0)
+		close(f->head_fd);
+	if (f->mark_fd >= 0)
+		close(f->mark_fd);
+	if (f->tail_fd >= 0)
+		close(f->tail_fd);
+	free(f->path);
+	free(f);
+}
+
+static int cap_open(struct capfile **out, const char *path, uint64_t max)
+{
+	struct capfile *f = calloc(1, sizeof(*f));
+	char t[PATH_MAX];
+	struct stat st;
+	int ret;
+
+	if (!f)
+		return -ENOMEM;
+	f->head_fd = f->tail_fd = f->mark_fd = -1;
+	f->head_max = max / 4;
+	f->seg_max = (max - f->head_max) / 2;
+	if (!(f->path = strdup(path))) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	/* Appends to PATH, like the other writers of that file (stderr of
+	 * silo-vmm and the supervisor, e.g. the SILO_VMM_TRACE_START line);
+	 * the marker is rewritten in place through a second fd (pwrite on an
+	 * O_APPEND fd appends on Linux, pwrite(2) BUGS). */
+	f->head_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (f->head_fd < 0 || fstat(f->head_fd, &st) < 0 ||
+	    (f->mark_fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		ret = -errno;
+		goto err;
+	}
+	f->head_len = f->marker_off = (uint64_t)st.st_size;
+	f->in_tail = f->head_len >= f->head_max;
+	if (f->in_tail) {
+		int fd;
+
+		if ((ret = tail_name(f, 2, t, sizeof(t))))
+			goto err;
+		fd = open(t, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0 || fstat(fd, &st) < 0) {
+			ret = -errno;
+			if (fd >= 0)
+				close(fd);
+			goto err;
+		}
+		f->tail_fd = fd;
+		f->tail_len = (uint64_t)st.st_size;
+	} else {
+		/* Tail files without a full head are from another set (the
+		 * head was removed): they would print out of order. */
+		for (int n = 1; n <= 2; n++)
+			if (tail_name(f, n, t, sizeof(t)) == 0)
+				unlink(t);
+	}
+	*out = f;
+	return 0;
+err:
+	cap_close(f);
+	return ret;
+}
+
+/* PATH.2 → PATH.1, a new PATH.2, and the marker updated. */
+static int cap_rotate(struct capfile *f)
+{
+	char t1[PATH_MAX], t2[PATH_MAX];
+	struct stat st;
+	char mark[64];
+	int n;
+
+	if (tail_name(f, 1, t1, sizeof(t1)) || tail_name(f, 2, t2, sizeof(t2)))
+		return -ENAMETOOLONG;
+	if (stat(t1, &st) == 0)
+		f->dropped += (uint64_t)st.st_size;
+	if (rename(t2, t1) < 0 || cap_new_tail(f) < 0) {
+		int e = -errno;
+
+		/* Cannot rotate: drop the current segment instead. */
+		f->dropped += f->tail_len;
+		if (ftruncate(f->tail_fd, 0) == 0)
+			f->tail_len = 0;
+		return e;
+	}
+	if (!f->dropped)
+		return 0;
+	/* The count only grows, so the new line covers the old one. */
+	n = snprintf(mark, sizeof(mark), "\n[%" PRIu64 " bytes dropped]\n", f->dropped);
+	if (pwrite(f->mark_fd, mark, (size_t)n, (off_t)f->marker_off) != n)
+		return -errno;
+	return 0;
+}
+
+/* Writes buf within the budget; 0, or -errno of the first failure (the
+ * bytes that could not be written are lost: the VM goes on). */
+static int cap_write(struct capfile *f, const uint8_t *buf, size_t n)
+{
+	int ret = 0;
+
+	while (n) {
+		size_t k;
+		ssize_t w;
+
+		if (!f->in_tail) {
+			k = (size_t)(f->head_max - f->head_len);
+			k = k < n ? k : n;
+			w = write(f->head_fd, buf, k);
+			if (w > 0) {
+				off_t at = lseek(f->head_fd, 0, SEEK_CUR); /* end of our write */
+
+				f->head_len += (uint64_t)w;
+				f->marker_off = at > 0 ? (uint64_t)at : f->head_len;
+				if (f->head_len >= f->head_max) {
+					f->in_tail = true;
+					ret = cap_new_tail(f);
+					if (ret)
+						return ret;
+				}
+			}
+		} else {
+			if (f->tail_len >= f->seg_max && (ret = cap_rotate(f)) && f->tail_len)
+				return ret;
+			k = (size_t)(f->seg_max - f->tail_len);
+			k = k < n ? k : n;
+			w = write(f->tail_fd, buf, k);
+			if (w > 0)
+				f->tail_len += (uint64_t)w;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		buf += w;
+		n -= (size_t)w;
+	}
+	return ret;
+}
+
+/* silo-vmm's own log lines join the guest's output in order (log.h). */
+static void sink_write(void *opaque, const char *line, size_t len)
+{
+	struct console *c = opaque;
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	ret = c->cap ? cap_write(c->cap, (const uint8_t *)line, len) : -EBADF;
+	pthread_mutex_unlock(&c->lock);
+	if (ret && write(STDERR_FILENO, line, len) < 0)
+		return;
+}
 
 bool console_spec_valid(const char *spec)
 {
@@ -137,8 +351,8 @@ static int open_unix_listener(const char *path)
 	return fd;
 }
 
-int console_open(struct console **out, const char *spec, const char *marker,
-		 console_event_cb cb, void *opaque)
+int console_open(struct console **out, const char *spec, uint64_t file_max,
+		 const char *marker, console_event_cb cb, void *opaque)
 {
 	struct console *c = calloc(1, sizeof(*c));
 	int ret;
@@ -155,10 +369,19 @@ int console_open(struct console **out, const char *spec, const char *marker,
 		c->tty = isatty(STDIN_FILENO);
 	} else if (!strncmp(spec, "file:", 5)) {
 		c->kind = CON_FILE;
-		c->out_fd = open(spec + 5, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		if (c->out_fd < 0) {
-			ret = err_ret(-errno, "console file %s: %m", spec + 5);
+		ret = cap_open(&c->cap, spec + 5, file_max ? file_max : CONSOLE_FILE_MAX_DEFAULT);
+		if (ret) {
+			ret = err_ret(ret, "console file %s: %s", spec + 5, strerror(-ret));
 			goto err;
+		}
+		/* Under silo, stderr is this same file (supervise.c): then our
+		 * own lines go through the cap too, in order with the guest's.
+		 * Run by hand, stderr stays stderr. */
+		struct stat se, sf;
+		if (fstat(STDERR_FILENO, &se) == 0 && fstat(c->cap->head_fd, &sf) == 0 &&
+		    se.st_dev == sf.st_dev && se.st_ino == sf.st_ino) {
+			c->sink = (struct log_sink){ .write = sink_write, .opaque = c };
+			log_set_sink(&c->sink);
 		}
 	} else if (!strncmp(spec, "unix:", 5)) {
 		c->kind = CON_UNIX;
@@ -312,8 +535,14 @@ void console_write(struct console *c, const uint8_t *buf, size_t n)
 {
 	const uint8_t *seen = buf;
 	size_t seen_n = n;
+	int file_err = 0;
+	bool failed = false;
 
 	pthread_mutex_lock(&c->lock);
+	if (c->cap) {
+		file_err = cap_write(c->cap, buf, n);
+		goto out;
+	}
 	if (c->out_fd < 0) {
 		c->dropped += n;
 		goto out;
@@ -325,7 +554,7 @@ void console_write(struct console *c, const uint8_t *buf, size_t n)
 			continue;
 		if (w <= 0) {
 			/* A slow or gone reader must not stall a vCPU: drop. */
-			warn_once(&c->write_errs, "console output dropped: %m");
+			failed = true;
 			c->dropped += n;
 			break;
 		}
@@ -334,6 +563,12 @@ void console_write(struct console *c, const uint8_t *buf, size_t n)
 	}
 out:
 	pthread_mutex_unlock(&c->lock);
+	/* Logged unlocked: with a console file, log lines come back through
+	 * sink_write, which takes c->lock. */
+	if (failed)
+		warn_once(&c->write_errs, "console output dropped: %m");
+	if (file_err)
+		warn_once(&c->file_errs, "console file: %s (output dropped)", strerror(-file_err));
 	/* Watch only after writing: a watched line (power off, panic) makes the
 	 * VMM print its own exit message, which must follow the guest's line. */
 	console_watch_feed(&c->watch, seen, seen_n);
@@ -353,6 +588,8 @@ void console_close(struct console *c)
 {
 	if (!c)
 		return;
+	if (c->sink.write)
+		log_set_sink(NULL);
 	if (c->tty_saved)
 		tcsetattr(c->in_fd >= 0 ? c->in_fd : STDIN_FILENO, TCSANOW, &c->saved);
 	if (c->ev) {
@@ -363,8 +600,7 @@ void console_close(struct console *c)
 	}
 	if (c->kind == CON_UNIX && c->in_fd >= 0)
 		close(c->in_fd);
-	if (c->kind == CON_FILE && c->out_fd >= 0)
-		close(c->out_fd);
+	cap_close(c->cap);
 	if (c->listen_fd >= 0) {
 		close(c->listen_fd);
 		unlink(c->path);

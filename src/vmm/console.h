@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmm/log.h"
+
 struct evloop;
 struct serial;
 
@@ -40,11 +42,19 @@ void console_watch_feed(struct console_watch *w, const uint8_t *buf, size_t n);
 
 struct console;
 
+/* The disk budget of a console file (--console-max): PATH keeps the first
+ * quarter, PATH.1 and PATH.2 the tail (console.c, "capped file"). */
+#define CONSOLE_FILE_MAX_DEFAULT (16ULL << 20)
+#define CONSOLE_FILE_MAX_MIN 4096ULL
+
 /* Check a --console spec without opening anything. */
 bool console_spec_valid(const char *spec);
-/* Open the backend named by spec ("stdio", "file:PATH", "unix:PATH"). -errno. */
-int console_open(struct console **out, const char *spec, const char *marker,
-		 console_event_cb cb, void *opaque);
+/* Open the backend named by spec ("stdio", "file:PATH", "unix:PATH");
+ * file_max: the budget of a console file, 0 for the default. With a file
+ * that is also our stderr, silo-vmm's log lines go through the cap too, in
+ * order (log_set_sink). -errno. */
+int console_open(struct console **out, const char *spec, uint64_t file_max,
+		 const char *marker, console_event_cb cb, void *opaque);
 /* Attach the UART and start reading input on the event loop. -errno. */
 int console_attach(struct console *c, struct evloop *ev, struct serial *s);
 /* Guest output (serial TX). */

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 static enum log_level log_threshold = LOG_WARN;
+static const struct log_sink *log_sink;
 static __thread char last_error[512];
 
 void log_set_level(enum log_level lvl)
@@ -16,6 +17,19 @@ void log_set_level(enum log_level lvl)
 enum log_level log_get_level(void)
 {
 	return __atomic_load_n(&log_threshold, __ATOMIC_RELAXED);
+}
+
+static void emit(const char *line, size_t n)
+{
+	const struct log_sink *sink = __atomic_load_n(&log_sink, __ATOMIC_ACQUIRE);
+
+	if (sink) {
+		sink->write(sink->opaque, line, n);
+		return;
+	}
+	/* One write() so lines from different threads do not interleave. */
+	if (write(STDERR_FILENO, line, n) < 0)
+		return;
 }
 
 void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
@@ -39,9 +53,26 @@ void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
 	if ((size_t)n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	/* One write() so lines from different threads do not interleave. */
-	if (write(STDERR_FILENO, line, (size_t)n) < 0)
+	emit(line, (size_t)n);
+}
+
+void log_set_sink(const struct log_sink *sink)
+{
+	__atomic_store_n(&log_sink, sink, __ATOMIC_RELEASE);
+}
+
+void log_raw(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
 		return;
+	emit(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
 int log_error_ret(int ret, const char *func, const char *fmt, ...)

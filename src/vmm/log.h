@@ -11,6 +11,7 @@
 #ifndef SILO_VMM_LOG_H
 #define SILO_VMM_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_level { LOG_ERR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
@@ -51,5 +52,19 @@ int log_error_ret(int ret, const char *func, const char *fmt, ...)
 /* The last context recorded by err_ret on this thread ("" if none). */
 const char *log_last_error(void);
 #define err_ret(ret, ...) log_error_ret((ret), __func__, __VA_ARGS__)
+
+/*
+ * Where log lines go instead of stderr: a console file, so silo-vmm's lines
+ * sit among the guest's in order and under the same size cap. write is
+ * called with no logging lock held and must not log. NULL: stderr.
+ */
+struct log_sink {
+	void (*write)(void *opaque, const char *line, size_t len);
+	void *opaque;
+};
+void log_set_sink(const struct log_sink *sink);
+/* A line without level or function (silo-vmm's exit line), to the sink or
+ * stderr, at any level. */
+void log_raw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -4,13 +4,16 @@
  * keep usage() in sync with it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "vmm/arch/x86/mptable.h"
 #include "vmm/console.h"
@@ -41,12 +44,17 @@ static void usage(FILE *f)
 "  --vsock CID,PATH     virtio-vsock: host clients connect to PATH and send\n"
 "                       \"CONNECT <port>\\n\"; guest connections to port P reach PATH_P\n"
 "  --console SPEC       stdio (default) | file:PATH | unix:PATH\n"
+"  --console-max BYTES  budget of a file: console, %llu..; the first quarter and\n"
+"                       the last part are kept, with a [N bytes dropped] line\n"
+"                       (default %llu MiB)\n"
 "  --control PATH       control socket (status, pause, resume, stop)\n"
 "  --boot-timeout SEC   boot must complete within SEC seconds, 0 = no limit\n"
 "                       (default %d); boot completes at the first console byte,\n"
 "                       or when the guest prints --boot-marker\n"
 "  --boot-marker STR    console string that marks boot completion\n"
 "  --no-map             copy the kernel into guest RAM instead of mapping it\n"
+"  --exit-fd N          also write the exit line (without \"silo-vmm: \") to fd N,\n"
+"                       a channel the guest cannot write to, unlike the console\n"
 "  -v, --verbose        log lifecycle events (twice: debug)\n"
 "  -h, --help           this help\n"
 "\n"
@@ -67,14 +75,42 @@ static void usage(FILE *f)
 "\n"
 "environment: SILO_VMM_TRACE_START=1 prints the time from start to the first\n"
 "KVM_RUN on stderr (=<CLOCK_MONOTONIC microseconds>: measured from that instant).\n",
-		MPTABLE_MAX_CPUS, MIN_MEM_MIB, MAX_MEM_MIB, DEFAULT_MEM_MIB, DEFAULT_BOOT_TIMEOUT);
+		MPTABLE_MAX_CPUS, MIN_MEM_MIB, MAX_MEM_MIB, DEFAULT_MEM_MIB,
+		CONSOLE_FILE_MAX_MIN, CONSOLE_FILE_MAX_DEFAULT >> 20, DEFAULT_BOOT_TIMEOUT);
+}
+
+/* --exit-fd: the supervisor's pipe for the exit reason (src/sandbox/supervise.c). */
+static int exit_fd = -1;
+
+/* The one exit line: "silo-vmm: REASON (exit N)" on stderr (or into the
+ * console file, in order after the guest's last words), and REASON (exit N)
+ * alone on --exit-fd. */
+static void report_exit(const char *lead, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void report_exit(const char *lead, int code, const char *fmt, ...)
+{
+	char reason[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	log_raw("%ssilo-vmm: %s (exit %d)\n", lead, reason, code);
+	if (exit_fd >= 0) {
+		dprintf(exit_fd, "%s (exit %d)\n", reason, code);
+		close(exit_fd);
+		exit_fd = -1;
+	}
 }
 
 static int usage_error(const char *fmt, const char *arg)
 {
-	fprintf(stderr, "silo-vmm: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " (see silo-vmm --help)\n");
+	char msg[600];
+
+	snprintf(msg, sizeof(msg), fmt, arg);
+	fprintf(stderr, "silo-vmm: %s (see silo-vmm --help)\n", msg);
+	if (exit_fd >= 0)
+		dprintf(exit_fd, "bad command line: %s (exit %d)\n", msg, VMM_EXIT_USAGE);
 	return VMM_EXIT_USAGE;
 }
 
@@ -101,7 +137,7 @@ static int64_t mono_ns(void)
 /* In the order of opts[] below: opts[opt - OPT_KERNEL] names an option. */
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_DISK, OPT_RNG,
        OPT_BALLOON, OPT_VSOCK, OPT_CONSOLE, OPT_CONTROL, OPT_BOOT_TIMEOUT, OPT_BOOT_MARKER,
-       OPT_NO_MAP, OPT_END };
+       OPT_NO_MAP, OPT_EXIT_FD, OPT_CONSOLE_MAX, OPT_END };
 
 int main(int argc, char **argv)
 {
@@ -120,6 +156,8 @@ int main(int argc, char **argv)
 		{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
 		{ "boot-marker", required_argument, NULL, OPT_BOOT_MARKER },
 		{ "no-map", no_argument, NULL, OPT_NO_MAP },
+		{ "exit-fd", required_argument, NULL, OPT_EXIT_FD },
+		{ "console-max", required_argument, NULL, OPT_CONSOLE_MAX },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -209,6 +247,20 @@ int main(int argc, char **argv)
 						   optarg);
 			cfg.console = optarg;
 			break;
+		case OPT_CONSOLE_MAX:
+			if (!parse_uint(optarg, CONSOLE_FILE_MAX_MIN, 1ULL << 40, &n))
+				return usage_error("--console-max wants bytes, at least 4096, got '%s'",
+						   optarg);
+			cfg.console_max = n;
+			break;
+		case OPT_EXIT_FD:
+			/* an inherited, open fd other than stdio */
+			if (!parse_uint(optarg, 3, INT_MAX, &n) || fcntl((int)n, F_GETFD) < 0)
+				return usage_error("--exit-fd wants an open file descriptor >= 3, got '%s'",
+						   optarg);
+			exit_fd = (int)n;
+			fcntl(exit_fd, F_SETFD, FD_CLOEXEC);
+			break;
 		case OPT_CONTROL:
 			if (!*optarg)
 				return usage_error("--control needs a path%s", "");
@@ -271,18 +323,20 @@ int main(int argc, char **argv)
 	}
 	/* Console and control sockets: a vanished reader must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Past RLIMIT_FSIZE (the supervisor's backstop behind the console cap)
+	 * a write fails with EFBIG instead of killing the VM. */
+	signal(SIGXFSZ, SIG_IGN);
 
 	ret = vm_create(&vm, &cfg);
 	if (ret) {
 		/* The failing step recorded its context with err_ret(). */
 		const char *ctx = log_last_error();
-		fprintf(stderr, "silo-vmm: setup failed: %s (exit %d)\n",
-			*ctx ? ctx : strerror(-ret), VMM_EXIT_SETUP);
+		report_exit("", VMM_EXIT_SETUP, "setup failed: %s", *ctx ? ctx : strerror(-ret));
 		vm_destroy(vm);
 		return VMM_EXIT_SETUP;
 	}
 	code = vm_run(vm);
-	fprintf(stderr, "\r\nsilo-vmm: %s (exit %d)\n", vm_exit_message(vm), code);
+	report_exit("\r\n", code, "%s", vm_exit_message(vm));
 	stats = getenv("SILO_VMM_STATS");
 	if (stats && *stats && strcmp(stats, "0"))
 		vm_print_mem_stats(vm, stderr);

@@ -561,8 +561,8 @@ int vm_create(struct vm **out, const struct vm_config *cfg)
 	vm->sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (vm->sig_fd < 0 || ev_add(vm->ev, vm->sig_fd, EPOLLIN, on_signal, vm) < 0)
 		return err_ret(-errno, "signalfd: %m");
-	ret = console_open(&vm->con, cfg->console ? cfg->console : "stdio", cfg->boot_marker,
-			   console_event, vm);
+	ret = console_open(&vm->con, cfg->console ? cfg->console : "stdio", cfg->console_max,
+			   cfg->boot_marker, console_event, vm);
 	if (ret)
 		return ret;
 	/* Devices before boot params: the command line declares them. */

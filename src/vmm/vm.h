@@ -48,6 +48,7 @@ struct vm_config {
 	uint64_t vsock_cid;      /* guest CID (>= 3) when vsock_path is set */
 	const char *vsock_path;  /* hybrid-vsock Unix socket, or NULL: no vsock */
 	const char *console;     /* "stdio", "file:PATH", "unix:PATH" */
+	uint64_t console_max;    /* budget of a console file, 0: default */
 	const char *control;     /* control socket path or NULL */
 	unsigned int boot_timeout; /* seconds; 0 = none */
 	const char *boot_marker; /* NULL: first console output completes boot */

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.skipif(not VMM.exists(), reason=f"{VMM} not built (make
 # Every option silo-vmm takes once, with a valid value (None: a flag).
 ONCE = {"--kernel": "/k", "--initrd": "/i", "--cmdline": "x", "--cpus": "1", "--memory": "64",
         "--rng": None, "--balloon": None, "--vsock": "3,/tmp/v", "--console": "stdio",
-        "--control": "/tmp/c", "--boot-timeout": "5", "--boot-marker": "M", "--no-map": None}
+        "--control": "/tmp/c", "--boot-timeout": "5", "--boot-marker": "M", "--no-map": None,
+        "--console-max": "4096"}
 
 
 def vmm(*args):
@@ -29,7 +30,7 @@ def vmm(*args):
 def test_help_lists_every_option():
     r = subprocess.run([str(VMM), "--help"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0
-    for opt in list(ONCE) + ["--disk"]:
+    for opt in list(ONCE) + ["--disk", "--exit-fd"]:
         assert opt in r.stdout, opt
 
 
@@ -55,6 +56,9 @@ def test_option_given_twice_is_named(opt):
     (["--kernel", "/k", "--bogus"], "unknown option '--bogus'"),
     (["--kernel", "/k", "extra"], "unexpected argument 'extra'"),
     (["--kernel"], "option '--kernel' needs an argument"),
+    (["--kernel", "/k", "--console-max", "100"], "--console-max wants bytes, at least 4096, got '100'"),
+    (["--kernel", "/k", "--exit-fd", "1"], "--exit-fd wants an open file descriptor >= 3, got '1'"),
+    (["--kernel", "/k", "--exit-fd", "999"], "--exit-fd wants an open file descriptor >= 3, got '999'"),
 ])
 def test_bad_command_line(args, says):
     code, err = vmm(*args)

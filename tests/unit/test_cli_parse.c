@@ -143,7 +143,7 @@ static void test_manifest_diff(void **state)
                 H1 "  ./keep\n" H2 "  ./change\n" H1 "  ./dir/new\n" H1 "  ./mode\n"
                 H1 "  ./with space\n";
         char *out;
-        assert_int_equal(sb_manifest_diff(before, after, &out), 0);
+        assert_int_equal(sb_manifest_diff(before, strlen(before), after, strlen(after), &out), 0);
         assert_string_equal(out, "C /workspace/change\n"
                                  "A /workspace/dir/new\n"
                                  "D /workspace/gone\n"
@@ -151,10 +151,10 @@ static void test_manifest_diff(void **state)
                                  "C /workspace/mode\n"
                                  "A /workspace/with space\n");
         free(out);
-        assert_int_equal(sb_manifest_diff(after, after, &out), 0);
+        assert_int_equal(sb_manifest_diff(after, strlen(after), after, strlen(after), &out), 0);
         assert_string_equal(out, "");
         free(out);
-        assert_int_equal(sb_manifest_diff("", "M d 755 ./d\n", &out), 0);
+        assert_int_equal(sb_manifest_diff("", 0, "M d 755 ./d\n", 12, &out), 0);
         assert_string_equal(out, "A /workspace/d\n");
         free(out);
 }

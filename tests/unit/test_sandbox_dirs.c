@@ -342,7 +342,7 @@ static void test_sockets_private(void **state)
         char spec[160];
         snprintf(path, sizeof(path), "%s/console.sock", top);
         snprintf(spec, sizeof(spec), "unix:%s", path);
-        assert_int_equal(console_open(&c, spec, NULL, on_console, NULL), 0);
+        assert_int_equal(console_open(&c, spec, 0, NULL, on_console, NULL), 0);
         check_private(path);
         console_close(c);
         umask(old);
