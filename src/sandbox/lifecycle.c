@@ -313,7 +313,7 @@ static void spawn_supervisor(struct sandbox *sb, char **argv, const char *consol
         if (fork() != 0)
                 _exit(0);
         int in = open("/dev/null", O_RDONLY);
-        int log = open(console, O_WRONLY | O_APPEND | O_CREAT, 0600);
+        int log = open(console, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (in < 0 || log < 0)
                 _exit(125);
         dup2(in, 0);
