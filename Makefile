@@ -65,6 +65,7 @@ unit: deps $(UNIT_BINS)
 # silo-init (guest agent, static musl), libsilo.a (proto + client), silo-agent.
 include src/agent/build.mk
 include src/cli/build.mk
+include src/net/build.mk
 
 # Guest artifacts: each script builds into the cache only when its inputs changed
 # and prints the cache directory; build/guest/ holds symlinks to the results.
