@@ -34,10 +34,10 @@ run_one() {  # run_one TARGET: build, fuzz, print one verdict line; 0 = clean
   local t=$1 src=tests/fuzz/$1.c
   local bin="$out/$t" corpus="$out/corpus/$t" art="$out/artifacts/$t/" log="$out/$t.log"
   mkdir -p "$corpus" "$art"
-  # shellcheck disable=SC2086
   local srcs=${SRCS[$t]:-${VIRTIO_SRCS[*]}}
   # The network broker's parsers (src/net/) fuzz on their own, no virtio.
   case $t in fuzz_net_*) srcs=$(echo src/net/*.c) ;; esac
+  # shellcheck disable=SC2086
   if ! "$CC" "${CFLAGS[@]}" "$src" $srcs -o "$bin" 2>"$log"; then
     echo "fuzz: $t: BUILD FAILED ($(grep -m1 error: "$log"))"
     return 1
