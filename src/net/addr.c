@@ -242,8 +242,9 @@ struct hits {
         int n;
 };
 
-/* Insert keeping strictest first (stable). A full list turns its last slot
- * into a reserved hit: nothing can be silently dropped and then overridden. */
+/* Insert keeping strictest first, then most specific (the reason logged is
+ * the first). A full list turns its first slot into a reserved hit: nothing
+ * can be silently dropped and then opened by a rule. */
 static void add_hit(struct hits *hs, enum net_hd_class cls, unsigned prefix,
                     const char *what, const char *via)
 {
@@ -253,7 +254,8 @@ static void add_hit(struct hits *hs, enum net_hd_class cls, unsigned prefix,
                 return;
         }
         int i = hs->n++;
-        for (; i > 0 && hs->h[i - 1].cls < cls; i--)
+        for (; i > 0 && (hs->h[i - 1].cls < cls ||
+                         (hs->h[i - 1].cls == cls && hs->h[i - 1].prefix < hit.prefix)); i--)
                 hs->h[i] = hs->h[i - 1];
         hs->h[i] = hit;
 }

@@ -87,11 +87,11 @@ struct net_hd_hit {
 
 #define NET_HD_MAX_HITS 8
 
-/* All hard-deny hits for a (normalised) address, strictest first; host is a
- * list of the host's own addresses (may be empty). Returns the number of hits
- * (0: not in the set), at most NET_HD_MAX_HITS. The IPv6 forms that embed an
- * IPv4 address (v4-compatible, NAT64, 6to4, Teredo) are checked for the
- * embedded address too. */
+/* All hard-deny hits for a (normalised) address, strictest first, then most
+ * specific; host lists the host's own addresses (may be empty). Returns the
+ * number of hits (0: not in the set), at most NET_HD_MAX_HITS. The IPv6
+ * forms that embed an IPv4 address (v4-compatible, NAT64, 6to4, Teredo) are
+ * checked for the embedded address too. */
 int net_hd_classify(const struct net_addr *a, const struct net_addr *host,
                     size_t nhost, struct net_hd_hit hits[NET_HD_MAX_HITS]);
 

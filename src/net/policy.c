@@ -75,7 +75,7 @@ int net_name_normalize(const char *in, size_t len, char out[NET_NAME_MAX + 1],
                 *why = "invalid name: longer than 253 characters";
                 return -EINVAL;
         }
-        size_t start = 0;
+        size_t start = 0, last = 0;
         for (size_t i = 0; i <= len; i++) {
                 char c = i < len ? in[i] : '.';
                 if (c == '.') {
@@ -93,6 +93,7 @@ int net_name_normalize(const char *in, size_t len, char out[NET_NAME_MAX + 1],
                                 *why = "invalid name: label starts or ends with '-'";
                                 return -EINVAL;
                         }
+                        last = start;
                         start = i + 1;
                         if (i < len)
                                 out[i] = '.';
@@ -109,8 +110,7 @@ int net_name_normalize(const char *in, size_t len, char out[NET_NAME_MAX + 1],
                 out[i] = c;
         }
         out[len] = '\0';
-        /* `start` is now the last label's offset */
-        if (numeric_label(out + start, len - start)) {
+        if (numeric_label(out + last, len - last)) {
                 *why = "numeric name: write an IP address as a.b.c.d (decimal) or IPv6";
                 out[0] = '\0';
                 return -EINVAL;
