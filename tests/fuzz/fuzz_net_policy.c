@@ -47,6 +47,17 @@ static uint16_t u16(struct rd *r)
 
 /* ---- Generators ---- */
 
+/* len raw bytes (fewer if the input ends) as a C string in out (> 255 bytes). */
+static void take_text(struct rd *r, char *out, size_t len)
+{
+        if (len > r->n)
+                len = r->n;
+        memcpy(out, r->p, len);
+        out[len] = '\0';
+        r->p += len;
+        r->n -= len;
+}
+
 static const char *const labels[] = {
         "a", "b", "evil", "test", "com", "localhost", "npmjs", "org", "x-y", "_s", "0x7f",
         "1", "127", "A", "WWW", "-bad", "", "ip6-localhost", "xn--p1ai", "localdomain", "0",
@@ -174,11 +185,13 @@ static void nadd(struct nhits *hs, enum net_hd_class c, unsigned prefix)
                 hs->h[hs->n++] = (struct nhit){ c, prefix };
 }
 
-static const struct {
+struct nrange {
         const char *net;
         unsigned len;
         enum net_hd_class cls;
-} naive_v4[] = {
+};
+
+static const struct nrange naive_v4[] = {
         { "0.0.0.0", 8, NET_HD_LOOPBACK }, { "10.0.0.0", 8, NET_HD_PRIVATE },
         { "100.64.0.0", 10, NET_HD_PRIVATE }, { "100.100.100.200", 32, NET_HD_LINK_LOCAL },
         { "169.254.0.0", 16, NET_HD_LINK_LOCAL }, { "172.16.0.0", 12, NET_HD_PRIVATE },
@@ -187,6 +200,21 @@ static const struct {
         { "198.51.100.0", 24, NET_HD_PRIVATE }, { "203.0.113.0", 24, NET_HD_PRIVATE },
         { "255.255.255.255", 32, NET_HD_RESERVED },
 };
+
+/* Hits from a table of text ranges, for an address of `family` at bit offset off. */
+static void naive_table(struct nhits *hs, const struct nrange *t, size_t n, int family,
+                        const uint8_t *bytes, unsigned off)
+{
+        struct net_cidr c = { .addr.family = (uint8_t)family };
+        struct net_addr a = { .family = (uint8_t)family };
+        memcpy(a.bytes, bytes, family == AF_INET ? 4 : 16);
+        for (size_t i = 0; i < n; i++) {
+                CHECK(inet_pton(family, t[i].net, c.addr.bytes) == 1);
+                c.prefix = (uint8_t)t[i].len;
+                if (naive_contains(&c, &a))
+                        nadd(hs, t[i].cls, off + t[i].len);
+        }
+}
 
 static void naive_v4_hits(struct nhits *hs, const uint8_t *v4, unsigned off,
                           const struct net_policy *p)
@@ -200,14 +228,7 @@ static void naive_v4_hits(struct nhits *hs, const uint8_t *v4, unsigned off,
                 nadd(hs, NET_HD_RESERVED, off + 4);
         if (IN_BADCLASS(x))     /* 240/4 */
                 nadd(hs, NET_HD_RESERVED, off + 4);
-        for (size_t i = 0; i < sizeof(naive_v4) / sizeof(naive_v4[0]); i++) {
-                struct net_cidr c = { .addr.family = AF_INET, .prefix = (uint8_t)naive_v4[i].len };
-                struct net_addr a = { .family = AF_INET };
-                CHECK(inet_pton(AF_INET, naive_v4[i].net, c.addr.bytes) == 1);
-                memcpy(a.bytes, v4, 4);
-                if (naive_contains(&c, &a))
-                        nadd(hs, naive_v4[i].cls, off + naive_v4[i].len);
-        }
+        naive_table(hs, naive_v4, sizeof(naive_v4) / sizeof(naive_v4[0]), AF_INET, v4, off);
         for (size_t i = 0; i < p->nhost; i++)
                 if (p->host[i].family == AF_INET && !memcmp(p->host[i].bytes, v4, 4))
                         nadd(hs, NET_HD_HOST, off + 32);
@@ -223,8 +244,6 @@ static void naive_hits(struct nhits *hs, const struct net_addr *a, const struct 
         memcpy(&s6, a->bytes, 16);
         const struct in6_addr *s = &s6;
         const uint8_t *b = a->bytes;
-        struct net_addr t = *a;
-        struct net_cidr c = { .addr.family = AF_INET6 };
         if (IN6_IS_ADDR_UNSPECIFIED(s) || IN6_IS_ADDR_LOOPBACK(s))
                 nadd(hs, NET_HD_LOOPBACK, 128);
         if (IN6_IS_ADDR_LINKLOCAL(s))
@@ -235,20 +254,11 @@ static void naive_hits(struct nhits *hs, const struct net_addr *a, const struct 
                 nadd(hs, NET_HD_RESERVED, 8);
         if ((b[0] & 0xfe) == 0xfc)
                 nadd(hs, NET_HD_PRIVATE, 7);
-        static const struct {
-                const char *net;
-                unsigned len;
-                enum net_hd_class cls;
-        } v6[] = {
+        static const struct nrange v6[] = {
                 { "64:ff9b:1::", 48, NET_HD_PRIVATE }, { "100::", 64, NET_HD_RESERVED },
                 { "2001:db8::", 32, NET_HD_PRIVATE }, { "fd00:ec2::254", 128, NET_HD_LINK_LOCAL },
         };
-        for (size_t i = 0; i < sizeof(v6) / sizeof(v6[0]); i++) {
-                CHECK(inet_pton(AF_INET6, v6[i].net, c.addr.bytes) == 1);
-                c.prefix = (uint8_t)v6[i].len;
-                if (naive_contains(&c, &t))
-                        nadd(hs, v6[i].cls, v6[i].len);
-        }
+        naive_table(hs, v6, sizeof(v6) / sizeof(v6[0]), AF_INET6, b, 0);
         for (size_t i = 0; i < p->nhost; i++)
                 if (p->host[i].family == AF_INET6 && !memcmp(p->host[i].bytes, b, 16))
                         nadd(hs, NET_HD_HOST, 128);
@@ -256,9 +266,7 @@ static void naive_hits(struct nhits *hs, const struct net_addr *a, const struct 
                 nadd(hs, NET_HD_RESERVED, 96);
                 naive_v4_hits(hs, b + 12, 96, p);
         }
-        CHECK(inet_pton(AF_INET6, "64:ff9b::", c.addr.bytes) == 1);
-        c.prefix = 96;
-        if (naive_contains(&c, &t))
+        if (s->s6_addr32[0] == htonl(0x0064ff9b) && !s->s6_addr32[1] && !s->s6_addr32[2])
                 naive_v4_hits(hs, b + 12, 96, p);
         if (s->s6_addr16[0] == htons(0x2002))
                 naive_v4_hits(hs, b + 2, 16, p);
@@ -456,13 +464,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 uint8_t op = u8(&r);
                 enum net_verdict act = (op & 2) ? NET_ALLOW : NET_DENY;
                 if (op & 1) {   /* raw text */
-                        size_t len = u8(&r) % 80;
-                        if (len > r.n)
-                                len = r.n;
-                        memcpy(text, r.p, len);
-                        text[len] = '\0';
-                        r.p += len;
-                        r.n -= len;
+                        take_text(&r, text, u8(&r) % 80);
                 } else if (op & 4) {    /* a name or wildcard */
                         size_t off = (op & 8) ? 2 : 0;
                         memcpy(text, "*.", 2);
@@ -476,8 +478,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 c.addr.bytes[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
                         CHECK(net_cidr_format(&c, text, sizeof(text)) > 0);
                 }
-                if (op & 16)
-                        snprintf(text + strlen(text), sizeof(text) - strlen(text), ":%u", u16(&r));
+                if (op & 16) {  /* a port; an IPv6 range needs brackets for it */
+                        char host[sizeof(text)];
+                        memcpy(host, text, sizeof(host));
+                        snprintf(text, sizeof(text), strchr(host, ':') && !(op & 1) ? "[%s]:%u" : "%s:%u",
+                                 host, u16(&r));
+                }
                 struct net_rule rule;
                 if (net_rule_parse(text, act, &rule, &why) == 0) {
                         check_rule_roundtrip(&rule);
@@ -498,15 +504,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if ((op & 3) == 0) {
                         if (op & 4)
                                 gen_name(&r, text, 260);
-                        else {
-                                size_t len = u8(&r);
-                                if (len > r.n)
-                                        len = r.n;
-                                memcpy(text, r.p, len);
-                                text[len] = '\0';
-                                r.p += len;
-                                r.n -= len;
-                        }
+                        else
+                                take_text(&r, text, u8(&r));
                         check_normalizer(text, strlen(text));
                         v = net_decide_name(&p, text, port, &d);
                         same(&p, &d, v, naive_name(&p, text, port));
