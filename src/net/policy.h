@@ -177,8 +177,9 @@ int net_decision_format(const struct net_decision *d, char *buf, size_t len);
 size_t net_policy_format(const struct net_policy *p, char *buf, size_t len);
 
 /* Replace p's mode, flags and rules with those in text (len bytes); the host
- * addresses are kept. Without a mode line the mode is allowlist. On error p
- * is unchanged, and *line (1-based) and *why say where and what. */
+ * addresses are kept. Without a mode line the mode is allowlist. Returns 0,
+ * or -EINVAL (-ENOSPC: over NET_POLICY_MAX_RULES rules) with p unchanged and
+ * *line (1-based) and *why saying where and what. */
 int net_policy_parse(struct net_policy *p, const char *text, size_t len,
                      unsigned *line, const char **why);
 

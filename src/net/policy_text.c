@@ -164,8 +164,11 @@ int net_policy_parse(struct net_policy *p, const char *text, size_t len,
         p->flags = st.flags;
         p->nrules = 0;
         st = (struct parsed){ false, NET_MODE_ALLOWLIST, 0, 0 };
+        /* cannot fail: the first pass accepted every line */
         rc = parse_all(text, len, &st, p, line, why);
-        *line = 0;
-        *why = NULL;
-        return rc;      /* 0: the first pass saw every line */
+        if (rc == 0) {
+                *line = 0;
+                *why = NULL;
+        }
+        return rc;
 }
