@@ -11,10 +11,11 @@
  *   - the name normaliser agrees with a naive one, and refuses anything
  *     inet_aton(3) would read as an address;
  *   - a rule's canonical text parses back to the same rule, and a policy's
- *     text form round-trips;
+ *     text form round-trips; removing a rule keeps the others' order;
  *   - allowlist never allows what open mode with the same rules refuses.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -463,6 +464,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (unsigned i = 0; i < nrules; i++) {
                 uint8_t op = u8(&r);
                 enum net_verdict act = (op & 2) ? NET_ALLOW : NET_DENY;
+                if ((op & 0xc0) == 0xc0 && p.nrules) {  /* remove one, keeping the order */
+                        size_t k = u8(&r) % p.nrules, n = p.nrules;
+                        struct net_rule gone = p.rules[k], next = p.rules[k + 1 < n ? k + 1 : k];
+                        CHECK(net_policy_remove(&p, &gone) == 0);
+                        CHECK(net_policy_remove(&p, &gone) == -ENOENT && p.nrules == n - 1);
+                        CHECK(k + 1 == n || net_rule_equal(&p.rules[k], &next));
+                        continue;
+                }
                 if (op & 1) {   /* raw text */
                         take_text(&r, text, u8(&r) % 80);
                 } else if (op & 4) {    /* a name or wildcard */
