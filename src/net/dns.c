@@ -31,7 +31,7 @@ static const char *const reasons[DNS_E_COUNT_] = {
         [DNS_E_QDCOUNT]    = "QDCOUNT is not 1",
         [DNS_E_COUNTS]     = "answer/authority records or more than one additional record in a query",
         [DNS_E_POINTER]    = "compression pointer in a query name",
-        [DNS_E_LABEL_TYPE] = "unknown label type in a query name",
+        [DNS_E_LABEL_LEN] = "label longer than 63 octets (or an extended label type)",
         [DNS_E_NAME_LEN]   = "query name longer than 255 octets",
         [DNS_E_TRUNCATED]  = "message ends inside a record",
         [DNS_E_OPT]        = "additional record is not a valid EDNS OPT record",
@@ -89,8 +89,11 @@ static enum dns_err parse_qname(const uint8_t *buf, size_t len, size_t *pos,
                 uint8_t l = buf[p];
                 if ((l & NS_CMPRSFLGS) == NS_CMPRSFLGS)
                         return DNS_E_POINTER;
-                if (l & NS_CMPRSFLGS)
-                        return DNS_E_LABEL_TYPE;
+                /* 0x40 and 0x80 prefixes were extended label types, now
+                 * retired (RFC 6891 §5); as lengths they exceed the 63
+                 * octets a label may have (RFC 1035 §2.3.4). */
+                if (l > NS_MAXLABEL)
+                        return DNS_E_LABEL_LEN;
                 /* RFC 1035 §3.1: the whole name, length octets and the
                  * final zero included, is at most 255 octets. */
                 wire += 1u + l;
@@ -221,7 +224,7 @@ enum dns_reply_kind dns_err_reply(enum dns_err e)
         case DNS_E_QDCOUNT:
         case DNS_E_COUNTS:
         case DNS_E_POINTER:
-        case DNS_E_LABEL_TYPE:
+        case DNS_E_LABEL_LEN:
         case DNS_E_NAME_LEN:
         case DNS_E_TRUNCATED:
         case DNS_E_OPT:

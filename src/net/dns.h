@@ -66,7 +66,7 @@ enum dns_err {
         DNS_E_QDCOUNT,      /* QDCOUNT is not 1 */
         DNS_E_COUNTS,       /* ANCOUNT or NSCOUNT not 0, or ARCOUNT > 1 */
         DNS_E_POINTER,      /* a compression pointer in the question */
-        DNS_E_LABEL_TYPE,   /* an extended label type (0x40/0x80, RFC 6891 §5) */
+        DNS_E_LABEL_LEN,    /* length octet over 63: an extended label type (RFC 6891 §5) */
         DNS_E_NAME_LEN,     /* name longer than 255 octets */
         DNS_E_TRUNCATED,    /* the message ends inside the question or OPT */
         DNS_E_OPT,          /* the additional record is not a well-formed OPT */
