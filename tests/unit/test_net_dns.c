@@ -28,6 +28,13 @@ static const uint8_t q_aaaa_edns[] = {
         OPT(0x04, 0xd0, 0, 12), 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8,
 };
 
+/* q_aaaa_edns with EDNS VERSION 1 (the OPT's TTL octet 2, RFC 6891 §6.1.3) */
+static void edns_version_1(uint8_t v1[sizeof(q_aaaa_edns)])
+{
+        memcpy(v1, q_aaaa_edns, sizeof(q_aaaa_edns));
+        v1[12 + 17 + 6] = 1;
+}
+
 static enum dns_err parse(const uint8_t *b, size_t n, struct dns_query *q)
 {
         return dns_query_parse(b, n, q);
@@ -245,8 +252,7 @@ static void test_malformed_opt(void **st)
         assert_int_equal(parse(rdlen, 12 + 17, &q), DNS_E_TRUNCATED);
         /* EDNS version 1: BADVERS, with what a reply needs */
         uint8_t v1[sizeof(q_aaaa_edns)];
-        memcpy(v1, q_aaaa_edns, sizeof(v1));
-        v1[12 + 17 + 6] = 1;
+        edns_version_1(v1);
         assert_int_equal(parse(v1, sizeof(v1), &q), DNS_E_BADVERS);
         assert_true(q.has_edns);
         assert_int_equal(q.edns_version, 1);
@@ -260,18 +266,26 @@ static long build(const struct dns_query *q, enum dns_reply_kind k, uint8_t *out
         return dns_reply_build(q, &a, out, cap);
 }
 
+/* Parse query (which must give want_err), build a reply of kind k, and
+ * compare it with want byte for byte. */
+static void check_reply(const uint8_t *query, size_t qn, enum dns_err want_err,
+                        enum dns_reply_kind k, const uint8_t *want, size_t wn)
+{
+        struct dns_query q;
+        uint8_t out[DNS_REPLY_MAX];
+        assert_int_equal(parse(query, qn, &q), want_err);
+        assert_int_equal(build(&q, k, out, sizeof(out)), (long)wn);
+        assert_memory_equal(out, want, wn);
+}
+
 static void test_reply_a(void **st)
 {
         (void)st;
-        struct dns_query q;
-        uint8_t out[DNS_REPLY_MAX];
         const uint8_t want[] = {
                 HDR(0x12, 0x34, 0x81, 0x80, 1, 1, 0, 0), Q_EXAMPLE(1),
                 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 198, 18, 0, 5,
         };
-        assert_int_equal(parse(q_a, sizeof(q_a), &q), DNS_OK);
-        assert_int_equal(build(&q, DNS_REPLY_A, out, sizeof(out)), sizeof(want));
-        assert_memory_equal(out, want, sizeof(want));
+        check_reply(q_a, sizeof(q_a), DNS_OK, DNS_REPLY_A, want, sizeof(want));
 
         /* with EDNS: the question echoed in the guest's case, CD echoed, OPT added */
         uint8_t qe[sizeof(q_aaaa_edns)];
@@ -283,9 +297,7 @@ static void test_reply_a(void **st)
                 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 198, 18, 0, 5,
                 OPT(0x04, 0xd0, 0, 0),
         };
-        assert_int_equal(parse(qe, sizeof(qe), &q), DNS_OK);
-        assert_int_equal(build(&q, DNS_REPLY_A, out, sizeof(out)), sizeof(want_e));
-        assert_memory_equal(out, want_e, sizeof(want_e));
+        check_reply(qe, sizeof(qe), DNS_OK, DNS_REPLY_A, want_e, sizeof(want_e));
 }
 
 static void test_reply_negative(void **st)
@@ -298,20 +310,17 @@ static void test_reply_negative(void **st)
         const uint8_t nodata[] = {
                 HDR(0xbe, 0xef, 0x81, 0x80, 1, 0, 0, 1), Q_EXAMPLE_MIXED(28), OPT(0x04, 0xd0, 0, 0),
         };
-        assert_int_equal(parse(q_aaaa_edns, sizeof(q_aaaa_edns), &q), DNS_OK);
-        assert_int_equal(build(&q, DNS_REPLY_NODATA, out, sizeof(out)), sizeof(nodata));
-        assert_memory_equal(out, nodata, sizeof(nodata));
-        /* an A answer to an AAAA question is never built */
-        assert_int_equal(build(&q, DNS_REPLY_A, out, sizeof(out)), -EINVAL);
-        assert_int_equal(build(&q, DNS_REPLY_NONE, out, sizeof(out)), -EINVAL);
-
+        check_reply(q_aaaa_edns, sizeof(q_aaaa_edns), DNS_OK, DNS_REPLY_NODATA, nodata, sizeof(nodata));
         /* REFUSED with EDNS carries EDE 18 "Prohibited" (RFC 8914) */
         const uint8_t refused[] = {
                 HDR(0xbe, 0xef, 0x81, 0x85, 1, 0, 0, 1), Q_EXAMPLE_MIXED(28),
                 OPT(0x04, 0xd0, 0, 6), 0, 15, 0, 2, 0, 18,
         };
-        assert_int_equal(build(&q, DNS_REPLY_REFUSED, out, sizeof(out)), sizeof(refused));
-        assert_memory_equal(out, refused, sizeof(refused));
+        check_reply(q_aaaa_edns, sizeof(q_aaaa_edns), DNS_OK, DNS_REPLY_REFUSED, refused, sizeof(refused));
+        /* an A answer to an AAAA question is never built */
+        assert_int_equal(parse(q_aaaa_edns, sizeof(q_aaaa_edns), &q), DNS_OK);
+        assert_int_equal(build(&q, DNS_REPLY_A, out, sizeof(out)), -EINVAL);
+        assert_int_equal(build(&q, DNS_REPLY_NONE, out, sizeof(out)), -EINVAL);
 
         /* without EDNS: plain header + question */
         assert_int_equal(parse(q_a, sizeof(q_a), &q), DNS_OK);
@@ -338,10 +347,10 @@ static void test_reply_errors(void **st)
         /* FORMERR for a name with a pointer: id kept, no question */
         const uint8_t ptr[] = { HDR(0x55, 0x66, 0x01, 0, 1, 0, 0, 0), 0xc0, 12, 0, 1, 0, 1 };
         const uint8_t formerr[] = { HDR(0x55, 0x66, 0x81, 0x81, 0, 0, 0, 0) };
-        assert_int_equal(parse(ptr, sizeof(ptr), &q), DNS_E_POINTER);
-        assert_int_equal(build(&q, dns_err_reply(DNS_E_POINTER), out, sizeof(out)), sizeof(formerr));
-        assert_memory_equal(out, formerr, sizeof(formerr));
+        check_reply(ptr, sizeof(ptr), DNS_E_POINTER, dns_err_reply(DNS_E_POINTER), formerr, sizeof(formerr));
         /* and no NXDOMAIN/NODATA/A without a question */
+        assert_int_equal(parse(ptr, sizeof(ptr), &q), DNS_E_POINTER);
+        assert_int_equal(build(&q, DNS_REPLY_A, out, sizeof(out)), -EINVAL);
         assert_int_equal(build(&q, DNS_REPLY_NXDOMAIN, out, sizeof(out)), -EINVAL);
         assert_int_equal(build(&q, DNS_REPLY_NODATA, out, sizeof(out)), -EINVAL);
 
@@ -350,29 +359,22 @@ static void test_reply_errors(void **st)
         memcpy(st2, q_a, sizeof(st2));
         st2[2] = 2 << 3 | 1;
         const uint8_t notimp[] = { HDR(0x12, 0x34, 0x91, 0x84, 0, 0, 0, 0) };
-        assert_int_equal(parse(st2, sizeof(st2), &q), DNS_E_OPCODE);
-        assert_int_equal(build(&q, dns_err_reply(DNS_E_OPCODE), out, sizeof(out)), sizeof(notimp));
-        assert_memory_equal(out, notimp, sizeof(notimp));
+        check_reply(st2, sizeof(st2), DNS_E_OPCODE, dns_err_reply(DNS_E_OPCODE), notimp, sizeof(notimp));
 
         /* BADVERS: RCODE 16 = header 0 + OPT extended RCODE 1 (RFC 6891 §6.1.3) */
         uint8_t v1[sizeof(q_aaaa_edns)];
-        memcpy(v1, q_aaaa_edns, sizeof(v1));
-        v1[12 + 17 + 6] = 1;
+        edns_version_1(v1);
         const uint8_t badvers[] = {
                 HDR(0xbe, 0xef, 0x81, 0x80, 1, 0, 0, 1), Q_EXAMPLE_MIXED(28),
                 0, 0, 41, 0x04, 0xd0, 1, 0, 0, 0, 0, 0,
         };
-        assert_int_equal(parse(v1, sizeof(v1), &q), DNS_E_BADVERS);
-        assert_int_equal(build(&q, DNS_REPLY_BADVERS, out, sizeof(out)), sizeof(badvers));
-        assert_memory_equal(out, badvers, sizeof(badvers));
+        check_reply(v1, sizeof(v1), DNS_E_BADVERS, DNS_REPLY_BADVERS, badvers, sizeof(badvers));
 
         /* a malformed OPT: FORMERR echoes the question, without OPT */
         const uint8_t bad_opt[] = { HDR(0, 9, 0, 0, 1, 0, 0, 1), Q_EXAMPLE(1),
                                     OPT(2, 0, 0, 3), 0, 10, 0 };
         const uint8_t formerr_q[] = { HDR(0, 9, 0x80, 0x81, 1, 0, 0, 0), Q_EXAMPLE(1) };
-        assert_int_equal(parse(bad_opt, sizeof(bad_opt), &q), DNS_E_OPT);
-        assert_int_equal(build(&q, DNS_REPLY_FORMERR, out, sizeof(out)), sizeof(formerr_q));
-        assert_memory_equal(out, formerr_q, sizeof(formerr_q));
+        check_reply(bad_opt, sizeof(bad_opt), DNS_E_OPT, DNS_REPLY_FORMERR, formerr_q, sizeof(formerr_q));
 }
 
 static void test_reply_truncation(void **st)
