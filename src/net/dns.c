@@ -107,8 +107,12 @@ static enum dns_err parse_qname(const uint8_t *buf, size_t len, size_t *pos,
                         q->name[t++] = '.';
                 for (size_t i = 0; i < l; i++) {
                         uint8_t c = buf[p + 1 + i];
-                        if (!name_char_ok(c))
+                        /* '?' keeps the text printable and unambiguous
+                         * for the log line that reports the refusal. */
+                        if (!name_char_ok(c)) {
                                 *bad_chars = true;
+                                c = '?';
+                        }
                         q->name[t++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : (char)c;
                 }
                 p += 1u + l;
@@ -184,8 +188,10 @@ enum dns_err dns_query_parse(const uint8_t *buf, size_t len, struct dns_query *q
         size_t pos = NS_HFIXEDSZ;
         bool bad_chars = false;
         enum dns_err e = parse_qname(buf, len, &pos, q, &bad_chars);
-        if (e != DNS_OK)
+        if (e != DNS_OK) {
+                q->name[0] = '\0';     /* no half names in the log */
                 return e;
+        }
         if (len - pos < NS_QFIXEDSZ)
                 return DNS_E_TRUNCATED;
         q->qtype = get16(buf + pos);
@@ -205,6 +211,18 @@ enum dns_err dns_query_parse(const uint8_t *buf, size_t len, struct dns_query *q
                 return DNS_E_BADVERS;
         /* Last: the message is well-formed, so REFUSED can echo it whole. */
         return bad_chars ? DNS_E_NAME_CHARS : DNS_OK;
+}
+
+const char *dns_reply_str(enum dns_reply_kind k)
+{
+        static const char *const names[] = {
+                [DNS_REPLY_NONE] = "no reply", [DNS_REPLY_A] = "A",
+                [DNS_REPLY_NODATA] = "NODATA", [DNS_REPLY_NXDOMAIN] = "NXDOMAIN",
+                [DNS_REPLY_REFUSED] = "REFUSED", [DNS_REPLY_SERVFAIL] = "SERVFAIL",
+                [DNS_REPLY_FORMERR] = "FORMERR", [DNS_REPLY_NOTIMP] = "NOTIMP",
+                [DNS_REPLY_BADVERS] = "BADVERS",
+        };
+        return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "unknown";
 }
 
 enum dns_reply_kind dns_err_reply(enum dns_err e)

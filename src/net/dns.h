@@ -89,7 +89,8 @@ struct dns_query {
         bool     has_edns;        /* a valid OPT record was present */
         uint8_t  edns_version;
         uint16_t udp_size;        /* room for our reply: 512 without EDNS, else max(512, advertised) */
-        /* lowercase, dotted, no trailing dot; the root is "." */
+        /* lowercase, dotted, no trailing dot; the root is "."; with
+         * DNS_E_NAME_CHARS each refused byte shows as '?' (safe to log) */
         char     name[DNS_NAME_TEXT_MAX];
         size_t   name_len;
         /* the question section exactly as the guest sent it (case kept, for
@@ -123,6 +124,9 @@ enum dns_reply_kind {
  * in a name REFUSED (the question is well-formed, we just do not serve
  * such names); EDNS version > 0 BADVERS. */
 enum dns_reply_kind dns_err_reply(enum dns_err e);
+
+/* "REFUSED", "NXDOMAIN"...: for the log. */
+const char *dns_reply_str(enum dns_reply_kind k);
 
 /* What a well-formed question asks of the broker. */
 enum dns_plan {

@@ -170,8 +170,13 @@ static void one_message(const uint8_t *m, size_t len, size_t small_cap)
         CHECK((unsigned)e < DNS_E_COUNT_);
         CHECK(dns_strerror(e) != NULL);
         CHECK(q.udp_size >= 512);
+        if (q.name_len)         /* printable, NUL-free: it may be logged */
+                for (size_t i = 0; i < q.name_len; i++)
+                        CHECK(q.name[i] > ' ' && q.name[i] < 0x7f);
+        CHECK(q.name_len == strlen(q.name));
+        CHECK(dns_reply_str(dns_err_reply(e)) != NULL);
         if (e == DNS_OK) {
-                CHECK(q.name_len == strlen(q.name) && q.name_len <= 253 && q.name_len > 0);
+                CHECK(q.name_len <= 253 && q.name_len > 0);
                 CHECK(q.question_len >= 5 && q.question_len <= DNS_QUESTION_MAX);
                 for (size_t i = 0; i < q.name_len; i++) {
                         char c = q.name[i];

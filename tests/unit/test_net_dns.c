@@ -215,10 +215,15 @@ static void test_malformed(void **st)
         /* a '.' inside a label, a space, a NUL: well-formed but refused */
         const uint8_t dot[] = { HDR(0, 8, 0, 0, 1, 0, 0, 0), 3, 'a', '.', 'b', 0, 0, 1, 0, 1 };
         assert_int_equal(parse(dot, sizeof(dot), &q), DNS_E_NAME_CHARS);
+        assert_string_equal(q.name, "a?b");
         assert_int_equal(q.question_len, 9);
         assert_int_equal(dns_err_reply(DNS_E_NAME_CHARS), DNS_REPLY_REFUSED);
         const uint8_t nul[] = { HDR(0, 8, 0, 0, 1, 0, 0, 0), 2, 'a', 0, 0, 0, 1, 0, 1 };
         assert_int_equal(parse(nul, sizeof(nul), &q), DNS_E_NAME_CHARS);
+        assert_string_equal(q.name, "a?");
+        const uint8_t nl[] = { HDR(0, 8, 0, 0, 1, 0, 0, 0), 4, 'E', '\n', 'v', ' ', 0, 0, 1, 0, 1 };
+        assert_int_equal(parse(nl, sizeof(nl), &q), DNS_E_NAME_CHARS);
+        assert_string_equal(q.name, "e?v?");
         /* structure beats characters: bad chars + trailing is FORMERR */
         memcpy(b, dot, sizeof(dot));
         b[sizeof(dot)] = 0;
@@ -508,6 +513,9 @@ static void test_strerror(void **st)
                 assert_non_null(dns_strerror((enum dns_err)e));
         assert_string_equal(dns_strerror(DNS_E_POINTER), "compression pointer in a query name");
         assert_string_equal(dns_strerror((enum dns_err)99), "unknown DNS error");
+        assert_string_equal(dns_reply_str(DNS_REPLY_REFUSED), "REFUSED");
+        assert_string_equal(dns_reply_str(DNS_REPLY_BADVERS), "BADVERS");
+        assert_string_equal(dns_reply_str((enum dns_reply_kind)42), "unknown");
 }
 
 int main(void)
