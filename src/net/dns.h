@@ -14,8 +14,10 @@
  *           switch (dns_query_plan(&q)) {          // what the question asks for
  *           case DNS_PLAN_REFUSE: a.kind = DNS_REPLY_REFUSED; break;
  *           case DNS_PLAN_NODATA: a.kind = allowed(q.name) ? DNS_REPLY_NODATA : DNS_REPLY_REFUSED; break;
- *           case DNS_PLAN_A:      ... resolve on the host, pool_lookup_or_add(),
- *                                 a.kind = DNS_REPLY_A, a.addr = ..., a.ttl = DNS_SYNTH_TTL;
+ *           case DNS_PLAN_A:      // denied: REFUSED; the host's resolver says
+ *                                 // no such name: NXDOMAIN; it failed: SERVFAIL;
+ *                                 // else pool_lookup_or_add(q.name, &a.addr),
+ *                                 a.kind = DNS_REPLY_A, a.ttl = DNS_SYNTH_TTL;
  *           }
  *   }
  *   if (a.kind != DNS_REPLY_NONE) n = dns_reply_build(&q, &a, out, sizeof(out));
