@@ -37,7 +37,8 @@ int pool_init(struct pool *p, struct in_addr base, unsigned prefix,
         uint32_t size = 1u << (32 - prefix);
         /* The first and last address of the range are never handed out:
          * software treats all-zeros/all-ones host parts specially. */
-        if ((b & (size - 1)) != 0 || capacity == 0 || capacity > size - 2)
+        if ((b & (size - 1)) != 0 || capacity == 0 || capacity > size - 2 ||
+            capacity > POOL_MAX_CAPACITY)
                 return -EINVAL;
         uint32_t buckets = 1;
         while (buckets < 2 * capacity)

@@ -33,6 +33,7 @@
 #define POOL_DEFAULT_BASE     0xc6120000u   /* 198.18.0.0, host order */
 #define POOL_DEFAULT_PREFIX   15u
 #define POOL_DEFAULT_CAPACITY 4096u
+#define POOL_MAX_CAPACITY     (1u << 20)   /* keeps the table sizes far from overflow */
 
 struct pool_entry {
         char     name[DNS_NAME_TEXT_MAX];
@@ -57,7 +58,8 @@ struct pool {
 
 /* base/prefix: the range (network order base, aligned to the prefix,
  * prefix 1..30); capacity: names kept at once, at most the range's size
- * minus its first and last address (never handed out). seed: from
+ * minus its first and last address (never handed out) and at most
+ * POOL_MAX_CAPACITY. seed: from
  * getrandom() in the broker, fixed in tests. 0, -EINVAL or -ENOMEM. */
 int pool_init(struct pool *p, struct in_addr base, unsigned prefix,
               uint32_t capacity, uint64_t seed);

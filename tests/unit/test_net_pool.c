@@ -122,6 +122,8 @@ static void test_invalid(void **st)
         assert_int_equal(pool_init(&p, ip("198.18.0.1"), 15, 4, 0), -EINVAL);
         assert_int_equal(pool_init(&p, ip("198.18.0.0"), 15, 0, 0), -EINVAL);
         assert_int_equal(pool_init(&p, ip("10.0.0.0"), 29, 7, 0), -EINVAL);
+        assert_int_equal(pool_init(&p, ip("0.0.0.0"), 1, POOL_MAX_CAPACITY + 1, 0), -EINVAL);
+        assert_int_equal(pool_init(&p, ip("128.0.0.0"), 1, UINT32_MAX, 0), -EINVAL);
         assert_int_equal(pool_init(&p, ip("10.0.0.0"), 29, 6, 0), 0);
         assert_int_equal(pool_lookup_or_add(&p, "", &a), -EINVAL);
         char name[DNS_NAME_TEXT_MAX + 1];
