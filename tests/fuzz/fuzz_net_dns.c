@@ -108,6 +108,9 @@ static void build_all(const struct dns_query *q, const uint8_t *m, size_t len,
         };
         if (q->question_len)
                 CHECK(q->question_len == question_len(m, len));
+        struct dns_answer none = { .kind = DNS_REPLY_NONE };
+        uint8_t scratch[DNS_REPLY_MAX];
+        CHECK(dns_reply_build(q, &none, scratch, sizeof(scratch)) == -EINVAL);
         for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
                 struct dns_answer a = { .kind = kinds[k].kind, .ttl = DNS_SYNTH_TTL };
                 inet_pton(AF_INET, "198.19.1.2", &a.addr);
@@ -253,8 +256,12 @@ static void stream(const uint8_t *s, size_t size)
                         CHECK(n >= 1 && (size_t)n <= chunk - c_off);
                         c_off += (size_t)n;
                         if (m) {
+                                uint8_t pre[DNS_TCP_PREFIX];
                                 CHECK(got < f.n && ml == f.len[got]);
                                 CHECK(memcmp(m, s + f.off[got], ml) == 0);
+                                /* framing it again gives the prefix it came with */
+                                CHECK(dns_tcp_put_len(pre, ml) == 0);
+                                CHECK(memcmp(pre, s + f.off[got] - 2, 2) == 0);
                                 got++;
                         }
                 }
@@ -264,6 +271,11 @@ static void stream(const uint8_t *s, size_t size)
         }
         CHECK(got == f.n);
         CHECK(err == f.err);
+        if (err) {          /* the error sticks */
+                const uint8_t *m;
+                size_t ml;
+                CHECK(dns_tcp_reader_feed(&r, s, size, &m, &ml) == err && m == NULL);
+        }
         CHECK(dns_tcp_reader_idle(&r) == (!f.err && !f.partial));
 }
 
