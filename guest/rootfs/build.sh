@@ -8,7 +8,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../scripts/cache.sh"
 
-PKGS=docker.io,containerd,runc,iptables,docker-compose,git,curl,ca-certificates,busybox-static,procps,iproute2,sudo,e2fsprogs,tar,less,nano,xz-utils,gzip,openssh-client,python3
+PKGS=docker.io,containerd,runc,iptables,docker-compose,git,curl,ca-certificates,busybox-static,procps,iproute2,sudo,e2fsprogs,tar,less,nano,xz-utils,gzip,openssh-client,python3,make
 MIRROR=${SILO_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 CACHE_EXTRA="$PKGS"
 key=$(cache_key rootfs "$0" "$here/daemon.json")
