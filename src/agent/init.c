@@ -346,7 +346,7 @@ void init_poweroff(void)
         sync();
         /* The VMM has no power-off device: with reboot=k on the kernel
          * command line this reboot resets through the i8042, which the VMM
-         * treats as "VM exited" (docs/vmm-recipe.md, section h). */
+         * treats as "VM exited" (docs/silo-vmm.md, exit code 0). */
         reboot(RB_AUTOBOOT);
         for (;;)
                 pause();

@@ -1,6 +1,7 @@
 /*
- * VM construction and lifetime. vm_create follows the recipe's KVM order
- * (docs/vmm-recipe.md §a); each step says why it sits where it is.
+ * VM construction and lifetime. vm_create follows the order the KVM API
+ * asks for (Documentation/virt/kvm/api.rst); each step says why it sits
+ * where it is.
  */
 #include "vmm/vm.h"
 
