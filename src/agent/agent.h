@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "proto/contract.h"
 #include "proto/proto.h"
 
 /* PATH for the agent, its daemons and commands whose request sets none
@@ -43,9 +44,7 @@ int init_system(void);
 void init_poweroff(void) __attribute__((noreturn));
 
 /* docker.c: start the guest's dockerd in the background when the root has
- * one; readiness appears as DOCKER_READY (or DOCKER_FAILED). */
-#define DOCKER_READY  "/run/silo/docker.ready"
-#define DOCKER_FAILED "/run/silo/docker.failed"
+ * one; readiness appears as SILO_DOCKER_READY (or SILO_DOCKER_FAILED). */
 pid_t docker_start(void);   /* the watcher's pid, or -1 */
 
 /* trim.c: hand the guest's page cache back to the host when idle (PID 1).

@@ -16,10 +16,11 @@
  *
  * Readiness is reported through the agent's ordinary file operations: a
  * watcher process answers GET /_ping on the socket and then writes
- * DOCKER_READY (its content: milliseconds since boot); if dockerd dies or
- * never answers, DOCKER_FAILED holds the reason, the end of dockerd's log goes
- * to the console (`silo logs`), and the socket answers every client with that
- * reason (HTTP 503) instead of leaving it waiting. dockerd's log: DOCKER_LOG.
+ * SILO_DOCKER_READY (its content: milliseconds since boot); if dockerd dies
+ * or never answers, SILO_DOCKER_FAILED holds the reason, the end of
+ * dockerd's log (SILO_DOCKER_LOG) goes to the console (`silo logs`), and the
+ * socket answers every client with that reason (HTTP 503) instead of leaving
+ * it waiting. The three paths are in proto/contract.h: the host reads them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +47,6 @@ static const char *const dockerd_paths[] = { "/usr/sbin/dockerd", "/usr/bin/dock
 #define CONTAINERD     "/usr/bin/containerd"
 #define CONTAINERD_SOCK "/run/containerd/containerd.sock"
 #define DOCKER_DATA    "/.silo/scratch/docker"
-#define DOCKER_LOG     "/var/log/dockerd.log"   /* = /var/log/<what>.log below */
 #define DOCKER_WAIT_S  900   /* give up after this long (emulated hosts are slow) */
 #define LOG_TAIL_LINES 20    /* of dockerd's log, copied to the console on failure */
 #define SD_LISTEN_FDS_START 3 /* sd_listen_fds(3): passed fds start at 3 */
@@ -238,8 +238,8 @@ static const char *wait_dockerd(pid_t pid, long t0)
 	}
 	if (fd >= 0)
 		close(fd);
-	return dead ? "dockerd exited; see /var/log/dockerd.log"
-			 : "dockerd did not answer; see /var/log/dockerd.log";
+	return dead ? "dockerd exited; see " SILO_DOCKER_LOG
+		    : "dockerd did not answer; see " SILO_DOCKER_LOG;
 }
 
 /* The end of a daemon's log on the console, where `silo logs` finds it. */
@@ -312,9 +312,9 @@ static void __attribute__((noreturn)) serve_failure(int lfd, const char *reason)
 
 static void __attribute__((noreturn)) fail(int lfd, const char *reason)
 {
-	write_status(DOCKER_FAILED, "%ld ms: %s\n", boot_ms(), reason);
+	write_status(SILO_DOCKER_FAILED, "%ld ms: %s\n", boot_ms(), reason);
 	agent_log("docker: %s", reason);
-	log_tail_to_console(DOCKER_LOG);
+	log_tail_to_console(SILO_DOCKER_LOG);
 	/* The watcher itself exits (PID 1 counts it as Docker's start being
 	 * over); a child of its own keeps answering on the socket. */
 	if (lfd >= 0 && fork() == 0)
@@ -340,9 +340,9 @@ static void __attribute__((noreturn)) watch(const char *dockerd, int lfd)
 		fail(lfd, "no containerd in the base image");
 	if ((why = wait_containerd(spawn_daemon(cd_argv, "/var/log/containerd.log", -1), t0)))
 		fail(lfd, why);
-	if ((why = wait_dockerd(spawn_daemon(dd_argv, DOCKER_LOG, lfd), t0)))
+	if ((why = wait_dockerd(spawn_daemon(dd_argv, SILO_DOCKER_LOG, lfd), t0)))
 		fail(lfd, why);
-	write_status(DOCKER_READY, "%ld%s\n", boot_ms(), "");
+	write_status(SILO_DOCKER_READY, "%ld%s\n", boot_ms(), "");
 	_exit(0);
 }
 
@@ -353,12 +353,12 @@ pid_t docker_start(void)
 	pid_t w;
 	int lfd;
 
-	mkdir("/run/silo", 0755);
+	mkdir(SILO_GUEST_RUN_DIR, 0755);
 	for (size_t i = 0; i < sizeof(dockerd_paths) / sizeof(dockerd_paths[0]) && !dockerd; i++)
 		if (access(dockerd_paths[i], X_OK) == 0)
 			dockerd = dockerd_paths[i];
 	if (!dockerd) {
-		write_status(DOCKER_FAILED, "%ld ms: %s\n", boot_ms(), "no dockerd in the base image");
+		write_status(SILO_DOCKER_FAILED, "%ld ms: %s\n", boot_ms(), "no dockerd in the base image");
 		return -1;
 	}
 	/* Before anything that can fail: from here on a client gets an answer

@@ -1,7 +1,8 @@
 /* init.c: PID-1 duties of silo-init: mounts, root filesystem, loopback,
  * hostname, RNG seeding, and the power-off sequence.
  *
- * Kernel command line (read from /proc/cmdline):
+ * Kernel command line (read from /proc/cmdline; the words are named in
+ * proto/contract.h, which the host builds it from):
  *   silo.base=/dev/vda      read-only ext4 base image (shared by all sandboxes)
  *   silo.scratch=/dev/vdb   per-sandbox disk: overlay upper layer; formatted
  *                           on first boot with the base image's /sbin/mke2fs
@@ -74,6 +75,14 @@ static void std_fds(void)
                 close(fd);
 }
 
+/* The value of a KEY=value word (KEY from proto/contract.h, '=' included),
+ * or NULL when w is another word. */
+static const char *word_value(const char *w, const char *key)
+{
+        size_t n = strlen(key);
+        return strncmp(w, key, n) ? NULL : w + n;
+}
+
 static void read_cmdline(struct cmdline *c)
 {
         char buf[4096];
@@ -92,15 +101,16 @@ static void read_cmdline(struct cmdline *c)
                 buf[n > 0 ? n : 0] = 0;
         }
         for (char *save, *w = strtok_r(buf, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
-                if (!strncmp(w, "silo.base=", 10))
-                        snprintf(c->base, sizeof(c->base), "%s", w + 10);
-                else if (!strncmp(w, "silo.scratch=", 13))
-                        snprintf(c->scratch, sizeof(c->scratch), "%s", w + 13);
-                else if (!strncmp(w, "silo.hostname=", 14))
-                        snprintf(c->hostname, sizeof(c->hostname), "%s", w + 14);
-                else if (!strncmp(w, "silo.idle_trim=", 15))
-                        c->idle_trim = (unsigned)strtoul(w + 15, NULL, 10);
-                else if (!strcmp(w, "silo.docker=0"))
+                const char *v;
+                if ((v = word_value(w, SILO_ARG_BASE)))
+                        snprintf(c->base, sizeof(c->base), "%s", v);
+                else if ((v = word_value(w, SILO_ARG_SCRATCH)))
+                        snprintf(c->scratch, sizeof(c->scratch), "%s", v);
+                else if ((v = word_value(w, SILO_ARG_HOSTNAME)))
+                        snprintf(c->hostname, sizeof(c->hostname), "%s", v);
+                else if ((v = word_value(w, SILO_ARG_IDLE_TRIM)))
+                        c->idle_trim = (unsigned)strtoul(v, NULL, 10);
+                else if (!strcmp(w, SILO_ARG_NO_DOCKER))
                         c->no_docker = true;
         }
 }

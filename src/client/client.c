@@ -2,6 +2,7 @@
  * (client_exec.c). One stream per call; see client.h. */
 #include "client/client.h"
 #include "client/client_priv.h"
+#include "proto/contract.h"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -14,8 +14,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SILO_AGENT_PORT   1024u          /* AF_VSOCK port silo-init listens on */
-
 /* Header word 0: bytes 'S' 'L' 'O' <version> on the wire, so a hexdump reads "SLO\1". */
 #define PROTO_MAGIC       0x004f4c53u
 #define PROTO_VERSION     1u

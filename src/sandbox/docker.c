@@ -3,23 +3,21 @@
  * silo-init binds the Docker socket before its first session and hands it to
  * dockerd (socket activation, src/agent/docker.c), so Docker clients in the
  * guest wait for the daemon by themselves and `silo start` need not. What
- * the host reads here is the guest's own report: /run/silo/docker.ready once
- * dockerd answered, /run/silo/docker.failed with the reason when it never
- * will. `--wait-docker` polls for one of the two over the agent.
+ * the host reads here is the guest's own report: SILO_DOCKER_READY once
+ * dockerd answered, SILO_DOCKER_FAILED with the reason when it never will
+ * (proto/contract.h). `--wait-docker` polls for one of the two over the agent.
  */
 #include "sandbox/sandbox.h"
 #include "client/client.h"
+#include "proto/contract.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-/* The guest's paths (src/agent/agent.h: DOCKER_READY, DOCKER_FAILED). */
-#define GUEST_READY  "/run/silo/docker.ready"
-#define GUEST_FAILED "/run/silo/docker.failed"
 #define POLL_MS      250
-#define LOG_LINES    3   /* of dockerd's log, in the one-line error */
+#define LOG_LINES    "3" /* of dockerd's log, in the one-line error */
 
 static const char *const names[] = {
         [SB_DOCKER_OFF] = "off",         [SB_DOCKER_STOPPED] = "stopped",
@@ -58,8 +56,8 @@ static void one_line(char *s)
 static void failure_reason(const struct sandbox *sb, char *why, size_t n)
 {
         static const char script[] =
-                "cat " GUEST_FAILED "; echo; tail -n 3 /var/log/dockerd.log 2>/dev/null | "
-                "cut -c1-240 | sed 's/^/| /'";
+                "cat " SILO_DOCKER_FAILED "; echo; "
+                "tail -n " LOG_LINES " " SILO_DOCKER_LOG " 2>/dev/null | cut -c1-240 | sed 's/^/| /'";
         char *out = NULL;
         snprintf(why, n, "reason unknown");
         if (sb_guest_sh(sb, script, &out, NULL) != 0 || !out)
@@ -89,10 +87,10 @@ int sb_docker_state(const struct sandbox *sb, enum sb_docker *d, char *why, size
                 *d = SB_DOCKER_STOPPED;
                 return 0;
         }
-        if (agent_stat(sb->addr, GUEST_READY, false, &as, &e) == 0) {
+        if (agent_stat(sb->addr, SILO_DOCKER_READY, false, &as, &e) == 0) {
                 *d = SB_DOCKER_READY;
         } else if (e.remote && e.code == ENOENT) {
-                if (agent_stat(sb->addr, GUEST_FAILED, false, &as, &e) == 0) {
+                if (agent_stat(sb->addr, SILO_DOCKER_FAILED, false, &as, &e) == 0) {
                         *d = SB_DOCKER_FAILED;
                         if (why && n)
                                 failure_reason(sb, why, n);

@@ -8,6 +8,7 @@
  */
 #include "sandbox/sandbox.h"
 #include "client/client.h"
+#include "proto/contract.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -362,16 +363,17 @@ int sb_start(struct sandbox *sb)
                 return -1;
         snprintf(mem, sizeof(mem), "%llu", (unsigned long long)(sb->cfg.memory >> 20));
         snprintf(cpus, sizeof(cpus), "%u", sb->cfg.cpus);
-        snprintf(vs, sizeof(vs), "%d,%s", SB_GUEST_CID, vsock);
+        snprintf(vs, sizeof(vs), "%u,%s", SILO_GUEST_CID, vsock);
         snprintf(cons, sizeof(cons), "file:%s", console);
         snprintf(tmo, sizeof(tmo), "%d", boot_timeout);
         /* silo.idle_trim: the guest gives its page cache back to the host
          * after this many seconds without agent work (src/agent/trim.c);
          * silo.docker=0: silo-init leaves dockerd off (--no-docker).
          * Extra words come last, so SILO_GUEST_CMDLINE_EXTRA can override. */
-        snprintf(cmdline, sizeof(cmdline), "silo.base=/dev/vda silo.scratch=/dev/vdb "
-                 "silo.hostname=%s silo.idle_trim=%d%s%s%s", sb->name, SB_IDLE_TRIM_S,
-                 sb->cfg.no_docker ? " silo.docker=0" : "",
+        snprintf(cmdline, sizeof(cmdline),
+                 SILO_ARG_BASE SILO_BASE_DEV " " SILO_ARG_SCRATCH SILO_SCRATCH_DEV " "
+                 SILO_ARG_HOSTNAME "%s " SILO_ARG_IDLE_TRIM "%d%s%s%s", sb->name, SB_IDLE_TRIM_S,
+                 sb->cfg.no_docker ? " " SILO_ARG_NO_DOCKER : "",
                  extra && extra[0] ? " " : "", extra ? extra : "");
         /* RLIMIT_FSIZE for silo-vmm, a backstop behind its console cap
          * (16 MiB): every write past this offset fails. The scratch disk
@@ -393,7 +395,8 @@ int sb_start(struct sandbox *sb)
                 if (st.state == SB_EXITED) {
                         int c = st.exit.code;
                         sb_fail("sandbox %s did not boot: silo-vmm: %s%s", sb->name,
-                                st.exit.reason, (c == 3 || c == 7 || c == 8)
+                                st.exit.reason, (c == VMM_EXIT_SETUP || c == VMM_EXIT_KVM_ERROR ||
+                                                 c == VMM_EXIT_BOOT_TIMEOUT)
                                 ? " (KVM cannot run the guest here: run silo in the lab, "
                                   "e.g. 'tests/lab/run build/silo ...')" : "; see 'silo logs'");
                         return -1;

@@ -32,7 +32,6 @@
 #define SB_PATH_MAX 4096
 #define SB_MIN_MEMORY (32ull << 20)
 #define SB_MIN_DISK (64ull << 20)
-#define SB_GUEST_CID 3
 /* Seconds without agent work before a sandbox's guest gives its page cache
  * back to the host (src/agent/trim.c): long enough that an agent thinking
  * between two commands keeps its warm cache. */

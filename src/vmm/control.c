@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "vmm/evloop.h"
-#include "vmm/exitcode.h"
+#include "proto/contract.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
 

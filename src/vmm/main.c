@@ -17,7 +17,7 @@
 
 #include "vmm/arch/x86/mptable.h"
 #include "vmm/console.h"
-#include "vmm/exitcode.h"
+#include "proto/contract.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
 

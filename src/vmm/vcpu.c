@@ -1,7 +1,7 @@
 /*
  * vCPU threads. Each runs KVM_RUN in a loop and handles port-I/O and MMIO
  * exits through the VM's buses; every way the guest can end the VM maps to
- * one exit code (exitcode.h).
+ * one exit code (enum vmm_exit, proto/contract.h).
  *
  * Pause/stop: the requester sets vm->attention, then kicks each vCPU:
  * run->immediate_exit = 1 and a real-time signal (api.rst, "immediate_exit";
@@ -24,7 +24,7 @@
 #include "vmm/arch/x86/cpuid.h"
 #include "vmm/arch/x86/msr.h"
 #include "vmm/arch/x86/regs.h"
-#include "vmm/exitcode.h"
+#include "proto/contract.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
 

@@ -30,7 +30,7 @@
 #include "vmm/devices/virtio/virtio.h"
 #include "vmm/devices/virtio/vsock/vsock.h"
 #include "vmm/evloop.h"
-#include "vmm/exitcode.h"
+#include "proto/contract.h"
 #include "vmm/log.h"
 
 #define KVM_API_VERSION_EXPECTED 12

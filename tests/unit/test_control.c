@@ -15,7 +15,7 @@
 
 #include "vmm/control.h"
 #include "vmm/evloop.h"
-#include "vmm/exitcode.h"
+#include "proto/contract.h"
 #include "vmm/vm.h"
 
 static void *loop(void *ev)
