@@ -43,6 +43,8 @@ import tempfile
 import time
 
 TOP = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TOP / "tests" / "e2e"))
+from contract import GUEST_CID, connect_line, root_words  # noqa: E402  (the boot contract, as the tests take it)
 MAGIC = 0x014F4C53  # 'S' 'L' 'O' + version 1, little-endian
 HDR = struct.Struct("<IHHI")
 PT_PING, PT_PONG, PT_DONE, PT_ERROR = 0x02, 0x03, 0x04, 0x05
@@ -78,7 +80,7 @@ class Stream:
             if PLAIN_UNIX:  # silo-init --listen unix:PATH (host testing): no handshake
                 self.f = self.s.makefile("rb", buffering=1 << 20)
                 return
-            self.s.sendall(b"CONNECT 1024\n")
+            self.s.sendall(connect_line())
             line = b""
             while not line.endswith(b"\n"):
                 c = self.s.recv(1)
@@ -242,9 +244,9 @@ class VM:
             [str(vmm), "--kernel", str(guest / "vmlinux"), "--initrd", str(guest / "agent.cpio.gz"),
              "--memory", str(memory), "--cpus", str(cpus),
              "--disk", f"{(guest / 'rootfs.ext4').resolve()},ro",
-             "--disk", str(scratch), "--vsock", f"3,{self.sock}",
+             "--disk", str(scratch), "--vsock", f"{GUEST_CID},{self.sock}",
              "--boot-timeout", str(boot_timeout),
-             "--cmdline", f"silo.base=/dev/vda silo.scratch=/dev/vdb {extra}"],
+             "--cmdline", f"{root_words()} {extra}"],
             stdin=subprocess.DEVNULL, stdout=self.console, stderr=subprocess.STDOUT)
         end = time.monotonic() + boot_timeout
         while True:

@@ -44,7 +44,9 @@ import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "e2e"))
 from agent import AgentError, exec_, ping, stat  # noqa: E402  (the vsock client of bench/agent.py)
+from contract import DOCKER_FAILED, DOCKER_LOG, DOCKER_READY  # noqa: E402  (the boot contract, as the tests take it)
 
 TOP = pathlib.Path(__file__).resolve().parents[1]
 BUILD = TOP / os.environ.get("SILO_BUILD", "build")
@@ -201,9 +203,9 @@ def bench_start(silo, name, memory, idle_s, settle_s, docker_timeout):
 
     def docker_state():
         try:
-            if stat(sock, "/run/silo/docker.ready", timeout=30) is not None:
+            if stat(sock, DOCKER_READY, timeout=30) is not None:
                 return "ready"
-            if stat(sock, "/run/silo/docker.failed", timeout=30) is not None:
+            if stat(sock, DOCKER_FAILED, timeout=30) is not None:
                 return "failed"
         except (OSError, AgentError):
             pass
@@ -212,10 +214,10 @@ def bench_start(silo, name, memory, idle_s, settle_s, docker_timeout):
     el, state = wait_until(docker_state, docker_timeout, "Docker ready", alive)
     docker_s = time.monotonic() - t0
     if state == "failed":
-        _, out, _ = exec_(sock, ["sh", "-c", "cat /run/silo/docker.failed; tail -5 /var/log/dockerd.log"])
+        _, out, _ = exec_(sock, ["sh", "-c", f"cat {DOCKER_FAILED}; tail -5 {DOCKER_LOG}"])
         raise Fail("dockerd failed in the guest: " + out.decode(errors="replace"))
     res["docker_ready_ms"] = round(docker_s * 1000, 1)
-    code, out, _ = exec_(sock, ["cat", "/run/silo/docker.ready"])
+    code, out, _ = exec_(sock, ["cat", DOCKER_READY])
     try:
         res["docker_ready_guest_boot_ms"] = int(out.split()[0])
     except (ValueError, IndexError):

@@ -7,6 +7,8 @@ sends the hybrid-vsock line `CONNECT <port>` and expects `OK <port>`.
 """
 import struct
 
+from contract import AGENT_PORT
+
 MAGIC = 0x014F4C53  # "SLO" + protocol version 1
 PT_PING, PT_PONG, PT_DONE, PT_ERROR = 0x02, 0x03, 0x04, 0x05
 PT_EXEC, PT_STDOUT, PT_EXIT, PT_STARTED = 0x10, 0x13, 0x17, 0x18
@@ -27,7 +29,7 @@ def recv_exact(c, n):
     return b
 
 
-def accept_connect(c, port=1024):
+def accept_connect(c, port=AGENT_PORT):
     """Read the client's `CONNECT <port>` line and answer OK."""
     line = b""
     while not line.endswith(b"\n"):

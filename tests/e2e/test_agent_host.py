@@ -26,6 +26,8 @@ import time
 
 import pytest
 
+from contract import AGENT_PORT, connect_line
+
 TOP = pathlib.Path(__file__).resolve().parents[2]
 BUILD = TOP / os.environ.get("SILO_BUILD", "build")
 INIT = pathlib.Path(os.environ.get("SILO_AGENT_INIT", BUILD / "silo-init"))
@@ -571,8 +573,8 @@ def test_vsock_connect_handshake(agent):
     run(vagent, "ping", check=0)
     r = run(vagent, "exec", "-i", "--", "sha256sum", input=b"abc", check=0)
     assert r.stdout.startswith(sha(b"abc").encode())
-    assert fake.ports[0] == b"CONNECT 1024\n"
+    assert fake.ports[0] == connect_line()
     dead = FakeHybridVsock(d / "dead.sock", agent["addr"][5:], listening=False)
     r = run(dict(agent, addr=f"vsock:{d}/dead.sock"), "ping")
-    assert r.returncode == 125 and b"not listening on vsock port 1024" in r.stderr
-    assert dead.ports == [b"CONNECT 1024\n"]
+    assert r.returncode == 125 and b"not listening on vsock port %d" % AGENT_PORT in r.stderr
+    assert dead.ports == [connect_line()]

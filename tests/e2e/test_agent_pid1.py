@@ -16,6 +16,8 @@ import time
 
 import pytest
 
+from contract import ARG_HOSTNAME, root_words
+
 LAB_SECONDS = 4  # about this long alone in the lab: scripts/e2e-modules.sh starts the longest first
 
 TOP = pathlib.Path(__file__).resolve().parents[2]
@@ -83,7 +85,7 @@ def disks(tmp_path):
 
 def boot(disks, hostname):
     env = dict(os.environ, SILO_INIT_CMDLINE=(
-        f"silo.base={disks['base']} silo.scratch={disks['scratch']} silo.hostname={hostname}"))
+        f"{root_words(disks['base'], disks['scratch'])} {ARG_HOSTNAME}{hostname}"))
     log = open(disks["dir"] / f"{hostname}.log", "w+")
     p = subprocess.Popen(["unshare", "-fpmun", "--propagation", "private", str(INIT),
                           "--pid1", "--listen", "unix:/run/agent.sock"],

@@ -20,6 +20,7 @@ import time
 import pytest
 
 from conftest import BOOT_TIMEOUT, BUILD, GUEST, rss_kib
+from contract import ARG_IDLE_TRIM, ARG_NO_DOCKER, GUEST_CID, GUEST_RUN_DIR, connect_line, root_words
 import test_agent_host as host
 from test_agent_host import (  # noqa: F401  (collected again, against the VM)
     test_ping, test_exec_echo, test_exit_codes, test_death_by_signal,
@@ -66,9 +67,9 @@ class Sandbox:
         self.p = subprocess.Popen(
             [str(VMM), "--kernel", str(GUEST / "vmlinux"), "--initrd", str(AGENT_INITRD),
              "--memory", str(self.memory), "--disk", f"{BASE.resolve()},ro",
-             "--disk", str(self.scratch), "--vsock", f"3,{self.sock}",
+             "--disk", str(self.scratch), "--vsock", f"{GUEST_CID},{self.sock}",
              "--boot-timeout", str(BOOT_TIMEOUT), *self.vmm_args,
-             "--cmdline", f"silo.base=/dev/vda silo.scratch=/dev/vdb silo.docker=0 {self.cmdline} {extra}"],
+             "--cmdline", f"{root_words()} {ARG_NO_DOCKER} {self.cmdline} {extra}"],
             stdin=subprocess.DEVNULL, stdout=self.console, stderr=subprocess.STDOUT)
         end = time.monotonic() + BOOT_TIMEOUT
         while time.monotonic() < end:
@@ -116,7 +117,7 @@ IDLE = 3
 
 @pytest.fixture(scope="module")
 def vm(tmp_path_factory):
-    sb = Sandbox(tmp_path_factory.mktemp("vm"), vmm_args=["--balloon"], cmdline=f"silo.idle_trim={IDLE}").boot()
+    sb = Sandbox(tmp_path_factory.mktemp("vm"), vmm_args=["--balloon"], cmdline=f"{ARG_IDLE_TRIM}{IDLE}").boot()
     yield sb
     sb.kill()
 
@@ -129,8 +130,8 @@ def agent(vm):
 
 def test_docker_off_by_kernel_word(vm):
     """silo.docker=0 (what these sandboxes boot with): no Docker daemon."""
-    assert b"silo.docker=0" in vm.sh("cat /proc/cmdline").stdout
-    r = vm.sh("pidof dockerd containerd || echo none; ls /run/silo 2>/dev/null; true")
+    assert ARG_NO_DOCKER.encode() in vm.sh("cat /proc/cmdline").stdout
+    r = vm.sh(f"pidof dockerd containerd || echo none; ls {GUEST_RUN_DIR} 2>/dev/null; true")
     assert r.stdout.startswith(b"none\n") and b"docker" not in r.stdout, r.stdout
 
 
@@ -245,7 +246,7 @@ def vsock_raw(vm):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(30)
     s.connect(str(vm.sock))
-    s.sendall(b"CONNECT 1024\n")
+    s.sendall(connect_line())
     line = b""
     while not line.endswith(b"\n"):
         line += s.recv(1)

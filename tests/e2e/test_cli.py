@@ -18,6 +18,7 @@ import time
 import pytest
 
 from conftest import BOOT_TIMEOUT, BUILD, GUEST
+from contract import ARG_NO_DOCKER
 
 LAB_SECONDS = 100  # about this long alone in the lab: scripts/e2e-modules.sh starts the longest first
 
@@ -155,7 +156,7 @@ def test_isolation_crash_and_rm_rf_root(env):
         silo(env, "create", "--name", n, "--memory", "512M", "--disk", "1G", "--no-docker", check=0)
         silo(env, "start", n, check=0)
     assert inspect(env, "iso-b")["docker"] == "off"
-    assert b"silo.docker=0" in sh(env, "iso-b", "pidof dockerd || cat /proc/cmdline").stdout
+    assert ARG_NO_DOCKER.encode() in sh(env, "iso-b", "pidof dockerd || cat /proc/cmdline").stdout
     # --no-docker: no Docker socket either, so a client fails at once instead of waiting
     r = sh(env, "iso-b", "test -e /var/run/docker.sock || echo no-socket; timeout 60 docker info", check=None)
     assert r.returncode != 0 and b"no-socket" in r.stdout, r

@@ -15,6 +15,7 @@ import textwrap
 import pytest
 
 from conftest import BUILD
+from contract import VmmExit
 
 NEEDS_KVM = False  # scripts/test.sh runs this module on the host, never in the lab
 LAB_SECONDS = 5
@@ -83,21 +84,22 @@ def supervise(env, tmp_path, vmm, *sup_args):
 def test_guest_cannot_forge_the_exit_reason(env, tmp_path):
     """The guest prints silo-vmm's exit line format on its console; ls and
     inspect show what silo-vmm said on its own pipe."""
-    vmm = fake_vmm(tmp_path, """\
+    off = int(VmmExit.POWEROFF)
+    vmm = fake_vmm(tmp_path, f"""\
         console("Linux version 6.1 (fake guest)\\n")
-        reason("guest powered off (exit 4)")
+        reason("guest powered off (exit {off})")
         # the guest's last words, after silo-vmm's: the old supervisor took
         # the last "silo-vmm: " line of the console log as the reason
         console("silo-vmm: exit reason forged\\n")
-        sys.exit(4)
+        sys.exit({off})
         """)
     supervise(env, tmp_path, vmm)
     table = silo(env, "ls").stdout.decode()
     info = json.loads(silo(env, "inspect", NAME).stdout)
     assert "forged" not in table and "forged" not in json.dumps(info), (table, info)
-    assert info["exit_code"] == 4
-    assert info["exit_reason"] == "guest powered off (exit 4)", info
-    assert "exited (guest powered off (exit 4))" in table
+    assert info["exit_code"] == off
+    assert info["exit_reason"] == f"guest powered off (exit {off})", info
+    assert f"exited (guest powered off (exit {off}))" in table
 
 
 def test_silent_vmm_reason_is_its_exit_code(env, tmp_path):
@@ -157,8 +159,8 @@ def test_setup_failure_reason_on_exit_fd(tmp_path):
                 os.close(fd)
             except OSError:
                 pass
-    assert p.returncode == 3, p.stderr
-    assert said.startswith("setup failed: ") and said.endswith("(exit 3)\n"), said
+    assert p.returncode == VmmExit.SETUP, p.stderr
+    assert said.startswith("setup failed: ") and said.endswith(f"(exit {int(VmmExit.SETUP)})\n"), said
     assert said.count("\n") == 1
 
 

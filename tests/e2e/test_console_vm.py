@@ -6,6 +6,8 @@ and the end. Host-only checks of the same are in test_console_cap.py.
 import json
 import time
 
+from contract import VmmExit
+
 from test_cli import env, inspect, needs_kvm, sh, silo, status  # noqa: F401 (env: fixture)
 
 LAB_SECONDS = 60
@@ -42,7 +44,7 @@ def test_hostile_console_and_names(env):
     table = silo(env, "ls", check=0).stdout.decode()
     assert info["state"] == "exited", info
     assert "forged" not in info["exit_reason"] and "forged" not in table, (info, table)
-    assert info["exit_code"] == 4 and "guest powered off" in info["exit_reason"], info
+    assert info["exit_code"] == VmmExit.POWEROFF and "guest powered off" in info["exit_reason"], info
 
     logs = silo(env, "logs", "con", check=0).stdout
     assert b"Linux version" in logs

@@ -17,6 +17,7 @@ import sys
 import time
 
 from conftest import BOOT_TIMEOUT, control
+from contract import DOCKER_LOG
 from test_cli import env, inspect, needs_kvm, one_error_line, sh, silo, assert_nothing_left  # noqa: F401
 
 LAB_SECONDS = 260  # about this long alone in the lab: scripts/e2e-modules.sh starts the longest first
@@ -70,7 +71,7 @@ def diagnose(env, name):
                                       # timer interrupts still arriving on every vCPU?
                                       "grep -E 'CPU|LOC' /proc/interrupts; sleep 2; grep LOC /proc/interrupts")),
                        ("dockerd.log (tail)", ("exec", "-u", "root", name, "--", "tail", "-40",
-                                               "/var/log/dockerd.log"))):
+                                               DOCKER_LOG))):
         try:
             r = silo(env, *args, timeout=60)
             text = (r.stdout + r.stderr).decode(errors="replace").splitlines()[-60:]

@@ -14,10 +14,12 @@ import time
 import pytest
 
 from conftest import BOOT_TIMEOUT, control, rss_kib, run
+from contract import VmmExit
 
 LAB_SECONDS = 80  # about this long alone in the lab: scripts/e2e-modules.sh starts the longest first
 
-EXIT_RESET, EXIT_POWEROFF, EXIT_PANIC, EXIT_STOPPED = 0, 4, 5, 9
+EXIT_RESET, EXIT_POWEROFF, EXIT_PANIC, EXIT_STOPPED = (VmmExit.RESET, VmmExit.POWEROFF, VmmExit.PANIC,
+                                                      VmmExit.STOPPED)
 
 
 def vmm_cmd(vmm, kernel, initramfs, extra, *args, cmdline=()):

@@ -6,17 +6,19 @@ import subprocess
 
 import pytest
 
+from contract import GUEST_CID, VmmExit
+
 NEEDS_KVM = False  # scripts/test.sh runs this module on the host, never in the lab
 
 TOP = pathlib.Path(__file__).resolve().parents[2]
 VMM = TOP / os.environ.get("SILO_BUILD", "build") / "silo-vmm"
-EXIT_USAGE = 2
+EXIT_USAGE = VmmExit.USAGE
 
 pytestmark = pytest.mark.skipif(not VMM.exists(), reason=f"{VMM} not built (make)")
 
 # Every option silo-vmm takes once, with a valid value (None: a flag).
 ONCE = {"--kernel": "/k", "--initrd": "/i", "--cmdline": "x", "--cpus": "1", "--memory": "64",
-        "--rng": None, "--balloon": None, "--vsock": "3,/tmp/v", "--console": "stdio",
+        "--rng": None, "--balloon": None, "--vsock": f"{GUEST_CID},/tmp/v", "--console": "stdio",
         "--control": "/tmp/c", "--boot-timeout": "5", "--boot-marker": "M", "--no-map": None,
         "--console-max": "4096"}
 
