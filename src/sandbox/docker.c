@@ -56,8 +56,8 @@ static void one_line(char *s)
 static void failure_reason(const struct sandbox *sb, char *why, size_t n)
 {
         static const char script[] =
-                "cat " SILO_DOCKER_FAILED "; echo; "
-                "tail -n " LOG_LINES " " SILO_DOCKER_LOG " 2>/dev/null | cut -c1-240 | sed 's/^/| /'";
+                "cat " SILO_DOCKER_FAILED "; echo; tail -n " LOG_LINES " " SILO_DOCKER_LOG
+                " 2>/dev/null | cut -c1-240 | sed 's/^/| /'";
         char *out = NULL;
         snprintf(why, n, "reason unknown");
         if (sb_guest_sh(sb, script, &out, NULL) != 0 || !out)
