@@ -77,6 +77,24 @@ static bool all_digits(const char *s)
         return true;
 }
 
+/* getpwnam(3)/getgrnam(3) returned NULL: these errno values mean "no such
+ * entry"; anything else (EIO, EISDIR, EMFILE...) is a failure to read the
+ * database, reported as such rather than as an unknown name. */
+static bool lookup_not_found(int e)
+{
+        return e == 0 || e == ENOENT || e == ESRCH || e == EBADF || e == EPERM;
+}
+
+static int lookup_failed(const char *what, const char *name, int e, char *err, size_t errlen)
+{
+        if (lookup_not_found(e)) {
+                snprintf(err, errlen, "unknown %s %s", what, name);
+                return -ENOENT;
+        }
+        snprintf(err, errlen, "cannot look up %s %s: %s", what, name, strerror(e));
+        return -e;
+}
+
 /* "name", "uid", "uid:gid", "name:group": resolved against /etc/passwd and
  * /etc/group of the (guest) root. A numeric uid without a passwd entry is
  * fine (like docker exec -u 1234); a name that does not exist is an error. */
@@ -98,21 +116,20 @@ static int resolve_user(const char *spec, struct cred *c, char *err, size_t errl
         if (all_digits(u)) {
                 c->uid = (uid_t)strtoul(u, NULL, 10);
                 pw = getpwuid(c->uid);
-        } else if ((pw = getpwnam(u))) {
-                c->uid = pw->pw_uid;
         } else {
-                snprintf(err, errlen, "unknown user %s", u);
-                return -ENOENT;
+                errno = 0;
+                if (!(pw = getpwnam(u)))
+                        return lookup_failed("user", u, errno, err, errlen);
+                c->uid = pw->pw_uid;
         }
         c->gid = pw ? pw->pw_gid : 0;
         if (g && all_digits(g)) {
                 c->gid = (gid_t)strtoul(g, NULL, 10);
         } else if (g) {
+                errno = 0;
                 struct group *gr = getgrnam(g);
-                if (!gr) {
-                        snprintf(err, errlen, "unknown group %s", g);
-                        return -ENOENT;
-                }
+                if (!gr)
+                        return lookup_failed("group", g, errno, err, errlen);
                 c->gid = gr->gr_gid;
         }
         c->ngroups = 1;

@@ -20,6 +20,11 @@ int cmd_inspect(struct cli *c, int argc, char **argv)
                 return cli_fail();
         char status[300], path[SB_PATH_MAX + 64];
         sb_status_text(&st, status, sizeof(status));
+        /* host write failures silo-vmm counted on a disk (health.c) */
+        char why[64], degraded[256] = "";
+        if (st.state == SB_RUNNING &&
+            sb_degraded(&sb, why, sizeof(why), degraded, sizeof(degraded)) > 0)
+                snprintf(status, sizeof(status), "running (degraded: %s)", why);
         /* The guest's own report (src/sandbox/docker.c). */
         enum sb_docker docker = SB_DOCKER_UNKNOWN;
         char docker_why[768] = "";
@@ -28,6 +33,7 @@ int cmd_inspect(struct cli *c, int argc, char **argv)
         kv("name", sb.name, true);
         kv("state", sb_state_name(st.state), true);
         kv("status", status, true);
+        kv("degraded", degraded, true);
         printf("  \"exit_code\": %d,\n  \"exit_signal\": %d,\n",
                st.state == SB_EXITED ? st.exit.code : -1, st.state == SB_EXITED ? st.exit.signal : 0);
         kv("exit_reason", st.state == SB_EXITED ? st.exit.reason : "", true);

@@ -36,6 +36,11 @@ int cmd_ls(struct cli *c, int argc, char **argv)
                 /* the exit reason comes from silo-vmm, the name from a
                  * directory entry: neither reaches the terminal raw */
                 sb_status_text(&st, raw, sizeof(raw));
+                /* the host refusing the guest's writes: say so (health.c) */
+                char why[64], detail[256] = "";
+                if (st.state == SB_RUNNING &&
+                    sb_degraded(&sb, why, sizeof(why), detail, sizeof(detail)) > 0)
+                        snprintf(raw, sizeof(raw), "running (degraded: %s)", why);
                 sb_format_size(sb.cfg.memory, mem, sizeof(mem));
                 sb_format_size(sb.cfg.disk, disk, sizeof(disk));
                 strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
@@ -44,6 +49,10 @@ int cmd_ls(struct cli *c, int argc, char **argv)
                         json_str(stdout, sb.name);
                         printf(",\"state\":\"%s\",\"status\":", sb_state_name(st.state));
                         json_str(stdout, raw);
+                        if (detail[0]) {
+                                printf(",\"degraded\":");
+                                json_str(stdout, detail);
+                        }
                         printf(",\"cpus\":%u,\"memory\":%llu,\"disk\":%llu,\"created\":%lld}",
                                sb.cfg.cpus, (unsigned long long)sb.cfg.memory,
                                (unsigned long long)sb.cfg.disk, (long long)sb.cfg.created);

@@ -217,6 +217,13 @@ int sb_wait_docker(const struct sandbox *sb, int timeout_s);
 /* SILO_BOOT_TIMEOUT, default 120 s: agent readiness, and Docker's. */
 int sb_boot_timeout(void);
 
+/* --- disk health from silo-vmm's metrics (health.c) ------------------ */
+/* 1 when the running sandbox's silo-vmm reports host write failures on a
+ * disk: why = "host disk full" (ENOSPC, EDQUOT) or "host disk I/O errors",
+ * detail = why + count, disks and the first error. 0 when healthy, or
+ * when silo-vmm does not answer within a short deadline. */
+int sb_degraded(const struct sandbox *sb, char *why, size_t wn, char *detail, size_t dn);
+
 /* Small file helpers */
 int sb_read_file(const char *path, char **out, size_t *len);
 int sb_write_file_atomic(const char *path, const char *data, size_t len);

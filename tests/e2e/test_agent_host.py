@@ -578,3 +578,35 @@ def test_vsock_connect_handshake(agent):
     r = run(dict(agent, addr=f"vsock:{d}/dead.sock"), "ping")
     assert r.returncode == 125 and b"not listening on vsock port %d" % AGENT_PORT in r.stderr
     assert dead.ports == [connect_line()]
+
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root for a mount namespace")
+def test_user_lookup_io_error_is_not_unknown_user(tmp_path):
+    """Issue 23: a passwd database the agent cannot read (here a directory,
+    EISDIR, in a private mount namespace) is reported with its errno, not as
+    "unknown user" (a full host disk made the guest's /etc unreadable)."""
+    sock = tmp_path / "agent.sock"
+    log = open(tmp_path / "agent.log", "w+")
+    script = ('mount -t tmpfs none /etc && mkdir /etc/passwd /etc/group && '
+              f'exec {INIT} --listen unix:{sock}')
+    p = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                         stderr=log, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(500):
+            if sock.exists():
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("agent did not start listening")
+        time.sleep(0.1)
+        ag = {"addr": f"unix:{sock}"}
+        r = run(ag, "exec", "-u", "nosuchuser", "--", "true")
+        assert r.returncode != 0
+        assert b"unknown user" not in r.stderr, r.stderr
+        assert b"cannot look up user nosuchuser: Is a directory" in r.stderr, r.stderr
+        r = run(ag, "exec", "-u", "0:nosuchgroup", "--", "true")
+        assert b"cannot look up group nosuchgroup: Is a directory" in r.stderr, r.stderr
+    finally:
+        p.terminate()
+        p.wait(timeout=10)

@@ -5,7 +5,9 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_mmio.h>
 
@@ -306,6 +308,41 @@ static void test_flush_coalesced(void **state)
 	free(js);
 }
 
+/*
+ * Issue 23: the host failing a guest write (here EFBIG from RLIMIT_FSIZE,
+ * standing in for ENOSPC) completes it with IOERR, as before, and is now
+ * counted with the first error kept, in blk's metrics.
+ */
+static void test_host_write_error_counted(void **state)
+{
+	struct ctx *c = *state;
+	struct rlimit old, lim;
+	void (*old_xfsz)(int) = signal(SIGXFSZ, SIG_IGN);
+	char *js;
+
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = (struct rlimit){ .rlim_cur = 1024, .rlim_max = old.rlim_max };
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	req3(c, VIRTIO_BLK_T_OUT, 2, 512, R); /* offset 1024: past the limit */
+	run(c);
+	assert_int_equal(status(c), VIRTIO_BLK_S_IOERR);
+	req3(c, VIRTIO_BLK_T_OUT, 3, 512, R);
+	run(c);
+	assert_int_equal(status(c), VIRTIO_BLK_S_IOERR);
+	/* Below the limit writes still work and are not counted. */
+	req3(c, VIRTIO_BLK_T_OUT, 0, 512, R);
+	run(c);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, old_xfsz);
+	assert_int_equal(status(c), VIRTIO_BLK_S_OK);
+	js = fake_metrics(c->vd);
+	assert_non_null(strstr(js, "\"disk\":\"disk\""));
+	assert_non_null(strstr(js, "\"host_errs\":2,"));
+	assert_non_null(strstr(js, "\"first_error\":{\"errno\":27,"));
+	assert_non_null(strstr(js, "\"op\":\"write\""));
+	free(js);
+}
+
 static void test_get_id_padded(void **state)
 {
 	struct ctx *c = *state;
@@ -442,6 +479,7 @@ int main(void)
 		TRO(test_write_readonly),
 		T(test_flush),
 		T(test_flush_coalesced),
+		T(test_host_write_error_counted),
 		T(test_get_id_padded),
 		TRO(test_get_id_full_and_truncated),
 		T(test_unknown_type),

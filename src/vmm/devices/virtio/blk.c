@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -49,6 +50,16 @@ struct blk {
 	bool dirty;        /* written since the last successful fdatasync */
 	uint64_t syncs;    /* fdatasync calls (metrics; relaxed atomics) */
 	uint64_t flushes;  /* FLUSH requests completed (metrics; relaxed atomics) */
+	/*
+	 * The host failing a guest write or flush (full filesystem, quota,
+	 * I/O error): counted, the first one kept, logged once. Atomics, read
+	 * by blk_metrics() without vd->lock. first_err is errno | op << 16,
+	 * set once by CAS after first_time, so a reader that sees it sees the
+	 * time too (release/acquire).
+	 */
+	uint64_t host_errs;
+	int64_t first_time; /* CLOCK_REALTIME seconds of the first one */
+	int first_err;
 	unsigned int nr_flush;
 	struct pending_flush flush[VDEV_BUDGET];
 	uint64_t capacity; /* sectors */
@@ -74,6 +85,47 @@ static void blk_config_read(struct vdev *vd, uint32_t off, void *buf, uint32_t l
 	struct blk *b = vd->priv;
 
 	vdev_config_copy(&b->cfg, sizeof(b->cfg), off, buf, len);
+}
+
+enum { HOST_OP_WRITE = 1, HOST_OP_FLUSH = 2 };
+
+static const char *host_op_name(int op)
+{
+	return op == HOST_OP_FLUSH ? "flush" : "write";
+}
+
+/* The guest-facing name (vdb): the serial vm.c gives, without "silo-". */
+static void blk_name(const struct blk *b, char name[VIRTIO_BLK_ID_BYTES + 1])
+{
+	size_t n = strnlen(b->serial, sizeof(b->serial));
+
+	if (n > 5 && !memcmp(b->serial, "silo-", 5))
+		snprintf(name, VIRTIO_BLK_ID_BYTES + 1, "%.*s", (int)(n - 5), b->serial + 5);
+	else
+		snprintf(name, VIRTIO_BLK_ID_BYTES + 1, "blk");
+}
+
+/*
+ * The host refused a write or flush the guest asked for. The guest gets
+ * VIRTIO_BLK_S_IOERR (its filesystem decides what to do); the host side
+ * counts it and says once, on stderr (the console log under silo), why.
+ */
+static void host_error(struct blk *b, int op, int err)
+{
+	char name[VIRTIO_BLK_ID_BYTES + 1];
+	int none = 0;
+
+	__atomic_fetch_add(&b->host_errs, 1, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&b->first_err, __ATOMIC_ACQUIRE))
+		return;
+	__atomic_store_n(&b->first_time, (int64_t)time(NULL), __ATOMIC_RELAXED);
+	if (!__atomic_compare_exchange_n(&b->first_err, &none, err | op << 16, false,
+					 __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		return;
+	blk_name(b, name);
+	fprintf(stderr, "silo-vmm: disk %s: host %s failed: %s%s; the guest sees I/O errors\n",
+		name, host_op_name(op), strerror(err),
+		err == ENOSPC || err == EDQUOT ? " (host disk full)" : "");
 }
 
 /* preadv/pwritev until done; *done = bytes moved. Short transfer (EOF) is -EIO. */
@@ -146,8 +198,12 @@ static uint8_t blk_do(struct vdev *vd, struct blk *b, const struct vq_elem *e, u
 			goto ioerr;
 		n = iov_slice(e->iov, e->nr_out, sizeof(hdr), out_data, b->data);
 		b->dirty = true; /* even a failed write may have reached the file */
-		if (blk_rw(b->fd, b->data, n, sector << SECTOR_SHIFT, true, &done))
+		ret = blk_rw(b->fd, b->data, n, sector << SECTOR_SHIFT, true, &done);
+		if (ret) {
+			VDEV_STAT(vd, err, 1);
+			host_error(b, HOST_OP_WRITE, -ret);
 			return VIRTIO_BLK_S_IOERR;
+		}
 		VDEV_STAT(vd, bytes_out, done);
 		return VIRTIO_BLK_S_OK;
 	case VIRTIO_BLK_T_FLUSH:
@@ -184,6 +240,7 @@ static void flush_pending(struct vdev *vd, struct blk *b, unsigned int qidx)
 			b->dirty = false;
 		} else {
 			VDEV_STAT(vd, err, 1);
+			host_error(b, HOST_OP_FLUSH, errno);
 			status = VIRTIO_BLK_S_IOERR;
 		}
 	}
@@ -233,7 +290,9 @@ static void blk_queue_notify(struct vdev *vd, unsigned int qidx)
 }
 
 /*
- * blk's own counters: fdatasync calls against FLUSH requests served. Read
+ * blk's own counters: fdatasync calls against FLUSH requests served, and
+ * the host's failed writes/flushes with the first one ("host_errs",
+ * "first_error": {"errno","error","op","time"}; silo ls reads them). Read
  * without vd->lock, which the disk's I/O thread holds through a write that
  * may block on the host's filesystem: the control socket's metrics must
  * answer then too (the counters are atomics, like struct virtio_metrics).
@@ -242,9 +301,22 @@ static void blk_metrics(struct vdev *vd, FILE *f)
 {
 	struct blk *b = vd->priv;
 
-	fprintf(f, "{\"flushes\":%llu,\"syncs\":%llu}",
+	int first = __atomic_load_n(&b->first_err, __ATOMIC_ACQUIRE);
+	char name[VIRTIO_BLK_ID_BYTES + 1];
+
+	/* The serial is the guest's, set by vm.c: [a-z0-9-] only, no JSON escaping. */
+	blk_name(b, name);
+	fprintf(f, "{\"disk\":\"%s\",\"flushes\":%llu,\"syncs\":%llu,\"host_errs\":%llu",
+		name,
 		(unsigned long long)__atomic_load_n(&b->flushes, __ATOMIC_RELAXED),
-		(unsigned long long)__atomic_load_n(&b->syncs, __ATOMIC_RELAXED));
+		(unsigned long long)__atomic_load_n(&b->syncs, __ATOMIC_RELAXED),
+		(unsigned long long)__atomic_load_n(&b->host_errs, __ATOMIC_RELAXED));
+	if (first)
+		fprintf(f, ",\"first_error\":{\"errno\":%d,\"error\":\"%s\",\"op\":\"%s\","
+			"\"time\":%lld}", first & 0xffff, strerror(first & 0xffff),
+			host_op_name(first >> 16),
+			(long long)__atomic_load_n(&b->first_time, __ATOMIC_RELAXED));
+	fputc('}', f);
 }
 
 static void blk_destroy(struct vdev *vd)
