@@ -130,7 +130,14 @@ class Sandbox:
             pytest.fail(f"silo {' '.join(args)} still hangs after {timeout} s")
 
     def vmm_alive(self):
-        return self.vmm.poll() is None
+        # silo counts a process as gone once /proc/PID/cmdline is empty,
+        # which it is while the process still exits (its memory released
+        # before it becomes a zombie we can reap): give that a moment.
+        try:
+            self.vmm.wait(timeout=5)
+            return False
+        except subprocess.TimeoutExpired:
+            return True
 
     def close(self):
         for p in [self.vmm, *self.helpers]:
