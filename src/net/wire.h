@@ -27,9 +27,12 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define WIRE_PORT_FORWARD  1025u   /* host -> guest: published ports */
-#define WIRE_PORT_DNS      1053u   /* guest -> host: DNS over TCP framing */
-#define WIRE_PORT_CONNECT  1080u   /* guest -> host: outbound TCP */
+#include "proto/contract.h"
+
+/* The port numbers are part of the boot contract (proto/contract.h). */
+#define WIRE_PORT_FORWARD  SILO_NET_PORT_FORWARD  /* host -> guest: published ports */
+#define WIRE_PORT_DNS      SILO_NET_PORT_DNS      /* guest -> host: DNS over TCP framing */
+#define WIRE_PORT_CONNECT  SILO_NET_PORT_CONNECT  /* guest -> host: outbound TCP */
 
 #define WIRE_VERSION       1u
 

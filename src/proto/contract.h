@@ -26,6 +26,8 @@
 #define SILO_ARG_HOSTNAME   "silo.hostname="   /* the guest's hostname */
 #define SILO_ARG_IDLE_TRIM  "silo.idle_trim="  /* seconds idle before trimming */
 #define SILO_ARG_NO_DOCKER  "silo.docker=0"    /* a whole word: no dockerd */
+#define SILO_ARG_NET        "silo.net=1"       /* a whole word: set up egress
+                                                * (absent: --network none) */
 
 /* The devices behind silo.base and silo.scratch: silo-vmm gives its --disk
  * options virtio-blk devices in order, which the guest names vda, vdb. */
@@ -40,6 +42,29 @@
 #define SILO_DOCKER_FAILED  SILO_GUEST_RUN_DIR "/docker.failed"
 /* dockerd's own log, whose end the host quotes beside that reason */
 #define SILO_DOCKER_LOG     "/var/log/dockerd.log"
+
+/* --- the guest's network (docs/network.md) -------------------------------
+ * silo-init gives the guest a dummy interface and a default route through
+ * it; iptables (nft backend) redirects outbound TCP to the forwarder, which
+ * carries each connection over vsock to the host broker, silo-netd. The
+ * addresses are TEST-NET-1 (RFC 5737): never a real destination, and in
+ * none of Docker's default address pools, so no container network of the
+ * guest's Docker collides with them. The host never routes to them. */
+#define SILO_NET_IFACE       "silo0"
+#define SILO_NET_GUEST_ADDR  "192.0.2.2"      /* the guest's own address, /24 */
+#define SILO_NET_DNS_ADDR    "192.0.2.3"      /* resolv.conf; not loopback, or
+                                               * Docker gives containers 8.8.8.8 */
+#define SILO_NET_PREFIX      24
+/* The guest's forwarder listens on 0.0.0.0 at this TCP port: REDIRECT sends
+ * local connections to 127.0.0.1 and containers' to their bridge address. */
+#define SILO_NET_REDIRECT_PORT 15001u
+/* vsock ports (the same numbers as src/net/wire.h, which the broker and the
+ * forwarder encode headers with): guest -> host CONNECT and DNS reach the
+ * host at "<vsock path>_<port>" (silo-vmm's Firecracker-style mapping);
+ * host -> guest FORWARD goes through silo-vmm's socket, "CONNECT 1025\n". */
+#define SILO_NET_PORT_FORWARD 1025u
+#define SILO_NET_PORT_DNS     1053u
+#define SILO_NET_PORT_CONNECT 1080u
 
 /* --- silo-vmm's process exit codes --------------------------------------- */
 /* Each names one way a VM can end. Documented in docs/silo-vmm.md and

@@ -17,6 +17,17 @@ ARG_SCRATCH = "silo.scratch="
 ARG_HOSTNAME = "silo.hostname="
 ARG_IDLE_TRIM = "silo.idle_trim="
 ARG_NO_DOCKER = "silo.docker=0"
+ARG_NET = "silo.net=1"
+
+# The guest's network (docs/network.md).
+NET_IFACE = "silo0"
+NET_GUEST_ADDR = "192.0.2.2"
+NET_DNS_ADDR = "192.0.2.3"
+NET_PREFIX = 24
+NET_REDIRECT_PORT = 15001
+NET_PORT_FORWARD = 1025
+NET_PORT_DNS = 1053
+NET_PORT_CONNECT = 1080
 
 # The devices behind silo.base and silo.scratch (silo-vmm's --disk order).
 BASE_DEV = "/dev/vda"
