@@ -45,15 +45,15 @@ cache_abort() {
 # branch with other inputs would otherwise delete the entry that main's
 # build/guest symlinks point at, under a test run that is using it.
 cache_commit() {
-  local key=$1 tmp=$2 name=${1%-*} keep=${SILO_CACHE_KEEP:-3} n=0
+  local key=$1 tmp=$2 name=${1%-*} keep=${SILO_CACHE_KEEP:-3}
   touch "$tmp/.done"
   rm -rf "$SILO_CACHE/$key"
   mv "$tmp" "$SILO_CACHE/$key"
   touch "$SILO_CACHE/$key"
-  # newest first (ls -t), the one just published counts
-  while read -r old; do
-    [ -d "$old" ] || continue
-    n=$((n + 1))
-    [ "$n" -le "$keep" ] || [ "$old" = "$SILO_CACHE/$key" ] || rm -rf "$old"
-  done < <(ls -dt "$SILO_CACHE/$name"-???????????????? 2>/dev/null)
+  # newest first (ls -t), the one just published counts; POSIX sh, since
+  # some build scripts source this file from sh
+  ls -dt "$SILO_CACHE/$name"-???????????????? 2>/dev/null | tail -n +"$((keep + 1))" |
+    while read -r old; do
+      [ "$old" = "$SILO_CACHE/$key" ] || [ ! -d "$old" ] || rm -rf "$old"
+    done
 }

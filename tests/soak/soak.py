@@ -196,7 +196,12 @@ class Soak:
                        "--disk", "256M", "--no-docker")
                 created = self.check_result(i, hist, "create", r)
                 if not created:
-                    # a full host fs may refuse it; anything else was a violation
+                    # Only a full host fs (another slot's fault) may refuse it.
+                    why = r.stderr.decode(errors="replace").strip() if r else "hung"
+                    hist.append(f"create failed: {why}")
+                    if "space" not in why and "full" not in why:
+                        self.violation(i, f"create failed: {why}", hist)
+                        self.stop.set()   # the set-up is broken: no point going on
                     op("rm -f", "rm", "-f", name, timeout=RM_TIMEOUT)
                     time.sleep(1)
                     continue
@@ -205,6 +210,8 @@ class Soak:
             if not running:
                 r = op("start", "start", name)
                 running = self.check_result(i, hist, "start", r)
+                if not running and r is not None:
+                    hist.append("start failed: " + r.stderr.decode(errors="replace").strip()[-200:])
                 self.check_invariants(i, name, hist, "running" if running else None)
                 if running and marker:
                     r = op("exec check-mark", "exec", name, "--", "cat", MARK)
