@@ -55,6 +55,17 @@ RM_TIMEOUT = 60             # "rm -f always succeeds within seconds" (hang guard
 MARK = "/var/tmp/soak-mark"
 
 
+class Hist(collections.deque):
+    """The last operations of a slot, each with its time since the start:
+    a violation shows what the other slots did meanwhile by time."""
+    def __init__(self, t0):
+        super().__init__(maxlen=32)
+        self.t0 = t0
+
+    def append(self, what):
+        super().append(f"{time.monotonic() - self.t0:.0f}s {what}")
+
+
 class Soak:
     def __init__(self, args, root):
         self.args = args
@@ -70,6 +81,8 @@ class Soak:
         self.max_running = 0
         self.peak_used_mib = 0
         self.stop = threading.Event()
+        self.t0 = time.monotonic()
+        self.events = []            # (seconds, slot, fault) of every slot
 
     # --- running silo -------------------------------------------------------
     def silo(self, *a, input=None, timeout=CMD_TIMEOUT):
@@ -83,9 +96,11 @@ class Soak:
 
     def violation(self, slot, what, hist):
         with self.lock:
-            self.violations.append({"slot": slot, "what": what, "last_ops": list(hist)[-8:]})
+            self.violations.append({"slot": slot, "what": what, "last_ops": list(hist)})
         print(f"soak: VIOLATION (seed {self.args.seed}, slot {slot}): {what}\n"
-              f"      last operations: {list(hist)[-8:]}", file=sys.stderr, flush=True)
+              f"      last operations: {list(hist)}\n"
+              f"      faults of every slot: {[f'{t:.0f}s slot {n} {k}' for t, n, k in self.events[-12:]]}",
+              file=sys.stderr, flush=True)
 
     def check_result(self, slot, hist, what, r, ok_codes=(0,), guest_codes=()):
         """A silo command either did what it should or failed with one
@@ -179,7 +194,7 @@ class Soak:
     def slot(self, i):
         rnd = random.Random(f"{self.args.seed}:{i}")
         name = f"soak{i}"
-        hist = collections.deque(maxlen=32)
+        hist = Hist(self.t0)
         created = running = False
         marker = None
         deadline = time.monotonic() + self.args.minutes * 60
@@ -267,8 +282,11 @@ class Soak:
                 self.check_result(i, hist, "diff", op("diff", "diff", name))
             elif choice == "stop":
                 marker = f"mark {rnd.random()}\n"
+                # sync FILE is fsync(2): it fails if the host failed the write
+                # (another slot may have filled the host fs just now), and then
+                # the marker is not owed back
                 r = op("exec write-mark", "exec", name, "--", "sh", "-c",
-                       f"printf '{marker}' > {MARK} && sync")
+                       f"printf '{marker}' > {MARK} && sync {MARK}")
                 if not self.check_result(i, hist, "write mark", r):
                     marker = None
                 r = op("stop", "stop", name)
@@ -308,6 +326,7 @@ class Soak:
         hist.append(f"FAULT {kind}")
         with self.lock:
             self.faults[kind] += 1
+            self.events.append((time.monotonic() - self.t0, i, kind))
         if kind == "kill-vmm":
             pid = self.pidfile(name, "vmm.pid")
             if pid:
