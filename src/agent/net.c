@@ -39,6 +39,9 @@
 
 #define STR_(x) #x
 #define STR(x)  STR_(x)
+/* SILO_NET_REDIRECT_PORT is "15001u" when stringified: spell it out. */
+#define REDIRECT_PORT "15001"
+_Static_assert(SILO_NET_REDIRECT_PORT == 15001u, "REDIRECT_PORT above");
 
 /* `ip -batch -`: one exec for the whole interface set-up. */
 static const char ip_batch[] =
@@ -74,10 +77,10 @@ static const char ipt_rules[] =
         "-A SILO_EGRESS -d 10.0.0.0/8 -j RETURN\n"
         "-A SILO_EGRESS -d 172.16.0.0/12 -j RETURN\n"
         "-A SILO_EGRESS -d 192.168.0.0/16 -j RETURN\n"
-        "-A SILO_EGRESS -p tcp -j REDIRECT --to-ports " STR(SILO_NET_REDIRECT_PORT) "\n"
+        "-A SILO_EGRESS -p tcp -j REDIRECT --to-ports " REDIRECT_PORT "\n"
         "-A PREROUTING -p tcp -m addrtype ! --dst-type LOCAL -j SILO_EGRESS\n"
         "-A OUTPUT -o " SILO_NET_IFACE " -p tcp -j REDIRECT --to-ports "
-        STR(SILO_NET_REDIRECT_PORT) "\n"
+        REDIRECT_PORT "\n"
         "COMMIT\n";
 
 /* Run argv with `input` on its stdin (small: it fits a pipe's buffer, so
