@@ -364,3 +364,63 @@ def scenario(env, name, vsock, broker, seen):
     status, got = forward(vsock, 9001, b"")
     assert status == 3, status   # WIRE_REFUSED: nothing listens there
     assert not broker.errors, broker.errors
+
+
+DOCKERFILE = b"""FROM scratch
+COPY busybox /bin/busybox
+ENTRYPOINT ["/bin/busybox"]
+"""
+
+DOCKERFILE_RUN = b"""FROM silo-busybox
+RUN ["/bin/busybox", "wget", "-q", "-O", "/got", "http://web.example.test:8080/from-build"]
+"""
+
+
+@needs_kvm
+def test_docker_containers_use_the_forwarder(env, lab_servers):  # noqa: F811
+    """Containers on the default bridge and on a user-defined network, and a
+    docker build RUN step: DNS through the stub (directly, or through
+    Docker's embedded DNS), TCP through PREROUTING to the forwarder. Two
+    containers on one bridge still talk directly (not redirected)."""
+    targets, seen = lab_servers
+    env["SILO_GUEST_CMDLINE_EXTRA"] = (env.get("SILO_GUEST_CMDLINE_EXTRA", "") + " " + ARG_NET).strip()
+    name = "gdock"
+    step_tmo = 300
+    silo(env, "create", "--name", name, "--memory", "1G", "--disk", "8G", check=0)
+    silo(env, "start", "--wait-docker", name, check=0, timeout=600)
+    vsock = os.path.join(env["SILO_RUN_DIR"], name, "vsock.sock")
+    broker = FakeBroker(vsock, targets)
+    try:
+        r = sh(env, name, "iptables -t nat -S", user="root")
+        out = r.stdout.decode()
+        assert "-j DOCKER" in out and "-j SILO_EGRESS" in out, out
+        sh(env, name, "mkdir -p /workspace/img && cp /bin/busybox /workspace/img/ && "
+                      "cat > /workspace/img/Dockerfile && docker build -q -t silo-busybox /workspace/img",
+           input=DOCKERFILE, timeout=step_tmo)
+        wget = f"wget -q -O - http://web.example.test:{HTTP_PORT}"
+        r = sh(env, name, f"docker run --rm silo-busybox {wget}/bridge", timeout=step_tmo)
+        assert r.stdout.startswith(f"GET /bridge HTTP/1.1 host=web.example.test:{HTTP_PORT}".encode()) \
+            or r.stdout.startswith(f"GET /bridge HTTP/1.0 host=web.example.test:{HTTP_PORT}".encode()), r
+        r = sh(env, name, f"docker network create gnet-n1 >/dev/null && "
+                          f"docker run --rm --network gnet-n1 silo-busybox {wget}/userdef", timeout=step_tmo)
+        assert b"GET /userdef " in r.stdout, r
+        r = sh(env, name, "mkdir -p /workspace/img2 && cat > /workspace/img2/Dockerfile && "
+                          "docker build -q -t silo-got /workspace/img2 && docker run --rm silo-got cat /got",
+               input=DOCKERFILE_RUN, timeout=step_tmo)
+        assert b"GET /from-build " in r.stdout, r
+        # container to container on the default bridge: not through the forwarder
+        n0 = len(broker.connects)
+        r = sh(env, name, "docker run -d --name srv silo-busybox sh -c 'echo from-server | nc -l -p 7000' "
+                          ">/dev/null && ip=$(docker inspect -f '{{.NetworkSettings.IPAddress}}' srv) && "
+                          "docker run --rm silo-busybox sh -c "
+                          "\"for i in 1 2 3 4 5; do nc $ip 7000 && exit 0; sleep 1; done; exit 1\"",
+               timeout=step_tmo)
+        assert r.stdout == b"from-server\n", r
+        assert len(broker.connects) == n0, broker.connects[n0:]
+        assert not broker.errors, broker.errors
+    except BaseException:
+        print(silo(env, "logs", name).stdout.decode(errors="replace")[-4000:])
+        raise
+    finally:
+        broker.close()
+    silo(env, "rm", "-f", name, check=0)
