@@ -376,6 +376,11 @@ RUN ["/bin/busybox", "wget", "-q", "-O", "/got", "http://web.example.test:8080/f
 """
 
 
+def sh_in(env, name, code, data, **kw):  # noqa: F811
+    """sh with data on the command's stdin."""
+    return silo(env, "exec", "-i", name, "--", "sh", "-c", code, input=data, check=0, **kw)
+
+
 @needs_kvm
 def test_docker_containers_use_the_forwarder(env, lab_servers):  # noqa: F811
     """Containers on the default bridge and on a user-defined network, and a
@@ -394,9 +399,9 @@ def test_docker_containers_use_the_forwarder(env, lab_servers):  # noqa: F811
         r = sh(env, name, "iptables -t nat -S", user="root")
         out = r.stdout.decode()
         assert "-j DOCKER" in out and "-j SILO_EGRESS" in out, out
-        sh(env, name, "mkdir -p /workspace/img && cp /bin/busybox /workspace/img/ && "
-                      "cat > /workspace/img/Dockerfile && docker build -q -t silo-busybox /workspace/img",
-           input=DOCKERFILE, timeout=step_tmo)
+        sh_in(env, name, "mkdir -p /workspace/img && cp /bin/busybox /workspace/img/ && "
+                         "cat > /workspace/img/Dockerfile && docker build -q -t silo-busybox /workspace/img",
+              DOCKERFILE, timeout=step_tmo)
         wget = f"wget -q -O - http://web.example.test:{HTTP_PORT}"
         r = sh(env, name, f"docker run --rm silo-busybox {wget}/bridge", timeout=step_tmo)
         assert r.stdout.startswith(f"GET /bridge HTTP/1.1 host=web.example.test:{HTTP_PORT}".encode()) \
@@ -404,9 +409,9 @@ def test_docker_containers_use_the_forwarder(env, lab_servers):  # noqa: F811
         r = sh(env, name, f"docker network create gnet-n1 >/dev/null && "
                           f"docker run --rm --network gnet-n1 silo-busybox {wget}/userdef", timeout=step_tmo)
         assert b"GET /userdef " in r.stdout, r
-        r = sh(env, name, "mkdir -p /workspace/img2 && cat > /workspace/img2/Dockerfile && "
-                          "docker build -q -t silo-got /workspace/img2 && docker run --rm silo-got cat /got",
-               input=DOCKERFILE_RUN, timeout=step_tmo)
+        r = sh_in(env, name, "mkdir -p /workspace/img2 && cat > /workspace/img2/Dockerfile && "
+                             "docker build -q -t silo-got /workspace/img2 && docker run --rm silo-got cat /got",
+                  DOCKERFILE_RUN, timeout=step_tmo)
         assert b"GET /from-build " in r.stdout, r
         # container to container on the default bridge: not through the forwarder
         n0 = len(broker.connects)
