@@ -365,6 +365,24 @@ def scenario(env, name, vsock, broker, seen):
     assert status == 3, status   # WIRE_REFUSED: nothing listens there
     assert not broker.errors, broker.errors
 
+    # the daemon killed: its supervisor starts it again, and it serves
+    r = sh(env, name, f"ss -Hltnp 'sport = :{NET_REDIRECT_PORT}'", user="root")
+    pid = r.stdout.decode().split("pid=")[1].split(",")[0]
+    sh(env, name, f"kill -9 {pid}", user="root")
+    r = sh(env, name, "for i in $(seq 50); do "
+                      f"curl -sS --max-time 30 http://web.example.test:{HTTP_PORT}/restarted && exit 0; "
+                      "sleep 0.5; done; exit 1")
+    assert b"GET /restarted HTTP/1.1" in r.stdout, r
+    assert b"network daemon killed by signal 9: restarting" in silo(env, "logs", name).stdout
+
+    # no broker on the host: a UDP query gets SERVFAIL at once
+    broker.socks[1].close()
+    os.unlink(f"{vsock}_{NET_PORT_DNS}")
+    t = time.monotonic()
+    r = sh(env, name, "python3 /tmp/dns.py example.test udp")
+    assert r.stdout.split()[1:] == [b"2"], r   # RCODE 2, SERVFAIL
+    assert time.monotonic() - t < 15, "SERVFAIL should come at once"
+
 
 DOCKERFILE = b"""FROM scratch
 COPY busybox /bin/busybox
