@@ -243,6 +243,11 @@ int netfwd_relay(int a, int b, int idle_ms)
                 int n = poll(p, 2, idle_ms);
                 if (n == 0 || (n < 0 && errno != EINTR))
                         break;   /* idle too long, or poll failed */
+                /* A reset socket reports POLLERR even when we asked it for
+                 * nothing (its direction waits on the other side): without
+                 * this check the loop would spin until the other side moved. */
+                if (n > 0 && ((p[0].revents | p[1].revents) & POLLERR))
+                        break;
         }
         free(ab);
         return rc;
