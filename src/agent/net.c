@@ -205,6 +205,10 @@ pid_t net_start(void)
         if (pid == 0) {
                 sigset_t none;
 
+                /* PID 1's descriptors (the agent's vsock listener) are no
+                 * business of the daemon's: fork keeps them, close them. */
+                for (int fd = 3; fd < 1024; fd++)
+                        close(fd);
                 sigemptyset(&none);
                 sigprocmask(SIG_SETMASK, &none, NULL);
                 signal(SIGPIPE, SIG_IGN);
