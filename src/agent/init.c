@@ -11,12 +11,15 @@
  *                           idle (trim.c); absent or 0: never
  *   silo.docker=0           do not start the base image's Docker daemon (a
  *                           sandbox that needs no containers starts lighter)
+ *   silo.net=1              give the guest its network (net.c): egress over
+ *                           vsock to the host broker; absent: no network
  * (or from $SILO_INIT_CMDLINE, for tests that run us in a namespace).
  * Without silo.base/silo.scratch we stay on the initramfs (test mode).
  * Failures are logged and we carry on with less: PID 1 has nowhere to
  * return an error to, and a reachable agent beats a dead guest.
  */
 #include "agent/agent.h"
+#include "agent/netfwd.h"
 
 #include <fcntl.h>
 #include <linux/random.h>
@@ -47,6 +50,7 @@ struct cmdline {
         char base[64], scratch[64], hostname[64];
         unsigned idle_trim;
         bool no_docker;
+        bool net;
 };
 
 static int xmount(const char *src, const char *dst, const char *type, unsigned long fl,
@@ -112,6 +116,8 @@ static void read_cmdline(struct cmdline *c)
                         c->idle_trim = (unsigned)strtoul(v, NULL, 10);
                 else if (!strcmp(w, SILO_ARG_NO_DOCKER))
                         c->no_docker = true;
+                else if (!strcmp(w, SILO_ARG_NET))
+                        c->net = true;
         }
 }
 
@@ -332,6 +338,13 @@ int init_system(void)
         tune_memory();
         trim_configure(c.idle_trim);
         trim_kernel_setup();
+        /* The network before Docker: dockerd copies resolv.conf into its
+         * containers and adds its iptables chains next to ours (net.c). The
+         * tools it runs come from the base image, so not in test mode. */
+        if (on_base && c.net) {
+                net_setup();
+                net_start();
+        }
         if (on_base && !c.no_docker)
                 trim_after(docker_start());
         return 0;
