@@ -20,6 +20,30 @@ int cli_fail(void);
 int cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Flags shared by create and run. */
+/* The network flags (netflags.c), shared by create/run and policy. */
+enum { CLI_NET_ALLOW, CLI_NET_DENY, CLI_NET_REMOVE };
+struct cli_net_rule {
+        int action;                     /* CLI_NET_* */
+        const char *text;               /* as typed (argv) */
+};
+struct cli_net {
+        bool mode_set;
+        int mode;                       /* enum net_mode when mode_set */
+        unsigned flags;                 /* NET_POLICY_ALLOW_* */
+        struct cli_net_rule *rules;
+        size_t nrules;
+};
+struct net_policy;
+void cli_net_init(struct cli_net *n);
+void cli_net_free(struct cli_net *n);
+/* Each validates and prints the one-line error itself (returns -1). */
+int cli_net_mode(struct cli_net *n, const char *arg, bool allow_none);
+int cli_net_rule(struct cli_net *n, const char *arg, int action);
+int cli_net_apply(const struct cli_net *n, struct net_policy *p);
+/* The policy text a new sandbox gets in *out (malloc'd; NULL for
+ * --network none). 0, or -1 with the error printed. */
+int cli_net_policy_text(const struct cli_net *n, char **out);
+
 struct create_opts {
         const char *name, *workspace;
         struct sb_config cfg;
@@ -63,5 +87,8 @@ int cmd_logs(struct cli *c, int argc, char **argv);
 int cmd_exec(struct cli *c, int argc, char **argv);
 int cmd_cp(struct cli *c, int argc, char **argv);
 int cmd_diff(struct cli *c, int argc, char **argv);
+int cmd_policy(struct cli *c, int argc, char **argv);
+int cmd_net(struct cli *c, int argc, char **argv);
+int cmd_port(struct cli *c, int argc, char **argv);
 
 #endif

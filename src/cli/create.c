@@ -1,11 +1,13 @@
 /* create.c: silo create (and the flags silo run shares with it). */
 #include "cli/cli.h"
+#include "net/policy.h"
 
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { O_NAME = 256, O_CPUS, O_MEMORY, O_DISK, O_WORKSPACE, O_RM, O_NO_DOCKER, O_WAIT_DOCKER };
+enum { O_NAME = 256, O_CPUS, O_MEMORY, O_DISK, O_WORKSPACE, O_RM, O_NO_DOCKER, O_WAIT_DOCKER,
+       O_NETWORK, O_ALLOW, O_DENY, O_ALLOW_HOST, O_ALLOW_LL };
 
 int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm)
 {
@@ -19,15 +21,23 @@ int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm
                 { "wait-docker", no_argument, NULL, O_WAIT_DOCKER },
                 { "env", required_argument, NULL, 'e' },
                 { "rm", no_argument, NULL, O_RM },
+                { "network", required_argument, NULL, O_NETWORK },
+                { "allow", required_argument, NULL, O_ALLOW },
+                { "deny", required_argument, NULL, O_DENY },
+                { "allow-host-access", no_argument, NULL, O_ALLOW_HOST },
+                { "allow-link-local", no_argument, NULL, O_ALLOW_LL },
+                { "publish", required_argument, NULL, 'p' },
                 { NULL, 0, NULL, 0 },
         };
+        struct cli_net net;
+        cli_net_init(&net);
         memset(o, 0, sizeof(*o));
         sb_config_init(&o->cfg);
         optind = 1;
         opterr = 0;
         int ch;
         char *end;
-        while ((ch = getopt_long(argc, argv, "+e:m:", longs, NULL)) != -1) {
+        while ((ch = getopt_long(argc, argv, "+e:m:p:", longs, NULL)) != -1) {
                 switch (ch) {
                 case O_NAME:
                         if (!sb_name_valid(optarg))
@@ -82,6 +92,26 @@ int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm
                                 goto unknown;
                         o->rm = true;
                         break;
+                case O_NETWORK:
+                        if (cli_net_mode(&net, optarg, true) < 0)
+                                goto err;
+                        break;
+                case O_ALLOW:
+                case O_DENY:
+                        if (cli_net_rule(&net, optarg, ch == O_ALLOW ? CLI_NET_ALLOW
+                                                                     : CLI_NET_DENY) < 0)
+                                goto err;
+                        break;
+                case O_ALLOW_HOST:
+                        net.flags |= NET_POLICY_ALLOW_HOST;
+                        break;
+                case O_ALLOW_LL:
+                        net.flags |= NET_POLICY_ALLOW_LINK_LOCAL;
+                        break;
+                case 'p':
+                        if (sb_config_add_publish(&o->cfg, optarg) < 0)
+                                goto fail;
+                        break;
                 default:
                 unknown:
                         cli_failf("unknown or incomplete option '%s' (see 'silo --help')",
@@ -93,6 +123,13 @@ int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm
                 cli_failf("--wait-docker and --no-docker contradict each other: pick one");
                 goto err;
         }
+        if (cli_net_policy_text(&net, &o->cfg.policy) < 0)
+                goto err;
+        if (!o->cfg.policy && o->cfg.npublish) {
+                cli_failf("-p needs a network: --network none publishes nothing");
+                goto err;
+        }
+        cli_net_free(&net);
         return optind;
 badname:
         sb_fail("invalid sandbox name '%s': use letters, digits, '_', '.', '-' (at most 63, "
@@ -100,6 +137,7 @@ badname:
 fail:
         cli_fail();
 err:
+        cli_net_free(&net);
         sb_config_free(&o->cfg);
         return -1;
 }

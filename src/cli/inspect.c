@@ -2,12 +2,38 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <stdlib.h>
+
+#include "net/policy.h"
 
 static void kv(const char *k, const char *v, bool comma)
 {
         printf("  \"%s\": ", k);
         json_str(stdout, v);
         printf("%s\n", comma ? "," : "");
+}
+
+/* "network": mode, rules, published ports and, while running, the
+ * broker's counters (src/sandbox/network.c). */
+static void print_network(const struct sandbox *sb, bool running)
+{
+        struct net_policy *p = NULL;
+        unsigned long long allowed = 0, denied = 0;
+        if (sb_net_load(sb, &p) < 0)
+                p = NULL;       /* a broken file: shown as none, policy says why */
+        if (running)
+                sb_net_stats(sb, &allowed, &denied);
+        printf("  \"network\": {\"mode\": \"%s\", \"rules\": %zu, \"allow_host_access\": %s, "
+               "\"allow_link_local\": %s, \"published\": [",
+               net_mode_name(p ? p->mode : NET_MODE_NONE), p ? p->nrules : 0,
+               p && p->flags & NET_POLICY_ALLOW_HOST ? "true" : "false",
+               p && p->flags & NET_POLICY_ALLOW_LINK_LOCAL ? "true" : "false");
+        for (unsigned i = 0; i < sb->cfg.npublish; i++) {
+                printf("%s", i ? ", " : "");
+                json_str(stdout, sb->cfg.publish[i]);
+        }
+        printf("], \"allowed\": %llu, \"denied\": %llu},\n", allowed, denied);
+        free(p);
 }
 
 int cmd_inspect(struct cli *c, int argc, char **argv)
@@ -51,6 +77,7 @@ int cmd_inspect(struct cli *c, int argc, char **argv)
         kv("docker", sb_docker_name(docker), true);
         if (docker == SB_DOCKER_FAILED)
                 kv("docker_error", docker_why, true);
+        print_network(&sb, st.state == SB_RUNNING);
         kv("data_dir", sb.dir, true);
         kv("run_dir", sb.rundir, true);
         snprintf(path, sizeof(path), "%s/scratch.img", sb.dir);

@@ -84,9 +84,15 @@ static const struct {
         const char *usage;
 } cmds[] = {
         { "run", cmd_run, "run [--name N] [--cpus N] [--memory SIZE] [--disk SIZE] [-e K=V]... "
-                          "[--workspace DIR] [--no-docker|--wait-docker] [--rm] [-- CMD...]" },
+                          "[--workspace DIR] [--no-docker|--wait-docker] [NETWORK] [--rm] "
+                          "[-- CMD...]" },
         { "create", cmd_create, "create [--name N] [--cpus N] [--memory SIZE] [--disk SIZE] "
-                                "[-e K=V]... [--workspace DIR] [--no-docker|--wait-docker]" },
+                                "[-e K=V]... [--workspace DIR] [--no-docker|--wait-docker] "
+                                "[NETWORK]\n"
+                                "         NETWORK: [--network open|allowlist|none] "
+                                "[--allow RULE]... [--deny RULE]...\n"
+                                "                  [-p [HOST_IP:]HOST_PORT:GUEST_PORT]... "
+                                "[--allow-host-access] [--allow-link-local]" },
         { "start", cmd_start, "start [--wait-docker] NAME..." },
         { "stop", cmd_stop, "stop [-t SECONDS] NAME..." },
         { "rm", cmd_rm, "rm [-f] NAME..." },
@@ -96,6 +102,10 @@ static const struct {
         { "exec", cmd_exec, "exec [-i] [-t] [-e K=V]... [-w DIR] [-u USER] NAME -- CMD..." },
         { "cp", cmd_cp, "cp [--max-size SIZE] SRC DST   (NAME:/path on one side)" },
         { "diff", cmd_diff, "diff NAME" },
+        { "policy", cmd_policy, "policy NAME [--network open|allowlist] [--allow RULE]... "
+                                "[--deny RULE]... [--remove RULE]..." },
+        { "net", cmd_net, "net log NAME [-f]" },
+        { "port", cmd_port, "port NAME" },
 };
 
 static int usage(FILE *f)

@@ -297,6 +297,11 @@ void sb_kill(struct sandbox *sb)
         struct sb_status st;
         if (sb_status(sb, &st) < 0 || st.state != SB_RUNNING)
                 return;
+        /* the broker first: once its supervisor is gone it would only get
+         * a SIGTERM (PR_SET_PDEATHSIG) and could still be exiting */
+        int netd = sb_netd_pid(sb);
+        if (netd > 0)
+                kill(netd, SIGKILL);
         if (st.vmm_pid)
                 kill(st.vmm_pid, SIGKILL);
         if (st.sup_pid)

@@ -78,7 +78,7 @@ int sb_net_load(const struct sandbox *sb, struct net_policy **out)
 
 /* The pid in <rundir>/netd.pid if that process is still a silo-netd (a
  * pid file can outlive its process, and the number be reused). */
-static int netd_pid(const struct sandbox *sb)
+int sb_netd_pid(const struct sandbox *sb)
 {
         char f[SB_PATH_MAX], *text = NULL, *cmd = NULL;
         size_t len = 0;
@@ -109,7 +109,7 @@ int sb_net_save(const struct sandbox *sb, const struct net_policy *p)
         free(text);
         if (rc < 0)
                 return -1;
-        int pid = netd_pid(sb);
+        int pid = sb_netd_pid(sb);
         if (pid > 0 && kill(pid, SIGHUP) < 0)
                 return sb_fail("sandbox %s: cannot signal its network broker (pid %d): %s",
                                sb->name, pid, strerror(errno));

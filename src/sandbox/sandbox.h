@@ -253,6 +253,8 @@ int sb_net_save(const struct sandbox *sb, const struct net_policy *p);
 /* Counters from the running broker's stats file; -1 when not running. */
 int sb_net_stats(const struct sandbox *sb, unsigned long long *allowed,
                  unsigned long long *denied);
+/* The running silo-netd's pid (checked against /proc), or 0. */
+int sb_netd_pid(const struct sandbox *sb);
 /* silo-netd: $SILO_NETD, else beside silo-vmm. */
 int sb_netd_path(const struct sb_paths *p, char *buf, size_t n);
 /* The default policy of a new sandbox when --network is not given:

@@ -142,7 +142,8 @@ int sb_config_add_publish(struct sb_config *c, const char *spec)
         const char *why;
         char canon[NET_PUBLISH_TEXT_MAX];
         if (net_publish_parse(spec, &pub, &why) < 0)
-                return sb_fail("invalid -p '%s': %s (use [HOST_IP:]HOST_PORT:GUEST_PORT)", spec, why);
+                return sb_fail("invalid -p '%s': %s%s", spec, why,
+                               strstr(why, "HOST_PORT") ? "" : " (use [HOST_IP:]HOST_PORT:GUEST_PORT)");
         if (net_publish_format(&pub, canon, sizeof(canon)) < 0)
                 return sb_fail("invalid -p '%s'", spec);
         if (c->npublish >= SB_PUBLISH_MAX)
