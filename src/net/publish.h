@@ -7,6 +7,7 @@
 #ifndef SILO_NET_PUBLISH_H
 #define SILO_NET_PUBLISH_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
 
