@@ -265,6 +265,7 @@ static void *conn_thread(void *arg)
         else
                 netd_publish(j.n, &j.n->pub[j.kind - L_NFIXED], j.fd);
         atomic_fetch_sub(&j.n->active, 1);
+        netd_stats_write(j.n);                  /* "active" stays true */
         return NULL;
 }
 
@@ -272,6 +273,7 @@ static void *conn_thread(void *arg)
  * error" reply (the guest's client gets a reset), the others a reset. */
 static void refuse_busy(struct netd *n, int fd, int kind)
 {
+        netd_count(n, &n->stats.busy);          /* first: the reply ends the guest's wait */
         if (kind == L_CONNECT) {
                 uint8_t h[WIRE_REPLY_SIZE];
                 wire_reply_encode(WIRE_INTERNAL, h);
@@ -280,7 +282,6 @@ static void refuse_busy(struct netd *n, int fd, int kind)
         } else {
                 netd_close_reset(fd);
         }
-        netd_count(n, &n->stats.busy);
 }
 
 static void spawn(struct netd *n, int fd, int kind, pthread_attr_t *attr)

@@ -627,3 +627,37 @@ def test_log_rotation(broker, tmp_path):
 def test_help():
     r = subprocess.run([str(NETD), "--help"], stdout=subprocess.PIPE, text=True, timeout=10)
     assert r.returncode == 0 and "--publish" in r.stdout and "--ready-fd" in r.stdout
+
+
+def test_connection_limit(broker):
+    """Past 256 connections at once the broker answers "broker error" (6)
+    and keeps serving; the flood of bad-header lines is rate-limited."""
+    b = broker("mode open\n")
+    idle = []
+    try:
+        for _ in range(256):        # each waits for its header (10 s)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(b.connect_path)
+            idle.append(s)
+        for _ in range(200):
+            if b.stats_dict()["active"] == "256":
+                break
+            time.sleep(0.05)
+        st, s = guest_connect(b, NS_SIDE, ECHO_PORT)
+        s.close()
+        assert st == INTERNAL
+        assert b.stats_dict()["busy"] == "1"
+    finally:
+        for s in idle:
+            s.close()
+    for _ in range(200):
+        if b.stats_dict()["active"] == "0":
+            break
+        time.sleep(0.05)
+    st, s = guest_connect(b, NS_SIDE, ECHO_PORT)
+    with s:
+        assert st == CONNECTED
+        exchange(s, 10)
+    lines = [ln for ln in b.log_text().splitlines() if "bad request" in ln]
+    assert 20 <= len(lines) < 256
+    assert int(b.stats_dict()["log_suppressed"]) > 0
