@@ -333,6 +333,20 @@ static void reload(struct netd *n)
         netd_count(n, &n->stats.reloads);
 }
 
+/* Keep the first argument error: --ready-fd may come after it, and the
+ * supervisor reads the error there. */
+static void fail(char perr[512], const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(char perr[512], const char *fmt, ...)
+{
+        va_list ap;
+
+        if (perr[0])
+                return;
+        va_start(ap, fmt);
+        vsnprintf(perr, 512, fmt, ap);
+        va_end(ap);
+}
+
 static void parse_args(struct netd *n, int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -346,6 +360,7 @@ static void parse_args(struct netd *n, int argc, char **argv)
                 { "help", no_argument, NULL, 'h' },
                 { 0 },
         };
+        char perr[512] = "";    /* the first error, reported once --ready-fd is known */
         const char *why;
         char *end;
         long v;
@@ -359,10 +374,11 @@ static void parse_args(struct netd *n, int argc, char **argv)
                 case 's': n->stats_path = optarg; break;
                 case 'P':
                         if (n->npub == NETD_MAX_PUBLISH)
-                                die("at most %d --publish", NETD_MAX_PUBLISH);
-                        if (net_publish_parse(optarg, &n->pub[n->npub], &why) < 0)
-                                die("--publish %s: %s", optarg, why);
-                        n->npub++;
+                                fail(perr, "at most %d --publish", NETD_MAX_PUBLISH);
+                        else if (net_publish_parse(optarg, &n->pub[n->npub], &why) < 0)
+                                fail(perr, "--publish %s: %s", optarg, why);
+                        else
+                                n->npub++;
                         break;
                 case 'r':
                         errno = 0;
@@ -381,8 +397,9 @@ static void parse_args(struct netd *n, int argc, char **argv)
                         errno = 0;
                         v = strtol(optarg, &end, 10);
                         if (errno || *end || end == optarg || v < 1024)
-                                die("--log-max %s: a byte count of at least 1024", optarg);
-                        n->log_max = (size_t)v;
+                                fail(perr, "--log-max %s: a byte count of at least 1024", optarg);
+                        else
+                                n->log_max = (size_t)v;
                         break;
                 case 'h':
                         usage(stdout);
@@ -392,6 +409,8 @@ static void parse_args(struct netd *n, int argc, char **argv)
                         exit(2);
                 }
         }
+        if (perr[0])
+                die("%s", perr);
         if (optind < argc)
                 die("unexpected argument '%s' (see --help)", argv[optind]);
         if (!n->vsock || !n->policy_path || !n->log_path || !n->stats_path)

@@ -141,11 +141,13 @@ class Broker:
     def start(self, extra=()):
         """Start it; returns what it wrote on the ready fd."""
         r, w = os.pipe()
+        # the order of netspec.md / the supervisor: --ready-fd last, so an
+        # error in an earlier argument must still reach it
         args = [str(NETD), "--vsock", str(self.vsock), "--policy", str(self.policy),
-                "--log", str(self.log), "--stats", str(self.stats), "--ready-fd", str(w)]
+                "--log", str(self.log), "--stats", str(self.stats)]
         for p in self.publish:
             args += ["--publish", p]
-        args += list(extra)
+        args += list(extra) + ["--ready-fd", str(w)]
         # getaddrinfo reads /etc/hosts: give the broker ours, in its own mount
         # namespace, so the host's file is never touched
         wrap = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
