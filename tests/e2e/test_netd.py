@@ -3,10 +3,11 @@
 The test plays the guest: it connects to the broker's Unix sockets
 (RUNDIR/vsock.sock_1080 and _1053) and speaks the wire headers of
 src/net/wire.h and DNS over TCP framing itself. Its "internet" is a network
-namespace behind a veth pair: 11.0.0.1/24 and 10.99.0.1/24 on the host side,
-11.0.0.2 and 10.99.0.2 in the namespace, where a small TCP server runs.
-11.0.0.0/24 is public-looking and in no hard-deny range; 10.99.0.0/24 is
-private (RFC 1918). Names come from a hosts file bind-mounted over
+namespace behind a veth pair: 11.0.0.1/24 and 10.98.0.1/24 on the host side,
+11.0.0.2 and 10.98.0.2 in the namespace, where a small TCP server runs.
+11.0.0.0/24 is public-looking and in no hard-deny range; 10.98.0.0/24 is
+private (RFC 1918). Both differ from tests/e2e/netlab.py's ranges (11.9/24,
+10.99/24), so the two can run in one lab host at once. Names come from a hosts file bind-mounted over
 /etc/hosts in the broker's own mount namespace (getaddrinfo reads it), so
 the host's /etc/hosts is never edited.
 
@@ -37,7 +38,7 @@ NETD = BUILD / "silo-netd"
 
 NS = f"silo-netd-t{os.getpid()}"
 HOST_SIDE, NS_SIDE = "11.0.0.1", "11.0.0.2"
-PRIV_HOST, PRIV_NS = "10.99.0.1", "10.99.0.2"
+PRIV_HOST, PRIV_NS = "10.98.0.1", "10.98.0.2"
 ECHO_PORT, CLOSED_PORT = 7000, 7001
 HOSTS = f"""\
 127.0.0.1 localhost
@@ -367,7 +368,7 @@ def test_private_literal_needs_cidr_rule(broker):
     assert any("hard-deny: private (RFC 1918)" in ln and f"{PRIV_NS}:{ECHO_PORT}" in ln
                for ln in log_lines(b, "denied"))
     # a rule within 10/8 opens it (docs/network.md "Opening the hard deny set")
-    b.hup("mode open\nallow 10.99.0.0/24\n")
+    b.hup("mode open\nallow 10.98.0.0/24\n")
     st, s = guest_connect(b, PRIV_NS, ECHO_PORT)
     with s:
         assert st == CONNECTED
