@@ -94,6 +94,11 @@ def sh(*cmd):
 @pytest.fixture(scope="module")
 def internet():
     va, vb = f"nda{os.getpid() % 100000}", f"ndb{os.getpid() % 100000}"
+    # the brokers bind-mount their hosts file over /etc/hosts, which must
+    # exist; the lab's root filesystem may have none (a throwaway snapshot)
+    made_hosts = not os.path.exists("/etc/hosts")
+    if made_hosts:
+        pathlib.Path("/etc/hosts").write_text("127.0.0.1 localhost\n")
     sh("ip", "netns", "add", NS)
     srv = None
     try:
@@ -116,6 +121,8 @@ def internet():
             srv.wait()
         subprocess.run(["ip", "link", "del", va], stderr=subprocess.DEVNULL)
         subprocess.run(["ip", "netns", "del", NS], stderr=subprocess.DEVNULL)
+        if made_hosts:
+            os.unlink("/etc/hosts")
 
 
 class Broker:
