@@ -6,10 +6,12 @@ src/net/wire.h and DNS over TCP framing itself. Its "internet" is a network
 namespace behind a veth pair: 11.0.0.1/24 and 10.98.0.1/24 on the host side,
 11.0.0.2 and 10.98.0.2 in the namespace, where a small TCP server runs.
 11.0.0.0/24 is public-looking and in no hard-deny range; 10.98.0.0/24 is
-private (RFC 1918). Both differ from tests/e2e/netlab.py's ranges (11.9/24,
-10.99/24), so the two can run in one lab host at once. Names come from a hosts file bind-mounted over
-/etc/hosts in the broker's own mount namespace (getaddrinfo reads it), so
-the host's /etc/hosts is never edited.
+private (RFC 1918). Both differ from the ranges of netlab.py on main
+(11.9/24, 10.99/24), so the two can run in one lab host at once. Names come
+from a hosts file bind-mounted over /etc/hosts in the broker's own mount
+namespace (getaddrinfo reads it), so the host's /etc/hosts is never edited;
+an nsswitch.conf saying "hosts: files" is mounted the same way, so no real
+DNS server is asked.
 
 For --publish the test also plays silo-vmm: it listens on RUNDIR/vsock.sock,
 answers "CONNECT 1025" with "OK 1" and acts as the guest's forwarder.
@@ -96,9 +98,9 @@ def internet():
     va, vb = f"nda{os.getpid() % 100000}", f"ndb{os.getpid() % 100000}"
     # the brokers bind-mount their hosts file over /etc/hosts, which must
     # exist; the lab's root filesystem may have none (a throwaway snapshot)
-    made_hosts = not os.path.exists("/etc/hosts")
-    if made_hosts:
-        pathlib.Path("/etc/hosts").write_text("127.0.0.1 localhost\n")
+    made = [f for f in ("/etc/hosts", "/etc/nsswitch.conf") if not os.path.exists(f)]
+    for f in made:
+        pathlib.Path(f).write_text("")
     sh("ip", "netns", "add", NS)
     srv = None
     try:
@@ -121,8 +123,8 @@ def internet():
             srv.wait()
         subprocess.run(["ip", "link", "del", va], stderr=subprocess.DEVNULL)
         subprocess.run(["ip", "netns", "del", NS], stderr=subprocess.DEVNULL)
-        if made_hosts:
-            os.unlink("/etc/hosts")
+        for f in made:
+            os.unlink(f)
 
 
 class Broker:
@@ -134,6 +136,10 @@ class Broker:
         self.stats = d / "net.stats"
         self.hosts = d / "hosts"
         self.hosts.write_text(HOSTS)
+        # files only: an unknown name is a definite "no such name" (NXDOMAIN)
+        # wherever the test runs, and nothing is asked of a real DNS server
+        self.nsswitch = d / "nsswitch.conf"
+        self.nsswitch.write_text("hosts: files\n")
         self.policy.write_text(policy)
         self.publish = publish
         self.proc = None
@@ -156,10 +162,12 @@ class Broker:
         for p in self.publish:
             args += ["--publish", p]
         args += list(extra) + ["--ready-fd", str(w)]
-        # getaddrinfo reads /etc/hosts: give the broker ours, in its own mount
-        # namespace, so the host's file is never touched
+        # getaddrinfo reads /etc/hosts (as /etc/nsswitch.conf says): give the
+        # broker ours, in its own mount namespace, so the host's files are
+        # never touched
         wrap = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                'mount --bind "$0" /etc/hosts && exec "$@"', str(self.hosts)]
+                'mount --bind "$0" /etc/hosts && mount --bind "$1" /etc/nsswitch.conf && '
+                'shift && exec "$@"', str(self.hosts), str(self.nsswitch)]
         self.errf = open(self.dir / "netd.stderr", "w+")
         self.proc = subprocess.Popen(wrap + args, pass_fds=(w,), stdin=subprocess.DEVNULL,
                                      stdout=self.errf, stderr=self.errf)
