@@ -25,7 +25,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all deps image lab test unit fuzz e2e bench asan asan-build demo clean help
+.PHONY: soak all deps image lab test unit fuzz e2e bench asan asan-build demo clean help
 all: deps $(BUILD)/silo-vmm $(BUILD)/silo-init $(BUILD)/silo-init-host $(BUILD)/silo-agent $(BUILD)/silo $(BUILD)/silo-netd
 
 help:
@@ -98,6 +98,18 @@ fuzz: deps
 bench: all image
 	@scripts/deps.sh e2e
 	@bench/run.sh
+
+# Soak test with fault injection (tests/soak/soak.py): SOAK_MINUTES (30),
+# SOAK_SANDBOXES (6), SOAK_SEED (random, printed). In the lab when this
+# machine's KVM cannot boot Linux (tests/lab/run passes only SILO_*/LAB_*
+# variables, hence arguments).
+SOAK_ARGS = $(if $(SOAK_MINUTES),--minutes $(SOAK_MINUTES)) \
+            $(if $(SOAK_SANDBOXES),--sandboxes $(SOAK_SANDBOXES)) $(if $(SOAK_SEED),--seed $(SOAK_SEED))
+soak: all image
+	@scripts/deps.sh e2e
+	@if why=$$(scripts/kvm-usable.sh); then /usr/bin/python3 tests/soak/soak.py $(SOAK_ARGS); \
+	 else echo "soak: $$why -> in the lab"; scripts/deps.sh lab && \
+	 LAB_TIMEOUT=$${LAB_TIMEOUT:-7200} tests/lab/run /usr/bin/python3 tests/soak/soak.py $(SOAK_ARGS); fi
 
 asan-build:
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \

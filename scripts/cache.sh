@@ -16,7 +16,12 @@ cache_key() {
   printf '%s-%s\n' "$name" "$h"
 }
 
-cache_done() { [ -e "$SILO_CACHE/$1/.done" ]; }
+# A hit counts as a use: cache_commit keeps the most recently used entries.
+# (Inside the lab the cache is read-only; the touch may fail there.)
+cache_done() {
+  [ -e "$SILO_CACHE/$1/.done" ] || return 1
+  touch "$SILO_CACHE/$1" 2>/dev/null || true
+}
 
 # cache_begin KEY -> prints a fresh temp dir to build into
 cache_begin() {
@@ -36,12 +41,19 @@ cache_abort() {
 }
 
 # cache_commit KEY TMPDIR: atomically publish, then drop older entries of NAME
+# beyond the newest SILO_CACHE_KEEP (default 3). More than one: a worktree or
+# branch with other inputs would otherwise delete the entry that main's
+# build/guest symlinks point at, under a test run that is using it.
 cache_commit() {
-  local key=$1 tmp=$2 name=${1%-*}
+  local key=$1 tmp=$2 name=${1%-*} keep=${SILO_CACHE_KEEP:-3}
   touch "$tmp/.done"
   rm -rf "$SILO_CACHE/$key"
   mv "$tmp" "$SILO_CACHE/$key"
-  for old in "$SILO_CACHE/$name"-????????????????; do
-    [ "$old" = "$SILO_CACHE/$key" ] || [ ! -d "$old" ] || rm -rf "$old"
-  done
+  touch "$SILO_CACHE/$key"
+  # newest first (ls -t), the one just published counts; POSIX sh, since
+  # some build scripts source this file from sh
+  ls -dt "$SILO_CACHE/$name"-???????????????? 2>/dev/null | tail -n +"$((keep + 1))" |
+    while read -r old; do
+      [ "$old" = "$SILO_CACHE/$key" ] || [ ! -d "$old" ] || rm -rf "$old"
+    done
 }

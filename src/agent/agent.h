@@ -1,7 +1,8 @@
 /* agent.h: silo-init internals shared by its files.
  * main.c: entry, accept loop, per-connection dispatch; init.c: PID-1 duties;
  * exec.c + pty.c: command sessions; files.c: file and tar operations;
- * docker.c: the private Docker daemon; trim.c: idle memory. */
+ * docker.c: the private Docker daemon; trim.c: idle memory; net.c, netfwd.c,
+ * netdns.c: the network (netfwd.h). */
 #ifndef SILO_AGENT_H
 #define SILO_AGENT_H
 

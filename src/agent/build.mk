@@ -35,9 +35,12 @@ SILO_LIB       := $(BUILD)/libsilo.a
 PROTO_SRCS     := $(sort $(wildcard src/proto/*.c))
 CLIENT_SRCS    := $(filter-out src/client/cli.c,$(sort $(wildcard src/client/*.c)))
 AGENT_SRCS     := $(sort $(wildcard src/agent/*.c))
+# The network daemon's header codecs (plain C, shared with the host broker).
+AGENT_NET_SRCS := src/net/wire.c src/net/dns.c
 SILO_LIB_OBJS  := $(PROTO_SRCS:%.c=$(BUILD)/%.o) $(CLIENT_SRCS:%.c=$(BUILD)/%.o)
-AGENT_MUSL_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/musl/%.o) $(PROTO_SRCS:%.c=$(BUILD)/musl/%.o)
-AGENT_HOST_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/%.o)
+AGENT_MUSL_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/musl/%.o) $(PROTO_SRCS:%.c=$(BUILD)/musl/%.o) \
+                   $(AGENT_NET_SRCS:%.c=$(BUILD)/musl/%.o)
+AGENT_HOST_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/%.o) $(AGENT_NET_SRCS:%.c=$(BUILD)/%.o)
 # musl has no sanitizer runtime; the host variant covers that.
 MUSL_CFLAGS    := $(filter-out -fsanitize=% -fno-omit-frame-pointer,$(CFLAGS)) -Os \
                   -isystem $(AGENT_MUSL_INC)
@@ -62,7 +65,7 @@ $(BUILD)/silo-init: $(AGENT_MUSL_OBJS)
 	$(MUSL_CC) -static -Os -s $^ -o $@
 
 $(BUILD)/silo-init-host: $(AGENT_HOST_OBJS) $(SILO_LIB)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lpthread
 
 $(SILO_LIB): $(SILO_LIB_OBJS)
 	@rm -f $@

@@ -11,12 +11,15 @@
  *                           idle (trim.c); absent or 0: never
  *   silo.docker=0           do not start the base image's Docker daemon (a
  *                           sandbox that needs no containers starts lighter)
+ *   silo.net=1              give the guest its network (net.c): egress over
+ *                           vsock to the host broker; absent: no network
  * (or from $SILO_INIT_CMDLINE, for tests that run us in a namespace).
  * Without silo.base/silo.scratch we stay on the initramfs (test mode).
  * Failures are logged and we carry on with less: PID 1 has nowhere to
  * return an error to, and a reachable agent beats a dead guest.
  */
 #include "agent/agent.h"
+#include "agent/netfwd.h"
 
 #include <fcntl.h>
 #include <linux/random.h>
@@ -47,6 +50,7 @@ struct cmdline {
         char base[64], scratch[64], hostname[64];
         unsigned idle_trim;
         bool no_docker;
+        bool net;
 };
 
 static int xmount(const char *src, const char *dst, const char *type, unsigned long fl,
@@ -112,6 +116,8 @@ static void read_cmdline(struct cmdline *c)
                         c->idle_trim = (unsigned)strtoul(v, NULL, 10);
                 else if (!strcmp(w, SILO_ARG_NO_DOCKER))
                         c->no_docker = true;
+                else if (!strcmp(w, SILO_ARG_NET))
+                        c->net = true;
         }
 }
 
@@ -131,31 +137,61 @@ static bool is_blank(const char *dev)
         return true;
 }
 
-/* mke2fs comes from the base image (e2fsprogs, present in every Debian
- * root), not from the initramfs: it is dynamically linked, so run it
- * chrooted into the base with /dev and /proc bound in. */
-static int format_scratch(const char *dev)
+/* mke2fs and e2fsck come from the base image (e2fsprogs, present in every
+ * Debian root), not from the initramfs: they are dynamically linked, so run
+ * them chrooted into the base with /dev and /proc bound in. Returns the
+ * tool's wait status, or -errno. */
+static int base_tool(char *const argv[])
 {
-        agent_log("formatting blank scratch disk %s", dev);
         xmount("/dev", BASE_MNT "/dev", NULL, MS_BIND, NULL);
         xmount("/proc", BASE_MNT "/proc", NULL, MS_BIND, NULL);
         pid_t pid = fork();
         if (pid == 0) {
                 if (chroot(BASE_MNT) < 0 || chdir("/") < 0)
                         _exit(126);
-                execl("/sbin/mke2fs", "mke2fs", "-q", "-F", "-t", "ext4", "-L", "silo-scratch",
-                      dev, (char *)NULL);
-                dprintf(2, "silo-init: exec /sbin/mke2fs in the base image: %s\n", strerror(errno));
+                execv(argv[0], argv);
+                dprintf(2, "silo-init: exec %s in the base image: %s\n", argv[0], strerror(errno));
                 _exit(127);
         }
         int st = pid > 0 ? agent_wait(pid) : -errno;
         umount2(BASE_MNT "/proc", MNT_DETACH);
         umount2(BASE_MNT "/dev", MNT_DETACH);
+        return st;
+}
+
+static int format_scratch(const char *dev)
+{
+        agent_log("formatting blank scratch disk %s", dev);
+        int st = base_tool((char *[]){ "/sbin/mke2fs", "-q", "-F", "-t", "ext4", "-L",
+                                       "silo-scratch", (char *)dev, NULL });
         if (st != 0) {
                 agent_log("mke2fs %s failed (status %d)", dev, st);
                 return -EIO;
         }
         return 0;
+}
+
+/* Check the scratch disk before mounting it. A sandbox killed mid-write, or
+ * whose host disk filled up (the guest's writes then failed with EIO), can
+ * leave errors the journal does not cover; ext4 would find them later, at a
+ * worse time. -p (preen) repairs what is safe without a person and only
+ * reads the superblock when the fs is clean, so a normal boot pays almost
+ * nothing. Exit codes, e2fsck(8): 0 clean, 1 errors corrected, 2 corrected
+ * (reboot: not needed, nothing is mounted yet), 4 left uncorrected, 8 and
+ * up, e2fsck itself failed. Either way we mount and carry on: a sandbox
+ * with a damaged disk still beats one that does not boot, and the console
+ * says what happened. */
+static void check_scratch(const char *dev)
+{
+        int st = base_tool((char *[]){ "/sbin/e2fsck", "-p", (char *)dev, NULL });
+        int code = st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        if (code == 0)
+                return;
+        if (code == 1 || code == 2)
+                agent_log("fsck: scratch disk %s had errors, repaired (e2fsck exit %d)", dev, code);
+        else
+                agent_log("fsck: scratch disk %s has errors e2fsck -p could not repair (exit %d, "
+                          "status %d): mounting it anyway", dev, code, st);
 }
 
 /* Leave the initramfs for overlay(base ro, scratch rw). The initramfs is
@@ -167,8 +203,12 @@ static int setup_root(const struct cmdline *c)
         mkdir(SILO_DIR, 0700);
         if ((rc = xmount(c->base, BASE_MNT, "ext4", MS_RDONLY, "")) < 0)
                 return rc;
-        if (is_blank(c->scratch) && (rc = format_scratch(c->scratch)) < 0)
-                return rc;
+        if (is_blank(c->scratch)) {
+                if ((rc = format_scratch(c->scratch)) < 0)
+                        return rc;
+        } else {
+                check_scratch(c->scratch);
+        }
         if ((rc = xmount(c->scratch, SCRATCH_MNT, "ext4", MS_NOATIME, "")) < 0)
                 return rc;
         mkdir(SCRATCH_MNT "/upper", 0755);
@@ -298,6 +338,13 @@ int init_system(void)
         tune_memory();
         trim_configure(c.idle_trim);
         trim_kernel_setup();
+        /* The network before Docker: dockerd copies resolv.conf into its
+         * containers and adds its iptables chains next to ours (net.c). The
+         * tools it runs come from the base image, so not in test mode. */
+        if (on_base && c.net) {
+                net_setup();
+                net_start();
+        }
         if (on_base && !c.no_docker)
                 trim_after(docker_start());
         return 0;

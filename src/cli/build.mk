@@ -8,6 +8,9 @@
 #   $(BUILD)/tests/test_quote      cmocka: quoting guest text for the terminal and JSON
 
 SANDBOX_LIB  := $(BUILD)/libsilo-sandbox.a
+# The sandbox library uses the network policy code (src/net/build.mk, which
+# is included after this file: hence the path, not $(NET_LIB)).
+SANDBOX_NET  := $(BUILD)/libsilo-net.a
 SANDBOX_SRCS := $(sort $(wildcard src/sandbox/*.c))
 CLI_SRCS     := $(sort $(wildcard src/cli/*.c))
 
@@ -17,21 +20,21 @@ $(SANDBOX_LIB): $(SANDBOX_SRCS:%.c=$(BUILD)/%.o)
 
 # libarchive (libarchive-dev, scripts/deps.sh build): reading the guest's
 # tar streams in silo cp (src/sandbox/extract.c).
-$(BUILD)/silo: $(CLI_SRCS:%.c=$(BUILD)/%.o) $(SANDBOX_LIB) $(SILO_LIB)
+$(BUILD)/silo: $(CLI_SRCS:%.c=$(BUILD)/%.o) $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -larchive
 
 # The top Makefile links unit tests against libvmm.a only; add ours.
-$(BUILD)/tests/test_cli_parse: $(SANDBOX_LIB) $(SILO_LIB)
-$(BUILD)/tests/test_cli_parse: LDFLAGS += $(SANDBOX_LIB) $(SILO_LIB)
-$(BUILD)/tests/test_quote: $(SANDBOX_LIB) $(SILO_LIB)
-$(BUILD)/tests/test_quote: LDFLAGS += $(SANDBOX_LIB) $(SILO_LIB)
+$(BUILD)/tests/test_cli_parse: $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
+$(BUILD)/tests/test_cli_parse: LDFLAGS += $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
+$(BUILD)/tests/test_quote: $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
+$(BUILD)/tests/test_quote: LDFLAGS += $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
 
-$(BUILD)/tests/test_extract: $(SANDBOX_LIB) $(SILO_LIB)
-$(BUILD)/tests/test_extract: LDFLAGS += $(SANDBOX_LIB) $(SILO_LIB) -larchive
+$(BUILD)/tests/test_extract: $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
+$(BUILD)/tests/test_extract: LDFLAGS += $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB) -larchive
 
 .PHONY: cli
 cli: $(BUILD)/silo
 
 # cmocka: run/data directory checks, no-follow file work, config encoding.
-$(BUILD)/tests/test_sandbox_dirs: $(SANDBOX_LIB) $(SILO_LIB)
-$(BUILD)/tests/test_sandbox_dirs: LDFLAGS += $(SANDBOX_LIB) $(SILO_LIB)
+$(BUILD)/tests/test_sandbox_dirs: $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
+$(BUILD)/tests/test_sandbox_dirs: LDFLAGS += $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)

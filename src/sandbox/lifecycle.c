@@ -7,6 +7,7 @@
  * half-deleted sandbox is never listed.
  */
 #include "sandbox/sandbox.h"
+#include "net/policy.h"
 #include "client/client.h"
 #include "proto/contract.h"
 
@@ -170,6 +171,9 @@ int sb_create(struct sandbox *sb, const struct sb_paths *p, const char *name,
         }
         if (write_new(dfd, tmp, "config", cfg, cfglen) < 0 ||
             write_new(dfd, tmp, "lock", "", 0) < 0 || write_new(dfd, tmp, "scratch.img", "", 0) < 0)
+                goto err;
+        /* The network policy (network.c); none: no network. */
+        if (want->policy && write_new(dfd, tmp, SB_POLICY_FILE, want->policy, strlen(want->policy)) < 0)
                 goto err;
         /* Sparse: costs host space only as the guest writes, never beyond
          * (sb_disk_check above warns when they all could outgrow the host). */
@@ -370,21 +374,50 @@ int sb_start(struct sandbox *sb)
          * after this many seconds without agent work (src/agent/trim.c);
          * silo.docker=0: silo-init leaves dockerd off (--no-docker).
          * Extra words come last, so SILO_GUEST_CMDLINE_EXTRA can override. */
+        /* The network (network.c): a policy file, and not mode none. */
+        struct net_policy *pol = NULL;
+        if (sb_net_load(sb, &pol) < 0)
+                return -1;
+        bool net = pol && pol->mode != NET_MODE_NONE;
+        free(pol);
+        char netd[SB_PATH_MAX];
+        if (net && sb_netd_path(p, netd, sizeof(netd)) < 0)
+                return -1;
+        /* silo.net=1: silo-init sets up the guest's side of it. */
         snprintf(cmdline, sizeof(cmdline),
                  SILO_ARG_BASE SILO_BASE_DEV " " SILO_ARG_SCRATCH SILO_SCRATCH_DEV " "
-                 SILO_ARG_HOSTNAME "%s " SILO_ARG_IDLE_TRIM "%d%s%s%s", sb->name, SB_IDLE_TRIM_S,
-                 sb->cfg.no_docker ? " " SILO_ARG_NO_DOCKER : "",
+                 SILO_ARG_HOSTNAME "%s " SILO_ARG_IDLE_TRIM "%d%s%s%s%s", sb->name, SB_IDLE_TRIM_S,
+                 sb->cfg.no_docker ? " " SILO_ARG_NO_DOCKER : "", net ? " " SILO_ARG_NET : "",
                  extra && extra[0] ? " " : "", extra ? extra : "");
         /* RLIMIT_FSIZE for silo-vmm, a backstop behind its console cap
          * (16 MiB): every write past this offset fails. The scratch disk
          * is written up to its size, so that is the lowest safe limit. */
         char fsize[32];
         snprintf(fsize, sizeof(fsize), "%llu", (unsigned long long)sb->cfg.disk);
-        char *argv[] = { (char *)p->self, "_supervise", sb->rundir, "--fsize", fsize, "--",
-                         (char *)p->vmm,
+        char *vmm_argv[] = { (char *)p->vmm,
                          "--kernel", kernel, "--initrd", initrd, "--memory", mem, "--cpus", cpus,
                          "--disk", base, "--disk", scratch, "--balloon", "--rng", "--vsock", vs, "--control", ctl,
                          "--console", cons, "--boot-timeout", tmo, "--cmdline", cmdline, NULL };
+        char *argv[16 + 2 * SB_PUBLISH_MAX + sizeof(vmm_argv) / sizeof(vmm_argv[0])];
+        size_t a = 0;
+        argv[a++] = (char *)p->self;
+        argv[a++] = "_supervise";
+        argv[a++] = sb->rundir;
+        argv[a++] = "--fsize";
+        argv[a++] = fsize;
+        if (net) {
+                argv[a++] = "--netd";
+                argv[a++] = netd;
+                argv[a++] = "--net-dir";
+                argv[a++] = sb->dir;
+                for (unsigned i = 0; i < sb->cfg.npublish; i++) {
+                        argv[a++] = "--publish";
+                        argv[a++] = sb->cfg.publish[i];
+                }
+        }
+        argv[a++] = "--";
+        for (size_t i = 0; i < sizeof(vmm_argv) / sizeof(vmm_argv[0]); i++)
+                argv[a++] = vmm_argv[i];
         spawn_supervisor(sb, argv, console);
 
         /* Ready when the agent answers; fail early when silo-vmm ended. */
@@ -394,6 +427,10 @@ int sb_start(struct sandbox *sb)
                         goto fail;
                 if (st.state == SB_EXITED) {
                         int c = st.exit.code;
+                        /* silo-netd refused to start (supervise.c): no guest ran */
+                        if (!strncmp(st.exit.reason, "network: ", 9))
+                                return sb_fail("sandbox %s did not start: %s", sb->name,
+                                               st.exit.reason + 9);
                         sb_fail("sandbox %s did not boot: silo-vmm: %s%s", sb->name,
                                 st.exit.reason, (c == VMM_EXIT_SETUP || c == VMM_EXIT_KVM_ERROR ||
                                                  c == VMM_EXIT_BOOT_TIMEOUT)

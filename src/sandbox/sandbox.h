@@ -29,6 +29,7 @@
 
 #define SB_NAME_MAX 63
 #define SB_ENV_MAX 64
+#define SB_PUBLISH_MAX 32
 #define SB_PATH_MAX 4096
 #define SB_MIN_MEMORY (32ull << 20)
 #define SB_MIN_DISK (64ull << 20)
@@ -63,10 +64,21 @@ struct sb_config {
         bool wait_docker;               /* --wait-docker: start waits for dockerd */
         char *env[SB_ENV_MAX + 1];      /* "K=V", NULL-terminated, malloc'd */
         unsigned nenv;
+        /* -p: canonical "HOST_IP:HOST_PORT:GUEST_PORT" (net/publish.h),
+         * NULL-terminated, malloc'd; config key publish= */
+        char *publish[SB_PUBLISH_MAX + 1];
+        unsigned npublish;
+        /* create only: the network policy text to store (network.c), or
+         * NULL for --network none; malloc'd. Not a config key: the policy
+         * lives in its own file. */
+        char *policy;
 };
 void sb_config_init(struct sb_config *c);
 void sb_config_free(struct sb_config *c);
 int sb_config_add_env(struct sb_config *c, const char *kv);
+/* Validates SPEC (net_publish_parse; a port already published fails) and
+ * stores its canonical form. */
+int sb_config_add_publish(struct sb_config *c, const char *spec);
 /* key=value lines; unknown keys are ignored (newer silo), bad values fail. */
 int sb_config_parse(const char *text, struct sb_config *c);
 int sb_config_format(const struct sb_config *c, FILE *f);
@@ -223,6 +235,29 @@ int sb_boot_timeout(void);
  * detail = why + count, disks and the first error. 0 when healthy, or
  * when silo-vmm does not answer within a short deadline. */
 int sb_degraded(const struct sandbox *sb, char *why, size_t wn, char *detail, size_t dn);
+
+/* --- the sandbox network (network.c, docs/network.md) ----------------- */
+/* <dir>/policy holds the policy text (net_policy_format); no file: the
+ * sandbox has no network (--network none, or created before networks). */
+struct net_policy;
+#define SB_POLICY_FILE "policy"        /* in <dir> */
+#define SB_NET_LOG "net.log"           /* in <dir>: silo-netd's decisions */
+#define SB_NET_STATS "net.stats"       /* in <rundir>: its counters */
+#define SB_NETD_PID "netd.pid"         /* in <rundir> */
+/* The policy, heap-allocated (it is large): 1 and *out, 0 when the sandbox
+ * has no network (*out NULL), -1 on error. Free with free(). */
+int sb_net_load(const struct sandbox *sb, struct net_policy **out);
+/* Store it (atomically, 0600) and, when the sandbox runs, make its
+ * silo-netd read it again (SIGHUP). */
+int sb_net_save(const struct sandbox *sb, const struct net_policy *p);
+/* Counters from the running broker's stats file; -1 when not running. */
+int sb_net_stats(const struct sandbox *sb, unsigned long long *allowed,
+                 unsigned long long *denied);
+/* silo-netd: $SILO_NETD, else beside silo-vmm. */
+int sb_netd_path(const struct sb_paths *p, char *buf, size_t n);
+/* The default policy of a new sandbox when --network is not given:
+ * allowlist with these rules (docs/network.md "The default"). */
+extern const char *const sb_net_preset[];
 
 /* Small file helpers */
 int sb_read_file(const char *path, char **out, size_t *len);

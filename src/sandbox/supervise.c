@@ -3,7 +3,8 @@
  * silo-vmm: its exit status, including death by a signal (kill -9, OOM),
  * becomes the sandbox's exit record, and the sockets it leaves are removed.
  *
- *   silo _supervise RUNDIR [--fsize BYTES] -- VMM [ARGS]...
+ *   silo _supervise RUNDIR [--fsize BYTES] [--netd PATH --net-dir DIR
+ *                   [--publish SPEC]...] -- VMM [ARGS]...
  *
  * Started detached (setsid, stdin /dev/null, stdout/stderr appended to the
  * console log) by sb_start. silo-vmm reports its exit reason on a pipe of
@@ -12,6 +13,13 @@
  * --fsize caps every file silo-vmm writes (RLIMIT_FSIZE, SIGXFSZ ignored so
  * an overrun is a failed write, not a killed VM): a backstop behind
  * silo-vmm's own console cap.
+ *
+ * --netd: the sandbox has a network. Its broker silo-netd (docs/network.md)
+ * starts before silo-vmm, so its vsock listeners exist before the guest can
+ * connect, and must say "ready" on a pipe first: a published port already
+ * in use on the host ends the start here, with silo-netd's one line as the
+ * exit reason ("network: ..."), before any guest runs. It dies with its
+ * supervisor (PR_SET_PDEATHSIG) and is stopped when silo-vmm ends.
  */
 #include "sandbox/sandbox.h"
 
@@ -21,6 +29,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -95,20 +105,175 @@ fail:
         _exit(127);
 }
 
+/* How long silo-netd may take to bind its sockets before the start fails. */
+#define NETD_READY_MS 10000
+
+struct netd_opts {
+        const char *path, *dir;
+        const char *publish[SB_PUBLISH_MAX];
+        int npublish;
+};
+
+/* Start silo-netd and wait for its "ready" line. Returns its pid, or -1
+ * with the reason in why (its own "error: ..." line when it gave one). */
+static int start_netd(const char *rundir, const struct netd_opts *o, char *why, size_t n)
+{
+        char vsock[SB_PATH_MAX], policy[SB_PATH_MAX], log[SB_PATH_MAX], stats[SB_PATH_MAX];
+        char fdnum[16];
+        int ready[2];
+        if (sb_path(vsock, "%s/vsock.sock", rundir) < 0 ||
+            sb_path(policy, "%s/%s", o->dir, SB_POLICY_FILE) < 0 ||
+            sb_path(log, "%s/%s", o->dir, SB_NET_LOG) < 0 ||
+            sb_path(stats, "%s/%s", rundir, SB_NET_STATS) < 0 || pipe2(ready, O_CLOEXEC) < 0) {
+                snprintf(why, n, "cannot set up the network broker: %s", strerror(errno));
+                return -1;
+        }
+        snprintf(fdnum, sizeof(fdnum), "%d", ready[1]);
+        const char *argv[16 + 2 * SB_PUBLISH_MAX];
+        int a = 0;
+        argv[a++] = o->path;
+        argv[a++] = "--vsock"; argv[a++] = vsock;
+        argv[a++] = "--policy"; argv[a++] = policy;
+        argv[a++] = "--log"; argv[a++] = log;
+        argv[a++] = "--stats"; argv[a++] = stats;
+        for (int i = 0; i < o->npublish; i++) {
+                argv[a++] = "--publish";
+                argv[a++] = o->publish[i];
+        }
+        /* last: silo-netd reports errors in the arguments before it, too */
+        argv[a++] = "--ready-fd"; argv[a++] = fdnum;
+        argv[a] = NULL;
+        pid_t parent = getpid();
+        int pid = fork();
+        if (pid == 0) {
+                /* gone with us, even by SIGKILL: no broker outlives its VM */
+                if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+                        _exit(125);
+                signal(SIGHUP, SIG_DFL);
+                signal(SIGPIPE, SIG_DFL);
+                signal(SIGTERM, SIG_DFL);
+                signal(SIGINT, SIG_DFL);
+                if (fcntl(ready[1], F_SETFD, 0) < 0)
+                        _exit(125);
+                execv(o->path, (char **)argv);
+                dprintf(ready[1], "error: cannot execute %s: %s\n", o->path, strerror(errno));
+                _exit(127);
+        }
+        close(ready[1]);
+        if (pid < 0) {
+                snprintf(why, n, "cannot start the network broker: %s", strerror(errno));
+                close(ready[0]);
+                return -1;
+        }
+        char line[400];
+        size_t len = 0;
+        struct pollfd p = { .fd = ready[0], .events = POLLIN };
+        for (;;) {
+                int r = poll(&p, 1, NETD_READY_MS);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r <= 0)
+                        break;
+                ssize_t k = read(ready[0], line + len, sizeof(line) - 1 - len);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        break;
+                len += (size_t)k;
+                if (memchr(line, '\n', len) || len == sizeof(line) - 1)
+                        break;
+        }
+        close(ready[0]);
+        line[len] = 0;
+        line[strcspn(line, "\r\n")] = 0;
+        if (!strcmp(line, "ready"))
+                return pid;
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        if (!strncmp(line, "error: ", 7))
+                snprintf(why, n, "%s", line + 7);
+        else    /* (cut: a path and a line may exceed the reason's room) */
+                snprintf(why, n, "the network broker %.200s did not start (%.150s)", o->path,
+                         len ? line : "no answer");
+        return -1;
+}
+
+/* SIGTERM, then SIGKILL after a short wait: it must not outlive the VM. */
+static void stop_netd(int pid)
+{
+        kill(pid, SIGTERM);
+        for (int i = 0; i < 50; i++) {
+                if (waitpid(pid, NULL, WNOHANG) == pid)
+                        return;
+                usleep(20000);
+        }
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+}
+
+/* Sockets first: a live exit record means nothing is listening. */
+static void remove_sockets(const char *rundir)
+{
+        char f[SB_PATH_MAX];
+        if (sb_path(f, "%s/vsock.sock", rundir) == 0)
+                unlink(f);
+        glob_t g;
+        char pat[SB_PATH_MAX + 8];
+        snprintf(pat, sizeof(pat), "%s/vsock.sock_*", rundir);
+        if (glob(pat, 0, NULL, &g) == 0)
+                for (size_t i = 0; i < g.gl_pathc; i++)
+                        unlink(g.gl_pathv[i]);
+        globfree(&g);
+        if (sb_path(f, "%s/control.sock", rundir) == 0)
+                unlink(f);
+        if (sb_path(f, "%s/%s", rundir, SB_NETD_PID) == 0)
+                unlink(f);
+        if (sb_path(f, "%s/%s", rundir, SB_NET_STATS) == 0)
+                unlink(f);
+}
+
+static void write_exit(const char *rundir, int code, int sig, const char *line)
+{
+        char rec[600], f[SB_PATH_MAX];
+        int n = snprintf(rec, sizeof(rec), "code=%d\nsignal=%d\nreason=%s\n", code, sig, line);
+        if (n >= (int)sizeof(rec))
+                n = (int)sizeof(rec) - 1;
+        if (sb_path(f, "%s/exit", rundir) == 0)
+                sb_write_file_atomic(f, rec, (size_t)n);
+        if (sb_path(f, "%s/vmm.pid", rundir) == 0)
+                unlink(f);
+        if (sb_path(f, "%s/supervisor.pid", rundir) == 0)
+                unlink(f);
+}
+
 void sb_supervise_main(int argc, char **argv)
 {
         const char *rundir = argc > 0 ? argv[0] : NULL;
         unsigned long long fsize = 0;
+        struct netd_opts netd = { 0 };
         int i = 1;
-        if (i + 1 < argc && !strcmp(argv[i], "--fsize")) {
-                char *end;
-                errno = 0;
-                fsize = strtoull(argv[i + 1], &end, 10);
-                if (errno || *end || !fsize)
+        while (i + 1 < argc && strcmp(argv[i], "--")) {
+                const char *opt = argv[i], *val = argv[i + 1];
+                if (!strcmp(opt, "--fsize")) {
+                        char *end;
+                        errno = 0;
+                        fsize = strtoull(val, &end, 10);
+                        if (errno || *end || !fsize)
+                                _exit(125);
+                } else if (!strcmp(opt, "--netd")) {
+                        netd.path = val;
+                } else if (!strcmp(opt, "--net-dir")) {
+                        netd.dir = val;
+                } else if (!strcmp(opt, "--publish") && netd.npublish < SB_PUBLISH_MAX) {
+                        netd.publish[netd.npublish++] = val;
+                } else {
                         _exit(125);
+                }
                 i += 2;
         }
-        if (i + 1 >= argc || strcmp(argv[i], "--"))
+        if (i + 1 >= argc || strcmp(argv[i], "--") || (netd.path && !netd.dir))
                 _exit(125);
         char **vmm_argv = argv + i + 1;
         int vmm_argc = argc - i - 1;
@@ -120,6 +285,20 @@ void sb_supervise_main(int argc, char **argv)
         signal(SIGHUP, SIG_IGN);
         signal(SIGPIPE, SIG_IGN);
         write_pid(rundir, "supervisor.pid", getpid());
+
+        int netd_pid = 0;
+        if (netd.path) {
+                char why[400], line[420 + 16];
+                netd_pid = start_netd(rundir, &netd, why, sizeof(why));
+                if (netd_pid < 0) {
+                        dprintf(STDERR_FILENO, "silo: network: %s\n", why);
+                        snprintf(line, sizeof(line), "network: %s", why);
+                        remove_sockets(rundir);
+                        write_exit(rundir, -1, 0, line);
+                        _exit(0);
+                }
+                write_pid(rundir, SB_NETD_PID, netd_pid);
+        }
 
         /* Non-blocking read end: a process silo-vmm left behind holding
          * the write end must not keep us from writing the record. */
@@ -140,7 +319,7 @@ void sb_supervise_main(int argc, char **argv)
                 ;
         vmm_pid = 0;
 
-        char line[200], rec[512], f[SB_PATH_MAX];
+        char line[200];
         int code = -1, sig = 0;
         if (WIFSIGNALED(status)) {
                 sig = WTERMSIG(status);
@@ -152,24 +331,9 @@ void sb_supervise_main(int argc, char **argv)
                 if (!line[0])
                         snprintf(line, sizeof(line), "exit code %d", code);
         }
-        /* Sockets first: a live exit record means nothing is listening. */
-        if (sb_path(f, "%s/vsock.sock", rundir) == 0)
-                unlink(f);
-        glob_t g;
-        char pat[SB_PATH_MAX + 8];
-        snprintf(pat, sizeof(pat), "%s/vsock.sock_*", rundir);
-        if (glob(pat, 0, NULL, &g) == 0)
-                for (size_t i = 0; i < g.gl_pathc; i++)
-                        unlink(g.gl_pathv[i]);
-        globfree(&g);
-        if (sb_path(f, "%s/control.sock", rundir) == 0)
-                unlink(f);
-        int n = snprintf(rec, sizeof(rec), "code=%d\nsignal=%d\nreason=%s\n", code, sig, line);
-        if (sb_path(f, "%s/exit", rundir) == 0)
-                sb_write_file_atomic(f, rec, (size_t)n);
-        if (sb_path(f, "%s/vmm.pid", rundir) == 0)
-                unlink(f);
-        if (sb_path(f, "%s/supervisor.pid", rundir) == 0)
-                unlink(f);
+        if (netd_pid > 0)
+                stop_netd(netd_pid);
+        remove_sockets(rundir);
+        write_exit(rundir, code, sig, line);
         _exit(0);
 }

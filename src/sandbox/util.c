@@ -5,6 +5,7 @@
  * O_NOFOLLOW and never open an existing name for writing: a symlink
  * planted where silo writes or removes is never followed out. */
 #include "sandbox/sandbox.h"
+#include "net/publish.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -127,6 +128,36 @@ void sb_config_free(struct sb_config *c)
                 free(c->env[i]);
         c->nenv = 0;
         c->env[0] = NULL;
+        for (unsigned i = 0; i < c->npublish; i++)
+                free(c->publish[i]);
+        c->npublish = 0;
+        c->publish[0] = NULL;
+        free(c->policy);
+        c->policy = NULL;
+}
+
+int sb_config_add_publish(struct sb_config *c, const char *spec)
+{
+        struct net_publish pub;
+        const char *why;
+        char canon[NET_PUBLISH_TEXT_MAX];
+        if (net_publish_parse(spec, &pub, &why) < 0)
+                return sb_fail("invalid -p '%s': %s (use [HOST_IP:]HOST_PORT:GUEST_PORT)", spec, why);
+        if (net_publish_format(&pub, canon, sizeof(canon)) < 0)
+                return sb_fail("invalid -p '%s'", spec);
+        if (c->npublish >= SB_PUBLISH_MAX)
+                return sb_fail("too many -p ports (at most %d)", SB_PUBLISH_MAX);
+        for (unsigned i = 0; i < c->npublish; i++) {
+                struct net_publish o;
+                if (net_publish_parse(c->publish[i], &o, &why) == 0 &&
+                    o.host_port == pub.host_port)
+                        return sb_fail("invalid -p '%s': host port %u is already published",
+                                       spec, pub.host_port);
+        }
+        if (!(c->publish[c->npublish] = strdup(canon)))
+                return sb_fail("out of memory");
+        c->publish[++c->npublish] = NULL;
+        return 0;
 }
 
 int sb_config_add_env(struct sb_config *c, const char *kv)
@@ -261,6 +292,9 @@ int sb_config_parse(const char *text, struct sb_config *c)
                 } else if (!strcmp(line, "env")) {
                         if (sb_config_add_env(c, v) < 0)
                                 bad = 1;
+                } else if (!strcmp(line, "publish")) {
+                        if (sb_config_add_publish(c, v) < 0)
+                                bad = 1;
                 }
                 if (bad) {
                         sb_config_free(c);
@@ -292,6 +326,8 @@ int sb_config_format(const struct sb_config *c, FILE *f)
          * and a value like PS1=\n$ must keep meaning what it meant. */
         for (unsigned i = 0; i < c->nenv; i++)
                 fprintf(f, "env=%s\n", c->env[i]);
+        for (unsigned i = 0; i < c->npublish; i++)
+                fprintf(f, "publish=%s\n", c->publish[i]);
         return ferror(f) ? -1 : 0;
 }
 

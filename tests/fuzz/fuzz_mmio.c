@@ -150,8 +150,11 @@ static void setup_queue(struct dev *d, unsigned int q, uint32_t num)
 	wr(d, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)(QAREA(q) + 0x2000));
 	wr(d, VIRTIO_MMIO_QUEUE_USED_HIGH, 0);
 	wr(d, VIRTIO_MMIO_QUEUE_READY, 1);
+	/* post() lays chains out in q's fixed area, which holds VQ_MAX_SIZE
+	 * entries: a larger number (the device refuses it anyway) must not
+	 * make the harness itself write past guest RAM. */
 	if (q < VIRTIO_MAX_QUEUES)
-		d->qsize[q] = (uint16_t)num;
+		d->qsize[q] = num <= VQ_MAX_SIZE ? (uint16_t)num : 0;
 }
 
 static void driver_init(struct dev *d, uint8_t size)

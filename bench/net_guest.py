@@ -1,0 +1,82 @@
+"""Runs inside a guest (python3 of the base image): the network figures of
+bench/network.py, the same script for silo and for the QEMU peer.
+
+    python3 net_guest.py NAME PORT_ECHO DNS_N CONNECT_N ONE_MB FOUR_MB NONCE
+
+Prints one JSON object: DNS lookup latency (fresh names under
+bench.silo.test, so nothing answers from a cache), TCP connect + first
+byte latency to the echo server, and download throughput over HTTP with
+one stream and with four at once."""
+import json
+import socket
+import statistics
+import sys
+import threading
+import time
+
+name, echo_port, dns_n, conn_n, one_mb, four_mb, nonce = sys.argv[1:8]
+dns_n, conn_n, one_mb, four_mb = int(dns_n), int(conn_n), int(one_mb), int(four_mb)
+
+
+def ms(v):
+    return round(v * 1000, 3)
+
+
+def dns():
+    t = []
+    for i in range(dns_n):
+        s = time.perf_counter()
+        socket.getaddrinfo(f"b{i}-{nonce}.bench.silo.test", 80, socket.AF_INET, socket.SOCK_STREAM)
+        t.append(time.perf_counter() - s)
+    return t
+
+
+def connect_first_byte(addr):
+    t = []
+    for _ in range(conn_n):
+        s = time.perf_counter()
+        c = socket.create_connection((addr, int(echo_port)), timeout=30)
+        c.sendall(b"x")
+        if c.recv(1) != b"x":
+            raise SystemExit("echo server answered something else")
+        t.append(time.perf_counter() - s)
+        c.close()
+    return t
+
+
+def get(addr, mb, out, i):
+    c = socket.create_connection((addr, 80), timeout=60)
+    c.sendall(f"GET /big.bin?mb={mb} HTTP/1.0\r\nHost: {name}\r\n\r\n".encode())
+    n = 0
+    while True:
+        b = c.recv(1 << 20)
+        if not b:
+            break
+        n += len(b)
+    c.close()
+    out[i] = n
+
+
+def download(addr, streams, mb):
+    out = [0] * streams
+    th = [threading.Thread(target=get, args=(addr, mb, out, i)) for i in range(streams)]
+    s = time.perf_counter()
+    for t in th:
+        t.start()
+    for t in th:
+        t.join()
+    secs = time.perf_counter() - s
+    if min(out) < (mb << 20):
+        raise SystemExit(f"short download: {out}")
+    return sum(out) / secs / (1 << 20)
+
+
+addr = socket.getaddrinfo(name, 80, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+d = dns()
+c = connect_first_byte(addr)
+res = {"dns_median_ms": ms(statistics.median(d)), "dns_p90_ms": ms(sorted(d)[int(len(d) * 0.9)]),
+       "connect_fb_median_ms": ms(statistics.median(c)),
+       "connect_fb_p90_ms": ms(sorted(c)[int(len(c) * 0.9)]),
+       "mib_s_1_stream": round(download(addr, 1, one_mb), 1),
+       "mib_s_4_streams": round(download(addr, 4, four_mb), 1)}
+print(json.dumps(res))

@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Network benchmark (issue 15): silo's egress (guest forwarder -> vsock ->
+silo-netd -> host socket) against QEMU's user networking (`-nic user`,
+libslirp: what a user would otherwise run), same guest kernel, initramfs,
+base image, memory and vCPU count, same lab run, same servers.
+
+The "internet" is tests/e2e/netlab.py's (a network namespace behind a veth,
+HTTP and echo servers), and a DNS server on the host's 127.0.0.1 that both
+paths use as the upstream resolver (silo-netd through getaddrinfo, slirp by
+forwarding). Inside each guest bench/net_guest.py measures DNS lookup
+latency (fresh names), TCP connect + first byte latency, and download
+throughput with one and with four streams.
+
+The QEMU guest is driven through silo-init's agent over vhost-vsock (a
+small Unix-to-AF_VSOCK bridge lets bench/agent.py's client talk to it).
+Root only (network namespaces, /etc/resolv.conf, vhost-vsock): run it in
+the lab, as `make bench` does. Prints a table and one "BENCH {json}" line.
+"""
+import argparse
+import json
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+TOP = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TOP / "tests" / "e2e"))
+sys.path.insert(0, str(TOP / "bench"))
+import netlab  # noqa: E402
+from agent import exec_, ping, AgentError  # noqa: E402
+from contract import root_words  # noqa: E402
+
+GUEST = pathlib.Path(os.environ.get("SILO_GUEST_DIR", TOP / "build" / "guest"))
+BUILD = TOP / os.environ.get("SILO_BUILD", "build")
+SCRIPT = (TOP / "bench" / "net_guest.py").read_text()
+QEMU_CID = 41
+
+
+def guest_args(a, nonce):
+    return ["python3", "-c", SCRIPT, "web.silo.test", "7000", str(a.dns), str(a.connects),
+            str(a.one_mb), str(a.four_mb), nonce]
+
+
+def run_silo(a, tmp):
+    env = dict(os.environ, SILO_DATA_DIR=str(tmp / "data"), SILO_RUN_DIR=str(tmp / "run"),
+               SILO_GUEST_DIR=str(GUEST), SILO_VMM=str(BUILD / "silo-vmm"))
+    silo = str(BUILD / "silo")
+
+    def s(*args, **kw):
+        return subprocess.run([silo, *args], env=env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    r = s("create", "--name", "nb", "--memory", a.memory, "--network", "open", "--no-docker")
+    if r.returncode:
+        raise SystemExit(f"bench: silo create: {r.stderr.strip()}")
+    try:
+        r = s("start", "nb")
+        if r.returncode:
+            raise SystemExit(f"bench: silo start: {r.stderr.strip()}")
+        r = s("exec", "nb", "--", *guest_args(a, "silo"), timeout=3600)
+        if r.returncode:
+            raise SystemExit(f"bench: silo guest script failed: {r.stderr.strip()[-2000:]}")
+        return json.loads(r.stdout.strip().splitlines()[-1])
+    finally:
+        s("rm", "-f", "nb")
+
+
+def bridge(path, cid):
+    """Unix socket at path speaking silo-vmm's hybrid-vsock handshake
+    ("CONNECT PORT\\n" -> "OK 1\\n"), relayed to AF_VSOCK cid:PORT."""
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(str(path))
+    srv.listen(16)
+
+    def pump(a, b):
+        try:
+            while True:
+                d = a.recv(1 << 16)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        for x in (a, b):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def one(c):
+        line = b""
+        while not line.endswith(b"\n") and len(line) < 64:
+            ch = c.recv(1)
+            if not ch:
+                c.close()
+                return
+            line += ch
+        try:
+            v = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+            v.connect((cid, int(line.split()[1])))
+        except OSError:
+            c.close()
+            return
+        c.sendall(b"OK 1\n")
+        threading.Thread(target=pump, args=(c, v), daemon=True).start()
+        threading.Thread(target=pump, args=(v, c), daemon=True).start()
+
+    def loop():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=one, args=(c,), daemon=True).start()
+    threading.Thread(target=loop, daemon=True).start()
+    return srv
+
+
+def run_qemu(a, tmp):
+    subprocess.run(["modprobe", "vhost_vsock"], check=False)
+    if not os.path.exists("/dev/vhost-vsock"):
+        raise SystemExit("bench: no /dev/vhost-vsock (modprobe vhost_vsock) for the QEMU peer")
+    scratch = tmp / "qemu-scratch.img"
+    with open(scratch, "wb") as f:
+        f.truncate(1 << 30)
+    extra = os.environ.get("SILO_GUEST_CMDLINE_EXTRA", "")
+    cmd = ["qemu-system-x86_64", "-M", "microvm,acpi=off", "-enable-kvm", "-cpu", "host",
+           "-smp", "1", "-m", a.memory.rstrip("M"), "-nodefaults", "-no-user-config",
+           "-display", "none", "-no-reboot", "-device", "i8042",
+           "-serial", f"file:{tmp / 'qemu-console.log'}",
+           "-kernel", str(GUEST / "vmlinux"), "-initrd", str(GUEST / "agent.cpio.gz"),
+           "-append", f"console=ttyS0 reboot=k panic=-1 {root_words()} silo.docker=0 {extra}",
+           "-drive", f"id=base,file={(GUEST / 'rootfs.ext4').resolve()},format=raw,if=none,readonly=on",
+           "-device", "virtio-blk-device,drive=base",
+           "-drive", f"id=scr,file={scratch},format=raw,if=none",
+           "-device", "virtio-blk-device,drive=scr",
+           "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0",
+           "-device", f"vhost-vsock-device,guest-cid={QEMU_CID}"]
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    sock = tmp / "qemu-vsock.sock"
+    srv = bridge(sock, QEMU_CID)
+    try:
+        end = time.monotonic() + a.boot_timeout
+        while True:
+            if p.poll() is not None:
+                raise SystemExit(f"bench: QEMU exited {p.returncode}: {p.stderr.read()[-1000:]!r}\n"
+                                 + (tmp / "qemu-console.log").read_text(errors="replace")[-2000:])
+            try:
+                ping(sock, timeout=5)
+                break
+            except (OSError, AgentError):
+                if time.monotonic() > end:
+                    raise SystemExit("bench: QEMU guest agent did not answer:\n"
+                                     + (tmp / "qemu-console.log").read_text(errors="replace")[-2000:])
+                time.sleep(0.5)
+        # slirp's fixed addresses: 10.0.2.15 guest, .2 gateway, .3 DNS
+        code, out, err = exec_(sock, ["sh", "-c",
+                                      "ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && "
+                                      "ip route add default via 10.0.2.2 && "
+                                      "echo nameserver 10.0.2.3 > /etc/resolv.conf"])
+        if code:
+            raise SystemExit(f"bench: QEMU guest network set-up failed: {err!r}")
+        code, out, err = exec_(sock, guest_args(a, "qemu"), timeout=3600)
+        if code:
+            raise SystemExit(f"bench: QEMU guest script failed: {err.decode(errors='replace')[-2000:]}")
+        return json.loads(out.decode().strip().splitlines()[-1])
+    finally:
+        srv.close()
+        p.kill()
+        p.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dns", type=int, default=50)
+    ap.add_argument("--connects", type=int, default=50)
+    ap.add_argument("--one-mb", type=int, default=int(os.environ.get("BENCH_NET_MB", "100")))
+    ap.add_argument("--four-mb", type=int, default=25, help="MiB per stream of the 4-stream run")
+    ap.add_argument("--memory", default="512M")
+    ap.add_argument("--boot-timeout", type=int, default=300)
+    ap.add_argument("--only", choices=("silo", "qemu"), help="one side (for debugging)")
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("bench: network.py needs root (network namespaces): run it in the lab")
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="silo-netbench-"))
+    os.chmod(tmp, 0o700)
+    try:
+        with netlab.internet(), netlab.dns_server():
+            res = {"silo": run_silo(a, tmp) if a.only != "qemu" else {},
+                   "qemu_slirp": run_qemu(a, tmp) if a.only != "silo" else {}}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    rows = (("DNS lookup, median (ms)", "dns_median_ms"), ("DNS lookup, p90 (ms)", "dns_p90_ms"),
+            ("TCP connect + first byte, median (ms)", "connect_fb_median_ms"),
+            ("TCP connect + first byte, p90 (ms)", "connect_fb_p90_ms"),
+            ("download, 1 stream (MiB/s)", "mib_s_1_stream"),
+            ("download, 4 streams (MiB/s)", "mib_s_4_streams"))
+    print(f"\n{'network (same lab run)':<40}{'silo':>12}{'QEMU slirp':>12}{'silo/QEMU':>11}")
+    for label, k in rows:
+        s, q = res["silo"].get(k, 0), res["qemu_slirp"].get(k, 0)
+        print(f"{label:<40}{s:>12}{q:>12}{(s / q if q else 0):>11.2f}")
+    print("BENCH " + json.dumps({"bench": "network", **res}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+/* netfwd.h: the guest's network daemon (netfwd.c, netdns.c), run by net.c
+ * in a child of PID 1. Shared between its two files; nothing else uses it.
+ *
+ * One thread accepts on every listener; each connection or UDP query gets a
+ * detached thread of its own, with blocking-free I/O (non-blocking sockets
+ * and poll with timeouts), so no peer can stall another. The number of
+ * such threads is bounded (NETFWD_MAX_TASKS); beyond it a connection is
+ * refused at once.
+ */
+#ifndef SILO_AGENT_NETFWD_H
+#define SILO_AGENT_NETFWD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define NETFWD_MAX_TASKS    256     /* connections + DNS queries in flight */
+#define NETFWD_VSOCK_TMO_MS 5000    /* connecting to the host over vsock */
+
+/* net.c: PID 1's part. net_setup: interface, resolv.conf, iptables (0, or
+ * -1 after logging what is missing); net_start: the supervised daemon. */
+int net_setup(void);
+pid_t net_start(void);
+
+/* netfwd.c */
+int netfwd_main(void);   /* the daemon; returns only when it cannot serve */
+/* Run fn(arg) on a detached thread when fewer than NETFWD_MAX_TASKS run;
+ * -1 (nothing started) otherwise. */
+int netfwd_spawn(void *(*fn)(void *), void *arg);
+void netfwd_task_done(void);
+/* Connect to the host (CID 2) on a vsock port: a non-blocking fd, or -errno. */
+int netfwd_vsock_connect(unsigned port);
+/* Exactly n bytes, each wait at most ms: 0, -ETIMEDOUT, -EPIPE (the stream
+ * ended first) or -errno. fd is non-blocking. */
+int netfwd_read_full(int fd, void *buf, size_t n, int ms);
+int netfwd_write_full(int fd, const void *buf, size_t n, int ms);
+/* Copy bytes both ways until both directions ended, passing each end of
+ * stream on as shutdown(SHUT_WR) (half-close). idle_ms < 0: no idle limit.
+ * 0 when both sides ended cleanly; -1 on an error or an idle timeout. */
+int netfwd_relay(int a, int b, int idle_ms);
+/* Close a TCP socket with a reset (SO_LINGER 0), the only way left to tell
+ * a client whose handshake already completed that its destination failed. */
+void netfwd_reset(int fd);
+
+/* netdns.c: the DNS stub on SILO_NET_DNS_ADDR:53. */
+void *netdns_udp_query(void *arg);   /* arg: from netdns_udp_read */
+void *netdns_tcp_client(void *arg);  /* arg: the client fd, as intptr_t */
+/* Read one datagram from the UDP socket and start a task for it. */
+void netdns_udp_read(int ufd);
+
+#endif
