@@ -2,7 +2,7 @@
  *
  * One parser for the CLI (-p/--publish, stored as config key publish=SPEC)
  * and for silo-netd (--publish), so both accept exactly the same text.
- * Pure code, no I/O. The design: docs/network.md, "Published ports".
+ * Pure code, no I/O. How silo-netd uses it: docs/network.md, "The broker".
  */
 #ifndef SILO_NET_PUBLISH_H
 #define SILO_NET_PUBLISH_H

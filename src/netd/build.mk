@@ -1,0 +1,17 @@
+# src/netd/build.mk: silo-netd, the host-side network broker (one process
+# per sandbox; docs/network.md). Included by the top Makefile after
+# src/net/build.mk (needs NET_LIB).
+#
+#   $(BUILD)/silo-netd             src/netd/*.c + libsilo-net.a
+#   $(BUILD)/tests/test_netd_log   cmocka (tests/unit/test_netd_log.c)
+
+NETD_SRCS := $(sort $(wildcard src/netd/*.c))
+
+$(BUILD)/silo-netd: $(NETD_SRCS:%.c=$(BUILD)/%.o) $(NET_LIB)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lpthread
+
+# cmocka: the log line, escaping, stats file and rotation (log.c), linked
+# with the two objects it needs rather than the whole daemon.
+NETD_LOG_OBJS := $(BUILD)/src/netd/log.o $(BUILD)/src/netd/io.o
+$(BUILD)/tests/test_netd_log: $(NETD_LOG_OBJS) $(NET_LIB)
+$(BUILD)/tests/test_netd_log: LDFLAGS += $(NETD_LOG_OBJS) $(NET_LIB)

@@ -1,0 +1,120 @@
+/* src/netd/netd.h: silo-netd, the host-side network policy broker.
+ *
+ * One unprivileged process per sandbox. The guest reaches it over vsock
+ * (silo-vmm turns guest connections to CID 2 port P into connections to the
+ * Unix socket VSOCK_P): port 1080 carries outbound TCP (a CONNECT header,
+ * src/net/wire.h), port 1053 DNS queries (DNS-over-TCP framing,
+ * src/net/dns.h). Published ports go the other way, through VSOCK itself
+ * ("CONNECT 1025\n", then a FORWARD header). Every decision is the policy
+ * engine's (src/net/policy.h); this directory only does the I/O.
+ *
+ * Threads: main.c accepts and handles signals; each connection gets its own
+ * small detached thread (egress.c, dns_srv.c, publish.c), at most
+ * NETD_MAX_CONNS at once. The design and the log format: docs/network.md.
+ */
+#ifndef SILO_NETD_H
+#define SILO_NETD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/policy.h"
+#include "net/pool.h"
+#include "net/publish.h"
+
+#define NETD_MAX_CONNS      256                 /* connection threads at once */
+#define NETD_STACK_SIZE     (256u * 1024)       /* per connection thread */
+#define NETD_HEADER_MS      10000               /* a CONNECT header, silo-vmm's "OK" */
+#define NETD_DIAL_MS        10000               /* connect() to a destination */
+#define NETD_DNS_IDLE_MS    60000               /* a DNS stream with no query */
+#define NETD_LOG_MAX        (16u << 20)         /* then FILE -> FILE.1 */
+#define NETD_MAX_PUBLISH    64
+#define NETD_POLICY_MAX     (1u << 20)          /* bytes of policy text read */
+
+/* Counters, in the stats file as KEY=N lines. */
+struct netd_stats {
+        uint64_t allowed, denied;       /* decisions (log lines with a verdict) */
+        uint64_t bad_requests;          /* rejected headers and DNS frames */
+        uint64_t dns_queries, connections, published;
+        uint64_t dial_failures;         /* allowed, but the destination failed */
+        uint64_t busy;                  /* refused: NETD_MAX_CONNS reached */
+        uint64_t reloads, reload_errors;
+        uint64_t log_suppressed;        /* lines dropped by the rate limit */
+};
+
+struct netd {
+        const char *vsock;              /* silo-vmm's socket; we listen on vsock_1080 and _1053 */
+        const char *policy_path, *log_path, *stats_path;
+        size_t log_max;
+
+        /* Readers (every decision) hold it while they use the policy and the
+         * rule a decision points into; SIGHUP swaps the pointer. */
+        pthread_rwlock_t policy_lock;
+        struct net_policy *policy;
+
+        pthread_mutex_t pool_lock;
+        struct pool pool;
+
+        pthread_mutex_t log_lock;       /* the log fd, the stats, the rate limit */
+        int log_fd;
+        struct netd_stats stats;
+        int64_t rl_sec;                 /* rate limit of guest-triggered error lines */
+        unsigned rl_count;
+
+        atomic_int active;              /* connection threads running */
+
+        struct net_publish pub[NETD_MAX_PUBLISH];
+        size_t npub;
+};
+
+/* ---- log.c ---- */
+int netd_log_open(struct netd *n);
+/* "TIME VERDICT KIND NAME DEST REASON": one decision; counts it in
+ * allowed/denied and rewrites the stats. NAME and DEST may be NULL ("-");
+ * NAME is escaped (it can come from the guest). */
+void netd_log_decision(struct netd *n, bool allowed, const char *kind, const char *name,
+                       const char *dest, const char *reason);
+/* A guest-triggered error line ("denied KIND - DEST bad request: WHY"):
+ * counted as denied and bad_requests, rate-limited so a guest cannot flood
+ * the disk (suppressed lines are counted). */
+void netd_log_bad(struct netd *n, const char *kind, const char *dest, const char *why);
+/* A line about the broker itself ("TIME policy reloaded ..."), not a decision. */
+void netd_log_event(struct netd *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Bump one counter (a field of n->stats) and rewrite the stats file. */
+void netd_count(struct netd *n, uint64_t *counter);
+int netd_stats_write(struct netd *n);
+/* Copy s into out, each byte outside '!'..'~' (and '\') as \xHH, so guest
+ * text can neither split a log line nor a field. Returns out. */
+char *netd_escape(const char *s, char *out, size_t len);
+/* The reason text of a decision without its leading "allowed"/"denied"
+ * and ": " or " " (the verdict is a field of its own): "by rule x.com",
+ * "open mode". */
+const char *netd_reason_tail(const char *formatted);
+
+/* ---- io.c ---- */
+/* Read exactly len bytes, waiting at most ms in all. Returns the bytes read
+ * (fewer on EOF or timeout), or -errno. */
+long netd_read_full(int fd, void *buf, size_t len, int ms);
+int netd_write_all(int fd, const void *buf, size_t len);
+/* Copy both ways until both directions ended; EOF on one side becomes
+ * shutdown(SHUT_WR) on the other (half-close). An error on either side
+ * resets both. Closes neither fd. Returns bytes copied a->b + b->a. */
+uint64_t netd_relay(int a, int b);
+/* Close fd so that the peer sees a reset (SO_LINGER 0), not an EOF. */
+void netd_close_reset(int fd);
+/* "1.2.3.4:80", "[::1]:80" */
+void netd_fmt_dest(const struct net_addr *a, uint16_t port, char *buf, size_t len);
+
+/* ---- the connection handlers; each owns fd and closes it ---- */
+void netd_egress(struct netd *n, int fd);                 /* egress.c, port 1080 */
+void netd_dns(struct netd *n, int fd);                    /* dns_srv.c, port 1053 */
+void netd_publish(struct netd *n, const struct net_publish *p, int fd);  /* publish.c */
+
+/* ---- main.c ---- */
+/* The host's own addresses (getifaddrs) into p. 0 or -errno. */
+int netd_host_addrs(struct net_policy *p);
+
+#endif

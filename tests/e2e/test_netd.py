@@ -1,0 +1,681 @@
+"""silo-netd, the host network broker, driven without a VM.
+
+The test plays the guest: it connects to the broker's Unix sockets
+(RUNDIR/vsock.sock_1080 and _1053) and speaks the wire headers of
+src/net/wire.h and DNS over TCP framing itself. Its "internet" is a network
+namespace behind a veth pair: 11.0.0.1/24 and 10.98.0.1/24 on the host side,
+11.0.0.2 and 10.98.0.2 in the namespace, where a small TCP server runs.
+11.0.0.0/24 is public-looking and in no hard-deny range; 10.98.0.0/24 is
+private (RFC 1918). Both differ from the ranges of netlab.py on main
+(11.9/24, 10.99/24), so the two can run in one lab host at once. Names come
+from a hosts file bind-mounted over /etc/hosts in the broker's own mount
+namespace (getaddrinfo reads it), so the host's /etc/hosts is never edited;
+an nsswitch.conf saying "hosts: files" is mounted the same way, so no real
+DNS server is asked.
+
+For --publish the test also plays silo-vmm: it listens on RUNDIR/vsock.sock,
+answers "CONNECT 1025" with "OK 1" and acts as the guest's forwarder.
+
+Needs root (ip netns, unshare -m): it runs in the lab (scripts/test.sh).
+"""
+import hashlib
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from contract import NET_PORT_CONNECT, NET_PORT_DNS, NET_PORT_FORWARD
+
+TOP = pathlib.Path(__file__).resolve().parents[2]
+BUILD = TOP / os.environ.get("SILO_BUILD", "build")
+NETD = BUILD / "silo-netd"
+
+NS = f"silo-netd-t{os.getpid()}"
+HOST_SIDE, NS_SIDE = "11.0.0.1", "11.0.0.2"
+PRIV_HOST, PRIV_NS = "10.98.0.1", "10.98.0.2"
+ECHO_PORT, CLOSED_PORT = 7000, 7001
+HOSTS = f"""\
+127.0.0.1 localhost
+{NS_SIDE} allowed.test other.test
+{PRIV_NS} private.test
+127.0.0.1 rebind.test
+169.254.169.254 metadata.test
+"""
+
+# wire.h statuses
+CONNECTED, DENIED, UNREACHABLE, REFUSED, TIMEOUT, BAD_REQUEST, INTERNAL = range(7)
+# DNS RCODEs (RFC 1035 §4.1.1)
+NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED_RC = 0, 1, 2, 3, 4, 5
+
+pytestmark = [
+    pytest.mark.skipif(not NETD.exists(), reason=f"{NETD} not built (make)"),
+    pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("unshare"),
+                       reason="needs root, ip and unshare (run it in the lab)"),
+]
+
+# The namespace's server: sends a greeting at once (host <- server before the
+# client sent anything), reads until EOF, then answers with the length and
+# SHA-256 of what it got and closes (so the client's half-close must arrive).
+SERVER = r"""
+import hashlib, socket, sys, threading
+def serve(c):
+    try:
+        c.sendall(b"HELLO\n")
+        h, n = hashlib.sha256(), 0
+        while True:
+            b = c.recv(65536)
+            if not b:
+                break
+            h.update(b); n += len(b)
+        c.sendall(b"GOT %d %s\n" % (n, h.hexdigest().encode()))
+    finally:
+        c.close()
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.listen(64)
+print("listening", flush=True)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"""
+
+
+def sh(*cmd):
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+@pytest.fixture(scope="module")
+def internet():
+    va, vb = f"nda{os.getpid() % 100000}", f"ndb{os.getpid() % 100000}"
+    # the brokers bind-mount their hosts file over /etc/hosts, which must
+    # exist; the lab's root filesystem may have none (a throwaway snapshot)
+    made = [f for f in ("/etc/hosts", "/etc/nsswitch.conf") if not os.path.exists(f)]
+    for f in made:
+        pathlib.Path(f).write_text("")
+    sh("ip", "netns", "add", NS)
+    srv = None
+    try:
+        sh("ip", "link", "add", va, "type", "veth", "peer", "name", vb)
+        sh("ip", "link", "set", vb, "netns", NS)
+        sh("ip", "addr", "add", f"{HOST_SIDE}/24", "dev", va)
+        sh("ip", "addr", "add", f"{PRIV_HOST}/24", "dev", va)
+        sh("ip", "link", "set", va, "up")
+        sh("ip", "-n", NS, "addr", "add", f"{NS_SIDE}/24", "dev", vb)
+        sh("ip", "-n", NS, "addr", "add", f"{PRIV_NS}/24", "dev", vb)
+        sh("ip", "-n", NS, "link", "set", vb, "up")
+        sh("ip", "-n", NS, "link", "set", "lo", "up")
+        srv = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, "-c", SERVER,
+                                str(ECHO_PORT)], stdout=subprocess.PIPE, text=True)
+        assert srv.stdout.readline().strip() == "listening"
+        yield
+    finally:
+        if srv:
+            srv.kill()
+            srv.wait()
+        subprocess.run(["ip", "link", "del", va], stderr=subprocess.DEVNULL)
+        subprocess.run(["ip", "netns", "del", NS], stderr=subprocess.DEVNULL)
+        for f in made:
+            os.unlink(f)
+
+
+class Broker:
+    def __init__(self, d, policy, publish=(), vsock=None):
+        self.dir = d
+        self.vsock = vsock or d / "vsock.sock"
+        self.policy = d / "policy"
+        self.log = d / "net.log"
+        self.stats = d / "net.stats"
+        self.hosts = d / "hosts"
+        self.hosts.write_text(HOSTS)
+        # files only: an unknown name is a definite "no such name" (NXDOMAIN)
+        # wherever the test runs, and nothing is asked of a real DNS server
+        self.nsswitch = d / "nsswitch.conf"
+        self.nsswitch.write_text("hosts: files\n")
+        self.policy.write_text(policy)
+        self.publish = publish
+        self.proc = None
+
+    @property
+    def connect_path(self):
+        return f"{self.vsock}_{NET_PORT_CONNECT}"
+
+    @property
+    def dns_path(self):
+        return f"{self.vsock}_{NET_PORT_DNS}"
+
+    def start(self, extra=()):
+        """Start it; returns what it wrote on the ready fd."""
+        r, w = os.pipe()
+        # the order of netspec.md / the supervisor: --ready-fd last, so an
+        # error in an earlier argument must still reach it
+        args = [str(NETD), "--vsock", str(self.vsock), "--policy", str(self.policy),
+                "--log", str(self.log), "--stats", str(self.stats)]
+        for p in self.publish:
+            args += ["--publish", p]
+        args += list(extra) + ["--ready-fd", str(w)]
+        # getaddrinfo reads /etc/hosts (as /etc/nsswitch.conf says): give the
+        # broker ours, in its own mount namespace, so the host's files are
+        # never touched
+        wrap = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                'mount --bind "$0" /etc/hosts && mount --bind "$1" /etc/nsswitch.conf && '
+                'shift && exec "$@"', str(self.hosts), str(self.nsswitch)]
+        self.errf = open(self.dir / "netd.stderr", "w+")
+        self.proc = subprocess.Popen(wrap + args, pass_fds=(w,), stdin=subprocess.DEVNULL,
+                                     stdout=self.errf, stderr=self.errf)
+        os.close(w)
+        with os.fdopen(r, "rb") as f:
+            out = f.read().decode()
+        return out
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            assert self.proc.wait(timeout=10) == 0
+        if self.proc:
+            self.errf.seek(0)
+            err = self.errf.read()
+            assert "AddressSanitizer" not in err and "runtime error" not in err, err
+
+    def hup(self, policy=None):
+        """New policy (None: leave the file as it is) + SIGHUP; waits until
+        the broker logged the outcome."""
+        before = self.log_text().count(" policy ")
+        if policy is not None:
+            self.policy.write_text(policy)
+        self.proc.send_signal(signal.SIGHUP)
+        for _ in range(500):
+            if self.log_text().count(" policy ") > before:
+                return
+            time.sleep(0.01)
+        pytest.fail("the broker did not log the reload")
+
+    def log_text(self):
+        return self.log.read_text() if self.log.exists() else ""
+
+    def stats_dict(self):
+        return dict(line.split("=", 1) for line in self.stats.read_text().split())
+
+
+@pytest.fixture
+def broker(tmp_path, internet):
+    made = []
+
+    def make(policy, **kw):
+        b = Broker(tmp_path, policy, **kw)
+        made.append(b)
+        out = b.start()
+        assert out == "ready\n", out + b.dir.joinpath("netd.stderr").read_text()
+        return b
+    yield make
+    for b in made:
+        b.stop()
+
+
+# ---- the guest's side of the wire (src/net/wire.h) ----
+
+def connect_hdr(addr, port, magic=b"SNC"):
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    raw = socket.inet_pton(fam, addr).ljust(16, b"\0")
+    return magic + bytes([1, fam, 6]) + struct.pack("<H", port) + raw + bytes(8)
+
+
+def guest_connect(b, addr, port, hdr=None):
+    """CONNECT to addr:port; returns (status or None if closed, socket)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(b.connect_path)
+    s.sendall(hdr if hdr is not None else connect_hdr(addr, port))
+    rep = recv_exact(s, 8)
+    if len(rep) < 8:
+        return None, s
+    assert rep[:4] == b"SNR\x01" and rep[5:] == bytes(3), rep
+    return rep[4], s
+
+
+def recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        b = s.recv(n - len(buf))
+        if not b:
+            break
+        buf += b
+    return buf
+
+
+def recv_all(s):
+    buf = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            return buf
+        buf += b
+
+
+def exchange(s, size=200_000):
+    """Talk to the namespace's server through s: both directions and the
+    half-close (the server answers only after our EOF)."""
+    assert recv_exact(s, 6) == b"HELLO\n"
+    data = os.urandom(size)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    want = b"GOT %d %s\n" % (size, hashlib.sha256(data).hexdigest().encode())
+    assert recv_all(s) == want
+
+
+# ---- DNS over TCP framing (RFC 7766 §8) ----
+
+def dns_query(name, qtype=1, qid=0x1234):
+    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    for label in name.split("."):
+        q += bytes([len(label)]) + label.encode("latin-1")
+    return q + b"\0" + struct.pack(">HH", qtype, 1)
+
+
+def dns(b, name, qtype=1):
+    """(rcode, [A addresses]) for one query on a fresh stream."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(20)
+        s.connect(b.dns_path)
+        q = dns_query(name, qtype)
+        s.sendall(struct.pack(">H", len(q)) + q)
+        n = struct.unpack(">H", recv_exact(s, 2))[0]
+        r = recv_exact(s, n)
+    qid, flags, qd, an = struct.unpack(">HHHH", r[:8])
+    assert qid == 0x1234 and flags & 0x8000
+    addrs = []
+    off = 12 + len(q) - 12   # the question is echoed byte for byte
+    for _ in range(an):
+        assert r[off:off + 2] == b"\xc0\x0c"    # a pointer to the question's name
+        rtype, _, ttl, rdlen = struct.unpack(">HHIH", r[off + 2:off + 12])
+        if rtype == 1:
+            addrs.append(socket.inet_ntoa(r[off + 12:off + 12 + rdlen]))
+        off += 12 + rdlen
+    return flags & 0xF, addrs
+
+
+def synth(b, name):
+    rc, addrs = dns(b, name)
+    assert rc == NOERROR and len(addrs) == 1, (rc, addrs)
+    a = addrs[0]
+    assert a.startswith("198.18.") or a.startswith("198.19."), a
+    return a
+
+
+def log_lines(b, verdict=None):
+    lines = b.log_text().splitlines()
+    return [ln for ln in lines if verdict is None or ln.split(" ")[1] == verdict]
+
+
+# ---- tests ----
+
+def test_open_mode_name_through_synthetic_address(broker):
+    b = broker("mode open\n")
+    a = synth(b, "allowed.test")
+    assert synth(b, "allowed.test") == a            # the same name keeps its address
+    st, s = guest_connect(b, a, ECHO_PORT)
+    with s:
+        assert st == CONNECTED
+        exchange(s)
+    lines = b.log_text().splitlines()
+    dns_line = next(ln for ln in lines if " dns allowed.test " in ln)
+    assert dns_line.split(" ", 1)[1] == "allowed dns allowed.test - open mode", dns_line
+    tcp = [ln for ln in lines if " tcp allowed.test " in ln]
+    assert tcp and tcp[0].split(" ")[1:5] == ["allowed", "tcp", "allowed.test",
+                                                f"{NS_SIDE}:{ECHO_PORT}"], tcp
+    ts = tcp[0].split(" ")[0]
+    assert len(ts) == 24 and ts[10] == "T" and ts.endswith("Z"), ts
+    st = b.stats_dict()
+    assert int(st["allowed"]) >= 3 and st["denied"] == "0", st
+
+
+def test_literal_public_address_open_mode(broker):
+    b = broker("mode open\n")
+    st, s = guest_connect(b, NS_SIDE, ECHO_PORT)
+    with s:
+        assert st == CONNECTED
+        exchange(s, 10)
+    assert any(ln.split(" ")[1:5] == ["allowed", "tcp", "-", f"{NS_SIDE}:{ECHO_PORT}"]
+               for ln in log_lines(b))
+
+
+def test_allowlist_without_rule(broker):
+    b = broker("mode allowlist\nallow other.test\n")
+    assert dns(b, "allowed.test")[0] == REFUSED_RC
+    assert dns(b, "allowed.test", qtype=28)[0] == REFUSED_RC      # AAAA
+    st, s = guest_connect(b, NS_SIDE, ECHO_PORT)
+    s.close()
+    assert st == DENIED
+    # the allowed name resolves; AAAA gets NODATA (IPv4 only)
+    synth(b, "other.test")
+    assert dns(b, "other.test", qtype=28) == (NOERROR, [])
+    denied = log_lines(b, "denied")
+    assert any(ln.split(" ", 1)[1] ==
+               "denied dns allowed.test - no rule allows it (allowlist)" for ln in denied), denied
+    assert any(ln.split(" ", 1)[1] ==
+               f"denied tcp - {NS_SIDE}:{ECHO_PORT} no rule allows it (allowlist)"
+               for ln in denied), denied
+    assert int(b.stats_dict()["denied"]) == 3
+
+
+def test_unknown_name_nxdomain_and_unreachable(broker):
+    b = broker("mode open\n")
+    assert dns(b, "nosuch.invalid")[0] == NXDOMAIN
+    a = synth(b, "allowed.test")
+    st, s = guest_connect(b, a, CLOSED_PORT)
+    s.close()
+    assert st == REFUSED           # the destination said no: status 3
+
+
+def test_private_literal_needs_cidr_rule(broker):
+    b = broker("mode open\n")
+    st, s = guest_connect(b, PRIV_NS, ECHO_PORT)
+    s.close()
+    assert st == DENIED
+    assert any("hard-deny: private (RFC 1918)" in ln and f"{PRIV_NS}:{ECHO_PORT}" in ln
+               for ln in log_lines(b, "denied"))
+    # a rule within 10/8 opens it (docs/network.md "Opening the hard deny set")
+    b.hup("mode open\nallow 10.98.0.0/24\n")
+    st, s = guest_connect(b, PRIV_NS, ECHO_PORT)
+    with s:
+        assert st == CONNECTED
+        exchange(s, 1000)
+    # a broad rule does not
+    b.hup("mode allowlist\nallow 0.0.0.0/0\n")
+    st, s = guest_connect(b, PRIV_NS, ECHO_PORT)
+    s.close()
+    assert st == DENIED
+
+
+@pytest.mark.parametrize("policy", [
+    "mode open\n",
+    "mode allowlist\nallow 0.0.0.0/0\nallow 127.0.0.0/8\nallow 169.254.0.0/16\n",
+    "mode open\nallow 127.0.0.1\nallow 169.254.169.254\n",
+])
+def test_loopback_and_metadata_refused_in_every_mode(broker, policy):
+    b = broker(policy)
+    for addr, port in (("127.0.0.1", ECHO_PORT), ("169.254.169.254", 80),
+                       ("::1", 80), ("::ffff:127.0.0.1", 80), ("0.0.0.0", 80),
+                       (HOST_SIDE, 22)):                  # the host's own address
+        st, s = guest_connect(b, addr, port)
+        s.close()
+        assert st == DENIED, (addr, port)
+    assert dns(b, "localhost")[0] == REFUSED_RC
+    reasons = " ".join(log_lines(b, "denied"))
+    assert "hard-deny: loopback" in reasons and "hard-deny: link-local (metadata)" in reasons
+
+
+def test_name_resolving_to_loopback_refused(broker):
+    b = broker("mode open\n")
+    for name, why in (("rebind.test", "hard-deny: loopback"),
+                      ("metadata.test", "hard-deny: link-local (metadata)"),
+                      ("private.test", "hard-deny: private (RFC 1918)")):
+        a = synth(b, name)          # the name is allowed, so DNS answers
+        st, s = guest_connect(b, a, 80)
+        s.close()
+        assert st == DENIED, name
+        assert any(ln.split(" ")[1:4] == ["denied", "tcp", name] and why in ln
+                   for ln in log_lines(b)), (name, b.log_text())
+
+
+def test_evicted_or_unknown_synthetic_address(broker):
+    b = broker("mode open\n")
+    st, s = guest_connect(b, "198.18.200.7", 443)
+    s.close()
+    assert st == DENIED
+    assert any("synthetic address maps to no name" in ln for ln in log_lines(b, "denied"))
+
+
+def test_sighup_reload_and_bad_policy_kept(broker):
+    b = broker("mode allowlist\n")
+    assert dns(b, "allowed.test")[0] == REFUSED_RC
+    b.hup("mode allowlist\nallow allowed.test\n")
+    a = synth(b, "allowed.test")
+    st, s = guest_connect(b, a, ECHO_PORT)
+    with s:
+        assert st == CONNECTED
+        exchange(s, 100)
+    b.hup("mode allowlist\nallow allowed..test\n")          # invalid: kept the old one
+    assert any("not reloaded" in ln and "line 2" in ln for ln in b.log_text().splitlines())
+    assert synth(b, "allowed.test") == a
+    b.policy.unlink()                                       # missing: kept too
+    b.hup()
+    assert "No such file" in b.log_text().splitlines()[-1]
+    assert synth(b, "allowed.test") == a
+    assert b.proc.poll() is None
+    st = b.stats_dict()
+    assert st["reloads"] == "1" and st["reload_errors"] == "2", st
+
+
+def test_malformed_headers_keep_serving(broker):
+    b = broker("mode open\n")
+    # cut short: the broker waits for the rest, our EOF ends it
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(b.connect_path)
+    s.sendall(connect_hdr(NS_SIDE, ECHO_PORT)[:10])
+    s.shutdown(socket.SHUT_WR)
+    rep = recv_all(s)
+    s.close()
+    assert rep in (b"", b"SNR\x01\x05\x00\x00\x00")
+    for hdr in (connect_hdr(NS_SIDE, ECHO_PORT, magic=b"XXX"),
+                connect_hdr(NS_SIDE, 0),
+                connect_hdr(NS_SIDE, ECHO_PORT)[:31] + b"\x01",     # reserved byte
+                b"\xff" * 32):
+        st, s = guest_connect(b, None, None, hdr=hdr)
+        assert st in (BAD_REQUEST, None), hdr
+        assert recv_all(s) == b""       # then the stream ends
+        s.close()
+    # DNS: a frame too short for a header and one too long close the stream
+    for frame in (b"\x00\x05hello", b"\xff\xff" + b"x" * 100):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(20)
+            s.connect(b.dns_path)
+            s.sendall(frame)
+            assert recv_all(s) == b""
+    # a malformed query with a header gets FORMERR, the stream stays usable
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(20)
+        s.connect(b.dns_path)
+        bad = struct.pack(">HHHHHH", 0x1234, 0x0100, 2, 0, 0, 0) + b"\0" * 10
+        s.sendall(struct.pack(">H", len(bad)) + bad)
+        n = struct.unpack(">H", recv_exact(s, 2))[0]
+        assert recv_exact(s, n)[3] & 0xF == FORMERR
+    # a control byte in a name: REFUSED, logged escaped
+    assert dns(b, "a\x01b.test")[0] == REFUSED_RC
+    assert b.proc.poll() is None
+    st, s = guest_connect(b, NS_SIDE, ECHO_PORT)
+    with s:
+        assert st == CONNECTED
+        exchange(s, 10)
+    assert int(b.stats_dict()["bad_requests"]) >= 7
+    text = b.log_text()
+    assert "bad request: bad magic" in text and "\x01" not in text
+    assert all(len(ln.split(" ")) >= 6 for ln in text.splitlines())
+
+
+def fake_vmm(path, seen, guest_reply=CONNECTED):
+    """Listen on RUNDIR/vsock.sock as silo-vmm does; each connection gets
+    the guest's port-1025 forwarder: reads the FORWARD header, replies, and
+    answers what it reads in upper case."""
+    ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    ls.bind(str(path))
+    ls.listen(8)
+
+    def one(c):
+        with c:
+            line = b""
+            while not line.endswith(b"\n"):
+                line += c.recv(1)
+            seen.append(line)
+            if line != b"CONNECT %d\n" % NET_PORT_FORWARD:
+                return
+            c.sendall(b"OK 1\n")
+            hdr = recv_exact(c, 8)
+            seen.append(hdr)
+            c.sendall(b"SNR\x01" + bytes([guest_reply]) + bytes(3))
+            if guest_reply != CONNECTED:
+                return
+            data = recv_all(c)
+            c.sendall(data.upper())
+
+    def loop():
+        while True:
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                return
+            threading.Thread(target=one, args=(c,), daemon=True).start()
+    threading.Thread(target=loop, daemon=True).start()
+    return ls
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_publish_forwards_to_guest(broker, tmp_path):
+    port = free_port()
+    seen = []
+    ls = fake_vmm(tmp_path / "vsock.sock", seen)
+    try:
+        broker("mode none\n", publish=(f"{port}:8080",))
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as c:
+            c.sendall(b"hello guest")
+            c.shutdown(socket.SHUT_WR)
+            assert recv_all(c) == b"HELLO GUEST"
+        assert seen[0] == b"CONNECT 1025\n"
+        assert seen[1] == b"SNF\x01" + struct.pack("<H", 8080) + b"\0\0"
+    finally:
+        ls.close()
+
+
+def test_publish_guest_refuses(broker, tmp_path):
+    port = free_port()
+    seen = []
+    ls = fake_vmm(tmp_path / "vsock.sock", seen, guest_reply=REFUSED)
+    try:
+        b = broker("mode none\n", publish=(f"127.0.0.1:{port}:9999",))
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as c:
+            with pytest.raises(ConnectionResetError):
+                c.recv(10)
+        assert "error publish" in b.log_text()
+    finally:
+        ls.close()
+
+
+def test_publish_port_in_use(tmp_path, internet):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        b = Broker(tmp_path, "mode open\n", publish=(f"{port}:80",))
+        out = b.start()
+        assert out == f"error: host port {port} on 127.0.0.1 is in use: choose another with -p\n"
+        assert b.proc.wait(timeout=10) == 1
+    assert sorted(p.name for p in tmp_path.iterdir() if "sock" in p.name) == []
+
+
+def test_setup_errors(tmp_path, internet):
+    b = Broker(tmp_path, "mode open\n")
+    b.policy.unlink()
+    out = b.start()
+    assert out.startswith("error: cannot read policy ") and "No such file" in out, out
+    assert b.proc.wait(timeout=10) == 1
+    b.policy.write_text("mode sideways\n")
+    out = b.start()
+    assert out.startswith("error: policy ") and "line 1" in out, out
+    assert b.proc.wait(timeout=10) == 1
+    b.policy.write_text("mode open\n")
+    out = b.start(extra=["--publish", "8080"])
+    assert out.startswith("error: --publish 8080: "), out
+    assert b.proc.wait(timeout=10) == 1
+    assert not any("sock" in p.name for p in tmp_path.iterdir())
+
+
+def test_sigterm_removes_sockets_and_live_socket_refused(broker, tmp_path):
+    b = broker("mode open\n")
+    assert os.path.exists(b.connect_path) and os.path.exists(b.dns_path)
+    assert os.stat(b.connect_path).st_mode & 0o777 == 0o600
+    # a second broker on the same sockets refuses and leaves them alone
+    other = tmp_path / "other"
+    other.mkdir()
+    b2 = Broker(other, "mode open\n", vsock=b.vsock)
+    out = b2.start()
+    assert out.startswith("error: ") and "in use by a running broker" in out, out
+    assert b2.proc.wait(timeout=10) == 1
+    assert os.path.exists(b.connect_path) and os.path.exists(b.dns_path)
+    b.proc.send_signal(signal.SIGTERM)
+    assert b.proc.wait(timeout=10) == 0
+    assert not os.path.exists(b.connect_path) and not os.path.exists(b.dns_path)
+    # a stale socket left by a crash is replaced
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(b.connect_path)
+    s.close()
+    b3 = Broker(other, "mode open\n", vsock=b.vsock)
+    assert b3.start() == "ready\n"
+    b3.stop()
+    assert not os.path.exists(b.connect_path)
+
+
+def test_log_rotation(broker, tmp_path):
+    b = Broker(tmp_path, "mode allowlist\n")
+    assert b.start(extra=["--log-max", "2048"]) == "ready\n"
+    try:
+        for i in range(40):
+            assert dns(b, f"n{i}.example")[0] == REFUSED_RC
+        rotated = pathlib.Path(str(b.log) + ".1")
+        assert rotated.exists()
+        assert rotated.stat().st_size <= 2048 and b.log.stat().st_size <= 2048
+        assert b.stats_dict()["denied"] == "40"
+    finally:
+        b.stop()
+
+
+def test_help():
+    r = subprocess.run([str(NETD), "--help"], stdout=subprocess.PIPE, text=True, timeout=10)
+    assert r.returncode == 0 and "--publish" in r.stdout and "--ready-fd" in r.stdout
+
+
+def test_connection_limit(broker):
+    """Past 256 connections at once the broker answers "broker error" (6)
+    and keeps serving; the flood of bad-header lines is rate-limited."""
+    b = broker("mode open\n")
+    idle = []
+    try:
+        for _ in range(256):        # each waits for its header (10 s)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(b.connect_path)
+            idle.append(s)
+        for _ in range(200):
+            if b.stats_dict()["active"] == "256":
+                break
+            time.sleep(0.05)
+        st, s = guest_connect(b, NS_SIDE, ECHO_PORT)
+        s.close()
+        assert st == INTERNAL
+        assert b.stats_dict()["busy"] == "1"
+    finally:
+        for s in idle:
+            s.close()
+    for _ in range(200):
+        if b.stats_dict()["active"] == "0":
+            break
+        time.sleep(0.05)
+    st, s = guest_connect(b, NS_SIDE, ECHO_PORT)
+    with s:
+        assert st == CONNECTED
+        exchange(s, 10)
+    lines = [ln for ln in b.log_text().splitlines() if "bad request" in ln]
+    assert 20 <= len(lines) < 256
+    assert int(b.stats_dict()["log_suppressed"]) > 0
