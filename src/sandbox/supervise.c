@@ -22,6 +22,7 @@
  * supervisor (PR_SET_PDEATHSIG) and is stopped when silo-vmm ends.
  */
 #include "sandbox/sandbox.h"
+#include "proto/contract.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -294,7 +295,8 @@ void sb_supervise_main(int argc, char **argv)
                         dprintf(STDERR_FILENO, "silo: network: %s\n", why);
                         snprintf(line, sizeof(line), "network: %s", why);
                         remove_sockets(rundir);
-                        write_exit(rundir, -1, 0, line);
+                        /* as silo-vmm's own host set-up failures: no guest ran */
+                        write_exit(rundir, VMM_EXIT_SETUP, 0, line);
                         _exit(0);
                 }
                 write_pid(rundir, SB_NETD_PID, netd_pid);
