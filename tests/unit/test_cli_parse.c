@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "net/policy.h"
 #include "sandbox/sandbox.h"
 
 static void test_sizes(void **state)
@@ -110,6 +111,48 @@ static void test_config_roundtrip(void **state)
         assert_int_equal(sb_config_parse("name=a\nnoequals\n", &d), -1);
 }
 
+/* -p specs: stored in canonical form, kept across a config round trip, a
+ * host port used twice refused; the default policy's preset all parses. */
+static void test_config_publish_and_preset(void **state)
+{
+        (void)state;
+        struct sb_config c, d;
+        sb_config_init(&c);
+        snprintf(c.name, sizeof(c.name), "web");
+        assert_int_equal(sb_config_add_publish(&c, "8080:80"), 0);
+        assert_int_equal(sb_config_add_publish(&c, "0.0.0.0:8443:443"), 0);
+        assert_int_equal(sb_config_add_publish(&c, "[::1]:9000:9000"), 0);
+        assert_int_equal(sb_config_add_publish(&c, "8080:81"), -1);     /* host port taken */
+        assert_int_equal(sb_config_add_publish(&c, "70000:80"), -1);
+        assert_int_equal(sb_config_add_publish(&c, "8080"), -1);
+        assert_int_equal(sb_config_add_publish(&c, "1.2.3:1:1"), -1);
+        assert_int_equal(c.npublish, 3);
+        assert_string_equal(c.publish[0], "127.0.0.1:8080:80");
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        assert_int_equal(sb_config_format(&c, f), 0);
+        fclose(f);
+        assert_non_null(strstr(text, "publish=127.0.0.1:8080:80\npublish=0.0.0.0:8443:443\n"));
+        assert_int_equal(sb_config_parse(text, &d), 0);
+        assert_int_equal(d.npublish, 3);
+        assert_string_equal(d.publish[2], "[::1]:9000:9000");
+        assert_null(d.publish[3]);
+        sb_config_free(&d);
+        sb_config_free(&c);
+        free(text);
+        assert_int_equal(sb_config_parse("name=a\npublish=8080\n", &d), -1);
+
+        size_t n = 0;
+        for (; sb_net_preset[n]; n++) {
+                struct net_rule r;
+                const char *why = NULL;
+                if (net_rule_parse(sb_net_preset[n], NET_ALLOW, &r, &why) != 0)
+                        fail_msg("preset rule '%s': %s", sb_net_preset[n], why);
+        }
+        assert_true(n >= 10);
+}
+
 static void test_exit_record(void **state)
 {
         (void)state;
@@ -165,6 +208,7 @@ int main(void)
                 cmocka_unit_test(test_sizes),
                 cmocka_unit_test(test_names),
                 cmocka_unit_test(test_config_roundtrip),
+                cmocka_unit_test(test_config_publish_and_preset),
                 cmocka_unit_test(test_exit_record),
                 cmocka_unit_test(test_manifest_diff),
         };
