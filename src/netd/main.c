@@ -405,8 +405,9 @@ static void parse_args(struct netd *n, int argc, char **argv)
                         usage(stdout);
                         exit(0);
                 default:
-                        usage(stderr);
-                        exit(2);
+                        /* getopt said which; the ready fd gets a line too */
+                        fail(perr, "invalid option %s (see --help)", argv[optind - 1]);
+                        break;
                 }
         }
         if (perr[0])

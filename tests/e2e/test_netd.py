@@ -600,6 +600,9 @@ def test_setup_errors(tmp_path, internet):
     out = b.start(extra=["--publish", "8080"])
     assert out.startswith("error: --publish 8080: "), out
     assert b.proc.wait(timeout=10) == 1
+    out = b.start(extra=["--no-such-option"])
+    assert out == "error: invalid option --no-such-option (see --help)\n", out
+    assert b.proc.wait(timeout=10) == 1
     assert not any("sock" in p.name for p in tmp_path.iterdir())
 
 
