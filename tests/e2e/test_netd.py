@@ -34,6 +34,8 @@ import pytest
 
 from contract import NET_PORT_CONNECT, NET_PORT_DNS, NET_PORT_FORWARD
 
+LAB_SECONDS = 20  # about this long alone in the lab: scripts/e2e-modules.sh starts the longest first
+
 TOP = pathlib.Path(__file__).resolve().parents[2]
 BUILD = TOP / os.environ.get("SILO_BUILD", "build")
 NETD = BUILD / "silo-netd"
