@@ -41,7 +41,7 @@ int cmd_policy(struct cli *c, int argc, char **argv)
         optind = 1;
         opterr = 0;
         int ch, rc = EXIT_OWN;
-        while ((ch = getopt_long(argc, argv, "+", longs, NULL)) != -1) {
+        while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
                 int r = 0;
                 switch (ch) {
                 case O_NETWORK:
