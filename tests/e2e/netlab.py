@@ -140,6 +140,7 @@ def _start_servers(ns, addrs):
 class Internet:
     """What the tests reach: addresses, names, and a loopback service."""
     web, other, private, metadata = WEB, OTHER, PRIVATE, METADATA
+    host_addr = "11.9.0.1"  # the lab host's own end of the veth: one of its addresses
     names = HOSTS
     big_sha256 = None
     loop_port = None

@@ -194,8 +194,20 @@ def test_live_policy_changes(env, box, net):
     assert (rc, body) == (0, f"hello from {net.other}\n")
     rc, _ = curl(env, box, f"http://{net.other}/")
     assert rc == 0
+    rc, body = curl(env, box, "https://web.silo.test/", "--cacert", "/tmp/ca.crt")
+    assert (rc, body) == (0, f"hello from {net.web}\n")
+    r = gsh(env, box, "printf 'open 7000\\n' | busybox nc -w 5 other.silo.test 7000")
+    assert r.stdout == b"open 7000\n"
+    # ... and the hard deny set still holds in open mode: metadata, a name
+    # that resolves to the host's loopback, the host's own address
     rc, _ = curl(env, box, f"http://{net.metadata}/")
     assert rc in RESET, rc
+    rc, _ = curl(env, box, f"http://loop.silo.test:{net.loop_port}/")
+    assert rc in RESET, rc
+    rc, _ = curl(env, box, f"http://{net.host_addr}:{net.loop_port}/")
+    assert rc in RESET, rc
+    assert f"denied tcp - {net.host_addr}:{net.loop_port} hard-deny: host" in \
+        "\n".join(log_lines(env, box))
     # a deny rule beats open
     silo(env, "policy", box, "--deny", "other.silo.test", check=0)
     rc, _ = curl(env, box, "http://other.silo.test/")
