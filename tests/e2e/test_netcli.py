@@ -13,6 +13,8 @@ from test_cli import assert_nothing_left, needs_kvm, one_error_line, silo
 
 pytestmark = needs_kvm
 
+LAB_SECONDS = 10  # about this long alone in the lab (scripts/e2e-modules.sh orders by it)
+
 
 @pytest.fixture
 def env(tmp_path):
