@@ -1,8 +1,8 @@
 """The guest side of the sandbox network (silo-init: src/agent/net*.c).
 
-One sandbox booted with silo.net=1 (through SILO_GUEST_CMDLINE_EXTRA: the
-CLI has no --network flag yet) and a fake host broker written here, in
-place of silo-netd: it listens where silo-vmm sends the guest's vsock
+One sandbox made with --network none (so no silo-netd takes the sockets)
+and booted with silo.net=1 all the same (through SILO_GUEST_CMDLINE_EXTRA),
+and a fake host broker written here, in place of silo-netd: it listens where silo-vmm sends the guest's vsock
 connections (RUNDIR/vsock.sock_1080 and _1053), checks the headers
 (src/net/wire.h), and connects every allowed CONNECT to a server this test
 runs on the lab host; DNS A queries get a fixed address. Checked: a name
@@ -291,7 +291,10 @@ def test_guest_network(env, lab_servers):  # noqa: F811
     targets, seen = lab_servers
     env["SILO_GUEST_CMDLINE_EXTRA"] = (env.get("SILO_GUEST_CMDLINE_EXTRA", "") + " " + ARG_NET).strip()
     name = "gnet"
-    silo(env, "create", "--name", name, "--memory", "512M", "--disk", "1G", "--no-docker", check=0)
+    # --network none: no silo-netd on the host (this test's fake broker takes
+    # its sockets); silo.net=1 still reaches the guest through the extra words
+    silo(env, "create", "--name", name, "--memory", "512M", "--disk", "1G", "--no-docker",
+         "--network", "none", check=0)
     silo(env, "start", name, check=0)
     vsock = os.path.join(env["SILO_RUN_DIR"], name, "vsock.sock")
     broker = FakeBroker(vsock, targets)
@@ -416,7 +419,8 @@ def test_docker_containers_use_the_forwarder(env, lab_servers):  # noqa: F811
     env["SILO_GUEST_CMDLINE_EXTRA"] = (env.get("SILO_GUEST_CMDLINE_EXTRA", "") + " " + ARG_NET).strip()
     name = "gdock"
     step_tmo = 300
-    silo(env, "create", "--name", name, "--memory", "1G", "--disk", "8G", check=0)
+    silo(env, "create", "--name", name, "--memory", "1G", "--disk", "8G", "--network", "none",
+         check=0)
     silo(env, "start", "--wait-docker", name, check=0, timeout=600)
     vsock = os.path.join(env["SILO_RUN_DIR"], name, "vsock.sock")
     broker = FakeBroker(vsock, targets)
