@@ -39,6 +39,20 @@ void cli_net_free(struct cli_net *n);
 /* Each validates and prints the one-line error itself (returns -1). */
 int cli_net_mode(struct cli_net *n, const char *arg, bool allow_none);
 int cli_net_rule(struct cli_net *n, const char *arg, int action);
+/* The network options, for getopt_long tables: create/run take them all
+ * but --remove, silo policy all of them. */
+enum { CLI_O_NETWORK = 0x200, CLI_O_ALLOW, CLI_O_DENY, CLI_O_REMOVE, CLI_O_ALLOW_HOST,
+       CLI_O_ALLOW_LL };
+#define CLI_NET_OPTIONS \
+        { "network", required_argument, NULL, CLI_O_NETWORK }, \
+        { "allow", required_argument, NULL, CLI_O_ALLOW }, \
+        { "deny", required_argument, NULL, CLI_O_DENY }, \
+        { "allow-host-access", no_argument, NULL, CLI_O_ALLOW_HOST }, \
+        { "allow-link-local", no_argument, NULL, CLI_O_ALLOW_LL }
+/* Handle getopt's ch if it is one of those: 1 (done), -1 (error printed);
+ * 0 when ch is not a network option. new_sandbox: --network none is
+ * allowed (only a new sandbox can be made without a network). */
+int cli_net_option(struct cli_net *n, int ch, const char *arg, bool new_sandbox);
 int cli_net_apply(const struct cli_net *n, struct net_policy *p);
 /* The policy text a new sandbox gets in *out (malloc'd; NULL for
  * --network none). 0, or -1 with the error printed. */

@@ -1,13 +1,11 @@
 /* create.c: silo create (and the flags silo run shares with it). */
 #include "cli/cli.h"
-#include "net/policy.h"
 
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { O_NAME = 256, O_CPUS, O_MEMORY, O_DISK, O_WORKSPACE, O_RM, O_NO_DOCKER, O_WAIT_DOCKER,
-       O_NETWORK, O_ALLOW, O_DENY, O_ALLOW_HOST, O_ALLOW_LL };
+enum { O_NAME = 256, O_CPUS, O_MEMORY, O_DISK, O_WORKSPACE, O_RM, O_NO_DOCKER, O_WAIT_DOCKER };
 
 int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm)
 {
@@ -21,11 +19,7 @@ int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm
                 { "wait-docker", no_argument, NULL, O_WAIT_DOCKER },
                 { "env", required_argument, NULL, 'e' },
                 { "rm", no_argument, NULL, O_RM },
-                { "network", required_argument, NULL, O_NETWORK },
-                { "allow", required_argument, NULL, O_ALLOW },
-                { "deny", required_argument, NULL, O_DENY },
-                { "allow-host-access", no_argument, NULL, O_ALLOW_HOST },
-                { "allow-link-local", no_argument, NULL, O_ALLOW_LL },
+                CLI_NET_OPTIONS,
                 { "publish", required_argument, NULL, 'p' },
                 { NULL, 0, NULL, 0 },
         };
@@ -92,27 +86,17 @@ int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm
                                 goto unknown;
                         o->rm = true;
                         break;
-                case O_NETWORK:
-                        if (cli_net_mode(&net, optarg, true) < 0)
-                                goto err;
-                        break;
-                case O_ALLOW:
-                case O_DENY:
-                        if (cli_net_rule(&net, optarg, ch == O_ALLOW ? CLI_NET_ALLOW
-                                                                     : CLI_NET_DENY) < 0)
-                                goto err;
-                        break;
-                case O_ALLOW_HOST:
-                        net.flags |= NET_POLICY_ALLOW_HOST;
-                        break;
-                case O_ALLOW_LL:
-                        net.flags |= NET_POLICY_ALLOW_LINK_LOCAL;
-                        break;
                 case 'p':
                         if (sb_config_add_publish(&o->cfg, optarg) < 0)
                                 goto fail;
                         break;
-                default:
+                default: {
+                        int r = cli_net_option(&net, ch, optarg, true);
+                        if (r < 0)
+                                goto err;
+                        if (r > 0)
+                                break;
+                }
                 unknown:
                         cli_failf("unknown or incomplete option '%s' (see 'silo --help')",
                                   argv[optind - 1]);

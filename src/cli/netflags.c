@@ -54,6 +54,27 @@ int cli_net_rule(struct cli_net *n, const char *arg, int action)
         return 0;
 }
 
+int cli_net_option(struct cli_net *n, int ch, const char *arg, bool new_sandbox)
+{
+        switch (ch) {
+        case CLI_O_NETWORK:
+                return cli_net_mode(n, arg, new_sandbox) < 0 ? -1 : 1;
+        case CLI_O_ALLOW:
+        case CLI_O_DENY:
+        case CLI_O_REMOVE:
+                return cli_net_rule(n, arg, ch == CLI_O_ALLOW ? CLI_NET_ALLOW
+                                          : ch == CLI_O_DENY ? CLI_NET_DENY
+                                                             : CLI_NET_REMOVE) < 0 ? -1 : 1;
+        case CLI_O_ALLOW_HOST:
+                n->flags |= NET_POLICY_ALLOW_HOST;
+                return 1;
+        case CLI_O_ALLOW_LL:
+                n->flags |= NET_POLICY_ALLOW_LINK_LOCAL;
+                return 1;
+        }
+        return 0;
+}
+
 /* Apply n's flags and rules to p (rules in the order given). */
 int cli_net_apply(const struct cli_net *n, struct net_policy *p)
 {

@@ -23,17 +23,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { O_NETWORK = 256, O_ALLOW, O_DENY, O_REMOVE, O_ALLOW_HOST, O_ALLOW_LL };
-
 int cmd_policy(struct cli *c, int argc, char **argv)
 {
         static const struct option longs[] = {
-                { "network", required_argument, NULL, O_NETWORK },
-                { "allow", required_argument, NULL, O_ALLOW },
-                { "deny", required_argument, NULL, O_DENY },
-                { "remove", required_argument, NULL, O_REMOVE },
-                { "allow-host-access", no_argument, NULL, O_ALLOW_HOST },
-                { "allow-link-local", no_argument, NULL, O_ALLOW_LL },
+                CLI_NET_OPTIONS,
+                { "remove", required_argument, NULL, CLI_O_REMOVE },
                 { NULL, 0, NULL, 0 },
         };
         struct cli_net net;
@@ -42,30 +36,11 @@ int cmd_policy(struct cli *c, int argc, char **argv)
         opterr = 0;
         int ch, rc = EXIT_OWN;
         while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-                int r = 0;
-                switch (ch) {
-                case O_NETWORK:
-                        r = cli_net_mode(&net, optarg, false);
-                        break;
-                case O_ALLOW:
-                case O_DENY:
-                case O_REMOVE:
-                        r = cli_net_rule(&net, optarg, ch == O_ALLOW ? CLI_NET_ALLOW
-                                                      : ch == O_DENY ? CLI_NET_DENY
-                                                                     : CLI_NET_REMOVE);
-                        break;
-                case O_ALLOW_HOST:
-                        net.flags |= NET_POLICY_ALLOW_HOST;
-                        break;
-                case O_ALLOW_LL:
-                        net.flags |= NET_POLICY_ALLOW_LINK_LOCAL;
-                        break;
-                default:
+                int r = cli_net_option(&net, ch, optarg, false);
+                if (r == 0)
                         cli_failf("unknown or incomplete option '%s' (see 'silo --help')",
                                   argv[optind - 1]);
-                        r = -1;
-                }
-                if (r < 0)
+                if (r <= 0)
                         goto out;
         }
         if (optind + 1 != argc) {
