@@ -22,7 +22,6 @@ import pathlib
 import socket
 import subprocess
 import sys
-import time
 
 DATA = pathlib.Path(__file__).resolve().parent / "data"
 CERT = DATA / "web-silo-test.crt"
@@ -193,18 +192,6 @@ def internet():
                        shell=True, stderr=subprocess.DEVNULL, check=False)
         for ns in (INET_NS, META_NS):
             subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL, check=False)
-
-
-def wait_port(host, port, timeout=30):
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=2):
-                return
-        except OSError:
-            if time.monotonic() > end:
-                raise
-            time.sleep(0.5)
 
 
 DNS_SERVER = r'''
