@@ -51,6 +51,7 @@ SILO = BUILD / "silo"
 # Hang guards, not performance assertions: nested KVM under TCG is slow.
 CMD_TIMEOUT = int(os.environ.get("SOAK_CMD_TIMEOUT", "400"))
 AGENT_TIMEOUT = 20          # SILO_AGENT_TIMEOUT for every silo command of the soak
+SETTLE_TIMEOUT = 30         # a supervisor's clean-up after its VMM died (hang guard)
 RM_TIMEOUT = 60             # "rm -f always succeeds within seconds" (hang guard)
 MARK = "/var/tmp/soak-mark"
 
@@ -157,8 +158,23 @@ class Soak:
         except (OSError, ValueError):
             return 0
 
+    def vmm_gone(self, st, name):
+        s = st.get(name)
+        if not s or s["state"] != "running":
+            return False
+        vmm = self.pidfile(name, "vmm.pid")
+        return not vmm or not pathlib.Path(f"/proc/{vmm}").exists()
+
     def check_invariants(self, slot, name, hist, expect=None):
         st = self.ls()
+        # A dead silo-vmm's supervisor still has to stop silo-netd, remove
+        # the sockets and write the exit record: until then `silo ls` says
+        # running (its processes are there). Under load that takes seconds;
+        # only a sandbox that stays "running" without its VMM is wrong.
+        end = time.monotonic() + SETTLE_TIMEOUT
+        while st is not None and self.vmm_gone(st, name) and time.monotonic() < end:
+            time.sleep(0.5)
+            st = self.ls()
         if st is None:
             self.violation(slot, "silo ls --json failed", hist)
             return
@@ -182,10 +198,9 @@ class Soak:
             socks = [str(p) for p in rd.glob("*.sock*")] if rd.exists() else []
             if socks:
                 self.violation(slot, f"{name} is not running but left sockets {socks}", hist)
-        else:
-            vmm = self.pidfile(name, "vmm.pid")
-            if not vmm or not pathlib.Path(f"/proc/{vmm}").exists():
-                self.violation(slot, f"{name}: silo ls says running, silo-vmm {vmm} is gone", hist)
+        elif self.vmm_gone(st, name):
+            self.violation(slot, f"{name}: silo ls says running {SETTLE_TIMEOUT}s after its "
+                           f"silo-vmm ({self.pidfile(name, 'vmm.pid')}) is gone", hist)
         with self.lock:
             self.max_running = max(self.max_running, sum(1 for v in st.values() if v["state"] == "running"))
             mem = dict(ln.split(":", 1) for ln in open("/proc/meminfo"))
