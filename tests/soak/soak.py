@@ -98,9 +98,13 @@ class Soak:
     def violation(self, slot, what, hist):
         with self.lock:
             self.violations.append({"slot": slot, "what": what, "last_ops": list(hist)})
+        # the guest's side of it: its console, kernel and silo-init lines
+        r = self.silo("logs", f"soak{slot}", timeout=60)
+        logs = r.stdout.decode(errors="replace").splitlines()[-25:] if r else ["(no logs)"]
         print(f"soak: VIOLATION (seed {self.args.seed}, slot {slot}): {what}\n"
               f"      last operations: {list(hist)}\n"
-              f"      faults of every slot: {[f'{t:.0f}s slot {n} {k}' for t, n, k in self.events[-12:]]}",
+              f"      faults of every slot: {[f'{t:.0f}s slot {n} {k}' for t, n, k in self.events[-12:]]}\n"
+              f"      silo logs soak{slot} (last lines):\n        " + "\n        ".join(logs),
               file=sys.stderr, flush=True)
 
     def check_result(self, slot, hist, what, r, ok_codes=(0,), name=None):
