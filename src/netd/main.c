@@ -265,7 +265,7 @@ static void *conn_thread(void *arg)
         else
                 netd_publish(j.n, &j.n->pub[j.kind - L_NFIXED], j.fd);
         atomic_fetch_sub(&j.n->active, 1);
-        netd_stats_write(j.n);                  /* "active" stays true */
+        netd_stats_changed(j.n);                /* "active" stays true */
         return NULL;
 }
 
@@ -438,6 +438,7 @@ int main(int argc, char **argv)
         pthread_rwlock_init(&n.policy_lock, NULL);
         pthread_mutex_init(&n.pool_lock, NULL);
         pthread_mutex_init(&n.log_lock, NULL);
+        pthread_mutex_init(&n.resolve_lock, NULL);
 
         /* Signals are read from a signalfd in this thread only; every
          * thread created later inherits the blocked mask. A dead peer
@@ -457,8 +458,11 @@ int main(int argc, char **argv)
                 die("%s", err);
         if ((r = netd_host_addrs(n.policy)) < 0)
                 die("getifaddrs: %s", strerror(-r));
-        if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+        if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed) ||
+            getrandom(&n.resolve_seed, sizeof(n.resolve_seed), 0) != sizeof(n.resolve_seed))
                 die("getrandom: %s", strerror(errno));
+        if (!(n.resolved = calloc(NETD_RESOLVE_SLOTS, sizeof(*n.resolved))))
+                die("out of memory");
         struct in_addr base = { .s_addr = htonl(POOL_DEFAULT_BASE) };
         if ((r = pool_init(&n.pool, base, POOL_DEFAULT_PREFIX, POOL_DEFAULT_CAPACITY, seed)) < 0)
                 die("synthetic address pool: %s", strerror(-r));
@@ -474,6 +478,9 @@ int main(int argc, char **argv)
         listen_unix(&n, WIRE_PORT_CONNECT, L_CONNECT);
         listen_unix(&n, WIRE_PORT_DNS, L_DNS);
 
+        /* after the signal mask: the thread must not take SIGTERM */
+        if ((r = netd_stats_start(&n)) < 0)
+                die("cannot start the stats thread: %s", strerror(-r));
         pthread_attr_init(&attr);
         pthread_attr_setstacksize(&attr, NETD_STACK_SIZE);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -521,6 +528,8 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < nlis; i++)
                 if (lis[i].path[0])
                         unlink(lis[i].path);
+        netd_stats_write(&n);           /* the changes of the last interval */
+        netd_stats_write(&n);           /* the changes of the last interval */
         /* connection threads are cut off with the process: the guest sees
          * its streams end, which it would at a VM stop anyway */
         return 0;
