@@ -284,10 +284,9 @@ static void refuse_busy(struct netd *n, int fd, int kind)
         }
 }
 
-static void spawn(struct netd *n, int fd, int kind, pthread_attr_t *attr)
+static void spawn(struct netd *n, int fd, int kind)
 {
         struct job *j;
-        pthread_t t;
 
         if (atomic_fetch_add(&n->active, 1) >= NETD_MAX_CONNS)
                 goto busy;
@@ -295,7 +294,7 @@ static void spawn(struct netd *n, int fd, int kind, pthread_attr_t *attr)
         if (!j)
                 goto busy;
         *j = (struct job){ .n = n, .fd = fd, .kind = kind };
-        if (pthread_create(&t, attr, conn_thread, j) != 0) {
+        if (workers_run(&n->workers, conn_thread, j) < 0) {
                 free(j);
                 goto busy;
         }
@@ -428,7 +427,6 @@ int main(int argc, char **argv)
 {
         static struct netd n = { .log_fd = -1, .log_max = NETD_LOG_MAX };
         struct pollfd pf[1 + L_NFIXED + NETD_MAX_PUBLISH];
-        pthread_attr_t attr;
         sigset_t sigs;
         uint64_t seed;
         char err[1024];
@@ -481,9 +479,9 @@ int main(int argc, char **argv)
         /* after the signal mask: the thread must not take SIGTERM */
         if ((r = netd_stats_start(&n)) < 0)
                 die("cannot start the stats thread: %s", strerror(-r));
-        pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, NETD_STACK_SIZE);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if ((r = workers_init(&n.workers, NETD_MAX_CONNS, NETD_IDLE_WORKERS, NETD_STACK_SIZE,
+                              NETD_WORKER_IDLE_MS)) < 0)
+                die("cannot set up the connection threads: %s", strerror(-r));
 
         netd_log_event(&n, "start netd - - mode %s, %zu rules, %zu host addresses, %zu published",
                        net_mode_name(n.policy->mode), n.policy->nrules, n.policy->nhost, n.npub);
@@ -522,7 +520,7 @@ int main(int argc, char **argv)
                         int fd = accept4(lis[i].fd, NULL, NULL, SOCK_CLOEXEC);
                         if (fd < 0)
                                 continue;       /* EMFILE, ECONNABORTED: try again later */
-                        spawn(&n, fd, lis[i].kind, &attr);
+                        spawn(&n, fd, lis[i].kind);
                 }
         }
         for (size_t i = 0; i < nlis; i++)

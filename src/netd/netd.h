@@ -8,9 +8,11 @@
  * ("CONNECT 1025\n", then a FORWARD header). Every decision is the policy
  * engine's (src/net/policy.h); this directory only does the I/O.
  *
- * Threads: main.c accepts and handles signals; each connection gets its own
- * small detached thread (egress.c, dns_srv.c, publish.c), at most
- * NETD_MAX_CONNS at once. The design and the log format: docs/network.md.
+ * Threads: main.c accepts and handles signals; each connection is served by
+ * a thread of its own (egress.c, dns_srv.c, publish.c), at most
+ * NETD_MAX_CONNS at once, taken from a set of workers that outlive their
+ * connection by NETD_WORKER_IDLE_MS (net/workers.h); log.c's stats thread
+ * writes deferred counter changes. The design and the log format: docs/network.md.
  */
 #ifndef SILO_NETD_H
 #define SILO_NETD_H
@@ -24,9 +26,12 @@
 #include "net/policy.h"
 #include "net/pool.h"
 #include "net/publish.h"
+#include "net/workers.h"
 
 #define NETD_MAX_CONNS      256                 /* connection threads at once */
 #define NETD_STACK_SIZE     (256u * 1024)       /* per connection thread */
+#define NETD_IDLE_WORKERS   16                  /* threads kept for the next connections */
+#define NETD_WORKER_IDLE_MS 30000
 #define NETD_HEADER_MS      10000               /* a CONNECT header, silo-vmm's "OK" */
 #define NETD_DIAL_MS        10000               /* connect() to a destination */
 #define NETD_DNS_IDLE_MS    60000               /* a DNS stream with no query */
@@ -88,7 +93,8 @@ struct netd {
         struct netd_resolved *resolved; /* NETD_RESOLVE_SLOTS */
         uint64_t resolve_seed;
 
-        atomic_int active;              /* connection threads running */
+        atomic_int active;              /* connections being served */
+        struct workers workers;         /* their threads (net/workers.h) */
 
         struct net_publish pub[NETD_MAX_PUBLISH];
         size_t npub;
