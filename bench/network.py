@@ -61,6 +61,8 @@ def run_silo(a, tmp):
         r = s("start", "nb")
         if r.returncode:
             raise SystemExit(f"bench: silo start: {r.stderr.strip()}")
+        netd_pid = int((tmp / "run" / "nb" / "netd.pid").read_text())
+        rss_idle = rss_kib(netd_pid)
         r = s("exec", "nb", "--", *guest_args(a, "silo"), timeout=3600)
         if r.returncode:
             raise SystemExit(f"bench: silo guest script failed: {r.stderr.strip()[-2000:]}")
@@ -72,9 +74,15 @@ def run_silo(a, tmp):
         st = dict(ln.split("=", 1) for ln in stats.read_text().split())
         res["netd"] = {k: int(st[k]) for k in ("dns_queries", "connections", "resolves",
                                                "resolve_us", "resolve_hits", "dials", "dial_us")}
+        res["netd"].update(rss_idle_kib=rss_idle, rss_after_kib=rss_kib(netd_pid))
         return res
     finally:
         s("rm", "-f", "nb")
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(ln.split()[1]) for ln in f if ln.startswith("VmRSS:"))
 
 
 def bridge(path, cid):
@@ -224,7 +232,9 @@ def main():
               f"  connect() to the destination: {nd['dials']}, "
               f"{avg(nd['dial_us'], nd['dials'])} each\n"
               f"  the rest of a lookup or connect is the guest's stub or forwarder, vsock through "
-              f"silo-vmm, and silo-netd's own work")
+              f"silo-vmm, and silo-netd's own work\n"
+              f"  silo-netd resident memory: {nd['rss_idle_kib']} KiB idle after start, "
+              f"{nd['rss_after_kib']} KiB after the run")
     print("BENCH " + json.dumps({"bench": "network", **res}))
 
 
