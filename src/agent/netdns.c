@@ -5,8 +5,15 @@
  * big-endian length, then the message), and the broker's answer comes back
  * the same way. The broker decides (docs/network.md, "DNS").
  *
- *   UDP: one task per datagram, one vsock stream per query. An answer that
- *        does not come within DNS_ANSWER_TMO_MS is dropped: the client
+ *   UDP: one task per datagram. Its query goes on an idle stream kept from
+ *        an earlier query when there is one (DNS_IDLE_STREAMS at most, each
+ *        idle at most DNS_STREAM_IDLE_MS), else on a new stream: a new
+ *        stream costs a vsock handshake through the VMM and a thread in the
+ *        broker, most of a lookup's time when the answer is cached on the
+ *        host. A kept stream the broker has closed meanwhile ends before any
+ *        answer byte: the query is sent again once, on a new stream. An
+ *        answer that does not come within DNS_ANSWER_TMO_MS is dropped
+ *        (and its stream, whose framing is then unknown): the client
  *        retries on its own schedule (resolv.conf(5) "timeout", 5 s by
  *        default). When the host does not take the connection at all (no
  *        broker: a sandbox without network), the client gets SERVFAIL at
@@ -21,13 +28,19 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DNS_ANSWER_TMO_MS 5000
+#define DNS_IDLE_STREAMS    4
+/* below the broker's NETD_DNS_IDLE_MS (60 s), so a kept stream is rarely
+ * one the broker is closing */
+#define DNS_STREAM_IDLE_MS  30000
 /* RFC 7766 §6.2.3: servers should close idle connections after "a few
  * seconds"; a client sends its queries at once. */
 #define DNS_TCP_IDLE_MS   10000
@@ -58,27 +71,111 @@ static void servfail(const struct udp_query *u)
                        sizeof(u->from));
 }
 
+/* Streams to the broker between queries, most recently used last. */
+static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { int fd; int64_t since_ms; } idle[DNS_IDLE_STREAMS];
+static unsigned nidle;
+
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A kept stream (*reused = true), or -1 when none is fresh enough. */
+static int stream_take(bool *reused)
+{
+        int fd = -1, stale[DNS_IDLE_STREAMS], nstale = 0;
+        int64_t now = now_ms();
+
+        pthread_mutex_lock(&idle_lock);
+        while (nidle && fd < 0) {
+                nidle--;
+                if (now - idle[nidle].since_ms < DNS_STREAM_IDLE_MS)
+                        fd = idle[nidle].fd;
+                else
+                        stale[nstale++] = idle[nidle].fd;
+        }
+        pthread_mutex_unlock(&idle_lock);
+        while (nstale)
+                close(stale[--nstale]);
+        *reused = fd >= 0;
+        return fd;
+}
+
+static void stream_put(int fd)
+{
+        pthread_mutex_lock(&idle_lock);
+        if (nidle < DNS_IDLE_STREAMS) {
+                idle[nidle].fd = fd;
+                idle[nidle++].since_ms = now_ms();
+                fd = -1;
+        }
+        pthread_mutex_unlock(&idle_lock);
+        if (fd >= 0)
+                close(fd);
+}
+
+/* One query and its answer on stream v. Returns the answer's length (a
+ * malloc'd *ans), -EPIPE or -ECONNRESET when the stream ended before any
+ * answer byte (a kept stream the broker closed), or another -errno. */
+static long ask(int v, const struct udp_query *u, uint8_t **ans)
+{
+        uint8_t pre[DNS_TCP_PREFIX];
+        size_t alen;
+        int rc;
+
+        if (dns_tcp_put_len(pre, u->len) < 0)
+                return -EINVAL;
+        if ((rc = netfwd_write_full(v, pre, sizeof(pre), DNS_ANSWER_TMO_MS)) < 0 ||
+            (rc = netfwd_write_full(v, u->msg, u->len, DNS_ANSWER_TMO_MS)) < 0)
+                return rc;
+        if ((rc = netfwd_read_full(v, pre, sizeof(pre), DNS_ANSWER_TMO_MS)) < 0)
+                return rc;
+        alen = (size_t)pre[0] << 8 | pre[1];
+        if (alen < 12 || alen > DNS_ANSWER_MAX)
+                return -EPROTO;
+        if (!(*ans = malloc(alen)))
+                return -ENOMEM;
+        /* after the length, an early end is not a closed idle stream */
+        if ((rc = netfwd_read_full(v, *ans, alen, DNS_ANSWER_TMO_MS)) < 0) {
+                free(*ans);
+                *ans = NULL;
+                return -EPROTO;
+        }
+        return (long)alen;
+}
+
 void *netdns_udp_query(void *arg)
 {
         struct udp_query *u = arg;
-        uint8_t pre[DNS_TCP_PREFIX], *ans = NULL;
-        int v = netfwd_vsock_connect(SILO_NET_PORT_DNS);
-        size_t alen;
+        uint8_t *ans = NULL;
+        bool reused;
+        int v = stream_take(&reused);
+        long alen;
 
-        if (v < 0) {
-                servfail(u);
-                goto out;
+        for (;;) {
+                if (v < 0 && (v = netfwd_vsock_connect(SILO_NET_PORT_DNS)) < 0) {
+                        servfail(u);    /* no broker: this sandbox has no network */
+                        goto out;
+                }
+                alen = ask(v, u, &ans);
+                /* a kept stream the broker closed: -EPIPE, or -ECONNRESET
+                 * when our query was still unread there; once on a new one */
+                if (!reused || (alen != -EPIPE && alen != -ECONNRESET))
+                        break;
+                close(v);
+                v = -1;
+                reused = false;
         }
-        if (dns_tcp_put_len(pre, u->len) < 0 ||
-            netfwd_write_full(v, pre, sizeof(pre), DNS_ANSWER_TMO_MS) < 0 ||
-            netfwd_write_full(v, u->msg, u->len, DNS_ANSWER_TMO_MS) < 0 ||
-            netfwd_read_full(v, pre, sizeof(pre), DNS_ANSWER_TMO_MS) < 0)
+        if (alen < 0)
                 goto out;
-        alen = (size_t)pre[0] << 8 | pre[1];
-        if (alen < 12 || alen > DNS_ANSWER_MAX || !(ans = malloc(alen)) ||
-            netfwd_read_full(v, ans, alen, DNS_ANSWER_TMO_MS) < 0)
-                goto out;
-        sendto(u->ufd, ans, alen, MSG_NOSIGNAL, (struct sockaddr *)&u->from, sizeof(u->from));
+        sendto(u->ufd, ans, (size_t)alen, MSG_NOSIGNAL, (struct sockaddr *)&u->from,
+               sizeof(u->from));
+        stream_put(v);
+        v = -1;
 out:
         if (v >= 0)
                 close(v);

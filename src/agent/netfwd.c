@@ -19,6 +19,7 @@
 #include "agent/agent.h"
 #include "agent/netfwd.h"
 #include "net/wire.h"
+#include "net/workers.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,30 +45,21 @@
 
 #define RELAY_BUF        16384     /* per direction */
 #define TASK_STACK       (128 * 1024)
+#define NETFWD_IDLE_WORKERS   8     /* threads kept for the next tasks */
+#define NETFWD_WORKER_IDLE_MS 30000
 #define REPLY_TMO_MS     30000     /* the broker dials for up to 10 s */
 #define FORWARD_HDR_TMO_MS 10000   /* the host sends the header at once */
 #define LOCAL_CONNECT_TMO_MS 5000  /* 127.0.0.1: immediate unless overloaded */
 
 static atomic_int tasks;
+static struct workers workers;  /* the tasks' threads (net/workers.h) */
 
 /* ---- helpers shared with netdns.c ---- */
 
 int netfwd_spawn(void *(*fn)(void *), void *arg)
 {
-        pthread_attr_t at;
-        pthread_t t;
-        int rc;
-
-        if (atomic_fetch_add(&tasks, 1) >= NETFWD_MAX_TASKS) {
-                atomic_fetch_sub(&tasks, 1);
-                return -1;
-        }
-        pthread_attr_init(&at);
-        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&at, TASK_STACK);
-        rc = pthread_create(&t, &at, fn, arg);
-        pthread_attr_destroy(&at);
-        if (rc != 0) {
+        if (atomic_fetch_add(&tasks, 1) >= NETFWD_MAX_TASKS ||
+            workers_run(&workers, fn, arg) < 0) {
                 atomic_fetch_sub(&tasks, 1);
                 return -1;
         }
@@ -397,6 +389,12 @@ int netfwd_main(void)
 
         _Static_assert(SILO_NET_REDIRECT_PORT == 15001 && SILO_NET_PORT_FORWARD == 1025,
                        "the names above");
+        int rc = workers_init(&workers, NETFWD_MAX_TASKS, NETFWD_IDLE_WORKERS, TASK_STACK,
+                              NETFWD_WORKER_IDLE_MS);
+        if (rc < 0) {
+                agent_log("net: worker threads: %s", strerror(-rc));
+                return 1;
+        }
         fds[L_FWD] = listen_inet(SOCK_STREAM, "0.0.0.0", SILO_NET_REDIRECT_PORT);
         fds[L_DNS_UDP] = listen_inet(SOCK_DGRAM, SILO_NET_DNS_ADDR, 53);
         fds[L_DNS_TCP] = listen_inet(SOCK_STREAM, SILO_NET_DNS_ADDR, 53);

@@ -2,7 +2,8 @@
  * in a child of PID 1. Shared between its two files; nothing else uses it.
  *
  * One thread accepts on every listener; each connection or UDP query gets a
- * detached thread of its own, with blocking-free I/O (non-blocking sockets
+ * thread of its own while it lasts (a worker kept from earlier tasks when
+ * one is idle, net/workers.h), with blocking-free I/O (non-blocking sockets
  * and poll with timeouts), so no peer can stall another. The number of
  * such threads is bounded (NETFWD_MAX_TASKS); beyond it a connection is
  * refused at once.

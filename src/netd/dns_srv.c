@@ -5,7 +5,8 @@
  * answer as in docs/network.md "DNS": an allowed A question gets a synthetic
  * address from the pool once the host's resolver knows the name; a denied
  * name gets REFUSED and is never sent upstream. getaddrinfo blocks, which
- * is why each stream has its own thread.
+ * is why each stream has its own thread. The guest keeps a few streams open
+ * and reuses them, so a stream usually carries many queries, one at a time.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -20,17 +21,16 @@
 
 #define REASON_MAX 512
 
-/* Does the host's resolver know name? Only whether it resolves: the address
- * is looked up again, and checked, when the guest connects. */
-static enum dns_reply_kind host_resolves(const char *name, const char **why)
+/* Does the host's resolver know name? Only whether it resolves; the
+ * addresses are kept (resolve.c) for the connection that usually follows,
+ * and checked then. */
+static enum dns_reply_kind host_resolves(struct netd *n, const char *name, const char **why)
 {
-        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG }, *res;
-        int r = getaddrinfo(name, NULL, &hints, &res);
+        struct net_addr a[NETD_RESOLVE_ADDRS];
+        int r = netd_resolve(n, name, a, NETD_RESOLVE_ADDRS);
 
-        if (r == 0) {
-                freeaddrinfo(res);
+        if (r > 0)
                 return DNS_REPLY_A;
-        }
         *why = gai_strerror(r);
         /* EAI_NODATA: the name exists without an address of a wanted family;
          * for an A query that is "no such address", which the guest handles
@@ -72,7 +72,7 @@ static void plan_answer(struct netd *n, const struct dns_query *q, struct dns_an
                 return;
         }
         const char *why = NULL;
-        a->kind = host_resolves(q->name, &why);
+        a->kind = host_resolves(n, q->name, &why);
         if (a->kind == DNS_REPLY_A) {
                 pthread_mutex_lock(&n->pool_lock);
                 int pr = pool_lookup_or_add(&n->pool, q->name, &a->addr);
@@ -132,7 +132,7 @@ void netd_dns(struct netd *n, int fd)
                 if (r < 0 && errno == EINTR)
                         continue;
                 if (r <= 0)
-                        break;          /* idle: the stub opens a new stream */
+                        break;          /* idle: the stub drops its kept streams sooner */
                 ssize_t got = read(fd, in, sizeof(in));
                 if (got < 0 && (errno == EINTR || errno == EAGAIN))
                         continue;

@@ -4,7 +4,7 @@
  * answer with a reply header and then relay bytes. Order of checks, as in
  * docs/network.md "Matching order":
  *   synthetic address -> the name it stands for (pool) -> net_decide_name
- *   with the real port -> getaddrinfo -> net_decide_resolved for each
+ *   with the real port -> netd_resolve -> net_decide_resolved for each
  *   address -> dial the first allowed one (DNS rebinding to 10.x, 127.x is
  *   refused here, after the name was allowed);
  *   literal address -> net_decide_addr -> dial.
@@ -145,7 +145,10 @@ static int dial_logged(struct netd *n, const char *name, const struct net_addr *
         struct sockaddr_storage ss;
         char dest[NET_CIDR_STRLEN + 16], line[REASON_MAX + 64];
         socklen_t sl = to_sockaddr(a, port, &ss);
+        int64_t t0 = netd_now_us();
         int fd = dial((struct sockaddr *)&ss, sl);
+
+        netd_tally(n, &n->stats.dials, &n->stats.dial_us, netd_now_us() - t0);
 
         netd_fmt_dest(a, port, dest, sizeof(dest));
         if (fd < 0) {
@@ -161,49 +164,43 @@ static int dial_logged(struct netd *n, const char *name, const struct net_addr *
 }
 
 /* A name behind a synthetic address: decide by name with the real port,
- * resolve on the host, check every address, dial the first allowed. */
+ * resolve on the host (usually answered by the lookup the guest's DNS query
+ * made, resolve.c), check every address, dial the first allowed. */
 static int connect_name(struct netd *n, const char *name, const char *syn_dest, uint16_t port,
                         enum wire_status *st)
 {
         char why[REASON_MAX], first_why[REASON_MAX] = "", first_dest[NET_CIDR_STRLEN + 16] = "";
-        char portstr[8];
-        struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-                                  .ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG }, *res, *ai;
-        int fd = -EACCES, r;
+        struct net_addr addrs[NETD_RESOLVE_ADDRS];
+        int fd = -EACCES, k;
 
         if (!decide_name(n, name, port, why, sizeof(why))) {
                 netd_log_decision(n, false, "tcp", name, syn_dest, why);
                 *st = WIRE_DENIED;
                 return -EACCES;
         }
-        snprintf(portstr, sizeof(portstr), "%u", port);
-        r = getaddrinfo(name, portstr, &hints, &res);
-        if (r != 0) {
+        k = netd_resolve(n, name, addrs, NETD_RESOLVE_ADDRS);
+        if (k < 0) {
                 char line[REASON_MAX + 64];
-                snprintf(line, sizeof(line), "%s; host resolver: %s", why, gai_strerror(r));
+                snprintf(line, sizeof(line), "%s; host resolver: %s", why, gai_strerror(k));
                 netd_log_decision(n, true, "tcp", name, syn_dest, line);
                 netd_count(n, &n->stats.dial_failures);
                 *st = WIRE_UNREACHABLE;
                 return -EHOSTUNREACH;
         }
         *st = WIRE_DENIED;
-        for (ai = res; ai; ai = ai->ai_next) {
-                struct net_addr a;
+        for (int i = 0; i < k; i++) {
                 char rwhy[REASON_MAX];
-                if (net_addr_from_sockaddr(ai->ai_addr, ai->ai_addrlen, &a, NULL) < 0)
-                        continue;
-                if (!decide_addr(n, &a, port, true, rwhy, sizeof(rwhy))) {
+                if (!decide_addr(n, &addrs[i], port, true, rwhy, sizeof(rwhy))) {
                         if (!first_why[0]) {
                                 snprintf(first_why, sizeof(first_why), "%s", rwhy);
-                                netd_fmt_dest(&a, port, first_dest, sizeof(first_dest));
+                                netd_fmt_dest(&addrs[i], port, first_dest, sizeof(first_dest));
                         }
                         continue;
                 }
-                fd = dial_logged(n, name, &a, port, why, st);
+                fd = dial_logged(n, name, &addrs[i], port, why, st);
                 if (fd >= 0)
                         break;
         }
-        freeaddrinfo(res);
         if (*st == WIRE_DENIED) {
                 /* every address refused: log the first one's reason */
                 netd_log_decision(n, false, "tcp", name, first_dest[0] ? first_dest : syn_dest,

@@ -265,7 +265,7 @@ static void *conn_thread(void *arg)
         else
                 netd_publish(j.n, &j.n->pub[j.kind - L_NFIXED], j.fd);
         atomic_fetch_sub(&j.n->active, 1);
-        netd_stats_write(j.n);                  /* "active" stays true */
+        netd_stats_changed(j.n);                /* "active" stays true */
         return NULL;
 }
 
@@ -284,10 +284,9 @@ static void refuse_busy(struct netd *n, int fd, int kind)
         }
 }
 
-static void spawn(struct netd *n, int fd, int kind, pthread_attr_t *attr)
+static void spawn(struct netd *n, int fd, int kind)
 {
         struct job *j;
-        pthread_t t;
 
         if (atomic_fetch_add(&n->active, 1) >= NETD_MAX_CONNS)
                 goto busy;
@@ -295,7 +294,7 @@ static void spawn(struct netd *n, int fd, int kind, pthread_attr_t *attr)
         if (!j)
                 goto busy;
         *j = (struct job){ .n = n, .fd = fd, .kind = kind };
-        if (pthread_create(&t, attr, conn_thread, j) != 0) {
+        if (workers_run(&n->workers, conn_thread, j) < 0) {
                 free(j);
                 goto busy;
         }
@@ -428,7 +427,6 @@ int main(int argc, char **argv)
 {
         static struct netd n = { .log_fd = -1, .log_max = NETD_LOG_MAX };
         struct pollfd pf[1 + L_NFIXED + NETD_MAX_PUBLISH];
-        pthread_attr_t attr;
         sigset_t sigs;
         uint64_t seed;
         char err[1024];
@@ -438,6 +436,7 @@ int main(int argc, char **argv)
         pthread_rwlock_init(&n.policy_lock, NULL);
         pthread_mutex_init(&n.pool_lock, NULL);
         pthread_mutex_init(&n.log_lock, NULL);
+        pthread_mutex_init(&n.resolve_lock, NULL);
 
         /* Signals are read from a signalfd in this thread only; every
          * thread created later inherits the blocked mask. A dead peer
@@ -457,8 +456,11 @@ int main(int argc, char **argv)
                 die("%s", err);
         if ((r = netd_host_addrs(n.policy)) < 0)
                 die("getifaddrs: %s", strerror(-r));
-        if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+        if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed) ||
+            getrandom(&n.resolve_seed, sizeof(n.resolve_seed), 0) != sizeof(n.resolve_seed))
                 die("getrandom: %s", strerror(errno));
+        if (!(n.resolved = calloc(NETD_RESOLVE_SLOTS, sizeof(*n.resolved))))
+                die("out of memory");
         struct in_addr base = { .s_addr = htonl(POOL_DEFAULT_BASE) };
         if ((r = pool_init(&n.pool, base, POOL_DEFAULT_PREFIX, POOL_DEFAULT_CAPACITY, seed)) < 0)
                 die("synthetic address pool: %s", strerror(-r));
@@ -474,9 +476,12 @@ int main(int argc, char **argv)
         listen_unix(&n, WIRE_PORT_CONNECT, L_CONNECT);
         listen_unix(&n, WIRE_PORT_DNS, L_DNS);
 
-        pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, NETD_STACK_SIZE);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        /* after the signal mask: the thread must not take SIGTERM */
+        if ((r = netd_stats_start(&n)) < 0)
+                die("cannot start the stats thread: %s", strerror(-r));
+        if ((r = workers_init(&n.workers, NETD_MAX_CONNS, NETD_IDLE_WORKERS, NETD_STACK_SIZE,
+                              NETD_WORKER_IDLE_MS)) < 0)
+                die("cannot set up the connection threads: %s", strerror(-r));
 
         netd_log_event(&n, "start netd - - mode %s, %zu rules, %zu host addresses, %zu published",
                        net_mode_name(n.policy->mode), n.policy->nrules, n.policy->nhost, n.npub);
@@ -515,12 +520,14 @@ int main(int argc, char **argv)
                         int fd = accept4(lis[i].fd, NULL, NULL, SOCK_CLOEXEC);
                         if (fd < 0)
                                 continue;       /* EMFILE, ECONNABORTED: try again later */
-                        spawn(&n, fd, lis[i].kind, &attr);
+                        spawn(&n, fd, lis[i].kind);
                 }
         }
         for (size_t i = 0; i < nlis; i++)
                 if (lis[i].path[0])
                         unlink(lis[i].path);
+        netd_stats_write(&n);           /* the changes of the last interval */
+        netd_stats_write(&n);           /* the changes of the last interval */
         /* connection threads are cut off with the process: the guest sees
          * its streams end, which it would at a VM stop anyway */
         return 0;

@@ -8,9 +8,11 @@
  * ("CONNECT 1025\n", then a FORWARD header). Every decision is the policy
  * engine's (src/net/policy.h); this directory only does the I/O.
  *
- * Threads: main.c accepts and handles signals; each connection gets its own
- * small detached thread (egress.c, dns_srv.c, publish.c), at most
- * NETD_MAX_CONNS at once. The design and the log format: docs/network.md.
+ * Threads: main.c accepts and handles signals; each connection is served by
+ * a thread of its own (egress.c, dns_srv.c, publish.c), at most
+ * NETD_MAX_CONNS at once, taken from a set of workers that outlive their
+ * connection by NETD_WORKER_IDLE_MS (net/workers.h); log.c's stats thread
+ * writes deferred counter changes. The design and the log format: docs/network.md.
  */
 #ifndef SILO_NETD_H
 #define SILO_NETD_H
@@ -24,15 +26,22 @@
 #include "net/policy.h"
 #include "net/pool.h"
 #include "net/publish.h"
+#include "net/workers.h"
 
 #define NETD_MAX_CONNS      256                 /* connection threads at once */
 #define NETD_STACK_SIZE     (256u * 1024)       /* per connection thread */
+#define NETD_IDLE_WORKERS   16                  /* threads kept for the next connections */
+#define NETD_WORKER_IDLE_MS 30000
 #define NETD_HEADER_MS      10000               /* a CONNECT header, silo-vmm's "OK" */
 #define NETD_DIAL_MS        10000               /* connect() to a destination */
 #define NETD_DNS_IDLE_MS    60000               /* a DNS stream with no query */
 #define NETD_LOG_MAX        (16u << 20)         /* then FILE -> FILE.1 */
+#define NETD_STATS_FLUSH_MS 100                 /* stats file rewrites at most this often */
 #define NETD_MAX_PUBLISH    64
 #define NETD_POLICY_MAX     (1u << 20)          /* bytes of policy text read */
+#define NETD_RESOLVE_SLOTS  512                 /* host resolver answers kept (resolve.c) */
+#define NETD_RESOLVE_ADDRS  8                   /* addresses kept per name */
+#define NETD_RESOLVE_TTL_MS (DNS_SYNTH_TTL * 1000)
 
 /* Counters, in the stats file as KEY=N lines. */
 struct netd_stats {
@@ -43,6 +52,19 @@ struct netd_stats {
         uint64_t busy;                  /* refused: NETD_MAX_CONNS reached */
         uint64_t reloads, reload_errors;
         uint64_t log_suppressed;        /* lines dropped by the rate limit */
+        /* Where a guest's wait goes (docs/network.md "Performance"): lookups
+         * sent to the host's resolver and the time they took, lookups the
+         * cache answered, and connect() to destinations. */
+        uint64_t resolves, resolve_us, resolve_hits;
+        uint64_t dials, dial_us;
+};
+
+/* One name's addresses from the host resolver (resolve.c). */
+struct netd_resolved {
+        char name[DNS_NAME_TEXT_MAX];
+        uint8_t naddr;                  /* 0: empty slot */
+        int64_t expires_ms;             /* CLOCK_MONOTONIC */
+        struct net_addr addr[NETD_RESOLVE_ADDRS];
 };
 
 struct netd {
@@ -61,10 +83,18 @@ struct netd {
         pthread_mutex_t log_lock;       /* the log fd, the stats, the rate limit */
         int log_fd;
         struct netd_stats stats;
+        pthread_cond_t stats_cond;      /* wakes the stats thread (log.c) */
+        bool stats_thread, stats_dirty; /* dirty: changes the file does not show yet */
+        int64_t stats_written_ms;
         int64_t rl_sec;                 /* rate limit of guest-triggered error lines */
         unsigned rl_count;
 
-        atomic_int active;              /* connection threads running */
+        pthread_mutex_t resolve_lock;
+        struct netd_resolved *resolved; /* NETD_RESOLVE_SLOTS */
+        uint64_t resolve_seed;
+
+        atomic_int active;              /* connections being served */
+        struct workers workers;         /* their threads (net/workers.h) */
 
         struct net_publish pub[NETD_MAX_PUBLISH];
         size_t npub;
@@ -73,7 +103,7 @@ struct netd {
 /* ---- log.c ---- */
 int netd_log_open(struct netd *n);
 /* "TIME VERDICT KIND NAME DEST REASON": one decision; counts it in
- * allowed/denied and rewrites the stats. NAME and DEST may be NULL ("-");
+ * allowed/denied. NAME and DEST may be NULL ("-");
  * NAME is escaped (it can come from the guest). */
 void netd_log_decision(struct netd *n, bool allowed, const char *kind, const char *name,
                        const char *dest, const char *reason);
@@ -83,9 +113,18 @@ void netd_log_decision(struct netd *n, bool allowed, const char *kind, const cha
 void netd_log_bad(struct netd *n, const char *kind, const char *dest, const char *why);
 /* A line about the broker itself ("TIME policy reloaded ..."), not a decision. */
 void netd_log_event(struct netd *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Bump one counter (a field of n->stats) and rewrite the stats file. */
+/* Bump one counter (a field of n->stats); the stats file shows it within
+ * NETD_STATS_FLUSH_MS. */
 void netd_count(struct netd *n, uint64_t *counter);
+/* Count one step that took us microseconds (total_us may be NULL), for the
+ * file's next rewrite: the decision logged after the step makes one. */
+void netd_tally(struct netd *n, uint64_t *counter, uint64_t *total_us, int64_t us);
+void netd_stats_changed(struct netd *n);        /* e.g. "active" changed */
+/* Rewrite the stats file now (start, exit). 0 or -errno. */
 int netd_stats_write(struct netd *n);
+/* Start the thread that writes the changes the rate limit deferred; until
+ * then every change is written at once. 0 or -errno. */
+int netd_stats_start(struct netd *n);
 /* Copy s into out, each byte outside '!'..'~' (and '\') as \xHH, so guest
  * text can neither split a log line nor a field. Returns out. */
 char *netd_escape(const char *s, char *out, size_t len);
@@ -107,6 +146,13 @@ uint64_t netd_relay(int a, int b);
 void netd_close_reset(int fd);
 /* "1.2.3.4:80", "[::1]:80" */
 void netd_fmt_dest(const struct net_addr *a, uint16_t port, char *buf, size_t len);
+
+/* ---- resolve.c ---- */
+/* The addresses of name on the host (at most max, deduplicated), from the
+ * cache when a lookup of the last NETD_RESOLVE_TTL_MS answered; the number
+ * (> 0), or a getaddrinfo EAI_* code (< 0). Decides nothing. */
+int netd_resolve(struct netd *n, const char *name, struct net_addr *out, int max);
+int64_t netd_now_us(void);
 
 /* ---- the connection handlers; each owns fd and closes it ---- */
 void netd_egress(struct netd *n, int fd);                 /* egress.c, port 1080 */

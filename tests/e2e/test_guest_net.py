@@ -96,6 +96,8 @@ class FakeBroker:
         self.mode = "ok"                # ok | deny | garbage
         self.connects = []              # (family, port, address) per CONNECT
         self.dns = []                   # (name, qtype) per query
+        self.dns_streams = 0            # streams the stub opened on port 1053
+        self.dns_close = False          # close each DNS stream after one answer
         self.errors = []
         self.socks = []
         for port, fn in ((NET_PORT_CONNECT, self.on_connect), (NET_PORT_DNS, self.on_dns)):
@@ -146,6 +148,7 @@ class FakeBroker:
                 self.errors.append(f"connect: {e!r}")
 
     def on_dns(self, c):
+        self.dns_streams += 1
         with c:
             try:
                 while True:
@@ -171,6 +174,8 @@ class FakeBroker:
                         hdr = struct.pack(">HHHHHH", qid, 0x8180 | (flags & 0x0100), 1, 0, 0, 0)
                     msg = hdr + question + ans
                     c.sendall(struct.pack(">H", len(msg)) + msg)
+                    if self.dns_close:
+                        return
             except Exception as e:  # noqa: BLE001
                 self.errors.append(f"dns: {e!r}")
 
@@ -326,6 +331,21 @@ def scenario(env, name, vsock, broker, seen):
     assert ("example.test", 1) in broker.dns, broker.dns
     r = sh(env, name, "getent ahostsv4 web.example.test | head -1")
     assert r.stdout.split()[:1] == [SYNTH.encode()], r
+
+    # the stub keeps its streams to the broker: lookups one after another
+    # share one; when the broker closed a kept stream, the query goes on a
+    # new one and is not lost
+    lookups = "for i in 0 1 2 3 4 5 6 7; do getent ahostsv4 r$i.example.test | head -1; done"
+    s0 = broker.dns_streams
+    r = sh(env, name, lookups)
+    assert r.stdout.split().count(SYNTH.encode()) == 8, r
+    assert broker.dns_streams - s0 <= 2, broker.dns_streams - s0
+    broker.dns_close = True
+    try:
+        r = sh(env, name, lookups)
+        assert r.stdout.split().count(SYNTH.encode()) == 8, r
+    finally:
+        broker.dns_close = False
 
     # curl by name: resolved through the stub, redirected, CONNECT carries
     # the synthetic address and the real port; 200 KB up, the hash back

@@ -1,10 +1,13 @@
 """The network CLI on a stopped sandbox, no boot: create stores the policy
 file and the config keys, `silo policy` changes and prints them, `silo port`
 lists the -p specs, `silo net log` prints an existing log (rotated part
-first). Runs in the lab only because create checks for /dev/kvm."""
+first) and `-f` follows it. Runs in the lab only because create checks for /dev/kvm."""
 import os
 import pathlib
+import signal
 import stat
+import subprocess
+import time
 
 import pytest
 
@@ -84,3 +87,61 @@ def test_net_log_prints_rotated_first(env):
     (d / "net.log").write_text("new line\n")
     out = silo(env, "net", "log", "l", check=0).stdout.decode()
     assert out == "old line\nnew line\n"
+
+
+def read_until(proc, want, timeout=30):
+    """Bytes from proc's stdout until want appeared (a hang guard, not a
+    timing assertion)."""
+    import select
+    buf, end = b"", time.monotonic() + timeout
+    while want not in buf:
+        left = end - time.monotonic()
+        assert left > 0, f"no {want!r} from silo net log -f, got {buf!r}"
+        if select.select([proc.stdout], [], [], left)[0]:
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            assert chunk, f"silo net log -f ended early, got {buf!r}"
+            buf += chunk
+    return buf
+
+
+def test_net_log_follow_through_rotation_and_removal(env):
+    silo(env, "create", "--name", "f", check=0)
+    log = sbdir(env, "f") / "net.log"
+    log.write_text("first\n")
+    p = subprocess.Popen([str(BUILD / "silo"), "net", "log", "-f", "f"], env=env,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert read_until(p, b"first\n") == b"first\n"
+        with log.open("a") as f:
+            f.write("second\n")
+        assert read_until(p, b"second\n") == b"second\n"
+        # silo-netd rotates: FILE -> FILE.1, a new FILE; the old file's last
+        # lines still come, then the new one's
+        with log.open("a") as f:
+            f.write("third\n")
+        log.rename(log.with_name("net.log.1"))
+        log.write_text("fourth\n")
+        assert read_until(p, b"fourth\n") == b"third\nfourth\n"
+        # removing the sandbox ends the follower
+        silo(env, "rm", "-f", "f", check=0)
+        assert p.wait(timeout=30) == 0
+        assert p.stderr.read() == b""
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def test_net_log_follow_ends_on_ctrl_c(env):
+    silo(env, "create", "--name", "c", check=0)
+    (sbdir(env, "c") / "net.log").write_text("x\n")
+    p = subprocess.Popen([str(BUILD / "silo"), "net", "log", "-f", "c"], env=env,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        read_until(p, b"x\n")
+        p.send_signal(signal.SIGINT)
+        assert p.wait(timeout=30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()

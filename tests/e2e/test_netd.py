@@ -206,6 +206,17 @@ class Broker:
     def stats_dict(self):
         return dict(line.split("=", 1) for line in self.stats.read_text().split())
 
+    def wait_stats(self, cond=None, timeout=30, **want):
+        """The stats once cond(stats) holds and each KEY=VALUE of want: the
+        broker writes a change up to NETD_STATS_FLUSH_MS (0.1 s) late."""
+        end = time.monotonic() + timeout
+        while True:
+            st = self.stats_dict()
+            if (cond is None or cond(st)) and all(st[k] == v for k, v in want.items()):
+                return st
+            assert time.monotonic() < end, (st, want)
+            time.sleep(0.02)
+
 
 @pytest.fixture
 def broker(tmp_path, internet):
@@ -338,8 +349,8 @@ def test_open_mode_name_through_synthetic_address(broker):
                                                 f"{NS_SIDE}:{ECHO_PORT}"], tcp
     ts = tcp[0].split(" ")[0]
     assert len(ts) == 24 and ts[10] == "T" and ts.endswith("Z"), ts
-    st = b.stats_dict()
-    assert int(st["allowed"]) >= 3 and st["denied"] == "0", st
+    st = b.wait_stats(lambda st: int(st["allowed"]) >= 3)
+    assert st["denied"] == "0", st
 
 
 def test_literal_public_address_open_mode(broker):
@@ -368,7 +379,7 @@ def test_allowlist_without_rule(broker):
     assert any(ln.split(" ", 1)[1] ==
                f"denied tcp - {NS_SIDE}:{ECHO_PORT} no rule allows it (allowlist)"
                for ln in denied), denied
-    assert int(b.stats_dict()["denied"]) == 3
+    b.wait_stats(denied="3")
 
 
 def test_unknown_name_nxdomain_and_unreachable(broker):
@@ -431,6 +442,47 @@ def test_name_resolving_to_loopback_refused(broker):
                    for ln in log_lines(b)), (name, b.log_text())
 
 
+def dns_stream(b, names):
+    """One DNS stream carrying a query per name, one after another (the
+    guest's stub reuses its streams): [(rcode, answer count)]."""
+    out = []
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(20)
+        s.connect(b.dns_path)
+        for name in names:
+            q = dns_query(name)
+            s.sendall(struct.pack(">H", len(q)) + q)
+            r = recv_exact(s, struct.unpack(">H", recv_exact(s, 2))[0])
+            out.append((r[3] & 0xF, struct.unpack(">H", r[6:8])[0]))
+    return out
+
+
+def test_host_lookups_are_kept_for_the_connection(broker):
+    """The lookup a DNS query made serves the connection that follows and
+    repeated queries: one upstream lookup, not one per step. A failed
+    lookup is not kept. The cached address is still checked at connect."""
+    b = broker("mode open\n")
+    assert dns_stream(b, ["allowed.test"] * 3) == [(NOERROR, 1)] * 3
+    a = synth(b, "allowed.test")
+    for _ in range(2):
+        st, s = guest_connect(b, a, ECHO_PORT)
+        with s:
+            assert st == CONNECTED
+            exchange(s, 100)
+    st = b.wait_stats(resolves="1", resolve_hits="5", dials="2")
+    assert int(st["resolve_us"]) > 0 and int(st["dial_us"]) > 0, st
+    # not kept: a name the resolver did not know is asked again
+    assert dns(b, "late.test")[0] == NXDOMAIN
+    b.hosts.write_text(HOSTS + f"{NS_SIDE} late.test\n")
+    assert dns(b, "late.test")[0] == NOERROR
+    # kept addresses are decided again: the loopback one is refused each time
+    a = synth(b, "rebind.test")
+    for _ in range(2):
+        st, s = guest_connect(b, a, 80)
+        s.close()
+        assert st == DENIED
+
+
 def test_evicted_or_unknown_synthetic_address(broker):
     b = broker("mode open\n")
     st, s = guest_connect(b, "198.18.200.7", 443)
@@ -456,8 +508,7 @@ def test_sighup_reload_and_bad_policy_kept(broker):
     assert "No such file" in b.log_text().splitlines()[-1]
     assert synth(b, "allowed.test") == a
     assert b.proc.poll() is None
-    st = b.stats_dict()
-    assert st["reloads"] == "1" and st["reload_errors"] == "2", st
+    b.wait_stats(reloads="1", reload_errors="2")
 
 
 def test_malformed_headers_keep_serving(broker):
@@ -501,7 +552,7 @@ def test_malformed_headers_keep_serving(broker):
     with s:
         assert st == CONNECTED
         exchange(s, 10)
-    assert int(b.stats_dict()["bad_requests"]) >= 7
+    b.wait_stats(lambda st: int(st["bad_requests"]) >= 7)
     text = b.log_text()
     assert "bad request: bad magic" in text and "\x01" not in text
     assert all(len(ln.split(" ")) >= 6 for ln in text.splitlines())
@@ -645,7 +696,7 @@ def test_log_rotation(broker, tmp_path):
         rotated = pathlib.Path(str(b.log) + ".1")
         assert rotated.exists()
         assert rotated.stat().st_size <= 2048 and b.log.stat().st_size <= 2048
-        assert b.stats_dict()["denied"] == "40"
+        b.wait_stats(denied="40")
     finally:
         b.stop()
 
@@ -657,10 +708,7 @@ def test_help():
 
 def wait_active(b, n, timeout=60):
     """Until the broker counts n open connections (slow under ASan and load)."""
-    end = time.monotonic() + timeout
-    while b.stats_dict()["active"] != str(n):
-        assert time.monotonic() < end, f"active={b.stats_dict()['active']}, want {n}"
-        time.sleep(0.05)
+    b.wait_stats(timeout=timeout, active=str(n))
 
 
 def test_connection_limit(broker):
@@ -677,7 +725,7 @@ def test_connection_limit(broker):
         st, s = guest_connect(b, NS_SIDE, ECHO_PORT)
         s.close()
         assert st == INTERNAL
-        assert b.stats_dict()["busy"] == "1"
+        b.wait_stats(busy="1")
     finally:
         for s in idle:
             s.close()
@@ -688,4 +736,4 @@ def test_connection_limit(broker):
         exchange(s, 10)
     lines = [ln for ln in b.log_text().splitlines() if "bad request" in ln]
     assert 20 <= len(lines) < 256
-    assert int(b.stats_dict()["log_suppressed"]) > 0
+    b.wait_stats(lambda st: int(st["log_suppressed"]) > 0)
