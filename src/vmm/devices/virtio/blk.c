@@ -3,7 +3,7 @@
  *
  * Requests are served synchronously, with preadv/pwritev straight into guest
  * memory (no bounce buffers), on the thread whose loop the transport gave
- * this disk: silo-vmm gives each disk its own (vm.c), so a slow write or
+ * this disk: silo-vmm gives each disk its own (devices/device.h own_thread), so a slow write or
  * FLUSH stalls only this disk's queue, never vsock or the console. A chain is:
  *   readable:  struct virtio_blk_outhdr (16 bytes) [+ data for OUT]
  *   writable:  [data for IN / GET_ID] + 1 status byte (the chain's last byte)
@@ -98,7 +98,7 @@ static const char *host_op_name(int op)
 	return op == HOST_OP_FLUSH ? "flush" : "write";
 }
 
-/* The guest-facing name (vdb): the serial vm.c gives, without "silo-". */
+/* The guest-facing name (vdb): the serial disk_create gives, without "silo-". */
 static void blk_name(const struct blk *b, char name[VIRTIO_BLK_ID_BYTES + 1])
 {
 	size_t n = strnlen(b->serial, sizeof(b->serial));
@@ -308,7 +308,7 @@ static void blk_metrics(struct vdev *vd, FILE *f)
 	int first = __atomic_load_n(&b->first_err, __ATOMIC_ACQUIRE);
 	char name[VIRTIO_BLK_ID_BYTES + 1];
 
-	/* The serial is the guest's, set by vm.c: [a-z0-9-] only, no JSON escaping. */
+	/* The serial is the guest's, set by disk_create: [a-z0-9-] only, no JSON escaping. */
 	blk_name(b, name);
 	fprintf(f, "{\"disk\":\"%s\",\"flushes\":%llu,\"syncs\":%llu,\"host_errs\":%llu",
 		name,
