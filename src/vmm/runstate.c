@@ -20,6 +20,21 @@
 #include "vmm/log.h"
 #include "vmm/vm_internal.h"
 
+/* Under vm->lock: every thread that waits or runs is to wind down. */
+static void set_stopping(struct vm *vm)
+{
+	vm->stopping = true;
+	__atomic_store_n(&vm->attention, 1, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&vm->cond);
+}
+
+/* Out of KVM_RUN, so each vCPU sees vm->attention. */
+static void kick_vcpus(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+}
+
 void vm_request_exit(struct vm *vm, int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -31,12 +46,17 @@ void vm_request_exit(struct vm *vm, int code, const char *fmt, ...)
 		vsnprintf(vm->exit_msg, sizeof(vm->exit_msg), fmt, ap);
 		va_end(ap);
 	}
-	vm->stopping = true;
-	__atomic_store_n(&vm->attention, 1, __ATOMIC_SEQ_CST);
-	pthread_cond_broadcast(&vm->cond);
+	set_stopping(vm);
 	pthread_mutex_unlock(&vm->lock);
-	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
-		vcpu_kick(&vm->vcpus[i]);
+	kick_vcpus(vm);
+}
+
+void vm_stop(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	set_stopping(vm);
+	pthread_mutex_unlock(&vm->lock);
+	kick_vcpus(vm);
 }
 int vm_pause(struct vm *vm)
 {
@@ -50,8 +70,7 @@ int vm_pause(struct vm *vm)
 	vm->pause_req = true;
 	__atomic_store_n(&vm->attention, 1, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&vm->lock);
-	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
-		vcpu_kick(&vm->vcpus[i]);
+	kick_vcpus(vm);
 	/* Paused means every vCPU is out of KVM_RUN and parked. */
 	pthread_mutex_lock(&vm->lock);
 	while (!vm->stopping && vm->nr_paused + vm->nr_exited < vm->nr_vcpus)

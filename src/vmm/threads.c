@@ -78,13 +78,7 @@ void vm_stop_threads(struct vm *vm)
 	/* Stop order: vCPUs (they call into devices), then the event loop and
 	 * the disks' I/O loops (device backends); vm_destroy then frees the
 	 * devices, memory and KVM fds. */
-	pthread_mutex_lock(&vm->lock);
-	vm->stopping = true;
-	__atomic_store_n(&vm->attention, 1, __ATOMIC_SEQ_CST);
-	pthread_cond_broadcast(&vm->cond);
-	pthread_mutex_unlock(&vm->lock);
-	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
-		vcpu_kick(&vm->vcpus[i]);
+	vm_stop(vm);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
 	if (vm->ev_started) {

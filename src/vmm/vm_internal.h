@@ -13,6 +13,8 @@
 int vm_setup_signals(struct vm *vm);
 /* runstate.c: boot, panic, power-off and Ctrl-A x, as the console sees them. */
 void vm_console_event(void *opaque, enum console_event ev);
+/* runstate.c: mark the VM stopping (no exit code) and kick the vCPUs. */
+void vm_stop(struct vm *vm);
 /* runstate.c: wait until an exit is requested (or the boot times out). */
 int vm_wait_exit(struct vm *vm);
 

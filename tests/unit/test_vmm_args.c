@@ -147,7 +147,7 @@ static void test_devices(void **state)
 static void test_disk_limit(void **state)
 {
 	char *argv[2 * VM_MAX_DISKS + 5] = { "silo-vmm", "--kernel", "k" };
-	char names[VM_MAX_DISKS + 1][8], err[256], msg[64];
+	char names[VM_MAX_DISKS + 1][16], err[256], msg[64];
 	struct vmm_args a;
 	int argc = 3;
 
