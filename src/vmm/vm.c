@@ -73,6 +73,7 @@ int vm_create(struct vm **out, const struct vm_config *cfg)
 	trace_mark(vm, "vm+mem");
 	if ((ret = ev_create(&vm->ev)))
 		return err_ret(ret, "event loop: %s", strerror(-ret));
+	/* Before any thread exists, so every thread inherits the blocked set. */
 	if ((ret = vm_setup_signals(vm)))
 		return ret;
 	ret = console_open(&vm->con, cfg->console ? cfg->console : "stdio", cfg->console_max,
