@@ -220,13 +220,13 @@ static void exec_path(const char *file, char *const argv[], char *const env[])
  * credentials by raw system calls (libc's setuid would try to apply them to
  * every thread of the process). On failure report the failing step and errno
  * through errp, then _exit. Never inlined: its locals must live in a frame
- * below spawn()'s, not in spawn()'s own, which the parent resumes with. */
+ * below start_child()'s, not in start_child()'s own, which the parent resumes with. */
 static __attribute__((noinline, noreturn))
 void child(const struct proto_exec *e, const struct cred *c, char **env,
            int in, int out, int err, int errp, bool tty)
 {
         int code, step = 0;
-        /* Handlers first, still with every signal blocked (spawn() blocked
+        /* Handlers first, still with every signal blocked (start_child() blocked
          * them): a parent's handler must never run on the shared memory.
          * Ignored signals would also stay ignored across exec (SIGPIPE). */
         for (int s = 1; s < NSIG; s++)
@@ -288,6 +288,84 @@ static void xclose(int *fd)
         *fd = -1;
 }
 
+/* The child's stdin, stdout and stderr (std[]) and our ends of them (s):
+ * one pty, or pipes, stdin from /dev/null unless the client streams it.
+ * 0 or -errno; whatever was opened is left for the caller to close. */
+static int open_stdio(struct sess *s, const struct proto_exec *e, int std[3])
+{
+        int p[2], rc;
+        if (s->tty) {
+                if ((rc = pty_open(&s->in_fd, &std[0], e->rows, e->cols)) < 0)
+                        return rc;
+                s->out_fd = s->in_fd;
+                std[1] = std[2] = std[0];
+                return 0;
+        }
+        if (e->flags & EXEC_F_STDIN) {
+                if (pipe2(p, O_CLOEXEC) < 0)
+                        return -errno;
+                std[0] = p[0], s->in_fd = p[1];
+        } else if ((std[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+                return -errno;
+        }
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        s->out_fd = p[0], std[1] = p[1];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        s->err_fd = p[0], std[2] = p[1];
+        return 0;
+}
+
+/* Close the child's ends in the parent (a pty's are one fd thrice). */
+static void close_child_ends(int std[3])
+{
+        if (std[0] >= 0)
+                close(std[0]);
+        if (std[1] >= 0 && std[1] != std[0])
+                close(std[1]);
+        if (std[2] >= 0 && std[2] != std[1])
+                close(std[2]);
+        std[0] = std[1] = std[2] = -1;
+}
+
+/* Start the child; errp: the write end of its exec-error pipe. 0 or -errno. */
+static int start_child(struct sess *s, const struct proto_exec *e, const struct cred *c,
+                       char **env, const int std[3], int errp)
+{
+        sigset_t all, old;
+        /* vfork, not fork: nothing of the session's memory is copied or
+         * write-protected, which is most of a fork's cost (and, under
+         * shadow paging, most of its VM exits). We sleep until the child
+         * has exec'd or failed; our signals stay blocked meanwhile. */
+        sigfillset(&all);
+        sigprocmask(SIG_SETMASK, &all, &old);
+        s->pid = vfork();
+        if (s->pid == 0)
+                child(e, c, env, std[0], std[1], std[2], errp, s->tty);
+        int vfork_errno = errno;
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return s->pid < 0 ? -vfork_errno : 0;
+}
+
+/* Read the exec-error pipe (*errr, closed here): EOF means the exec
+ * happened. If it failed, reap the child, send ERROR and return false. */
+static bool exec_succeeded(struct sess *s, const struct proto_exec *e, int *errr)
+{
+        int msg[2];
+        ssize_t n;
+        while ((n = read(*errr, msg, sizeof(msg))) < 0 && errno == EINTR)
+                ;
+        xclose(errr);
+        if (n != (ssize_t)sizeof(msg))
+                return true;
+        /* exec failed: the command never ran, so ERROR, not EXIT */
+        agent_wait(s->pid);
+        proto_send_error(s->conn, msg[1], "exec %s: %s: %s", e->argv[0],
+                         step_name(msg[0]), strerror(msg[1]));
+        return false;
+}
+
 /* Fork the command. On failure an ERROR has been sent and -1 returned. */
 static int spawn(struct sess *s, const struct proto_exec *e)
 {
@@ -297,7 +375,7 @@ static int spawn(struct sess *s, const struct proto_exec *e)
         if (rc < 0)
                 return proto_send_error(s->conn, -rc, "exec: %s", err), -1;
         char **env = build_env(e, &c, s->tty);
-        int cin = -1, cout = -1, cerr = -1, ep[2] = { -1, -1 }, p[2];
+        int std[3] = { -1, -1, -1 }, ep[2] = { -1, -1 };
         s->in_fd = s->out_fd = s->err_fd = -1;
         if (!env) {
                 rc = -ENOMEM;
@@ -307,78 +385,23 @@ static int spawn(struct sess *s, const struct proto_exec *e)
                 rc = -errno;
                 goto fail;
         }
-        if (s->tty) {
-                if ((rc = pty_open(&s->in_fd, &cin, e->rows, e->cols)) < 0)
-                        goto fail;
-                s->out_fd = s->in_fd;
-                cout = cerr = cin;
-        } else {
-                if (e->flags & EXEC_F_STDIN) {
-                        if (pipe2(p, O_CLOEXEC) < 0)
-                                goto fail_errno;
-                        cin = p[0], s->in_fd = p[1];
-                } else if ((cin = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
-                        goto fail_errno;
-                }
-                if (pipe2(p, O_CLOEXEC) < 0)
-                        goto fail_errno;
-                s->out_fd = p[0], cout = p[1];
-                if (pipe2(p, O_CLOEXEC) < 0)
-                        goto fail_errno;
-                s->err_fd = p[0], cerr = p[1];
-        }
-        /* vfork, not fork: nothing of the session's memory is copied or
-         * write-protected, which is most of a fork's cost (and, under
-         * shadow paging, most of its VM exits). We sleep until the child
-         * has exec'd or failed; our signals stay blocked meanwhile. */
-        sigset_t all, old;
-        sigfillset(&all);
-        sigprocmask(SIG_SETMASK, &all, &old);
-        s->pid = vfork();
-        if (s->pid == 0)
-                child(e, &c, env, cin, cout, cerr, ep[1], s->tty);
-        int vfork_errno = errno;
-        sigprocmask(SIG_SETMASK, &old, NULL);
-        if (s->pid < 0) {
-                rc = -vfork_errno;
+        if ((rc = open_stdio(s, e, std)) < 0 || (rc = start_child(s, e, &c, env, std, ep[1])) < 0)
                 goto fail;
-        }
         xclose(&ep[1]);
-        if (cin != cout)
-                close(cin);
-        close(cout);
-        if (cerr != cout)
-                close(cerr);
-        cin = cout = cerr = -1;
-        int msg[2];
-        ssize_t n;
-        while ((n = read(ep[0], msg, sizeof(msg))) < 0 && errno == EINTR)
-                ;
-        close(ep[0]);
-        if (n == (ssize_t)sizeof(msg)) {
-                /* exec failed: the command never ran, so ERROR, not EXIT */
-                agent_wait(s->pid);
-                proto_send_error(s->conn, msg[1], "exec %s: %s: %s", e->argv[0],
-                                 step_name(msg[0]), strerror(msg[1]));
+        close_child_ends(std);
+        if (!exec_succeeded(s, e, &ep[0])) {
                 rc = -1;
                 goto out;
         }
         s->pidfd = (int)syscall(SYS_pidfd_open, s->pid, 0);
         free(env);
         return 0;
-fail_errno:
-        rc = -errno;
 fail:
         proto_send_error(s->conn, -rc, "exec: %s", strerror(-rc));
         rc = -1;
         xclose(&ep[0]);
         xclose(&ep[1]);
-        if (cin >= 0)
-                close(cin);
-        if (cout >= 0 && cout != cin)
-                close(cout);
-        if (cerr >= 0 && cerr != cout)
-                close(cerr);
+        close_child_ends(std);
 out:
         if (s->in_fd != s->out_fd)
                 xclose(&s->in_fd);
@@ -513,92 +536,99 @@ static int drain_frames(struct sess *s)
         return 0;
 }
 
-static void session_loop(struct sess *s)
-{
-        bool client_ok = true;
-        for (;;) {
-                if (drain_frames(s) < 0)
-                        goto stop;
-                feed_stdin(s);
-                if (proto_wq_flush(&s->out, s->conn) < 0)
-                        client_ok = false;
-                int64_t now = now_ms();
-                if (!client_ok)
-                        break;
-                if (s->deadline_ms && !s->exited && now >= s->deadline_ms) {
-                        s->timed_out = true;
-                        kill(-s->pid, SIGKILL);
-                        s->deadline_ms = 0;
-                }
-                /* After the command exited everything it wrote is already in
-                 * the pipe, so it drains at once; output that keeps trickling
-                 * comes from background processes that inherited the pipes,
-                 * and we stop waiting for them after a short grace period. */
-                bool full = proto_wq_pending(&s->out) >= QUEUE_LIMIT;
-                if (s->exited && !full && now - s->last_out_ms >= DRAIN_GRACE_MS) {
-                        if (s->in_fd == s->out_fd)
-                                s->in_fd = -1;
-                        xclose(&s->out_fd);
-                        xclose(&s->err_fd);
-                }
-                if (s->exited && s->out_fd < 0 && s->err_fd < 0)
-                        break;
+/* Where session_loop goes after a round. */
+enum loop_next { LOOP_ON, LOOP_END, LOOP_STOP };
 
-                struct pollfd p[5];
-                int np = 0, ic = -1, io = -1, ie = -1, ii = -1, ip = -1;
-                short cev = (proto_wq_pending(&s->out) ? POLLOUT : 0) |
-                            (s->inq.len - s->inq_off < QUEUE_LIMIT ? POLLIN : 0);
-                p[ic = np++] = (struct pollfd){ .fd = s->conn, .events = cev };
-                if (s->out_fd >= 0 && !full)
-                        p[io = np++] = (struct pollfd){ .fd = s->out_fd, .events = POLLIN };
-                if (s->err_fd >= 0 && !full)
-                        p[ie = np++] = (struct pollfd){ .fd = s->err_fd, .events = POLLIN };
-                if (s->in_fd >= 0 && s->inq_off < s->inq.len)
-                        p[ii = np++] = (struct pollfd){ .fd = s->in_fd, .events = POLLOUT };
-                if (s->pidfd >= 0 && !s->exited)
-                        p[ip = np++] = (struct pollfd){ .fd = s->pidfd, .events = POLLIN };
-                int timeout = -1;
-                if (s->exited)
-                        timeout = DRAIN_GRACE_MS;
-                else if (s->pidfd < 0)
-                        timeout = 100;   /* no pidfd (old kernel): poll waitpid */
-                if (s->deadline_ms && !s->exited) {
-                        int64_t left = s->deadline_ms - now;
-                        if (timeout < 0 || left < timeout)
-                                timeout = (int)(left < 0 ? 0 : left);
-                }
-                if (poll(p, (nfds_t)np, timeout) < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        agent_log("exec: poll: %s", strerror(errno));
-                        break;
-                }
-                if (p[ic].revents & (POLLIN | POLLHUP | POLLERR)) {
-                        long n = proto_reader_fill(s->r);
-                        if (n == 0 || (n < 0 && n != -EAGAIN))
-                                break;   /* client gone: EOF or reset */
-                        if (drain_frames(s) < 0)
-                                goto stop;
-                }
-                if (io >= 0 && (p[io].revents & (POLLIN | POLLHUP | POLLERR)) &&
-                    !pump_out(s, s->out_fd, PT_STDOUT)) {
-                        if (s->in_fd == s->out_fd)
-                                s->in_fd = -1;
-                        xclose(&s->out_fd);
-                }
-                if (ie >= 0 && (p[ie].revents & (POLLIN | POLLHUP | POLLERR)) &&
-                    !pump_out(s, s->err_fd, PT_STDERR))
-                        xclose(&s->err_fd);
-                if (ii >= 0 && (p[ii].revents & POLLERR))
-                        s->inq_off = s->inq.len;   /* child closed stdin */
-                if (ip >= 0 && (p[ip].revents & POLLIN))
-                        reap(s, 0);
-                if (s->pidfd < 0)
-                        reap(s, WNOHANG);
+/* One round's poll set; each index is the fd's slot in p, or -1. */
+struct pollset {
+        struct pollfd p[5];
+        int np, ic, io, ie, ii, ip;
+        int timeout;
+};
+
+/* The timeout kill and the end of output after the command exited. True
+ * once the command exited and its output is closed: the session is over. */
+static bool tick(struct sess *s, int64_t now, bool full)
+{
+        if (s->deadline_ms && !s->exited && now >= s->deadline_ms) {
+                s->timed_out = true;
+                kill(-s->pid, SIGKILL);
+                s->deadline_ms = 0;
         }
-        if (!client_ok || !s->exited)
-                goto stop;
-        /* Normal end: everything queued, then EXIT, blocking. */
+        /* After the command exited everything it wrote is already in
+         * the pipe, so it drains at once; output that keeps trickling
+         * comes from background processes that inherited the pipes,
+         * and we stop waiting for them after a short grace period. */
+        if (s->exited && !full && now - s->last_out_ms >= DRAIN_GRACE_MS) {
+                if (s->in_fd == s->out_fd)
+                        s->in_fd = -1;
+                xclose(&s->out_fd);
+                xclose(&s->err_fd);
+        }
+        return s->exited && s->out_fd < 0 && s->err_fd < 0;
+}
+
+/* What to wait for: the client, output unless the client's queue is full,
+ * stdin room while some is queued, the child's exit; and for how long. */
+static void poll_prepare(struct sess *s, struct pollset *ps, bool full, int64_t now)
+{
+        short cev = (proto_wq_pending(&s->out) ? POLLOUT : 0) |
+                    (s->inq.len - s->inq_off < QUEUE_LIMIT ? POLLIN : 0);
+        ps->np = 0;
+        ps->ic = ps->io = ps->ie = ps->ii = ps->ip = -1;
+        ps->p[ps->ic = ps->np++] = (struct pollfd){ .fd = s->conn, .events = cev };
+        if (s->out_fd >= 0 && !full)
+                ps->p[ps->io = ps->np++] = (struct pollfd){ .fd = s->out_fd, .events = POLLIN };
+        if (s->err_fd >= 0 && !full)
+                ps->p[ps->ie = ps->np++] = (struct pollfd){ .fd = s->err_fd, .events = POLLIN };
+        if (s->in_fd >= 0 && s->inq_off < s->inq.len)
+                ps->p[ps->ii = ps->np++] = (struct pollfd){ .fd = s->in_fd, .events = POLLOUT };
+        if (s->pidfd >= 0 && !s->exited)
+                ps->p[ps->ip = ps->np++] = (struct pollfd){ .fd = s->pidfd, .events = POLLIN };
+        ps->timeout = -1;
+        if (s->exited)
+                ps->timeout = DRAIN_GRACE_MS;
+        else if (s->pidfd < 0)
+                ps->timeout = 100;   /* no pidfd (old kernel): poll waitpid */
+        if (s->deadline_ms && !s->exited) {
+                int64_t left = s->deadline_ms - now;
+                if (ps->timeout < 0 || left < ps->timeout)
+                        ps->timeout = (int)(left < 0 ? 0 : left);
+        }
+}
+
+/* Act on what poll reported. */
+static enum loop_next poll_handle(struct sess *s, const struct pollset *ps)
+{
+        const struct pollfd *p = ps->p;
+        if (p[ps->ic].revents & (POLLIN | POLLHUP | POLLERR)) {
+                long n = proto_reader_fill(s->r);
+                if (n == 0 || (n < 0 && n != -EAGAIN))
+                        return LOOP_END;   /* client gone: EOF or reset */
+                if (drain_frames(s) < 0)
+                        return LOOP_STOP;
+        }
+        if (ps->io >= 0 && (p[ps->io].revents & (POLLIN | POLLHUP | POLLERR)) &&
+            !pump_out(s, s->out_fd, PT_STDOUT)) {
+                if (s->in_fd == s->out_fd)
+                        s->in_fd = -1;
+                xclose(&s->out_fd);
+        }
+        if (ps->ie >= 0 && (p[ps->ie].revents & (POLLIN | POLLHUP | POLLERR)) &&
+            !pump_out(s, s->err_fd, PT_STDERR))
+                xclose(&s->err_fd);
+        if (ps->ii >= 0 && (p[ps->ii].revents & POLLERR))
+                s->inq_off = s->inq.len;   /* child closed stdin */
+        if (ps->ip >= 0 && (p[ps->ip].revents & POLLIN))
+                reap(s, 0);
+        if (s->pidfd < 0)
+                reap(s, WNOHANG);
+        return LOOP_ON;
+}
+
+/* Normal end: everything queued, then EXIT, blocking. */
+static void send_exit(struct sess *s)
+{
         struct proto_exit x = { 0 };
         if (WIFSIGNALED(s->status)) {
                 x.flags = EXIT_F_SIGNALED | (WCOREDUMP(s->status) ? EXIT_F_CORE : 0);
@@ -612,8 +642,41 @@ static void session_loop(struct sess *s)
         int fl = fcntl(s->conn, F_GETFL);
         fcntl(s->conn, F_SETFL, fl & ~O_NONBLOCK);
         proto_wq_flush(&s->out, s->conn);
-        return;
-stop:
+}
+
+static void session_loop(struct sess *s)
+{
+        enum loop_next next = LOOP_END;
+        bool client_ok = true;
+        for (;;) {
+                if (drain_frames(s) < 0) {
+                        next = LOOP_STOP;
+                        break;
+                }
+                feed_stdin(s);
+                if (proto_wq_flush(&s->out, s->conn) < 0)
+                        client_ok = false;
+                int64_t now = now_ms();
+                if (!client_ok)
+                        break;
+                bool full = proto_wq_pending(&s->out) >= QUEUE_LIMIT;
+                if (tick(s, now, full))
+                        break;
+                struct pollset ps;
+                poll_prepare(s, &ps, full, now);
+                if (poll(ps.p, (nfds_t)ps.np, ps.timeout) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        agent_log("exec: poll: %s", strerror(errno));
+                        break;
+                }
+                if ((next = poll_handle(s, &ps)) != LOOP_ON)
+                        break;
+        }
+        if (next != LOOP_STOP && client_ok && s->exited) {
+                send_exit(s);
+                return;
+        }
         /* Client vanished or broke the protocol: nobody will read the
          * output, so do not leave the command running unattended. */
         if (!s->exited) {

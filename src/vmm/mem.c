@@ -45,7 +45,7 @@ int guest_mem_map(struct guest_mem *m, bool huge)
 			munmap(base, total);
 			return ret;
 		}
-		/* Advisory, so failure is fine (vm.c says why 4 KiB pages by default). */
+		/* Advisory, so failure is fine (vm_mem.c says why 4 KiB pages by default). */
 		(void)madvise(p, m->r[i].size, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 		m->r[i].hva = p;
 		at += round_up(m->r[i].size, GUEST_MEM_GUARD) + GUEST_MEM_GUARD;

@@ -21,7 +21,8 @@
 #include "vmm/vcpu.h"
 
 #define VM_MAX_VCPUS 32
-#define VM_MAX_DISKS 8
+/* Optional devices on one command line: at most one per virtio-mmio slot. */
+#define VM_MAX_DEVS VIRTIO_MMIO_MAX_DEVS
 
 struct console;
 struct control;
@@ -29,24 +30,22 @@ struct evloop;
 struct serial;
 struct virtio_mmio;
 struct kvm_cpuid2;
+struct vmm_device;
 
-struct vm_disk {
-	const char *path;
-	bool readonly;
+/* One optional device from the command line: its table row and argument. */
+struct vm_dev_arg {
+	const struct vmm_device *dev;
+	const char *arg; /* checked by dev->check; NULL for a flag */
 };
 
 struct vm_config {
 	const char *kernel, *initrd, *cmdline;
 	unsigned int cpus;
 	uint64_t mem_mib;
-	struct vm_disk disks[VM_MAX_DISKS];
-	unsigned int nr_disks;
-	bool rng;
-	bool balloon;            /* virtio-balloon with free page reporting */
+	struct vm_dev_arg devs[VM_MAX_DEVS]; /* in command-line order */
+	unsigned int nr_devs;
 	bool huge_pages;         /* guest RAM on the host's THP (SILO_VMM_HUGEPAGES=1) */
 	unsigned int vsock_connect_ms; /* 0: default (SILO_VMM_VSOCK_CONNECT_MS) */
-	uint64_t vsock_cid;      /* guest CID (>= 3) when vsock_path is set */
-	const char *vsock_path;  /* hybrid-vsock Unix socket, or NULL: no vsock */
 	const char *console;     /* "stdio", "file:PATH", "unix:PATH" */
 	uint64_t console_max;    /* budget of a console file, 0: default */
 	const char *control;     /* control socket path or NULL */

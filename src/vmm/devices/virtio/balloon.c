@@ -12,13 +12,17 @@
 #include <endian.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <linux/virtio_balloon.h>
 #include <linux/virtio_ids.h>
 
+#include "vmm/devices/device.h"
 #include "vmm/devices/virtio/vdev.h"
+#include "vmm/devices/virtio/virtio.h"
+#include "vmm/log.h"
 
 _Static_assert(sizeof(struct virtio_balloon_config) == 16, "§5.5.4 config layout");
 
@@ -171,3 +175,24 @@ err:
 	free(vd);
 	return ret;
 }
+
+static int balloon_dev_create(struct vdev **out, const char *arg, unsigned int idx,
+			      const struct vmm_dev_env *env, char *what, size_t whatlen)
+{
+	int ret;
+
+	(void)arg, (void)idx, (void)env;
+	snprintf(what, whatlen, "balloon");
+	ret = virtio_balloon_create(out);
+	if (ret)
+		return err_ret(ret, "virtio-balloon: %s", strerror(-ret));
+	return 0;
+}
+
+const struct vmm_device virtio_balloon_device = {
+	.name = "balloon",
+	.help = "add a virtio-balloon device: the guest reports free memory,\n"
+		"                       which goes back to the host",
+	.max = 1,
+	.create = balloon_dev_create,
+};

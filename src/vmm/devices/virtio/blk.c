@@ -3,7 +3,7 @@
  *
  * Requests are served synchronously, with preadv/pwritev straight into guest
  * memory (no bounce buffers), on the thread whose loop the transport gave
- * this disk: silo-vmm gives each disk its own (vm.c), so a slow write or
+ * this disk: silo-vmm gives each disk its own (devices/device.h own_thread), so a slow write or
  * FLUSH stalls only this disk's queue, never vsock or the console. A chain is:
  *   readable:  struct virtio_blk_outhdr (16 bytes) [+ data for OUT]
  *   writable:  [data for IN / GET_ID] + 1 status byte (the chain's last byte)
@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <sys/ioctl.h>
@@ -28,7 +29,10 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
 
+#include "vmm/devices/device.h"
 #include "vmm/devices/virtio/vdev.h"
+#include "vmm/devices/virtio/virtio.h"
+#include "vmm/log.h"
 
 #define BLK_QUEUE_SIZE 256 /* Firecracker's choice */
 #define SECTOR_SHIFT 9     /* §5.2.6: sector numbers are always 512-byte units */
@@ -94,7 +98,7 @@ static const char *host_op_name(int op)
 	return op == HOST_OP_FLUSH ? "flush" : "write";
 }
 
-/* The guest-facing name (vdb): the serial vm.c gives, without "silo-". */
+/* The guest-facing name (vdb): the serial disk_create gives, without "silo-". */
 static void blk_name(const struct blk *b, char name[VIRTIO_BLK_ID_BYTES + 1])
 {
 	size_t n = strnlen(b->serial, sizeof(b->serial));
@@ -304,7 +308,7 @@ static void blk_metrics(struct vdev *vd, FILE *f)
 	int first = __atomic_load_n(&b->first_err, __ATOMIC_ACQUIRE);
 	char name[VIRTIO_BLK_ID_BYTES + 1];
 
-	/* The serial is the guest's, set by vm.c: [a-z0-9-] only, no JSON escaping. */
+	/* The serial is the guest's, set by disk_create: [a-z0-9-] only, no JSON escaping. */
 	blk_name(b, name);
 	fprintf(f, "{\"disk\":\"%s\",\"flushes\":%llu,\"syncs\":%llu,\"host_errs\":%llu",
 		name,
@@ -406,3 +410,65 @@ int virtio_blk_create(struct vdev **out, const char *path, bool readonly, const 
 		close(fd);
 	return ret;
 }
+
+/* --disk PATH[,ro]: the path is arg up to *pathlen; false on an unknown flag. */
+static bool disk_split(const char *arg, size_t *pathlen, bool *readonly)
+{
+	const char *comma = strchr(arg, ',');
+
+	*pathlen = comma ? (size_t)(comma - arg) : strlen(arg);
+	*readonly = comma != NULL;
+	return !comma || !strcmp(comma, ",ro");
+}
+
+static int disk_check(const char *arg, const char *const *prev, unsigned int nr_prev, char *err,
+		      size_t errlen)
+{
+	size_t len, plen;
+	bool ro;
+
+	if (!disk_split(arg, &len, &ro)) {
+		snprintf(err, errlen, "--disk PATH[,ro]: unknown flag in '%s'", arg);
+		return -1;
+	}
+	if (!len) {
+		snprintf(err, errlen, "--disk needs a path");
+		return -1;
+	}
+	for (unsigned int i = 0; i < nr_prev; i++) {
+		disk_split(prev[i], &plen, &ro);
+		if (plen == len && !memcmp(prev[i], arg, len)) {
+			snprintf(err, errlen, "disk '%.*s' given twice", (int)len, arg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int disk_create(struct vdev **out, const char *arg, unsigned int idx,
+		       const struct vmm_dev_env *env, char *what, size_t whatlen)
+{
+	char serial[20];
+	size_t len;
+	bool ro;
+	int ret;
+
+	(void)env;
+	disk_split(arg, &len, &ro);
+	snprintf(what, whatlen, "%.*s", (int)len, arg);
+	snprintf(serial, sizeof(serial), "silo-vd%c", 'a' + idx);
+	ret = virtio_blk_create(out, what, ro, serial);
+	if (ret)
+		return err_ret(ret, "disk %s: %s", what, strerror(-ret));
+	return 0;
+}
+
+const struct vmm_device virtio_blk_device = {
+	.name = "disk",
+	.metavar = "PATH[,ro]",
+	.help = "virtio-blk disk; repeatable, in order /dev/vda, vdb, ...",
+	.max = VM_MAX_DISKS,
+	.own_thread = true,
+	.check = disk_check,
+	.create = disk_create,
+};

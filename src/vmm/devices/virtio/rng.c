@@ -3,11 +3,16 @@
  * device-writable buffers we fill from getrandom().
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 #include <linux/virtio_ids.h>
 
+#include "vmm/devices/device.h"
 #include "vmm/devices/virtio/vdev.h"
+#include "vmm/devices/virtio/virtio.h"
+#include "vmm/log.h"
 
 #define RNG_QUEUE_SIZE 64
 /* §5.4.6.1 lets us fill less than offered; bound the work one chain can ask for. */
@@ -104,3 +109,23 @@ err:
 	free(vd);
 	return ret;
 }
+
+static int rng_dev_create(struct vdev **out, const char *arg, unsigned int idx,
+			  const struct vmm_dev_env *env, char *what, size_t whatlen)
+{
+	int ret;
+
+	(void)arg, (void)idx, (void)env;
+	snprintf(what, whatlen, "rng");
+	ret = virtio_rng_create(out);
+	if (ret)
+		return err_ret(ret, "virtio-rng: %s", strerror(-ret));
+	return 0;
+}
+
+const struct vmm_device virtio_rng_device = {
+	.name = "rng",
+	.help = "add a virtio-rng device",
+	.max = 1,
+	.create = rng_dev_create,
+};

@@ -38,6 +38,8 @@ void virtio_mmio_metrics_json(struct virtio_mmio *t, FILE *f);
  * Devices. Return 0 or -errno (host-side setup errors only).
  * serial: up to 20 bytes (VIRTIO_BLK_ID_BYTES) or NULL; longer is -EINVAL.
  */
+/* --disk: how many a VM may have (the serial letters a..h, vda..vdh). */
+#define VM_MAX_DISKS 8
 int virtio_blk_create(struct vdev **out, const char *path, bool readonly, const char *serial);
 /* Same with an already open fd (ownership passes on success); for tests and fd passing. */
 int virtio_blk_create_fd(struct vdev **out, int fd, bool readonly, const char *serial);

@@ -10,12 +10,14 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
 
+#include "vmm/devices/device.h"
 #include "vmm/devices/virtio/vdev.h"
 #include "vmm/devices/virtio/vsock/muxer.h"
 #include "vmm/devices/virtio/vsock/vsock.h"
@@ -293,3 +295,79 @@ err_free:
 	free(vd);
 	return ret;
 }
+
+/* --vsock CID,PATH: CIDs 0-2 are reserved (hypervisor, local, host), and
+ * VMADDR_CID_ANY (-1) is "any" (VIRTIO 1.2 §5.10.4). */
+#define VSOCK_MAX_GUEST_CID 0xfffffffeULL
+
+/* The CID is arg up to the comma, the path after it; false if malformed. */
+static bool vsock_split(const char *arg, const char **path)
+{
+	const char *comma = strchr(arg, ',');
+
+	*path = comma ? comma + 1 : NULL;
+	return comma && comma != arg && comma[1];
+}
+
+static int vsock_parse(const char *arg, uint64_t *cid, const char **path)
+{
+	unsigned long long n;
+	char num[24];
+
+	if (!vsock_split(arg, path))
+		return -1;
+	if ((size_t)(*path - 1 - arg) >= sizeof(num))
+		return -2;
+	snprintf(num, sizeof(num), "%.*s", (int)(*path - 1 - arg), arg);
+	if (!vmm_parse_uint(num, VSOCK_MIN_GUEST_CID, VSOCK_MAX_GUEST_CID, &n))
+		return -2;
+	*cid = n;
+	return 0;
+}
+
+static int vsock_check(const char *arg, const char *const *prev, unsigned int nr_prev, char *err,
+		       size_t errlen)
+{
+	const char *path;
+	uint64_t cid;
+
+	(void)prev, (void)nr_prev;
+	switch (vsock_parse(arg, &cid, &path)) {
+	case -1:
+		snprintf(err, errlen, "--vsock wants CID,PATH, got '%s'", arg);
+		return -1;
+	case -2:
+		snprintf(err, errlen, "--vsock CID must be in %llu..%llu, got '%.*s'",
+			 VSOCK_MIN_GUEST_CID, VSOCK_MAX_GUEST_CID, (int)(path - 1 - arg), arg);
+		return -1;
+	}
+	return 0;
+}
+
+static int vsock_dev_create(struct vdev **out, const char *arg, unsigned int idx,
+			    const struct vmm_dev_env *env, char *what, size_t whatlen)
+{
+	const char *path;
+	uint64_t cid = 0;
+	int ret;
+
+	(void)idx;
+	snprintf(what, whatlen, "vsock");
+	vsock_parse(arg, &cid, &path); /* checked by vsock_check */
+	ret = virtio_vsock_create(out, cid, path, env->ev);
+	if (ret)
+		return err_ret(ret, "vsock %s: %s", path, strerror(-ret));
+	if (env->vsock_connect_ms)
+		virtio_vsock_set_connect_timeout(*out, env->vsock_connect_ms);
+	return 0;
+}
+
+const struct vmm_device virtio_vsock_device = {
+	.name = "vsock",
+	.metavar = "CID,PATH",
+	.help = "virtio-vsock: host clients connect to PATH and send\n"
+		"                       \"CONNECT <port>\\n\"; guest connections to port P reach PATH_P",
+	.max = 1,
+	.check = vsock_check,
+	.create = vsock_dev_create,
+};

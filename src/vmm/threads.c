@@ -1,0 +1,94 @@
+/*
+ * The VM's threads: the event thread (console, control, vsock, signals),
+ * one I/O thread per device that asked for its own (devices/device.h
+ * own_thread: the disks), and the vCPUs; started in vm_run, stopped and
+ * joined in vm_destroy, each in the order written beside it.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proto/contract.h"
+#include "vmm/evloop.h"
+#include "vmm/log.h"
+#include "vmm/vm_internal.h"
+
+/* The body of the event thread and of each disk's I/O thread. */
+static void run_loop(struct vm *vm, struct evloop *ev, const char *name)
+{
+	int ret;
+
+	pthread_setname_np(pthread_self(), name);
+	ret = ev_run(ev);
+	if (ret)
+		vm_request_exit(vm, VMM_EXIT_INTERNAL, "%s: event loop failed: %s", name,
+				strerror(-ret));
+}
+static void *ev_thread(void *arg)
+{
+	struct vm *vm = arg;
+
+	run_loop(vm, vm->ev, "silo-ev");
+	return NULL;
+}
+static void *io_thread(void *arg)
+{
+	struct vm_virtio *v = arg;
+	struct vm *vm = v->host.opaque;
+	char name[16];
+
+	snprintf(name, sizeof(name), "silo-io%u", (unsigned int)(v - vm->virtio));
+	run_loop(vm, v->io_ev, name);
+	return NULL;
+}
+int vm_start_threads(struct vm *vm)
+{
+	int ret;
+
+	/* Device threads before the vCPUs, which kick their queues. */
+	ret = pthread_create(&vm->ev_thread, NULL, ev_thread, vm);
+	if (ret) {
+		log_err("starting the event thread: %s", strerror(ret));
+		return -1;
+	}
+	vm->ev_started = true;
+	for (unsigned int i = 0; i < vm->nr_virtio; i++) {
+		struct vm_virtio *v = &vm->virtio[i];
+
+		if (!v->io_ev)
+			continue;
+		ret = pthread_create(&v->io_thread, NULL, io_thread, v);
+		if (ret) {
+			log_err("starting the I/O thread of device %u: %s", i, strerror(ret));
+			return -1;
+		}
+		v->io_started = true;
+	}
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		if (vcpu_start(&vm->vcpus[i])) {
+			vm_request_exit(vm, VMM_EXIT_SETUP, "could not start vcpu %u", i);
+			break;
+		}
+	}
+	return 0;
+}
+
+void vm_stop_threads(struct vm *vm)
+{
+	/* Stop order: vCPUs (they call into devices), then the event loop and
+	 * the disks' I/O loops (device backends); vm_destroy then frees the
+	 * devices, memory and KVM fds. */
+	vm_stop(vm);
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+	if (vm->ev_started) {
+		ev_stop(vm->ev);
+		pthread_join(vm->ev_thread, NULL);
+	}
+	for (unsigned int i = 0; i < vm->nr_virtio; i++) {
+		if (vm->virtio[i].io_started) {
+			ev_stop(vm->virtio[i].io_ev);
+			pthread_join(vm->virtio[i].io_thread, NULL);
+		}
+	}
+}
