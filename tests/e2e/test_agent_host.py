@@ -36,7 +36,6 @@ MAGIC = 0x014F4C53  # "SLO" + version 1, little-endian
 PT_ERROR, PT_EXEC = 0x05, 0x10
 BIG_MB = int(os.environ.get("SILO_AGENT_BIG_MB", "100"))  # large-file test size
 
-NEEDS_KVM = False  # scripts/test.sh runs this module on the host, never in the lab
 
 pytestmark = pytest.mark.skipif(
     not (INIT.exists() and CLIENT.exists()),

@@ -28,7 +28,7 @@ from test_agent_host import (  # noqa: F401  (collected again, against the VM)
     test_stdin_through_sha256sum, test_stdin_cat_roundtrip, test_32_concurrent_execs,
     test_pty_prompt_and_resize, test_pty_ctrl_c_reaches_foreground)
 
-LAB_SECONDS = 180  # about this long alone in the lab: scripts/e2e-modules.sh starts the longest first
+pytestmark = [pytest.mark.kvm, pytest.mark.lab_seconds(180)]
 
 # The issue asks for a 1 GiB round trip (about 3 minutes in the lab);
 # SILO_AGENT_VM_BIG_MB makes it smaller for a quick run.

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import run
 
-LAB_SECONDS = 8  # about this long alone in the lab: scripts/e2e-modules.sh starts the longest first
+pytestmark = [pytest.mark.kvm, pytest.mark.lab_seconds(8)]
 
 
 def qemu_microvm(kernel, initramfs, append, cpus=1):

@@ -17,14 +17,14 @@ import time
 
 import pytest
 
-from conftest import BOOT_TIMEOUT, BUILD, GUEST
+from conftest import BOOT_TIMEOUT, BUILD, GUEST, KVM
 from contract import ARG_NO_DOCKER
 
-LAB_SECONDS = 100  # about this long alone in the lab: scripts/e2e-modules.sh starts the longest first
+pytestmark = pytest.mark.lab_seconds(100)
 
 SILO = BUILD / "silo"
-KVM = os.access("/dev/kvm", os.R_OK | os.W_OK)
-needs_kvm = pytest.mark.skipif(not KVM, reason="needs /dev/kvm (run in the lab)")
+# Boots a guest: skipped without /dev/kvm (conftest.py), in the lab (scripts/test.sh).
+needs_kvm = pytest.mark.kvm
 
 
 @pytest.fixture

@@ -31,7 +31,6 @@ BUILD = TOP / os.environ.get("SILO_BUILD", "build")
 SILO = BUILD / "silo"
 INIT = pathlib.Path(os.environ.get("SILO_AGENT_INIT", BUILD / "silo-init"))
 
-NEEDS_KVM = False  # scripts/test.sh runs this module on the host, never in the lab
 
 from fake_agent import (PT_ERROR, PT_EXEC, PT_STDOUT, PT_EXIT, PT_STARTED,  # noqa: E402
                         PT_GET_TAR, PT_GET_FILE, PT_STAT, PT_STAT_REPLY, PT_DATA, PT_END,
