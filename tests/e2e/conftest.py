@@ -7,17 +7,15 @@ them. Artifacts come from `make` (silo-vmm) and `make image` (build/guest/).
 import os
 import pathlib
 import shlex
-import socket
 import subprocess
+import sys
 
 import pytest
 
-TOP = pathlib.Path(__file__).resolve().parents[2]
-BUILD = TOP / os.environ.get("SILO_BUILD", "build")
-GUEST = TOP / "build" / "guest"
-
-# A hang guard, not a performance assertion: nested KVM under TCG is slow.
-BOOT_TIMEOUT = int(os.environ.get("SILO_E2E_BOOT_TIMEOUT", "300"))
+# tests/silo_testlib: what the tests share with the benchmarks (bench/).
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from silo_testlib.host import control, rss_kib  # noqa: E402,F401  (re-exported to the tests)
+from silo_testlib.paths import BOOT_TIMEOUT, BUILD, GUEST, TOP  # noqa: E402,F401
 
 KVM = os.access("/dev/kvm", os.R_OK | os.W_OK)
 
@@ -113,18 +111,3 @@ def run(cmd, timeout=BOOT_TIMEOUT, **kw):
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
         pytest.fail(f"{cmd[0]} did not finish in {timeout}s; output tail:\n{out[-2000:]}")
-
-
-def control(path, req, timeout=60):
-    """One request on silo-vmm's control socket; its reply line."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
-        s.connect(str(path))
-        s.sendall(req.encode() + b"\n")
-        return s.makefile().readline().strip()
-
-
-def rss_kib(pid):
-    """Resident KiB of a process (silo-vmm: the VMM plus guest RAM touched)."""
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
