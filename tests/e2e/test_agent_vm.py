@@ -11,8 +11,6 @@ for the VM (files are checked from inside the guest).
 """
 import hashlib
 import os
-import socket
-import struct
 import subprocess
 import tarfile
 import time
@@ -20,7 +18,8 @@ import time
 import pytest
 
 from conftest import BOOT_TIMEOUT, BUILD, rss_kib
-from contract import ARG_IDLE_TRIM, ARG_NO_DOCKER, GUEST_CID, GUEST_RUN_DIR, connect_line
+from contract import ARG_IDLE_TRIM, ARG_NO_DOCKER, GUEST_RUN_DIR
+from silo_testlib.agent_proto import HDR, MAGIC, PT_DATA, PT_EXEC, connect
 from silo_testlib.vm import AgentVM, VMError
 import test_agent_host as host
 from test_agent_host import (  # noqa: F401  (collected again, against the VM)
@@ -210,21 +209,13 @@ def test_large_file_put_get_vm(vm, tmp_path):
 
 
 def vsock_raw(vm):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(30)
-    s.connect(str(vm.sock))
-    s.sendall(connect_line())
-    line = b""
-    while not line.endswith(b"\n"):
-        line += s.recv(1)
-    assert line.startswith(b"OK "), line
-    return s
+    return connect(vm.sock, 30, plain=False)
 
 
 @pytest.mark.parametrize("junk", [
     b"GET / HTTP/1.1\r\n\r\n",
-    struct.pack("<IHHI", host.MAGIC, 0x30, 0, 0x7FFFFFFF),
-    struct.pack("<IHHI", host.MAGIC, host.PT_EXEC, 0, 8) + b"\xff" * 8,
+    HDR.pack(MAGIC, PT_DATA, 0, 0x7FFFFFFF),
+    HDR.pack(MAGIC, PT_EXEC, 0, 8) + b"\xff" * 8,
 ])
 def test_garbage_then_valid_vm(vm, junk):
     s = vsock_raw(vm)

@@ -34,33 +34,53 @@ def frame(t, payload=b""):
 
 
 def pstr(s):
-    b = s.encode() + b"\0"
+    b = (s if isinstance(s, bytes) else s.encode()) + b"\0"
     return struct.pack("<I", len(b)) + b
+
+
+def exec_request(argv):
+    """EXEC's payload: no flags, no environment, default cwd and user, argv."""
+    return (struct.pack("<IHHIII", 0, 0, 0, 0, len(argv), 0) + pstr("") + pstr("")
+            + b"".join(pstr(a) for a in argv))
+
+
+def connect(sock_path, timeout, plain=None):
+    """A socket to the agent: silo-vmm's hybrid vsock socket after CONNECT
+    1024 was answered OK, or silo-init's own Unix socket (plain)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(str(sock_path))
+        if PLAIN_UNIX if plain is None else plain:
+            return s
+        s.sendall(connect_line())
+        line = b""
+        while not line.endswith(b"\n"):
+            c = s.recv(1)
+            if not c:
+                raise AgentError(f"vsock handshake: connection closed after {line!r}")
+            line += c
+        if not line.startswith(b"OK "):
+            raise AgentError(f"vsock handshake: {line!r}")
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
+def recv_all(s):
+    """Everything the peer sends until it closes."""
+    data = b""
+    while chunk := s.recv(65536):
+        data += chunk
+    return data
 
 
 class Stream:
     """One agent stream over silo-vmm's hybrid vsock socket."""
 
     def __init__(self, sock_path, timeout=600):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(timeout)
-        try:
-            self.s.connect(str(sock_path))
-            if PLAIN_UNIX:  # silo-init --listen unix:PATH (host testing): no handshake
-                self.f = self.s.makefile("rb", buffering=1 << 20)
-                return
-            self.s.sendall(connect_line())
-            line = b""
-            while not line.endswith(b"\n"):
-                c = self.s.recv(1)
-                if not c:
-                    raise AgentError(f"vsock handshake: connection closed after {line!r}")
-                line += c
-            if not line.startswith(b"OK "):
-                raise AgentError(f"vsock handshake: {line!r}")
-        except BaseException:
-            self.s.close()
-            raise
+        self.s = connect(sock_path, timeout)
         self.f = self.s.makefile("rb", buffering=1 << 20)
 
     def close(self):
@@ -106,11 +126,9 @@ def ping(sock_path, timeout=600):
 
 def exec_(sock_path, argv, timeout=600):
     """Runs argv in the guest; returns (exit code, stdout bytes, stderr bytes)."""
-    payload = struct.pack("<IHHIII", 0, 0, 0, 0, len(argv), 0) + pstr("") + pstr("")
-    payload += b"".join(pstr(a) for a in argv)
     out, err = [], []
     with Stream(sock_path, timeout) as s:
-        s.send(PT_EXEC, payload)
+        s.send(PT_EXEC, exec_request(argv))
         while True:
             t, p = s.recv()
             if t == PT_STDOUT:
