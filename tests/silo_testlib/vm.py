@@ -79,3 +79,14 @@ class AgentVM:
             self.p.wait()
         if self.console:
             self.console.close()
+
+
+def qemu_microvm(kernel, initrd, append, memory=256, cpus=1):
+    """The same guest under QEMU's microvm machine: the baseline silo-vmm is
+    compared with (bench/boot.py, tests/e2e/test_baseline_qemu.py)."""
+    return ["qemu-system-x86_64", "-M", "microvm,acpi=off", "-enable-kvm", "-cpu", "host",
+            "-smp", str(cpus), "-m", str(memory), "-nodefaults", "-no-user-config",
+            "-display", "none", "-no-reboot", "-serial", "stdio",
+            # microvm has no keyboard controller; reboot=k needs one to reset.
+            "-device", "i8042",
+            "-kernel", kernel, "-initrd", initrd, "-append", append]
