@@ -5,10 +5,9 @@
 # starts it directly or inside one lab host, the longest modules first). Each
 # module's output is kept in OUTDIR/<module>.log, its JUnit XML in
 # OUTDIR/<module>.xml, and its exit code goes to OUTDIR/<module>.rc once it
-# has finished. A module
-# that already has an .rc is skipped: when a lab host froze, tests/lab/run
-# runs this again in a new one, and only the modules the frozen host did not
-# finish run again.
+# has finished. A module that already has an .rc is skipped: when a lab host
+# froze, tests/lab/run runs this again in a new one, and only the modules the
+# frozen host did not finish run again.
 #
 # A MODULE written asan:PATH runs with the sanitizer build SILO_ASAN_BUILD
 # instead of SILO_BUILD, only its tests SILO_ASAN_E2E_FILTER selects, and

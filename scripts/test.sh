@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make test: unit tests (cmocka), fuzz runs (libFuzzer), e2e tests (pytest) --
 # directly when this machine's /dev/kvm boots Linux, else inside the lab.
-# Ends with each suite's summary and one line "N passed, N failed".
+# Ends with each suite's summary and one line "N passed, N failed". The e2e
+# modules' pytest markers (tests/e2e/conftest.py) say where each runs and how
+# long it takes; their verdicts come from pytest's JUnit XML.
 #
 #   SILO_E2E=auto|direct|lab|skip   where e2e tests run (default auto)
 #   SILO_E2E_FILTER=EXPR            pytest -k expression
@@ -106,8 +108,9 @@ case $mode in
     /usr/bin/python3 -m pytest -q -p no:cacheprovider --collect-only --silo-plan="$logs/plan" \
       "${modules[@]#asan:}" > "$logs/collect.log" 2>&1
     while read -r p s m; do place[$m]=$p; secs[$m]=$s; done < "$logs/plan"
-    mapfile -t modules < <(for m in "${modules[@]}"; do
-      printf '%d %s\n' "${secs[${m#asan:}]:-0}" "$m"; done | sort -s -k1,1rn | cut -d' ' -f2-)
+    # (A here-string, not <(...): the lab host has no /dev/fd.)
+    mapfile -t modules <<<"$(for m in "${modules[@]}"; do
+      printf '%d %s\n' "${secs[${m#asan:}]:-0}" "$m"; done | sort -s -k1,1rn | cut -d' ' -f2-)"
     here=() there=()
     for m in "${modules[@]}"; do
       if [ "$mode" = direct ] || [ "${place[${m#asan:}]:-lab}" = host ]; then here+=("$m"); else there+=("$m"); fi
