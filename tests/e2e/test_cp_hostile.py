@@ -141,7 +141,10 @@ def serve(sock, spec_file):
 
 def relay(sock, target):
     """The VMM's side of the hybrid vsock, in front of the real agent."""
-    from test_agent_host import FakeHybridVsock  # this directory is sys.path[0]
+    # Run as a script: this directory is sys.path[0]; tests/ (silo_testlib,
+    # which test_agent_host imports) is not, as conftest.py adds it.
+    sys.path.insert(1, str(pathlib.Path(__file__).resolve().parents[1]))
+    from test_agent_host import FakeHybridVsock
     FakeHybridVsock(sock, target)
     threading.Event().wait()
 
