@@ -34,6 +34,7 @@ help:
 	@echo "make          host binaries ($(BUILD)/silo-vmm, silo-agent) and the guest agent silo-init"
 	@echo "make image    guest kernel + test initramfs (cached in ~/.cache/silo)"
 	@echo "make test     unit tests, fuzz runs, e2e tests (in the lab when /dev/kvm cannot boot Linux)"
+	@echo "make fuzz     libFuzzer targets (make fuzz-build builds them), FUZZ_SECONDS each"
 	@echo "make bench    benchmarks (table + JSON)"
 	@echo "make asan     sanitizer build; runs the unit tests and the e2e boot test with it"
 	@echo "make test ASAN=1   make test and make asan's tests together (what CI runs)"
