@@ -2,8 +2,9 @@
 CC       ?= gcc
 BUILD    ?= build
 OPT      ?= -O2
-CFLAGS   := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE \
-            -fno-strict-aliasing -fstack-protector-strong -Isrc $(EXTRA_CFLAGS)
+# The flags every C build shares (host binaries, unit tests, fuzzers).
+BASE_CFLAGS := -std=gnu11 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc
+CFLAGS   := $(BASE_CFLAGS) $(OPT) -fno-strict-aliasing -fstack-protector-strong $(EXTRA_CFLAGS)
 LDFLAGS  := $(EXTRA_LDFLAGS)
 DEPFLAGS  = -MMD -MP
 # Objects compile through ccache when it is installed (make deps does), its
@@ -24,14 +25,16 @@ VMM_LIB   := $(BUILD)/libvmm.a
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: soak all deps image lab test unit fuzz e2e bench asan asan-build demo clean help
+.PHONY: soak all deps image lab test unit fuzz fuzz-build e2e bench asan asan-build demo clean help
 all: deps $(BUILD)/silo-vmm $(BUILD)/silo-init $(BUILD)/silo-init-host $(BUILD)/silo-agent $(BUILD)/silo $(BUILD)/silo-netd
 
 help:
 	@echo "make          host binaries ($(BUILD)/silo-vmm, silo-agent) and the guest agent silo-init"
 	@echo "make image    guest kernel + test initramfs (cached in ~/.cache/silo)"
 	@echo "make test     unit tests, fuzz runs, e2e tests (in the lab when /dev/kvm cannot boot Linux)"
+	@echo "make fuzz     libFuzzer targets (make fuzz-build builds them), FUZZ_SECONDS each"
 	@echo "make bench    benchmarks (table + JSON)"
 	@echo "make asan     sanitizer build; runs the unit tests and the e2e boot test with it"
 	@echo "make test ASAN=1   make test and make asan's tests together (what CI runs)"
@@ -93,6 +96,40 @@ test: all unit image $(if $(ASAN),asan-build)
 	@scripts/deps.sh e2e fuzz
 	@$(if $(ASAN),SILO_ASAN_BUILD=build/asan SILO_ASAN_E2E_MODULES="$(ASAN_E2E_MODULES)" \
 	  SILO_ASAN_E2E_FILTER="$(ASAN_E2E_FILTER)") scripts/test.sh
+
+# libFuzzer targets (tests/fuzz/), built by clang into $(BUILD)/fuzz/ from
+# objects of their own (the sanitizer and coverage flags differ from CFLAGS);
+# scripts/fuzz.sh runs them. Only the pure virtio code (no KVM, no event loop)
+# goes into the virtio fuzzers; fuzz_mmio gets the transport with every device
+# behind it (no KVM: the test host gives no ioeventfd); the network broker's
+# parsers (src/net/) fuzz on their own. fuzz_proto and fuzz_vsock #include
+# the sources they test.
+FUZZ_CC     ?= clang
+FUZZ_CFLAGS := $(BASE_CFLAGS) -O1 -Itests/unit -fsanitize=fuzzer,address,undefined \
+               -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_VIRTIO := src/vmm/devices/virtio/queue.c src/vmm/devices/virtio/vdev.c \
+               src/vmm/devices/virtio/blk.c src/vmm/log.c
+FUZZ_DEPS_fuzz_virtq   := src/vmm/devices/virtio/queue.c src/vmm/log.c
+FUZZ_DEPS_fuzz_mmio    := $(FUZZ_VIRTIO) src/vmm/devices/virtio/mmio.c src/vmm/devices/virtio/rng.c \
+                          src/vmm/devices/virtio/balloon.c \
+                          $(sort $(wildcard src/vmm/devices/virtio/vsock/*.c)) src/vmm/evloop.c
+FUZZ_DEPS_fuzz_rng     := $(FUZZ_VIRTIO) src/vmm/devices/virtio/rng.c
+FUZZ_DEPS_fuzz_balloon := $(FUZZ_VIRTIO) src/vmm/devices/virtio/balloon.c
+FUZZ_NET               := $(sort $(wildcard src/net/*.c))
+fuzz_deps = $(or $(FUZZ_DEPS_$(1)),$(if $(filter fuzz_net_%,$(1)),$(FUZZ_NET),$(FUZZ_VIRTIO)))
+fuzz_objs = $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(call fuzz_deps,$(1)))
+
+.PRECIOUS: $(BUILD)/fuzz/obj/%.o
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+.SECONDEXPANSION:
+$(FUZZ_BINS): $(BUILD)/fuzz/%: $(BUILD)/fuzz/obj/tests/fuzz/%.o \
+		$$(call fuzz_objs,$$*)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $^ -o $@
+
+fuzz-build: $(FUZZ_BINS)
 
 fuzz: deps
 	@scripts/deps.sh fuzz

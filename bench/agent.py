@@ -29,189 +29,23 @@ Runs unchanged on a real KVM host and inside the lab. Prints a table and one
 JSON line starting with "BENCH ".
 """
 import argparse
-import io
 import json
 import os
 import pathlib
-import shlex
-import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 
 TOP = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(TOP / "tests" / "e2e"))
-from contract import GUEST_CID, connect_line, root_words  # noqa: E402  (the boot contract, as the tests take it)
-MAGIC = 0x014F4C53  # 'S' 'L' 'O' + version 1, little-endian
-HDR = struct.Struct("<IHHI")
-PT_PING, PT_PONG, PT_DONE, PT_ERROR = 0x02, 0x03, 0x04, 0x05
-PT_EXEC, PT_STDOUT, PT_STDERR, PT_EXIT, PT_STARTED = 0x10, 0x13, 0x14, 0x17, 0x18
-PT_PUT_FILE, PT_GET_FILE, PT_STAT, PT_STAT_REPLY = 0x22, 0x23, 0x24, 0x28
-PT_DATA, PT_END = 0x30, 0x31
-DATA_MAX = 64 * 1024
+sys.path.insert(0, str(TOP / "tests"))
+# The protocol client and the sandbox VM are the tests' (tests/silo_testlib);
+# bench/sandbox.py and bench/network.py take the client from here.
+from silo_testlib.agent_proto import (  # noqa: E402,F401
+    AgentError, Stream, exec_, get_file, ping, put_file, stat)
+from silo_testlib.vm import AgentVM, VMError  # noqa: E402
 IN_LAB = os.environ.get("SILO_IN_LAB") == "1"
-PLAIN_UNIX = False
-
-
-class AgentError(Exception):
-    pass
-
-
-def frame(t, payload=b""):
-    return HDR.pack(MAGIC, t, 0, len(payload)) + payload
-
-
-def pstr(s):
-    b = s.encode() + b"\0"
-    return struct.pack("<I", len(b)) + b
-
-
-class Stream:
-    """One agent stream over silo-vmm's hybrid vsock socket."""
-
-    def __init__(self, sock_path, timeout=600):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(timeout)
-        try:
-            self.s.connect(str(sock_path))
-            if PLAIN_UNIX:  # silo-init --listen unix:PATH (host testing): no handshake
-                self.f = self.s.makefile("rb", buffering=1 << 20)
-                return
-            self.s.sendall(connect_line())
-            line = b""
-            while not line.endswith(b"\n"):
-                c = self.s.recv(1)
-                if not c:
-                    raise AgentError(f"vsock handshake: connection closed after {line!r}")
-                line += c
-            if not line.startswith(b"OK "):
-                raise AgentError(f"vsock handshake: {line!r}")
-        except BaseException:
-            self.s.close()
-            raise
-        self.f = self.s.makefile("rb", buffering=1 << 20)
-
-    def close(self):
-        self.f.close()
-        self.s.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
-
-    def send(self, t, payload=b""):
-        self.s.sendall(frame(t, payload))
-
-    def recv(self):
-        h = self.f.read(HDR.size)
-        if len(h) < HDR.size:
-            raise AgentError("stream closed by the agent")
-        magic, t, _, n = HDR.unpack(h)
-        if magic != MAGIC:
-            raise AgentError(f"bad magic {magic:#x}")
-        p = self.f.read(n) if n else b""
-        if len(p) < n:
-            raise AgentError("stream closed mid-frame")
-        if t == PT_ERROR:
-            code, = struct.unpack_from("<i", p)
-            msg = p[8:].rstrip(b"\0").decode(errors="replace")
-            raise AgentError(f"agent error {code}: {msg}")
-        return t, p
-
-    def ping(self, nonce=1):
-        self.send(PT_PING, struct.pack("<Q", nonce))
-        t, p = self.recv()
-        if t != PT_PONG or struct.unpack_from("<Q", p)[0] != nonce:
-            raise AgentError(f"bad PONG {t:#x}")
-
-
-def ping(sock_path, timeout=600):
-    with Stream(sock_path, timeout) as s:
-        s.ping()
-
-
-def exec_(sock_path, argv, timeout=600):
-    """Runs argv in the guest; returns (exit code, stdout bytes, stderr bytes)."""
-    payload = struct.pack("<IHHIII", 0, 0, 0, 0, len(argv), 0) + pstr("") + pstr("")
-    payload += b"".join(pstr(a) for a in argv)
-    out, err = [], []
-    with Stream(sock_path, timeout) as s:
-        s.send(PT_EXEC, payload)
-        while True:
-            t, p = s.recv()
-            if t == PT_STDOUT:
-                out.append(p)
-            elif t == PT_STDERR:
-                err.append(p)
-            elif t == PT_EXIT:
-                flags, code = struct.unpack("<Ii", p)
-                return (128 + code if flags & 1 else code), b"".join(out), b"".join(err)
-
-
-def stat(sock_path, path, timeout=600):
-    """Size of path in the guest, or None if it does not exist."""
-    with Stream(sock_path, timeout) as s:
-        s.send(PT_STAT, struct.pack("<I", 1) + pstr(path))
-        try:
-            t, p = s.recv()
-        except AgentError as e:
-            if "error 2:" in str(e):
-                return None
-            raise
-        return struct.unpack_from("<IIIIQ", p)[4]
-
-
-def put_file(sock_path, path, size, mode=0o644):
-    block = os.urandom(DATA_MAX)
-    hdr = HDR.pack(MAGIC, PT_DATA, 0, DATA_MAX)
-    with Stream(sock_path) as s:
-        s.send(PT_PUT_FILE, struct.pack("<I", mode) + pstr(path))
-        left = size
-        while left >= DATA_MAX:
-            s.s.sendmsg([hdr, block])
-            left -= DATA_MAX
-        if left:
-            s.send(PT_DATA, block[:left])
-        s.send(PT_END)
-        t, _ = s.recv()
-        if t != PT_DONE:
-            raise AgentError(f"PUT_FILE: got {t:#x} instead of DONE")
-
-
-def get_file(sock_path, path):
-    got = 0
-    buf = memoryview(bytearray(DATA_MAX))
-    with Stream(sock_path) as s:
-        s.send(PT_GET_FILE, pstr(path))
-        t, p = s.recv()
-        if t != PT_STAT_REPLY:
-            raise AgentError(f"GET_FILE: got {t:#x} instead of STAT_REPLY")
-        size = struct.unpack_from("<IIIIQ", p)[4]
-        while True:
-            h = s.f.read(HDR.size)
-            if len(h) < HDR.size:
-                raise AgentError("GET_FILE: stream closed before END")
-            magic, t, _, n = HDR.unpack(h)
-            if t != PT_DATA or n > DATA_MAX:
-                orig, s.f = s.f, io.BytesIO(h + s.f.read(n))  # let recv() decode END/ERROR
-                try:
-                    t, _ = s.recv()
-                finally:
-                    s.f = orig
-                if t == PT_END:
-                    break
-                raise AgentError(f"GET_FILE: unexpected frame {t:#x}")
-            if s.f.readinto(buf[:n]) != n:
-                raise AgentError("GET_FILE: stream closed mid-frame")
-            got += n
-    if got != size:
-        raise AgentError(f"GET_FILE: {got} bytes, expected {size}")
-    return got
 
 
 def pct(v, q):
@@ -223,54 +57,22 @@ def ms(x):
     return round(x * 1000, 3)
 
 
-class VM:
-    """The sandbox of tests/e2e/test_agent_vm.py's Sandbox."""
+def _answers(vm):
+    try:
+        ping(vm.sock, timeout=10)
+        return True
+    except (OSError, AgentError):
+        return False
 
-    def __init__(self, d, memory, cpus, boot_timeout):
-        self.d = pathlib.Path(d)
-        self.sock = self.d / "vsock.sock"
-        scratch = self.d / "scratch.img"
-        with open(scratch, "wb") as f:
-            f.truncate(3 << 30)
-        guest = TOP / "build" / "guest"
-        vmm = TOP / os.environ.get("SILO_BUILD", "build") / "silo-vmm"
-        for f in (guest / "vmlinux", guest / "agent.cpio.gz", guest / "rootfs.ext4", vmm):
-            if not f.exists():
-                raise SystemExit(f"bench: {f} is missing: run `make` and `make image`")
-        extra = os.environ.get("SILO_GUEST_CMDLINE_EXTRA", "")
-        self.console = open(self.d / "console.log", "ab")
-        self.t0 = time.monotonic()
-        self.p = subprocess.Popen(
-            [str(vmm), "--kernel", str(guest / "vmlinux"), "--initrd", str(guest / "agent.cpio.gz"),
-             "--memory", str(memory), "--cpus", str(cpus),
-             "--disk", f"{(guest / 'rootfs.ext4').resolve()},ro",
-             "--disk", str(scratch), "--vsock", f"{GUEST_CID},{self.sock}",
-             "--boot-timeout", str(boot_timeout),
-             "--cmdline", f"{root_words()} {extra}"],
-            stdin=subprocess.DEVNULL, stdout=self.console, stderr=subprocess.STDOUT)
-        end = time.monotonic() + boot_timeout
-        while True:
-            if self.p.poll() is not None:
-                raise SystemExit(f"bench: silo-vmm exited {self.p.returncode}:\n{self.log()}")
-            if self.sock.exists():
-                try:
-                    ping(self.sock, timeout=10)
-                    break
-                except (OSError, AgentError):
-                    pass
-            if time.monotonic() > end:
-                raise SystemExit("bench: the agent did not answer:\n" + self.log())
-            time.sleep(0.01)
-        self.ready_s = time.monotonic() - self.t0
 
-    def log(self):
-        return (self.d / "console.log").read_text(errors="replace")[-3000:]
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait()
-        self.console.close()
+def boot_vm(d, memory, cpus, boot_timeout):
+    """The sandbox of tests/e2e/test_agent_vm.py, ready when the agent answers a PING."""
+    vm = AgentVM(d, memory=memory, cpus=cpus, boot_timeout=boot_timeout)
+    try:
+        return vm.start().wait_ready(_answers, 0.01)
+    except VMError as e:
+        vm.kill()
+        raise SystemExit(f"bench: {e}")
 
 
 def guest_fork_exec(sock, n):
@@ -300,7 +102,7 @@ def main():
     where = "lab (TCG-emulated host: times inflated ~30x)" if IN_LAB else "this host"
     res = {"bench": "agent", "in_lab": IN_LAB, "count": a.count, "big_mb": a.big_mb}
     with tempfile.TemporaryDirectory(prefix="silo-bench-agent.") as d:
-        vm = VM(d, a.memory, a.cpus, a.boot_timeout)
+        vm = boot_vm(d, a.memory, a.cpus, a.boot_timeout)
         try:
             res["boot_to_agent_ms"] = ms(vm.ready_s)
             sock = vm.sock

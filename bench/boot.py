@@ -13,12 +13,16 @@ table and one JSON line starting with "BENCH ".
 import argparse
 import json
 import os
+import pathlib
 import select
 import shlex
 import statistics
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
+from silo_testlib.vm import qemu_microvm  # noqa: E402  (the baseline the tests boot too)
 
 MARKER = b"SILO-INIT-OK"
 
@@ -79,12 +83,7 @@ def main():
         "silo-vmm": [a.vmm, "--kernel", a.kernel, "--initrd", a.initrd,
                      "--memory", str(a.memory), "--cpus", "1", "--boot-timeout", str(a.timeout),
                      "--cmdline", " ".join(extra)],
-        "qemu-microvm": ["qemu-system-x86_64", "-M", "microvm,acpi=off", "-enable-kvm",
-                         "-cpu", "host", "-smp", "1", "-m", str(a.memory), "-nodefaults",
-                         "-no-user-config", "-display", "none", "-no-reboot", "-serial", "stdio",
-                         "-device", "i8042",
-                         "-kernel", a.kernel, "-initrd", a.initrd,
-                         "-append", " ".join(base + extra)],
+        "qemu-microvm": qemu_microvm(a.kernel, a.initrd, " ".join(base + extra), memory=a.memory),
     }
     runs = {k: [] for k in monitors}
     for i in range(a.runs):

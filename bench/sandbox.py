@@ -43,13 +43,15 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "e2e"))
-from agent import AgentError, exec_, ping, stat  # noqa: E402  (the vsock client of bench/agent.py)
+# The tests' library: the agent protocol client, silo's environment, RSS.
+from silo_testlib.agent_proto import AgentError, exec_, ping, stat  # noqa: E402
+from silo_testlib.cli import processes_naming, sandbox_names, silo_env  # noqa: E402
+from silo_testlib.host import rss_rollup_kib as rss_kib  # noqa: E402
+from silo_testlib.paths import BUILD, GUEST  # noqa: E402
 from contract import DOCKER_FAILED, DOCKER_LOG, DOCKER_READY  # noqa: E402  (the boot contract, as the tests take it)
 
-TOP = pathlib.Path(__file__).resolve().parents[1]
-BUILD = TOP / os.environ.get("SILO_BUILD", "build")
 IN_LAB = os.environ.get("SILO_IN_LAB") == "1"
 
 
@@ -61,10 +63,7 @@ class Silo:
     def __init__(self, d, boot_timeout):
         self.d = pathlib.Path(d)
         self.run_dir = self.d / "run"
-        self.env = dict(os.environ, SILO_DATA_DIR=str(self.d / "data"), SILO_RUN_DIR=str(self.run_dir),
-                        SILO_BOOT_TIMEOUT=str(boot_timeout),
-                        SILO_GUEST_DIR=os.environ.get("SILO_GUEST_DIR", str(TOP / "build" / "guest")),
-                        SILO_VMM=os.environ.get("SILO_VMM", str(BUILD / "silo-vmm")))
+        self.env = silo_env(self.d, boot_timeout, os.environ.get("SILO_GUEST_DIR", GUEST))
         self.timeout = boot_timeout * 2 + 60
 
     def __call__(self, *args, check=True):
@@ -80,8 +79,7 @@ class Silo:
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def names(self):
-        d = self.d / "data" / "sandboxes"
-        return sorted(p.name for p in d.iterdir() if not p.name.startswith(".")) if d.exists() else []
+        return sandbox_names(self.env, hidden=False)
 
     def sock(self, name):
         return self.run_dir / name / "vsock.sock"
@@ -103,31 +101,13 @@ class Silo:
                 self("rm", "-f", name, check=False)
             except subprocess.TimeoutExpired:
                 pass
-        for p in pathlib.Path("/proc").iterdir():
-            if not p.name.isdigit() or int(p.name) == os.getpid():
-                continue
-            try:
-                cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if str(self.d) in cmd and "sandbox.py" not in cmd:
-                print(f"bench: killing leftover {p.name}: {cmd[:200]}", file=sys.stderr)
+        for pid, cmd, _ in processes_naming((str(self.d),)):
+            if pid != os.getpid() and "sandbox.py" not in cmd:
+                print(f"bench: killing leftover {pid}: {cmd[:200]}", file=sys.stderr)
                 try:
-                    os.kill(int(p.name), signal.SIGKILL)
+                    os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
-
-
-def rss_kib(pid):
-    """Resident KiB of pid: Rss from smaps_rollup (VmRSS if that is missing)."""
-    for f, key in (("smaps_rollup", "Rss:"), ("status", "VmRSS:")):
-        try:
-            for line in open(f"/proc/{pid}/{f}"):
-                if line.startswith(key):
-                    return int(line.split()[1])
-        except OSError:
-            pass
-    return None
 
 
 def wait_until(pred, timeout, what, alive=None, min_step=0.01, max_step=0.5):

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # scripts/e2e-modules.sh OUTDIR MODULE...
 #
-# Runs pytest once per e2e module, here (scripts/test.sh starts it directly or
-# inside one lab host). Each module's output is kept in OUTDIR/<module>.log
-# and its exit code goes to OUTDIR/<module>.rc once it has finished. A module
-# that already has an .rc is skipped: when a lab host froze, tests/lab/run
-# runs this again in a new one, and only the modules the frozen host did not
-# finish run again.
+# Runs pytest once per e2e module, in the order given, here (scripts/test.sh
+# starts it directly or inside one lab host, the longest modules first). Each
+# module's output is kept in OUTDIR/<module>.log, its JUnit XML in
+# OUTDIR/<module>.xml, and its exit code goes to OUTDIR/<module>.rc once it
+# has finished. A module that already has an .rc is skipped: when a lab host
+# froze, tests/lab/run runs this again in a new one, and only the modules the
+# frozen host did not finish run again.
 #
 # A MODULE written asan:PATH runs with the sanitizer build SILO_ASAN_BUILD
 # instead of SILO_BUILD, only its tests SILO_ASAN_E2E_FILTER selects, and
@@ -34,7 +35,8 @@ trap 'rm -rf "$base"' EXIT
 
 one() {  # one ITEM NAME: run it; its log streams (one job) or prints at the end
   local rc m=${1#asan:} filter=${SILO_E2E_FILTER:-}
-  local cmd=(/usr/bin/python3 -m pytest -p no:cacheprovider -ra -v --basetemp="$base/$2")
+  local cmd=(/usr/bin/python3 -m pytest -p no:cacheprovider -ra -v --basetemp="$base/$2"
+             --junitxml="$out/$2.xml")
   if [ "$m" != "$1" ]; then
     filter="(${SILO_ASAN_E2E_FILTER:-})${filter:+ and ($filter)}"
     cmd=(env SILO_BUILD="$SILO_ASAN_BUILD" SILO_AGENT_INIT="$SILO_ASAN_BUILD/silo-init-host" "${cmd[@]}")
@@ -51,14 +53,8 @@ one() {  # one ITEM NAME: run it; its log streams (one job) or prints at the end
   echo "$rc" > "$out/$2.rc"
 }
 
-# Order: "<seconds> ITEM" lines, longest first; ties keep their order.
-# (A here-string, not <(...): the lab host has no /dev/fd.)
-mapfile -t order <<<"$(for m in "$@"; do
-  printf '%d %s\n' "$(sed -nE 's/^LAB_SECONDS = ([0-9]+).*/\1/p' "${m#asan:}" | grep . || echo 0)" "$m"
-done | sort -s -k1,1rn)"
 names=()
-for line in "${order[@]}"; do
-  read -r _ m <<<"$line"
+for m in "$@"; do
   name=$(basename "${m#asan:}" .py)
   [ "$m" = "${m#asan:}" ] || name=asan_$name
   if [ -s "$out/$name.rc" ]; then

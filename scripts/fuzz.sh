@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build and run the libFuzzer targets in tests/fuzz/ for SECONDS each (default 60).
+# Build (make fuzz-build) and run the libFuzzer targets in tests/fuzz/ for
+# SECONDS each (default 60).
 # usage: scripts/fuzz.sh [SECONDS]
 # Seeds: tests/fuzz/corpus/<target>/ (committed); working corpus, crash
 # artifacts and logs: build/fuzz/. Exits non-zero if any target found something.
@@ -9,39 +10,22 @@ cd "$(dirname "$0")/.."
 
 secs="${1:-60}"
 out=build/fuzz
-CC="${FUZZ_CC:-clang}"
-CFLAGS=(-std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -Itests/unit
-        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-        -fno-omit-frame-pointer -Wall -Wextra -Werror)
-# Only the pure virtio code (no KVM, no event loop) goes into the fuzzers.
-VIRTIO_SRCS=(src/vmm/devices/virtio/queue.c src/vmm/devices/virtio/vdev.c
-             src/vmm/devices/virtio/blk.c src/vmm/log.c)
-# The transport with every device behind it (no KVM: the test host gives no ioeventfd).
-MMIO_SRCS=("${VIRTIO_SRCS[@]}" src/vmm/devices/virtio/mmio.c src/vmm/devices/virtio/rng.c
-           src/vmm/devices/virtio/balloon.c src/vmm/devices/virtio/vsock/*.c src/vmm/evloop.c)
-declare -A SRCS=(
-  [fuzz_virtq]="src/vmm/devices/virtio/queue.c src/vmm/log.c"
-  [fuzz_blk]="${VIRTIO_SRCS[*]}"
-  [fuzz_mmio]="${MMIO_SRCS[*]}"
-  [fuzz_rng]="${VIRTIO_SRCS[*]} src/vmm/devices/virtio/rng.c"
-  [fuzz_balloon]="${VIRTIO_SRCS[*]} src/vmm/devices/virtio/balloon.c"
-)
-
 # One target per core at a time: each still gets SECONDS of a whole core.
 jobs=${FUZZ_JOBS:-$(nproc)}
 
+# The Makefile builds the targets (make fuzz-build: flags, sources and header
+# dependencies there); a build error fails the whole run with one line.
+mkdir -p "$out"
+if ! make --no-print-directory -j"$jobs" BUILD=build fuzz-build > "$out/build.log" 2>&1; then
+  cat "$out/build.log"
+  echo "fuzz: BUILD FAILED ($(grep -m1 error: "$out/build.log"))"
+  exit 1
+fi
+
 run_one() {  # run_one TARGET: build, fuzz, print one verdict line; 0 = clean
-  local t=$1 src=tests/fuzz/$1.c
+  local t=$1
   local bin="$out/$t" corpus="$out/corpus/$t" art="$out/artifacts/$t/" log="$out/$t.log"
   mkdir -p "$corpus" "$art"
-  local srcs=${SRCS[$t]:-${VIRTIO_SRCS[*]}}
-  # The network broker's parsers (src/net/) fuzz on their own, no virtio.
-  case $t in fuzz_net_*) srcs=$(echo src/net/*.c) ;; esac
-  # shellcheck disable=SC2086
-  if ! "$CC" "${CFLAGS[@]}" "$src" $srcs -o "$bin" 2>"$log"; then
-    echo "fuzz: $t: BUILD FAILED ($(grep -m1 error: "$log"))"
-    return 1
-  fi
   local seeds=() rc=0
   [ -d "tests/fuzz/corpus/$t" ] && seeds=("tests/fuzz/corpus/$t")
   "$bin" -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="$art" \
@@ -59,7 +43,6 @@ run_one() {  # run_one TARGET: build, fuzz, print one verdict line; 0 = clean
   echo "fuzz: $t: ok, ${execs:-?} execs in ${ran:-$secs}s, cov ${cov:-?}, corpus $(find "$corpus" -type f | wc -l) files"
 }
 
-mkdir -p "$out"
 rm -f "$out/verdicts"
 for src in tests/fuzz/fuzz_*.c; do
   while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make test: unit tests (cmocka), fuzz runs (libFuzzer), e2e tests (pytest) --
 # directly when this machine's /dev/kvm boots Linux, else inside the lab.
-# Ends with each suite's summary and one line "N passed, N failed".
+# Ends with each suite's summary and one line "N passed, N failed". The e2e
+# modules' pytest markers (tests/e2e/conftest.py) say where each runs and how
+# long it takes; their verdicts come from pytest's JUnit XML.
 #
 #   SILO_E2E=auto|direct|lab|skip   where e2e tests run (default auto)
 #   SILO_E2E_FILTER=EXPR            pytest -k expression
@@ -72,19 +74,21 @@ fi
 modules=(${SILO_E2E_MODULES:-tests/e2e/test_*.py})
 [ -n "$asan" ] && for m in ${SILO_ASAN_E2E_MODULES:-}; do modules+=("asan:$m"); done
 e_pass=0 e_fail=0 broken=()
-count() {  # count LOG RC: add one pytest run's verdict to e_pass/e_fail
-  local line p f e
-  line=$(grep -E '^=+ .*(passed|failed|error|no tests ran|deselected).* in [0-9.]+s' "$1" | tail -1)
-  p=$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$line")
-  f=$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$line")
-  e=$(sed -nE 's/.* ([0-9]+) errors?.*/\1/p' <<<"$line")
-  f=$(( ${f:-0} + ${e:-0} ))
-  # rc 5: nothing selected (a -k filter); any other failure without a
-  # verdict means pytest or the lab broke.
-  if [ "$2" -ne 0 ] && [ "$2" -ne 5 ] && [ "$f" -eq 0 ]; then f=1; fi
-  e_pass=$((e_pass + ${p:-0})); e_fail=$((e_fail + f))
-  [ -n "$line" ] || [ "$2" -eq 0 ] || broken+=("no pytest verdict (exit $2); last test started: $(
-    grep -oE '^tests/e2e/[^ ]+::[^ ]+' "$1" | tail -1)")
+count() {  # count NAME MODULE TAG: add one module's verdict (its JUnit XML) to e_pass/e_fail
+  local rc v p f
+  rc=$(cat "$results/$1.rc")
+  if v=$(scripts/e2e-verdict.py "$results/$1.xml" "$2" "$3" 2>/dev/null); then
+    read -r p f <<<"$v"
+    tail -n +2 <<<"$v" >> "$logs/e2e.log"
+  else
+    p=0 f=0
+    # rc 5: nothing selected (a -k filter); without an XML pytest or the lab broke.
+    [ "$rc" -eq 0 ] || [ "$rc" -eq 5 ] || broken+=("no pytest verdict (exit $rc); last test started: $(
+      grep -oE '^tests/e2e/[^ ]+::[^ ]+' "$results/$1.log" | tail -1)")
+  fi
+  # A failure without a failed test (pytest itself failed) is one failure.
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 5 ] && [ "$f" -eq 0 ]; then f=1; fi
+  e_pass=$((e_pass + p)); e_fail=$((e_fail + f))
 }
 # Per-module logs and exit codes (scripts/e2e-modules.sh), in the build tree:
 # the lab host shares it.
@@ -93,13 +97,23 @@ rm -rf "$results"
 : > "$logs/e2e.log"
 case $mode in
   direct|lab)
-    # A module that says NEEDS_KVM = False (the agent as a host process) runs
-    # here, outside the lab: no TCG slowdown. The rest run in one lab host;
-    # if it froze, tests/lab/run (LAB_RETRIES) runs the modules it did not
-    # finish in a new one.
+    # The modules' pytest markers (tests/e2e/conftest.py) say where and how
+    # long: a module with no test marked kvm or lab (the agent as a host
+    # process) runs here, outside the lab: no TCG slowdown. The rest run in
+    # one lab host; if it froze, tests/lab/run (LAB_RETRIES) runs the modules
+    # it did not finish in a new one. The longest (lab_seconds) start first,
+    # so the lanes end together. A module pytest cannot collect goes to the
+    # lab, where its run reports the error.
+    declare -A place=() secs=(); : > "$logs/plan"
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider --collect-only --silo-plan="$logs/plan" \
+      "${modules[@]#asan:}" > "$logs/collect.log" 2>&1
+    while read -r p s m; do place[$m]=$p; secs[$m]=$s; done < "$logs/plan"
+    # (A here-string, not <(...): the lab host has no /dev/fd.)
+    mapfile -t modules <<<"$(for m in "${modules[@]}"; do
+      printf '%d %s\n' "${secs[${m#asan:}]:-0}" "$m"; done | sort -s -k1,1rn | cut -d' ' -f2-)"
     here=() there=()
     for m in "${modules[@]}"; do
-      if [ "$mode" = direct ] || grep -q '^NEEDS_KVM = False' "${m#asan:}"; then here+=("$m"); else there+=("$m"); fi
+      if [ "$mode" = direct ] || [ "${place[${m#asan:}]:-lab}" = host ]; then here+=("$m"); else there+=("$m"); fi
     done
     # Two modules at a time (scripts/e2e-modules.sh says why).
     export SILO_E2E_JOBS=${SILO_E2E_JOBS:-2}
@@ -130,11 +144,10 @@ case $mode in
     if [ -n "$hpid" ]; then wait "$hpid"; cat "$logs/here.log"; fi
     for m in "${modules[@]}"; do
       name=$(basename "${m#asan:}" .py) tag=
-      [ "$m" = "${m#asan:}" ] || { name=asan_$name; tag="(asan) "; }
+      [ "$m" = "${m#asan:}" ] || { name=asan_$name; tag="(asan)"; }
       if [ -s "$results/$name.rc" ]; then
         # A sanitizer run's failures say so in the summary below.
-        sed -E "s/^(FAILED|ERROR) /\1 $tag/" "$results/$name.log" >> "$logs/e2e.log"
-        count "$results/$name.log" "$(cat "$results/$name.rc")"
+        count "$name" "${m#asan:}" "$tag"
       else
         e_fail=$((e_fail + 1)); broken+=("$name: did not run to the end${lrc:+ (lab exit $lrc)}")
       fi

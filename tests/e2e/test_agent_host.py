@@ -27,16 +27,15 @@ import time
 import pytest
 
 from contract import AGENT_PORT, connect_line
+from silo_testlib.agent_proto import (HDR, MAGIC, PT_DATA, PT_END, PT_ERROR, PT_EXEC, connect,
+                                      exec_request, frame, recv_all)
 
 TOP = pathlib.Path(__file__).resolve().parents[2]
 BUILD = TOP / os.environ.get("SILO_BUILD", "build")
 INIT = pathlib.Path(os.environ.get("SILO_AGENT_INIT", BUILD / "silo-init"))
 CLIENT = BUILD / "silo-agent"
-MAGIC = 0x014F4C53  # "SLO" + version 1, little-endian
-PT_ERROR, PT_EXEC = 0x05, 0x10
 BIG_MB = int(os.environ.get("SILO_AGENT_BIG_MB", "100"))  # large-file test size
 
-NEEDS_KVM = False  # scripts/test.sh runs this module on the host, never in the lab
 
 pytestmark = pytest.mark.skipif(
     not (INIT.exists() and CLIENT.exists()),
@@ -390,30 +389,22 @@ def test_file_ops(agent):
 
 
 def raw_conn(agent):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(agent["addr"][5:])
-    s.settimeout(10)
-    return s
+    return connect(agent["addr"][5:], 10, plain=True)
 
 
 def read_error(s):
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    magic, typ, flags, length = struct.unpack_from("<IHHI", data)
+    data = recv_all(s)
+    magic, typ, flags, length = HDR.unpack_from(data)
     assert (magic, typ, flags) == (MAGIC, PT_ERROR, 0), data[:32]
     return data[12 + 8:12 + length].rstrip(b"\0")
 
 
 @pytest.mark.parametrize("junk", [
     b"GET / HTTP/1.1\r\n\r\n",
-    struct.pack("<IHHI", MAGIC, 0x30, 0, 0x7FFFFFFF),         # oversized DATA
-    struct.pack("<IHHI", MAGIC, PT_EXEC, 0, 8) + b"\xff" * 8,  # truncated EXEC
-    struct.pack("<IHHI", MAGIC + (1 << 24), 2, 0, 8) + bytes(8),  # version 2
-    struct.pack("<IHHI", MAGIC, 0x31, 0, 0),                   # END as a request
+    HDR.pack(MAGIC, PT_DATA, 0, 0x7FFFFFFF),                   # oversized DATA
+    HDR.pack(MAGIC, PT_EXEC, 0, 8) + b"\xff" * 8,               # truncated EXEC
+    HDR.pack(MAGIC + (1 << 24), 2, 0, 8) + bytes(8),            # version 2
+    HDR.pack(MAGIC, PT_END, 0, 0),                              # END as a request
 ])
 def test_garbage_then_valid(agent, junk):
     s = raw_conn(agent)
@@ -426,22 +417,12 @@ def test_garbage_then_valid(agent, junk):
 
 def test_garbage_inside_exec_session(agent):
     # A valid EXEC, then junk on the same stream: ERROR, command killed.
-    argv = [b"sleep", b"60"]
-    def s_(b):
-        return struct.pack("<I", len(b) + 1) + b + b"\0"
-    payload = struct.pack("<IHHIII", 0, 0, 0, 0, len(argv), 0) + s_(b"") + s_(b"")
-    payload += b"".join(s_(a) for a in argv)
     s = raw_conn(agent)
-    s.sendall(struct.pack("<IHHI", MAGIC, PT_EXEC, 0, len(payload)) + payload)
+    s.sendall(frame(PT_EXEC, exec_request(["sleep", "60"])))
     time.sleep(0.3)
     s.sendall(b"\x00" * 64)
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    assert struct.pack("<IHHI", MAGIC, PT_ERROR, 0, 0)[:8] in data
+    data = recv_all(s)
+    assert HDR.pack(MAGIC, PT_ERROR, 0, 0)[:8] in data
     s.close()
     run(agent, "exec", "--", "true", check=0)
 

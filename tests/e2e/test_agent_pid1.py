@@ -18,7 +18,6 @@ import pytest
 
 from contract import ARG_HOSTNAME, root_words
 
-LAB_SECONDS = 4  # about this long alone in the lab: scripts/e2e-modules.sh starts the longest first
 
 TOP = pathlib.Path(__file__).resolve().parents[2]
 BUILD = TOP / os.environ.get("SILO_BUILD", "build")
@@ -39,7 +38,8 @@ def _why_not():
     return None
 
 
-pytestmark = pytest.mark.skipif(_why_not() is not None, reason=_why_not() or "")
+pytestmark = [pytest.mark.lab, pytest.mark.lab_seconds(4),
+              pytest.mark.skipif(_why_not() is not None, reason=_why_not() or "")]
 
 
 def make_base(root, img):

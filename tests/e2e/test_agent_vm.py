@@ -11,16 +11,16 @@ for the VM (files are checked from inside the guest).
 """
 import hashlib
 import os
-import socket
-import struct
 import subprocess
 import tarfile
 import time
 
 import pytest
 
-from conftest import BOOT_TIMEOUT, BUILD, GUEST, rss_kib
-from contract import ARG_IDLE_TRIM, ARG_NO_DOCKER, GUEST_CID, GUEST_RUN_DIR, connect_line, root_words
+from conftest import BOOT_TIMEOUT, BUILD, rss_kib
+from contract import ARG_IDLE_TRIM, ARG_NO_DOCKER, GUEST_RUN_DIR
+from silo_testlib.agent_proto import HDR, MAGIC, PT_DATA, PT_EXEC, connect
+from silo_testlib.vm import AgentVM, VMError
 import test_agent_host as host
 from test_agent_host import (  # noqa: F401  (collected again, against the VM)
     test_ping, test_exec_echo, test_exit_codes, test_death_by_signal,
@@ -28,60 +28,33 @@ from test_agent_host import (  # noqa: F401  (collected again, against the VM)
     test_stdin_through_sha256sum, test_stdin_cat_roundtrip, test_32_concurrent_execs,
     test_pty_prompt_and_resize, test_pty_ctrl_c_reaches_foreground)
 
-LAB_SECONDS = 180  # about this long alone in the lab: scripts/e2e-modules.sh starts the longest first
+pytestmark = [pytest.mark.kvm, pytest.mark.lab_seconds(180)]
 
 # The issue asks for a 1 GiB round trip (about 3 minutes in the lab);
 # SILO_AGENT_VM_BIG_MB makes it smaller for a quick run.
 BIG_MB = int(os.environ.get("SILO_AGENT_VM_BIG_MB", "1024"))
-VMM = BUILD / "silo-vmm"
-AGENT_INITRD = GUEST / "agent.cpio.gz"
-BASE = GUEST / "rootfs.ext4"
 
 
 def sha(b):
     return hashlib.sha256(b).hexdigest()
 
 
-class Sandbox:
-    def __init__(self, d, scratch_size=3 << 30, memory=512, vmm_args=(), cmdline=""):
-        self.d = d
-        self.vmm_args, self.cmdline = list(vmm_args), cmdline
-        self.sock = d / "vsock.sock"
-        self.scratch = d / "scratch.img"
-        if not self.scratch.exists():
-            with open(self.scratch, "wb") as f:
-                f.truncate(scratch_size)
-        self.memory = memory
-        self.addr = f"vsock:{self.sock}"
-        self.p = None
+class Sandbox(AgentVM):
+    """The module's VM, driven with silo-agent (what `silo exec` uses)."""
 
-    def boot(self):
-        for f in (AGENT_INITRD, BASE, VMM):
-            if not f.exists():
-                pytest.fail(f"{f} is missing: run `make` and `make image`")
-        extra = os.environ.get("SILO_GUEST_CMDLINE_EXTRA", "")
+    def __init__(self, d, scratch_size=3 << 30, memory=512, vmm_args=(), cmdline=""):
         # silo.docker=0: these tests are about the agent; a dockerd starting
         # beside them would only compete for the lab's CPU (test_docker.py
         # covers Docker).
-        self.console = open(self.d / "console.log", "ab")
-        self.p = subprocess.Popen(
-            [str(VMM), "--kernel", str(GUEST / "vmlinux"), "--initrd", str(AGENT_INITRD),
-             "--memory", str(self.memory), "--disk", f"{BASE.resolve()},ro",
-             "--disk", str(self.scratch), "--vsock", f"{GUEST_CID},{self.sock}",
-             "--boot-timeout", str(BOOT_TIMEOUT), *self.vmm_args,
-             "--cmdline", f"{root_words()} {ARG_NO_DOCKER} {self.cmdline} {extra}"],
-            stdin=subprocess.DEVNULL, stdout=self.console, stderr=subprocess.STDOUT)
-        end = time.monotonic() + BOOT_TIMEOUT
-        while time.monotonic() < end:
-            if self.p.poll() is not None:
-                pytest.fail(f"silo-vmm exited {self.p.returncode}:\n{self.log()[-3000:]}")
-            if self.sock.exists() and self.run("ping").returncode == 0:
-                return self
-            time.sleep(0.3)
-        pytest.fail("agent not reachable:\n" + self.log()[-3000:])
+        super().__init__(d, memory=memory, scratch_size=scratch_size, vmm_args=vmm_args,
+                         cmdline=[ARG_NO_DOCKER, cmdline])
+        self.addr = f"vsock:{self.sock}"
 
-    def log(self):
-        return (self.d / "console.log").read_text(errors="replace")
+    def boot(self):
+        try:
+            return self.start().wait_ready(lambda sb: sb.run("ping").returncode == 0, 0.3)
+        except VMError as e:
+            pytest.fail(str(e))
 
     def run(self, *args, input=None, timeout=600):
         return subprocess.run([str(BUILD / "silo-agent"), self.addr, *args], input=input,
@@ -99,13 +72,6 @@ class Sandbox:
         code = self.p.wait(timeout=BOOT_TIMEOUT)
         self.console.close()
         return r.returncode, code
-
-    def kill(self):
-        if self.p and self.p.poll() is None:
-            self.p.kill()
-            self.p.wait()
-        if self.p:
-            self.console.close()
 
 
 # The module's sandbox trims itself after IDLE seconds without a session (as
@@ -243,21 +209,13 @@ def test_large_file_put_get_vm(vm, tmp_path):
 
 
 def vsock_raw(vm):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(30)
-    s.connect(str(vm.sock))
-    s.sendall(connect_line())
-    line = b""
-    while not line.endswith(b"\n"):
-        line += s.recv(1)
-    assert line.startswith(b"OK "), line
-    return s
+    return connect(vm.sock, 30, plain=False)
 
 
 @pytest.mark.parametrize("junk", [
     b"GET / HTTP/1.1\r\n\r\n",
-    struct.pack("<IHHI", host.MAGIC, 0x30, 0, 0x7FFFFFFF),
-    struct.pack("<IHHI", host.MAGIC, host.PT_EXEC, 0, 8) + b"\xff" * 8,
+    HDR.pack(MAGIC, PT_DATA, 0, 0x7FFFFFFF),
+    HDR.pack(MAGIC, PT_EXEC, 0, 8) + b"\xff" * 8,
 ])
 def test_garbage_then_valid_vm(vm, junk):
     s = vsock_raw(vm)

@@ -9,17 +9,9 @@ import shutil
 import pytest
 
 from conftest import run
+from silo_testlib.vm import qemu_microvm
 
-LAB_SECONDS = 8  # about this long alone in the lab: scripts/e2e-modules.sh starts the longest first
-
-
-def qemu_microvm(kernel, initramfs, append, cpus=1):
-    return ["qemu-system-x86_64", "-M", "microvm,acpi=off", "-enable-kvm", "-cpu", "host",
-            "-smp", str(cpus), "-m", "256", "-nodefaults", "-no-user-config",
-            "-display", "none", "-no-reboot", "-serial", "stdio",
-            # microvm has no keyboard controller; reboot=k needs one to reset.
-            "-device", "i8042",
-            "-kernel", kernel, "-initrd", initramfs, "-append", append]
+pytestmark = [pytest.mark.kvm, pytest.mark.lab_seconds(8)]
 
 
 @pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="needs qemu-system-x86")

@@ -17,21 +17,20 @@ import time
 
 import pytest
 
-from conftest import BOOT_TIMEOUT, BUILD, GUEST
+from conftest import BOOT_TIMEOUT, BUILD, GUEST, KVM
 from contract import ARG_NO_DOCKER
+from silo_testlib.cli import processes_naming, sandbox_names, silo_env
 
-LAB_SECONDS = 100  # about this long alone in the lab: scripts/e2e-modules.sh starts the longest first
+pytestmark = pytest.mark.lab_seconds(100)
 
 SILO = BUILD / "silo"
-KVM = os.access("/dev/kvm", os.R_OK | os.W_OK)
-needs_kvm = pytest.mark.skipif(not KVM, reason="needs /dev/kvm (run in the lab)")
+# Boots a guest: skipped without /dev/kvm (conftest.py), in the lab (scripts/test.sh).
+needs_kvm = pytest.mark.kvm
 
 
 @pytest.fixture
 def env(tmp_path):
-    e = dict(os.environ, SILO_DATA_DIR=str(tmp_path / "data"), SILO_RUN_DIR=str(tmp_path / "run"),
-             SILO_BOOT_TIMEOUT=str(BOOT_TIMEOUT), SILO_GUEST_DIR=str(GUEST),
-             SILO_VMM=os.environ.get("SILO_VMM", str(BUILD / "silo-vmm")))
+    e = silo_env(tmp_path)
     yield e
     # whatever a failed test left: remove it, then insist nothing remains
     for name in names(e):
@@ -48,26 +47,14 @@ def silo(env, *args, input=None, timeout=BOOT_TIMEOUT * 2, check=None, wrap=()):
     return r
 
 
-def names(env):
-    d = pathlib.Path(env["SILO_DATA_DIR"]) / "sandboxes"
-    return sorted(p.name for p in d.iterdir()) if d.exists() else []
+names = sandbox_names
 
 
 def our_processes(env):
     """silo-vmm and supervisor processes whose command line names our dirs."""
-    found = []
-    for p in pathlib.Path("/proc").iterdir():
-        if not p.name.isdigit():
-            continue
-        try:
-            cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = (p / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z" and (env["SILO_RUN_DIR"] in cmd or env["SILO_DATA_DIR"] in cmd) \
-                and "pytest" not in cmd:
-            found.append(f"{p.name}: {cmd}")
-    return found
+    return [f"{pid}: {cmd}" for pid, cmd, state in
+            processes_naming((env["SILO_RUN_DIR"], env["SILO_DATA_DIR"]))
+            if state != "Z" and "pytest" not in cmd]
 
 
 def assert_nothing_left(env):

@@ -14,7 +14,6 @@ import subprocess
 
 import pytest
 
-NEEDS_KVM = False  # scripts/test.sh runs this module on the host, never in the lab
 
 TOP = pathlib.Path(__file__).resolve().parents[2]
 SILO = TOP / os.environ.get("SILO_BUILD", "build") / "silo"

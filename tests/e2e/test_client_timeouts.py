@@ -34,7 +34,6 @@ BUILD = TOP / os.environ.get("SILO_BUILD", "build")
 SILO = BUILD / "silo"
 AGENT = BUILD / "silo-agent"
 
-NEEDS_KVM = False  # scripts/test.sh runs this module on the host, never in the lab
 
 from fake_agent import PT_EXEC, PT_EXIT, PT_PING, PT_PONG, PT_STARTED, PT_STAT_REPLY  # noqa: E402
 from fake_agent import accept_connect, frame, read_frame  # noqa: E402

@@ -17,14 +17,12 @@ import pytest
 from conftest import BUILD
 from contract import VmmExit
 
-NEEDS_KVM = False  # scripts/test.sh runs this module on the host, never in the lab
-LAB_SECONDS = 5
-
 SILO = BUILD / "silo"
 VMM = BUILD / "silo-vmm"
 NAME = "cap"
 
-pytestmark = pytest.mark.skipif(not SILO.exists(), reason=f"{SILO} not built (make)")
+pytestmark = [pytest.mark.lab_seconds(5),
+              pytest.mark.skipif(not SILO.exists(), reason=f"{SILO} not built (make)")]
 
 
 @pytest.fixture

@@ -6,11 +6,13 @@ and the end. Host-only checks of the same are in test_console_cap.py.
 import json
 import time
 
+import pytest
+
 from contract import VmmExit
 
 from test_cli import env, inspect, needs_kvm, sh, silo, status  # noqa: F401 (env: fixture)
 
-LAB_SECONDS = 60
+pytestmark = pytest.mark.lab_seconds(60)
 
 
 @needs_kvm

@@ -12,7 +12,6 @@ import pytest
 
 import contract
 
-NEEDS_KVM = False  # scripts/test.sh runs this module on the host, never in the lab
 
 TOP = pathlib.Path(__file__).resolve().parents[2]
 HEADER = TOP / "src" / "proto" / "contract.h"

@@ -31,7 +31,6 @@ BUILD = TOP / os.environ.get("SILO_BUILD", "build")
 SILO = BUILD / "silo"
 INIT = pathlib.Path(os.environ.get("SILO_AGENT_INIT", BUILD / "silo-init"))
 
-NEEDS_KVM = False  # scripts/test.sh runs this module on the host, never in the lab
 
 from fake_agent import (PT_ERROR, PT_EXEC, PT_STDOUT, PT_EXIT, PT_STARTED,  # noqa: E402
                         PT_GET_TAR, PT_GET_FILE, PT_STAT, PT_STAT_REPLY, PT_DATA, PT_END,
@@ -142,7 +141,10 @@ def serve(sock, spec_file):
 
 def relay(sock, target):
     """The VMM's side of the hybrid vsock, in front of the real agent."""
-    from test_agent_host import FakeHybridVsock  # this directory is sys.path[0]
+    # Run as a script: this directory is sys.path[0]; tests/ (silo_testlib,
+    # which test_agent_host imports) is not, as conftest.py adds it.
+    sys.path.insert(1, str(pathlib.Path(__file__).resolve().parents[1]))
+    from test_agent_host import FakeHybridVsock
     FakeHybridVsock(sock, target)
     threading.Event().wait()
 

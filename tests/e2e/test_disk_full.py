@@ -12,7 +12,7 @@ import pytest
 
 from test_cli import env, needs_kvm, sh, silo, status, inspect  # noqa: F401 (fixture)
 
-LAB_SECONDS = 90
+pytestmark = pytest.mark.lab_seconds(90)
 
 MARK = "synced before the host disk filled\n"
 

@@ -16,11 +16,13 @@ import os
 import sys
 import time
 
+import pytest
+
 from conftest import BOOT_TIMEOUT, control
 from contract import DOCKER_LOG
 from test_cli import env, inspect, needs_kvm, one_error_line, sh, silo, assert_nothing_left  # noqa: F401
 
-LAB_SECONDS = 260  # about this long alone in the lab: scripts/e2e-modules.sh starts the longest first
+pytestmark = pytest.mark.lab_seconds(260)
 
 # Lab figures: dockerd ready ~40-60 s after boot, a build or run 5-30 s. A
 # step that takes STEP_TIMEOUT (beyond the boot timeout for the first Docker

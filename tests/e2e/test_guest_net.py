@@ -25,7 +25,7 @@ from contract import (ARG_NET, NET_DNS_ADDR, NET_GUEST_ADDR, NET_IFACE, NET_PORT
                       NET_PORT_DNS, NET_PORT_FORWARD, NET_REDIRECT_PORT, connect_line)
 from test_cli import env, needs_kvm, sh, silo  # noqa: F401
 
-LAB_SECONDS = 120  # about this long alone in the lab
+pytestmark = pytest.mark.lab_seconds(120)
 
 SYNTH = "198.18.0.5"     # what the fake broker answers for every A query
 # curl's exit codes for a connection that was reset (curl(1) EXIT CODES):

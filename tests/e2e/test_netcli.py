@@ -14,9 +14,8 @@ import pytest
 from conftest import BUILD, GUEST
 from test_cli import assert_nothing_left, needs_kvm, one_error_line, silo
 
-pytestmark = needs_kvm
+pytestmark = [needs_kvm, pytest.mark.lab_seconds(10)]
 
-LAB_SECONDS = 10  # about this long alone in the lab (scripts/e2e-modules.sh orders by it)
 
 
 @pytest.fixture

@@ -6,10 +6,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import TOP
 from test_cli import needs_kvm
 
-LAB_SECONDS = 200
+pytestmark = pytest.mark.lab_seconds(200)
 
 
 @needs_kvm

@@ -16,7 +16,7 @@ import pytest
 from conftest import BOOT_TIMEOUT, control, rss_kib, run
 from contract import VmmExit
 
-LAB_SECONDS = 80  # about this long alone in the lab: scripts/e2e-modules.sh starts the longest first
+pytestmark = [pytest.mark.kvm, pytest.mark.lab_seconds(80)]
 
 EXIT_RESET, EXIT_POWEROFF, EXIT_PANIC, EXIT_STOPPED = (VmmExit.RESET, VmmExit.POWEROFF, VmmExit.PANIC,
                                                       VmmExit.STOPPED)

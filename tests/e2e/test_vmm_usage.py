@@ -8,7 +8,6 @@ import pytest
 
 from contract import GUEST_CID, VmmExit
 
-NEEDS_KVM = False  # scripts/test.sh runs this module on the host, never in the lab
 
 TOP = pathlib.Path(__file__).resolve().parents[2]
 VMM = TOP / os.environ.get("SILO_BUILD", "build") / "silo-vmm"

@@ -46,7 +46,9 @@ import threading
 import time
 
 TOP = pathlib.Path(__file__).resolve().parents[2]
-BUILD = TOP / os.environ.get("SILO_BUILD", "build")
+sys.path.insert(0, str(TOP / "tests"))
+from silo_testlib.cli import processes_naming  # noqa: E402
+from silo_testlib.paths import BUILD  # noqa: E402
 SILO = BUILD / "silo"
 # Hang guards, not performance assertions: nested KVM under TCG is slow.
 CMD_TIMEOUT = int(os.environ.get("SOAK_CMD_TIMEOUT", "400"))
@@ -140,21 +142,9 @@ class Soak:
 
     def pids(self):
         """Our silo-vmm / supervisor / silo-netd processes: {pid: cmdline}."""
-        found = {}
-        run = self.env["SILO_RUN_DIR"]
-        for p in pathlib.Path("/proc").iterdir():
-            if not p.name.isdigit():
-                continue
-            try:
-                cmd = (p / "cmdline").read_bytes().split(b"\0")
-                state = (p / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                continue
-            text = b" ".join(cmd).decode(errors="replace")
-            if state != "Z" and run in text and (b"_supervise" in cmd or "silo-vmm" in text
-                                                 or "silo-netd" in text):
-                found[int(p.name)] = text
-        return found
+        return {pid: text for pid, text, state in processes_naming((self.env["SILO_RUN_DIR"],))
+                if state != "Z" and (" _supervise " in f" {text}" or "silo-vmm" in text
+                                     or "silo-netd" in text)}
 
     def pidfile(self, name, f):
         try:
