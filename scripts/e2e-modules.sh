@@ -20,7 +20,7 @@
 # Why more than one: a nested guest with one vCPU keeps about one of the lab
 # host's two CPUs busy, and most of a module is one guest at a time. Two
 # modules at once finish the lab's work in about 3/4 of the time (docs/lab.md).
-# The longest modules start first, by each module's LAB_SECONDS, so the lanes
+# The longest modules start first, by each module's lab_seconds marker (the caller's order), so the lanes
 # end together.
 set -uo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 OUTDIR MODULE..." >&2; exit 2; }

@@ -49,16 +49,8 @@ def pytest_runtest_setup(item):
 def _module_plan(module, items):
     """(place, seconds) of one module from its tests' markers."""
     marks = [m for it in items for m in it.iter_markers() if m.name in ("kvm", "lab", "lab_seconds")]
-    secs = next((m.args[0] for m in marks if m.name == "lab_seconds"),
-                getattr(module.obj, "LAB_SECONDS", 0))
-    if any(m.name in ("kvm", "lab") for m in marks):
-        return "lab", secs
-    # Modules not yet marked (test_netd.py) keep the old rule: in the lab
-    # unless they say NEEDS_KVM = False.
-    legacy = hasattr(module.obj, "LAB_SECONDS") or hasattr(module.obj, "NEEDS_KVM")
-    if legacy and getattr(module.obj, "NEEDS_KVM", True):
-        return "lab", secs
-    return "host", secs
+    secs = next((m.args[0] for m in marks if m.name == "lab_seconds"), 0)
+    return ("lab" if any(m.name in ("kvm", "lab") for m in marks) else "host"), secs
 
 
 def pytest_collection_finish(session):

@@ -34,7 +34,6 @@ import pytest
 
 from contract import NET_PORT_CONNECT, NET_PORT_DNS, NET_PORT_FORWARD
 
-LAB_SECONDS = 20  # about this long alone in the lab: scripts/e2e-modules.sh starts the longest first
 
 TOP = pathlib.Path(__file__).resolve().parents[2]
 BUILD = TOP / os.environ.get("SILO_BUILD", "build")
@@ -58,6 +57,8 @@ CONNECTED, DENIED, UNREACHABLE, REFUSED, TIMEOUT, BAD_REQUEST, INTERNAL = range(
 NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED_RC = 0, 1, 2, 3, 4, 5
 
 pytestmark = [
+    pytest.mark.lab,                # root, network namespaces; no guest
+    pytest.mark.lab_seconds(20),
     pytest.mark.skipif(not NETD.exists(), reason=f"{NETD} not built (make)"),
     pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("unshare"),
                        reason="needs root, ip and unshare (run it in the lab)"),

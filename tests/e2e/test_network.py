@@ -25,13 +25,12 @@ from conftest import BOOT_TIMEOUT, BUILD, GUEST
 from contract import NET_DNS_ADDR, NET_IFACE
 from test_cli import assert_nothing_left, needs_kvm, one_error_line, silo
 
-LAB_SECONDS = 240
 
 STEP = int(os.environ.get("SILO_DOCKER_STEP_TIMEOUT", "300"))
 HOST_PORT = 18080      # -p 127.0.0.1:18080:8000 -> a server in the guest
 DOCKER_HOST_PORT = 18081   # -p 18081:8001 -> docker run -p 8001:80 inside
 
-pytestmark = needs_kvm
+pytestmark = [needs_kvm, pytest.mark.lab_seconds(240)]
 
 # curl's codes for a connection the broker refused: the guest's own handshake
 # with the local redirect succeeded, so the refusal is a reset, seen while
