@@ -56,6 +56,16 @@ uninstall:
 	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR) 2>/dev/null
 
 # build/silo_VERSION_ARCH.deb with dpkg-deb (scripts/deb.sh; docs/install.md).
+# A file target: `make test` builds it for tests/e2e/test_package*.py and
+# only when an input changed (compressing the base image takes a minute).
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+DEB      := $(BUILD)/silo_$(SILO_VERSION)_$(DEB_ARCH).deb
+DEB_IN   := $(BUILD)/silo $(BUILD)/silo-vmm $(BUILD)/silo-netd $(GUEST_PARTS:%=$(BUILD)/guest/%) \
+            $(MAN_PAGES) contrib/bash-completion/silo scripts/deb.sh mk/install.mk \
+            $(wildcard debian/*)
 deb: all image
+	@$(MAKE) --no-print-directory $(DEB)
+$(DEB): $(DEB_IN)
 	@scripts/deps.sh deb
 	@scripts/deb.sh $(BUILD) $(SILO_VERSION)
+test: $(DEB)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/deb.sh BUILD VERSION: build/silo_VERSION_ARCH.deb from `make install`
 # into a staging tree, with dpkg-deb (make deb; docs/install.md).
+# A version without a Debian revision: a native package (changelog.gz).
 # Depends: the shared libraries the binaries link (dpkg-shlibdeps). tar, the
 # only program silo runs on the host, is Essential. No maintainer scripts:
 # who may use /dev/kvm is the system's business (the kvm group, udev).
@@ -21,8 +22,11 @@ install -m 0644 "$top/debian/copyright" "$doc/copyright"
 date=$(git -C "$top" log -1 --format=%aD 2>/dev/null || date -R)
 printf 'silo (%s) unstable; urgency=medium\n\n  * Release %s (%s).\n\n -- silo developers <silo@localhost>  %s\n' \
   "$version" "$version" "$(git -C "$top" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" \
-  "$date" | gzip -9n > "$doc/changelog.Debian.gz"
-chmod 0644 "$doc/changelog.Debian.gz"
+  "$date" | gzip -9n > "$doc/changelog.gz"
+chmod 0644 "$doc/changelog.gz"
+# The guest kernel is data for silo-vmm, not a host binary (docs/install.md).
+install -d "$stage/usr/share/lintian/overrides"
+install -m 0644 "$top/debian/lintian-overrides" "$stage/usr/share/lintian/overrides/silo"
 
 # dpkg-shlibdeps wants a debian/control beside it: a throwaway one.
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -44,5 +48,5 @@ dpkg-deb --root-owner-group -Zgzip --build "$stage" "$deb" >/dev/null
 echo "deb: $deb ($(du -h "$deb" | cut -f1))"
 if command -v lintian >/dev/null; then
   # Remaining tags and why they stay: docs/install.md ("lintian").
-  lintian --no-tag-display-limit "$deb" || true
+  lintian --tag-display-limit 0 "$deb" || true
 fi

@@ -13,7 +13,7 @@ declare -A GROUP=(
   [rootfs]="debootstrap e2fsprogs"
   [kernel]="linux-source-6.1 flex bison bc libelf-dev libssl-dev lz4 xz-utils cpio docker.io busybox-static"
   [lab]="qemu-system-x86 debootstrap e2fsprogs busybox-static cpio kmod xz-utils"
-  [deb]="dpkg-dev fakeroot lintian gzip"
+  [deb]="dpkg-dev gzip"
 )
 
 missing=()
