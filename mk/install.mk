@@ -60,12 +60,15 @@ uninstall:
 # only when an input changed (compressing the base image takes a minute).
 DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 DEB      := $(BUILD)/silo_$(SILO_VERSION)_$(DEB_ARCH).deb
-DEB_IN   := $(BUILD)/silo $(BUILD)/silo-vmm $(BUILD)/silo-netd $(GUEST_PARTS:%=$(BUILD)/guest/%) \
+# The guest parts as they are when make starts (none in a fresh clone: then
+# the .deb does not exist either); `| image` makes them first.
+DEB_IN   := $(BUILD)/silo $(BUILD)/silo-vmm $(BUILD)/silo-netd \
+            $(wildcard $(GUEST_PARTS:%=$(BUILD)/guest/%)) \
             $(MAN_PAGES) contrib/bash-completion/silo scripts/deb.sh mk/install.mk \
             $(wildcard debian/*)
 deb: all image
 	@$(MAKE) --no-print-directory $(DEB)
-$(DEB): $(DEB_IN)
+$(DEB): $(DEB_IN) | image
 	@scripts/deps.sh deb
 	@scripts/deb.sh $(BUILD) $(SILO_VERSION)
 test: $(DEB)

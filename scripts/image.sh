@@ -20,5 +20,7 @@ ln -sfn "$r/rootfs.ext4" "$dest/rootfs.ext4"
 kver=$(grep -a -m1 -o 'Linux version [^ ]*' "$k/vmlinux" | cut -d' ' -f3 || true)
 printf 'kernel=%s (%s)\ninitramfs=%s\nrootfs=%s\n' "${kver:-unknown}" "$(basename "$k")" \
   "$(basename "$i")" "$(basename "$r")" > "$dest/manifest.tmp"
-mv "$dest/manifest.tmp" "$dest/manifest"
+# unchanged: keep its time, so make deb does not package the same image again
+cmp -s "$dest/manifest.tmp" "$dest/manifest" && rm "$dest/manifest.tmp" ||
+  mv "$dest/manifest.tmp" "$dest/manifest"
 echo "image: $(ls "$dest" | tr '\n' ' ')(in $dest)"
