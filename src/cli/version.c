@@ -16,8 +16,7 @@ int cli_version(void)
         ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
         self[n > 0 ? n : 0] = 0;
         printf("silo %s\ncommit: %s\n", SILO_VERSION, SILO_COMMIT);
-        if (sb_find_part(vmm, self, "SILO_VMM", "silo-vmm", "libexec/silo/silo-vmm") < 0 ||
-            sb_find_part(guest, self, "SILO_GUEST_DIR", "guest", "share/silo") < 0)
+        if (sb_find_parts(self, vmm, guest) < 0)
                 return cli_fail();
         printf("silo-vmm: %s%s\n", vmm, access(vmm, X_OK) ? " (missing)" : "");
         printf("guest: %s\n", guest);

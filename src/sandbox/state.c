@@ -91,6 +91,14 @@ int sb_find_part(char *dst, const char *self, const char *env, const char *build
         return 0;
 }
 
+int sb_find_parts(const char *self, char *vmm, char *guest)
+{
+        if (sb_find_part(vmm, self, "SILO_VMM", "silo-vmm", "libexec/silo/silo-vmm") < 0 ||
+            sb_find_part(guest, self, "SILO_GUEST_DIR", "guest", "share/silo") < 0)
+                return -1;
+        return 0;
+}
+
 int sb_paths_init(struct sb_paths *p, const char *data_flag, const char *run_flag)
 {
         static const char *const data_hints[] = { " or set SILO_DATA_DIR",
@@ -127,9 +135,7 @@ int sb_paths_init(struct sb_paths *p, const char *data_flag, const char *run_fla
                 else
                         r = pick(p->run, run_flag, "SILO_RUN_DIR", "%s/silo-%s", "/tmp", uid);
         }
-        if (d < 0 || r < 0 ||
-            sb_find_part(p->guest, p->self, "SILO_GUEST_DIR", "guest", "share/silo") < 0 ||
-            sb_find_part(p->vmm, p->self, "SILO_VMM", "silo-vmm", "libexec/silo/silo-vmm") < 0)
+        if (d < 0 || r < 0 || sb_find_parts(p->self, p->vmm, p->guest) < 0)
                 return -1;
         p->data_hint = data_hints[d];
         p->run_hint = run_hints[r];
