@@ -38,6 +38,7 @@ help:
 	@echo "make bench    benchmarks (table + JSON)"
 	@echo "make asan     sanitizer build; runs the unit tests and the e2e boot test with it"
 	@echo "make test ASAN=1   make test and make asan's tests together (what CI runs)"
+	@echo "make install [PREFIX=/usr/local] [DESTDIR=]   (and make uninstall); make deb: build/silo_*.deb"
 	@echo "make demo     a sandbox builds and runs a Docker container (in the lab without usable KVM)"
 
 deps:
@@ -70,6 +71,8 @@ include src/agent/build.mk
 include src/cli/build.mk
 include src/net/build.mk
 include src/netd/build.mk
+# version.h, make install/uninstall, make deb.
+include mk/install.mk
 
 # Guest artifacts: each script builds into the cache only when its inputs changed
 # and prints the cache directory; build/guest/ holds symlinks to the results.

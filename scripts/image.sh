@@ -14,4 +14,13 @@ ln -sfn "$k/check-config.txt" "$dest/check-config.txt"
 ln -sfn "$i/initramfs.cpio.gz" "$dest/initramfs.cpio.gz"
 ln -sfn "$i/agent.cpio.gz" "$dest/agent.cpio.gz"
 ln -sfn "$r/rootfs.ext4" "$dest/rootfs.ext4"
+# What silo version reports (src/cli/version.c): the kernel release and
+# each part's cache key, which names its inputs. A file, not a symlink:
+# make install copies it to share/silo/ with the parts.
+kver=$(grep -a -m1 -o 'Linux version [^ ]*' "$k/vmlinux" | cut -d' ' -f3 || true)
+printf 'kernel=%s (%s)\ninitramfs=%s\nrootfs=%s\n' "${kver:-unknown}" "$(basename "$k")" \
+  "$(basename "$i")" "$(basename "$r")" > "$dest/manifest.tmp"
+# unchanged: keep its time, so make deb does not package the same image again
+cmp -s "$dest/manifest.tmp" "$dest/manifest" && rm "$dest/manifest.tmp" ||
+  mv "$dest/manifest.tmp" "$dest/manifest"
 echo "image: $(ls "$dest" | tr '\n' ' ')(in $dest)"

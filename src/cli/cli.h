@@ -69,6 +69,8 @@ int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm
 
 /* Open NAME and require it to be running. */
 int cli_open_running(struct cli *c, struct sandbox *sb, const char *name);
+/* silo version: needs no data or run directory (src/cli/version.c). */
+int cli_version(void);
 
 struct cli_exec_req {
         const char *const *argv;

@@ -110,7 +110,8 @@ static const struct {
 
 static int usage(FILE *f)
 {
-        fprintf(f, "usage: silo [--data-dir DIR] [--run-dir DIR] COMMAND\n");
+        fprintf(f, "usage: silo [--data-dir DIR] [--run-dir DIR] COMMAND\n"
+                   "       silo version | --version\n");
         for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
                 fprintf(f, "  silo %s\n", cmds[i].usage);
         return f == stdout ? 0 : EXIT_OWN;
@@ -127,6 +128,8 @@ int main(int argc, char **argv)
                 const char *a = argv[i];
                 if (!strcmp(a, "-h") || !strcmp(a, "--help"))
                         return usage(stdout);
+                if (!strcmp(a, "--version"))
+                        return cli_version();
                 const char **dst = !strncmp(a, "--data-dir", 10) ? &data
                                  : !strncmp(a, "--run-dir", 9) ? &run : NULL;
                 const char *eq = strchr(a, '=');
@@ -141,6 +144,8 @@ int main(int argc, char **argv)
         }
         if (i >= argc)
                 return usage(stderr);
+        if (!strcmp(argv[i], "version"))
+                return cli_version();
         struct cli c;
         if (sb_paths_init(&c.paths, data, run) < 0)
                 return cli_fail();

@@ -105,6 +105,13 @@ struct sb_paths {
  * Creates <run> (0700) if missing; fails when <run>, or <data> if it
  * exists, is not private (sb_dir_private). */
 int sb_paths_init(struct sb_paths *p, const char *data_flag, const char *run_flag);
+/* A part of silo (silo-vmm, the guest directory) for the executable self:
+ * $env, else self's directory/build_name (build tree), else
+ * PREFIX/install_rel where self is PREFIX/bin/silo (make install). */
+int sb_find_part(char *dst, const char *self, const char *env, const char *build_name,
+                 const char *install_rel);
+/* silo-vmm and the guest directory for self (SB_PATH_MAX each). */
+int sb_find_parts(const char *self, char *vmm, char *guest);
 /* What ssh-agent and tmux ask of their socket directories: a real
  * directory (not a symlink), owned by the effective uid, no group or other
  * access. what names it in the error ("run directory"), hint says how to

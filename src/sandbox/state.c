@@ -62,6 +62,43 @@ int sb_dir_private(const char *path, const char *what, const char *hint, bool cr
         return 0;
 }
 
+/* Where one of silo's installed parts is, the one place that decides it:
+ * the environment variable env when set; else next to this executable
+ * (the build tree: build/silo-vmm, build/guest); else where make install
+ * puts it relative to bin/ (PREFIX/libexec/silo/silo-vmm,
+ * PREFIX/share/silo), so an install works wherever PREFIX is. Neither
+ * present: the build-tree path, which the errors then name ("run make"). */
+int sb_find_part(char *dst, const char *self, const char *env, const char *build_name,
+                 const char *install_rel)
+{
+        const char *e = env ? getenv(env) : NULL;
+        if (e && e[0])
+                return sb_path(dst, "%s", e);
+        char bindir[SB_PATH_MAX], prefix[SB_PATH_MAX];
+        snprintf(bindir, sizeof(bindir), "%s", self);
+        dirname(bindir);
+        snprintf(prefix, sizeof(prefix), "%s", bindir);
+        dirname(prefix);
+        if (sb_path(dst, "%s/%s", bindir, build_name) < 0)
+                return -1;
+        if (access(dst, F_OK) == 0)
+                return 0;
+        char inst[SB_PATH_MAX];
+        if (sb_path(inst, "%s/%s", strcmp(prefix, "/") ? prefix : "", install_rel) < 0)
+                return -1;
+        if (access(inst, F_OK) == 0)
+                memcpy(dst, inst, sizeof(inst));
+        return 0;
+}
+
+int sb_find_parts(const char *self, char *vmm, char *guest)
+{
+        if (sb_find_part(vmm, self, "SILO_VMM", "silo-vmm", "libexec/silo/silo-vmm") < 0 ||
+            sb_find_part(guest, self, "SILO_GUEST_DIR", "guest", "share/silo") < 0)
+                return -1;
+        return 0;
+}
+
 int sb_paths_init(struct sb_paths *p, const char *data_flag, const char *run_flag)
 {
         static const char *const data_hints[] = { " or set SILO_DATA_DIR",
@@ -75,9 +112,6 @@ int sb_paths_init(struct sb_paths *p, const char *data_flag, const char *run_fla
         if (n <= 0)
                 return sb_fail("cannot find the silo executable: %s", strerror(errno));
         p->self[n] = 0;
-        char bindir[SB_PATH_MAX];
-        snprintf(bindir, sizeof(bindir), "%s", p->self);
-        dirname(bindir);
 
         const char *home = getenv("HOME");
         const char *xdg_data = getenv("XDG_DATA_HOME");
@@ -101,8 +135,7 @@ int sb_paths_init(struct sb_paths *p, const char *data_flag, const char *run_fla
                 else
                         r = pick(p->run, run_flag, "SILO_RUN_DIR", "%s/silo-%s", "/tmp", uid);
         }
-        if (d < 0 || r < 0 || pick(p->guest, NULL, "SILO_GUEST_DIR", "%s%s", bindir, "/guest") < 0 ||
-            pick(p->vmm, NULL, "SILO_VMM", "%s%s", bindir, "/silo-vmm") < 0)
+        if (d < 0 || r < 0 || sb_find_parts(p->self, p->vmm, p->guest) < 0)
                 return -1;
         p->data_hint = data_hints[d];
         p->run_hint = run_hints[r];

@@ -348,6 +348,44 @@ static void test_sockets_private(void **state)
         umask(old);
 }
 
+/* sb_find_part: the environment wins, then the build tree beside the
+ * executable, then PREFIX/libexec/silo and PREFIX/share/silo (make install);
+ * with neither, the build-tree path (what the "run make" errors name). */
+static void test_find_part_layouts(void **state)
+{
+        (void)state;
+        char self[300], dir[200], got[SB_PATH_MAX], want[300];
+        snprintf(dir, sizeof(dir), "%s/usr/bin", top);
+        assert_int_equal(sb_mkdir_p(dir, 0755), 0);
+        snprintf(self, sizeof(self), "%s/silo", dir);
+        unsetenv("SILO_VMM");
+        /* nothing installed yet */
+        assert_int_equal(sb_find_part(got, self, "SILO_VMM", "silo-vmm", "libexec/silo/silo-vmm"), 0);
+        snprintf(want, sizeof(want), "%s/silo-vmm", dir);
+        assert_string_equal(got, want);
+        /* installed: bin/../libexec/silo, written without the ".." */
+        snprintf(dir, sizeof(dir), "%s/usr/libexec/silo", top);
+        assert_int_equal(sb_mkdir_p(dir, 0755), 0);
+        snprintf(want, sizeof(want), "%s/silo-vmm", dir);
+        put(want, "");
+        assert_int_equal(sb_find_part(got, self, "SILO_VMM", "silo-vmm", "libexec/silo/silo-vmm"), 0);
+        assert_string_equal(got, want);
+        snprintf(dir, sizeof(dir), "%s/usr/share/silo", top);
+        assert_int_equal(sb_mkdir_p(dir, 0755), 0);
+        assert_int_equal(sb_find_part(got, self, NULL, "guest", "share/silo"), 0);
+        assert_string_equal(got, dir);
+        /* a build tree beside the executable comes first */
+        snprintf(want, sizeof(want), "%s/usr/bin/silo-vmm", top);
+        put(want, "");
+        assert_int_equal(sb_find_part(got, self, "SILO_VMM", "silo-vmm", "libexec/silo/silo-vmm"), 0);
+        assert_string_equal(got, want);
+        /* and the environment before both */
+        setenv("SILO_VMM", "/opt/x/silo-vmm", 1);
+        assert_int_equal(sb_find_part(got, self, "SILO_VMM", "silo-vmm", "libexec/silo/silo-vmm"), 0);
+        assert_string_equal(got, "/opt/x/silo-vmm");
+        unsetenv("SILO_VMM");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -358,6 +396,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_rmtree_race_never_follows, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_config_value_with_newline, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sockets_private, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_find_part_layouts, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
