@@ -119,8 +119,9 @@ static void stream_put(int fd)
 }
 
 /* One query and its answer on stream v. Returns the answer's length (a
- * malloc'd *ans), -EPIPE or -ECONNRESET when the stream ended before any
- * answer byte (a kept stream the broker closed), or another -errno. */
+ * malloc'd *ans), -EPROTO for a broken answer, -ETIMEDOUT, or another
+ * -errno when the stream failed before any answer byte (e.g. a kept stream
+ * the broker closed). */
 static long ask(int v, const struct udp_query *u, uint8_t **ans)
 {
         uint8_t pre[DNS_TCP_PREFIX];
@@ -162,9 +163,12 @@ void *netdns_udp_query(void *arg)
                         goto out;
                 }
                 alen = ask(v, u, &ans);
-                /* a kept stream the broker closed: -EPIPE, or -ECONNRESET
-                 * when our query was still unread there; once on a new one */
-                if (!reused || (alen != -EPIPE && alen != -ECONNRESET))
+                /* A kept stream the broker closed fails before any answer
+                 * byte, with EPIPE, ECONNRESET or ENOTCONN depending on how
+                 * far vsock's shutdown got: once more on a new stream. Not
+                 * after a timeout (the client retries by itself) or a
+                 * broken answer. */
+                if (!reused || alen >= 0 || alen == -ETIMEDOUT || alen == -EPROTO)
                         break;
                 close(v);
                 v = -1;

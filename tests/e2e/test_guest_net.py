@@ -98,6 +98,7 @@ class FakeBroker:
         self.dns = []                   # (name, qtype) per query
         self.dns_streams = 0            # streams the stub opened on port 1053
         self.dns_close = False          # close each DNS stream after one answer
+        self.dns_conns = []
         self.errors = []
         self.socks = []
         for port, fn in ((NET_PORT_CONNECT, self.on_connect), (NET_PORT_DNS, self.on_dns)):
@@ -149,6 +150,7 @@ class FakeBroker:
 
     def on_dns(self, c):
         self.dns_streams += 1
+        self.dns_conns.append(c)
         with c:
             try:
                 while True:
@@ -405,9 +407,15 @@ def scenario(env, name, vsock, broker, seen):
     assert b"GET /restarted HTTP/1.1" in r.stdout, r
     assert b"network daemon killed by signal 9: restarting" in silo(env, "logs", name).stdout
 
-    # no broker on the host: a UDP query gets SERVFAIL at once
+    # no broker on the host (its listener and the streams the stub kept
+    # end, as when silo-netd exits): a UDP query gets SERVFAIL at once
     broker.socks[1].close()
     os.unlink(f"{vsock}_{NET_PORT_DNS}")
+    for c in broker.dns_conns:
+        try:
+            c.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
     t = time.monotonic()
     r = sh(env, name, "python3 /tmp/dns.py example.test udp")
     assert r.stdout.split()[1:] == [b"2"], r   # RCODE 2, SERVFAIL
