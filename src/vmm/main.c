@@ -76,7 +76,7 @@ static int read_env(struct vm_config *cfg, int64_t t0)
 	env = getenv("SILO_VMM_HUGEPAGES");
 	cfg->huge_pages = env && !strcmp(env, "1");
 	/* The lab's nested guests can take seconds to answer a vsock connect
-	 * while they boot dockerd; the product keeps the recipe's 2 s. */
+	 * while they boot dockerd; the product keeps VSOCK_CONNECT_TIMEOUT_MS (2 s). */
 	env = getenv("SILO_VMM_VSOCK_CONNECT_MS");
 	if (env && *env) {
 		char *end;

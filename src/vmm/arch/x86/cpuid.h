@@ -1,4 +1,4 @@
-/* Guest CPUID: KVM's supported set, adjusted per vCPU (recipe §CPUID). */
+/* Guest CPUID: KVM's supported set, adjusted per vCPU (KVM_GET_SUPPORTED_CPUID, Documentation/virt/kvm/api.rst; bits in cpuid.c). */
 #ifndef SILO_VMM_X86_CPUID_H
 #define SILO_VMM_X86_CPUID_H
 

@@ -1,4 +1,4 @@
-/* Boot MSRs (recipe §MSRs, Firecracker msr.rs create_boot_msr_entries). */
+/* Boot MSRs (Intel SDM Vol. 4 for the MSRs; the set Firecracker's msr.rs create_boot_msr_entries writes). */
 #ifndef SILO_VMM_X86_MSR_H
 #define SILO_VMM_X86_MSR_H
 

@@ -1,6 +1,6 @@
 /*
  * vsock connection state machine and credit-based flow control
- * (VIRTIO 1.2 §5.10.6.3-§5.10.6.6; recipe §f, Firecracker csm/connection.rs).
+ * (VIRTIO 1.2 §5.10.6.3-§5.10.6.6; Firecracker csm/connection.rs).
  *
  * Host socket writes never block and never raise SIGPIPE (MSG_DONTWAIT |
  * MSG_NOSIGNAL). Guest data the socket cannot take goes to a ring of
@@ -41,7 +41,7 @@ uint32_t vsock_credit_peer_avail(const struct vsock_credit *c)
 
 bool vsock_credit_peer_needs_update(const struct vsock_credit *c)
 {
-	/* The guest believes it has buf_alloc - unannounced bytes (recipe §f);
+	/* The guest believes it has buf_alloc - unannounced bytes (VIRTIO 1.2 §5.10.6.3);
 	 * announce before that falls below what it can send in one packet, so
 	 * its sender never waits for our update (u32 wrap intended). */
 	return c->fwd_cnt - c->last_fwd_cnt_to_peer >= VSOCK_CREDIT_UPDATE_BYTES;

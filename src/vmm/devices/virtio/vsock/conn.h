@@ -1,7 +1,7 @@
 /*
  * One vsock stream connection between a guest AF_VSOCK socket and a host
  * AF_UNIX socket: state machine, credit accounting and the bounded buffer for
- * guest data the host socket could not take yet (recipe §f, Firecracker
+ * guest data the host socket could not take yet (VIRTIO 1.2 §5.10.6.3, Firecracker
  * csm/connection.rs + csm/txbuf.rs; VIRTIO 1.2 §5.10.6.3 for credit).
  */
 #ifndef SILO_VMM_VSOCK_CONN_H
@@ -62,7 +62,7 @@ struct vsock_credit {
 
 /* Bytes we may still send to the guest: peer_buf_alloc - (rx_cnt - peer_fwd_cnt). */
 uint32_t vsock_credit_peer_avail(const struct vsock_credit *c);
-/* Guest's view of our free space dropped below the threshold (recipe §f). */
+/* Guest's view of our free space dropped below the threshold (VIRTIO 1.2 §5.10.6.3). */
 bool vsock_credit_peer_needs_update(const struct vsock_credit *c);
 /* Stamp our buf_alloc/fwd_cnt into an outgoing packet. */
 void vsock_credit_stamp(struct vsock_credit *c, struct vsock_pkt *p);

@@ -1,7 +1,7 @@
 /*
  * vsock muxer: Unix listener, CONNECT handshake, connection table, nested
  * epoll, timeouts and the queue of packets waiting for guest RX buffers
- * (recipe §f "Host-side Unix socket protocol"; Firecracker unix/muxer.rs).
+ * (docs/silo-vmm.md "vsock: the host side"; Firecracker unix/muxer.rs).
  *
  * Epoll cookies are (generation << 32 | slot), so an event for a connection
  * that was killed earlier in the same batch, and whose slot was reused, is

@@ -1,5 +1,5 @@
 /*
- * The vsock muxer (recipe §f "Host-side Unix socket protocol", Firecracker
+ * The vsock muxer (docs/silo-vmm.md "vsock: the host side", Firecracker
  * vsock/unix/muxer.rs): the Unix listener, the connection table keyed by
  * (local_port, peer_port), one nested epoll fd for the listener, the timer and
  * every connection socket, and the queue of connections with packets for the
@@ -18,7 +18,7 @@
 #define VSOCK_MAX_CONNS 1023        /* Firecracker defs::MAX_CONNECTIONS */
 #define VSOCK_HASH_SIZE 1024
 #define VSOCK_RST_RING 2048         /* RSTs for connections that no longer exist */
-#define VSOCK_CONNECT_LINE_MAX 32   /* recipe §f: "CONNECT <port>\n", at most 32 bytes */
+#define VSOCK_CONNECT_LINE_MAX 32   /* "CONNECT <port>\n", at most 32 bytes (docs/silo-vmm.md) */
 #define VSOCK_LOCAL_PORT_FIRST (1U << 30)
 
 struct vdev;

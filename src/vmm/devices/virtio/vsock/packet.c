@@ -4,7 +4,7 @@
 
 #include "vmm/devices/virtio/vsock/packet.h"
 
-/* Offsets from the recipe's table (§f); the UAPI struct must agree. */
+/* Header offsets of VIRTIO 1.2 §5.10.6 (struct virtio_vsock_hdr); the UAPI struct must agree. */
 _Static_assert(offsetof(struct virtio_vsock_hdr, len) == 0x18, "hdr.len offset");
 _Static_assert(offsetof(struct virtio_vsock_hdr, op) == 0x1e, "hdr.op offset");
 _Static_assert(offsetof(struct virtio_vsock_hdr, fwd_cnt) == 0x28, "hdr.fwd_cnt offset");

@@ -1,6 +1,6 @@
 /*
  * virtio-vsock device (VIRTIO 1.2 §5.10) with Firecracker's "hybrid vsock"
- * host side: AF_UNIX sockets instead of vhost-vsock (recipe §f).
+ * host side: AF_UNIX sockets instead of vhost-vsock (docs/silo-vmm.md "vsock: the host side").
  *
  *   host -> guest: connect to uds_path, write "CONNECT <port>\n", read
  *                  "OK <local_port>\n", then the stream is the guest's.
