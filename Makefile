@@ -40,6 +40,7 @@ help:
 	@echo "make test ASAN=1   make test and make asan's tests together (what CI runs)"
 	@echo "make install [PREFIX=/usr/local] [DESTDIR=]   (and make uninstall); make deb: build/silo_*.deb"
 	@echo "make demo     a sandbox builds and runs a Docker container (in the lab without usable KVM)"
+	@echo "make format   C style of src/ and tests (.clang-format); make format-check checks it"
 
 deps:
 	@scripts/deps.sh build unit agent
@@ -73,6 +74,7 @@ include src/net/build.mk
 include src/netd/build.mk
 # version.h, make install/uninstall, make deb.
 include mk/install.mk
+include mk/format.mk
 
 # Guest artifacts: each script builds into the cache only when its inputs changed
 # and prints the cache directory; build/guest/ holds symlinks to the results.

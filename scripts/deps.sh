@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a make target needs, idempotently.
-# usage: scripts/deps.sh GROUP...   (groups: build unit kernel lab fuzz deb)
+# usage: scripts/deps.sh GROUP...   (groups: build unit kernel lab fuzz deb format)
 # Runs `apt-get update` at most once per call and only when something is missing.
 set -euo pipefail
 
@@ -14,6 +14,7 @@ declare -A GROUP=(
   [kernel]="linux-source-6.1 flex bison bc libelf-dev libssl-dev lz4 xz-utils cpio docker.io busybox-static"
   [lab]="qemu-system-x86 debootstrap e2fsprogs busybox-static cpio kmod xz-utils"
   [deb]="dpkg-dev gzip"
+  [format]="clang-format"
 )
 
 missing=()
