@@ -124,14 +124,15 @@ static void stream_put(int fd)
  * the broker closed). */
 static long ask(int v, const struct udp_query *u, uint8_t **ans)
 {
-        uint8_t pre[DNS_TCP_PREFIX];
+        uint8_t pre[DNS_TCP_PREFIX], q[DNS_TCP_PREFIX + DNS_QUERY_MAX];
         size_t alen;
         int rc;
 
-        if (dns_tcp_put_len(pre, u->len) < 0)
+        /* length and query in one write: one vsock packet, one queue kick */
+        if (dns_tcp_put_len(q, u->len) < 0)
                 return -EINVAL;
-        if ((rc = netfwd_write_full(v, pre, sizeof(pre), DNS_ANSWER_TMO_MS)) < 0 ||
-            (rc = netfwd_write_full(v, u->msg, u->len, DNS_ANSWER_TMO_MS)) < 0)
+        memcpy(q + DNS_TCP_PREFIX, u->msg, u->len);
+        if ((rc = netfwd_write_full(v, q, DNS_TCP_PREFIX + u->len, DNS_ANSWER_TMO_MS)) < 0)
                 return rc;
         if ((rc = netfwd_read_full(v, pre, sizeof(pre), DNS_ANSWER_TMO_MS)) < 0)
                 return rc;
