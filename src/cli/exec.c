@@ -26,7 +26,7 @@ static void on_signal(int sig)
 
 int cli_exec(const struct sandbox *sb, const struct cli_exec_req *r)
 {
-        struct agent_exec_opts o = { .argv = r->argv, .env = r->env, .cwd = r->cwd,
+        struct aclient_exec_opts o = { .argv = r->argv, .env = r->env, .cwd = r->cwd,
                                      .user = r->user, .tty = r->tty, .in_fd = r->stdin ? 0 : -1,
                                      .out_fd = 1, .err_fd = 2, .tty_fd = -1 };
         if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
@@ -52,9 +52,9 @@ int cli_exec(const struct sandbox *sb, const struct cli_exec_req *r)
                         raw = tcsetattr(0, TCSADRAIN, &t) == 0;
                 }
         }
-        struct agent_err err = { 0 };
+        struct aclient_err err = { 0 };
         struct proto_exit x;
-        int rc = agent_exec(sb->addr, &o, &x, &err);
+        int rc = aclient_exec(sb->addr, &o, &x, &err);
         if (raw)
                 tcsetattr(0, TCSADRAIN, &saved);
         close(sig_pipe[0]);

@@ -223,8 +223,8 @@ err:
  * longer than the caller's own, e.g. SILO_AGENT_TIMEOUT). */
 static int with_timeouts(int ms, int (*fn)(const char *addr), const char *addr)
 {
-        struct agent_timeouts saved, t;
-        agent_get_timeouts(&saved);
+        struct aclient_timeouts saved, t;
+        aclient_get_timeouts(&saved);
         t = saved;
         if (t.connect_ms > (uint32_t)ms)
                 t.connect_ms = (uint32_t)ms;
@@ -232,23 +232,23 @@ static int with_timeouts(int ms, int (*fn)(const char *addr), const char *addr)
                 t.request_ms = (uint32_t)ms;
         if (t.idle_ms > (uint32_t)ms)
                 t.idle_ms = (uint32_t)ms;
-        agent_set_timeouts(&t);
+        aclient_set_timeouts(&t);
         int r = fn(addr);
-        agent_set_timeouts(&saved);
+        aclient_set_timeouts(&saved);
         return r;
 }
 
 static int ping(const char *addr)
 {
-        struct agent_err e;
+        struct aclient_err e;
         uint32_t v;
-        return agent_ping(addr, &v, &e);
+        return aclient_ping(addr, &v, &e);
 }
 
 static int shutdown_req(const char *addr)
 {
-        struct agent_err e;
-        return agent_shutdown(addr, &e);
+        struct aclient_err e;
+        return aclient_shutdown(addr, &e);
 }
 
 /* The client's own deadlines bound it: a guest that hangs mid-answer only
