@@ -1,4 +1,4 @@
-/* cli.c: silo-agent, a developer command for driving the guest agent.
+/* silo-agent.c: silo-agent, a developer command for driving the guest agent.
  *
  *   silo-agent SOCK ping
  *   silo-agent SOCK exec [-t] [-i] [-e K=V]... [-w DIR] [-u USER] [-T MS] -- CMD...
@@ -11,9 +11,11 @@
  * Exit status: exec returns the command's status (128+N if killed by signal
  * N, 127 if it was not found, 126 if it could not be started); everything
  * else 0 on success; 125 for errors of silo-agent itself or the transport,
- * with one line on stderr.
+ * with one line on stderr. Signals, terminal and exit status of exec are
+ * silo exec's: the same front end (client/exec_fe.h).
  */
 #include "client/client.h"
+#include "client/exec_fe.h"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -21,17 +23,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
-#define EXIT_OWN 125
-
-static int sig_pipe[2] = { -1, -1 };
-static struct termios saved_tio;
-static bool raw_mode;
+#define EXIT_OWN ACLIENT_EXIT_OWN
 
 static int die(const struct aclient_err *e)
 {
@@ -52,26 +48,9 @@ static int usage(void)
         return EXIT_OWN;
 }
 
-static void on_signal(int sig)
-{
-        unsigned char c = (unsigned char)sig;
-        int saved = errno;
-        if (write(sig_pipe[1], &c, 1) < 0) {
-                /* pipe full: the signal is dropped, like a coalesced one */
-        }
-        errno = saved;
-}
-
-static void restore_tty(void)
-{
-        if (raw_mode)
-                tcsetattr(0, TCSADRAIN, &saved_tio);
-        raw_mode = false;
-}
-
 static int cmd_exec(const char *addr, int argc, char **argv)
 {
-        struct aclient_exec_opts o = { .in_fd = -1, .out_fd = 1, .err_fd = 2, .tty_fd = -1 };
+        struct aclient_exec_opts o = { .in_fd = -1, .out_fd = 1, .err_fd = 2 };
         const char *env[256];
         size_t nenv = 0;
         bool interactive = false;
@@ -105,45 +84,12 @@ static int cmd_exec(const char *addr, int argc, char **argv)
 
         struct aclient_err err = { 0 };
         struct proto_exit x;
-        if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
-                perror("silo-agent: pipe");
-                return EXIT_OWN;
-        }
-        o.sig_fd = sig_pipe[0];
-        struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
-        sigemptyset(&sa.sa_mask);
-        /* With a remote tty, ^C and ^Z are bytes for the remote line
-         * discipline; only signals sent to us from elsewhere are forwarded. */
-        int fwd[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
-        for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
-                sigaction(fwd[i], &sa, NULL);
-        signal(SIGPIPE, SIG_IGN);
-        struct winsize ws;
-        if (o.tty) {
-                int tfd = isatty(0) ? 0 : isatty(1) ? 1 : -1;
-                o.tty_fd = tfd;
-                if (tfd >= 0 && ioctl(tfd, TIOCGWINSZ, &ws) == 0)
-                        o.rows = ws.ws_row, o.cols = ws.ws_col;
-                if (interactive && isatty(0) && tcgetattr(0, &saved_tio) == 0) {
-                        struct termios raw = saved_tio;
-                        cfmakeraw(&raw);
-                        if (tcsetattr(0, TCSADRAIN, &raw) == 0)
-                                raw_mode = true;
-                }
-        }
-        int rc = aclient_exec(addr, &o, &x, &err);
-        restore_tty();
-        if (rc < 0) {
+        int rc = aclient_exec_fe(addr, &o, &x, &err);
+        if (rc < 0)
                 fprintf(stderr, "silo-agent: %s\n", err.msg);
-                if (err.remote && err.code == ENOENT)
-                        return 127;
-                return err.remote ? 126 : EXIT_OWN;
-        }
-        if (x.flags & EXIT_F_TIMEOUT)
+        else if (x.flags & EXIT_F_TIMEOUT)
                 fprintf(stderr, "silo-agent: command timed out after %u ms\n", o.timeout_ms);
-        if (x.flags & EXIT_F_SIGNALED)
-                return 128 + (x.code & 0x7f);
-        return x.code & 0xff;
+        return aclient_exit_status(rc, &x, &err);
 }
 
 static void print_mode(uint32_t m, char out[11])
