@@ -7,6 +7,7 @@
 #   $(BUILD)/tests/test_extract    cmocka: hostile tar streams into sb_extract_tar
 #   $(BUILD)/tests/test_quote      cmocka: quoting guest text for the terminal and JSON
 #   $(BUILD)/tests/test_exec_fe    cmocka: the exit status of an exec (client/exec_fe.c)
+#   $(BUILD)/tests/test_vmm_cmd    cmocka: the command line sb_start runs (vmm_cmd.c)
 
 SANDBOX_LIB  := $(BUILD)/libsilo-sandbox.a
 # The sandbox library uses the network policy code (src/net/build.mk, which
@@ -44,3 +45,6 @@ $(BUILD)/tests/test_sandbox_dirs: LDFLAGS += $(SANDBOX_LIB) $(SANDBOX_NET) $(SIL
 # one front end of silo exec, silo run and silo-agent.
 $(BUILD)/tests/test_exec_fe: $(SILO_LIB)
 $(BUILD)/tests/test_exec_fe: LDFLAGS += $(SILO_LIB)
+# cmocka: the supervisor + silo-vmm command line sb_start builds (vmm_cmd.c).
+$(BUILD)/tests/test_vmm_cmd: $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
+$(BUILD)/tests/test_vmm_cmd: LDFLAGS += $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
