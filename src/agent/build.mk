@@ -8,8 +8,8 @@
 #   $(BUILD)/silo-init       static, musl-gcc -Os: goes into the guest image
 #   $(BUILD)/silo-init-host  same sources with the host compiler and CFLAGS,
 #                            so `make asan` exercises the agent under ASan/UBSan
-#   $(BUILD)/silo-agent      host developer client
-#   $(BUILD)/libsilo.a       src/proto/*.c + src/client/*.c (not cli.c)
+#   $(BUILD)/silo-agent      host developer client (src/tools/silo-agent.c)
+#   $(BUILD)/libsilo.a       src/proto/*.c + src/client/*.c
 #   $(BUILD)/tests/test_proto  cmocka unit test, linked with libsilo.a
 
 ifeq ($(firstword $(MAKEFILE_LIST)),src/agent/build.mk)
@@ -33,7 +33,7 @@ MUSL_CC        ?= musl-gcc
 AGENT_MUSL_INC := $(BUILD)/musl-include
 SILO_LIB       := $(BUILD)/libsilo.a
 PROTO_SRCS     := $(sort $(wildcard src/proto/*.c))
-CLIENT_SRCS    := $(filter-out src/client/cli.c,$(sort $(wildcard src/client/*.c)))
+CLIENT_SRCS    := $(sort $(wildcard src/client/*.c))
 AGENT_SRCS     := $(sort $(wildcard src/agent/*.c))
 # The network daemon's header codecs and worker threads (plain C, shared
 # with the host broker).
@@ -72,7 +72,7 @@ $(SILO_LIB): $(SILO_LIB_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/silo-agent: $(BUILD)/src/client/cli.o $(SILO_LIB)
+$(BUILD)/silo-agent: $(BUILD)/src/tools/silo-agent.o $(SILO_LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS)
 
 # The top Makefile links unit tests against libvmm.a only; add libsilo.a

@@ -6,6 +6,8 @@
 #   $(BUILD)/tests/test_cli_parse  cmocka: sizes, names, config/exit records, diff
 #   $(BUILD)/tests/test_extract    cmocka: hostile tar streams into sb_extract_tar
 #   $(BUILD)/tests/test_quote      cmocka: quoting guest text for the terminal and JSON
+#   $(BUILD)/tests/test_exec_fe    cmocka: the exit status of an exec (client/exec_fe.c)
+#   $(BUILD)/tests/test_vmm_cmd    cmocka: the command line sb_start runs (vmm_cmd.c)
 
 SANDBOX_LIB  := $(BUILD)/libsilo-sandbox.a
 # The sandbox library uses the network policy code (src/net/build.mk, which
@@ -38,3 +40,11 @@ cli: $(BUILD)/silo
 # cmocka: run/data directory checks, no-follow file work, config encoding.
 $(BUILD)/tests/test_sandbox_dirs: $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
 $(BUILD)/tests/test_sandbox_dirs: LDFLAGS += $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
+
+# cmocka: the exit status of an exec (client/exec_fe.c, in libsilo.a), the
+# one front end of silo exec, silo run and silo-agent.
+$(BUILD)/tests/test_exec_fe: $(SILO_LIB)
+$(BUILD)/tests/test_exec_fe: LDFLAGS += $(SILO_LIB)
+# cmocka: the supervisor + silo-vmm command line sb_start builds (vmm_cmd.c).
+$(BUILD)/tests/test_vmm_cmd: $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
+$(BUILD)/tests/test_vmm_cmd: LDFLAGS += $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)

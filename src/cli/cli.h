@@ -2,14 +2,15 @@
 #ifndef SILO_CLI_H
 #define SILO_CLI_H
 
+#include "client/exec_fe.h"
 #include "sandbox/sandbox.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 
 /* Docker's convention: the command's own status for exec/run, 125 when
- * silo itself failed (126 cannot start, 127 not found). */
-#define EXIT_OWN 125
+ * silo itself failed (126 cannot start, 127 not found: exec_fe.h). */
+#define EXIT_OWN ACLIENT_EXIT_OWN
 
 struct cli {
         struct sb_paths paths;

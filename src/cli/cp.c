@@ -88,9 +88,9 @@ static int copy_in(const struct sandbox *sb, const char *src, const char *dst)
                 return cli_failf("%s: %s", src, strerror(errno));
         char srcdir[SB_PATH_MAX], srcbase[SB_PATH_MAX], dest[SB_PATH_MAX], destdir[SB_PATH_MAX];
         split_path(src, srcdir, srcbase);
-        struct agent_stat as;
-        struct agent_err e;
-        bool into = agent_stat(sb->addr, dst, true, &as, &e) == 0 && S_ISDIR(as.st.mode);
+        struct aclient_stat as;
+        struct aclient_err e;
+        bool into = aclient_stat(sb->addr, dst, true, &as, &e) == 0 && S_ISDIR(as.st.mode);
         if (into ? sb_path(dest, "%s/%s", dst, srcbase) : sb_path(dest, "%s", dst))
                 return cli_fail();
         char *argv[16];
@@ -128,7 +128,7 @@ static int copy_in(const struct sandbox *sb, const char *src, const char *dst)
                 return cli_failf("pipe: %s", strerror(errno));
         int pid = spawn_tar(argv, p[1], 1);
         close(p[1]);
-        int r = pid < 0 ? -1 : agent_put_tar(sb->addr, destdir, p[0], &e);
+        int r = pid < 0 ? -1 : aclient_put_tar(sb->addr, destdir, p[0], &e);
         close(p[0]);
         int t = pid < 0 ? -1 : wait_ok(pid);
         if (r < 0)
@@ -149,15 +149,15 @@ static int copy_in(const struct sandbox *sb, const char *src, const char *dst)
 #define CP_MAX_SIZE_DEFAULT (8ull << 30)   /* --max-size: several GiB */
 
 struct rx_src {
-        struct agent_rx *rx;
-        struct agent_err e;
+        struct aclient_rx *rx;
+        struct aclient_err e;
         const char *who;                   /* "NAME:/path" for messages */
 };
 
 static long rx_read(void *arg, const void **buf)
 {
         struct rx_src *s = arg;
-        long n = agent_rx_read(s->rx, buf, &s->e);
+        long n = aclient_rx_read(s->rx, buf, &s->e);
         if (n < 0)
                 sb_fail("%s: %s", s->who, s->e.msg);
         return n;
@@ -170,7 +170,7 @@ static int copy_out_file(struct rx_src *s, const char *addr, const char *src, in
         uint64_t size, got = 0;
         char tmp[SB_PATH_MAX + 32];
         int rc = -1, fd = -1;
-        s->rx = agent_rx_file(addr, src, &mode, &size, &s->e);
+        s->rx = aclient_rx_file(addr, src, &mode, &size, &s->e);
         if (!s->rx)
                 return sb_fail("%s: %s", s->who, s->e.msg);
         struct statvfs v;
@@ -195,7 +195,7 @@ static int copy_out_file(struct rx_src *s, const char *addr, const char *src, in
         const char *tname = tmp + strlen(parent) + 1;
         const void *buf;
         long n;
-        while ((n = agent_rx_read(s->rx, &buf, &s->e)) > 0) {
+        while ((n = aclient_rx_read(s->rx, &buf, &s->e)) > 0) {
                 /* The guest said how long the file is; a file that grew
                  * since is cut there rather than trusted to end. */
                 if ((uint64_t)n > size - got) {
@@ -224,7 +224,7 @@ static int copy_out_file(struct rx_src *s, const char *addr, const char *src, in
         if (rc < 0)
                 unlinkat(pfd, tname, 0);
 out:
-        agent_rx_close(s->rx);
+        aclient_rx_close(s->rx);
         return rc;
 }
 
@@ -248,13 +248,13 @@ static int copy_out_tree(struct rx_src *s, const char *addr, const char *src, in
                 sb_fail("%s: %s", tmp, strerror(errno));
                 goto out;
         }
-        s->rx = agent_rx_tar(addr, req, &s->e);
+        s->rx = aclient_rx_tar(addr, req, &s->e);
         if (!s->rx) {
                 sb_fail("%s: %s", s->who, s->e.msg);
                 goto out;
         }
         rc = sb_extract_tar(tfd, rx_read, s, &x);
-        agent_rx_close(s->rx);
+        aclient_rx_close(s->rx);
         if (rc == 0 && sb_tree_move(pfd, tname, pfd, tbase) < 0)
                 rc = sb_fail("%s/%s: %s", parent, tbase, strerror(errno));
         if (rc == 0)
@@ -269,11 +269,11 @@ out:
 static int copy_out(const struct sandbox *sb, const char *src, const char *dst, uint64_t max)
 {
         struct rx_src s = { .who = NULL };
-        struct agent_stat as;
+        struct aclient_stat as;
         char who[SB_NAME_MAX + SB_PATH_MAX + 2];
         snprintf(who, sizeof(who), "%s:%s", sb->name, src);
         s.who = who;
-        if (agent_stat(sb->addr, src, true, &as, &s.e) < 0)
+        if (aclient_stat(sb->addr, src, true, &as, &s.e) < 0)
                 return cli_failf("%s: %s", who, s.e.msg);
         char base[SB_PATH_MAX], target[SB_PATH_MAX], parent[SB_PATH_MAX], tbase[SB_PATH_MAX];
         split_path(src, NULL, base);

@@ -160,7 +160,7 @@ int main(int argc, char **argv)
                         return cli_failf("invalid SILO_AGENT_TIMEOUT '%s': use seconds, 1..86400",
                                          at);
                 uint32_t ms = (uint32_t)s * 1000;
-                agent_set_timeouts(&(struct agent_timeouts){ ms, ms, ms });
+                aclient_set_timeouts(&(struct aclient_timeouts){ ms, ms, ms });
         }
         for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
                 if (!strcmp(argv[i], cmds[k].name))

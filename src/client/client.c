@@ -18,18 +18,20 @@
 
 /* Per thread, so a caller may shorten them for one call (sb_stop) without
  * racing other threads. */
-static __thread struct agent_timeouts tmo = {
-        .connect_ms = AGENT_CONNECT_MS, .request_ms = AGENT_REQUEST_MS, .idle_ms = AGENT_IDLE_MS,
+static __thread struct aclient_timeouts tmo = {
+        .connect_ms = ACLIENT_CONNECT_MS,
+        .request_ms = ACLIENT_REQUEST_MS,
+        .idle_ms = ACLIENT_IDLE_MS,
 };
 
-void agent_set_timeouts(const struct agent_timeouts *t)
+void aclient_set_timeouts(const struct aclient_timeouts *t)
 {
-        tmo.connect_ms = t->connect_ms ? t->connect_ms : AGENT_CONNECT_MS;
-        tmo.request_ms = t->request_ms ? t->request_ms : AGENT_REQUEST_MS;
-        tmo.idle_ms = t->idle_ms ? t->idle_ms : AGENT_IDLE_MS;
+        tmo.connect_ms = t->connect_ms ? t->connect_ms : ACLIENT_CONNECT_MS;
+        tmo.request_ms = t->request_ms ? t->request_ms : ACLIENT_REQUEST_MS;
+        tmo.idle_ms = t->idle_ms ? t->idle_ms : ACLIENT_IDLE_MS;
 }
 
-void agent_get_timeouts(struct agent_timeouts *t) { *t = tmo; }
+void aclient_get_timeouts(struct aclient_timeouts *t) { *t = tmo; }
 
 uint64_t cl_now_ms(void)
 {
@@ -58,7 +60,7 @@ static int sock_timeouts(int fd, uint32_t ms)
         return 0;
 }
 
-int cl_fail(struct agent_err *err, int code, const char *fmt, ...)
+int cl_fail(struct aclient_err *err, int code, const char *fmt, ...)
 {
         if (err) {
                 va_list ap;
@@ -71,7 +73,7 @@ int cl_fail(struct agent_err *err, int code, const char *fmt, ...)
         return -1;
 }
 
-int cl_remote(struct agent_err *err, const struct proto_frame *f)
+int cl_remote(struct aclient_err *err, const struct proto_frame *f)
 {
         int32_t code;
         const char *msg;
@@ -83,7 +85,7 @@ int cl_remote(struct agent_err *err, const struct proto_frame *f)
         return -1;
 }
 
-int cl_unexpected(struct agent_err *err, int rc, const struct proto_frame *f, const char *what)
+int cl_unexpected(struct aclient_err *err, int rc, const struct proto_frame *f, const char *what)
 {
         if (rc == 0)
                 return cl_fail(err, EPIPE, "%s: agent closed the stream early", what);
@@ -100,7 +102,7 @@ int cl_unexpected(struct agent_err *err, int rc, const struct proto_frame *f, co
 
 /* Read the line after CONNECT one byte at a time: anything past '\n'
  * already belongs to the agent's stream. */
-static int handshake(int fd, const char *path, uint64_t deadline, struct agent_err *err)
+static int handshake(int fd, const char *path, uint64_t deadline, struct aclient_err *err)
 {
         char line[64];
         size_t n = 0;
@@ -136,7 +138,7 @@ static int handshake(int fd, const char *path, uint64_t deadline, struct agent_e
         return 0;
 }
 
-int agent_connect(const char *addr, struct agent_err *err)
+int aclient_connect(const char *addr, struct aclient_err *err)
 {
         bool vsock;
         const char *path;
@@ -180,9 +182,9 @@ fail:
 }
 
 /* Open a stream, send one request frame, set up a reader. */
-int cl_open(struct cl *c, const char *addr, struct pbuf *req, struct agent_err *err)
+int cl_open(struct cl *c, const char *addr, struct pbuf *req, struct aclient_err *err)
 {
-        c->fd = agent_connect(addr, err);
+        c->fd = aclient_connect(addr, err);
         if (c->fd < 0)
                 return -1;
         if (proto_reader_init(&c->r, c->fd) < 0) {
@@ -237,7 +239,7 @@ void cl_close(struct cl *c)
  * only when done with work of any length (rm -r of a big tree), so only
  * the idle timeout applies, not the request deadline. */
 static int simple(const char *addr, struct pbuf *b, const char *what, bool work,
-                  struct agent_err *err)
+                  struct aclient_err *err)
 {
         struct cl c;
         struct proto_frame f;
@@ -253,7 +255,7 @@ static int simple(const char *addr, struct pbuf *b, const char *what, bool work,
         return rc;
 }
 
-int agent_ping(const char *addr, uint32_t *version, struct agent_err *err)
+int aclient_ping(const char *addr, uint32_t *version, struct aclient_err *err)
 {
         struct pbuf b;
         struct cl c;
@@ -277,7 +279,7 @@ int agent_ping(const char *addr, uint32_t *version, struct agent_err *err)
 /* Stream in_fd as DATA frames, then END, then wait for DONE. Before each
  * frame peek for an early ERROR (bad destination), so a failed upload stops
  * at once instead of after the whole file. */
-static int upload(struct cl *c, int in_fd, const char *what, struct agent_err *err)
+static int upload(struct cl *c, int in_fd, const char *what, struct aclient_err *err)
 {
         static __thread uint8_t buf[PROTO_DATA_MAX];
         struct proto_frame f;
@@ -311,7 +313,7 @@ static int upload(struct cl *c, int in_fd, const char *what, struct agent_err *e
 }
 
 /* Receive DATA frames into out_fd until END. */
-static int download(struct cl *c, int out_fd, const char *what, struct agent_err *err)
+static int download(struct cl *c, int out_fd, const char *what, struct aclient_err *err)
 {
         struct proto_frame f;
         for (;;) {
@@ -330,7 +332,7 @@ static int download(struct cl *c, int out_fd, const char *what, struct agent_err
 }
 
 static int transfer(const char *addr, struct pbuf *b, int fd, bool up, const char *what,
-                    uint32_t *mode, struct agent_err *err)
+                    uint32_t *mode, struct aclient_err *err)
 {
         struct cl c;
         int rc = -1;
@@ -355,7 +357,7 @@ static int transfer(const char *addr, struct pbuf *b, int fd, bool up, const cha
         return rc;
 }
 
-int agent_put_tar(const char *addr, const char *dest, int in_fd, struct agent_err *err)
+int aclient_put_tar(const char *addr, const char *dest, int in_fd, struct aclient_err *err)
 {
         struct pbuf b;
         pbuf_init(&b);
@@ -363,7 +365,7 @@ int agent_put_tar(const char *addr, const char *dest, int in_fd, struct agent_er
         return transfer(addr, &b, in_fd, true, "put-tar", NULL, err);
 }
 
-int agent_get_tar(const char *addr, const char *path, int out_fd, struct agent_err *err)
+int aclient_get_tar(const char *addr, const char *path, int out_fd, struct aclient_err *err)
 {
         struct pbuf b;
         pbuf_init(&b);
@@ -371,8 +373,8 @@ int agent_get_tar(const char *addr, const char *path, int out_fd, struct agent_e
         return transfer(addr, &b, out_fd, false, "get-tar", NULL, err);
 }
 
-int agent_put_file(const char *addr, int in_fd, uint32_t mode, const char *dest,
-                   struct agent_err *err)
+int aclient_put_file(const char *addr, int in_fd, uint32_t mode, const char *dest,
+                     struct aclient_err *err)
 {
         struct pbuf b;
         pbuf_init(&b);
@@ -380,8 +382,8 @@ int agent_put_file(const char *addr, int in_fd, uint32_t mode, const char *dest,
         return transfer(addr, &b, in_fd, true, "put", NULL, err);
 }
 
-int agent_get_file(const char *addr, const char *src, int out_fd, uint32_t *mode,
-                   struct agent_err *err)
+int aclient_get_file(const char *addr, const char *src, int out_fd, uint32_t *mode,
+                     struct aclient_err *err)
 {
         uint32_t m;
         struct pbuf b;
@@ -390,7 +392,7 @@ int agent_get_file(const char *addr, const char *src, int out_fd, uint32_t *mode
         return transfer(addr, &b, out_fd, false, "get", mode ? mode : &m, err);
 }
 
-static void copy_stat(struct agent_stat *o, const struct proto_stat *s)
+static void copy_stat(struct aclient_stat *o, const struct proto_stat *s)
 {
         o->st = *s;
         snprintf(o->name, sizeof(o->name), "%s", s->name);
@@ -399,8 +401,8 @@ static void copy_stat(struct agent_stat *o, const struct proto_stat *s)
         o->st.link = o->link;
 }
 
-int agent_stat(const char *addr, const char *path, bool follow, struct agent_stat *out,
-               struct agent_err *err)
+int aclient_stat(const char *addr, const char *path, bool follow, struct aclient_stat *out,
+                 struct aclient_err *err)
 {
         struct pbuf b;
         struct cl c;
@@ -422,9 +424,9 @@ int agent_stat(const char *addr, const char *path, bool follow, struct agent_sta
         return rc;
 }
 
-int agent_list(const char *addr, const char *path,
-               int (*cb)(const struct proto_stat *st, void *arg), void *arg,
-               struct agent_err *err)
+int aclient_list(const char *addr, const char *path,
+                 int (*cb)(const struct proto_stat *st, void *arg), void *arg,
+                 struct aclient_err *err)
 {
         struct pbuf b;
         struct cl c;
@@ -452,8 +454,8 @@ int agent_list(const char *addr, const char *path,
         return rc;
 }
 
-int agent_mkdir(const char *addr, const char *path, uint32_t mode, bool parents,
-                struct agent_err *err)
+int aclient_mkdir(const char *addr, const char *path, uint32_t mode, bool parents,
+                  struct aclient_err *err)
 {
         struct pbuf b;
         pbuf_init(&b);
@@ -461,7 +463,7 @@ int agent_mkdir(const char *addr, const char *path, uint32_t mode, bool parents,
         return simple(addr, &b, "mkdir", false, err);
 }
 
-int agent_remove(const char *addr, const char *path, bool recursive, struct agent_err *err)
+int aclient_remove(const char *addr, const char *path, bool recursive, struct aclient_err *err)
 {
         struct pbuf b;
         pbuf_init(&b);
@@ -469,7 +471,7 @@ int agent_remove(const char *addr, const char *path, bool recursive, struct agen
         return simple(addr, &b, "rm", recursive, err);
 }
 
-int agent_shutdown(const char *addr, struct agent_err *err)
+int aclient_shutdown(const char *addr, struct aclient_err *err)
 {
         struct pbuf b;
         pbuf_init(&b);

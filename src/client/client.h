@@ -1,5 +1,9 @@
 /* client.h: host-side library for talking to silo-init (the guest agent).
  *
+ * Names: aclient_* ("agent client") and ACLIENT_*, so that host code that
+ * talks to the agent never reads like the agent itself, whose own code in
+ * src/agent/ uses agent_*.
+ *
  * Addresses:  "vsock:PATH"  the VMM's hybrid-vsock Unix socket; we send
  *                           "CONNECT <SILO_AGENT_PORT>\n" and expect "OK <n>\n"
  *             "unix:PATH"   silo-init --listen unix:PATH (host tests)
@@ -10,7 +14,7 @@
  * Nothing here raises SIGPIPE or touches signal dispositions.
  *
  * No call waits for the guest for ever (a hung or hostile guest must not
- * hang the host side): see struct agent_timeouts. A timeout fails the call
+ * hang the host side): see struct aclient_timeouts. A timeout fails the call
  * with code ETIMEDOUT.
  */
 #ifndef SILO_CLIENT_H
@@ -21,14 +25,14 @@
 
 #include "proto/proto.h"
 
-struct agent_err {
+struct aclient_err {
         int code;
         bool remote;                    /* the agent reported it (ERROR frame) */
         char msg[PROTO_MSG_MAX + 128];
 };
 
 /* How long a call waits for the agent, in ms (0 in a field given to
- * agent_set_timeouts keeps the default):
+ * aclient_set_timeouts keeps the default):
  *   connect_ms  connect(2) plus the CONNECT/OK handshake, one deadline;
  *   request_ms  the whole answer to ping, stat, mkdir, shutdown, and for
  *               exec the agent's STARTED: one deadline from the request;
@@ -38,26 +42,26 @@ struct agent_err {
  * After STARTED an exec waits for the command without a timeout (it may
  * print nothing for hours), unless it has timeout_ms: then for at most
  * timeout_ms + connect_ms, even if the agent never reports the kill. */
-struct agent_timeouts {
+struct aclient_timeouts {
         uint32_t connect_ms, request_ms, idle_ms;
 };
-#define AGENT_CONNECT_MS 10000u  /* the VMM answers CONNECT once the guest accepts */
-#define AGENT_REQUEST_MS 30000u  /* a stat in a busy nested guest, with room to spare */
-#define AGENT_IDLE_MS    60000u
+#define ACLIENT_CONNECT_MS 10000u  /* the VMM answers CONNECT once the guest accepts */
+#define ACLIENT_REQUEST_MS 30000u  /* a stat in a busy nested guest, with room to spare */
+#define ACLIENT_IDLE_MS    60000u
 
 /* Set or read the timeouts of the calling thread's agent calls (each
  * thread starts with the defaults above). */
-void agent_set_timeouts(const struct agent_timeouts *t);
-void agent_get_timeouts(struct agent_timeouts *t);
+void aclient_set_timeouts(const struct aclient_timeouts *t);
+void aclient_get_timeouts(struct aclient_timeouts *t);
 
 /* Open a stream to the agent; returns the fd or -1. The fd is blocking,
  * with SO_RCVTIMEO and SO_SNDTIMEO of idle_ms: a read or write that makes
  * no progress for that long fails with EAGAIN (proto_io: -ETIMEDOUT). */
-int agent_connect(const char *addr, struct agent_err *err);
+int aclient_connect(const char *addr, struct aclient_err *err);
 
-int agent_ping(const char *addr, uint32_t *version, struct agent_err *err);
+int aclient_ping(const char *addr, uint32_t *version, struct aclient_err *err);
 
-struct agent_exec_opts {
+struct aclient_exec_opts {
         const char *const *argv;       /* NULL-terminated, argv[0] searched in PATH */
         const char *const *env;        /* NULL-terminated "K=V" overrides, or NULL */
         const char *cwd;               /* NULL: the user's home, else / */
@@ -78,47 +82,47 @@ struct agent_exec_opts {
 /* Run a command; on success *x holds how it ended. A command that could
  * not be started (not found, bad user, bad cwd) is an error with
  * err->remote set: err->code is ENOENT for "not found". */
-int agent_exec(const char *addr, const struct agent_exec_opts *o, struct proto_exit *x,
-               struct agent_err *err);
+int aclient_exec(const char *addr, const struct aclient_exec_opts *o, struct proto_exit *x,
+                 struct aclient_err *err);
 
 /* Trees as tar streams: put extracts in_fd's tar under dest (created if
  * missing); get writes a tar of path (one member named basename(path)). */
-int agent_put_tar(const char *addr, const char *dest, int in_fd, struct agent_err *err);
-int agent_get_tar(const char *addr, const char *path, int out_fd, struct agent_err *err);
+int aclient_put_tar(const char *addr, const char *dest, int in_fd, struct aclient_err *err);
+int aclient_get_tar(const char *addr, const char *path, int out_fd, struct aclient_err *err);
 
 /* The same downloads pulled one DATA payload at a time, so the caller
  * bounds what it keeps (client_rx.c). rx_file gives the mode and size the
  * guest announced. read returns the payload length (*buf valid until the
  * next call), 0 at END, -1 on error (then discard what was read). */
-struct agent_rx;
-struct agent_rx *agent_rx_tar(const char *addr, const char *path, struct agent_err *err);
-struct agent_rx *agent_rx_file(const char *addr, const char *path, uint32_t *mode,
-                               uint64_t *size, struct agent_err *err);
-long agent_rx_read(struct agent_rx *rx, const void **buf, struct agent_err *err);
-void agent_rx_close(struct agent_rx *rx);
+struct aclient_rx;
+struct aclient_rx *aclient_rx_tar(const char *addr, const char *path, struct aclient_err *err);
+struct aclient_rx *aclient_rx_file(const char *addr, const char *path, uint32_t *mode,
+                                   uint64_t *size, struct aclient_err *err);
+long aclient_rx_read(struct aclient_rx *rx, const void **buf, struct aclient_err *err);
+void aclient_rx_close(struct aclient_rx *rx);
 
 /* Single files, streamed in 64 KiB frames. get stores the remote mode in
  * *mode if non-NULL. */
-int agent_put_file(const char *addr, int in_fd, uint32_t mode, const char *dest,
-                   struct agent_err *err);
-int agent_get_file(const char *addr, const char *src, int out_fd, uint32_t *mode,
-                   struct agent_err *err);
+int aclient_put_file(const char *addr, int in_fd, uint32_t mode, const char *dest,
+                     struct aclient_err *err);
+int aclient_get_file(const char *addr, const char *src, int out_fd, uint32_t *mode,
+                     struct aclient_err *err);
 
 /* Stat result: strings copied, owned by the struct. */
-struct agent_stat {
+struct aclient_stat {
         struct proto_stat st;
         char name[PROTO_PATH_MAX], link[PROTO_PATH_MAX];
 };
-int agent_stat(const char *addr, const char *path, bool follow, struct agent_stat *out,
-               struct agent_err *err);
+int aclient_stat(const char *addr, const char *path, bool follow, struct aclient_stat *out,
+                 struct aclient_err *err);
 /* cb gets every entry (not "." or ".."), unsorted; non-zero stops. */
-int agent_list(const char *addr, const char *path,
-               int (*cb)(const struct proto_stat *st, void *arg), void *arg,
-               struct agent_err *err);
-int agent_mkdir(const char *addr, const char *path, uint32_t mode, bool parents,
-                struct agent_err *err);
-int agent_remove(const char *addr, const char *path, bool recursive, struct agent_err *err);
+int aclient_list(const char *addr, const char *path,
+                 int (*cb)(const struct proto_stat *st, void *arg), void *arg,
+                 struct aclient_err *err);
+int aclient_mkdir(const char *addr, const char *path, uint32_t mode, bool parents,
+                  struct aclient_err *err);
+int aclient_remove(const char *addr, const char *path, bool recursive, struct aclient_err *err);
 /* Ask the guest to sync, unmount and power off; returns once acknowledged. */
-int agent_shutdown(const char *addr, struct agent_err *err);
+int aclient_shutdown(const char *addr, struct aclient_err *err);
 
 #endif

@@ -1,4 +1,4 @@
-/* client_exec.c: agent_exec, the host half of an exec session.
+/* client_exec.c: aclient_exec, the host half of an exec session.
  *
  * Like the agent's half, one poll loop over non-blocking fds: we always read
  * the stream (output, EXIT, ERROR) and only read local stdin while less than
@@ -37,8 +37,8 @@ static size_t count(const char *const *v)
 
 /* One frame from the agent. Returns 1 when the session is over (EXIT),
  * 0 to continue, -1 on error (err filled). */
-static int on_frame(const struct agent_exec_opts *o, const struct proto_frame *f,
-                    struct proto_exit *x, struct agent_err *err)
+static int on_frame(const struct aclient_exec_opts *o, const struct proto_frame *f,
+                    struct proto_exit *x, struct aclient_err *err)
 {
         uint32_t pid;
         int fd, rc;
@@ -61,7 +61,7 @@ static int on_frame(const struct agent_exec_opts *o, const struct proto_frame *f
 }
 
 /* Signal numbers from sig_fd become RESIZE or SIGNAL frames. */
-static int on_signals(const struct agent_exec_opts *o, struct proto_wq *q)
+static int on_signals(const struct aclient_exec_opts *o, struct proto_wq *q)
 {
         unsigned char s[64];
         ssize_t n = read(o->sig_fd, s, sizeof(s));
@@ -78,19 +78,19 @@ static int on_signals(const struct agent_exec_opts *o, struct proto_wq *q)
 }
 
 /* How long poll may wait now; 0 when the deadline that applies passed. */
-static int wait_ms(const struct cl *c, const struct agent_exec_opts *o, uint64_t started)
+static int wait_ms(const struct cl *c, const struct aclient_exec_opts *o, uint64_t started)
 {
-        struct agent_timeouts t;
+        struct aclient_timeouts t;
         if (!started)
                 return cl_left_ms(c->deadline);
         if (!o->timeout_ms)
                 return -1;
-        agent_get_timeouts(&t);
+        aclient_get_timeouts(&t);
         return cl_left_ms(started + o->timeout_ms + t.connect_ms);
 }
 
-static int loop(struct cl *c, const struct agent_exec_opts *o, struct proto_exit *x,
-                struct proto_wq *q, struct agent_err *err)
+static int loop(struct cl *c, const struct aclient_exec_opts *o, struct proto_exit *x,
+                struct proto_wq *q, struct aclient_err *err)
 {
         static __thread uint8_t buf[PROTO_DATA_MAX];
         bool in_open = o->in_fd >= 0;
@@ -162,8 +162,8 @@ static int loop(struct cl *c, const struct agent_exec_opts *o, struct proto_exit
         }
 }
 
-int agent_exec(const char *addr, const struct agent_exec_opts *o, struct proto_exit *x,
-               struct agent_err *err)
+int aclient_exec(const char *addr, const struct aclient_exec_opts *o, struct proto_exit *x,
+                 struct aclient_err *err)
 {
         struct proto_exec e = {
                 .flags = (o->tty ? EXEC_F_TTY : 0) | (o->in_fd >= 0 ? EXEC_F_STDIN : 0),

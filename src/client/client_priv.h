@@ -14,14 +14,14 @@ struct cl {
 uint64_t cl_now_ms(void);
 int cl_left_ms(uint64_t deadline);
 /* Connect, send one request frame, set up a reader and the deadline. */
-int cl_open(struct cl *c, const char *addr, struct pbuf *req, struct agent_err *err);
+int cl_open(struct cl *c, const char *addr, struct pbuf *req, struct aclient_err *err);
 void cl_close(struct cl *c);
-int cl_fail(struct agent_err *err, int code, const char *fmt, ...)
+int cl_fail(struct aclient_err *err, int code, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 /* f is an ERROR frame: copy it into err. Returns -1. */
-int cl_remote(struct agent_err *err, const struct proto_frame *f);
+int cl_remote(struct aclient_err *err, const struct proto_frame *f);
 /* rc/f from proto_read_frame were not what `what` expected (f is unused
  * when rc <= 0; -ETIMEDOUT says the agent took too long). Returns -1. */
-int cl_unexpected(struct agent_err *err, int rc, const struct proto_frame *f, const char *what);
+int cl_unexpected(struct aclient_err *err, int rc, const struct proto_frame *f, const char *what);
 
 #endif

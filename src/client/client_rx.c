@@ -1,6 +1,6 @@
 /* client_rx.c: downloads read frame by frame (GET_TAR, GET_FILE).
  *
- * client.c's agent_get_tar/agent_get_file copy the whole stream to an fd,
+ * client.c's aclient_get_tar/aclient_get_file copy the whole stream to an fd,
  * however long the guest makes it. Here the caller pulls one DATA payload at
  * a time and stops when its own bound is reached (silo cp --max-size, the
  * size GET_FILE announced), so the guest decides nothing about how much the
@@ -11,15 +11,15 @@
 
 #include <stdlib.h>
 
-struct agent_rx {
+struct aclient_rx {
         struct cl c;
         const char *what;
 };
 
-static struct agent_rx *rx_open(const char *addr, uint16_t type, const char *path,
-                                const char *what, struct agent_err *err)
+static struct aclient_rx *rx_open(const char *addr, uint16_t type, const char *path,
+                                  const char *what, struct aclient_err *err)
 {
-        struct agent_rx *rx = calloc(1, sizeof(*rx));
+        struct aclient_rx *rx = calloc(1, sizeof(*rx));
         struct pbuf b;
         if (!rx) {
                 cl_fail(err, ENOMEM, "out of memory");
@@ -38,15 +38,15 @@ static struct agent_rx *rx_open(const char *addr, uint16_t type, const char *pat
         return rx;
 }
 
-struct agent_rx *agent_rx_tar(const char *addr, const char *path, struct agent_err *err)
+struct aclient_rx *aclient_rx_tar(const char *addr, const char *path, struct aclient_err *err)
 {
         return rx_open(addr, PT_GET_TAR, path, "get-tar", err);
 }
 
-struct agent_rx *agent_rx_file(const char *addr, const char *path, uint32_t *mode,
-                               uint64_t *size, struct agent_err *err)
+struct aclient_rx *aclient_rx_file(const char *addr, const char *path, uint32_t *mode,
+                                   uint64_t *size, struct aclient_err *err)
 {
-        struct agent_rx *rx = rx_open(addr, PT_GET_FILE, path, "get", err);
+        struct aclient_rx *rx = rx_open(addr, PT_GET_FILE, path, "get", err);
         struct proto_frame f;
         struct proto_stat st;
         if (!rx)
@@ -59,11 +59,11 @@ struct agent_rx *agent_rx_file(const char *addr, const char *path, uint32_t *mod
                 return rx;
         }
         cl_unexpected(err, r, &f, rx->what);
-        agent_rx_close(rx);
+        aclient_rx_close(rx);
         return NULL;
 }
 
-long agent_rx_read(struct agent_rx *rx, const void **buf, struct agent_err *err)
+long aclient_rx_read(struct aclient_rx *rx, const void **buf, struct aclient_err *err)
 {
         struct proto_frame f;
         int r;
@@ -79,7 +79,7 @@ long agent_rx_read(struct agent_rx *rx, const void **buf, struct agent_err *err)
         return cl_unexpected(err, r, &f, rx->what);
 }
 
-void agent_rx_close(struct agent_rx *rx)
+void aclient_rx_close(struct aclient_rx *rx)
 {
         if (!rx)
                 return;

@@ -72,8 +72,8 @@ out:
 
 int sb_docker_state(const struct sandbox *sb, enum sb_docker *d, char *why, size_t n)
 {
-        struct agent_stat as;
-        struct agent_err e;
+        struct aclient_stat as;
+        struct aclient_err e;
         struct sb_status st;
         if (why && n)
                 why[0] = 0;
@@ -87,10 +87,10 @@ int sb_docker_state(const struct sandbox *sb, enum sb_docker *d, char *why, size
                 *d = SB_DOCKER_STOPPED;
                 return 0;
         }
-        if (agent_stat(sb->addr, SILO_DOCKER_READY, false, &as, &e) == 0) {
+        if (aclient_stat(sb->addr, SILO_DOCKER_READY, false, &as, &e) == 0) {
                 *d = SB_DOCKER_READY;
         } else if (e.remote && e.code == ENOENT) {
-                if (agent_stat(sb->addr, SILO_DOCKER_FAILED, false, &as, &e) == 0) {
+                if (aclient_stat(sb->addr, SILO_DOCKER_FAILED, false, &as, &e) == 0) {
                         *d = SB_DOCKER_FAILED;
                         if (why && n)
                                 failure_reason(sb, why, n);

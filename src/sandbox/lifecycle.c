@@ -100,6 +100,129 @@ static int write_new(int dfd, const char *dir, const char *file, const char *dat
         return 0;
 }
 
+/* The workspace to snapshot, made absolute in wsreal (SB_PATH_MAX). */
+static int check_workspace(const char *workspace, char *wsreal)
+{
+        struct stat st;
+        if (!realpath(workspace, wsreal) || stat(wsreal, &st) < 0)
+                return sb_fail("workspace %s: %s", workspace, strerror(errno));
+        if (!S_ISDIR(st.st_mode))
+                return sb_fail("workspace %s is not a directory", workspace);
+        return 0;
+}
+
+/* <data>/sandboxes, made now if it was not there: ours alone before
+ * anything goes in. */
+static int sandboxes_dir(const struct sb_paths *p, char *base)
+{
+        if (sb_path(base, "%s/sandboxes", p->data) < 0)
+                return -1;
+        if (mkdir_p(base, 0700) < 0)
+                return sb_fail("cannot create %s: %s", base, strerror(errno));
+        if (sb_dir_private(p->data, "data directory", p->data_hint, false) < 0 ||
+            sb_dir_private(base, "data directory", p->data_hint, false) < 0)
+                return -1;
+        return 0;
+}
+
+static int name_in_use(const char *name)
+{
+        return sb_fail("name already in use: %s (remove it with 'silo rm %s' or choose another "
+                       "--name)", name, name);
+}
+
+/* The name asked for, or a generated one not yet taken, in gen; its
+ * directory in final. */
+static int pick_name(const char *base, const char *name, char *gen, char *final)
+{
+        for (int attempt = 0;; attempt++) {
+                if (!name)
+                        gen_name(gen, SB_NAME_MAX + 1);
+                else
+                        snprintf(gen, SB_NAME_MAX + 1, "%s", name);
+                if (sb_path(final, "%s/%s", base, gen) < 0)
+                        return -1;
+                if (!sb_exists(final))
+                        return 0;
+                if (name || attempt > 20)
+                        return name_in_use(gen);
+        }
+}
+
+/* The config file of the new sandbox: *want under its final name, with
+ * its creation time and workspace. */
+static int write_config(int dfd, const char *tmp, const struct sb_config *want,
+                        const char *name, const char *wsreal)
+{
+        struct sb_config c = *want;
+        char *cfg = NULL;
+        size_t cfglen = 0;
+        snprintf(c.name, sizeof(c.name), "%s", name);
+        c.created = (int64_t)time(NULL);
+        snprintf(c.workspace, sizeof(c.workspace), "%s", wsreal);
+        c.workspace_pending = wsreal[0] != 0;
+        /* the env strings stay owned by *want; only borrowed for printing */
+        for (unsigned i = 0; i < want->nenv; i++)
+                c.env[i] = want->env[i];
+        c.nenv = want->nenv;
+        c.env[c.nenv] = NULL;
+        FILE *f = open_memstream(&cfg, &cfglen);
+        int r = 0;
+        if (!f || sb_config_format(&c, f) < 0 || fclose(f) != 0)
+                r = sb_fail("cannot format the config");
+        else
+                r = write_new(dfd, tmp, "config", cfg, cfglen);
+        free(cfg);
+        return r;
+}
+
+/* Sparse: costs host space only as the guest writes, never beyond
+ * (sb_disk_check warns when they all could outgrow the host). */
+static int size_scratch(int dfd, const char *tmp, uint64_t size)
+{
+        int fd = openat(dfd, "scratch.img", O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
+                sb_fail("scratch disk %s/scratch.img: %s", tmp, strerror(errno));
+                if (fd >= 0)
+                        close(fd);
+                return -1;
+        }
+        close(fd);
+        return 0;
+}
+
+/* Snapshot the tree now (what "copied in at create" means); owned by the
+ * guest's agent user (uid 1000) once inside, without setuid/setgid/sticky
+ * bits (the guest's tar extracts as root, keeping modes), as `silo cp` in
+ * does. */
+static int snapshot_workspace(const char *tmp, const char *wsreal)
+{
+        char tarf[SB_PATH_MAX];
+        if (sb_path(tarf, "%s/workspace.tar", tmp) < 0)
+                return -1;
+        char *argv[] = { "tar", "-c", "-f", tarf, "-C", (char *)wsreal, "--owner=1000",
+                         "--group=1000", "--numeric-owner", "--mode=ug-s,-t", ".", NULL };
+        if (run_cmd(argv) < 0)
+                return sb_fail("cannot read workspace %s (tar failed; see above)", wsreal);
+        return 0;
+}
+
+/* Everything a new sandbox holds, into the hidden directory tmp (dfd). */
+static int fill_new(int dfd, const char *tmp, const struct sb_config *want, const char *name,
+                    const char *wsreal)
+{
+        if (write_config(dfd, tmp, want, name, wsreal) < 0 ||
+            write_new(dfd, tmp, "lock", "", 0) < 0 || write_new(dfd, tmp, "scratch.img", "", 0) < 0)
+                return -1;
+        /* The network policy (network.c); none: no network. */
+        if (want->policy &&
+            write_new(dfd, tmp, SB_POLICY_FILE, want->policy, strlen(want->policy)) < 0)
+                return -1;
+        if (size_scratch(dfd, tmp, want->disk) < 0)
+                return -1;
+        return wsreal[0] ? snapshot_workspace(tmp, wsreal) : 0;
+}
+
 int sb_create(struct sandbox *sb, const struct sb_paths *p, const char *name,
               const struct sb_config *want, const char *workspace)
 {
@@ -108,37 +231,11 @@ int sb_create(struct sandbox *sb, const struct sb_paths *p, const char *name,
         if (name && !sb_name_valid(name))
                 return sb_fail("invalid sandbox name '%s': use letters, digits, '_', '.', '-' "
                                "(at most 63, starting with a letter or digit)", name);
-        if (workspace) {
-                struct stat st;
-                if (!realpath(workspace, wsreal) || stat(wsreal, &st) < 0)
-                        return sb_fail("workspace %s: %s", workspace, strerror(errno));
-                if (!S_ISDIR(st.st_mode))
-                        return sb_fail("workspace %s is not a directory", workspace);
-        }
-        if (sb_path(base, "%s/sandboxes", p->data) < 0)
+        if (workspace && check_workspace(workspace, wsreal) < 0)
                 return -1;
-        if (mkdir_p(base, 0700) < 0)
-                return sb_fail("cannot create %s: %s", base, strerror(errno));
-        /* Made now if it was not there: ours alone before anything goes in. */
-        if (sb_dir_private(p->data, "data directory", p->data_hint, false) < 0 ||
-            sb_dir_private(base, "data directory", p->data_hint, false) < 0)
-                return -1;
-        for (int attempt = 0;; attempt++) {
-                if (!name)
-                        gen_name(gen, sizeof(gen));
-                else
-                        snprintf(gen, sizeof(gen), "%s", name);
-                if (sb_path(final, "%s/%s", base, gen) < 0)
-                        return -1;
-                if (!sb_exists(final))
-                        break;
-                if (name || attempt > 20)
-                        return sb_fail("name already in use: %s (remove it with 'silo rm %s' or "
-                                       "choose another --name)", gen, gen);
-        }
-        if (sb_disk_check(p, want->disk) < 0)
-                return -1;
-        if (sb_path(tmp, "%s/.new-%s-%d", base, gen, (int)getpid()) < 0)
+        if (sandboxes_dir(p, base) < 0 || pick_name(base, name, gen, final) < 0 ||
+            sb_disk_check(p, want->disk) < 0 ||
+            sb_path(tmp, "%s/.new-%s-%d", base, gen, (int)getpid()) < 0)
                 return -1;
         if (mkdir(tmp, 0700) < 0)
                 return sb_fail("cannot create %s: %s", tmp, strerror(errno));
@@ -148,83 +245,28 @@ int sb_create(struct sandbox *sb, const struct sb_paths *p, const char *name,
                 rmdir(tmp);
                 return -1;
         }
-
-        struct sb_config c = *want;
-        c.nenv = 0;
-        c.env[0] = NULL;
-        char *cfg = NULL;
-        size_t cfglen = 0;
-        FILE *f = NULL;
-        snprintf(c.name, sizeof(c.name), "%s", gen);
-        c.created = (int64_t)time(NULL);
-        snprintf(c.workspace, sizeof(c.workspace), "%s", wsreal);
-        c.workspace_pending = wsreal[0] != 0;
-        /* the env strings stay owned by *want; only borrowed for printing */
-        for (unsigned i = 0; i < want->nenv; i++)
-                c.env[i] = want->env[i];
-        c.nenv = want->nenv;
-        c.env[c.nenv] = NULL;
-        f = open_memstream(&cfg, &cfglen);
-        if (!f || sb_config_format(&c, f) < 0 || fclose(f) != 0) {
-                sb_fail("cannot format the config");
-                goto err;
-        }
-        if (write_new(dfd, tmp, "config", cfg, cfglen) < 0 ||
-            write_new(dfd, tmp, "lock", "", 0) < 0 || write_new(dfd, tmp, "scratch.img", "", 0) < 0)
-                goto err;
-        /* The network policy (network.c); none: no network. */
-        if (want->policy && write_new(dfd, tmp, SB_POLICY_FILE, want->policy, strlen(want->policy)) < 0)
-                goto err;
-        /* Sparse: costs host space only as the guest writes, never beyond
-         * (sb_disk_check above warns when they all could outgrow the host). */
-        int fd = openat(dfd, "scratch.img", O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0 || ftruncate(fd, (off_t)want->disk) < 0) {
-                sb_fail("scratch disk %s/scratch.img: %s", tmp, strerror(errno));
-                if (fd >= 0)
-                        close(fd);
-                goto err;
-        }
-        close(fd);
-
-        if (wsreal[0]) {
-                /* Snapshot the tree now (what "copied in at create" means);
-                 * owned by the guest's agent user (uid 1000) once inside,
-                 * without setuid/setgid/sticky bits (the guest's tar
-                 * extracts as root, keeping modes), as `silo cp` in does. */
-                char tarf[SB_PATH_MAX];
-                if (sb_path(tarf, "%s/workspace.tar", tmp) < 0)
-                        goto err;
-                char *argv[] = { "tar", "-c", "-f", tarf, "-C", wsreal, "--owner=1000",
-                                 "--group=1000", "--numeric-owner", "--mode=ug-s,-t", ".", NULL };
-                if (run_cmd(argv) < 0) {
-                        sb_fail("cannot read workspace %s (tar failed; see above)", wsreal);
-                        goto err;
-                }
-        }
-        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_NOREPLACE) < 0) {
+        int r = fill_new(dfd, tmp, want, gen, wsreal);
+        close(dfd);
+        if (r == 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_NOREPLACE) < 0) {
                 if (errno == EEXIST || errno == ENOTEMPTY)
-                        sb_fail("name already in use: %s (remove it with 'silo rm %s' or choose "
-                                "another --name)", gen, gen);
+                        name_in_use(gen);
                 else
                         sb_fail("cannot create %s: %s", final, strerror(errno));
-                goto err;
+                r = -1;
         }
-        free(cfg);
-        close(dfd);
+        if (r < 0) {
+                sb_rmtree(tmp);
+                return -1;
+        }
         return sb_open(sb, p, gen, false);
-err:
-        free(cfg);
-        close(dfd);
-        sb_rmtree(tmp);
-        return -1;
 }
 
 /* Run fn with the calling thread's agent timeouts capped at ms (never
  * longer than the caller's own, e.g. SILO_AGENT_TIMEOUT). */
 static int with_timeouts(int ms, int (*fn)(const char *addr), const char *addr)
 {
-        struct agent_timeouts saved, t;
-        agent_get_timeouts(&saved);
+        struct aclient_timeouts saved, t;
+        aclient_get_timeouts(&saved);
         t = saved;
         if (t.connect_ms > (uint32_t)ms)
                 t.connect_ms = (uint32_t)ms;
@@ -232,23 +274,23 @@ static int with_timeouts(int ms, int (*fn)(const char *addr), const char *addr)
                 t.request_ms = (uint32_t)ms;
         if (t.idle_ms > (uint32_t)ms)
                 t.idle_ms = (uint32_t)ms;
-        agent_set_timeouts(&t);
+        aclient_set_timeouts(&t);
         int r = fn(addr);
-        agent_set_timeouts(&saved);
+        aclient_set_timeouts(&saved);
         return r;
 }
 
 static int ping(const char *addr)
 {
-        struct agent_err e;
+        struct aclient_err e;
         uint32_t v;
-        return agent_ping(addr, &v, &e);
+        return aclient_ping(addr, &v, &e);
 }
 
 static int shutdown_req(const char *addr)
 {
-        struct agent_err e;
-        return agent_shutdown(addr, &e);
+        struct aclient_err e;
+        return aclient_shutdown(addr, &e);
 }
 
 /* The client's own deadlines bound it: a guest that hangs mid-answer only
@@ -337,20 +379,12 @@ static void spawn_supervisor(struct sandbox *sb, char **argv, const char *consol
         _exit(127);
 }
 
-int sb_start(struct sandbox *sb)
+/* A fresh run directory; its vsock path must fit a Unix socket address. */
+static int prepare_rundir(struct sandbox *sb)
 {
         const struct sb_paths *p = sb->paths;
-        struct sb_status st;
-        if (sb_status(sb, &st) < 0)
-                return -1;
-        if (st.state == SB_RUNNING)
-                return sb_fail("sandbox %s is already running", sb->name);
-        if (sb_check_host(p) < 0)
-                return -1;
-        char vsock[SB_PATH_MAX], ctl[SB_PATH_MAX], console[SB_PATH_MAX];
-        if (sb_path(vsock, "%s/vsock.sock", sb->rundir) < 0 ||
-            sb_path(ctl, "%s/control.sock", sb->rundir) < 0 ||
-            sb_path(console, "%s/console.log", sb->dir) < 0)
+        char vsock[SB_PATH_MAX];
+        if (sb_path(vsock, "%s/vsock.sock", sb->rundir) < 0)
                 return -1;
         /* room for the guest-initiated "_PORT" suffix too */
         if (strlen(vsock) + 12 >= sizeof(((struct sockaddr_un *)0)->sun_path))
@@ -359,113 +393,92 @@ int sb_start(struct sandbox *sb)
         sb_rmtree(sb->rundir);
         if (mkdir_p(p->run, 0700) < 0 || mkdir(sb->rundir, 0700) < 0)
                 return sb_fail("cannot create %s: %s", sb->rundir, strerror(errno));
+        return 0;
+}
 
-        char kernel[SB_PATH_MAX], initrd[SB_PATH_MAX], base[SB_PATH_MAX], scratch[SB_PATH_MAX];
-        char mem[32], cpus[16], vs[SB_PATH_MAX + 8], cons[SB_PATH_MAX + 8], cmdline[2048];
-        char tmo[16];
-        const char *extra = getenv("SILO_GUEST_CMDLINE_EXTRA");
-        int boot_timeout = sb_boot_timeout();
-        if (sb_path(kernel, "%s/vmlinux", p->guest) < 0 ||
-            sb_path(initrd, "%s/agent.cpio.gz", p->guest) < 0 ||
-            sb_path(base, "%s/rootfs.ext4,ro", p->guest) < 0 ||
-            sb_path(scratch, "%s/scratch.img", sb->dir) < 0)
-                return -1;
-        snprintf(mem, sizeof(mem), "%llu", (unsigned long long)(sb->cfg.memory >> 20));
-        snprintf(cpus, sizeof(cpus), "%u", sb->cfg.cpus);
-        snprintf(vs, sizeof(vs), "%u,%s", SILO_GUEST_CID, vsock);
-        snprintf(cons, sizeof(cons), "file:%s", console);
-        snprintf(tmo, sizeof(tmo), "%d", boot_timeout);
-        /* silo.idle_trim: the guest gives its page cache back to the host
-         * after this many seconds without agent work (src/agent/trim.c);
-         * silo.docker=0: silo-init leaves dockerd off (--no-docker).
-         * Extra words come last, so SILO_GUEST_CMDLINE_EXTRA can override. */
-        /* The network (network.c): a policy file, and not mode none. */
+/* What the command line depends on beyond the sandbox itself: the network
+ * (a policy file, and not mode none, network.c) and the environment. */
+static int vmm_inputs(const struct sandbox *sb, struct sb_vmm_in *in, char *netd, size_t n)
+{
         struct net_policy *pol = NULL;
+        *in = (struct sb_vmm_in){ .paths = sb->paths, .name = sb->name, .dir = sb->dir,
+                                  .rundir = sb->rundir, .cfg = &sb->cfg,
+                                  .boot_timeout = sb_boot_timeout(),
+                                  .cmdline_extra = getenv("SILO_GUEST_CMDLINE_EXTRA") };
         if (sb_net_load(sb, &pol) < 0)
                 return -1;
         bool net = pol && pol->mode != NET_MODE_NONE;
         free(pol);
-        char netd[SB_PATH_MAX];
-        if (net && sb_netd_path(p, netd, sizeof(netd)) < 0)
+        if (net && sb_netd_path(sb->paths, netd, n) < 0)
                 return -1;
-        /* silo.net=1: silo-init sets up the guest's side of it. */
-        snprintf(cmdline, sizeof(cmdline),
-                 SILO_ARG_BASE SILO_BASE_DEV " " SILO_ARG_SCRATCH SILO_SCRATCH_DEV " "
-                 SILO_ARG_HOSTNAME "%s " SILO_ARG_IDLE_TRIM "%d%s%s%s%s", sb->name, SB_IDLE_TRIM_S,
-                 sb->cfg.no_docker ? " " SILO_ARG_NO_DOCKER : "", net ? " " SILO_ARG_NET : "",
-                 extra && extra[0] ? " " : "", extra ? extra : "");
-        /* RLIMIT_FSIZE for silo-vmm, a backstop behind its console cap
-         * (16 MiB): every write past this offset fails. The scratch disk
-         * is written up to its size, so that is the lowest safe limit. */
-        char fsize[32];
-        snprintf(fsize, sizeof(fsize), "%llu", (unsigned long long)sb->cfg.disk);
-        char *vmm_argv[] = { (char *)p->vmm,
-                         "--kernel", kernel, "--initrd", initrd, "--memory", mem, "--cpus", cpus,
-                         "--disk", base, "--disk", scratch, "--balloon", "--rng", "--vsock", vs, "--control", ctl,
-                         "--console", cons, "--boot-timeout", tmo, "--cmdline", cmdline, NULL };
-        char *argv[16 + 2 * SB_PUBLISH_MAX + sizeof(vmm_argv) / sizeof(vmm_argv[0])];
-        size_t a = 0;
-        argv[a++] = (char *)p->self;
-        argv[a++] = "_supervise";
-        argv[a++] = sb->rundir;
-        argv[a++] = "--fsize";
-        argv[a++] = fsize;
-        if (net) {
-                argv[a++] = "--netd";
-                argv[a++] = netd;
-                argv[a++] = "--net-dir";
-                argv[a++] = sb->dir;
-                for (unsigned i = 0; i < sb->cfg.npublish; i++) {
-                        argv[a++] = "--publish";
-                        argv[a++] = sb->cfg.publish[i];
-                }
-        }
-        argv[a++] = "--";
-        for (size_t i = 0; i < sizeof(vmm_argv) / sizeof(vmm_argv[0]); i++)
-                argv[a++] = vmm_argv[i];
-        spawn_supervisor(sb, argv, console);
+        in->netd = net ? netd : NULL;
+        return 0;
+}
 
-        /* Ready when the agent answers; fail early when silo-vmm ended. */
+/* silo-vmm ended before the agent answered: say why, and what to do. */
+static void boot_failed(const struct sandbox *sb, const struct sb_exit *x)
+{
+        int c = x->code;
+        /* silo-netd refused to start (supervise.c): no guest ran */
+        if (!strncmp(x->reason, "network: ", 9)) {
+                sb_fail("sandbox %s did not start: %s", sb->name, x->reason + 9);
+                return;
+        }
+        sb_fail("sandbox %s did not boot: silo-vmm: %s%s", sb->name, x->reason,
+                (c == VMM_EXIT_SETUP || c == VMM_EXIT_KVM_ERROR || c == VMM_EXIT_BOOT_TIMEOUT)
+                ? " (KVM cannot run the guest here: run silo in the lab, "
+                  "e.g. 'tests/lab/run build/silo ...')" : "; see 'silo logs'");
+}
+
+/* Ready when the agent answers; fail early when silo-vmm ended. */
+static int wait_ready(struct sandbox *sb, const char *vsock, int boot_timeout,
+                      struct sb_status *st)
+{
         double end = now() + boot_timeout + 5;
         for (;;) {
-                if (sb_status(sb, &st) < 0)
-                        goto fail;
-                if (st.state == SB_EXITED) {
-                        int c = st.exit.code;
-                        /* silo-netd refused to start (supervise.c): no guest ran */
-                        if (!strncmp(st.exit.reason, "network: ", 9))
-                                return sb_fail("sandbox %s did not start: %s", sb->name,
-                                               st.exit.reason + 9);
-                        sb_fail("sandbox %s did not boot: silo-vmm: %s%s", sb->name,
-                                st.exit.reason, (c == VMM_EXIT_SETUP || c == VMM_EXIT_KVM_ERROR ||
-                                                 c == VMM_EXIT_BOOT_TIMEOUT)
-                                ? " (KVM cannot run the guest here: run silo in the lab, "
-                                  "e.g. 'tests/lab/run build/silo ...')" : "; see 'silo logs'");
+                if (sb_status(sb, st) < 0)
+                        return -1;
+                if (st->state == SB_EXITED) {
+                        boot_failed(sb, &st->exit);
                         return -1;
                 }
-                if (sb_cancel) {
-                        sb_fail("sandbox %s: start interrupted", sb->name);
-                        goto fail;
-                }
+                if (sb_cancel)
+                        return sb_fail("sandbox %s: start interrupted", sb->name);
                 if (sb_exists(vsock) && ping_once(sb->addr, 5000) == 0)
-                        break;
-                if (now() > end) {
-                        sb_fail("sandbox %s: the guest agent did not answer within %d s; see "
-                                "'silo logs %s' (SILO_BOOT_TIMEOUT raises the limit)", sb->name,
-                                boot_timeout, sb->name);
-                        goto fail;
-                }
+                        return 0;
+                if (now() > end)
+                        return sb_fail("sandbox %s: the guest agent did not answer within %d s; "
+                                       "see 'silo logs %s' (SILO_BOOT_TIMEOUT raises the limit)",
+                                       sb->name, boot_timeout, sb->name);
                 nap_ms(100);
         }
-        if (sb->cfg.workspace_pending && sb_workspace_copy_in(sb) < 0)
-                goto fail;
+}
+
+int sb_start(struct sandbox *sb)
+{
+        struct sb_status st;
+        if (sb_status(sb, &st) < 0)
+                return -1;
+        if (st.state == SB_RUNNING)
+                return sb_fail("sandbox %s is already running", sb->name);
+        if (sb_check_host(sb->paths) < 0 || prepare_rundir(sb) < 0)
+                return -1;
+        struct sb_vmm_cmd cmd;
+        struct sb_vmm_in in;
+        char netd[SB_PATH_MAX];
+        if (vmm_inputs(sb, &in, netd, sizeof(netd)) < 0 || sb_vmm_cmd(&in, &cmd) < 0)
+                return -1;
+        spawn_supervisor(sb, cmd.argv, cmd.console);
+        if (wait_ready(sb, cmd.vsock, in.boot_timeout, &st) < 0 ||
+            (sb->cfg.workspace_pending && sb_workspace_copy_in(sb) < 0)) {
+                /* kill_all leaves a silo-vmm that already ended alone */
+                char saved[1024];
+                snprintf(saved, sizeof(saved), "%s", sb_errmsg());
+                kill_all(sb, &st);
+                sb_fail("%s", saved);
+                return -1;
+        }
         return 0;
-fail:;
-        char saved[1024];
-        snprintf(saved, sizeof(saved), "%s", sb_errmsg());
-        kill_all(sb, &st);
-        sb_fail("%s", saved);
-        return -1;
 }
 
 /* silo-vmm's control socket (src/vmm/control.c): "stop" ends the VM at

@@ -172,6 +172,29 @@ int sb_create(struct sandbox *sb, const struct sb_paths *p, const char *name,
 /* Start (sb must be locked): spawn supervisor + silo-vmm, wait until the
  * agent answers, copy a pending workspace in. */
 int sb_start(struct sandbox *sb);
+/* What sb_start runs (vmm_cmd.c; pure, unit tested): "silo _supervise"
+ * with the sandbox's run dir and network, then "--" and silo-vmm with its
+ * devices and the guest command line. */
+struct sb_vmm_in {
+        const struct sb_paths *paths;   /* self, vmm, guest */
+        const char *name, *dir, *rundir;
+        const struct sb_config *cfg;    /* memory, cpus, disk, no_docker, publish */
+        int boot_timeout;               /* seconds: silo-vmm's --boot-timeout */
+        const char *netd;               /* silo-netd, or NULL: no network */
+        const char *cmdline_extra;      /* appended to the guest's; may be NULL */
+};
+#define SB_VMM_ARGC_MAX (48 + 2 * SB_PUBLISH_MAX)
+struct sb_vmm_cmd {
+        char *argv[SB_VMM_ARGC_MAX];    /* NULL-terminated; into here and *in */
+        char vsock[SB_PATH_MAX];        /* <rundir>/vsock.sock */
+        char control[SB_PATH_MAX];      /* <rundir>/control.sock */
+        char console[SB_PATH_MAX];      /* <dir>/console.log */
+        /* what the rest of argv points to */
+        char kernel[SB_PATH_MAX], initrd[SB_PATH_MAX], base[SB_PATH_MAX], scratch[SB_PATH_MAX];
+        char vsock_arg[SB_PATH_MAX + 16], console_arg[SB_PATH_MAX + 8], cmdline[2048];
+        char mem[32], cpus[16], tmo[16], fsize[32];
+};
+int sb_vmm_cmd(const struct sb_vmm_in *in, struct sb_vmm_cmd *out);
 /* Graceful shutdown through the agent for up to timeout_s (0: skip it),
  * then the control socket, SIGTERM, SIGKILL, each step with a deadline;
  * removes the run dir. */

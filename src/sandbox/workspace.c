@@ -76,12 +76,12 @@ int sb_guest_sh(const struct sandbox *sb, const char *script, char **out, size_t
          * at diff or at the first start, under the lock) cannot hang us:
          * ten idle timeouts, 10 min by default, is ample for find and
          * sha256sum of a workspace, and SILO_AGENT_TIMEOUT scales it. */
-        struct agent_timeouts t;
-        agent_get_timeouts(&t);
-        struct agent_exec_opts o = { .argv = argv, .cwd = "/", .in_fd = -1, .out_fd = ofd,
+        struct aclient_timeouts t;
+        aclient_get_timeouts(&t);
+        struct aclient_exec_opts o = { .argv = argv, .cwd = "/", .in_fd = -1, .out_fd = ofd,
                                      .err_fd = efd, .sig_fd = -1, .tty_fd = -1,
                                      .timeout_ms = 10 * t.idle_ms };
-        struct agent_err e = { 0 };
+        struct aclient_err e = { 0 };
         struct proto_exit x;
         int rc = -1;
         char *err = NULL;
@@ -89,7 +89,7 @@ int sb_guest_sh(const struct sandbox *sb, const char *script, char **out, size_t
                 sb_fail("memfd: %s", strerror(errno));
                 goto out;
         }
-        if (agent_exec(sb->addr, &o, &x, &e) < 0) {
+        if (aclient_exec(sb->addr, &o, &x, &e) < 0) {
                 if (lseek(ofd, 0, SEEK_CUR) >= (off_t)GUEST_OUT_MAX)
                         sb_fail("sandbox %s: the workspace manifest is larger than %u MiB "
                                 "(too many files to compare)", sb->name, GUEST_OUT_MAX >> 20);
@@ -145,8 +145,8 @@ int sb_workspace_copy_in(struct sandbox *sb)
         int fd = open(tarf, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return sb_fail("%s: %s", tarf, strerror(errno));
-        struct agent_err e;
-        int r = agent_put_tar(sb->addr, "/workspace", fd, &e);
+        struct aclient_err e;
+        int r = aclient_put_tar(sb->addr, "/workspace", fd, &e);
         close(fd);
         if (r < 0)
                 return sb_fail("sandbox %s: copying the workspace in: %s", sb->name, e.msg);

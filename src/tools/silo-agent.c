@@ -1,4 +1,4 @@
-/* cli.c: silo-agent, a developer command for driving the guest agent.
+/* silo-agent.c: silo-agent, a developer command for driving the guest agent.
  *
  *   silo-agent SOCK ping
  *   silo-agent SOCK exec [-t] [-i] [-e K=V]... [-w DIR] [-u USER] [-T MS] -- CMD...
@@ -11,9 +11,11 @@
  * Exit status: exec returns the command's status (128+N if killed by signal
  * N, 127 if it was not found, 126 if it could not be started); everything
  * else 0 on success; 125 for errors of silo-agent itself or the transport,
- * with one line on stderr.
+ * with one line on stderr. Signals, terminal and exit status of exec are
+ * silo exec's: the same front end (client/exec_fe.h).
  */
 #include "client/client.h"
+#include "client/exec_fe.h"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -21,19 +23,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
-#define EXIT_OWN 125
+#define EXIT_OWN ACLIENT_EXIT_OWN
 
-static int sig_pipe[2] = { -1, -1 };
-static struct termios saved_tio;
-static bool raw_mode;
-
-static int die(const struct agent_err *e)
+static int die(const struct aclient_err *e)
 {
         fprintf(stderr, "silo-agent: %s\n", e->msg);
         return EXIT_OWN;
@@ -52,26 +48,9 @@ static int usage(void)
         return EXIT_OWN;
 }
 
-static void on_signal(int sig)
-{
-        unsigned char c = (unsigned char)sig;
-        int saved = errno;
-        if (write(sig_pipe[1], &c, 1) < 0) {
-                /* pipe full: the signal is dropped, like a coalesced one */
-        }
-        errno = saved;
-}
-
-static void restore_tty(void)
-{
-        if (raw_mode)
-                tcsetattr(0, TCSADRAIN, &saved_tio);
-        raw_mode = false;
-}
-
 static int cmd_exec(const char *addr, int argc, char **argv)
 {
-        struct agent_exec_opts o = { .in_fd = -1, .out_fd = 1, .err_fd = 2, .tty_fd = -1 };
+        struct aclient_exec_opts o = { .in_fd = -1, .out_fd = 1, .err_fd = 2 };
         const char *env[256];
         size_t nenv = 0;
         bool interactive = false;
@@ -103,47 +82,14 @@ static int cmd_exec(const char *addr, int argc, char **argv)
         if (interactive)
                 o.in_fd = 0;
 
-        struct agent_err err = { 0 };
+        struct aclient_err err = { 0 };
         struct proto_exit x;
-        if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
-                perror("silo-agent: pipe");
-                return EXIT_OWN;
-        }
-        o.sig_fd = sig_pipe[0];
-        struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
-        sigemptyset(&sa.sa_mask);
-        /* With a remote tty, ^C and ^Z are bytes for the remote line
-         * discipline; only signals sent to us from elsewhere are forwarded. */
-        int fwd[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
-        for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
-                sigaction(fwd[i], &sa, NULL);
-        signal(SIGPIPE, SIG_IGN);
-        struct winsize ws;
-        if (o.tty) {
-                int tfd = isatty(0) ? 0 : isatty(1) ? 1 : -1;
-                o.tty_fd = tfd;
-                if (tfd >= 0 && ioctl(tfd, TIOCGWINSZ, &ws) == 0)
-                        o.rows = ws.ws_row, o.cols = ws.ws_col;
-                if (interactive && isatty(0) && tcgetattr(0, &saved_tio) == 0) {
-                        struct termios raw = saved_tio;
-                        cfmakeraw(&raw);
-                        if (tcsetattr(0, TCSADRAIN, &raw) == 0)
-                                raw_mode = true;
-                }
-        }
-        int rc = agent_exec(addr, &o, &x, &err);
-        restore_tty();
-        if (rc < 0) {
+        int rc = aclient_exec_fe(addr, &o, &x, &err);
+        if (rc < 0)
                 fprintf(stderr, "silo-agent: %s\n", err.msg);
-                if (err.remote && err.code == ENOENT)
-                        return 127;
-                return err.remote ? 126 : EXIT_OWN;
-        }
-        if (x.flags & EXIT_F_TIMEOUT)
+        else if (x.flags & EXIT_F_TIMEOUT)
                 fprintf(stderr, "silo-agent: command timed out after %u ms\n", o.timeout_ms);
-        if (x.flags & EXIT_F_SIGNALED)
-                return 128 + (x.code & 0x7f);
-        return x.code & 0xff;
+        return aclient_exit_status(rc, &x, &err);
 }
 
 static void print_mode(uint32_t m, char out[11])
@@ -169,7 +115,7 @@ static void print_stat(const struct proto_stat *s, const char *name)
 }
 
 struct entries {
-        struct agent_stat *v;
+        struct aclient_stat *v;
         size_t n, cap;
 };
 
@@ -178,12 +124,12 @@ static int collect(const struct proto_stat *st, void *arg)
         struct entries *e = arg;
         if (e->n == e->cap) {
                 size_t cap = e->cap ? e->cap * 2 : 64;
-                struct agent_stat *v = realloc(e->v, cap * sizeof(*v));
+                struct aclient_stat *v = realloc(e->v, cap * sizeof(*v));
                 if (!v)
                         return -1;
                 e->v = v, e->cap = cap;
         }
-        struct agent_stat *a = &e->v[e->n++];
+        struct aclient_stat *a = &e->v[e->n++];
         a->st = *st;
         snprintf(a->name, sizeof(a->name), "%s", st->name);
         snprintf(a->link, sizeof(a->link), "%s", st->link);
@@ -192,14 +138,15 @@ static int collect(const struct proto_stat *st, void *arg)
 
 static int by_name(const void *a, const void *b)
 {
-        return strcmp(((const struct agent_stat *)a)->name, ((const struct agent_stat *)b)->name);
+        const struct aclient_stat *x = a, *y = b;
+        return strcmp(x->name, y->name);
 }
 
 static int cmd_ls(const char *addr, const char *path)
 {
         struct entries e = { 0 };
-        struct agent_err err;
-        int rc = agent_list(addr, path, collect, &e, &err);
+        struct aclient_err err;
+        int rc = aclient_list(addr, path, collect, &e, &err);
         if (rc == 0) {
                 qsort(e.v, e.n, sizeof(*e.v), by_name);
                 for (size_t i = 0; i < e.n; i++) {
@@ -213,14 +160,14 @@ static int cmd_ls(const char *addr, const char *path)
 
 static int cmd_put(const char *addr, const char *src, const char *dst)
 {
-        struct agent_err err;
+        struct aclient_err err;
         struct stat st;
         int fd = open(src, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || fstat(fd, &st) < 0) {
                 fprintf(stderr, "silo-agent: %s: %s\n", src, strerror(errno));
                 return EXIT_OWN;
         }
-        int rc = agent_put_file(addr, fd, st.st_mode & 07777, dst, &err);
+        int rc = aclient_put_file(addr, fd, st.st_mode & 07777, dst, &err);
         close(fd);
         return rc == 0 ? 0 : die(&err);
 }
@@ -229,7 +176,7 @@ static int cmd_put(const char *addr, const char *src, const char *dst)
  * truncated file under the name the user asked for. */
 static int cmd_get(const char *addr, const char *src, const char *dst)
 {
-        struct agent_err err;
+        struct aclient_err err;
         char tmp[4096];
         uint32_t mode = 0644;
         snprintf(tmp, sizeof(tmp), "%s.silo-tmp.%d", dst, (int)getpid());
@@ -238,7 +185,7 @@ static int cmd_get(const char *addr, const char *src, const char *dst)
                 fprintf(stderr, "silo-agent: %s: %s\n", tmp, strerror(errno));
                 return EXIT_OWN;
         }
-        int rc = agent_get_file(addr, src, fd, &mode, &err);
+        int rc = aclient_get_file(addr, src, fd, &mode, &err);
         if (rc == 0 && (fchmod(fd, mode & 07777) < 0 || close(fd) < 0 || rename(tmp, dst) < 0)) {
                 snprintf(err.msg, sizeof(err.msg), "%s: %s", dst, strerror(errno));
                 rc = -1;
@@ -276,10 +223,10 @@ static int cmd_rt(const char *addr, const char *count)
         if (*end || n < 1 || n > 100000)
                 return usage();
         static const char *const argv[] = { "true", NULL };
-        struct agent_exec_opts o = { .argv = argv, .in_fd = -1, .out_fd = -1, .err_fd = -1,
+        struct aclient_exec_opts o = { .argv = argv, .in_fd = -1, .out_fd = -1, .err_fd = -1,
                                      .sig_fd = -1, .tty_fd = -1 };
         double *t = calloc((size_t)n, sizeof(*t));
-        struct agent_err err = { 0 };
+        struct aclient_err err = { 0 };
         const char *names[] = { "ping", "exec" };
         if (!t)
                 return perror("silo-agent"), EXIT_OWN;
@@ -289,7 +236,8 @@ static int cmd_rt(const char *addr, const char *count)
                         double t0 = now_s();
                         struct proto_exit x;
                         uint32_t v;
-                        int rc = kind ? agent_exec(addr, &o, &x, &err) : agent_ping(addr, &v, &err);
+                        int rc = kind ? aclient_exec(addr, &o, &x, &err)
+                                      : aclient_ping(addr, &v, &err);
                         if (rc == 0 && kind && (x.flags || x.code)) {
                                 snprintf(err.msg, sizeof(err.msg), "exec true: exit %d, flags %#x",
                                          x.code, x.flags);
@@ -312,7 +260,7 @@ static int cmd_rt(const char *addr, const char *count)
 
 int main(int argc, char **argv)
 {
-        struct agent_err err = { 0 };
+        struct aclient_err err = { 0 };
         if (argc < 3)
                 return usage();
         const char *addr = argv[1], *cmd = argv[2];
@@ -324,22 +272,22 @@ int main(int argc, char **argv)
                 return cmd_exec(addr, argc - 2, argv + 2);
         if (!strcmp(cmd, "ping") && n == 0) {
                 uint32_t v;
-                if (agent_ping(addr, &v, &err) < 0)
+                if (aclient_ping(addr, &v, &err) < 0)
                         return die(&err);
                 printf("pong (protocol version %u)\n", v);
                 return 0;
         }
         if (!strcmp(cmd, "put-tar") && n == 1)
-                return agent_put_tar(addr, a[0], 0, &err) < 0 ? die(&err) : 0;
+                return aclient_put_tar(addr, a[0], 0, &err) < 0 ? die(&err) : 0;
         if (!strcmp(cmd, "get-tar") && n == 1)
-                return agent_get_tar(addr, a[0], 1, &err) < 0 ? die(&err) : 0;
+                return aclient_get_tar(addr, a[0], 1, &err) < 0 ? die(&err) : 0;
         if (!strcmp(cmd, "put") && n == 2)
                 return cmd_put(addr, a[0], a[1]);
         if (!strcmp(cmd, "get") && n == 2)
                 return cmd_get(addr, a[0], a[1]);
         if (!strcmp(cmd, "stat") && n == 1) {
-                struct agent_stat st;
-                if (agent_stat(addr, a[0], false, &st, &err) < 0)
+                struct aclient_stat st;
+                if (aclient_stat(addr, a[0], false, &st, &err) < 0)
                         return die(&err);
                 print_stat(&st.st, a[0]);
                 return 0;
@@ -362,13 +310,13 @@ int main(int argc, char **argv)
                 if (optind != argc - 3)
                         return usage();
                 const char *p = argv[2 + optind];
-                int rc = cmd[0] == 'm' ? agent_mkdir(addr, p, mode, flag, &err)
-                                       : agent_remove(addr, p, flag, &err);
+                int rc = cmd[0] == 'm' ? aclient_mkdir(addr, p, mode, flag, &err)
+                                       : aclient_remove(addr, p, flag, &err);
                 return rc < 0 ? die(&err) : 0;
         }
         if (!strcmp(cmd, "rt") && n == 1)
                 return cmd_rt(addr, a[0]);
         if (!strcmp(cmd, "shutdown") && n == 0)
-                return agent_shutdown(addr, &err) < 0 ? die(&err) : 0;
+                return aclient_shutdown(addr, &err) < 0 ? die(&err) : 0;
         return usage();
 }
