@@ -46,19 +46,19 @@ void init_poweroff(void) __attribute__((noreturn));
 
 /* docker.c: start the guest's dockerd in the background when the root has
  * one; readiness appears as SILO_DOCKER_READY (or SILO_DOCKER_FAILED). */
-pid_t docker_start(void);   /* the watcher's pid, or -1 */
+pid_t docker_start(void); /* the watcher's pid, or -1 */
 
 /* trim.c: hand the guest's page cache back to the host when idle (PID 1).
  * trim_configure(silo.idle_trim seconds, 0 = never); the serve loop reports
  * sessions it forks, the Docker watcher and every pid it reaps, polls at most
  * trim_poll_ms() (-1: no deadline) and calls trim_tick() after each wake-up. */
 void trim_configure(unsigned idle_s);
-void trim_kernel_setup(void);   /* when configured: report free 4 KiB pages */
+void trim_kernel_setup(void); /* when configured: report free 4 KiB pages */
 void trim_session(pid_t pid);
 void trim_after(pid_t watcher);
 void trim_reaped(pid_t pid);
 int trim_poll_ms(void);
 void trim_tick(void);
-void trim_started(pid_t trimmer);   /* trim_tick() forked it; a new session kills it */
+void trim_started(pid_t trimmer); /* trim_tick() forked it; a new session kills it */
 
 #endif

@@ -43,13 +43,13 @@
 
 /* Debian installs dockerd in /usr/sbin; upstream packages in /usr/bin. */
 static const char *const dockerd_paths[] = { "/usr/sbin/dockerd", "/usr/bin/dockerd" };
-#define DOCKER_SOCK    "/run/docker.sock"        /* /var/run is a link to /run */
-#define CONTAINERD     "/usr/bin/containerd"
-#define CONTAINERD_SOCK "/run/containerd/containerd.sock"
-#define DOCKER_DATA    "/.silo/scratch/docker"
-#define DOCKER_WAIT_S  900   /* give up after this long (emulated hosts are slow) */
-#define LOG_TAIL_LINES 20    /* of dockerd's log, copied to the console on failure */
-#define SD_LISTEN_FDS_START 3 /* sd_listen_fds(3): passed fds start at 3 */
+#define DOCKER_SOCK	    "/run/docker.sock" /* /var/run is a link to /run */
+#define CONTAINERD	    "/usr/bin/containerd"
+#define CONTAINERD_SOCK	    "/run/containerd/containerd.sock"
+#define DOCKER_DATA	    "/.silo/scratch/docker"
+#define DOCKER_WAIT_S	    900 /* give up after this long (emulated hosts are slow) */
+#define LOG_TAIL_LINES	    20	/* of dockerd's log, copied to the console on failure */
+#define SD_LISTEN_FDS_START 3	/* sd_listen_fds(3): passed fds start at 3 */
 
 static long boot_ms(void)
 {
@@ -74,7 +74,7 @@ static void write_status(const char *path, const char *fmt, ...)
 	vfprintf(f, fmt, ap);
 	va_end(ap);
 	fclose(f);
-	rename(tmp, path);   /* readers see all of it or nothing */
+	rename(tmp, path); /* readers see all of it or nothing */
 }
 
 static int unix_connect(const char *path)
@@ -107,7 +107,7 @@ static int docker_listen(void)
 	if (fd < 0)
 		return -1;
 	unlink(DOCKER_SOCK);
-	old = umask(0177);   /* no window in which the socket is wider than 0600 */
+	old = umask(0177); /* no window in which the socket is wider than 0600 */
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    chown(DOCKER_SOCK, 0, gr ? gr->gr_gid : 0) < 0 || chmod(DOCKER_SOCK, 0660) < 0 ||
 	    listen(fd, SOMAXCONN) < 0) {
@@ -213,7 +213,8 @@ static const char *wait_dockerd(pid_t pid, long t0)
 			break;
 		if (fd < 0) {
 			fd = unix_connect(DOCKER_SOCK);
-			if (fd >= 0 && write(fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1) {
+			if (fd >= 0 &&
+			    write(fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1) {
 				close(fd);
 				fd = -1;
 			}
@@ -234,7 +235,7 @@ static const char *wait_dockerd(pid_t pid, long t0)
 			if (strstr(buf, " 200 "))
 				return NULL;
 		}
-		nanosleep(&tick, NULL);   /* answered, but not yet "OK": ask again */
+		nanosleep(&tick, NULL); /* answered, but not yet "OK": ask again */
 	}
 	if (fd >= 0)
 		close(fd);
@@ -280,11 +281,15 @@ static void __attribute__((noreturn)) serve_failure(int lfd, const char *reason)
 	struct timeval tmo = { 2, 0 };
 	int len;
 
-	snprintf(body, sizeof(body), "{\"message\":\"silo: the sandbox's Docker daemon failed to "
-		 "start (%s; its last lines are in 'silo logs')\"}\n", reason);
-	len = snprintf(resp, sizeof(resp), "HTTP/1.1 503 Service Unavailable\r\n"
+	snprintf(body, sizeof(body),
+		 "{\"message\":\"silo: the sandbox's Docker daemon failed to "
+		 "start (%s; its last lines are in 'silo logs')\"}\n",
+		 reason);
+	len = snprintf(resp, sizeof(resp),
+		       "HTTP/1.1 503 Service Unavailable\r\n"
 		       "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-		       "Connection: close\r\n\r\n%s", strlen(body), body);
+		       "Connection: close\r\n\r\n%s",
+		       strlen(body), body);
 	signal(SIGPIPE, SIG_IGN);
 	for (;;) {
 		int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -305,7 +310,7 @@ static void __attribute__((noreturn)) serve_failure(int lfd, const char *reason)
 				break;
 		}
 		if (write(c, resp, (size_t)len) < 0)
-			(void)0;   /* the client went away: nothing to tell */
+			(void)0; /* the client went away: nothing to tell */
 		close(c);
 	}
 }
@@ -332,8 +337,8 @@ static void __attribute__((noreturn)) watch(const char *dockerd, int lfd)
 {
 	long t0 = boot_ms();
 	char *const cd_argv[] = { CONTAINERD, NULL };
-	char *const dd_argv[] = { (char *)dockerd, "-H", "fd://",
-				  "--containerd=" CONTAINERD_SOCK, NULL };
+	char *const dd_argv[] = { (char *)dockerd, "-H", "fd://", "--containerd=" CONTAINERD_SOCK,
+				  NULL };
 	const char *why;
 
 	if (access(CONTAINERD, X_OK) != 0)
@@ -358,7 +363,8 @@ pid_t docker_start(void)
 		if (access(dockerd_paths[i], X_OK) == 0)
 			dockerd = dockerd_paths[i];
 	if (!dockerd) {
-		write_status(SILO_DOCKER_FAILED, "%ld ms: %s\n", boot_ms(), "no dockerd in the base image");
+		write_status(SILO_DOCKER_FAILED, "%ld ms: %s\n", boot_ms(),
+			     "no dockerd in the base image");
 		return -1;
 	}
 	/* Before anything that can fail: from here on a client gets an answer
@@ -369,7 +375,8 @@ pid_t docker_start(void)
 	} else {
 		mkdir("/var/lib/docker", 0710);
 		if (mount(DOCKER_DATA, "/var/lib/docker", NULL, MS_BIND, NULL) < 0)
-			snprintf(why, sizeof(why), "bind-mounting /var/lib/docker: %s", strerror(errno));
+			snprintf(why, sizeof(why), "bind-mounting /var/lib/docker: %s",
+				 strerror(errno));
 	}
 	/* Containers' mounts must propagate (dockerd expects a shared root). */
 	if (!why[0])
@@ -385,6 +392,6 @@ pid_t docker_start(void)
 	if (w < 0)
 		agent_log("docker: fork: %s", strerror(errno));
 	if (lfd >= 0)
-		close(lfd);   /* the watcher and dockerd hold it now */
+		close(lfd); /* the watcher and dockerd hold it now */
 	return w;
 }

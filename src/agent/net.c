@@ -37,19 +37,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STR_(x) #x
-#define STR(x)  STR_(x)
+#define STR_(x)	      #x
+#define STR(x)	      STR_(x)
 /* SILO_NET_REDIRECT_PORT is "15001u" when stringified: spell it out. */
 #define REDIRECT_PORT "15001"
 _Static_assert(SILO_NET_REDIRECT_PORT == 15001u, "REDIRECT_PORT above");
 
 /* `ip -batch -`: one exec for the whole interface set-up. */
 static const char ip_batch[] =
-        "link add " SILO_NET_IFACE " type dummy\n"
-        "link set " SILO_NET_IFACE " up\n"
-        "addr add " SILO_NET_GUEST_ADDR "/" STR(SILO_NET_PREFIX) " dev " SILO_NET_IFACE "\n"
-        "addr add " SILO_NET_DNS_ADDR "/" STR(SILO_NET_PREFIX) " dev " SILO_NET_IFACE "\n"
-        "route add default dev " SILO_NET_IFACE "\n";
+	"link add " SILO_NET_IFACE " type dummy\n"
+	"link set " SILO_NET_IFACE " up\n"
+	"addr add " SILO_NET_GUEST_ADDR
+	"/" STR(SILO_NET_PREFIX) " dev " SILO_NET_IFACE "\n"
+				 "addr add " SILO_NET_DNS_ADDR
+				 "/" STR(SILO_NET_PREFIX) " dev " SILO_NET_IFACE "\n"
+							  "route add default dev " SILO_NET_IFACE
+							  "\n";
 
 /*
  * iptables-restore --noflush input (iptables-restore(8)): add our chain and
@@ -71,17 +74,16 @@ static const char ip_batch[] =
  * default anyway (the hard deny set).
  */
 static const char ipt_rules[] =
-        "*nat\n"
-        ":SILO_EGRESS - [0:0]\n"
-        "-A SILO_EGRESS -d 127.0.0.0/8 -j RETURN\n"
-        "-A SILO_EGRESS -d 10.0.0.0/8 -j RETURN\n"
-        "-A SILO_EGRESS -d 172.16.0.0/12 -j RETURN\n"
-        "-A SILO_EGRESS -d 192.168.0.0/16 -j RETURN\n"
-        "-A SILO_EGRESS -p tcp -j REDIRECT --to-ports " REDIRECT_PORT "\n"
-        "-A PREROUTING -p tcp -m addrtype ! --dst-type LOCAL -j SILO_EGRESS\n"
-        "-A OUTPUT -o " SILO_NET_IFACE " -p tcp -j REDIRECT --to-ports "
-        REDIRECT_PORT "\n"
-        "COMMIT\n";
+	"*nat\n"
+	":SILO_EGRESS - [0:0]\n"
+	"-A SILO_EGRESS -d 127.0.0.0/8 -j RETURN\n"
+	"-A SILO_EGRESS -d 10.0.0.0/8 -j RETURN\n"
+	"-A SILO_EGRESS -d 172.16.0.0/12 -j RETURN\n"
+	"-A SILO_EGRESS -d 192.168.0.0/16 -j RETURN\n"
+	"-A SILO_EGRESS -p tcp -j REDIRECT --to-ports " REDIRECT_PORT "\n"
+	"-A PREROUTING -p tcp -m addrtype ! --dst-type LOCAL -j SILO_EGRESS\n"
+	"-A OUTPUT -o " SILO_NET_IFACE " -p tcp -j REDIRECT --to-ports " REDIRECT_PORT "\n"
+	"COMMIT\n";
 
 /* Run argv with `input` on its stdin (small: it fits a pipe's buffer, so
  * writing it all before the tool starts cannot block). Returns 0 when the
@@ -89,78 +91,79 @@ static const char ipt_rules[] =
  * console, where an error is worth seeing. */
 static int run_with_input(char *const argv[], const char *input)
 {
-        int p[2];
-        size_t len = strlen(input);
+	int p[2];
+	size_t len = strlen(input);
 
-        if (pipe2(p, O_CLOEXEC) < 0) {
-                agent_log("net: pipe: %s", strerror(errno));
-                return -1;
-        }
-        ssize_t n = write(p[1], input, len);
-        close(p[1]);
-        if (n != (ssize_t)len) {
-                agent_log("net: writing %s's input: %s", argv[0], n < 0 ? strerror(errno) : "short");
-                close(p[0]);
-                return -1;
-        }
-        pid_t pid = agent_spawn(argv, p[0], 2, 2);
-        close(p[0]);
-        if (pid < 0) {
-                agent_log("net: %s: %s", argv[0], strerror((int)-pid));
-                return -1;
-        }
-        int st = agent_wait(pid);
-        if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-                agent_log("net: %s failed (status %d)", argv[0], st);
-                return -1;
-        }
-        return 0;
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		agent_log("net: pipe: %s", strerror(errno));
+		return -1;
+	}
+	ssize_t n = write(p[1], input, len);
+	close(p[1]);
+	if (n != (ssize_t)len) {
+		agent_log("net: writing %s's input: %s", argv[0],
+			  n < 0 ? strerror(errno) : "short");
+		close(p[0]);
+		return -1;
+	}
+	pid_t pid = agent_spawn(argv, p[0], 2, 2);
+	close(p[0]);
+	if (pid < 0) {
+		agent_log("net: %s: %s", argv[0], strerror((int)-pid));
+		return -1;
+	}
+	int st = agent_wait(pid);
+	if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		agent_log("net: %s failed (status %d)", argv[0], st);
+		return -1;
+	}
+	return 0;
 }
 
 /* A real file, not the Debian default link or whatever the image carried:
  * dockerd reads the file and copies its nameservers into containers. */
 static int write_resolv_conf(void)
 {
-        static const char text[] = "# silo: the guest's DNS stub (docs/network.md)\n"
-                                    "nameserver " SILO_NET_DNS_ADDR "\n";
-        const char *tmp = "/etc/resolv.conf.silo-tmp";
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	static const char text[] = "# silo: the guest's DNS stub (docs/network.md)\n"
+				   "nameserver " SILO_NET_DNS_ADDR "\n";
+	const char *tmp = "/etc/resolv.conf.silo-tmp";
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 
-        if (fd < 0 || write(fd, text, sizeof(text) - 1) != (ssize_t)sizeof(text) - 1 ||
-            fchmod(fd, 0644) < 0) {
-                agent_log("net: writing %s: %s", tmp, strerror(errno));
-                if (fd >= 0)
-                        close(fd);
-                unlink(tmp);
-                return -1;
-        }
-        close(fd);
-        /* rename replaces a symlink itself, not its target */
-        if (rename(tmp, "/etc/resolv.conf") < 0) {
-                agent_log("net: /etc/resolv.conf: %s", strerror(errno));
-                unlink(tmp);
-                return -1;
-        }
-        return 0;
+	if (fd < 0 || write(fd, text, sizeof(text) - 1) != (ssize_t)sizeof(text) - 1 ||
+	    fchmod(fd, 0644) < 0) {
+		agent_log("net: writing %s: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	close(fd);
+	/* rename replaces a symlink itself, not its target */
+	if (rename(tmp, "/etc/resolv.conf") < 0) {
+		agent_log("net: /etc/resolv.conf: %s", strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
 }
 
 int net_setup(void)
 {
-        char *ip[] = { "ip", "-batch", "-", NULL };
-        char *ipt[] = { "iptables-restore", "--noflush", NULL };
-        int rc = 0;
+	char *ip[] = { "ip", "-batch", "-", NULL };
+	char *ipt[] = { "iptables-restore", "--noflush", NULL };
+	int rc = 0;
 
-        if (run_with_input(ip, ip_batch) < 0) {
-                agent_log("net: interface " SILO_NET_IFACE " not set up: the guest has no network");
-                return -1;
-        }
-        if (write_resolv_conf() < 0)
-                rc = -1;
-        if (run_with_input(ipt, ipt_rules) < 0) {
-                agent_log("net: no redirect rules: outbound TCP will not reach the host broker");
-                rc = -1;
-        }
-        return rc;
+	if (run_with_input(ip, ip_batch) < 0) {
+		agent_log("net: interface " SILO_NET_IFACE " not set up: the guest has no network");
+		return -1;
+	}
+	if (write_resolv_conf() < 0)
+		rc = -1;
+	if (run_with_input(ipt, ipt_rules) < 0) {
+		agent_log("net: no redirect rules: outbound TCP will not reach the host broker");
+		rc = -1;
+	}
+	return rc;
 }
 
 /*
@@ -171,50 +174,50 @@ int net_setup(void)
  */
 static void __attribute__((noreturn)) supervise(void)
 {
-        unsigned backoff = 1;
+	unsigned backoff = 1;
 
-        for (;;) {
-                time_t t0 = time(NULL);
-                pid_t pid = fork();
+	for (;;) {
+		time_t t0 = time(NULL);
+		pid_t pid = fork();
 
-                if (pid == 0)
-                        _exit(netfwd_main());
-                if (pid < 0) {
-                        agent_log("net: fork: %s", strerror(errno));
-                } else {
-                        int st = agent_wait(pid);
+		if (pid == 0)
+			_exit(netfwd_main());
+		if (pid < 0) {
+			agent_log("net: fork: %s", strerror(errno));
+		} else {
+			int st = agent_wait(pid);
 
-                        if (st >= 0 && WIFSIGNALED(st))
-                                agent_log("net: network daemon killed by signal %d: restarting",
-                                          WTERMSIG(st));
-                        else
-                                agent_log("net: network daemon exited (status %d): restarting",
-                                          st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : st);
-                        if (time(NULL) - t0 > 60)
-                                backoff = 1;   /* it ran a while: not a start-up loop */
-                }
-                sleep(backoff);
-                backoff = backoff >= 16 ? 30 : backoff * 2;
-        }
+			if (st >= 0 && WIFSIGNALED(st))
+				agent_log("net: network daemon killed by signal %d: restarting",
+					  WTERMSIG(st));
+			else
+				agent_log("net: network daemon exited (status %d): restarting",
+					  st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : st);
+			if (time(NULL) - t0 > 60)
+				backoff = 1; /* it ran a while: not a start-up loop */
+		}
+		sleep(backoff);
+		backoff = backoff >= 16 ? 30 : backoff * 2;
+	}
 }
 
 pid_t net_start(void)
 {
-        pid_t pid = fork();
+	pid_t pid = fork();
 
-        if (pid == 0) {
-                sigset_t none;
+	if (pid == 0) {
+		sigset_t none;
 
-                /* PID 1's descriptors (the agent's vsock listener) are no
+		/* PID 1's descriptors (the agent's vsock listener) are no
                  * business of the daemon's: fork keeps them, close them. */
-                for (int fd = 3; fd < 1024; fd++)
-                        close(fd);
-                sigemptyset(&none);
-                sigprocmask(SIG_SETMASK, &none, NULL);
-                signal(SIGPIPE, SIG_IGN);
-                supervise();
-        }
-        if (pid < 0)
-                agent_log("net: fork: %s", strerror(errno));
-        return pid;
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_IGN);
+		supervise();
+	}
+	if (pid < 0)
+		agent_log("net: fork: %s", strerror(errno));
+	return pid;
 }

@@ -43,403 +43,410 @@
 #define SO_ORIGINAL_DST 80
 #endif
 
-#define RELAY_BUF        16384     /* per direction */
-#define TASK_STACK       (128 * 1024)
-#define NETFWD_IDLE_WORKERS   8     /* threads kept for the next tasks */
+#define RELAY_BUF	      16384 /* per direction */
+#define TASK_STACK	      (128 * 1024)
+#define NETFWD_IDLE_WORKERS   8 /* threads kept for the next tasks */
 #define NETFWD_WORKER_IDLE_MS 30000
-#define REPLY_TMO_MS     30000     /* the broker dials for up to 10 s */
-#define FORWARD_HDR_TMO_MS 10000   /* the host sends the header at once */
-#define LOCAL_CONNECT_TMO_MS 5000  /* 127.0.0.1: immediate unless overloaded */
+#define REPLY_TMO_MS	      30000 /* the broker dials for up to 10 s */
+#define FORWARD_HDR_TMO_MS    10000 /* the host sends the header at once */
+#define LOCAL_CONNECT_TMO_MS  5000  /* 127.0.0.1: immediate unless overloaded */
 
 static atomic_int tasks;
-static struct workers workers;  /* the tasks' threads (net/workers.h) */
+static struct workers workers; /* the tasks' threads (net/workers.h) */
 
 /* ---- helpers shared with netdns.c ---- */
 
 int netfwd_spawn(void *(*fn)(void *), void *arg)
 {
-        if (atomic_fetch_add(&tasks, 1) >= NETFWD_MAX_TASKS ||
-            workers_run(&workers, fn, arg) < 0) {
-                atomic_fetch_sub(&tasks, 1);
-                return -1;
-        }
-        return 0;
+	if (atomic_fetch_add(&tasks, 1) >= NETFWD_MAX_TASKS || workers_run(&workers, fn, arg) < 0) {
+		atomic_fetch_sub(&tasks, 1);
+		return -1;
+	}
+	return 0;
 }
 
 void netfwd_task_done(void)
 {
-        atomic_fetch_sub(&tasks, 1);
+	atomic_fetch_sub(&tasks, 1);
 }
 
 static int wait_fd(int fd, short ev, int ms)
 {
-        struct pollfd p = { .fd = fd, .events = ev };
-        int n;
+	struct pollfd p = { .fd = fd, .events = ev };
+	int n;
 
-        while ((n = poll(&p, 1, ms)) < 0 && errno == EINTR)
-                ;
-        if (n < 0)
-                return -errno;
-        return n == 0 ? -ETIMEDOUT : 0;
+	while ((n = poll(&p, 1, ms)) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		return -errno;
+	return n == 0 ? -ETIMEDOUT : 0;
 }
 
 int netfwd_read_full(int fd, void *buf, size_t n, int ms)
 {
-        size_t got = 0;
+	size_t got = 0;
 
-        while (got < n) {
-                ssize_t r = read(fd, (uint8_t *)buf + got, n - got);
-                if (r > 0) {
-                        got += (size_t)r;
-                        continue;
-                }
-                if (r == 0)
-                        return -EPIPE;
-                if (errno != EAGAIN && errno != EINTR)
-                        return -errno;
-                int rc = wait_fd(fd, POLLIN, ms);
-                if (rc < 0)
-                        return rc;
-        }
-        return 0;
+	while (got < n) {
+		ssize_t r = read(fd, (uint8_t *)buf + got, n - got);
+		if (r > 0) {
+			got += (size_t)r;
+			continue;
+		}
+		if (r == 0)
+			return -EPIPE;
+		if (errno != EAGAIN && errno != EINTR)
+			return -errno;
+		int rc = wait_fd(fd, POLLIN, ms);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 int netfwd_write_full(int fd, const void *buf, size_t n, int ms)
 {
-        size_t put = 0;
+	size_t put = 0;
 
-        while (put < n) {
-                ssize_t w = send(fd, (const uint8_t *)buf + put, n - put, MSG_NOSIGNAL);
-                if (w > 0) {
-                        put += (size_t)w;
-                        continue;
-                }
-                if (w < 0 && errno != EAGAIN && errno != EINTR)
-                        return -errno;
-                int rc = wait_fd(fd, POLLOUT, ms);
-                if (rc < 0)
-                        return rc;
-        }
-        return 0;
+	while (put < n) {
+		ssize_t w = send(fd, (const uint8_t *)buf + put, n - put, MSG_NOSIGNAL);
+		if (w > 0) {
+			put += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		int rc = wait_fd(fd, POLLOUT, ms);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 /* A non-blocking connect bounded by ms: 0 or -errno. */
 static int connect_tmo(int fd, const struct sockaddr *sa, socklen_t len, int ms)
 {
-        int err = 0;
-        socklen_t el = sizeof(err);
+	int err = 0;
+	socklen_t el = sizeof(err);
 
-        if (connect(fd, sa, len) == 0)
-                return 0;
-        if (errno != EINPROGRESS && errno != EINTR)
-                return -errno;
-        int rc = wait_fd(fd, POLLOUT, ms);
-        if (rc < 0)
-                return rc;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
-                return -errno;
-        return -err;
+	if (connect(fd, sa, len) == 0)
+		return 0;
+	if (errno != EINPROGRESS && errno != EINTR)
+		return -errno;
+	int rc = wait_fd(fd, POLLOUT, ms);
+	if (rc < 0)
+		return rc;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+		return -errno;
+	return -err;
 }
 
 int netfwd_vsock_connect(unsigned port)
 {
-        struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST,
-                                 .svm_port = port };
-        int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	struct sockaddr_vm a = { .svm_family = AF_VSOCK,
+				 .svm_cid = VMADDR_CID_HOST,
+				 .svm_port = port };
+	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
-        if (fd < 0)
-                return -errno;
-        int rc = connect_tmo(fd, (struct sockaddr *)&a, sizeof(a), NETFWD_VSOCK_TMO_MS);
-        if (rc < 0) {
-                close(fd);
-                return rc;
-        }
-        return fd;
+	if (fd < 0)
+		return -errno;
+	int rc = connect_tmo(fd, (struct sockaddr *)&a, sizeof(a), NETFWD_VSOCK_TMO_MS);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	return fd;
 }
 
 void netfwd_reset(int fd)
 {
-        struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
-        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-        close(fd);
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
 }
 
 /* One direction of a relay: bytes read from `from` waiting for `to`. */
 struct half {
-        int from, to;
-        size_t off, len;
-        bool eof;       /* `from` ended */
-        bool done;      /* ... and `to` got everything and its shutdown */
-        uint8_t buf[RELAY_BUF];
+	int from, to;
+	size_t off, len;
+	bool eof;  /* `from` ended */
+	bool done; /* ... and `to` got everything and its shutdown */
+	uint8_t buf[RELAY_BUF];
 };
 
 /* Move what can move without blocking: -1 on an error, else 0. */
 static int half_step(struct half *h)
 {
-        if (!h->eof && h->len == 0) {
-                ssize_t r = read(h->from, h->buf, sizeof(h->buf));
-                if (r > 0) {
-                        h->off = 0;
-                        h->len = (size_t)r;
-                } else if (r == 0) {
-                        h->eof = true;
-                } else if (errno != EAGAIN && errno != EINTR) {
-                        return -1;
-                }
-        }
-        while (h->len > 0) {
-                ssize_t w = send(h->to, h->buf + h->off, h->len, MSG_NOSIGNAL);
-                if (w < 0) {
-                        if (errno == EAGAIN || errno == EINTR)
-                                break;
-                        return -1;
-                }
-                h->off += (size_t)w;
-                h->len -= (size_t)w;
-        }
-        if (h->eof && h->len == 0 && !h->done) {
-                /* ENOTCONN: the other side is already gone both ways;
+	if (!h->eof && h->len == 0) {
+		ssize_t r = read(h->from, h->buf, sizeof(h->buf));
+		if (r > 0) {
+			h->off = 0;
+			h->len = (size_t)r;
+		} else if (r == 0) {
+			h->eof = true;
+		} else if (errno != EAGAIN && errno != EINTR) {
+			return -1;
+		}
+	}
+	while (h->len > 0) {
+		ssize_t w = send(h->to, h->buf + h->off, h->len, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			return -1;
+		}
+		h->off += (size_t)w;
+		h->len -= (size_t)w;
+	}
+	if (h->eof && h->len == 0 && !h->done) {
+		/* ENOTCONN: the other side is already gone both ways;
                  * the other direction will notice. */
-                shutdown(h->to, SHUT_WR);
-                h->done = true;
-        }
-        return 0;
+		shutdown(h->to, SHUT_WR);
+		h->done = true;
+	}
+	return 0;
 }
 
 int netfwd_relay(int a, int b, int idle_ms)
 {
-        struct half *ab = malloc(2 * sizeof(*ab)), *ba = ab + 1;   /* 32 KiB: not on the stack */
-        int rc = -1;
+	struct half *ab = malloc(2 * sizeof(*ab)), *ba = ab + 1; /* 32 KiB: not on the stack */
+	int rc = -1;
 
-        if (!ab)
-                return -1;
-        *ab = (struct half){ .from = a, .to = b };
-        *ba = (struct half){ .from = b, .to = a };
-        for (;;) {
-                if (half_step(ab) < 0 || half_step(ba) < 0)
-                        break;
-                if (ab->done && ba->done) {
-                        rc = 0;
-                        break;
-                }
-                struct pollfd p[2] = { { .fd = a }, { .fd = b } };
-                if (!ab->eof && ab->len == 0)
-                        p[0].events |= POLLIN;
-                if (ab->len > 0)
-                        p[1].events |= POLLOUT;
-                if (!ba->eof && ba->len == 0)
-                        p[1].events |= POLLIN;
-                if (ba->len > 0)
-                        p[0].events |= POLLOUT;
-                int n = poll(p, 2, idle_ms);
-                if (n == 0 || (n < 0 && errno != EINTR))
-                        break;   /* idle too long, or poll failed */
-                /* A reset socket reports POLLERR even when we asked it for
+	if (!ab)
+		return -1;
+	*ab = (struct half){ .from = a, .to = b };
+	*ba = (struct half){ .from = b, .to = a };
+	for (;;) {
+		if (half_step(ab) < 0 || half_step(ba) < 0)
+			break;
+		if (ab->done && ba->done) {
+			rc = 0;
+			break;
+		}
+		struct pollfd p[2] = { { .fd = a }, { .fd = b } };
+		if (!ab->eof && ab->len == 0)
+			p[0].events |= POLLIN;
+		if (ab->len > 0)
+			p[1].events |= POLLOUT;
+		if (!ba->eof && ba->len == 0)
+			p[1].events |= POLLIN;
+		if (ba->len > 0)
+			p[0].events |= POLLOUT;
+		int n = poll(p, 2, idle_ms);
+		if (n == 0 || (n < 0 && errno != EINTR))
+			break; /* idle too long, or poll failed */
+		/* A reset socket reports POLLERR even when we asked it for
                  * nothing (its direction waits on the other side): without
                  * this check the loop would spin until the other side moved. */
-                if (n > 0 && ((p[0].revents | p[1].revents) & POLLERR))
-                        break;
-        }
-        free(ab);
-        return rc;
+		if (n > 0 && ((p[0].revents | p[1].revents) & POLLERR))
+			break;
+	}
+	free(ab);
+	return rc;
 }
 
 /* ---- the forwarder: redirected TCP -> CONNECT on vsock 1080 ---- */
 
 static void *fwd_client(void *arg)
 {
-        int c = (int)(intptr_t)arg, v = -1, rc;
-        struct sockaddr_in dst, self;
-        socklen_t dl = sizeof(dst), sl = sizeof(self);
-        struct wire_connect wc = { .family = AF_INET };
-        uint8_t hdr[WIRE_CONNECT_SIZE], rep[WIRE_REPLY_SIZE];
-        enum wire_status st;
-        enum wire_err we;
+	int c = (int)(intptr_t)arg, v = -1, rc;
+	struct sockaddr_in dst, self;
+	socklen_t dl = sizeof(dst), sl = sizeof(self);
+	struct wire_connect wc = { .family = AF_INET };
+	uint8_t hdr[WIRE_CONNECT_SIZE], rep[WIRE_REPLY_SIZE];
+	enum wire_status st;
+	enum wire_err we;
 
-        /* Without a NAT entry SO_ORIGINAL_DST gives the address the client
+	/* Without a NAT entry SO_ORIGINAL_DST gives the address the client
          * connected to: a connection straight to our port, not a redirected
          * one. Serving it would only ask the broker for ourselves. */
-        if (getsockopt(c, SOL_IP, SO_ORIGINAL_DST, &dst, &dl) < 0 || dst.sin_family != AF_INET ||
-            getsockname(c, (struct sockaddr *)&self, &sl) < 0 ||
-            (dst.sin_addr.s_addr == self.sin_addr.s_addr && dst.sin_port == self.sin_port))
-                goto reset;
-        wc.port = ntohs(dst.sin_port);
-        wc.addr.v4 = dst.sin_addr;
-        if (wire_connect_encode(&wc, hdr) != WIRE_OK)
-                goto reset;
-        if ((v = netfwd_vsock_connect(SILO_NET_PORT_CONNECT)) < 0)
-                goto reset;   /* no broker on the host: the sandbox has no network */
-        if ((rc = netfwd_write_full(v, hdr, sizeof(hdr), REPLY_TMO_MS)) < 0 ||
-            (rc = netfwd_read_full(v, rep, sizeof(rep), REPLY_TMO_MS)) < 0)
-                goto reset;
-        if ((we = wire_reply_decode(rep, sizeof(rep), &st)) != WIRE_OK) {
-                agent_log("net: bad reply from the host broker: %s", wire_strerror(we));
-                goto reset;
-        }
-        if (st != WIRE_CONNECTED)
-                goto reset;
-        if (netfwd_relay(c, v, -1) < 0)
-                goto reset;
-        close(c);
-        close(v);
-        netfwd_task_done();
-        return NULL;
+	if (getsockopt(c, SOL_IP, SO_ORIGINAL_DST, &dst, &dl) < 0 || dst.sin_family != AF_INET ||
+	    getsockname(c, (struct sockaddr *)&self, &sl) < 0 ||
+	    (dst.sin_addr.s_addr == self.sin_addr.s_addr && dst.sin_port == self.sin_port))
+		goto reset;
+	wc.port = ntohs(dst.sin_port);
+	wc.addr.v4 = dst.sin_addr;
+	if (wire_connect_encode(&wc, hdr) != WIRE_OK)
+		goto reset;
+	if ((v = netfwd_vsock_connect(SILO_NET_PORT_CONNECT)) < 0)
+		goto reset; /* no broker on the host: the sandbox has no network */
+	if ((rc = netfwd_write_full(v, hdr, sizeof(hdr), REPLY_TMO_MS)) < 0 ||
+	    (rc = netfwd_read_full(v, rep, sizeof(rep), REPLY_TMO_MS)) < 0)
+		goto reset;
+	if ((we = wire_reply_decode(rep, sizeof(rep), &st)) != WIRE_OK) {
+		agent_log("net: bad reply from the host broker: %s", wire_strerror(we));
+		goto reset;
+	}
+	if (st != WIRE_CONNECTED)
+		goto reset;
+	if (netfwd_relay(c, v, -1) < 0)
+		goto reset;
+	close(c);
+	close(v);
+	netfwd_task_done();
+	return NULL;
 reset:
-        netfwd_reset(c);
-        if (v >= 0)
-                close(v);
-        netfwd_task_done();
-        return NULL;
+	netfwd_reset(c);
+	if (v >= 0)
+		close(v);
+	netfwd_task_done();
+	return NULL;
 }
 
 /* ---- published ports: FORWARD on vsock 1025 -> 127.0.0.1:PORT ---- */
 
 static void send_reply(int v, enum wire_status s)
 {
-        uint8_t rep[WIRE_REPLY_SIZE];
+	uint8_t rep[WIRE_REPLY_SIZE];
 
-        if (wire_reply_encode(s, rep) == WIRE_OK)
-                netfwd_write_full(v, rep, sizeof(rep), FORWARD_HDR_TMO_MS);
+	if (wire_reply_encode(s, rep) == WIRE_OK)
+		netfwd_write_full(v, rep, sizeof(rep), FORWARD_HDR_TMO_MS);
 }
 
 static void *pub_client(void *arg)
 {
-        int v = (int)(intptr_t)arg, t = -1, rc;
-        uint8_t hdr[WIRE_FORWARD_SIZE];
-        uint16_t port;
-        enum wire_err we;
+	int v = (int)(intptr_t)arg, t = -1, rc;
+	uint8_t hdr[WIRE_FORWARD_SIZE];
+	uint16_t port;
+	enum wire_err we;
 
-        if (netfwd_read_full(v, hdr, sizeof(hdr), FORWARD_HDR_TMO_MS) < 0)
-                goto out;
-        if ((we = wire_forward_decode(hdr, sizeof(hdr), &port)) != WIRE_OK) {
-                agent_log("net: bad FORWARD header from the host: %s", wire_strerror(we));
-                send_reply(v, WIRE_BAD_REQUEST);
-                goto out;
-        }
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
-                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        rc = t < 0 ? -errno : connect_tmo(t, (struct sockaddr *)&a, sizeof(a), LOCAL_CONNECT_TMO_MS);
-        if (rc < 0) {
-                send_reply(v, rc == -ECONNREFUSED ? WIRE_REFUSED
-                              : rc == -ETIMEDOUT ? WIRE_TIMEOUT : WIRE_UNREACHABLE);
-                goto out;
-        }
-        send_reply(v, WIRE_CONNECTED);
-        if (netfwd_relay(v, t, -1) < 0) {
-                netfwd_reset(t);
-                t = -1;
-        }
+	if (netfwd_read_full(v, hdr, sizeof(hdr), FORWARD_HDR_TMO_MS) < 0)
+		goto out;
+	if ((we = wire_forward_decode(hdr, sizeof(hdr), &port)) != WIRE_OK) {
+		agent_log("net: bad FORWARD header from the host: %s", wire_strerror(we));
+		send_reply(v, WIRE_BAD_REQUEST);
+		goto out;
+	}
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	rc = t < 0 ? -errno
+		   : connect_tmo(t, (struct sockaddr *)&a, sizeof(a), LOCAL_CONNECT_TMO_MS);
+	if (rc < 0) {
+		send_reply(v, rc == -ECONNREFUSED ? WIRE_REFUSED
+			      : rc == -ETIMEDOUT  ? WIRE_TIMEOUT
+						  : WIRE_UNREACHABLE);
+		goto out;
+	}
+	send_reply(v, WIRE_CONNECTED);
+	if (netfwd_relay(v, t, -1) < 0) {
+		netfwd_reset(t);
+		t = -1;
+	}
 out:
-        if (t >= 0)
-                close(t);
-        close(v);
-        netfwd_task_done();
-        return NULL;
+	if (t >= 0)
+		close(t);
+	close(v);
+	netfwd_task_done();
+	return NULL;
 }
 
 /* ---- listeners and the accept loop ---- */
 
 static int listen_inet(int type, const char *addr, unsigned port)
 {
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-        int one = 1, fd;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int one = 1, fd;
 
-        if (inet_pton(AF_INET, addr, &a.sin_addr) != 1)
-                return -EINVAL;
-        if ((fd = socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
-                return -errno;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-            (type == SOCK_STREAM && listen(fd, 128) < 0)) {
-                int rc = -errno;
-                close(fd);
-                return rc;
-        }
-        return fd;
+	if (inet_pton(AF_INET, addr, &a.sin_addr) != 1)
+		return -EINVAL;
+	if ((fd = socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, 128) < 0)) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
 }
 
 static int listen_vsock(unsigned port)
 {
-        struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
-                                 .svm_port = port };
-        int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	struct sockaddr_vm a = { .svm_family = AF_VSOCK,
+				 .svm_cid = VMADDR_CID_ANY,
+				 .svm_port = port };
+	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
-        if (fd < 0)
-                return -errno;
-        if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 64) < 0) {
-                int rc = -errno;
-                close(fd);
-                return rc;
-        }
-        return fd;
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 64) < 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
 }
 
 enum { L_FWD, L_DNS_UDP, L_DNS_TCP, L_PUB, L_COUNT };
 
 int netfwd_main(void)
 {
-        static const char *const what[L_COUNT] = {
-                [L_FWD] = "forwarder 0.0.0.0:15001", [L_DNS_UDP] = "DNS " SILO_NET_DNS_ADDR ":53/udp",
-                [L_DNS_TCP] = "DNS " SILO_NET_DNS_ADDR ":53/tcp", [L_PUB] = "vsock port 1025",
-        };
-        struct pollfd p[L_COUNT];
-        int fds[L_COUNT], live = 0;
+	static const char *const what[L_COUNT] = {
+		[L_FWD] = "forwarder 0.0.0.0:15001",
+		[L_DNS_UDP] = "DNS " SILO_NET_DNS_ADDR ":53/udp",
+		[L_DNS_TCP] = "DNS " SILO_NET_DNS_ADDR ":53/tcp",
+		[L_PUB] = "vsock port 1025",
+	};
+	struct pollfd p[L_COUNT];
+	int fds[L_COUNT], live = 0;
 
-        _Static_assert(SILO_NET_REDIRECT_PORT == 15001 && SILO_NET_PORT_FORWARD == 1025,
-                       "the names above");
-        int rc = workers_init(&workers, NETFWD_MAX_TASKS, NETFWD_IDLE_WORKERS, TASK_STACK,
-                              NETFWD_WORKER_IDLE_MS);
-        if (rc < 0) {
-                agent_log("net: worker threads: %s", strerror(-rc));
-                return 1;
-        }
-        fds[L_FWD] = listen_inet(SOCK_STREAM, "0.0.0.0", SILO_NET_REDIRECT_PORT);
-        fds[L_DNS_UDP] = listen_inet(SOCK_DGRAM, SILO_NET_DNS_ADDR, 53);
-        fds[L_DNS_TCP] = listen_inet(SOCK_STREAM, SILO_NET_DNS_ADDR, 53);
-        fds[L_PUB] = listen_vsock(SILO_NET_PORT_FORWARD);
-        for (int i = 0; i < L_COUNT; i++) {
-                if (fds[i] < 0)
-                        agent_log("net: %s: %s", what[i], strerror(-fds[i]));
-                else
-                        live++;
-                p[i] = (struct pollfd){ .fd = fds[i] < 0 ? -1 : fds[i], .events = POLLIN };
-        }
-        if (!live)
-                return 1;
-        agent_log("net: serving (%d of %d listeners)", live, L_COUNT);
-        for (;;) {
-                if (poll(p, L_COUNT, -1) < 0) {
-                        if (errno != EINTR) {
-                                agent_log("net: poll: %s", strerror(errno));
-                                return 1;
-                        }
-                        continue;
-                }
-                if (p[L_DNS_UDP].revents & POLLIN)
-                        netdns_udp_read(fds[L_DNS_UDP]);
-                for (int i = 0; i < L_COUNT; i++) {
-                        if (i == L_DNS_UDP || !(p[i].revents & POLLIN))
-                                continue;
-                        int c = accept4(fds[i], NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-                        if (c < 0) {
-                                /* out of fds: let running tasks end rather
+	_Static_assert(SILO_NET_REDIRECT_PORT == 15001 && SILO_NET_PORT_FORWARD == 1025,
+		       "the names above");
+	int rc = workers_init(&workers, NETFWD_MAX_TASKS, NETFWD_IDLE_WORKERS, TASK_STACK,
+			      NETFWD_WORKER_IDLE_MS);
+	if (rc < 0) {
+		agent_log("net: worker threads: %s", strerror(-rc));
+		return 1;
+	}
+	fds[L_FWD] = listen_inet(SOCK_STREAM, "0.0.0.0", SILO_NET_REDIRECT_PORT);
+	fds[L_DNS_UDP] = listen_inet(SOCK_DGRAM, SILO_NET_DNS_ADDR, 53);
+	fds[L_DNS_TCP] = listen_inet(SOCK_STREAM, SILO_NET_DNS_ADDR, 53);
+	fds[L_PUB] = listen_vsock(SILO_NET_PORT_FORWARD);
+	for (int i = 0; i < L_COUNT; i++) {
+		if (fds[i] < 0)
+			agent_log("net: %s: %s", what[i], strerror(-fds[i]));
+		else
+			live++;
+		p[i] = (struct pollfd){ .fd = fds[i] < 0 ? -1 : fds[i], .events = POLLIN };
+	}
+	if (!live)
+		return 1;
+	agent_log("net: serving (%d of %d listeners)", live, L_COUNT);
+	for (;;) {
+		if (poll(p, L_COUNT, -1) < 0) {
+			if (errno != EINTR) {
+				agent_log("net: poll: %s", strerror(errno));
+				return 1;
+			}
+			continue;
+		}
+		if (p[L_DNS_UDP].revents & POLLIN)
+			netdns_udp_read(fds[L_DNS_UDP]);
+		for (int i = 0; i < L_COUNT; i++) {
+			if (i == L_DNS_UDP || !(p[i].revents & POLLIN))
+				continue;
+			int c = accept4(fds[i], NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+			if (c < 0) {
+				/* out of fds: let running tasks end rather
                                  * than spin on a listener that stays ready */
-                                if (errno == EMFILE || errno == ENFILE)
-                                        usleep(100 * 1000);
-                                continue;
-                        }
-                        void *(*fn)(void *) = i == L_FWD ? fwd_client
-                                              : i == L_PUB ? pub_client : netdns_tcp_client;
-                        if (netfwd_spawn(fn, (void *)(intptr_t)c) < 0) {
-                                if (i == L_PUB) {
-                                        send_reply(c, WIRE_INTERNAL);
-                                        close(c);
-                                } else {
-                                        netfwd_reset(c);
-                                }
-                        }
-                }
-        }
+				if (errno == EMFILE || errno == ENFILE)
+					usleep(100 * 1000);
+				continue;
+			}
+			void *(*fn)(void *) = i == L_FWD   ? fwd_client
+					      : i == L_PUB ? pub_client
+							   : netdns_tcp_client;
+			if (netfwd_spawn(fn, (void *)(intptr_t)c) < 0) {
+				if (i == L_PUB) {
+					send_reply(c, WIRE_INTERNAL);
+					close(c);
+				} else {
+					netfwd_reset(c);
+				}
+			}
+		}
+	}
 }

@@ -15,8 +15,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define NETFWD_MAX_TASKS    256     /* connections + DNS queries in flight */
-#define NETFWD_VSOCK_TMO_MS 5000    /* connecting to the host over vsock */
+#define NETFWD_MAX_TASKS    256	 /* connections + DNS queries in flight */
+#define NETFWD_VSOCK_TMO_MS 5000 /* connecting to the host over vsock */
 
 /* net.c: PID 1's part. net_setup: interface, resolv.conf, iptables (0, or
  * -1 after logging what is missing); net_start: the supervised daemon. */
@@ -24,7 +24,7 @@ int net_setup(void);
 pid_t net_start(void);
 
 /* netfwd.c */
-int netfwd_main(void);   /* the daemon; returns only when it cannot serve */
+int netfwd_main(void); /* the daemon; returns only when it cannot serve */
 /* Run fn(arg) on a detached thread when fewer than NETFWD_MAX_TASKS run;
  * -1 (nothing started) otherwise. */
 int netfwd_spawn(void *(*fn)(void *), void *arg);
@@ -44,8 +44,8 @@ int netfwd_relay(int a, int b, int idle_ms);
 void netfwd_reset(int fd);
 
 /* netdns.c: the DNS stub on SILO_NET_DNS_ADDR:53. */
-void *netdns_udp_query(void *arg);   /* arg: from netdns_udp_read */
-void *netdns_tcp_client(void *arg);  /* arg: the client fd, as intptr_t */
+void *netdns_udp_query(void *arg);  /* arg: from netdns_udp_read */
+void *netdns_tcp_client(void *arg); /* arg: the client fd, as intptr_t */
 /* Read one datagram from the UDP socket and start a task for it. */
 void netdns_udp_read(int ufd);
 

@@ -45,19 +45,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RECLAIM       "/sys/fs/cgroup/memory.reclaim"
-#define REPORT_ORDER  "/sys/module/page_reporting/parameters/page_reporting_order"
-#define MAX_BUSY      256   /* sessions tracked; more still count as busy */
-#define TRIM_CHUNK    (8u << 20)   /* bytes per memory.reclaim write */
+#define RECLAIM	     "/sys/fs/cgroup/memory.reclaim"
+#define REPORT_ORDER "/sys/module/page_reporting/parameters/page_reporting_order"
+#define MAX_BUSY     256	/* sessions tracked; more still count as busy */
+#define TRIM_CHUNK   (8u << 20) /* bytes per memory.reclaim write */
 
 static struct {
-	unsigned idle_s;        /* 0: trimming off */
-	pid_t busy[MAX_BUSY];   /* sessions, the Docker watcher, a running trim */
+	unsigned idle_s;      /* 0: trimming off */
+	pid_t busy[MAX_BUSY]; /* sessions, the Docker watcher, a running trim */
 	unsigned nbusy, untracked;
 	pid_t watcher;
-	pid_t trimmer;          /* the running trim, stopped by a new session */
-	bool dirty;             /* work since the last trim */
-	long quiet_since;       /* ms: when the last session ended or started */
+	pid_t trimmer;	  /* the running trim, stopped by a new session */
+	bool dirty;	  /* work since the last trim */
+	long quiet_since; /* ms: when the last session ended or started */
 } t;
 
 static long now_ms(void)
@@ -94,7 +94,7 @@ void trim_kernel_setup(void)
 {
 	if (!t.idle_s)
 		return;
-	if (access(RECLAIM, W_OK) < 0) {   /* Linux < 5.19, or no cgroup2 */
+	if (access(RECLAIM, W_OK) < 0) { /* Linux < 5.19, or no cgroup2 */
 		agent_log("%s: %s: no idle trims", RECLAIM, strerror(errno));
 		t.idle_s = 0;
 		return;
@@ -115,7 +115,7 @@ void trim_session(pid_t pid)
 	if (!t.idle_s)
 		return;
 	if (t.trimmer > 0)
-		kill(t.trimmer, SIGKILL);   /* reaped, and forgotten, by trim_reaped() */
+		kill(t.trimmer, SIGKILL); /* reaped, and forgotten, by trim_reaped() */
 	busy_add(pid);
 	t.dirty = true;
 	t.quiet_since = now_ms();
@@ -138,7 +138,7 @@ void trim_reaped(pid_t pid)
 		t.quiet_since = now_ms();
 		if (pid == t.trimmer)
 			t.trimmer = 0;
-		if (pid == t.watcher) {   /* Docker is up (or gave up): trim now */
+		if (pid == t.watcher) { /* Docker is up (or gave up): trim now */
 			t.watcher = 0;
 			t.dirty = true;
 			t.quiet_since -= t.idle_s * 1000L;
@@ -163,7 +163,7 @@ void trim_started(pid_t pid)
 {
 	t.dirty = false;
 	t.trimmer = pid;
-	busy_add(pid);   /* no second trim while this one runs */
+	busy_add(pid); /* no second trim while this one runs */
 }
 
 void trim_tick(void)
@@ -190,7 +190,7 @@ void trim_tick(void)
 	}
 	if (pid < 0) {
 		agent_log("trim: fork: %s", strerror(errno));
-		t.quiet_since = now_ms();   /* try again after another idle period */
+		t.quiet_since = now_ms(); /* try again after another idle period */
 		return;
 	}
 	trim_started(pid);

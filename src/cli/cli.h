@@ -13,7 +13,7 @@
 #define EXIT_OWN ACLIENT_EXIT_OWN
 
 struct cli {
-        struct sb_paths paths;
+	struct sb_paths paths;
 };
 
 /* Print "silo: <sb_errmsg()>" (or the formatted line) and return 125. */
@@ -24,15 +24,15 @@ int cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The network flags (netflags.c), shared by create/run and policy. */
 enum { CLI_NET_ALLOW, CLI_NET_DENY, CLI_NET_REMOVE };
 struct cli_net_rule {
-        int action;                     /* CLI_NET_* */
-        const char *text;               /* as typed (argv) */
+	int action;	  /* CLI_NET_* */
+	const char *text; /* as typed (argv) */
 };
 struct cli_net {
-        bool mode_set;
-        int mode;                       /* enum net_mode when mode_set */
-        unsigned flags;                 /* NET_POLICY_ALLOW_* */
-        struct cli_net_rule *rules;
-        size_t nrules;
+	bool mode_set;
+	int mode;	/* enum net_mode when mode_set */
+	unsigned flags; /* NET_POLICY_ALLOW_* */
+	struct cli_net_rule *rules;
+	size_t nrules;
 };
 struct net_policy;
 void cli_net_init(struct cli_net *n);
@@ -42,14 +42,22 @@ int cli_net_mode(struct cli_net *n, const char *arg, bool allow_none);
 int cli_net_rule(struct cli_net *n, const char *arg, int action);
 /* The network options, for getopt_long tables: create/run take them all
  * but --remove, silo policy all of them. */
-enum { CLI_O_NETWORK = 0x200, CLI_O_ALLOW, CLI_O_DENY, CLI_O_REMOVE, CLI_O_ALLOW_HOST,
-       CLI_O_ALLOW_LL };
-#define CLI_NET_OPTIONS \
-        { "network", required_argument, NULL, CLI_O_NETWORK }, \
-        { "allow", required_argument, NULL, CLI_O_ALLOW }, \
-        { "deny", required_argument, NULL, CLI_O_DENY }, \
-        { "allow-host-access", no_argument, NULL, CLI_O_ALLOW_HOST }, \
-        { "allow-link-local", no_argument, NULL, CLI_O_ALLOW_LL }
+enum {
+	CLI_O_NETWORK = 0x200,
+	CLI_O_ALLOW,
+	CLI_O_DENY,
+	CLI_O_REMOVE,
+	CLI_O_ALLOW_HOST,
+	CLI_O_ALLOW_LL
+};
+#define CLI_NET_OPTIONS                                                       \
+	{ "network", required_argument, NULL, CLI_O_NETWORK },                \
+		{ "allow", required_argument, NULL, CLI_O_ALLOW },            \
+		{ "deny", required_argument, NULL, CLI_O_DENY },              \
+		{ "allow-host-access", no_argument, NULL, CLI_O_ALLOW_HOST }, \
+	{                                                                     \
+		"allow-link-local", no_argument, NULL, CLI_O_ALLOW_LL         \
+	}
 /* Handle getopt's ch if it is one of those: 1 (done), -1 (error printed);
  * 0 when ch is not a network option. new_sandbox: --network none is
  * allowed (only a new sandbox can be made without a network). */
@@ -60,9 +68,9 @@ int cli_net_apply(const struct cli_net *n, struct net_policy *p);
 int cli_net_policy_text(const struct cli_net *n, char **out);
 
 struct create_opts {
-        const char *name, *workspace;
-        struct sb_config cfg;
-        bool rm;                        /* run --rm */
+	const char *name, *workspace;
+	struct sb_config cfg;
+	bool rm; /* run --rm */
 };
 /* Parses from argv[1]; returns the index of the first operand or -1 (error
  * printed). allow_rm: accept --rm (run). */
@@ -74,10 +82,10 @@ int cli_open_running(struct cli *c, struct sandbox *sb, const char *name);
 int cli_version(void);
 
 struct cli_exec_req {
-        const char *const *argv;
-        const char *const *env;         /* NULL-terminated; sandbox env first */
-        const char *cwd, *user;
-        bool tty, stdin;
+	const char *const *argv;
+	const char *const *env; /* NULL-terminated; sandbox env first */
+	const char *cwd, *user;
+	bool tty, stdin;
 };
 /* Run in the sandbox, forwarding signals and the terminal size; returns the
  * exit status as Docker users expect (128+N for signal N). */

@@ -9,148 +9,151 @@ enum { O_NAME = 256, O_CPUS, O_MEMORY, O_DISK, O_WORKSPACE, O_RM, O_NO_DOCKER, O
 
 int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm)
 {
-        static const struct option longs[] = {
-                { "name", required_argument, NULL, O_NAME },
-                { "cpus", required_argument, NULL, O_CPUS },
-                { "memory", required_argument, NULL, O_MEMORY },
-                { "disk", required_argument, NULL, O_DISK },
-                { "workspace", required_argument, NULL, O_WORKSPACE },
-                { "no-docker", no_argument, NULL, O_NO_DOCKER },
-                { "wait-docker", no_argument, NULL, O_WAIT_DOCKER },
-                { "env", required_argument, NULL, 'e' },
-                { "rm", no_argument, NULL, O_RM },
-                CLI_NET_OPTIONS,
-                { "publish", required_argument, NULL, 'p' },
-                { NULL, 0, NULL, 0 },
-        };
-        struct cli_net net;
-        cli_net_init(&net);
-        memset(o, 0, sizeof(*o));
-        sb_config_init(&o->cfg);
-        optind = 1;
-        opterr = 0;
-        int ch;
-        char *end;
-        while ((ch = getopt_long(argc, argv, "+e:m:p:", longs, NULL)) != -1) {
-                switch (ch) {
-                case O_NAME:
-                        if (!sb_name_valid(optarg))
-                                goto badname;
-                        o->name = optarg;
-                        break;
-                case O_CPUS: {
-                        long n = strtol(optarg, &end, 10);
-                        if (*end || end == optarg || n < 1 || n > 32) {
-                                cli_failf("invalid --cpus '%s': use a number from 1 to 32", optarg);
-                                goto err;
-                        }
-                        o->cfg.cpus = (unsigned)n;
-                        break;
-                }
-                case 'm':
-                case O_MEMORY:
-                        if (sb_parse_size(optarg, &o->cfg.memory) < 0)
-                                goto fail;
-                        if (o->cfg.memory < SB_MIN_MEMORY || o->cfg.memory % (1 << 20) ||
-                            o->cfg.memory > (1ull << 40)) {
-                                cli_failf("invalid --memory '%s': use whole megabytes from 32M "
-                                          "to 1T (e.g. 512M, 2G)", optarg);
-                                goto err;
-                        }
-                        break;
-                case O_DISK:
-                        if (sb_parse_size(optarg, &o->cfg.disk) < 0)
-                                goto fail;
-                        if (o->cfg.disk < SB_MIN_DISK || o->cfg.disk % 4096 ||
-                            o->cfg.disk > (64ull << 40)) {
-                                cli_failf("invalid --disk '%s': use a size from 64M to 64T "
-                                          "(e.g. 8G)", optarg);
-                                goto err;
-                        }
-                        break;
-                case O_WORKSPACE:
-                        o->workspace = optarg;
-                        break;
-                case O_NO_DOCKER:
-                        o->cfg.no_docker = true;
-                        break;
-                case O_WAIT_DOCKER:
-                        o->cfg.wait_docker = true;
-                        break;
-                case 'e':
-                        if (sb_config_add_env(&o->cfg, optarg) < 0)
-                                goto fail;
-                        break;
-                case O_RM:
-                        if (!allow_rm)
-                                goto unknown;
-                        o->rm = true;
-                        break;
-                case 'p':
-                        if (sb_config_add_publish(&o->cfg, optarg) < 0)
-                                goto fail;
-                        break;
-                default: {
-                        int r = cli_net_option(&net, ch, optarg, true);
-                        if (r < 0)
-                                goto err;
-                        if (r > 0)
-                                break;
-                }
-                unknown:
-                        cli_failf("unknown or incomplete option '%s' (see 'silo --help')",
-                                  argv[optind - 1]);
-                        goto err;
-                }
-        }
-        if (o->cfg.no_docker && o->cfg.wait_docker) {
-                cli_failf("--wait-docker and --no-docker contradict each other: pick one");
-                goto err;
-        }
-        if (cli_net_policy_text(&net, &o->cfg.policy) < 0)
-                goto err;
-        if (!o->cfg.policy && o->cfg.npublish) {
-                cli_failf("-p needs a network: --network none publishes nothing");
-                goto err;
-        }
-        cli_net_free(&net);
-        return optind;
+	static const struct option longs[] = {
+		{ "name", required_argument, NULL, O_NAME },
+		{ "cpus", required_argument, NULL, O_CPUS },
+		{ "memory", required_argument, NULL, O_MEMORY },
+		{ "disk", required_argument, NULL, O_DISK },
+		{ "workspace", required_argument, NULL, O_WORKSPACE },
+		{ "no-docker", no_argument, NULL, O_NO_DOCKER },
+		{ "wait-docker", no_argument, NULL, O_WAIT_DOCKER },
+		{ "env", required_argument, NULL, 'e' },
+		{ "rm", no_argument, NULL, O_RM },
+		CLI_NET_OPTIONS,
+		{ "publish", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_net net;
+	cli_net_init(&net);
+	memset(o, 0, sizeof(*o));
+	sb_config_init(&o->cfg);
+	optind = 1;
+	opterr = 0;
+	int ch;
+	char *end;
+	while ((ch = getopt_long(argc, argv, "+e:m:p:", longs, NULL)) != -1) {
+		switch (ch) {
+		case O_NAME:
+			if (!sb_name_valid(optarg))
+				goto badname;
+			o->name = optarg;
+			break;
+		case O_CPUS: {
+			long n = strtol(optarg, &end, 10);
+			if (*end || end == optarg || n < 1 || n > 32) {
+				cli_failf("invalid --cpus '%s': use a number from 1 to 32", optarg);
+				goto err;
+			}
+			o->cfg.cpus = (unsigned)n;
+			break;
+		}
+		case 'm':
+		case O_MEMORY:
+			if (sb_parse_size(optarg, &o->cfg.memory) < 0)
+				goto fail;
+			if (o->cfg.memory < SB_MIN_MEMORY || o->cfg.memory % (1 << 20) ||
+			    o->cfg.memory > (1ull << 40)) {
+				cli_failf("invalid --memory '%s': use whole megabytes from 32M "
+					  "to 1T (e.g. 512M, 2G)",
+					  optarg);
+				goto err;
+			}
+			break;
+		case O_DISK:
+			if (sb_parse_size(optarg, &o->cfg.disk) < 0)
+				goto fail;
+			if (o->cfg.disk < SB_MIN_DISK || o->cfg.disk % 4096 ||
+			    o->cfg.disk > (64ull << 40)) {
+				cli_failf("invalid --disk '%s': use a size from 64M to 64T "
+					  "(e.g. 8G)",
+					  optarg);
+				goto err;
+			}
+			break;
+		case O_WORKSPACE:
+			o->workspace = optarg;
+			break;
+		case O_NO_DOCKER:
+			o->cfg.no_docker = true;
+			break;
+		case O_WAIT_DOCKER:
+			o->cfg.wait_docker = true;
+			break;
+		case 'e':
+			if (sb_config_add_env(&o->cfg, optarg) < 0)
+				goto fail;
+			break;
+		case O_RM:
+			if (!allow_rm)
+				goto unknown;
+			o->rm = true;
+			break;
+		case 'p':
+			if (sb_config_add_publish(&o->cfg, optarg) < 0)
+				goto fail;
+			break;
+		default: {
+			int r = cli_net_option(&net, ch, optarg, true);
+			if (r < 0)
+				goto err;
+			if (r > 0)
+				break;
+		}
+unknown:
+			cli_failf("unknown or incomplete option '%s' (see 'silo --help')",
+				  argv[optind - 1]);
+			goto err;
+		}
+	}
+	if (o->cfg.no_docker && o->cfg.wait_docker) {
+		cli_failf("--wait-docker and --no-docker contradict each other: pick one");
+		goto err;
+	}
+	if (cli_net_policy_text(&net, &o->cfg.policy) < 0)
+		goto err;
+	if (!o->cfg.policy && o->cfg.npublish) {
+		cli_failf("-p needs a network: --network none publishes nothing");
+		goto err;
+	}
+	cli_net_free(&net);
+	return optind;
 badname:
-        sb_fail("invalid sandbox name '%s': use letters, digits, '_', '.', '-' (at most 63, "
-                "starting with a letter or digit)", optarg);
+	sb_fail("invalid sandbox name '%s': use letters, digits, '_', '.', '-' (at most 63, "
+		"starting with a letter or digit)",
+		optarg);
 fail:
-        cli_fail();
+	cli_fail();
 err:
-        cli_net_free(&net);
-        sb_config_free(&o->cfg);
-        return -1;
+	cli_net_free(&net);
+	sb_config_free(&o->cfg);
+	return -1;
 }
 
 int cmd_create(struct cli *c, int argc, char **argv)
 {
-        struct create_opts o;
-        int first = cli_parse_create(argc, argv, &o, false);
-        if (first < 0)
-                return EXIT_OWN;
-        int rc = EXIT_OWN;
-        if (first < argc) {
-                cli_failf("create takes no command (did you mean 'silo run'?)");
-                goto out;
-        }
-        /* Fail before creating anything if this host cannot start it. */
-        if (sb_check_host(&c->paths) < 0) {
-                cli_fail();
-                goto out;
-        }
-        struct sandbox sb;
-        if (sb_create(&sb, &c->paths, o.name, &o.cfg, o.workspace) < 0) {
-                cli_fail();
-                goto out;
-        }
-        printf("%s\n", sb.name);
-        sb_close(&sb);
-        rc = 0;
+	struct create_opts o;
+	int first = cli_parse_create(argc, argv, &o, false);
+	if (first < 0)
+		return EXIT_OWN;
+	int rc = EXIT_OWN;
+	if (first < argc) {
+		cli_failf("create takes no command (did you mean 'silo run'?)");
+		goto out;
+	}
+	/* Fail before creating anything if this host cannot start it. */
+	if (sb_check_host(&c->paths) < 0) {
+		cli_fail();
+		goto out;
+	}
+	struct sandbox sb;
+	if (sb_create(&sb, &c->paths, o.name, &o.cfg, o.workspace) < 0) {
+		cli_fail();
+		goto out;
+	}
+	printf("%s\n", sb.name);
+	sb_close(&sb);
+	rc = 0;
 out:
-        sb_config_free(&o.cfg);
-        return rc;
+	sb_config_free(&o.cfg);
+	return rc;
 }

@@ -19,153 +19,157 @@
  * escaped here, at the one place they reach the terminal. */
 static int fail_line(const char *msg)
 {
-        char esc[4096];
-        fprintf(stderr, "silo: %s\n", sb_escape(msg, esc, sizeof(esc)));
-        return EXIT_OWN;
+	char esc[4096];
+	fprintf(stderr, "silo: %s\n", sb_escape(msg, esc, sizeof(esc)));
+	return EXIT_OWN;
 }
 
 int cli_fail(void)
 {
-        return fail_line(sb_errmsg());
+	return fail_line(sb_errmsg());
 }
 
 int cli_failf(const char *fmt, ...)
 {
-        char buf[1024];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
-        va_end(ap);
-        return fail_line(buf);
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	return fail_line(buf);
 }
 
 void json_str(FILE *f, const char *s)
 {
-        sb_json_str(f, s);
+	sb_json_str(f, s);
 }
 
 int cli_open_running(struct cli *c, struct sandbox *sb, const char *name)
 {
-        struct sb_status st;
-        if (sb_open(sb, &c->paths, name, false) < 0)
-                return -1;
-        if (sb_status(sb, &st) < 0) {
-                sb_close(sb);
-                return -1;
-        }
-        if (st.state != SB_RUNNING) {
-                sb_close(sb);
-                return sb_fail("sandbox %s is not running: start it with 'silo start %s'", name,
-                               name);
-        }
-        return 0;
+	struct sb_status st;
+	if (sb_open(sb, &c->paths, name, false) < 0)
+		return -1;
+	if (sb_status(sb, &st) < 0) {
+		sb_close(sb);
+		return -1;
+	}
+	if (st.state != SB_RUNNING) {
+		sb_close(sb);
+		return sb_fail("sandbox %s is not running: start it with 'silo start %s'", name,
+			       name);
+	}
+	return 0;
 }
 
 static void on_cancel(int sig)
 {
-        (void)sig;
-        sb_cancel = 1;
+	(void)sig;
+	sb_cancel = 1;
 }
 
 /* Ctrl-C while a sandbox boots: sb_start notices, kills what it spawned
  * (and run removes the half-made sandbox) instead of leaving it behind. */
 void cli_catch_cancel(void)
 {
-        struct sigaction sa = { .sa_handler = on_cancel };
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGHUP, &sa, NULL);
+	struct sigaction sa = { .sa_handler = on_cancel };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 }
 
 static const struct {
-        const char *name;
-        int (*fn)(struct cli *, int, char **);
-        const char *usage;
+	const char *name;
+	int (*fn)(struct cli *, int, char **);
+	const char *usage;
 } cmds[] = {
-        { "run", cmd_run, "run [--name N] [--cpus N] [--memory SIZE] [--disk SIZE] [-e K=V]... "
-                          "[--workspace DIR] [--no-docker|--wait-docker] [NETWORK] [--rm] "
-                          "[-- CMD...]" },
-        { "create", cmd_create, "create [--name N] [--cpus N] [--memory SIZE] [--disk SIZE] "
-                                "[-e K=V]... [--workspace DIR] [--no-docker|--wait-docker] "
-                                "[NETWORK]\n"
-                                "         NETWORK: [--network open|allowlist|none] "
-                                "[--allow RULE]... [--deny RULE]...\n"
-                                "                  [-p [HOST_IP:]HOST_PORT:GUEST_PORT]... "
-                                "[--allow-host-access] [--allow-link-local]" },
-        { "start", cmd_start, "start [--wait-docker] NAME..." },
-        { "stop", cmd_stop, "stop [-t SECONDS] NAME..." },
-        { "rm", cmd_rm, "rm [-f] NAME..." },
-        { "ls", cmd_ls, "ls [--json]" },
-        { "inspect", cmd_inspect, "inspect NAME" },
-        { "logs", cmd_logs, "logs NAME" },
-        { "exec", cmd_exec, "exec [-i] [-t] [-e K=V]... [-w DIR] [-u USER] NAME -- CMD..." },
-        { "cp", cmd_cp, "cp [--max-size SIZE] SRC DST   (NAME:/path on one side)" },
-        { "diff", cmd_diff, "diff NAME" },
-        { "policy", cmd_policy, "policy NAME [--network open|allowlist] [--allow RULE]... "
-                                "[--deny RULE]... [--remove RULE]..." },
-        { "net", cmd_net, "net log NAME [-f]" },
-        { "port", cmd_port, "port NAME" },
+	{ "run", cmd_run,
+	  "run [--name N] [--cpus N] [--memory SIZE] [--disk SIZE] [-e K=V]... "
+	  "[--workspace DIR] [--no-docker|--wait-docker] [NETWORK] [--rm] "
+	  "[-- CMD...]" },
+	{ "create", cmd_create,
+	  "create [--name N] [--cpus N] [--memory SIZE] [--disk SIZE] "
+	  "[-e K=V]... [--workspace DIR] [--no-docker|--wait-docker] "
+	  "[NETWORK]\n"
+	  "         NETWORK: [--network open|allowlist|none] "
+	  "[--allow RULE]... [--deny RULE]...\n"
+	  "                  [-p [HOST_IP:]HOST_PORT:GUEST_PORT]... "
+	  "[--allow-host-access] [--allow-link-local]" },
+	{ "start", cmd_start, "start [--wait-docker] NAME..." },
+	{ "stop", cmd_stop, "stop [-t SECONDS] NAME..." },
+	{ "rm", cmd_rm, "rm [-f] NAME..." },
+	{ "ls", cmd_ls, "ls [--json]" },
+	{ "inspect", cmd_inspect, "inspect NAME" },
+	{ "logs", cmd_logs, "logs NAME" },
+	{ "exec", cmd_exec, "exec [-i] [-t] [-e K=V]... [-w DIR] [-u USER] NAME -- CMD..." },
+	{ "cp", cmd_cp, "cp [--max-size SIZE] SRC DST   (NAME:/path on one side)" },
+	{ "diff", cmd_diff, "diff NAME" },
+	{ "policy", cmd_policy,
+	  "policy NAME [--network open|allowlist] [--allow RULE]... "
+	  "[--deny RULE]... [--remove RULE]..." },
+	{ "net", cmd_net, "net log NAME [-f]" },
+	{ "port", cmd_port, "port NAME" },
 };
 
 static int usage(FILE *f)
 {
-        fprintf(f, "usage: silo [--data-dir DIR] [--run-dir DIR] COMMAND\n"
-                   "       silo version | --version\n");
-        for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-                fprintf(f, "  silo %s\n", cmds[i].usage);
-        return f == stdout ? 0 : EXIT_OWN;
+	fprintf(f, "usage: silo [--data-dir DIR] [--run-dir DIR] COMMAND\n"
+		   "       silo version | --version\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  silo %s\n", cmds[i].usage);
+	return f == stdout ? 0 : EXIT_OWN;
 }
 
 int main(int argc, char **argv)
 {
-        const char *data = NULL, *run = NULL;
-        int i = 1;
-        if (argc >= 2 && !strcmp(argv[1], "_supervise"))
-                sb_supervise_main(argc - 2, argv + 2);
-        signal(SIGPIPE, SIG_IGN);
-        for (; i < argc && argv[i][0] == '-'; i++) {
-                const char *a = argv[i];
-                if (!strcmp(a, "-h") || !strcmp(a, "--help"))
-                        return usage(stdout);
-                if (!strcmp(a, "--version"))
-                        return cli_version();
-                const char **dst = !strncmp(a, "--data-dir", 10) ? &data
-                                 : !strncmp(a, "--run-dir", 9) ? &run : NULL;
-                const char *eq = strchr(a, '=');
-                if (!dst)
-                        return cli_failf("unknown option '%s' (see 'silo --help')", a);
-                if (eq)
-                        *dst = eq + 1;
-                else if (i + 1 < argc)
-                        *dst = argv[++i];
-                else
-                        return cli_failf("%s needs a directory", a);
-        }
-        if (i >= argc)
-                return usage(stderr);
-        if (!strcmp(argv[i], "version"))
-                return cli_version();
-        struct cli c;
-        if (sb_paths_init(&c.paths, data, run) < 0)
-                return cli_fail();
-        /* SILO_AGENT_TIMEOUT=S: wait at most S seconds for the guest agent
+	const char *data = NULL, *run = NULL;
+	int i = 1;
+	if (argc >= 2 && !strcmp(argv[1], "_supervise"))
+		sb_supervise_main(argc - 2, argv + 2);
+	signal(SIGPIPE, SIG_IGN);
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+			return usage(stdout);
+		if (!strcmp(a, "--version"))
+			return cli_version();
+		const char **dst = !strncmp(a, "--data-dir", 10) ? &data
+				   : !strncmp(a, "--run-dir", 9) ? &run
+								 : NULL;
+		const char *eq = strchr(a, '=');
+		if (!dst)
+			return cli_failf("unknown option '%s' (see 'silo --help')", a);
+		if (eq)
+			*dst = eq + 1;
+		else if (i + 1 < argc)
+			*dst = argv[++i];
+		else
+			return cli_failf("%s needs a directory", a);
+	}
+	if (i >= argc)
+		return usage(stderr);
+	if (!strcmp(argv[i], "version"))
+		return cli_version();
+	struct cli c;
+	if (sb_paths_init(&c.paths, data, run) < 0)
+		return cli_fail();
+	/* SILO_AGENT_TIMEOUT=S: wait at most S seconds for the guest agent
          * at every step (connect, an answer, a silent stream) instead of
          * the defaults in client.h; mostly for tests. */
-        const char *at = getenv("SILO_AGENT_TIMEOUT");
-        if (at && at[0]) {
-                char *end;
-                unsigned long s = strtoul(at, &end, 10);
-                if (*end || s < 1 || s > 86400)
-                        return cli_failf("invalid SILO_AGENT_TIMEOUT '%s': use seconds, 1..86400",
-                                         at);
-                uint32_t ms = (uint32_t)s * 1000;
-                aclient_set_timeouts(&(struct aclient_timeouts){ ms, ms, ms });
-        }
-        for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
-                if (!strcmp(argv[i], cmds[k].name))
-                        return cmds[k].fn(&c, argc - i, argv + i);
-        if (!strcmp(argv[i], "help"))
-                return usage(stdout);
-        return cli_failf("unknown command '%s' (see 'silo --help')", argv[i]);
+	const char *at = getenv("SILO_AGENT_TIMEOUT");
+	if (at && at[0]) {
+		char *end;
+		unsigned long s = strtoul(at, &end, 10);
+		if (*end || s < 1 || s > 86400)
+			return cli_failf("invalid SILO_AGENT_TIMEOUT '%s': use seconds, 1..86400",
+					 at);
+		uint32_t ms = (uint32_t)s * 1000;
+		aclient_set_timeouts(&(struct aclient_timeouts){ ms, ms, ms });
+	}
+	for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
+		if (!strcmp(argv[i], cmds[k].name))
+			return cmds[k].fn(&c, argc - i, argv + i);
+	if (!strcmp(argv[i], "help"))
+		return usage(stdout);
+	return cli_failf("unknown command '%s' (see 'silo --help')", argv[i]);
 }

@@ -8,60 +8,63 @@
 
 int cmd_run(struct cli *c, int argc, char **argv)
 {
-        struct create_opts o;
-        int first = cli_parse_create(argc, argv, &o, true);
-        if (first < 0)
-                return EXIT_OWN;
-        if (first < argc && !strcmp(argv[first], "--"))
-                first++;
-        int rc = EXIT_OWN;
-        struct sandbox sb;
-        cli_catch_cancel();
-        if (sb_check_host(&c->paths) < 0 ||
-            sb_create(&sb, &c->paths, o.name, &o.cfg, o.workspace) < 0) {
-                cli_fail();
-                goto out;
-        }
-        char name[SB_NAME_MAX + 1];
-        snprintf(name, sizeof(name), "%s", sb.name);
-        sb_close(&sb);
-        if (sb_open(&sb, &c->paths, name, true) < 0) {
-                cli_fail();
-                goto out;
-        }
-        if (sb_start(&sb) < 0) {
-                cli_fail();
-                sb_stop(&sb, 0);
-                sb_remove(&sb);
-                sb_close(&sb);
-                goto out;
-        }
-        /* Unlock while attached: stop and rm from elsewhere must work. */
-        sb_close(&sb);
-        if (o.cfg.wait_docker && cli_wait_docker(c, name) < 0) {
-                cli_fail();
-                goto remove;
-        }
-        if (sb_open(&sb, &c->paths, name, false) < 0) {
-                cli_fail();
-                goto out;
-        }
-        static const char *const shell[] = { "bash", "-l", NULL };
-        bool interactive = isatty(0) && isatty(1);
-        struct cli_exec_req r = { .argv = first < argc ? (const char *const *)argv + first : shell,
-                                  .env = (const char *const *)sb.cfg.env, .cwd = "/workspace",
-                                  .user = "agent", .tty = interactive, .stdin = true };
-        if (!o.name)
-                fprintf(stderr, "silo: sandbox %s\n", name);
-        rc = cli_exec(&sb, &r);
-        sb_close(&sb);
+	struct create_opts o;
+	int first = cli_parse_create(argc, argv, &o, true);
+	if (first < 0)
+		return EXIT_OWN;
+	if (first < argc && !strcmp(argv[first], "--"))
+		first++;
+	int rc = EXIT_OWN;
+	struct sandbox sb;
+	cli_catch_cancel();
+	if (sb_check_host(&c->paths) < 0 ||
+	    sb_create(&sb, &c->paths, o.name, &o.cfg, o.workspace) < 0) {
+		cli_fail();
+		goto out;
+	}
+	char name[SB_NAME_MAX + 1];
+	snprintf(name, sizeof(name), "%s", sb.name);
+	sb_close(&sb);
+	if (sb_open(&sb, &c->paths, name, true) < 0) {
+		cli_fail();
+		goto out;
+	}
+	if (sb_start(&sb) < 0) {
+		cli_fail();
+		sb_stop(&sb, 0);
+		sb_remove(&sb);
+		sb_close(&sb);
+		goto out;
+	}
+	/* Unlock while attached: stop and rm from elsewhere must work. */
+	sb_close(&sb);
+	if (o.cfg.wait_docker && cli_wait_docker(c, name) < 0) {
+		cli_fail();
+		goto remove;
+	}
+	if (sb_open(&sb, &c->paths, name, false) < 0) {
+		cli_fail();
+		goto out;
+	}
+	static const char *const shell[] = { "bash", "-l", NULL };
+	bool interactive = isatty(0) && isatty(1);
+	struct cli_exec_req r = { .argv = first < argc ? (const char *const *)argv + first : shell,
+				  .env = (const char *const *)sb.cfg.env,
+				  .cwd = "/workspace",
+				  .user = "agent",
+				  .tty = interactive,
+				  .stdin = true };
+	if (!o.name)
+		fprintf(stderr, "silo: sandbox %s\n", name);
+	rc = cli_exec(&sb, &r);
+	sb_close(&sb);
 remove:
-        if (o.rm && sb_open(&sb, &c->paths, name, true) == 0) {
-                if (sb_stop(&sb, 10) < 0 || sb_remove(&sb) < 0)
-                        cli_fail();
-                sb_close(&sb);
-        }
+	if (o.rm && sb_open(&sb, &c->paths, name, true) == 0) {
+		if (sb_stop(&sb, 10) < 0 || sb_remove(&sb) < 0)
+			cli_fail();
+		sb_close(&sb);
+	}
 out:
-        sb_config_free(&o.cfg);
-        return rc;
+	sb_config_free(&o.cfg);
+	return rc;
 }

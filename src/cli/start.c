@@ -5,49 +5,50 @@
 
 int cli_wait_docker(struct cli *c, const char *name)
 {
-        struct sandbox sb;
-        if (sb_open(&sb, &c->paths, name, false) < 0)
-                return -1;
-        int rc = sb_wait_docker(&sb, sb_boot_timeout());
-        sb_close(&sb);
-        return rc;
+	struct sandbox sb;
+	if (sb_open(&sb, &c->paths, name, false) < 0)
+		return -1;
+	int rc = sb_wait_docker(&sb, sb_boot_timeout());
+	sb_close(&sb);
+	return rc;
 }
 
 static int start_one(struct cli *c, const char *name, bool wait_docker)
 {
-        struct sandbox sb;
-        if (sb_open(&sb, &c->paths, name, true) < 0)
-                return -1;
-        /* a warning only: its disk exists already */
-        sb_disk_check(&c->paths, 0);
-        int rc = sb_start(&sb);
-        wait_docker |= sb.cfg.wait_docker;
-        /* Unlocked while waiting for Docker: stop and rm from elsewhere work. */
-        sb_close(&sb);
-        if (rc == 0 && wait_docker)
-                rc = cli_wait_docker(c, name);
-        return rc;
+	struct sandbox sb;
+	if (sb_open(&sb, &c->paths, name, true) < 0)
+		return -1;
+	/* a warning only: its disk exists already */
+	sb_disk_check(&c->paths, 0);
+	int rc = sb_start(&sb);
+	wait_docker |= sb.cfg.wait_docker;
+	/* Unlocked while waiting for Docker: stop and rm from elsewhere work. */
+	sb_close(&sb);
+	if (rc == 0 && wait_docker)
+		rc = cli_wait_docker(c, name);
+	return rc;
 }
 
 int cmd_start(struct cli *c, int argc, char **argv)
 {
-        bool wait_docker = false;
-        int first = 1;
-        for (; first < argc && argv[first][0] == '-'; first++) {
-                if (strcmp(argv[first], "--wait-docker"))
-                        return cli_failf("unknown option '%s': usage: silo start [--wait-docker] "
-                                         "NAME...", argv[first]);
-                wait_docker = true;
-        }
-        if (first >= argc)
-                return cli_failf("usage: silo start [--wait-docker] NAME...");
-        int rc = 0;
-        cli_catch_cancel();
-        for (int i = first; i < argc; i++) {
-                if (start_one(c, argv[i], wait_docker) < 0)
-                        rc = cli_fail();
-                else
-                        printf("%s\n", argv[i]);
-        }
-        return rc;
+	bool wait_docker = false;
+	int first = 1;
+	for (; first < argc && argv[first][0] == '-'; first++) {
+		if (strcmp(argv[first], "--wait-docker"))
+			return cli_failf("unknown option '%s': usage: silo start [--wait-docker] "
+					 "NAME...",
+					 argv[first]);
+		wait_docker = true;
+	}
+	if (first >= argc)
+		return cli_failf("usage: silo start [--wait-docker] NAME...");
+	int rc = 0;
+	cli_catch_cancel();
+	for (int i = first; i < argc; i++) {
+		if (start_one(c, argv[i], wait_docker) < 0)
+			rc = cli_fail();
+		else
+			printf("%s\n", argv[i]);
+	}
+	return rc;
 }

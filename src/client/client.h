@@ -26,9 +26,9 @@
 #include "proto/proto.h"
 
 struct aclient_err {
-        int code;
-        bool remote;                    /* the agent reported it (ERROR frame) */
-        char msg[PROTO_MSG_MAX + 128];
+	int code;
+	bool remote; /* the agent reported it (ERROR frame) */
+	char msg[PROTO_MSG_MAX + 128];
 };
 
 /* How long a call waits for the agent, in ms (0 in a field given to
@@ -43,11 +43,11 @@ struct aclient_err {
  * print nothing for hours), unless it has timeout_ms: then for at most
  * timeout_ms + connect_ms, even if the agent never reports the kill. */
 struct aclient_timeouts {
-        uint32_t connect_ms, request_ms, idle_ms;
+	uint32_t connect_ms, request_ms, idle_ms;
 };
-#define ACLIENT_CONNECT_MS 10000u  /* the VMM answers CONNECT once the guest accepts */
-#define ACLIENT_REQUEST_MS 30000u  /* a stat in a busy nested guest, with room to spare */
-#define ACLIENT_IDLE_MS    60000u
+#define ACLIENT_CONNECT_MS 10000u /* the VMM answers CONNECT once the guest accepts */
+#define ACLIENT_REQUEST_MS 30000u /* a stat in a busy nested guest, with room to spare */
+#define ACLIENT_IDLE_MS	   60000u
 
 /* Set or read the timeouts of the calling thread's agent calls (each
  * thread starts with the defaults above). */
@@ -62,28 +62,28 @@ int aclient_connect(const char *addr, struct aclient_err *err);
 int aclient_ping(const char *addr, uint32_t *version, struct aclient_err *err);
 
 struct aclient_exec_opts {
-        const char *const *argv;       /* NULL-terminated, argv[0] searched in PATH */
-        const char *const *env;        /* NULL-terminated "K=V" overrides, or NULL */
-        const char *cwd;               /* NULL: the user's home, else / */
-        const char *user;              /* NULL: the agent's (root in the guest) */
-        bool tty;                      /* remote pty; stderr arrives on stdout */
-        uint16_t rows, cols;           /* initial pty size */
-        uint32_t timeout_ms;           /* 0: none; else SIGKILL + EXIT_F_TIMEOUT */
-        int in_fd;                     /* forwarded as stdin until EOF; -1: /dev/null */
-        int out_fd, err_fd;            /* where output goes; -1: discarded */
-        /* Optional: each byte readable here is a signal number. SIGWINCH
+	const char *const *argv; /* NULL-terminated, argv[0] searched in PATH */
+	const char *const *env;	 /* NULL-terminated "K=V" overrides, or NULL */
+	const char *cwd;	 /* NULL: the user's home, else / */
+	const char *user;	 /* NULL: the agent's (root in the guest) */
+	bool tty;		 /* remote pty; stderr arrives on stdout */
+	uint16_t rows, cols;	 /* initial pty size */
+	uint32_t timeout_ms;	 /* 0: none; else SIGKILL + EXIT_F_TIMEOUT */
+	int in_fd;		 /* forwarded as stdin until EOF; -1: /dev/null */
+	int out_fd, err_fd;	 /* where output goes; -1: discarded */
+	/* Optional: each byte readable here is a signal number. SIGWINCH
          * sends RESIZE with tty_fd's window size; others become SIGNAL for
          * the remote process group. Lets a CLI forward signals without the
          * library installing handlers. -1: none. */
-        int sig_fd;
-        int tty_fd;                    /* local terminal for SIGWINCH, or -1 */
+	int sig_fd;
+	int tty_fd; /* local terminal for SIGWINCH, or -1 */
 };
 
 /* Run a command; on success *x holds how it ended. A command that could
  * not be started (not found, bad user, bad cwd) is an error with
  * err->remote set: err->code is ENOENT for "not found". */
 int aclient_exec(const char *addr, const struct aclient_exec_opts *o, struct proto_exit *x,
-                 struct aclient_err *err);
+		 struct aclient_err *err);
 
 /* Trees as tar streams: put extracts in_fd's tar under dest (created if
  * missing); get writes a tar of path (one member named basename(path)). */
@@ -97,30 +97,30 @@ int aclient_get_tar(const char *addr, const char *path, int out_fd, struct aclie
 struct aclient_rx;
 struct aclient_rx *aclient_rx_tar(const char *addr, const char *path, struct aclient_err *err);
 struct aclient_rx *aclient_rx_file(const char *addr, const char *path, uint32_t *mode,
-                                   uint64_t *size, struct aclient_err *err);
+				   uint64_t *size, struct aclient_err *err);
 long aclient_rx_read(struct aclient_rx *rx, const void **buf, struct aclient_err *err);
 void aclient_rx_close(struct aclient_rx *rx);
 
 /* Single files, streamed in 64 KiB frames. get stores the remote mode in
  * *mode if non-NULL. */
 int aclient_put_file(const char *addr, int in_fd, uint32_t mode, const char *dest,
-                     struct aclient_err *err);
+		     struct aclient_err *err);
 int aclient_get_file(const char *addr, const char *src, int out_fd, uint32_t *mode,
-                     struct aclient_err *err);
+		     struct aclient_err *err);
 
 /* Stat result: strings copied, owned by the struct. */
 struct aclient_stat {
-        struct proto_stat st;
-        char name[PROTO_PATH_MAX], link[PROTO_PATH_MAX];
+	struct proto_stat st;
+	char name[PROTO_PATH_MAX], link[PROTO_PATH_MAX];
 };
 int aclient_stat(const char *addr, const char *path, bool follow, struct aclient_stat *out,
-                 struct aclient_err *err);
+		 struct aclient_err *err);
 /* cb gets every entry (not "." or ".."), unsorted; non-zero stops. */
 int aclient_list(const char *addr, const char *path,
-                 int (*cb)(const struct proto_stat *st, void *arg), void *arg,
-                 struct aclient_err *err);
+		 int (*cb)(const struct proto_stat *st, void *arg), void *arg,
+		 struct aclient_err *err);
 int aclient_mkdir(const char *addr, const char *path, uint32_t mode, bool parents,
-                  struct aclient_err *err);
+		  struct aclient_err *err);
 int aclient_remove(const char *addr, const char *path, bool recursive, struct aclient_err *err);
 /* Ask the guest to sync, unmount and power off; returns once acknowledged. */
 int aclient_shutdown(const char *addr, struct aclient_err *err);

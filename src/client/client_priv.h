@@ -5,9 +5,9 @@
 #include "client/client.h"
 
 struct cl {
-        int fd;
-        struct proto_reader r;
-        uint64_t deadline;      /* cl_now_ms() + request_ms, set by cl_open */
+	int fd;
+	struct proto_reader r;
+	uint64_t deadline; /* cl_now_ms() + request_ms, set by cl_open */
 };
 
 /* CLOCK_MONOTONIC in ms; what is left until deadline, for poll(2). */
@@ -17,7 +17,7 @@ int cl_left_ms(uint64_t deadline);
 int cl_open(struct cl *c, const char *addr, struct pbuf *req, struct aclient_err *err);
 void cl_close(struct cl *c);
 int cl_fail(struct aclient_err *err, int code, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 /* f is an ERROR frame: copy it into err. Returns -1. */
 int cl_remote(struct aclient_err *err, const struct proto_frame *f);
 /* rc/f from proto_read_frame were not what `what` expected (f is unused

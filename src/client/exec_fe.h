@@ -29,7 +29,7 @@
  * o->sig_fd, o->tty_fd, o->rows and o->cols; returns as aclient_exec (the
  * failure to set up the signal pipe included). */
 int aclient_exec_fe(const char *addr, struct aclient_exec_opts *o, struct proto_exit *x,
-                    struct aclient_err *err);
+		    struct aclient_err *err);
 
 /* The status a tool exits with for aclient_exec_fe's rc, *x and *err:
  * the command's (128+N if killed by signal N), or ACLIENT_EXIT_* if it did

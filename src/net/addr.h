@@ -17,13 +17,13 @@
  * IPv4: on Linux a socket dialing it reaches the IPv4 host, so it is one
  * destination and must match the same rules (net_addr_normalize). */
 struct net_addr {
-        uint8_t family;         /* AF_INET or AF_INET6 */
-        uint8_t bytes[16];
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t bytes[16];
 };
 
 struct net_cidr {
-        struct net_addr addr;   /* host bits are zero */
-        uint8_t prefix;         /* 0..32 or 0..128 */
+	struct net_addr addr; /* host bits are zero */
+	uint8_t prefix;	      /* 0..32 or 0..128 */
 };
 
 /* Longest text form of an address or CIDR, with its NUL: INET6_ADDRSTRLEN
@@ -32,7 +32,7 @@ struct net_cidr {
 
 static inline unsigned net_addr_bits(const struct net_addr *a)
 {
-        return a->family == AF_INET ? 32 : 128;
+	return a->family == AF_INET ? 32 : 128;
 }
 
 /* Strict parse of one address: dotted-decimal IPv4 (inet_pton: exactly four
@@ -58,30 +58,30 @@ bool net_cidr_contains(const struct net_cidr *c, const struct net_addr *a);
 
 /* From a socket address (getaddrinfo, getifaddrs, SO_ORIGINAL_DST), with the
  * port in host order if port is not NULL. Normalised. 0 or -EAFNOSUPPORT. */
-int net_addr_from_sockaddr(const struct sockaddr *sa, socklen_t salen,
-                           struct net_addr *out, uint16_t *port);
+int net_addr_from_sockaddr(const struct sockaddr *sa, socklen_t salen, struct net_addr *out,
+			   uint16_t *port);
 
 /* ---- The hard deny set ----
  * Classes, in increasing strictness. Which of them a policy may open, and
  * how, is the policy engine's business (policy.h, docs/network.md). */
 enum net_hd_class {
-        NET_HD_NONE = 0,
-        NET_HD_PRIVATE,         /* private, shared, documentation space */
-        NET_HD_HOST,            /* one of the host's own addresses */
-        NET_HD_LINK_LOCAL,      /* link-local, cloud metadata services */
-        NET_HD_LOOPBACK,        /* loopback and "this host" (0/8, ::) */
-        NET_HD_RESERVED,        /* multicast, reserved, broadcast, the synthetic pool */
+	NET_HD_NONE = 0,
+	NET_HD_PRIVATE,	   /* private, shared, documentation space */
+	NET_HD_HOST,	   /* one of the host's own addresses */
+	NET_HD_LINK_LOCAL, /* link-local, cloud metadata services */
+	NET_HD_LOOPBACK,   /* loopback and "this host" (0/8, ::) */
+	NET_HD_RESERVED,   /* multicast, reserved, broadcast, the synthetic pool */
 };
 
 /* One reason an address is in the hard deny set. An address can have several
  * (100.100.100.200 is in 100.64/10 and is a metadata service; a 6to4 address
  * embeds an IPv4 address). */
 struct net_hd_hit {
-        enum net_hd_class cls;
-        uint8_t prefix;         /* the denied range, in the address's own bits:
+	enum net_hd_class cls;
+	uint8_t prefix;	  /* the denied range, in the address's own bits:
                                  * an override must lie within it */
-        const char *what;       /* "hard-deny: link-local (metadata)" */
-        const char *via;        /* NULL, or how an IPv4 address is embedded:
+	const char *what; /* "hard-deny: link-local (metadata)" */
+	const char *via;  /* NULL, or how an IPv4 address is embedded:
                                  * "NAT64 64:ff9b::/96" */
 };
 
@@ -92,7 +92,7 @@ struct net_hd_hit {
  * number of hits (0: not in the set), at most NET_HD_MAX_HITS. The IPv6
  * forms that embed an IPv4 address (v4-compatible, NAT64, 6to4, Teredo) are
  * checked for the embedded address too. */
-int net_hd_classify(const struct net_addr *a, const struct net_addr *host,
-                    size_t nhost, struct net_hd_hit hits[NET_HD_MAX_HITS]);
+int net_hd_classify(const struct net_addr *a, const struct net_addr *host, size_t nhost,
+		    struct net_hd_hit hits[NET_HD_MAX_HITS]);
 
 #endif

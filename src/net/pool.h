@@ -30,30 +30,30 @@
 
 #include "net/dns.h"
 
-#define POOL_DEFAULT_BASE     0xc6120000u   /* 198.18.0.0, host order */
+#define POOL_DEFAULT_BASE     0xc6120000u /* 198.18.0.0, host order */
 #define POOL_DEFAULT_PREFIX   15u
 #define POOL_DEFAULT_CAPACITY 4096u
-#define POOL_MAX_CAPACITY     (1u << 20)   /* keeps the table sizes far from overflow */
+#define POOL_MAX_CAPACITY     (1u << 20) /* keeps the table sizes far from overflow */
 
 struct pool_entry {
-        char     name[DNS_NAME_TEXT_MAX];
-        uint32_t addr;                  /* host order */
-        uint32_t lru_prev, lru_next;    /* towards more / less recently used */
-        uint32_t name_next, addr_next;  /* hash chains */
+	char name[DNS_NAME_TEXT_MAX];
+	uint32_t addr;		       /* host order */
+	uint32_t lru_prev, lru_next;   /* towards more / less recently used */
+	uint32_t name_next, addr_next; /* hash chains */
 };
 
 struct pool {
-        uint32_t base, size;            /* the range: host-order base, addresses in it */
-        uint32_t capacity, count;
-        uint32_t mask;                  /* buckets - 1 */
-        uint32_t cursor;                /* offset of the next address to try */
-        uint32_t mru, lru;              /* ends of the recency list */
-        uint64_t seed;
-        uint32_t *name_bucket, *addr_bucket;
-        struct pool_entry *e;
-        /* the name the last POOL_EVICTED result pushed out, for the log */
-        char     evicted[DNS_NAME_TEXT_MAX];
-        struct in_addr evicted_addr;
+	uint32_t base, size; /* the range: host-order base, addresses in it */
+	uint32_t capacity, count;
+	uint32_t mask;	   /* buckets - 1 */
+	uint32_t cursor;   /* offset of the next address to try */
+	uint32_t mru, lru; /* ends of the recency list */
+	uint64_t seed;
+	uint32_t *name_bucket, *addr_bucket;
+	struct pool_entry *e;
+	/* the name the last POOL_EVICTED result pushed out, for the log */
+	char evicted[DNS_NAME_TEXT_MAX];
+	struct in_addr evicted_addr;
 };
 
 /* base/prefix: the range (network order base, aligned to the prefix,
@@ -61,14 +61,14 @@ struct pool {
  * minus its first and last address (never handed out) and at most
  * POOL_MAX_CAPACITY. seed: from
  * getrandom() in the broker, fixed in tests. 0, -EINVAL or -ENOMEM. */
-int pool_init(struct pool *p, struct in_addr base, unsigned prefix,
-              uint32_t capacity, uint64_t seed);
+int pool_init(struct pool *p, struct in_addr base, unsigned prefix, uint32_t capacity,
+	      uint64_t seed);
 void pool_free(struct pool *p);
 
 enum pool_result {
-        POOL_HIT = 0,      /* the name already had an address */
-        POOL_ADDED = 1,    /* a new address, the table had room */
-        POOL_EVICTED = 2,  /* a new address; p->evicted lost its own */
+	POOL_HIT = 0,	  /* the name already had an address */
+	POOL_ADDED = 1,	  /* a new address, the table had room */
+	POOL_EVICTED = 2, /* a new address; p->evicted lost its own */
 };
 /* The address for name (the normalised text dns_query_parse() gives),
  * adding it if needed, and mark it most recently used. Returns an

@@ -21,9 +21,9 @@
 #define NET_PUBLISH_DEFAULT_HOST "127.0.0.1"
 
 struct net_publish {
-        struct net_addr host;   /* the address silo-netd listens on */
-        uint16_t host_port;     /* 1..65535 */
-        uint16_t guest_port;    /* 1..65535, on the guest's loopback */
+	struct net_addr host; /* the address silo-netd listens on */
+	uint16_t host_port;   /* 1..65535 */
+	uint16_t guest_port;  /* 1..65535, on the guest's loopback */
 };
 
 /* Parse one spec:

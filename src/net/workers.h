@@ -18,26 +18,25 @@
 #include <stddef.h>
 
 struct workers_job {
-        void *(*fn)(void *);
-        void *arg;
+	void *(*fn)(void *);
+	void *arg;
 };
 
 struct workers {
-        pthread_mutex_t lock;
-        pthread_cond_t cond;            /* idle workers wait for a job here */
-        unsigned max, idle_max;
-        size_t stack;
-        int idle_ms;
-        unsigned busy;                  /* jobs queued or running */
-        unsigned threads;               /* workers alive */
-        unsigned idle;                  /* workers waiting for a job */
-        unsigned head, nq;              /* the queue: jobs not yet taken */
-        struct workers_job *q;          /* max entries */
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* idle workers wait for a job here */
+	unsigned max, idle_max;
+	size_t stack;
+	int idle_ms;
+	unsigned busy;	       /* jobs queued or running */
+	unsigned threads;      /* workers alive */
+	unsigned idle;	       /* workers waiting for a job */
+	unsigned head, nq;     /* the queue: jobs not yet taken */
+	struct workers_job *q; /* max entries */
 };
 
 /* 0, or -errno (-EINVAL for max or idle_max 0, -ENOMEM). */
-int workers_init(struct workers *w, unsigned max, unsigned idle_max, size_t stack,
-                 int idle_ms);
+int workers_init(struct workers *w, unsigned max, unsigned idle_max, size_t stack, int idle_ms);
 
 /* Run fn(arg) on an idle worker, else on a new one. 0; -EAGAIN when max jobs
  * run already; -errno when no thread could be made (nothing was queued). */

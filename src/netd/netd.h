@@ -28,76 +28,76 @@
 #include "net/publish.h"
 #include "net/workers.h"
 
-#define NETD_MAX_CONNS      256                 /* connection threads at once */
-#define NETD_STACK_SIZE     (256u * 1024)       /* per connection thread */
-#define NETD_IDLE_WORKERS   16                  /* threads kept for the next connections */
+#define NETD_MAX_CONNS	    256		  /* connection threads at once */
+#define NETD_STACK_SIZE	    (256u * 1024) /* per connection thread */
+#define NETD_IDLE_WORKERS   16		  /* threads kept for the next connections */
 #define NETD_WORKER_IDLE_MS 30000
-#define NETD_HEADER_MS      10000               /* a CONNECT header, silo-vmm's "OK" */
-#define NETD_DIAL_MS        10000               /* connect() to a destination */
-#define NETD_DNS_IDLE_MS    60000               /* a DNS stream with no query */
-#define NETD_LOG_MAX        (16u << 20)         /* then FILE -> FILE.1 */
-#define NETD_STATS_FLUSH_MS 100                 /* stats file rewrites at most this often */
+#define NETD_HEADER_MS	    10000	/* a CONNECT header, silo-vmm's "OK" */
+#define NETD_DIAL_MS	    10000	/* connect() to a destination */
+#define NETD_DNS_IDLE_MS    60000	/* a DNS stream with no query */
+#define NETD_LOG_MAX	    (16u << 20) /* then FILE -> FILE.1 */
+#define NETD_STATS_FLUSH_MS 100		/* stats file rewrites at most this often */
 #define NETD_MAX_PUBLISH    64
-#define NETD_POLICY_MAX     (1u << 20)          /* bytes of policy text read */
-#define NETD_RESOLVE_SLOTS  512                 /* host resolver answers kept (resolve.c) */
-#define NETD_RESOLVE_ADDRS  8                   /* addresses kept per name */
+#define NETD_POLICY_MAX	    (1u << 20) /* bytes of policy text read */
+#define NETD_RESOLVE_SLOTS  512	       /* host resolver answers kept (resolve.c) */
+#define NETD_RESOLVE_ADDRS  8	       /* addresses kept per name */
 #define NETD_RESOLVE_TTL_MS (DNS_SYNTH_TTL * 1000)
 
 /* Counters, in the stats file as KEY=N lines. */
 struct netd_stats {
-        uint64_t allowed, denied;       /* decisions (log lines with a verdict) */
-        uint64_t bad_requests;          /* rejected headers and DNS frames */
-        uint64_t dns_queries, connections, published;
-        uint64_t dial_failures;         /* allowed, but the destination failed */
-        uint64_t busy;                  /* refused: NETD_MAX_CONNS reached */
-        uint64_t reloads, reload_errors;
-        uint64_t log_suppressed;        /* lines dropped by the rate limit */
-        /* Where a guest's wait goes (docs/network.md "Performance"): lookups
+	uint64_t allowed, denied; /* decisions (log lines with a verdict) */
+	uint64_t bad_requests;	  /* rejected headers and DNS frames */
+	uint64_t dns_queries, connections, published;
+	uint64_t dial_failures; /* allowed, but the destination failed */
+	uint64_t busy;		/* refused: NETD_MAX_CONNS reached */
+	uint64_t reloads, reload_errors;
+	uint64_t log_suppressed; /* lines dropped by the rate limit */
+	/* Where a guest's wait goes (docs/network.md "Performance"): lookups
          * sent to the host's resolver and the time they took, lookups the
          * cache answered, and connect() to destinations. */
-        uint64_t resolves, resolve_us, resolve_hits;
-        uint64_t dials, dial_us;
+	uint64_t resolves, resolve_us, resolve_hits;
+	uint64_t dials, dial_us;
 };
 
 /* One name's addresses from the host resolver (resolve.c). */
 struct netd_resolved {
-        char name[DNS_NAME_TEXT_MAX];
-        uint8_t naddr;                  /* 0: empty slot */
-        int64_t expires_ms;             /* CLOCK_MONOTONIC */
-        struct net_addr addr[NETD_RESOLVE_ADDRS];
+	char name[DNS_NAME_TEXT_MAX];
+	uint8_t naddr;	    /* 0: empty slot */
+	int64_t expires_ms; /* CLOCK_MONOTONIC */
+	struct net_addr addr[NETD_RESOLVE_ADDRS];
 };
 
 struct netd {
-        const char *vsock;              /* silo-vmm's socket; we listen on vsock_1080 and _1053 */
-        const char *policy_path, *log_path, *stats_path;
-        size_t log_max;
+	const char *vsock; /* silo-vmm's socket; we listen on vsock_1080 and _1053 */
+	const char *policy_path, *log_path, *stats_path;
+	size_t log_max;
 
-        /* Readers (every decision) hold it while they use the policy and the
+	/* Readers (every decision) hold it while they use the policy and the
          * rule a decision points into; SIGHUP swaps the pointer. */
-        pthread_rwlock_t policy_lock;
-        struct net_policy *policy;
+	pthread_rwlock_t policy_lock;
+	struct net_policy *policy;
 
-        pthread_mutex_t pool_lock;
-        struct pool pool;
+	pthread_mutex_t pool_lock;
+	struct pool pool;
 
-        pthread_mutex_t log_lock;       /* the log fd, the stats, the rate limit */
-        int log_fd;
-        struct netd_stats stats;
-        pthread_cond_t stats_cond;      /* wakes the stats thread (log.c) */
-        bool stats_thread, stats_dirty; /* dirty: changes the file does not show yet */
-        int64_t stats_written_ms;
-        int64_t rl_sec;                 /* rate limit of guest-triggered error lines */
-        unsigned rl_count;
+	pthread_mutex_t log_lock; /* the log fd, the stats, the rate limit */
+	int log_fd;
+	struct netd_stats stats;
+	pthread_cond_t stats_cond;	/* wakes the stats thread (log.c) */
+	bool stats_thread, stats_dirty; /* dirty: changes the file does not show yet */
+	int64_t stats_written_ms;
+	int64_t rl_sec; /* rate limit of guest-triggered error lines */
+	unsigned rl_count;
 
-        pthread_mutex_t resolve_lock;
-        struct netd_resolved *resolved; /* NETD_RESOLVE_SLOTS */
-        uint64_t resolve_seed;
+	pthread_mutex_t resolve_lock;
+	struct netd_resolved *resolved; /* NETD_RESOLVE_SLOTS */
+	uint64_t resolve_seed;
 
-        atomic_int active;              /* connections being served */
-        struct workers workers;         /* their threads (net/workers.h) */
+	atomic_int active;	/* connections being served */
+	struct workers workers; /* their threads (net/workers.h) */
 
-        struct net_publish pub[NETD_MAX_PUBLISH];
-        size_t npub;
+	struct net_publish pub[NETD_MAX_PUBLISH];
+	size_t npub;
 };
 
 /* ---- log.c ---- */
@@ -106,7 +106,7 @@ int netd_log_open(struct netd *n);
  * allowed/denied. NAME and DEST may be NULL ("-");
  * NAME is escaped (it can come from the guest). */
 void netd_log_decision(struct netd *n, bool allowed, const char *kind, const char *name,
-                       const char *dest, const char *reason);
+		       const char *dest, const char *reason);
 /* A guest-triggered error line ("denied KIND - DEST bad request: WHY"):
  * counted as denied and bad_requests, rate-limited so a guest cannot flood
  * the disk (suppressed lines are counted). */
@@ -119,7 +119,7 @@ void netd_count(struct netd *n, uint64_t *counter);
 /* Count one step that took us microseconds (total_us may be NULL), for the
  * file's next rewrite: the decision logged after the step makes one. */
 void netd_tally(struct netd *n, uint64_t *counter, uint64_t *total_us, int64_t us);
-void netd_stats_changed(struct netd *n);        /* e.g. "active" changed */
+void netd_stats_changed(struct netd *n); /* e.g. "active" changed */
 /* Rewrite the stats file now (start, exit). 0 or -errno. */
 int netd_stats_write(struct netd *n);
 /* Start the thread that writes the changes the rate limit deferred; until
@@ -155,9 +155,9 @@ int netd_resolve(struct netd *n, const char *name, struct net_addr *out, int max
 int64_t netd_now_us(void);
 
 /* ---- the connection handlers; each owns fd and closes it ---- */
-void netd_egress(struct netd *n, int fd);                 /* egress.c, port 1080 */
-void netd_dns(struct netd *n, int fd);                    /* dns_srv.c, port 1053 */
-void netd_publish(struct netd *n, const struct net_publish *p, int fd);  /* publish.c */
+void netd_egress(struct netd *n, int fd);				/* egress.c, port 1080 */
+void netd_dns(struct netd *n, int fd);					/* dns_srv.c, port 1053 */
+void netd_publish(struct netd *n, const struct net_publish *p, int fd); /* publish.c */
 
 /* ---- main.c ---- */
 /* The host's own addresses (getifaddrs) into p. 0 or -errno. */

@@ -26,90 +26,90 @@
 
 static int64_t now_ms(void)
 {
-        struct timespec ts;
+	struct timespec ts;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int64_t netd_now_us(void)
 {
-        struct timespec ts;
+	struct timespec ts;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* FNV-1a (64-bit), seeded. */
 static size_t slot_of(const struct netd *n, const char *name)
 {
-        uint64_t h = 0xcbf29ce484222325ull ^ n->resolve_seed;
+	uint64_t h = 0xcbf29ce484222325ull ^ n->resolve_seed;
 
-        for (const unsigned char *s = (const unsigned char *)name; *s; s++)
-                h = (h ^ *s) * 0x100000001b3ull;
-        return (size_t)(h ^ h >> 32) % NETD_RESOLVE_SLOTS;
+	for (const unsigned char *s = (const unsigned char *)name; *s; s++)
+		h = (h ^ *s) * 0x100000001b3ull;
+	return (size_t)(h ^ h >> 32) % NETD_RESOLVE_SLOTS;
 }
 
 static int lookup_cached(struct netd *n, const char *name, struct net_addr *out, int max)
 {
-        struct netd_resolved *r = &n->resolved[slot_of(n, name)];
-        int k = 0;
+	struct netd_resolved *r = &n->resolved[slot_of(n, name)];
+	int k = 0;
 
-        pthread_mutex_lock(&n->resolve_lock);
-        if (r->naddr && r->expires_ms > now_ms() && strcmp(r->name, name) == 0) {
-                k = r->naddr < max ? r->naddr : max;
-                memcpy(out, r->addr, (size_t)k * sizeof(*out));
-        }
-        pthread_mutex_unlock(&n->resolve_lock);
-        return k;
+	pthread_mutex_lock(&n->resolve_lock);
+	if (r->naddr && r->expires_ms > now_ms() && strcmp(r->name, name) == 0) {
+		k = r->naddr < max ? r->naddr : max;
+		memcpy(out, r->addr, (size_t)k * sizeof(*out));
+	}
+	pthread_mutex_unlock(&n->resolve_lock);
+	return k;
 }
 
 static void store(struct netd *n, const char *name, const struct net_addr *a, int k)
 {
-        struct netd_resolved *r = &n->resolved[slot_of(n, name)];
+	struct netd_resolved *r = &n->resolved[slot_of(n, name)];
 
-        if (strlen(name) >= sizeof(r->name))
-                return;
-        pthread_mutex_lock(&n->resolve_lock);
-        strcpy(r->name, name);
-        memcpy(r->addr, a, (size_t)k * sizeof(*a));
-        r->naddr = (uint8_t)k;
-        r->expires_ms = now_ms() + NETD_RESOLVE_TTL_MS;
-        pthread_mutex_unlock(&n->resolve_lock);
+	if (strlen(name) >= sizeof(r->name))
+		return;
+	pthread_mutex_lock(&n->resolve_lock);
+	strcpy(r->name, name);
+	memcpy(r->addr, a, (size_t)k * sizeof(*a));
+	r->naddr = (uint8_t)k;
+	r->expires_ms = now_ms() + NETD_RESOLVE_TTL_MS;
+	pthread_mutex_unlock(&n->resolve_lock);
 }
 
 int netd_resolve(struct netd *n, const char *name, struct net_addr *out, int max)
 {
-        struct net_addr a[NETD_RESOLVE_ADDRS];
-        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG }, *res;
-        int k = lookup_cached(n, name, out, max), r;
-        int64_t t0;
+	struct net_addr a[NETD_RESOLVE_ADDRS];
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG }, *res;
+	int k = lookup_cached(n, name, out, max), r;
+	int64_t t0;
 
-        if (k > 0) {
-                netd_tally(n, &n->stats.resolve_hits, NULL, 0);
-                return k;
-        }
-        t0 = netd_now_us();
-        r = getaddrinfo(name, NULL, &hints, &res);
-        netd_tally(n, &n->stats.resolves, &n->stats.resolve_us, netd_now_us() - t0);
-        if (r != 0)
-                return r;       /* EAI_* codes are negative */
-        for (struct addrinfo *ai = res; ai && k < NETD_RESOLVE_ADDRS; ai = ai->ai_next) {
-                struct net_addr x;
-                bool dup = false;
-                if (net_addr_from_sockaddr(ai->ai_addr, ai->ai_addrlen, &x, NULL) < 0)
-                        continue;
-                for (int i = 0; i < k; i++)
-                        dup |= net_addr_equal(&a[i], &x);
-                if (!dup)
-                        a[k++] = x;
-        }
-        freeaddrinfo(res);
-        if (k == 0)
-                return EAI_NODATA;
-        store(n, name, a, k);
-        if (k > max)
-                k = max;
-        memcpy(out, a, (size_t)k * sizeof(*out));
-        return k;
+	if (k > 0) {
+		netd_tally(n, &n->stats.resolve_hits, NULL, 0);
+		return k;
+	}
+	t0 = netd_now_us();
+	r = getaddrinfo(name, NULL, &hints, &res);
+	netd_tally(n, &n->stats.resolves, &n->stats.resolve_us, netd_now_us() - t0);
+	if (r != 0)
+		return r; /* EAI_* codes are negative */
+	for (struct addrinfo *ai = res; ai && k < NETD_RESOLVE_ADDRS; ai = ai->ai_next) {
+		struct net_addr x;
+		bool dup = false;
+		if (net_addr_from_sockaddr(ai->ai_addr, ai->ai_addrlen, &x, NULL) < 0)
+			continue;
+		for (int i = 0; i < k; i++)
+			dup |= net_addr_equal(&a[i], &x);
+		if (!dup)
+			a[k++] = x;
+	}
+	freeaddrinfo(res);
+	if (k == 0)
+		return EAI_NODATA;
+	store(n, name, a, k);
+	if (k > max)
+		k = max;
+	memcpy(out, a, (size_t)k * sizeof(*out));
+	return k;
 }

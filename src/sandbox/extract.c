@@ -27,336 +27,339 @@
  * on the way to a member (one the stream made included), NODOTDOT and
  * NOABSOLUTEPATHS back up sb_member_path. PERM makes modes exact (after
  * we cleared the special bits), TIME keeps mtimes, as tar does. */
-#define WRITE_FLAGS (ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT | \
-                     ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_PERM | \
-                     ARCHIVE_EXTRACT_TIME)
+#define WRITE_FLAGS                                                          \
+	(ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT | \
+	 ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME)
 
 struct src {
-        sb_read_fn rd;
-        void *arg;
-        struct sb_extract *x;
-        bool failed;                    /* rd failed or the cap was hit: sb_errmsg says */
+	sb_read_fn rd;
+	void *arg;
+	struct sb_extract *x;
+	bool failed; /* rd failed or the cap was hit: sb_errmsg says */
 };
 
 void sb_drop_warn(const struct sb_extract *x, const char *who)
 {
-        static const char *const what[SB_DROP_N] = {
-                [SB_DROP_MODE_BITS] = "cleared the setuid/setgid/sticky bits of %u member(s)",
-                [SB_DROP_DEVICE] = "left out %u device node(s)",
-                [SB_DROP_FIFO] = "left out %u FIFO(s)",
-                [SB_DROP_SOCKET] = "left out %u socket(s)",
-                [SB_DROP_HARDLINK] = "left out %u hard link(s) (copy their target instead)",
-        };
-        for (int k = 0; k < SB_DROP_N; k++) {
-                if (!x->dropped[k])
-                        continue;
-                fprintf(stderr, "silo: warning: %s: ", who);
-                fprintf(stderr, what[k], x->dropped[k]);
-                fputc('\n', stderr);
-        }
+	static const char *const what[SB_DROP_N] = {
+		[SB_DROP_MODE_BITS] = "cleared the setuid/setgid/sticky bits of %u member(s)",
+		[SB_DROP_DEVICE] = "left out %u device node(s)",
+		[SB_DROP_FIFO] = "left out %u FIFO(s)",
+		[SB_DROP_SOCKET] = "left out %u socket(s)",
+		[SB_DROP_HARDLINK] = "left out %u hard link(s) (copy their target instead)",
+	};
+	for (int k = 0; k < SB_DROP_N; k++) {
+		if (!x->dropped[k])
+			continue;
+		fprintf(stderr, "silo: warning: %s: ", who);
+		fprintf(stderr, what[k], x->dropped[k]);
+		fputc('\n', stderr);
+	}
 }
 
 int sb_member_path(const char *name, char *out, size_t n)
 {
-        size_t j = 0;
-        if (!name || name[0] == '/' || n == 0)
-                return -1;
-        for (const char *p = name; *p;) {
-                size_t len = strcspn(p, "/");
-                if (len == 2 && p[0] == '.' && p[1] == '.')
-                        return -1;
-                if (len && !(len == 1 && p[0] == '.')) {
-                        if (j + len + 2 > n)
-                                return -1;
-                        if (j)
-                                out[j++] = '/';
-                        memcpy(out + j, p, len);
-                        j += len;
-                }
-                p += len;
-                p += *p == '/';
-        }
-        out[j] = 0;
-        return 0;
+	size_t j = 0;
+	if (!name || name[0] == '/' || n == 0)
+		return -1;
+	for (const char *p = name; *p;) {
+		size_t len = strcspn(p, "/");
+		if (len == 2 && p[0] == '.' && p[1] == '.')
+			return -1;
+		if (len && !(len == 1 && p[0] == '.')) {
+			if (j + len + 2 > n)
+				return -1;
+			if (j)
+				out[j++] = '/';
+			memcpy(out + j, p, len);
+			j += len;
+		}
+		p += len;
+		p += *p == '/';
+	}
+	out[j] = 0;
+	return 0;
 }
 
 /* Guest bytes in an error line: printable ASCII only. */
 static const char *shown(const char *s, char *buf, size_t n)
 {
-        size_t j = 0;
-        for (; s && *s && j + 1 < n; s++)
-                buf[j++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
-        buf[j] = 0;
-        return buf;
+	size_t j = 0;
+	for (; s && *s && j + 1 < n; s++)
+		buf[j++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+	buf[j] = 0;
+	return buf;
 }
 
 static int too_large(uint64_t max)
 {
-        char sz[32];
-        return sb_fail("the copy is larger than --max-size %s; nothing was copied",
-                       sb_format_size(max, sz, sizeof(sz)));
+	char sz[32];
+	return sb_fail("the copy is larger than --max-size %s; nothing was copied",
+		       sb_format_size(max, sz, sizeof(sz)));
 }
 
 static la_ssize_t on_read(struct archive *a, void *arg, const void **buf)
 {
-        struct src *s = arg;
-        long n = s->rd(s->arg, buf);
-        if (n < 0) {
-                s->failed = true;
-                archive_set_error(a, EIO, "read failed");
-                return ARCHIVE_FATAL;
-        }
-        s->x->stream_bytes += (uint64_t)n;
-        if (s->x->stream_bytes > s->x->max_bytes) {
-                s->failed = true;
-                too_large(s->x->max_bytes);
-                archive_set_error(a, EFBIG, "too large");
-                return ARCHIVE_FATAL;
-        }
-        return n;
+	struct src *s = arg;
+	long n = s->rd(s->arg, buf);
+	if (n < 0) {
+		s->failed = true;
+		archive_set_error(a, EIO, "read failed");
+		return ARCHIVE_FATAL;
+	}
+	s->x->stream_bytes += (uint64_t)n;
+	if (s->x->stream_bytes > s->x->max_bytes) {
+		s->failed = true;
+		too_large(s->x->max_bytes);
+		archive_set_error(a, EFBIG, "too large");
+		return ARCHIVE_FATAL;
+	}
+	return n;
 }
 
 static int bad_stream(struct archive *r)
 {
-        char msg[512];
-        const char *m = archive_error_string(r);
-        return sb_fail("the sandbox sent a bad tar stream (%s); nothing was copied",
-                       shown(m ? m : "unknown error", msg, sizeof(msg)));
+	char msg[512];
+	const char *m = archive_error_string(r);
+	return sb_fail("the sandbox sent a bad tar stream (%s); nothing was copied",
+		       shown(m ? m : "unknown error", msg, sizeof(msg)));
 }
 
 /* Room for size more bytes (and an inode) on dirfd's filesystem? */
 static int room(int dirfd, uint64_t size)
 {
-        struct statvfs v;
-        if (fstatvfs(dirfd, &v) < 0)
-                return sb_fail("statvfs: %s", strerror(errno));
-        uint64_t free_bytes = (uint64_t)v.f_bavail * v.f_frsize;
-        if (size > free_bytes || (v.f_files && v.f_favail == 0))
-                return sb_fail("not enough free space on the destination filesystem "
-                               "(%llu bytes needed, %llu free); nothing was copied",
-                               (unsigned long long)size, (unsigned long long)free_bytes);
-        return 0;
+	struct statvfs v;
+	if (fstatvfs(dirfd, &v) < 0)
+		return sb_fail("statvfs: %s", strerror(errno));
+	uint64_t free_bytes = (uint64_t)v.f_bavail * v.f_frsize;
+	if (size > free_bytes || (v.f_files && v.f_favail == 0))
+		return sb_fail("not enough free space on the destination filesystem "
+			       "(%llu bytes needed, %llu free); nothing was copied",
+			       (unsigned long long)size, (unsigned long long)free_bytes);
+	return 0;
 }
 
 /* Decide one member: 1 write it (name and mode cleaned), 0 leave it out,
  * -1 refuse the whole copy. top_mode gets the "." member's mode. */
-static int check_member(struct archive_entry *e, struct sb_extract *x, int dirfd,
-                        mode_t *top_mode)
+static int check_member(struct archive_entry *e, struct sb_extract *x, int dirfd, mode_t *top_mode)
 {
-        char clean[SB_PATH_MAX], shownbuf[256];
-        const char *name = archive_entry_pathname(e);
-        if (sb_member_path(name, clean, sizeof(clean)) < 0)
-                return sb_fail("the sandbox sent an unsafe member name '%s' (absolute or with "
-                               "'..'); nothing was copied", shown(name, shownbuf, sizeof(shownbuf)));
-        mode_t type = archive_entry_filetype(e);
-        if (archive_entry_hardlink(e)) {
-                x->dropped[SB_DROP_HARDLINK]++;
-                return 0;
-        }
-        switch (type) {
-        case AE_IFREG: case AE_IFDIR: case AE_IFLNK:
-                break;
-        case AE_IFCHR: case AE_IFBLK:
-                x->dropped[SB_DROP_DEVICE]++;
-                return 0;
-        case AE_IFIFO:
-                x->dropped[SB_DROP_FIFO]++;
-                return 0;
-        case AE_IFSOCK:
-                x->dropped[SB_DROP_SOCKET]++;
-                return 0;
-        default:
-                return sb_fail("the sandbox sent '%s' of unknown type 0%o; nothing was copied",
-                               shown(name, shownbuf, sizeof(shownbuf)), (unsigned)type);
-        }
-        mode_t perm = archive_entry_perm(e);
-        if (perm & 07000) {
-                x->dropped[SB_DROP_MODE_BITS]++;
-                archive_entry_set_perm(e, perm & 0777);
-        }
-        if (!clean[0]) {
-                if (type != AE_IFDIR)
-                        return sb_fail("the sandbox sent a %s where a directory was expected; "
-                                       "nothing was copied", type == AE_IFLNK ? "symlink" : "file");
-                *top_mode = perm & 0777;
-                return 0;
-        }
-        archive_entry_copy_pathname(e, clean);
-        if (type == AE_IFREG) {
-                /* A sparse member's size counts in full: it is what a
+	char clean[SB_PATH_MAX], shownbuf[256];
+	const char *name = archive_entry_pathname(e);
+	if (sb_member_path(name, clean, sizeof(clean)) < 0)
+		return sb_fail("the sandbox sent an unsafe member name '%s' (absolute or with "
+			       "'..'); nothing was copied",
+			       shown(name, shownbuf, sizeof(shownbuf)));
+	mode_t type = archive_entry_filetype(e);
+	if (archive_entry_hardlink(e)) {
+		x->dropped[SB_DROP_HARDLINK]++;
+		return 0;
+	}
+	switch (type) {
+	case AE_IFREG:
+	case AE_IFDIR:
+	case AE_IFLNK:
+		break;
+	case AE_IFCHR:
+	case AE_IFBLK:
+		x->dropped[SB_DROP_DEVICE]++;
+		return 0;
+	case AE_IFIFO:
+		x->dropped[SB_DROP_FIFO]++;
+		return 0;
+	case AE_IFSOCK:
+		x->dropped[SB_DROP_SOCKET]++;
+		return 0;
+	default:
+		return sb_fail("the sandbox sent '%s' of unknown type 0%o; nothing was copied",
+			       shown(name, shownbuf, sizeof(shownbuf)), (unsigned)type);
+	}
+	mode_t perm = archive_entry_perm(e);
+	if (perm & 07000) {
+		x->dropped[SB_DROP_MODE_BITS]++;
+		archive_entry_set_perm(e, perm & 0777);
+	}
+	if (!clean[0]) {
+		if (type != AE_IFDIR)
+			return sb_fail("the sandbox sent a %s where a directory was expected; "
+				       "nothing was copied",
+				       type == AE_IFLNK ? "symlink" : "file");
+		*top_mode = perm & 0777;
+		return 0;
+	}
+	archive_entry_copy_pathname(e, clean);
+	if (type == AE_IFREG) {
+		/* A sparse member's size counts in full: it is what a
                  * reader of the copy sees. */
-                int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
-                if (size < 0 || (uint64_t)size > x->max_bytes - x->file_bytes)
-                        return too_large(x->max_bytes);
-                x->file_bytes += (uint64_t)size;
-                return room(dirfd, (uint64_t)size) < 0 ? -1 : 1;
-        }
-        return room(dirfd, 0) < 0 ? -1 : 1;
+		int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
+		if (size < 0 || (uint64_t)size > x->max_bytes - x->file_bytes)
+			return too_large(x->max_bytes);
+		x->file_bytes += (uint64_t)size;
+		return room(dirfd, (uint64_t)size) < 0 ? -1 : 1;
+	}
+	return room(dirfd, 0) < 0 ? -1 : 1;
 }
 
 static int copy_data(struct archive *r, struct archive *w)
 {
-        const void *buf;
-        size_t len;
-        la_int64_t off;
-        for (;;) {
-                int rc = archive_read_data_block(r, &buf, &len, &off);
-                if (rc == ARCHIVE_EOF)
-                        return ARCHIVE_OK;
-                if (rc < ARCHIVE_WARN)
-                        return rc;
-                if (archive_write_data_block(w, buf, len, off) < ARCHIVE_WARN)
-                        return ARCHIVE_FATAL;
-        }
+	const void *buf;
+	size_t len;
+	la_int64_t off;
+	for (;;) {
+		int rc = archive_read_data_block(r, &buf, &len, &off);
+		if (rc == ARCHIVE_EOF)
+			return ARCHIVE_OK;
+		if (rc < ARCHIVE_WARN)
+			return rc;
+		if (archive_write_data_block(w, buf, len, off) < ARCHIVE_WARN)
+			return ARCHIVE_FATAL;
+	}
 }
 
 /* libarchive's message for a failed member quotes its (guest) name */
 static int write_failed(struct archive *a, struct archive_entry *e)
 {
-        char name[256], msg[512];
-        const char *m = archive_error_string(a);
-        return sb_fail("cannot write '%s': %s; nothing was copied",
-                       shown(archive_entry_pathname(e), name, sizeof(name)),
-                       shown(m ? m : "unknown error", msg, sizeof(msg)));
+	char name[256], msg[512];
+	const char *m = archive_error_string(a);
+	return sb_fail("cannot write '%s': %s; nothing was copied",
+		       shown(archive_entry_pathname(e), name, sizeof(name)),
+		       shown(m ? m : "unknown error", msg, sizeof(msg)));
 }
 
-static int unpack(struct archive *r, struct archive *w, struct src *s, int dirfd,
-                  mode_t *top_mode)
+static int unpack(struct archive *r, struct archive *w, struct src *s, int dirfd, mode_t *top_mode)
 {
-        struct archive_entry *e;
-        for (;;) {
-                int rc = archive_read_next_header(r, &e);
-                if (rc == ARCHIVE_EOF)
-                        return 0;
-                if (rc < ARCHIVE_WARN || s->failed)
-                        return s->failed ? -1 : bad_stream(r);
-                int ok = check_member(e, s->x, dirfd, top_mode);
-                if (ok < 0)
-                        return -1;
-                if (ok == 0)
-                        continue;
-                if (archive_write_header(w, e) < ARCHIVE_WARN)
-                        return write_failed(w, e);
-                if (archive_entry_size(e) > 0 && copy_data(r, w) < ARCHIVE_WARN)
-                        return s->failed ? -1 : write_failed(archive_errno(w) ? w : r, e);
-                if (archive_write_finish_entry(w) < ARCHIVE_WARN)
-                        return write_failed(w, e);
-        }
+	struct archive_entry *e;
+	for (;;) {
+		int rc = archive_read_next_header(r, &e);
+		if (rc == ARCHIVE_EOF)
+			return 0;
+		if (rc < ARCHIVE_WARN || s->failed)
+			return s->failed ? -1 : bad_stream(r);
+		int ok = check_member(e, s->x, dirfd, top_mode);
+		if (ok < 0)
+			return -1;
+		if (ok == 0)
+			continue;
+		if (archive_write_header(w, e) < ARCHIVE_WARN)
+			return write_failed(w, e);
+		if (archive_entry_size(e) > 0 && copy_data(r, w) < ARCHIVE_WARN)
+			return s->failed ? -1 : write_failed(archive_errno(w) ? w : r, e);
+		if (archive_write_finish_entry(w) < ARCHIVE_WARN)
+			return write_failed(w, e);
+	}
 }
 
 int sb_extract_tar(int dirfd, sb_read_fn rd, void *arg, struct sb_extract *x)
 {
-        struct src s = { .rd = rd, .arg = arg, .x = x };
-        struct archive *r = archive_read_new(), *w = archive_write_disk_new();
-        mode_t top_mode = (mode_t)-1;
-        int rc = -1;
-        /* archive_write_disk works on paths relative to the working
+	struct src s = { .rd = rd, .arg = arg, .x = x };
+	struct archive *r = archive_read_new(), *w = archive_write_disk_new();
+	mode_t top_mode = (mode_t)-1;
+	int rc = -1;
+	/* archive_write_disk works on paths relative to the working
          * directory: make it dirfd while we extract (silo is one thread). */
-        int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (!r || !w) {
-                sb_fail("out of memory");
-                goto out;
-        }
-        if (cwd < 0 || fchdir(dirfd) < 0) {
-                sb_fail("cannot enter the destination: %s", strerror(errno));
-                goto out;
-        }
-        archive_read_support_format_tar(r);
-        archive_write_disk_set_options(w, WRITE_FLAGS);
-        if (archive_read_open(r, &s, NULL, on_read, NULL) != ARCHIVE_OK) {
-                if (!s.failed)
-                        bad_stream(r);
-                goto back;
-        }
-        rc = unpack(r, w, &s, dirfd, &top_mode);
-        /* close applies the deferred directory modes and times */
-        if (archive_write_close(w) != ARCHIVE_OK && rc == 0)
-                rc = sb_fail("cannot finish the copy: %s", archive_error_string(w));
-        if (rc == 0 && top_mode != (mode_t)-1 && fchmod(dirfd, top_mode) < 0)
-                rc = sb_fail("chmod: %s", strerror(errno));
+	int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (!r || !w) {
+		sb_fail("out of memory");
+		goto out;
+	}
+	if (cwd < 0 || fchdir(dirfd) < 0) {
+		sb_fail("cannot enter the destination: %s", strerror(errno));
+		goto out;
+	}
+	archive_read_support_format_tar(r);
+	archive_write_disk_set_options(w, WRITE_FLAGS);
+	if (archive_read_open(r, &s, NULL, on_read, NULL) != ARCHIVE_OK) {
+		if (!s.failed)
+			bad_stream(r);
+		goto back;
+	}
+	rc = unpack(r, w, &s, dirfd, &top_mode);
+	/* close applies the deferred directory modes and times */
+	if (archive_write_close(w) != ARCHIVE_OK && rc == 0)
+		rc = sb_fail("cannot finish the copy: %s", archive_error_string(w));
+	if (rc == 0 && top_mode != (mode_t)-1 && fchmod(dirfd, top_mode) < 0)
+		rc = sb_fail("chmod: %s", strerror(errno));
 back:
-        if (fchdir(cwd) < 0 && rc == 0)
-                rc = sb_fail("cannot return to the working directory: %s", strerror(errno));
+	if (fchdir(cwd) < 0 && rc == 0)
+		rc = sb_fail("cannot return to the working directory: %s", strerror(errno));
 out:
-        if (cwd >= 0)
-                close(cwd);
-        if (r)
-                archive_read_free(r);
-        if (w)
-                archive_write_free(w);
-        return rc;
+	if (cwd >= 0)
+		close(cwd);
+	if (r)
+		archive_read_free(r);
+	if (w)
+		archive_write_free(w);
+	return rc;
 }
 
 /* ---- moving and removing trees, relative to directory fds -------------- */
 
 static int open_dir(int dirfd, const char *name)
 {
-        return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
 int sb_tree_move(int fromdir, const char *from, int todir, const char *to)
 {
-        struct stat fs, ts;
-        if (fstatat(fromdir, from, &fs, AT_SYMLINK_NOFOLLOW) < 0)
-                return -1;
-        bool merge = S_ISDIR(fs.st_mode) &&
-                     fstatat(todir, to, &ts, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(ts.st_mode);
-        if (!merge)
-                return renameat(fromdir, from, todir, to);
-        int f = open_dir(fromdir, from), t = open_dir(todir, to), rc = -1;
-        /* the source is ours and goes away: let us empty it, whatever
+	struct stat fs, ts;
+	if (fstatat(fromdir, from, &fs, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	bool merge = S_ISDIR(fs.st_mode) && fstatat(todir, to, &ts, AT_SYMLINK_NOFOLLOW) == 0 &&
+		     S_ISDIR(ts.st_mode);
+	if (!merge)
+		return renameat(fromdir, from, todir, to);
+	int f = open_dir(fromdir, from), t = open_dir(todir, to), rc = -1;
+	/* the source is ours and goes away: let us empty it, whatever
          * mode the guest gave it */
-        DIR *d = f >= 0 && fchmod(f, 0700) == 0 ? fdopendir(f) : NULL;
-        if (!d || t < 0)
-                goto out;
-        f = -1;                         /* owned by d now */
-        struct dirent *de;
-        int e;
-        rc = 0;
-        while (rc == 0 && (errno = 0, de = readdir(d)))
-                if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-                        rc = sb_tree_move(dirfd(d), de->d_name, t, de->d_name);
-        if (rc == 0 && errno)
-                rc = -1;
-        if (rc == 0)
-                rc = unlinkat(fromdir, from, AT_REMOVEDIR);
+	DIR *d = f >= 0 && fchmod(f, 0700) == 0 ? fdopendir(f) : NULL;
+	if (!d || t < 0)
+		goto out;
+	f = -1; /* owned by d now */
+	struct dirent *de;
+	int e;
+	rc = 0;
+	while (rc == 0 && (errno = 0, de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			rc = sb_tree_move(dirfd(d), de->d_name, t, de->d_name);
+	if (rc == 0 && errno)
+		rc = -1;
+	if (rc == 0)
+		rc = unlinkat(fromdir, from, AT_REMOVEDIR);
 out:
-        e = errno;
-        if (d)
-                closedir(d);
-        if (f >= 0)
-                close(f);
-        if (t >= 0)
-                close(t);
-        errno = e;
-        return rc;
+	e = errno;
+	if (d)
+		closedir(d);
+	if (f >= 0)
+		close(f);
+	if (t >= 0)
+		close(t);
+	errno = e;
+	return rc;
 }
 
 int sb_tree_remove(int at, const char *name)
 {
-        struct stat st;
-        if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return errno == ENOENT ? 0 : -1;
-        if (!S_ISDIR(st.st_mode))
-                return unlinkat(at, name, 0);
-        /* a guest-made 0500 directory: ours, make it writable to empty it */
-        int fd = open_dir(at, name);
-        if (fd >= 0 && fchmod(fd, 0700) < 0) {
-                close(fd);
-                return -1;
-        }
-        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-        if (!d) {
-                if (fd >= 0)
-                        close(fd);
-                return -1;
-        }
-        struct dirent *de;
-        int rc = 0;
-        while ((de = readdir(d)))
-                if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-                    sb_tree_remove(dirfd(d), de->d_name) < 0)
-                        rc = -1;
-        closedir(d);
-        return unlinkat(at, name, AT_REMOVEDIR) < 0 ? -1 : rc;
+	struct stat st;
+	if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return unlinkat(at, name, 0);
+	/* a guest-made 0500 directory: ours, make it writable to empty it */
+	int fd = open_dir(at, name);
+	if (fd >= 0 && fchmod(fd, 0700) < 0) {
+		close(fd);
+		return -1;
+	}
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	struct dirent *de;
+	int rc = 0;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    sb_tree_remove(dirfd(d), de->d_name) < 0)
+			rc = -1;
+	closedir(d);
+	return unlinkat(at, name, AT_REMOVEDIR) < 0 ? -1 : rc;
 }

@@ -13,19 +13,19 @@
 
 /* What a copy leaves out, one warning line each (not one per file). */
 enum sb_drop {
-        SB_DROP_MODE_BITS,              /* setuid, setgid, sticky: cleared */
-        SB_DROP_DEVICE,                 /* character and block devices */
-        SB_DROP_FIFO,
-        SB_DROP_SOCKET,
-        SB_DROP_HARDLINK,
-        SB_DROP_N
+	SB_DROP_MODE_BITS, /* setuid, setgid, sticky: cleared */
+	SB_DROP_DEVICE,	   /* character and block devices */
+	SB_DROP_FIFO,
+	SB_DROP_SOCKET,
+	SB_DROP_HARDLINK,
+	SB_DROP_N
 };
 
 struct sb_extract {
-        uint64_t max_bytes;             /* cap on stream bytes and on file bytes */
-        uint64_t stream_bytes;          /* out: read from the stream */
-        uint64_t file_bytes;            /* out: sizes of the files written */
-        unsigned dropped[SB_DROP_N];    /* out: members left out, by kind */
+	uint64_t max_bytes;	     /* cap on stream bytes and on file bytes */
+	uint64_t stream_bytes;	     /* out: read from the stream */
+	uint64_t file_bytes;	     /* out: sizes of the files written */
+	unsigned dropped[SB_DROP_N]; /* out: members left out, by kind */
 };
 
 /* Next chunk of the stream: its length with *buf set, 0 at the end, -1 on

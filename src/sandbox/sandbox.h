@@ -27,12 +27,12 @@
 #include <stdio.h>
 #include <time.h>
 
-#define SB_NAME_MAX 63
-#define SB_ENV_MAX 64
+#define SB_NAME_MAX    63
+#define SB_ENV_MAX     64
 #define SB_PUBLISH_MAX 32
-#define SB_PATH_MAX 4096
-#define SB_MIN_MEMORY (32ull << 20)
-#define SB_MIN_DISK (64ull << 20)
+#define SB_PATH_MAX    4096
+#define SB_MIN_MEMORY  (32ull << 20)
+#define SB_MIN_DISK    (64ull << 20)
 /* Seconds without agent work before a sandbox's guest gives its page cache
  * back to the host (src/agent/trim.c): long enough that an agent thinking
  * between two commands keeps its warm cache. */
@@ -53,25 +53,25 @@ bool sb_name_valid(const char *name);
 const char *sb_format_size(uint64_t bytes, char *buf, size_t n);
 
 struct sb_config {
-        char name[SB_NAME_MAX + 1];
-        unsigned cpus;
-        uint64_t memory;                /* bytes, multiple of 1 MiB */
-        uint64_t disk;                  /* scratch image size, bytes */
-        int64_t created;                /* unix seconds */
-        char workspace[SB_PATH_MAX];    /* host source of --workspace, or "" */
-        bool workspace_pending;         /* workspace.tar not yet copied in */
-        bool no_docker;                 /* --no-docker: guest word silo.docker=0 */
-        bool wait_docker;               /* --wait-docker: start waits for dockerd */
-        char *env[SB_ENV_MAX + 1];      /* "K=V", NULL-terminated, malloc'd */
-        unsigned nenv;
-        /* -p: canonical "HOST_IP:HOST_PORT:GUEST_PORT" (net/publish.h),
+	char name[SB_NAME_MAX + 1];
+	unsigned cpus;
+	uint64_t memory;	     /* bytes, multiple of 1 MiB */
+	uint64_t disk;		     /* scratch image size, bytes */
+	int64_t created;	     /* unix seconds */
+	char workspace[SB_PATH_MAX]; /* host source of --workspace, or "" */
+	bool workspace_pending;	     /* workspace.tar not yet copied in */
+	bool no_docker;		     /* --no-docker: guest word silo.docker=0 */
+	bool wait_docker;	     /* --wait-docker: start waits for dockerd */
+	char *env[SB_ENV_MAX + 1];   /* "K=V", NULL-terminated, malloc'd */
+	unsigned nenv;
+	/* -p: canonical "HOST_IP:HOST_PORT:GUEST_PORT" (net/publish.h),
          * NULL-terminated, malloc'd; config key publish= */
-        char *publish[SB_PUBLISH_MAX + 1];
-        unsigned npublish;
-        /* create only: the network policy text to store (network.c), or
+	char *publish[SB_PUBLISH_MAX + 1];
+	unsigned npublish;
+	/* create only: the network policy text to store (network.c), or
          * NULL for --network none; malloc'd. Not a config key: the policy
          * lives in its own file. */
-        char *policy;
+	char *policy;
 };
 void sb_config_init(struct sb_config *c);
 void sb_config_free(struct sb_config *c);
@@ -85,21 +85,21 @@ int sb_config_format(const struct sb_config *c, FILE *f);
 
 /* The exit record written by the supervisor. */
 struct sb_exit {
-        int code;                       /* silo-vmm exit code, or -1 */
-        int signal;                     /* signal that killed it, or 0 */
-        char reason[256];
+	int code;   /* silo-vmm exit code, or -1 */
+	int signal; /* signal that killed it, or 0 */
+	char reason[256];
 };
 int sb_exit_parse(const char *text, struct sb_exit *x);
 
 /* --- locations --------------------------------------------------------- */
 struct sb_paths {
-        char data[SB_PATH_MAX];         /* <data> */
-        char run[SB_PATH_MAX];          /* <run> */
-        char guest[SB_PATH_MAX];        /* kernel, initrd, base image */
-        char vmm[SB_PATH_MAX];          /* silo-vmm */
-        char self[SB_PATH_MAX];         /* this executable (for _supervise) */
-        const char *data_hint;          /* how to choose another <data>, for errors */
-        const char *run_hint;
+	char data[SB_PATH_MAX];	 /* <data> */
+	char run[SB_PATH_MAX];	 /* <run> */
+	char guest[SB_PATH_MAX]; /* kernel, initrd, base image */
+	char vmm[SB_PATH_MAX];	 /* silo-vmm */
+	char self[SB_PATH_MAX];	 /* this executable (for _supervise) */
+	const char *data_hint;	 /* how to choose another <data>, for errors */
+	const char *run_hint;
 };
 /* Flags (NULL: unset) override environment, which overrides defaults.
  * Creates <run> (0700) if missing; fails when <run>, or <data> if it
@@ -109,7 +109,7 @@ int sb_paths_init(struct sb_paths *p, const char *data_flag, const char *run_fla
  * $env, else self's directory/build_name (build tree), else
  * PREFIX/install_rel where self is PREFIX/bin/silo (make install). */
 int sb_find_part(char *dst, const char *self, const char *env, const char *build_name,
-                 const char *install_rel);
+		 const char *install_rel);
 /* silo-vmm and the guest directory for self (SB_PATH_MAX each). */
 int sb_find_parts(const char *self, char *vmm, char *guest);
 /* What ssh-agent and tmux ask of their socket directories: a real
@@ -124,20 +124,20 @@ int sb_dir_private(const char *path, const char *what, const char *hint, bool cr
 int sb_disk_check(const struct sb_paths *p, uint64_t add);
 
 struct sandbox {
-        const struct sb_paths *paths;
-        char name[SB_NAME_MAX + 1];
-        char dir[SB_PATH_MAX];          /* <data>/sandboxes/<name> */
-        char rundir[SB_PATH_MAX];       /* <run>/<name> */
-        char addr[SB_PATH_MAX + 32];    /* "vsock:<rundir>/vsock.sock" */
-        struct sb_config cfg;
-        int lock_fd;
+	const struct sb_paths *paths;
+	char name[SB_NAME_MAX + 1];
+	char dir[SB_PATH_MAX];	     /* <data>/sandboxes/<name> */
+	char rundir[SB_PATH_MAX];    /* <run>/<name> */
+	char addr[SB_PATH_MAX + 32]; /* "vsock:<rundir>/vsock.sock" */
+	struct sb_config cfg;
+	int lock_fd;
 };
 
 enum sb_state { SB_STOPPED, SB_RUNNING, SB_EXITED };
 struct sb_status {
-        enum sb_state state;
-        int vmm_pid, sup_pid;           /* 0 when not running */
-        struct sb_exit exit;            /* SB_EXITED */
+	enum sb_state state;
+	int vmm_pid, sup_pid; /* 0 when not running */
+	struct sb_exit exit;  /* SB_EXITED */
 };
 
 /* Path helper: snprintf into buf of SB_PATH_MAX, fails on truncation. */
@@ -168,7 +168,7 @@ int sb_check_host(const struct sb_paths *p);
  * new sandbox and copied into /workspace at its first start. Leaves the
  * sandbox opened (not locked) in *sb. */
 int sb_create(struct sandbox *sb, const struct sb_paths *p, const char *name,
-              const struct sb_config *want, const char *workspace);
+	      const struct sb_config *want, const char *workspace);
 /* Start (sb must be locked): spawn supervisor + silo-vmm, wait until the
  * agent answers, copy a pending workspace in. */
 int sb_start(struct sandbox *sb);
@@ -176,23 +176,23 @@ int sb_start(struct sandbox *sb);
  * with the sandbox's run dir and network, then "--" and silo-vmm with its
  * devices and the guest command line. */
 struct sb_vmm_in {
-        const struct sb_paths *paths;   /* self, vmm, guest */
-        const char *name, *dir, *rundir;
-        const struct sb_config *cfg;    /* memory, cpus, disk, no_docker, publish */
-        int boot_timeout;               /* seconds: silo-vmm's --boot-timeout */
-        const char *netd;               /* silo-netd, or NULL: no network */
-        const char *cmdline_extra;      /* appended to the guest's; may be NULL */
+	const struct sb_paths *paths; /* self, vmm, guest */
+	const char *name, *dir, *rundir;
+	const struct sb_config *cfg; /* memory, cpus, disk, no_docker, publish */
+	int boot_timeout;	     /* seconds: silo-vmm's --boot-timeout */
+	const char *netd;	     /* silo-netd, or NULL: no network */
+	const char *cmdline_extra;   /* appended to the guest's; may be NULL */
 };
 #define SB_VMM_ARGC_MAX (48 + 2 * SB_PUBLISH_MAX)
 struct sb_vmm_cmd {
-        char *argv[SB_VMM_ARGC_MAX];    /* NULL-terminated; into here and *in */
-        char vsock[SB_PATH_MAX];        /* <rundir>/vsock.sock */
-        char control[SB_PATH_MAX];      /* <rundir>/control.sock */
-        char console[SB_PATH_MAX];      /* <dir>/console.log */
-        /* what the rest of argv points to */
-        char kernel[SB_PATH_MAX], initrd[SB_PATH_MAX], base[SB_PATH_MAX], scratch[SB_PATH_MAX];
-        char vsock_arg[SB_PATH_MAX + 16], console_arg[SB_PATH_MAX + 8], cmdline[2048];
-        char mem[32], cpus[16], tmo[16], fsize[32];
+	char *argv[SB_VMM_ARGC_MAX]; /* NULL-terminated; into here and *in */
+	char vsock[SB_PATH_MAX];     /* <rundir>/vsock.sock */
+	char control[SB_PATH_MAX];   /* <rundir>/control.sock */
+	char console[SB_PATH_MAX];   /* <dir>/console.log */
+	/* what the rest of argv points to */
+	char kernel[SB_PATH_MAX], initrd[SB_PATH_MAX], base[SB_PATH_MAX], scratch[SB_PATH_MAX];
+	char vsock_arg[SB_PATH_MAX + 16], console_arg[SB_PATH_MAX + 8], cmdline[2048];
+	char mem[32], cpus[16], tmo[16], fsize[32];
 };
 int sb_vmm_cmd(const struct sb_vmm_in *in, struct sb_vmm_cmd *out);
 /* Graceful shutdown through the agent for up to timeout_s (0: skip it),
@@ -221,8 +221,7 @@ int sb_workspace_copy_in(struct sandbox *sb);
 int sb_workspace_diff(const struct sandbox *sb, char **out);
 /* Compare two listings of len bytes each, NUL- (or, from an older silo,
  * newline-) terminated records (pure; unit tested). */
-int sb_manifest_diff(const char *before, size_t blen, const char *after, size_t alen,
-                     char **out);
+int sb_manifest_diff(const char *before, size_t blen, const char *after, size_t alen, char **out);
 
 /* --- printing guest-derived text (quote.c) ----------------------------- */
 /* Every string a guest chose (agent errors, paths, exit reasons) is printed
@@ -244,12 +243,12 @@ void sb_json_str(FILE *f, const char *s);
 
 /* --- the guest's Docker daemon (docker.c) ------------------------------ */
 enum sb_docker {
-        SB_DOCKER_OFF,          /* created with --no-docker */
-        SB_DOCKER_STOPPED,      /* the sandbox is not running */
-        SB_DOCKER_STARTING,
-        SB_DOCKER_READY,
-        SB_DOCKER_FAILED,       /* why: the guest's reason + dockerd's last lines */
-        SB_DOCKER_UNKNOWN,      /* the agent did not answer */
+	SB_DOCKER_OFF,	   /* created with --no-docker */
+	SB_DOCKER_STOPPED, /* the sandbox is not running */
+	SB_DOCKER_STARTING,
+	SB_DOCKER_READY,
+	SB_DOCKER_FAILED,  /* why: the guest's reason + dockerd's last lines */
+	SB_DOCKER_UNKNOWN, /* the agent did not answer */
 };
 const char *sb_docker_name(enum sb_docker d);
 int sb_docker_state(const struct sandbox *sb, enum sb_docker *d, char *why, size_t n);
@@ -270,10 +269,10 @@ int sb_degraded(const struct sandbox *sb, char *why, size_t wn, char *detail, si
 /* <dir>/policy holds the policy text (net_policy_format); no file: the
  * sandbox has no network (--network none, or created before networks). */
 struct net_policy;
-#define SB_POLICY_FILE "policy"        /* in <dir> */
-#define SB_NET_LOG "net.log"           /* in <dir>: silo-netd's decisions */
-#define SB_NET_STATS "net.stats"       /* in <rundir>: its counters */
-#define SB_NETD_PID "netd.pid"         /* in <rundir> */
+#define SB_POLICY_FILE "policy"	   /* in <dir> */
+#define SB_NET_LOG     "net.log"   /* in <dir>: silo-netd's decisions */
+#define SB_NET_STATS   "net.stats" /* in <rundir>: its counters */
+#define SB_NETD_PID    "netd.pid"  /* in <rundir> */
 /* The policy, heap-allocated (it is large): 1 and *out, 0 when the sandbox
  * has no network (*out NULL), -1 on error. Free with free(). */
 int sb_net_load(const struct sandbox *sb, struct net_policy **out);
@@ -281,8 +280,7 @@ int sb_net_load(const struct sandbox *sb, struct net_policy **out);
  * silo-netd read it again (SIGHUP). */
 int sb_net_save(const struct sandbox *sb, const struct net_policy *p);
 /* Counters from the running broker's stats file; -1 when not running. */
-int sb_net_stats(const struct sandbox *sb, unsigned long long *allowed,
-                 unsigned long long *denied);
+int sb_net_stats(const struct sandbox *sb, unsigned long long *allowed, unsigned long long *denied);
 /* The running silo-netd's pid (checked against /proc), or 0. */
 int sb_netd_pid(const struct sandbox *sb);
 /* silo-netd: $SILO_NETD, else beside silo-vmm. */

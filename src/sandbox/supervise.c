@@ -41,16 +41,16 @@ static volatile sig_atomic_t vmm_pid;
 /* SIGTERM to us means "stop the VM": silo-vmm exits 9 on SIGTERM. */
 static void forward(int sig)
 {
-        if (vmm_pid > 0)
-                kill(vmm_pid, sig);
+	if (vmm_pid > 0)
+		kill(vmm_pid, sig);
 }
 
 static void write_pid(const char *rundir, const char *file, int pid)
 {
-        char f[SB_PATH_MAX], buf[32];
-        int n = snprintf(buf, sizeof(buf), "%d\n", pid);
-        if (sb_path(f, "%s/%s", rundir, file) == 0)
-                sb_write_file_atomic(f, buf, (size_t)n);
+	char f[SB_PATH_MAX], buf[32];
+	int n = snprintf(buf, sizeof(buf), "%d\n", pid);
+	if (sb_path(f, "%s/%s", rundir, file) == 0)
+		sb_write_file_atomic(f, buf, (size_t)n);
 }
 
 /* The fd silo-vmm gets for its exit reason (--exit-fd). */
@@ -60,282 +60,287 @@ static void write_pid(const char *rundir, const char *file, int pid)
  * (exit 0)": one line, at most n - 1 bytes; "" if it said nothing. */
 static void read_reason(int fd, char *out, size_t n)
 {
-        size_t len = 0;
-        out[0] = 0;
-        while (len + 1 < n) {
-                ssize_t r = read(fd, out + len, n - 1 - len);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r <= 0)
-                        break;
-                len += (size_t)r;
-        }
-        out[len] = 0;
-        out[strcspn(out, "\r\n")] = 0;        /* the record is key=value lines */
+	size_t len = 0;
+	out[0] = 0;
+	while (len + 1 < n) {
+		ssize_t r = read(fd, out + len, n - 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	out[len] = 0;
+	out[strcspn(out, "\r\n")] = 0; /* the record is key=value lines */
 }
 
 static void exec_vmm(char **vmm_argv, int argc, int exit_w, unsigned long long fsize)
 {
-        signal(SIGHUP, SIG_DFL);
-        signal(SIGPIPE, SIG_DFL);
-        /* ignored survives exec: past the limit, write() fails with EFBIG */
-        signal(SIGXFSZ, SIG_IGN);
-        if (fsize) {
-                struct rlimit rl = { fsize, fsize };
-                if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
-                        goto fail;
-        }
-        if (exit_w != EXIT_FD && dup2(exit_w, EXIT_FD) < 0)
-                goto fail;
-        if (exit_w == EXIT_FD && fcntl(EXIT_FD, F_SETFD, 0) < 0)
-                goto fail;
-        char **argv = calloc((size_t)argc + 3, sizeof(*argv));
-        if (!argv)
-                goto fail;
-        argv[0] = vmm_argv[0];
-        argv[1] = "--exit-fd";
-        argv[2] = "3";
-        _Static_assert(EXIT_FD == 3, "argv[2] spells EXIT_FD");
-        for (int i = 1; i < argc; i++)
-                argv[i + 2] = vmm_argv[i];
-        execv(argv[0], argv);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	/* ignored survives exec: past the limit, write() fails with EFBIG */
+	signal(SIGXFSZ, SIG_IGN);
+	if (fsize) {
+		struct rlimit rl = { fsize, fsize };
+		if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
+			goto fail;
+	}
+	if (exit_w != EXIT_FD && dup2(exit_w, EXIT_FD) < 0)
+		goto fail;
+	if (exit_w == EXIT_FD && fcntl(EXIT_FD, F_SETFD, 0) < 0)
+		goto fail;
+	char **argv = calloc((size_t)argc + 3, sizeof(*argv));
+	if (!argv)
+		goto fail;
+	argv[0] = vmm_argv[0];
+	argv[1] = "--exit-fd";
+	argv[2] = "3";
+	_Static_assert(EXIT_FD == 3, "argv[2] spells EXIT_FD");
+	for (int i = 1; i < argc; i++)
+		argv[i + 2] = vmm_argv[i];
+	execv(argv[0], argv);
 fail:
-        dprintf(EXIT_FD, "cannot execute %s: %s (exit 127)\n", vmm_argv[0], strerror(errno));
-        dprintf(STDERR_FILENO, "silo-vmm: cannot execute %s: %s (exit 127)\n", vmm_argv[0],
-                strerror(errno));
-        _exit(127);
+	dprintf(EXIT_FD, "cannot execute %s: %s (exit 127)\n", vmm_argv[0], strerror(errno));
+	dprintf(STDERR_FILENO, "silo-vmm: cannot execute %s: %s (exit 127)\n", vmm_argv[0],
+		strerror(errno));
+	_exit(127);
 }
 
 /* How long silo-netd may take to bind its sockets before the start fails. */
 #define NETD_READY_MS 10000
 
 struct netd_opts {
-        const char *path, *dir;
-        const char *publish[SB_PUBLISH_MAX];
-        int npublish;
+	const char *path, *dir;
+	const char *publish[SB_PUBLISH_MAX];
+	int npublish;
 };
 
 /* Start silo-netd and wait for its "ready" line. Returns its pid, or -1
  * with the reason in why (its own "error: ..." line when it gave one). */
 static int start_netd(const char *rundir, const struct netd_opts *o, char *why, size_t n)
 {
-        char vsock[SB_PATH_MAX], policy[SB_PATH_MAX], log[SB_PATH_MAX], stats[SB_PATH_MAX];
-        char fdnum[16];
-        int ready[2];
-        if (sb_path(vsock, "%s/vsock.sock", rundir) < 0 ||
-            sb_path(policy, "%s/%s", o->dir, SB_POLICY_FILE) < 0 ||
-            sb_path(log, "%s/%s", o->dir, SB_NET_LOG) < 0 ||
-            sb_path(stats, "%s/%s", rundir, SB_NET_STATS) < 0 || pipe2(ready, O_CLOEXEC) < 0) {
-                snprintf(why, n, "cannot set up the network broker: %s", strerror(errno));
-                return -1;
-        }
-        snprintf(fdnum, sizeof(fdnum), "%d", ready[1]);
-        const char *argv[16 + 2 * SB_PUBLISH_MAX];
-        int a = 0;
-        argv[a++] = o->path;
-        argv[a++] = "--vsock"; argv[a++] = vsock;
-        argv[a++] = "--policy"; argv[a++] = policy;
-        argv[a++] = "--log"; argv[a++] = log;
-        argv[a++] = "--stats"; argv[a++] = stats;
-        for (int i = 0; i < o->npublish; i++) {
-                argv[a++] = "--publish";
-                argv[a++] = o->publish[i];
-        }
-        /* last: silo-netd reports errors in the arguments before it, too */
-        argv[a++] = "--ready-fd"; argv[a++] = fdnum;
-        argv[a] = NULL;
-        pid_t parent = getpid();
-        int pid = fork();
-        if (pid == 0) {
-                /* gone with us, even by SIGKILL: no broker outlives its VM */
-                if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
-                        _exit(125);
-                signal(SIGHUP, SIG_DFL);
-                signal(SIGPIPE, SIG_DFL);
-                signal(SIGTERM, SIG_DFL);
-                signal(SIGINT, SIG_DFL);
-                if (fcntl(ready[1], F_SETFD, 0) < 0)
-                        _exit(125);
-                execv(o->path, (char **)argv);
-                dprintf(ready[1], "error: cannot execute %s: %s\n", o->path, strerror(errno));
-                _exit(127);
-        }
-        close(ready[1]);
-        if (pid < 0) {
-                snprintf(why, n, "cannot start the network broker: %s", strerror(errno));
-                close(ready[0]);
-                return -1;
-        }
-        char line[400];
-        size_t len = 0;
-        struct pollfd p = { .fd = ready[0], .events = POLLIN };
-        for (;;) {
-                int r = poll(&p, 1, NETD_READY_MS);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r <= 0)
-                        break;
-                ssize_t k = read(ready[0], line + len, sizeof(line) - 1 - len);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        break;
-                len += (size_t)k;
-                if (memchr(line, '\n', len) || len == sizeof(line) - 1)
-                        break;
-        }
-        close(ready[0]);
-        line[len] = 0;
-        line[strcspn(line, "\r\n")] = 0;
-        if (!strcmp(line, "ready"))
-                return pid;
-        kill(pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                ;
-        if (!strncmp(line, "error: ", 7))
-                snprintf(why, n, "%s", line + 7);
-        else    /* (cut: a path and a line may exceed the reason's room) */
-                snprintf(why, n, "the network broker %.200s did not start (%.150s)", o->path,
-                         len ? line : "no answer");
-        return -1;
+	char vsock[SB_PATH_MAX], policy[SB_PATH_MAX], log[SB_PATH_MAX], stats[SB_PATH_MAX];
+	char fdnum[16];
+	int ready[2];
+	if (sb_path(vsock, "%s/vsock.sock", rundir) < 0 ||
+	    sb_path(policy, "%s/%s", o->dir, SB_POLICY_FILE) < 0 ||
+	    sb_path(log, "%s/%s", o->dir, SB_NET_LOG) < 0 ||
+	    sb_path(stats, "%s/%s", rundir, SB_NET_STATS) < 0 || pipe2(ready, O_CLOEXEC) < 0) {
+		snprintf(why, n, "cannot set up the network broker: %s", strerror(errno));
+		return -1;
+	}
+	snprintf(fdnum, sizeof(fdnum), "%d", ready[1]);
+	const char *argv[16 + 2 * SB_PUBLISH_MAX];
+	int a = 0;
+	argv[a++] = o->path;
+	argv[a++] = "--vsock";
+	argv[a++] = vsock;
+	argv[a++] = "--policy";
+	argv[a++] = policy;
+	argv[a++] = "--log";
+	argv[a++] = log;
+	argv[a++] = "--stats";
+	argv[a++] = stats;
+	for (int i = 0; i < o->npublish; i++) {
+		argv[a++] = "--publish";
+		argv[a++] = o->publish[i];
+	}
+	/* last: silo-netd reports errors in the arguments before it, too */
+	argv[a++] = "--ready-fd";
+	argv[a++] = fdnum;
+	argv[a] = NULL;
+	pid_t parent = getpid();
+	int pid = fork();
+	if (pid == 0) {
+		/* gone with us, even by SIGKILL: no broker outlives its VM */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+			_exit(125);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		if (fcntl(ready[1], F_SETFD, 0) < 0)
+			_exit(125);
+		execv(o->path, (char **)argv);
+		dprintf(ready[1], "error: cannot execute %s: %s\n", o->path, strerror(errno));
+		_exit(127);
+	}
+	close(ready[1]);
+	if (pid < 0) {
+		snprintf(why, n, "cannot start the network broker: %s", strerror(errno));
+		close(ready[0]);
+		return -1;
+	}
+	char line[400];
+	size_t len = 0;
+	struct pollfd p = { .fd = ready[0], .events = POLLIN };
+	for (;;) {
+		int r = poll(&p, 1, NETD_READY_MS);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		ssize_t k = read(ready[0], line + len, sizeof(line) - 1 - len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		len += (size_t)k;
+		if (memchr(line, '\n', len) || len == sizeof(line) - 1)
+			break;
+	}
+	close(ready[0]);
+	line[len] = 0;
+	line[strcspn(line, "\r\n")] = 0;
+	if (!strcmp(line, "ready"))
+		return pid;
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (!strncmp(line, "error: ", 7))
+		snprintf(why, n, "%s", line + 7);
+	else /* (cut: a path and a line may exceed the reason's room) */
+		snprintf(why, n, "the network broker %.200s did not start (%.150s)", o->path,
+			 len ? line : "no answer");
+	return -1;
 }
 
 /* SIGTERM, then SIGKILL after a short wait: it must not outlive the VM. */
 static void stop_netd(int pid)
 {
-        kill(pid, SIGTERM);
-        for (int i = 0; i < 50; i++) {
-                if (waitpid(pid, NULL, WNOHANG) == pid)
-                        return;
-                usleep(20000);
-        }
-        kill(pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                ;
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 50; i++) {
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return;
+		usleep(20000);
+	}
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
 }
 
 /* Sockets first: a live exit record means nothing is listening. */
 static void remove_sockets(const char *rundir)
 {
-        char f[SB_PATH_MAX];
-        if (sb_path(f, "%s/vsock.sock", rundir) == 0)
-                unlink(f);
-        glob_t g;
-        char pat[SB_PATH_MAX + 8];
-        snprintf(pat, sizeof(pat), "%s/vsock.sock_*", rundir);
-        if (glob(pat, 0, NULL, &g) == 0)
-                for (size_t i = 0; i < g.gl_pathc; i++)
-                        unlink(g.gl_pathv[i]);
-        globfree(&g);
-        if (sb_path(f, "%s/control.sock", rundir) == 0)
-                unlink(f);
-        if (sb_path(f, "%s/%s", rundir, SB_NETD_PID) == 0)
-                unlink(f);
-        if (sb_path(f, "%s/%s", rundir, SB_NET_STATS) == 0)
-                unlink(f);
+	char f[SB_PATH_MAX];
+	if (sb_path(f, "%s/vsock.sock", rundir) == 0)
+		unlink(f);
+	glob_t g;
+	char pat[SB_PATH_MAX + 8];
+	snprintf(pat, sizeof(pat), "%s/vsock.sock_*", rundir);
+	if (glob(pat, 0, NULL, &g) == 0)
+		for (size_t i = 0; i < g.gl_pathc; i++)
+			unlink(g.gl_pathv[i]);
+	globfree(&g);
+	if (sb_path(f, "%s/control.sock", rundir) == 0)
+		unlink(f);
+	if (sb_path(f, "%s/%s", rundir, SB_NETD_PID) == 0)
+		unlink(f);
+	if (sb_path(f, "%s/%s", rundir, SB_NET_STATS) == 0)
+		unlink(f);
 }
 
 static void write_exit(const char *rundir, int code, int sig, const char *line)
 {
-        char rec[600], f[SB_PATH_MAX];
-        int n = snprintf(rec, sizeof(rec), "code=%d\nsignal=%d\nreason=%s\n", code, sig, line);
-        if (n >= (int)sizeof(rec))
-                n = (int)sizeof(rec) - 1;
-        if (sb_path(f, "%s/exit", rundir) == 0)
-                sb_write_file_atomic(f, rec, (size_t)n);
-        if (sb_path(f, "%s/vmm.pid", rundir) == 0)
-                unlink(f);
-        if (sb_path(f, "%s/supervisor.pid", rundir) == 0)
-                unlink(f);
+	char rec[600], f[SB_PATH_MAX];
+	int n = snprintf(rec, sizeof(rec), "code=%d\nsignal=%d\nreason=%s\n", code, sig, line);
+	if (n >= (int)sizeof(rec))
+		n = (int)sizeof(rec) - 1;
+	if (sb_path(f, "%s/exit", rundir) == 0)
+		sb_write_file_atomic(f, rec, (size_t)n);
+	if (sb_path(f, "%s/vmm.pid", rundir) == 0)
+		unlink(f);
+	if (sb_path(f, "%s/supervisor.pid", rundir) == 0)
+		unlink(f);
 }
 
 void sb_supervise_main(int argc, char **argv)
 {
-        const char *rundir = argc > 0 ? argv[0] : NULL;
-        unsigned long long fsize = 0;
-        struct netd_opts netd = { 0 };
-        int i = 1;
-        while (i + 1 < argc && strcmp(argv[i], "--")) {
-                const char *opt = argv[i], *val = argv[i + 1];
-                if (!strcmp(opt, "--fsize")) {
-                        char *end;
-                        errno = 0;
-                        fsize = strtoull(val, &end, 10);
-                        if (errno || *end || !fsize)
-                                _exit(125);
-                } else if (!strcmp(opt, "--netd")) {
-                        netd.path = val;
-                } else if (!strcmp(opt, "--net-dir")) {
-                        netd.dir = val;
-                } else if (!strcmp(opt, "--publish") && netd.npublish < SB_PUBLISH_MAX) {
-                        netd.publish[netd.npublish++] = val;
-                } else {
-                        _exit(125);
-                }
-                i += 2;
-        }
-        if (i + 1 >= argc || strcmp(argv[i], "--") || (netd.path && !netd.dir))
-                _exit(125);
-        char **vmm_argv = argv + i + 1;
-        int vmm_argc = argc - i - 1;
+	const char *rundir = argc > 0 ? argv[0] : NULL;
+	unsigned long long fsize = 0;
+	struct netd_opts netd = { 0 };
+	int i = 1;
+	while (i + 1 < argc && strcmp(argv[i], "--")) {
+		const char *opt = argv[i], *val = argv[i + 1];
+		if (!strcmp(opt, "--fsize")) {
+			char *end;
+			errno = 0;
+			fsize = strtoull(val, &end, 10);
+			if (errno || *end || !fsize)
+				_exit(125);
+		} else if (!strcmp(opt, "--netd")) {
+			netd.path = val;
+		} else if (!strcmp(opt, "--net-dir")) {
+			netd.dir = val;
+		} else if (!strcmp(opt, "--publish") && netd.npublish < SB_PUBLISH_MAX) {
+			netd.publish[netd.npublish++] = val;
+		} else {
+			_exit(125);
+		}
+		i += 2;
+	}
+	if (i + 1 >= argc || strcmp(argv[i], "--") || (netd.path && !netd.dir))
+		_exit(125);
+	char **vmm_argv = argv + i + 1;
+	int vmm_argc = argc - i - 1;
 
-        struct sigaction sa = { .sa_handler = forward };
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
-        signal(SIGHUP, SIG_IGN);
-        signal(SIGPIPE, SIG_IGN);
-        write_pid(rundir, "supervisor.pid", getpid());
+	struct sigaction sa = { .sa_handler = forward };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	write_pid(rundir, "supervisor.pid", getpid());
 
-        int netd_pid = 0;
-        if (netd.path) {
-                char why[400], line[420 + 16];
-                netd_pid = start_netd(rundir, &netd, why, sizeof(why));
-                if (netd_pid < 0) {
-                        dprintf(STDERR_FILENO, "silo: network: %s\n", why);
-                        snprintf(line, sizeof(line), "network: %s", why);
-                        remove_sockets(rundir);
-                        /* as silo-vmm's own host set-up failures: no guest ran */
-                        write_exit(rundir, VMM_EXIT_SETUP, 0, line);
-                        _exit(0);
-                }
-                write_pid(rundir, SB_NETD_PID, netd_pid);
-        }
+	int netd_pid = 0;
+	if (netd.path) {
+		char why[400], line[420 + 16];
+		netd_pid = start_netd(rundir, &netd, why, sizeof(why));
+		if (netd_pid < 0) {
+			dprintf(STDERR_FILENO, "silo: network: %s\n", why);
+			snprintf(line, sizeof(line), "network: %s", why);
+			remove_sockets(rundir);
+			/* as silo-vmm's own host set-up failures: no guest ran */
+			write_exit(rundir, VMM_EXIT_SETUP, 0, line);
+			_exit(0);
+		}
+		write_pid(rundir, SB_NETD_PID, netd_pid);
+	}
 
-        /* Non-blocking read end: a process silo-vmm left behind holding
+	/* Non-blocking read end: a process silo-vmm left behind holding
          * the write end must not keep us from writing the record. */
-        int exit_pipe[2];
-        if (pipe2(exit_pipe, O_CLOEXEC) < 0 || fcntl(exit_pipe[0], F_SETFL, O_NONBLOCK) < 0)
-                _exit(125);
-        int pid = fork();
-        if (pid < 0)
-                _exit(125);
-        if (pid == 0)
-                exec_vmm(vmm_argv, vmm_argc, exit_pipe[1], fsize);
-        close(exit_pipe[1]);
-        vmm_pid = pid;
-        write_pid(rundir, "vmm.pid", pid);
+	int exit_pipe[2];
+	if (pipe2(exit_pipe, O_CLOEXEC) < 0 || fcntl(exit_pipe[0], F_SETFL, O_NONBLOCK) < 0)
+		_exit(125);
+	int pid = fork();
+	if (pid < 0)
+		_exit(125);
+	if (pid == 0)
+		exec_vmm(vmm_argv, vmm_argc, exit_pipe[1], fsize);
+	close(exit_pipe[1]);
+	vmm_pid = pid;
+	write_pid(rundir, "vmm.pid", pid);
 
-        int status;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        vmm_pid = 0;
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	vmm_pid = 0;
 
-        char line[200];
-        int code = -1, sig = 0;
-        if (WIFSIGNALED(status)) {
-                sig = WTERMSIG(status);
-                snprintf(line, sizeof(line), "killed by signal %d", sig);
-                dprintf(STDERR_FILENO, "silo: silo-vmm %s\n", line);
-        } else {
-                code = WEXITSTATUS(status);
-                read_reason(exit_pipe[0], line, sizeof(line));
-                if (!line[0])
-                        snprintf(line, sizeof(line), "exit code %d", code);
-        }
-        if (netd_pid > 0)
-                stop_netd(netd_pid);
-        remove_sockets(rundir);
-        write_exit(rundir, code, sig, line);
-        _exit(0);
+	char line[200];
+	int code = -1, sig = 0;
+	if (WIFSIGNALED(status)) {
+		sig = WTERMSIG(status);
+		snprintf(line, sizeof(line), "killed by signal %d", sig);
+		dprintf(STDERR_FILENO, "silo: silo-vmm %s\n", line);
+	} else {
+		code = WEXITSTATUS(status);
+		read_reason(exit_pipe[0], line, sizeof(line));
+		if (!line[0])
+			snprintf(line, sizeof(line), "exit code %d", code);
+	}
+	if (netd_pid > 0)
+		stop_netd(netd_pid);
+	remove_sockets(rundir);
+	write_exit(rundir, code, sig, line);
+	_exit(0);
 }

@@ -30,57 +30,70 @@ static void usage_devices(FILE *f)
 void vmm_usage(FILE *f)
 {
 	fprintf(f,
-"usage: silo-vmm --kernel PATH [options]\n"
-"Boot a Linux guest in a KVM microVM.\n"
-"\n"
-"  --kernel PATH        ELF vmlinux (64-bit entry) or bzImage (its 64-bit entry)\n"
-"  --initrd PATH        initramfs\n"
-"  --cmdline STR        appended after the VMM's own kernel arguments\n"
-"  --cpus N             vCPUs, 1..%d (default 1)\n"
-"  --memory MIB         guest RAM in MiB, %d..%llu (default %d)\n",
+		"usage: silo-vmm --kernel PATH [options]\n"
+		"Boot a Linux guest in a KVM microVM.\n"
+		"\n"
+		"  --kernel PATH        ELF vmlinux (64-bit entry) or bzImage (its 64-bit entry)\n"
+		"  --initrd PATH        initramfs\n"
+		"  --cmdline STR        appended after the VMM's own kernel arguments\n"
+		"  --cpus N             vCPUs, 1..%d (default 1)\n"
+		"  --memory MIB         guest RAM in MiB, %d..%llu (default %d)\n",
 		MPTABLE_MAX_CPUS, VMM_MIN_MEM_MIB, VMM_MAX_MEM_MIB, VMM_DEFAULT_MEM_MIB);
 	usage_devices(f);
 	fprintf(f,
-"  --console SPEC       stdio (default) | file:PATH | unix:PATH\n"
-"  --console-max BYTES  budget of a file: console, %llu..; the first quarter and\n"
-"                       the last part are kept, with a [N bytes dropped] line\n"
-"                       (default %llu MiB)\n"
-"  --control PATH       control socket (status, pause, resume, stop)\n"
-"  --boot-timeout SEC   boot must complete within SEC seconds, 0 = no limit\n"
-"                       (default %d); boot completes at the first console byte,\n"
-"                       or when the guest prints --boot-marker\n"
-"  --boot-marker STR    console string that marks boot completion\n"
-"  --no-map             copy the kernel into guest RAM instead of mapping it\n"
-"  --exit-fd N          also write the exit line (without \"silo-vmm: \") to fd N,\n"
-"                       a channel the guest cannot write to, unlike the console\n"
-"  -v, --verbose        log lifecycle events (twice: debug)\n"
-"  -h, --help           this help\n"
-"\n"
-"stdio console on a terminal: raw mode, Ctrl-A x stops the VM, Ctrl-A Ctrl-A\n"
-"sends Ctrl-A.\n"
-"\n"
-"exit codes:\n"
-"  0  guest reset the machine (reboot, reboot=k through the i8042)\n"
-"  1  VMM failure while running\n"
-"  2  bad command line\n"
-"  3  host setup failed (no /dev/kvm, unreadable kernel, ...)\n"
-"  4  guest powered off or halted\n"
-"  5  guest kernel panic\n"
-"  6  guest triple fault\n"
-"  7  KVM could not run the guest (internal error / emulation failure)\n"
-"  8  boot timeout\n"
-"  9  stopped by the host (control stop, SIGTERM/SIGINT/SIGHUP, Ctrl-A x)\n"
-"\n"
-"environment: SILO_VMM_TRACE_START=1 prints the time from start to the first\n"
-"KVM_RUN on stderr (=<CLOCK_MONOTONIC microseconds>: measured from that instant).\n",
+		"  --console SPEC       stdio (default) | file:PATH | unix:PATH\n"
+		"  --console-max BYTES  budget of a file: console, %llu..; the first quarter and\n"
+		"                       the last part are kept, with a [N bytes dropped] line\n"
+		"                       (default %llu MiB)\n"
+		"  --control PATH       control socket (status, pause, resume, stop)\n"
+		"  --boot-timeout SEC   boot must complete within SEC seconds, 0 = no limit\n"
+		"                       (default %d); boot completes at the first console byte,\n"
+		"                       or when the guest prints --boot-marker\n"
+		"  --boot-marker STR    console string that marks boot completion\n"
+		"  --no-map             copy the kernel into guest RAM instead of mapping it\n"
+		"  --exit-fd N          also write the exit line (without \"silo-vmm: \") to fd N,\n"
+		"                       a channel the guest cannot write to, unlike the console\n"
+		"  -v, --verbose        log lifecycle events (twice: debug)\n"
+		"  -h, --help           this help\n"
+		"\n"
+		"stdio console on a terminal: raw mode, Ctrl-A x stops the VM, Ctrl-A Ctrl-A\n"
+		"sends Ctrl-A.\n"
+		"\n"
+		"exit codes:\n"
+		"  0  guest reset the machine (reboot, reboot=k through the i8042)\n"
+		"  1  VMM failure while running\n"
+		"  2  bad command line\n"
+		"  3  host setup failed (no /dev/kvm, unreadable kernel, ...)\n"
+		"  4  guest powered off or halted\n"
+		"  5  guest kernel panic\n"
+		"  6  guest triple fault\n"
+		"  7  KVM could not run the guest (internal error / emulation failure)\n"
+		"  8  boot timeout\n"
+		"  9  stopped by the host (control stop, SIGTERM/SIGINT/SIGHUP, Ctrl-A x)\n"
+		"\n"
+		"environment: SILO_VMM_TRACE_START=1 prints the time from start to the first\n"
+		"KVM_RUN on stderr (=<CLOCK_MONOTONIC microseconds>: measured from that instant).\n",
 		CONSOLE_FILE_MAX_MIN, CONSOLE_FILE_MAX_DEFAULT >> 20, VMM_DEFAULT_BOOT_TIMEOUT);
 }
 
 /* The fixed options; opts[opt - OPT_KERNEL] names one. The devices' options
  * follow them in the getopt table, with values OPT_DEV + table index. */
-enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE,
-       OPT_CONTROL, OPT_BOOT_TIMEOUT, OPT_BOOT_MARKER, OPT_NO_MAP, OPT_EXIT_FD, OPT_CONSOLE_MAX,
-       OPT_END, OPT_DEV = 512 };
+enum {
+	OPT_KERNEL = 256,
+	OPT_INITRD,
+	OPT_CMDLINE,
+	OPT_CPUS,
+	OPT_MEMORY,
+	OPT_CONSOLE,
+	OPT_CONTROL,
+	OPT_BOOT_TIMEOUT,
+	OPT_BOOT_MARKER,
+	OPT_NO_MAP,
+	OPT_EXIT_FD,
+	OPT_CONSOLE_MAX,
+	OPT_END,
+	OPT_DEV = 512
+};
 
 static const struct option fixed_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -141,9 +154,9 @@ static int add_dev(struct vm_config *c, const struct vmm_device *dev, const char
 		if (c->devs[i].dev == dev)
 			prev[nr++] = c->devs[i].arg;
 	if (nr == dev->max)
-		return dev->max == 1 ? fail(err, errlen, "option --%s given twice", dev->name)
-				     : fail(err, errlen, "at most %u --%s options", dev->max,
-					    dev->name);
+		return dev->max == 1
+			       ? fail(err, errlen, "option --%s given twice", dev->name)
+			       : fail(err, errlen, "at most %u --%s options", dev->max, dev->name);
 	if (c->nr_devs == VM_MAX_DEVS)
 		return fail(err, errlen, "at most %u devices", VM_MAX_DEVS);
 	if (dev->check && dev->check(arg, prev, nr, err, errlen))
@@ -179,7 +192,8 @@ static int parse_value(struct vmm_args *a, int opt, const char *arg, char *err, 
 		return 0;
 	case OPT_CONSOLE_MAX:
 		if (!vmm_parse_uint(arg, CONSOLE_FILE_MAX_MIN, VMM_CONSOLE_MAX_MAX, &n))
-			return fail(err, errlen, "--console-max wants bytes, at least %llu, got '%s'",
+			return fail(err, errlen,
+				    "--console-max wants bytes, at least %llu, got '%s'",
 				    CONSOLE_FILE_MAX_MIN, arg);
 		c->console_max = n;
 		return 0;
@@ -254,7 +268,8 @@ int vmm_parse_args(int argc, char **argv, struct vmm_args *a, char *err, size_t 
 	int opt;
 
 	*a = (struct vmm_args){ .exit_fd = -1,
-				.vm = { .cpus = 1, .mem_mib = VMM_DEFAULT_MEM_MIB,
+				.vm = { .cpus = 1,
+					.mem_mib = VMM_DEFAULT_MEM_MIB,
 					.boot_timeout = VMM_DEFAULT_BOOT_TIMEOUT,
 					.console = "stdio" } };
 	build_opts(opts);

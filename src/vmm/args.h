@@ -12,12 +12,12 @@
 
 #include "vmm/vm.h"
 
-#define VMM_DEFAULT_MEM_MIB 256
-#define VMM_MIN_MEM_MIB 32
-#define VMM_MAX_MEM_MIB (1024ULL * 1024) /* 1 TiB */
+#define VMM_DEFAULT_MEM_MIB	 256
+#define VMM_MIN_MEM_MIB		 32
+#define VMM_MAX_MEM_MIB		 (1024ULL * 1024) /* 1 TiB */
 #define VMM_DEFAULT_BOOT_TIMEOUT 8
-#define VMM_MAX_BOOT_TIMEOUT 86400       /* a day */
-#define VMM_CONSOLE_MAX_MAX (1ULL << 40) /* 1 TiB */
+#define VMM_MAX_BOOT_TIMEOUT	 86400	      /* a day */
+#define VMM_CONSOLE_MAX_MAX	 (1ULL << 40) /* 1 TiB */
 
 struct vmm_args {
 	struct vm_config vm;

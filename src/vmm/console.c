@@ -33,10 +33,10 @@
 #include "vmm/evloop.h"
 #include "vmm/log.h"
 
-#define PANIC_STR "Kernel panic - not syncing"
+#define PANIC_STR    "Kernel panic - not syncing"
 #define POWEROFF_STR "reboot: Power down"
-#define HALT_STR "reboot: System halted"
-#define CTRL_A 0x01
+#define HALT_STR     "reboot: System halted"
+#define CTRL_A	     0x01
 
 /* ---- watcher ---- */
 
@@ -130,13 +130,13 @@ struct console {
  */
 struct capfile {
 	char *path;
-	int head_fd, tail_fd;         /* PATH, PATH.2: O_APPEND */
-	int mark_fd;                  /* PATH again, without O_APPEND */
+	int head_fd, tail_fd; /* PATH, PATH.2: O_APPEND */
+	int mark_fd;	      /* PATH again, without O_APPEND */
 	uint64_t head_max, seg_max;
 	uint64_t head_len, tail_len;
-	uint64_t marker_off;          /* where this run's marker goes in PATH */
-	uint64_t dropped;             /* by rotation, this run */
-	bool in_tail;                 /* PATH is full */
+	uint64_t marker_off; /* where this run's marker goes in PATH */
+	uint64_t dropped;    /* by rotation, this run */
+	bool in_tail;	     /* PATH is full */
 };
 
 static int tail_name(const struct capfile *f, int n, char *buf, size_t len)
@@ -339,7 +339,7 @@ static int open_unix_listener(const char *path)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	unlink(path); /* a stale socket from an earlier run */
+	unlink(path);	  /* a stale socket from an earlier run */
 	old = umask(077); /* owner-only socket file, as control.c's */
 	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
@@ -351,8 +351,8 @@ static int open_unix_listener(const char *path)
 	return fd;
 }
 
-int console_open(struct console **out, const char *spec, uint64_t file_max,
-		 const char *marker, console_event_cb cb, void *opaque)
+int console_open(struct console **out, const char *spec, uint64_t file_max, const char *marker,
+		 console_event_cb cb, void *opaque)
 {
 	struct console *c = calloc(1, sizeof(*c));
 	int ret;
@@ -548,8 +548,9 @@ void console_write(struct console *c, const uint8_t *buf, size_t n)
 		goto out;
 	}
 	while (n) {
-		ssize_t w = c->kind == CON_UNIX ? send(c->out_fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT)
-						: write(c->out_fd, buf, n);
+		ssize_t w = c->kind == CON_UNIX
+				    ? send(c->out_fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT)
+				    : write(c->out_fd, buf, n);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {

@@ -16,9 +16,9 @@ struct serial;
 
 enum console_event {
 	CON_FIRST_OUTPUT, /* first byte the guest ever wrote */
-	CON_MARKER,       /* the --boot-marker string */
-	CON_PANIC,        /* "Kernel panic - not syncing" */
-	CON_POWEROFF,     /* "reboot: Power down" / "reboot: System halted" */
+	CON_MARKER,	  /* the --boot-marker string */
+	CON_PANIC,	  /* "Kernel panic - not syncing" */
+	CON_POWEROFF,	  /* "reboot: Power down" / "reboot: System halted" */
 	CON_ESCAPE_STOP,  /* user typed Ctrl-A x on an interactive stdio console */
 };
 
@@ -45,7 +45,7 @@ struct console;
 /* The disk budget of a console file (--console-max): PATH keeps the first
  * quarter, PATH.1 and PATH.2 the tail (console.c, "capped file"). */
 #define CONSOLE_FILE_MAX_DEFAULT (16ULL << 20)
-#define CONSOLE_FILE_MAX_MIN 4096ULL
+#define CONSOLE_FILE_MAX_MIN	 4096ULL
 
 /* Check a --console spec without opening anything. */
 bool console_spec_valid(const char *spec);
@@ -53,8 +53,8 @@ bool console_spec_valid(const char *spec);
  * file_max: the budget of a console file, 0 for the default. With a file
  * that is also our stderr, silo-vmm's log lines go through the cap too, in
  * order (log_set_sink). -errno. */
-int console_open(struct console **out, const char *spec, uint64_t file_max,
-		 const char *marker, console_event_cb cb, void *opaque);
+int console_open(struct console **out, const char *spec, uint64_t file_max, const char *marker,
+		 console_event_cb cb, void *opaque);
 /* Attach the UART and start reading input on the event loop. -errno. */
 int console_attach(struct console *c, struct evloop *ev, struct serial *s);
 /* Guest output (serial TX). */

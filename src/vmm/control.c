@@ -31,7 +31,7 @@
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
-#define CTL_LINE_MAX 128
+#define CTL_LINE_MAX	128
 #define CTL_MAX_CLIENTS 8
 
 struct ctl_client {
@@ -108,7 +108,8 @@ static void on_client(void *opaque, uint32_t events)
 		if (!nl) {
 			if (cl->len == sizeof(cl->buf)) {
 				static const char e[] = "error line too long\n";
-				if (send(cl->fd, e, sizeof(e) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+				if (send(cl->fd, e, sizeof(e) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) <
+				    0) {
 					/* closing anyway */
 				}
 				client_close(cl);

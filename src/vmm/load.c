@@ -33,8 +33,8 @@ int vm_load_guest(struct vm *vm)
 	if (ret)
 		return ret;
 	vm->entry = vm->kernel.entry;
-	log_info("kernel entry %#llx, %zu bytes mapped, %zu copied",
-		 (unsigned long long)vm->entry, vm->kernel.mapped, vm->kernel.copied);
+	log_info("kernel entry %#llx, %zu bytes mapped, %zu copied", (unsigned long long)vm->entry,
+		 vm->kernel.mapped, vm->kernel.copied);
 	if (vm->cfg.initrd) {
 		ret = boot_load_initrd(&vm->mem, vm->cfg.initrd, !vm->cfg.no_map, &vm->kernel,
 				       vm->ram_size, &p.initrd_gpa, &p.initrd_size);

@@ -22,13 +22,15 @@ enum log_level log_get_level(void);
 void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-#define log_err(...) log_msg(LOG_ERR, __func__, __VA_ARGS__)
+#define log_err(...)  log_msg(LOG_ERR, __func__, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __func__, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __func__, __VA_ARGS__)
 #ifdef SILO_VMM_DEBUG
 #define log_debug(...) log_msg(LOG_DEBUG, __func__, __VA_ARGS__)
 #else
-#define log_debug(...) do { } while (0)
+#define log_debug(...) \
+	do {           \
+	} while (0)
 #endif
 
 /*
@@ -36,10 +38,10 @@ void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
  * first occurrence. Guest-triggered events go through here so a hostile guest
  * can neither flood the host log nor go unnoticed (the counter is kept).
  */
-#define warn_once(counter, ...)                                                  \
-	do {                                                                     \
-		if (__atomic_fetch_add((counter), 1, __ATOMIC_RELAXED) == 0)     \
-			log_msg(LOG_WARN, __func__, __VA_ARGS__);                \
+#define warn_once(counter, ...)                                              \
+	do {                                                                 \
+		if (__atomic_fetch_add((counter), 1, __ATOMIC_RELAXED) == 0) \
+			log_msg(LOG_WARN, __func__, __VA_ARGS__);            \
 	} while (0)
 
 /*

@@ -82,7 +82,8 @@ static int read_env(struct vm_config *cfg, int64_t t0)
 		char *end;
 		unsigned long ms = strtoul(env, &end, 10);
 		if (*end || ms < 1 || ms > 600000)
-			return usage_error("SILO_VMM_VSOCK_CONNECT_MS wants 1..600000, got '%s'", env);
+			return usage_error("SILO_VMM_VSOCK_CONNECT_MS wants 1..600000, got '%s'",
+					   env);
 		cfg->vsock_connect_ms = (unsigned int)ms;
 	}
 	return 0;

@@ -98,7 +98,8 @@ static long long uptime_ms(const struct vm *vm)
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - vm->t_start.tv_sec) * 1000LL + (now.tv_nsec - vm->t_start.tv_nsec) / 1000000;
+	return (now.tv_sec - vm->t_start.tv_sec) * 1000LL +
+	       (now.tv_nsec - vm->t_start.tv_nsec) / 1000000;
 }
 void vm_status(struct vm *vm, char *buf, size_t len)
 {
@@ -113,8 +114,10 @@ void vm_status(struct vm *vm, char *buf, size_t len)
 }
 void vm_metrics_json(struct vm *vm, FILE *f)
 {
-	fprintf(f, "{\"uptime_ms\":%lld,\"unhandled_pio\":%llu,\"unhandled_mmio\":%llu,"
-		"\"irq_errs\":%llu,\"devices\":[", uptime_ms(vm),
+	fprintf(f,
+		"{\"uptime_ms\":%lld,\"unhandled_pio\":%llu,\"unhandled_mmio\":%llu,"
+		"\"irq_errs\":%llu,\"devices\":[",
+		uptime_ms(vm),
 		(unsigned long long)__atomic_load_n(&vm->unhandled_pio, __ATOMIC_RELAXED),
 		(unsigned long long)__atomic_load_n(&vm->unhandled_mmio, __ATOMIC_RELAXED),
 		(unsigned long long)__atomic_load_n(&vm->irq_errs, __ATOMIC_RELAXED));

@@ -57,8 +57,8 @@ int vcpu_init(struct vcpu *v, struct vm *vm, unsigned int id)
 	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
 	if (v->fd < 0)
 		return err_ret(-errno, "KVM_CREATE_VCPU %u: %m", id);
-	v->run = mmap(NULL, (size_t)vm->vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      v->fd, 0);
+	v->run = mmap(NULL, (size_t)vm->vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd,
+		      0);
 	if (v->run == MAP_FAILED) {
 		v->run = NULL;
 		return err_ret(-errno, "mmap kvm_run of vcpu %u: %m", id);
@@ -119,10 +119,11 @@ static void trace_first_run(struct vm *vm)
 	size_t n;
 
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
-	n = (size_t)snprintf(line, sizeof(line),
-			     "silo-vmm: trace: first KVM_RUN %lld us after start (process cpu %lld us;",
-			     (long long)(mono_ns() - t0) / 1000,
-			     (long long)cpu.tv_sec * 1000000 + cpu.tv_nsec / 1000);
+	n = (size_t)snprintf(
+		line, sizeof(line),
+		"silo-vmm: trace: first KVM_RUN %lld us after start (process cpu %lld us;",
+		(long long)(mono_ns() - t0) / 1000,
+		(long long)cpu.tv_sec * 1000000 + cpu.tv_nsec / 1000);
 	/* Per setup phase, so a slow step is visible without a profiler. */
 	for (unsigned int i = 0; i < vm->nr_trace && n < sizeof(line) - 2; i++) {
 		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s %lld", vm->trace[i].name,
@@ -168,8 +169,8 @@ static const char *internal_suberror(uint32_t s)
 	}
 }
 
-#define LAB_HINT                                                                        \
-	"this host's /dev/kvm cannot run this guest (e.g. kvm-pvm inside a VM runs only "  \
+#define LAB_HINT                                                                          \
+	"this host's /dev/kvm cannot run this guest (e.g. kvm-pvm inside a VM runs only " \
 	"PVM-enabled kernels); boot it in the lab: tests/lab/run silo-vmm ..."
 
 static void exit_internal_error(struct vcpu *v)
@@ -185,10 +186,11 @@ static void exit_internal_error(struct vcpu *v)
 	for (uint32_t i = 0; i < run->internal.ndata && i < 4 && off < sizeof(data); i++)
 		off += (size_t)snprintf(data + off, sizeof(data) - off, " %#llx",
 					(unsigned long long)run->internal.data[i]);
-	vm_request_exit(v->vm, VMM_EXIT_KVM_ERROR,
-			"KVM internal error on vcpu %u: %s (suberror %u, data:%s) at guest RIP %#llx; "
-			LAB_HINT, v->id, internal_suberror(run->internal.suberror),
-			run->internal.suberror, off ? data : " none", rip);
+	vm_request_exit(
+		v->vm, VMM_EXIT_KVM_ERROR,
+		"KVM internal error on vcpu %u: %s (suberror %u, data:%s) at guest RIP %#llx; " LAB_HINT,
+		v->id, internal_suberror(run->internal.suberror), run->internal.suberror,
+		off ? data : " none", rip);
 }
 
 static void handle_io(struct vcpu *v)
@@ -214,8 +216,7 @@ static void handle_mmio(struct vcpu *v)
 			  (unsigned long long)run->mmio.phys_addr);
 		return;
 	}
-	if (!bus_access(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len,
-			run->mmio.is_write))
+	if (!bus_access(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len, run->mmio.is_write))
 		warn_once(&v->vm->unhandled_mmio, "guest touched unmapped MMIO %#llx",
 			  (unsigned long long)run->mmio.phys_addr);
 }
@@ -260,10 +261,10 @@ static bool handle_exit(struct vcpu *v)
 		}
 		return false;
 	case KVM_EXIT_FAIL_ENTRY:
-		vm_request_exit(vm, VMM_EXIT_KVM_ERROR,
-				"KVM_RUN failed to enter the guest on vcpu %u (hardware reason %#llx); "
-				LAB_HINT, v->id,
-				(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		vm_request_exit(
+			vm, VMM_EXIT_KVM_ERROR,
+			"KVM_RUN failed to enter the guest on vcpu %u (hardware reason %#llx); " LAB_HINT,
+			v->id, (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
 		exit_internal_error(v);

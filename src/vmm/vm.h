@@ -22,7 +22,7 @@
 
 #define VM_MAX_VCPUS 32
 /* Optional devices on one command line: at most one per virtio-mmio slot. */
-#define VM_MAX_DEVS VIRTIO_MMIO_MAX_DEVS
+#define VM_MAX_DEVS  VIRTIO_MMIO_MAX_DEVS
 
 struct console;
 struct control;
@@ -44,15 +44,15 @@ struct vm_config {
 	uint64_t mem_mib;
 	struct vm_dev_arg devs[VM_MAX_DEVS]; /* in command-line order */
 	unsigned int nr_devs;
-	bool huge_pages;         /* guest RAM on the host's THP (SILO_VMM_HUGEPAGES=1) */
+	bool huge_pages;	       /* guest RAM on the host's THP (SILO_VMM_HUGEPAGES=1) */
 	unsigned int vsock_connect_ms; /* 0: default (SILO_VMM_VSOCK_CONNECT_MS) */
-	const char *console;     /* "stdio", "file:PATH", "unix:PATH" */
-	uint64_t console_max;    /* budget of a console file, 0: default */
-	const char *control;     /* control socket path or NULL */
-	unsigned int boot_timeout; /* seconds; 0 = none */
-	const char *boot_marker; /* NULL: first console output completes boot */
-	bool no_map;             /* copy the kernel instead of mapping it */
-	int64_t trace_t0_ns;     /* CLOCK_MONOTONIC start for the trace, 0 = off */
+	const char *console;	       /* "stdio", "file:PATH", "unix:PATH" */
+	uint64_t console_max;	       /* budget of a console file, 0: default */
+	const char *control;	       /* control socket path or NULL */
+	unsigned int boot_timeout;     /* seconds; 0 = none */
+	const char *boot_marker;       /* NULL: first console output completes boot */
+	bool no_map;		       /* copy the kernel instead of mapping it */
+	int64_t trace_t0_ns;	       /* CLOCK_MONOTONIC start for the trace, 0 = off */
 };
 
 struct vm_virtio {
@@ -98,9 +98,9 @@ struct vm {
 	/* Run state, under lock; cond signals any change. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	int attention;   /* atomic: a vCPU must look at pause/stop (fast path check) */
-	bool stopping;   /* an exit was requested */
-	int exit_code;   /* first requested exit wins; -1 while running */
+	int attention; /* atomic: a vCPU must look at pause/stop (fast path check) */
+	bool stopping; /* an exit was requested */
+	int exit_code; /* first requested exit wins; -1 while running */
 	char exit_msg[512];
 	bool pause_req;
 	unsigned int nr_paused, nr_exited;
@@ -108,7 +108,10 @@ struct vm {
 	struct timespec t_start;
 
 	/* SILO_VMM_TRACE_START: CLOCK_MONOTONIC ns at the end of each setup phase. */
-	struct { const char *name; int64_t ns; } trace[8];
+	struct {
+		const char *name;
+		int64_t ns;
+	} trace[8];
 	unsigned int nr_trace;
 
 	/* Counters of guest-triggered oddities (warn once, count always). */

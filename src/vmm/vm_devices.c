@@ -79,8 +79,7 @@ static int add_virtio(struct vm *vm, struct vdev *vd, const char *what, bool own
 	struct bus_dev bd;
 	int ret;
 
-	if (vm->nr_virtio >= VIRTIO_MMIO_MAX_DEVS ||
-	    GSI_VIRTIO_FIRST + vm->nr_virtio > GSI_MAX) {
+	if (vm->nr_virtio >= VIRTIO_MMIO_MAX_DEVS || GSI_VIRTIO_FIRST + vm->nr_virtio > GSI_MAX) {
 		vdev_destroy(vd);
 		return err_ret(-ENOSPC, "too many virtio devices");
 	}
@@ -103,8 +102,11 @@ static int add_virtio(struct vm *vm, struct vdev *vd, const char *what, bool own
 		err_ret(ret, "event loop for %s: %s", what, strerror(-ret));
 		goto err;
 	}
-	v->host = (struct virtio_host){ .mem = &vm->mem, .ev = v->io_ev ? v->io_ev : vm->ev,
-					.ioeventfd = vm_ioeventfd, .opaque = vm, .irqfd = v->irqfd };
+	v->host = (struct virtio_host){ .mem = &vm->mem,
+					.ev = v->io_ev ? v->io_ev : vm->ev,
+					.ioeventfd = vm_ioeventfd,
+					.opaque = vm,
+					.irqfd = v->irqfd };
 	v->mmio = virtio_mmio_create(&v->host, v->base, vd);
 	if (!v->mmio) {
 		ret = err_ret(-errno, "virtio-mmio transport for %s: %m", what);
@@ -136,8 +138,9 @@ err:
 static int setup_legacy(struct vm *vm)
 {
 	struct bus_dev bd, bd2;
-	struct serial_ops sops = { .tx = serial_tx, .irq = serial_irq,
-				   .rx_ready = serial_rx_ready, .opaque = vm };
+	struct serial_ops sops = {
+		.tx = serial_tx, .irq = serial_irq, .rx_ready = serial_rx_ready, .opaque = vm
+	};
 	int ret;
 
 	ret = serial_create(&vm->serial, &sops);

@@ -27,8 +27,8 @@ int vm_setup_memory(struct vm *vm)
 	vm->mem.r[0] = (struct guest_region){ .gpa = 0, .size = low };
 	vm->mem.nr = 1;
 	if (vm->ram_size > low) {
-		vm->mem.r[1] = (struct guest_region){ .gpa = GPA_HIGH_RAM,
-						      .size = vm->ram_size - low };
+		vm->mem.r[1] =
+			(struct guest_region){ .gpa = GPA_HIGH_RAM, .size = vm->ram_size - low };
 		vm->mem.nr = 2;
 	}
 	/*

@@ -16,13 +16,13 @@
 #include "vmm/devices/virtio/vdev.h"
 #include "vmm/log.h"
 
-#define RAM_GPA 0x10000ULL
+#define RAM_GPA	 0x10000ULL
 #define RAM_SIZE 0x10000ULL
-#define DESC (RAM_GPA)
-#define AVAIL (RAM_GPA + 0x1000)
-#define USED (RAM_GPA + 0x2000)
-#define ITABLE (RAM_GPA + 0x3000)
-#define BUFS (RAM_GPA + 0x4000)
+#define DESC	 (RAM_GPA)
+#define AVAIL	 (RAM_GPA + 0x1000)
+#define USED	 (RAM_GPA + 0x2000)
+#define ITABLE	 (RAM_GPA + 0x3000)
+#define BUFS	 (RAM_GPA + 0x4000)
 
 static uint8_t *ram;
 static struct guest_mem mem;
@@ -70,8 +70,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(ram, 0, RAM_SIZE);
 	vq_reset(&vd->vq[0]);
 	vd->needs_reset = false;
-	vd->vq[0] = (struct vq){ .cfg = { .num = 16, .ready = true, .desc_gpa = DESC,
-					 .avail_gpa = AVAIL, .used_gpa = USED } };
+	vd->vq[0] = (struct vq){ .cfg = { .num = 16,
+					  .ready = true,
+					  .desc_gpa = DESC,
+					  .avail_gpa = AVAIL,
+					  .used_gpa = USED } };
 	if (vq_setup(&vd->vq[0], &mem, 1ULL << VIRTIO_RING_F_INDIRECT_DESC, NULL))
 		abort();
 

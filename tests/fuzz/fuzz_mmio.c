@@ -39,24 +39,33 @@
 #include "vmm/devices/virtio/vsock/vsock.h"
 #include "vmm/log.h"
 
-#define RAM_GPA 0x10000ULL
+#define RAM_GPA	 0x10000ULL
 #define RAM_SIZE 0x10000ULL
 /* Queue q: descriptors at q * 0x3000, avail ring +0x1000, used ring +0x2000
  * (room for 256 entries each); buffers from BUFS, one 4 KiB slot per queue. */
 #define QAREA(q) (RAM_GPA + 0x3000ULL * (q))
-#define BUFS (RAM_GPA + 0xc000ULL)
-#define NDEV 4
+#define BUFS	 (RAM_GPA + 0xc000ULL)
+#define NDEV	 4
 
 static const uint16_t regs[] = {
-	VIRTIO_MMIO_DEVICE_FEATURES_SEL, VIRTIO_MMIO_DRIVER_FEATURES,
-	VIRTIO_MMIO_DRIVER_FEATURES_SEL, VIRTIO_MMIO_QUEUE_SEL,
-	VIRTIO_MMIO_QUEUE_NUM,           VIRTIO_MMIO_QUEUE_READY,
-	VIRTIO_MMIO_QUEUE_NOTIFY,        VIRTIO_MMIO_INTERRUPT_ACK,
-	VIRTIO_MMIO_STATUS,              VIRTIO_MMIO_QUEUE_DESC_LOW,
-	VIRTIO_MMIO_QUEUE_DESC_HIGH,     VIRTIO_MMIO_QUEUE_AVAIL_LOW,
-	VIRTIO_MMIO_QUEUE_AVAIL_HIGH,    VIRTIO_MMIO_QUEUE_USED_LOW,
-	VIRTIO_MMIO_QUEUE_USED_HIGH,     VIRTIO_MMIO_DEVICE_FEATURES,
-	VIRTIO_MMIO_QUEUE_NUM_MAX,       VIRTIO_MMIO_INTERRUPT_STATUS,
+	VIRTIO_MMIO_DEVICE_FEATURES_SEL,
+	VIRTIO_MMIO_DRIVER_FEATURES,
+	VIRTIO_MMIO_DRIVER_FEATURES_SEL,
+	VIRTIO_MMIO_QUEUE_SEL,
+	VIRTIO_MMIO_QUEUE_NUM,
+	VIRTIO_MMIO_QUEUE_READY,
+	VIRTIO_MMIO_QUEUE_NOTIFY,
+	VIRTIO_MMIO_INTERRUPT_ACK,
+	VIRTIO_MMIO_STATUS,
+	VIRTIO_MMIO_QUEUE_DESC_LOW,
+	VIRTIO_MMIO_QUEUE_DESC_HIGH,
+	VIRTIO_MMIO_QUEUE_AVAIL_LOW,
+	VIRTIO_MMIO_QUEUE_AVAIL_HIGH,
+	VIRTIO_MMIO_QUEUE_USED_LOW,
+	VIRTIO_MMIO_QUEUE_USED_HIGH,
+	VIRTIO_MMIO_DEVICE_FEATURES,
+	VIRTIO_MMIO_QUEUE_NUM_MAX,
+	VIRTIO_MMIO_INTERRUPT_STATUS,
 };
 
 struct dev {
@@ -181,8 +190,7 @@ static void driver_init(struct dev *d, uint8_t size)
 }
 
 /* Publish a chain of at most one readable and one writable descriptor. */
-static void post(struct dev *d, unsigned int q, const uint8_t *out, uint8_t out_len,
-		 uint8_t in_len)
+static void post(struct dev *d, unsigned int q, const uint8_t *out, uint8_t out_len, uint8_t in_len)
 {
 	uint16_t size = d->qsize[q] ? d->qsize[q] : 1, k = d->posted[q]++;
 	uint64_t slot = BUFS + 0x1000ULL * q, table = QAREA(q);
@@ -203,8 +211,8 @@ static void post(struct dev *d, unsigned int q, const uint8_t *out, uint8_t out_
 		uint64_t at = in_len == 0xff ? slot : slot + 0x100;
 		uint32_t len = in_len == 0xff ? 0x1000 : in_len;
 
-		desc = (struct vring_desc){ htole64(at), htole32(len),
-					    htole16(VRING_DESC_F_WRITE), 0 };
+		desc = (struct vring_desc){ htole64(at), htole32(len), htole16(VRING_DESC_F_WRITE),
+					    0 };
 		memcpy(ram + (table - RAM_GPA) + 16u * i, &desc, sizeof(desc));
 	}
 	idx = le16toh(a->idx);
@@ -229,7 +237,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(d->qsize, 0, sizeof(d->qsize));
 	memset(d->posted, 0, sizeof(d->posted));
 
-#define NEED(n) do { if (p + (n) > size) goto out; } while (0)
+#define NEED(n)                     \
+	do {                        \
+		if (p + (n) > size) \
+			goto out;   \
+	} while (0)
 	while (p < size) {
 		uint8_t op = data[p++] % 10;
 		uint32_t v;
@@ -239,14 +251,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 0:
 			NEED(5);
 			memcpy(&v, data + p + 1, 4);
-			wr(d, data[p] < sizeof(regs) / sizeof(regs[0]) ? regs[data[p]] : 4u * data[p],
+			wr(d,
+			   data[p] < sizeof(regs) / sizeof(regs[0]) ? regs[data[p]] : 4u * data[p],
 			   le32toh(v));
 			p += 5;
 			break;
 		case 1:
 			NEED(1);
-			(void)rd(d, data[p] < sizeof(regs) / sizeof(regs[0]) ? regs[data[p]] :
-									      4u * data[p]);
+			(void)rd(d, data[p] < sizeof(regs) / sizeof(regs[0]) ? regs[data[p]]
+									     : 4u * data[p]);
 			p++;
 			break;
 		case 2:
@@ -255,7 +268,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 3:
 			NEED(3);
-			setup_queue(d, data[p] % (d->nq + 1), (uint32_t)data[p + 1] | data[p + 2] << 8);
+			setup_queue(d, data[p] % (d->nq + 1),
+				    (uint32_t)data[p + 1] | data[p + 2] << 8);
 			p += 3;
 			break;
 		case 4:

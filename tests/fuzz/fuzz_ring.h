@@ -25,14 +25,14 @@
 #include "vmm/devices/virtio/vdev.h"
 #include "vmm/log.h"
 
-#define FR_PAGE 4096ULL
-#define FR_GPA 0x10000ULL
-#define FR_SIZE 0x20000ULL
-#define FR_QSIZE 64
+#define FR_PAGE	    4096ULL
+#define FR_GPA	    0x10000ULL
+#define FR_SIZE	    0x20000ULL
+#define FR_QSIZE    64
 #define FR_QAREA(q) (FR_GPA + 0x1000ULL * (q)) /* desc 1 KiB, avail, used: one page */
-#define FR_ITABLE (FR_GPA + 0x4000ULL)
-#define FR_BUFS (FR_GPA + 0x8000ULL)
-#define FR_CANARY 0xc3
+#define FR_ITABLE   (FR_GPA + 0x4000ULL)
+#define FR_BUFS	    (FR_GPA + 0x8000ULL)
+#define FR_CANARY   0xc3
 
 static uint8_t *fr_buf, *fr_ram; /* fr_ram = fr_buf + one canary page */
 static struct guest_mem fr_mem;
@@ -63,8 +63,8 @@ static void fr_check_canaries(void)
 			abort(); /* the device changed host memory next to guest RAM */
 }
 
-static void fr_put_desc(uint64_t table, unsigned int i, uint64_t addr, uint32_t len,
-			uint16_t flags, uint16_t next)
+static void fr_put_desc(uint64_t table, unsigned int i, uint64_t addr, uint32_t len, uint16_t flags,
+			uint16_t next)
 {
 	struct vring_desc d = { htole64(addr), htole32(len), htole16(flags), htole16(next) };
 
@@ -96,7 +96,8 @@ static void fr_run(struct vdev *vd, const uint8_t *data, size_t size)
 	vd->needs_reset = false;
 	for (unsigned int q = 0; q < nq; q++) {
 		vq_reset(&vd->vq[q]);
-		vd->vq[q].cfg = (struct vq_cfg){ .num = FR_QSIZE, .ready = true,
+		vd->vq[q].cfg = (struct vq_cfg){ .num = FR_QSIZE,
+						 .ready = true,
 						 .desc_gpa = FR_QAREA(q),
 						 .avail_gpa = FR_QAREA(q) + 0x400,
 						 .used_gpa = FR_QAREA(q) + 0x800 };
@@ -137,10 +138,12 @@ static void fr_run(struct vdev *vd, const uint8_t *data, size_t size)
 			}
 			/* Chain through consecutive entries of the (direct or indirect) table. */
 			uint16_t i = indirect ? n : (uint16_t)((head + n) % FR_QSIZE);
-			uint16_t nx = indirect ? (uint16_t)(n + 1) : (uint16_t)((head + n + 1) % FR_QSIZE);
+			uint16_t nx = indirect ? (uint16_t)(n + 1)
+					       : (uint16_t)((head + n + 1) % FR_QSIZE);
 
 			if (n)
-				fr_ram[(table - FR_GPA) + 16 * (indirect ? n - 1 : (head + n - 1) % FR_QSIZE) + 12] |=
+				fr_ram[(table - FR_GPA) +
+				       16 * (indirect ? n - 1 : (head + n - 1) % FR_QSIZE) + 12] |=
 					VRING_DESC_F_NEXT;
 			fr_put_desc(table, i, addr, len, (fl & 1) ? VRING_DESC_F_WRITE : 0, nx);
 			if (++n == (indirect ? 64 : FR_QSIZE))
@@ -149,7 +152,8 @@ static void fr_run(struct vdev *vd, const uint8_t *data, size_t size)
 		if (!n)
 			continue;
 		if (indirect) {
-			fr_put_desc(FR_QAREA(q), head, FR_ITABLE, 16u * n, VRING_DESC_F_INDIRECT, 0);
+			fr_put_desc(FR_QAREA(q), head, FR_ITABLE, 16u * n, VRING_DESC_F_INDIRECT,
+				    0);
 			n = 1;
 		}
 		next_desc[q] = (uint16_t)((head + n) % FR_QSIZE);

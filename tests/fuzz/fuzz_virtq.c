@@ -10,7 +10,7 @@
 #include "vmm/devices/virtio/queue.h"
 #include "vmm/log.h"
 
-#define RAM_GPA 0x1000ULL
+#define RAM_GPA	 0x1000ULL
 #define RAM_SIZE 0x4000ULL
 
 static uint8_t *ram;

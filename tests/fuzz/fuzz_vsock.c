@@ -27,17 +27,17 @@
 #include "vmm/devices/virtio/vsock/muxer.c"
 #include "vmm/devices/virtio/vsock/device.c"
 
-#define RAM_GPA 0x10000ULL
+#define RAM_GPA	 0x10000ULL
 #define RAM_SIZE 0x40000ULL
-#define QN 16
-#define RXD (RAM_GPA)
-#define RXA (RAM_GPA + 0x1000)
-#define RXU (RAM_GPA + 0x2000)
-#define TXD (RAM_GPA + 0x3000)
-#define TXA (RAM_GPA + 0x4000)
-#define TXU (RAM_GPA + 0x5000)
-#define BUFS (RAM_GPA + 0x8000)
-#define MAX_FDS 8
+#define QN	 16
+#define RXD	 (RAM_GPA)
+#define RXA	 (RAM_GPA + 0x1000)
+#define RXU	 (RAM_GPA + 0x2000)
+#define TXD	 (RAM_GPA + 0x3000)
+#define TXA	 (RAM_GPA + 0x4000)
+#define TXU	 (RAM_GPA + 0x5000)
+#define BUFS	 (RAM_GPA + 0x8000)
+#define MAX_FDS	 8
 
 static uint8_t *ram;
 static struct guest_mem gm;
@@ -101,8 +101,9 @@ static void avail(uint64_t a, uint16_t head)
 
 static void queue(unsigned int q, uint64_t d, uint64_t a, uint64_t u)
 {
-	vd->vq[q] = (struct vq){ .cfg = { .num = QN, .ready = true, .desc_gpa = d,
-					 .avail_gpa = a, .used_gpa = u } };
+	vd->vq[q] = (struct vq){
+		.cfg = { .num = QN, .ready = true, .desc_gpa = d, .avail_gpa = a, .used_gpa = u }
+	};
 	if (vq_setup(&vd->vq[q], &gm, 0, NULL))
 		abort();
 }
@@ -189,7 +190,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (unsigned int i = 0; i < n; i++) {
 				uint16_t d = (uint16_t)(8 + rx_next++ % 8);
 
-				desc(RXD, d, BUFS + 0x8000 + 0x1000ULL * (d - 8), len, VRING_DESC_F_WRITE, 0);
+				desc(RXD, d, BUFS + 0x8000 + 0x1000ULL * (d - 8), len,
+				     VRING_DESC_F_WRITE, 0);
 				avail(RXA, d);
 			}
 			kick(0);
@@ -207,7 +209,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct sockaddr_un sa = { .sun_family = AF_UNIX };
 			int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
 			char line[32];
-			int n = snprintf(line, sizeof(line), "CONNECT %u\n", data[pos] | data[pos + 1] << 8);
+			int n = snprintf(line, sizeof(line), "CONNECT %u\n",
+					 data[pos] | data[pos + 1] << 8);
 
 			pos += 2;
 			memcpy(sa.sun_path, path, sizeof(path));

@@ -11,13 +11,13 @@
 #include "vmm/devices/virtio/vdev.h"
 #include "vmm/devices/virtio/virtio.h"
 
-#define Q_INFLATE 0
+#define Q_INFLATE   0
 #define Q_REPORTING 2 /* third queue: STATS_VQ and FREE_PAGE_HINT not offered */
-#define PAGE 0x1000
-#define PAGES (FAKE_DATA + 0x4000) /* four guest pages that get reported */
-#define PFNS  (FAKE_DATA)          /* inflate PFN array */
-#define W VRING_DESC_F_WRITE
-#define N VRING_DESC_F_NEXT
+#define PAGE	    0x1000
+#define PAGES	    (FAKE_DATA + 0x4000) /* four guest pages that get reported */
+#define PFNS	    (FAKE_DATA)		 /* inflate PFN array */
+#define W	    VRING_DESC_F_WRITE
+#define N	    VRING_DESC_F_NEXT
 
 struct ctx {
 	uint8_t *ram; /* mmap'ed, like silo-vmm's guest RAM: DONTNEED really zeroes */

@@ -15,12 +15,12 @@
 #include "vmm/devices/virtio/vdev.h"
 
 #define DISK_SECTORS 8
-#define HDR    (FAKE_DATA)          /* request header */
-#define DATA   (FAKE_DATA + 0x1000) /* data buffer */
-#define STATUS (FAKE_DATA + 0x3000) /* status byte */
-#define R 0
-#define W VRING_DESC_F_WRITE
-#define N VRING_DESC_F_NEXT
+#define HDR	     (FAKE_DATA)	  /* request header */
+#define DATA	     (FAKE_DATA + 0x1000) /* data buffer */
+#define STATUS	     (FAKE_DATA + 0x3000) /* status byte */
+#define R	     0
+#define W	     VRING_DESC_F_WRITE
+#define N	     VRING_DESC_F_NEXT
 
 struct ctx {
 	uint8_t *ram;
@@ -463,12 +463,13 @@ static void test_create_errors(void **state)
 
 	(void)state;
 	assert_int_equal(virtio_blk_create(&vd, "/nonexistent/x", false, NULL), -ENOENT);
-	assert_int_equal(virtio_blk_create(&vd, "/dev/null", true, "012345678901234567890"), -EINVAL);
+	assert_int_equal(virtio_blk_create(&vd, "/dev/null", true, "012345678901234567890"),
+			 -EINVAL);
 }
 
 int main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
 #define TRO(fn) cmocka_unit_test_setup_teardown(fn, setup_ro, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_read),

@@ -40,8 +40,10 @@ static void check_e820(const uint8_t *zp, unsigned int i, uint64_t addr, uint64_
 static void elf_zero_page(uint8_t *zp, uint64_t mem, uint64_t initrd_gpa, uint64_t initrd_size)
 {
 	struct boot_kernel k = { .is_bzimage = false, .entry = 0x1000000 };
-	struct boot_placement p = { .mem_size = mem, .cmdline_gpa = GPA_CMDLINE,
-				    .initrd_gpa = initrd_gpa, .initrd_size = initrd_size };
+	struct boot_placement p = { .mem_size = mem,
+				    .cmdline_gpa = GPA_CMDLINE,
+				    .initrd_gpa = initrd_gpa,
+				    .initrd_size = initrd_size };
 
 	memset(zp, 0xaa, 4096);
 	boot_fill_zero_page((struct boot_params *)zp, &k, &p);
@@ -53,17 +55,17 @@ static void test_zero_page_512m(void **state)
 	(void)state;
 
 	elf_zero_page(zp, 512 * MiB, 0x1f000000, 0x123456);
-	assert_int_equal(zp[0x1fe] | zp[0x1ff] << 8, 0xaa55);   /* boot_flag */
-	assert_int_equal(rd32(zp, 0x202), 0x53726448);           /* "HdrS" */
-	assert_int_equal(zp[0x210], 0xff);                       /* type_of_loader */
-	assert_true(zp[0x211] & 0x80);                           /* CAN_USE_HEAP */
-	assert_int_equal(rd32(zp, 0x228), GPA_CMDLINE);          /* cmd_line_ptr */
-	assert_int_equal(rd32(zp, 0x218), 0x1f000000);           /* ramdisk_image */
-	assert_int_equal(rd32(zp, 0x21c), 0x123456);             /* ramdisk_size */
-	assert_int_equal(rd32(zp, 0x0c0), 0);                    /* ext_ramdisk_image */
-	assert_int_equal(rd32(zp, 0x0c8), 0);                    /* ext_cmd_line_ptr */
-	assert_int_equal(rd32(zp, 0x230), 0x1000000);            /* kernel_alignment (ELF) */
-	assert_int_equal(zp[0x1e8], 3);                          /* e820_entries */
+	assert_int_equal(zp[0x1fe] | zp[0x1ff] << 8, 0xaa55); /* boot_flag */
+	assert_int_equal(rd32(zp, 0x202), 0x53726448);	      /* "HdrS" */
+	assert_int_equal(zp[0x210], 0xff);		      /* type_of_loader */
+	assert_true(zp[0x211] & 0x80);			      /* CAN_USE_HEAP */
+	assert_int_equal(rd32(zp, 0x228), GPA_CMDLINE);	      /* cmd_line_ptr */
+	assert_int_equal(rd32(zp, 0x218), 0x1f000000);	      /* ramdisk_image */
+	assert_int_equal(rd32(zp, 0x21c), 0x123456);	      /* ramdisk_size */
+	assert_int_equal(rd32(zp, 0x0c0), 0);		      /* ext_ramdisk_image */
+	assert_int_equal(rd32(zp, 0x0c8), 0);		      /* ext_cmd_line_ptr */
+	assert_int_equal(rd32(zp, 0x230), 0x1000000);	      /* kernel_alignment (ELF) */
+	assert_int_equal(zp[0x1e8], 3);			      /* e820_entries */
 	check_e820(zp, 0, 0, 0x9fc00, E820_RAM);
 	check_e820(zp, 1, 0x9fc00, 0x100000 - 0x9fc00, E820_RESERVED);
 	check_e820(zp, 2, 0x100000, 512 * MiB - 0x100000, E820_RAM);

@@ -72,7 +72,8 @@ static void test_protocol(void **state)
 	ask(fd, "bogus\n", "error unknown command");
 	/* One JSON line; this VM has no devices. */
 	ask(fd, "metrics\n", "ok {\"uptime_ms\":");
-	assert_non_null(strstr(buf, ",\"unhandled_pio\":0,\"unhandled_mmio\":0,\"irq_errs\":0,\"devices\":[]}\n"));
+	assert_non_null(strstr(
+		buf, ",\"unhandled_pio\":0,\"unhandled_mmio\":0,\"irq_errs\":0,\"devices\":[]}\n"));
 	ask(fd, "stop\n", "ok");
 	assert_int_equal(vm->exit_code, VMM_EXIT_STOPPED);
 	ask(fd, "pause\n", "error");

@@ -38,9 +38,9 @@ static void test_one_cpu(void **state)
 	/* hypervisor bit set, PDCM (15) and TSC-deadline (24, absent) clear */
 	assert_int_equal(c->entries[0].ecx, (0x7fffffffu & ~(1u << 15)) | (1u << 31));
 	assert_int_equal(c->entries[0].edx, 0xffffffffu & ~(1u << 28)); /* no HTT */
-	assert_int_equal(c->entries[1].ecx, 0xfffffff7u);                 /* no EPB */
-	assert_int_equal(c->entries[2].eax, 0x07300402);                  /* PMU v2 kept */
-	assert_int_equal(c->entries[5].ebx, 0x4b4d564b);                  /* KVM leaf kept */
+	assert_int_equal(c->entries[1].ecx, 0xfffffff7u);		/* no EPB */
+	assert_int_equal(c->entries[2].eax, 0x07300402);		/* PMU v2 kept */
+	assert_int_equal(c->entries[5].ebx, 0x4b4d564b);		/* KVM leaf kept */
 	free(c);
 }
 

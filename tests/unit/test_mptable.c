@@ -43,7 +43,7 @@ static void check_table(unsigned int cpus)
 	for (unsigned int i = 0; i < count; i++) {
 		switch (p[0]) {
 		case 0:
-			assert_int_equal(p[1], ncpu); /* APIC ID = vCPU id */
+			assert_int_equal(p[1], ncpu);		   /* APIC ID = vCPU id */
 			assert_int_equal(p[3], ncpu == 0 ? 3 : 1); /* enabled, BSP */
 			ncpu++;
 			p += 20;

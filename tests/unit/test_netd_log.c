@@ -16,28 +16,28 @@
 
 static void test_escape(void **st)
 {
-        (void)st;
-        char out[64];
+	(void)st;
+	char out[64];
 
-        assert_string_equal(netd_escape("github.com", out, sizeof(out)), "github.com");
-        assert_string_equal(netd_escape("a b\n\x01\x7f\\", out, sizeof(out)),
-                            "a\\x20b\\x0a\\x01\\x7f\\x5c");
-        assert_string_equal(netd_escape("\xff", out, sizeof(out)), "\\xff");
-        /* cut at a whole character, always terminated */
-        assert_string_equal(netd_escape("abc\n", out, 6), "abc");
-        assert_string_equal(netd_escape("abcdef", out, 4), "abc");
-        assert_string_equal(netd_escape("", out, sizeof(out)), "");
+	assert_string_equal(netd_escape("github.com", out, sizeof(out)), "github.com");
+	assert_string_equal(netd_escape("a b\n\x01\x7f\\", out, sizeof(out)),
+			    "a\\x20b\\x0a\\x01\\x7f\\x5c");
+	assert_string_equal(netd_escape("\xff", out, sizeof(out)), "\\xff");
+	/* cut at a whole character, always terminated */
+	assert_string_equal(netd_escape("abc\n", out, 6), "abc");
+	assert_string_equal(netd_escape("abcdef", out, 4), "abc");
+	assert_string_equal(netd_escape("", out, sizeof(out)), "");
 }
 
 static void test_reason_tail(void **st)
 {
-        (void)st;
-        assert_string_equal(netd_reason_tail("allowed by rule github.com"), "by rule github.com");
-        assert_string_equal(netd_reason_tail("denied by rule *.evil.test"), "by rule *.evil.test");
-        assert_string_equal(netd_reason_tail("allowed: open mode"), "open mode");
-        assert_string_equal(netd_reason_tail("hard-deny: loopback"), "hard-deny: loopback");
-        assert_string_equal(netd_reason_tail("no rule allows it (allowlist)"),
-                            "no rule allows it (allowlist)");
+	(void)st;
+	assert_string_equal(netd_reason_tail("allowed by rule github.com"), "by rule github.com");
+	assert_string_equal(netd_reason_tail("denied by rule *.evil.test"), "by rule *.evil.test");
+	assert_string_equal(netd_reason_tail("allowed: open mode"), "open mode");
+	assert_string_equal(netd_reason_tail("hard-deny: loopback"), "hard-deny: loopback");
+	assert_string_equal(netd_reason_tail("no rule allows it (allowlist)"),
+			    "no rule allows it (allowlist)");
 }
 
 static char dir[64];
@@ -46,103 +46,104 @@ static char logp[128], statsp[128], rot[128];
 
 static int setup(void **st)
 {
-        (void)st;
-        strcpy(dir, "/tmp/test_netd_log.XXXXXX");
-        if (!mkdtemp(dir))
-                return -1;
-        snprintf(logp, sizeof(logp), "%s/net.log", dir);
-        snprintf(statsp, sizeof(statsp), "%s/net.stats", dir);
-        snprintf(rot, sizeof(rot), "%s/net.log.1", dir);
-        memset(&n, 0, sizeof(n));
-        n.log_path = logp;
-        n.stats_path = statsp;
-        n.log_max = NETD_LOG_MAX;
-        pthread_mutex_init(&n.log_lock, NULL);
-        return netd_log_open(&n);
+	(void)st;
+	strcpy(dir, "/tmp/test_netd_log.XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(logp, sizeof(logp), "%s/net.log", dir);
+	snprintf(statsp, sizeof(statsp), "%s/net.stats", dir);
+	snprintf(rot, sizeof(rot), "%s/net.log.1", dir);
+	memset(&n, 0, sizeof(n));
+	n.log_path = logp;
+	n.stats_path = statsp;
+	n.log_max = NETD_LOG_MAX;
+	pthread_mutex_init(&n.log_lock, NULL);
+	return netd_log_open(&n);
 }
 
 static int teardown(void **st)
 {
-        (void)st;
-        close(n.log_fd);
-        unlink(logp);
-        unlink(statsp);
-        unlink(rot);
-        rmdir(dir);
-        return 0;
+	(void)st;
+	close(n.log_fd);
+	unlink(logp);
+	unlink(statsp);
+	unlink(rot);
+	rmdir(dir);
+	return 0;
 }
 
 static char *slurp(const char *path)
 {
-        static char buf[65536];
-        FILE *f = fopen(path, "r");
-        size_t k;
+	static char buf[65536];
+	FILE *f = fopen(path, "r");
+	size_t k;
 
-        assert_non_null(f);
-        k = fread(buf, 1, sizeof(buf) - 1, f);
-        buf[k] = '\0';
-        fclose(f);
-        return buf;
+	assert_non_null(f);
+	k = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[k] = '\0';
+	fclose(f);
+	return buf;
 }
 
 static void test_line_and_stats(void **st)
 {
-        (void)st;
-        netd_log_decision(&n, true, "tcp", "github.com", "140.82.112.3:443", "by rule github.com");
-        netd_log_decision(&n, false, "dns", "ev il\n.test", NULL, "no rule allows it (allowlist)");
-        netd_log_decision(&n, false, "tcp", NULL, "10.0.0.1:80", "hard-deny: private (RFC 1918)");
-        netd_log_bad(&n, "tcp", NULL, "header cut short");
+	(void)st;
+	netd_log_decision(&n, true, "tcp", "github.com", "140.82.112.3:443", "by rule github.com");
+	netd_log_decision(&n, false, "dns", "ev il\n.test", NULL, "no rule allows it (allowlist)");
+	netd_log_decision(&n, false, "tcp", NULL, "10.0.0.1:80", "hard-deny: private (RFC 1918)");
+	netd_log_bad(&n, "tcp", NULL, "header cut short");
 
-        char *text = slurp(logp), *line = text;
-        const char *want[] = {
-                " allowed tcp github.com 140.82.112.3:443 by rule github.com\n",
-                " denied dns ev\\x20il\\x0a.test - no rule allows it (allowlist)\n",
-                " denied tcp - 10.0.0.1:80 hard-deny: private (RFC 1918)\n",
-                " denied tcp - - bad request: header cut short\n",
-        };
-        for (size_t i = 0; i < 4; i++) {
-                /* 2026-12-04T12:00:00.123Z */
-                assert_true(strlen(line) > 24);
-                assert_int_equal(line[4], '-');
-                assert_int_equal(line[10], 'T');
-                assert_int_equal(line[19], '.');
-                assert_int_equal(line[23], 'Z');
-                assert_memory_equal(line + 24, want[i], strlen(want[i]));
-                line += 24 + strlen(want[i]);
-        }
-        assert_string_equal(line, "");
+	char *text = slurp(logp), *line = text;
+	const char *want[] = {
+		" allowed tcp github.com 140.82.112.3:443 by rule github.com\n",
+		" denied dns ev\\x20il\\x0a.test - no rule allows it (allowlist)\n",
+		" denied tcp - 10.0.0.1:80 hard-deny: private (RFC 1918)\n",
+		" denied tcp - - bad request: header cut short\n",
+	};
+	for (size_t i = 0; i < 4; i++) {
+		/* 2026-12-04T12:00:00.123Z */
+		assert_true(strlen(line) > 24);
+		assert_int_equal(line[4], '-');
+		assert_int_equal(line[10], 'T');
+		assert_int_equal(line[19], '.');
+		assert_int_equal(line[23], 'Z');
+		assert_memory_equal(line + 24, want[i], strlen(want[i]));
+		line += 24 + strlen(want[i]);
+	}
+	assert_string_equal(line, "");
 
-        text = slurp(statsp);
-        assert_non_null(strstr(text, "allowed=1\ndenied=3\nbad_requests=1\n"));
-        struct stat sb;
-        assert_int_equal(stat(statsp, &sb), 0);
-        assert_int_equal(sb.st_mode & 0777, 0600);
-        char tmp[160];
-        snprintf(tmp, sizeof(tmp), "%s.tmp", statsp);
-        assert_int_equal(access(tmp, F_OK), -1);
+	text = slurp(statsp);
+	assert_non_null(strstr(text, "allowed=1\ndenied=3\nbad_requests=1\n"));
+	struct stat sb;
+	assert_int_equal(stat(statsp, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	char tmp[160];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", statsp);
+	assert_int_equal(access(tmp, F_OK), -1);
 }
 
 static void test_rotation(void **st)
 {
-        (void)st;
-        struct stat a, b;
+	(void)st;
+	struct stat a, b;
 
-        n.log_max = 1024;
-        for (int i = 0; i < 100; i++)
-                netd_log_decision(&n, false, "dns", "x.test", NULL, "no rule allows it (allowlist)");
-        assert_int_equal(stat(logp, &a), 0);
-        assert_int_equal(stat(rot, &b), 0);
-        assert_true(a.st_size <= 1024 && b.st_size <= 1024);
-        assert_true(b.st_size > 900);
+	n.log_max = 1024;
+	for (int i = 0; i < 100; i++)
+		netd_log_decision(&n, false, "dns", "x.test", NULL,
+				  "no rule allows it (allowlist)");
+	assert_int_equal(stat(logp, &a), 0);
+	assert_int_equal(stat(rot, &b), 0);
+	assert_true(a.st_size <= 1024 && b.st_size <= 1024);
+	assert_true(b.st_size > 900);
 }
 
 int main(void)
 {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_escape),
-                cmocka_unit_test(test_reason_tail),
-                cmocka_unit_test_setup_teardown(test_line_and_stats, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_reason_tail),
+		cmocka_unit_test_setup_teardown(test_line_and_stats, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }

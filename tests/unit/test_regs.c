@@ -114,9 +114,9 @@ static void test_sregs_regs(void **state)
 	memcpy(&l.regs[0x350], &v, 4);
 	regs_build_lint(&l);
 	memcpy(&v, &l.regs[0x350], 4);
-	assert_int_equal(v, 0x10700);  /* ExtINT = 7 */
+	assert_int_equal(v, 0x10700); /* ExtINT = 7 */
 	memcpy(&v, &l.regs[0x360], 4);
-	assert_int_equal(v, 0x400);    /* NMI = 4 */
+	assert_int_equal(v, 0x400); /* NMI = 4 */
 }
 
 int main(void)

@@ -26,213 +26,213 @@ static char top[64];
 
 static int setup(void **state)
 {
-        (void)state;
-        snprintf(top, sizeof(top), "/tmp/silo-dirs-test-XXXXXX");
-        return mkdtemp(top) ? 0 : -1;
+	(void)state;
+	snprintf(top, sizeof(top), "/tmp/silo-dirs-test-XXXXXX");
+	return mkdtemp(top) ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-        (void)state;
-        char cmd[256];
-        snprintf(cmd, sizeof(cmd), "chmod -R u+rwx %s 2>/dev/null; rm -rf %s", top, top);
-        return system(cmd) == 0 ? 0 : -1;
+	(void)state;
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "chmod -R u+rwx %s 2>/dev/null; rm -rf %s", top, top);
+	return system(cmd) == 0 ? 0 : -1;
 }
 
 static void put(const char *path, const char *text)
 {
-        FILE *f = fopen(path, "w");
-        assert_non_null(f);
-        fputs(text, f);
-        assert_int_equal(fclose(f), 0);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
 }
 
 static char *get(const char *path)
 {
-        char *text;
-        assert_int_equal(sb_read_file(path, &text, NULL), 0);
-        return text;
+	char *text;
+	assert_int_equal(sb_read_file(path, &text, NULL), 0);
+	return text;
 }
 
 static void paths_fail(const char *data, const char *run, const char *want)
 {
-        struct sb_paths p;
-        assert_int_equal(sb_paths_init(&p, data, run), -1);
-        if (!strstr(sb_errmsg(), want))
-                fail_msg("error '%s' does not say '%s'", sb_errmsg(), want);
+	struct sb_paths p;
+	assert_int_equal(sb_paths_init(&p, data, run), -1);
+	if (!strstr(sb_errmsg(), want))
+		fail_msg("error '%s' does not say '%s'", sb_errmsg(), want);
 }
 
 /* ssh-agent and tmux rules: a real directory, ours, no group/other access. */
 static void test_run_dir_must_be_private(void **state)
 {
-        (void)state;
-        char run[128], data[128], other[128];
-        struct sb_paths p;
-        struct stat st;
+	(void)state;
+	char run[128], data[128], other[128];
+	struct sb_paths p;
+	struct stat st;
 
-        snprintf(data, sizeof(data), "%s/data", top);
-        snprintf(run, sizeof(run), "%s/run", top);
-        snprintf(other, sizeof(other), "%s/other", top);
+	snprintf(data, sizeof(data), "%s/data", top);
+	snprintf(run, sizeof(run), "%s/run", top);
+	snprintf(other, sizeof(other), "%s/other", top);
 
-        /* missing: created 0700 whatever the umask */
-        mode_t old = umask(0);
-        assert_int_equal(sb_paths_init(&p, data, run), 0);
-        umask(old);
-        assert_int_equal(lstat(run, &st), 0);
-        assert_true(S_ISDIR(st.st_mode));
-        assert_int_equal(st.st_mode & 0777, 0700);
+	/* missing: created 0700 whatever the umask */
+	mode_t old = umask(0);
+	assert_int_equal(sb_paths_init(&p, data, run), 0);
+	umask(old);
+	assert_int_equal(lstat(run, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0700);
 
-        assert_int_equal(chmod(run, 0777), 0);
-        paths_fail(data, run, "open to other users (mode 0777)");
-        assert_int_equal(chmod(run, 0750), 0);
-        paths_fail(data, run, "chmod 700");
-        assert_int_equal(chmod(run, 0700), 0);
-        assert_int_equal(sb_paths_init(&p, data, run), 0);
+	assert_int_equal(chmod(run, 0777), 0);
+	paths_fail(data, run, "open to other users (mode 0777)");
+	assert_int_equal(chmod(run, 0750), 0);
+	paths_fail(data, run, "chmod 700");
+	assert_int_equal(chmod(run, 0700), 0);
+	assert_int_equal(sb_paths_init(&p, data, run), 0);
 
-        /* a symlink to a directory that would pass is still refused */
-        assert_int_equal(rename(run, other), 0);
-        assert_int_equal(symlink(other, run), 0);
-        paths_fail(data, run, "is a symbolic link");
-        assert_int_equal(unlink(run), 0);
-        put(run, "");
-        paths_fail(data, run, "is not a directory");
-        assert_int_equal(unlink(run), 0);
-        assert_int_equal(rename(other, run), 0);
+	/* a symlink to a directory that would pass is still refused */
+	assert_int_equal(rename(run, other), 0);
+	assert_int_equal(symlink(other, run), 0);
+	paths_fail(data, run, "is a symbolic link");
+	assert_int_equal(unlink(run), 0);
+	put(run, "");
+	paths_fail(data, run, "is not a directory");
+	assert_int_equal(unlink(run), 0);
+	assert_int_equal(rename(other, run), 0);
 
-        if (geteuid() == 0) {
-                assert_int_equal(chown(run, 65534, 65534), 0);
-                paths_fail(data, run, "is owned by uid 65534 (not you): remove it");
-                assert_int_equal(chown(run, 0, 0), 0);
-        }
+	if (geteuid() == 0) {
+		assert_int_equal(chown(run, 65534, 65534), 0);
+		paths_fail(data, run, "is owned by uid 65534 (not you): remove it");
+		assert_int_equal(chown(run, 0, 0), 0);
+	}
 
-        /* the data directory, when it exists, by the same rules */
-        assert_int_equal(mkdir(data, 0755), 0);
-        paths_fail(data, run, "data directory");
-        assert_int_equal(chmod(data, 0700), 0);
-        assert_int_equal(sb_paths_init(&p, data, run), 0);
+	/* the data directory, when it exists, by the same rules */
+	assert_int_equal(mkdir(data, 0755), 0);
+	paths_fail(data, run, "data directory");
+	assert_int_equal(chmod(data, 0700), 0);
+	assert_int_equal(sb_paths_init(&p, data, run), 0);
 }
 
 /* A sandbox's own directory is held to the same rules when opened. */
 static void test_sandbox_dir_must_be_private(void **state)
 {
-        (void)state;
-        char data[128], run[128], dir[192], f[256];
-        struct sb_paths p;
-        struct sandbox sb;
+	(void)state;
+	char data[128], run[128], dir[192], f[256];
+	struct sb_paths p;
+	struct sandbox sb;
 
-        snprintf(data, sizeof(data), "%s/data", top);
-        snprintf(run, sizeof(run), "%s/run", top);
-        assert_int_equal(mkdir(data, 0700), 0);
-        snprintf(dir, sizeof(dir), "%s/sandboxes", data);
-        assert_int_equal(mkdir(dir, 0700), 0);
-        snprintf(dir, sizeof(dir), "%s/sandboxes/box", data);
-        assert_int_equal(mkdir(dir, 0700), 0);
-        snprintf(f, sizeof(f), "%s/config", dir);
-        put(f, "name=box\n");
-        assert_int_equal(sb_paths_init(&p, data, run), 0);
-        assert_int_equal(sb_open(&sb, &p, "box", false), 0);
-        sb_close(&sb);
+	snprintf(data, sizeof(data), "%s/data", top);
+	snprintf(run, sizeof(run), "%s/run", top);
+	assert_int_equal(mkdir(data, 0700), 0);
+	snprintf(dir, sizeof(dir), "%s/sandboxes", data);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(dir, sizeof(dir), "%s/sandboxes/box", data);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(f, sizeof(f), "%s/config", dir);
+	put(f, "name=box\n");
+	assert_int_equal(sb_paths_init(&p, data, run), 0);
+	assert_int_equal(sb_open(&sb, &p, "box", false), 0);
+	sb_close(&sb);
 
-        assert_int_equal(chmod(dir, 0777), 0);
-        assert_int_equal(sb_open(&sb, &p, "box", false), -1);
-        assert_non_null(strstr(sb_errmsg(), "sandbox directory"));
-        assert_non_null(strstr(sb_errmsg(), "mode 0777"));
-        assert_int_equal(chmod(dir, 0700), 0);
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_int_equal(sb_open(&sb, &p, "box", false), -1);
+	assert_non_null(strstr(sb_errmsg(), "sandbox directory"));
+	assert_non_null(strstr(sb_errmsg(), "mode 0777"));
+	assert_int_equal(chmod(dir, 0700), 0);
 
-        /* a per-sandbox run directory someone else made */
-        snprintf(f, sizeof(f), "%s/box", run);
-        assert_int_equal(mkdir(f, 0777), 0);
-        assert_int_equal(chmod(f, 0777), 0);
-        assert_int_equal(sb_open(&sb, &p, "box", false), -1);
-        assert_non_null(strstr(sb_errmsg(), "run directory"));
+	/* a per-sandbox run directory someone else made */
+	snprintf(f, sizeof(f), "%s/box", run);
+	assert_int_equal(mkdir(f, 0777), 0);
+	assert_int_equal(chmod(f, 0777), 0);
+	assert_int_equal(sb_open(&sb, &p, "box", false), -1);
+	assert_non_null(strstr(sb_errmsg(), "run directory"));
 }
 
 /* The temporary of an atomic write is never opened through a symlink. */
 static void test_write_atomic_no_follow(void **state)
 {
-        (void)state;
-        char path[128], tmp[192], victim[128];
-        struct stat st;
+	(void)state;
+	char path[128], tmp[192], victim[128];
+	struct stat st;
 
-        snprintf(path, sizeof(path), "%s/config", top);
-        snprintf(victim, sizeof(victim), "%s/victim", top);
-        put(victim, "precious\n");
-        /* the name silo used to pick for its temporary */
-        snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
-        assert_int_equal(symlink(victim, tmp), 0);
+	snprintf(path, sizeof(path), "%s/config", top);
+	snprintf(victim, sizeof(victim), "%s/victim", top);
+	put(victim, "precious\n");
+	/* the name silo used to pick for its temporary */
+	snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
+	assert_int_equal(symlink(victim, tmp), 0);
 
-        assert_int_equal(sb_write_file_atomic(path, "name=a\n", 7), 0);
-        char *v = get(victim), *c = get(path);
-        assert_string_equal(v, "precious\n");
-        assert_string_equal(c, "name=a\n");
-        free(v);
-        free(c);
-        assert_int_equal(lstat(path, &st), 0);
-        assert_true(S_ISREG(st.st_mode));
-        assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(sb_write_file_atomic(path, "name=a\n", 7), 0);
+	char *v = get(victim), *c = get(path);
+	assert_string_equal(v, "precious\n");
+	assert_string_equal(c, "name=a\n");
+	free(v);
+	free(c);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
 }
 
 static int count_files(const char *dir)
 {
-        DIR *d = opendir(dir);
-        struct dirent *e;
-        int n = 0;
-        assert_non_null(d);
-        while ((e = readdir(d)))
-                n += e->d_name[0] != '.';
-        closedir(d);
-        return n;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
 }
 
 /* Eight files a symlink will point to. */
 static void make_victim(const char *victim)
 {
-        char f[256];
-        assert_int_equal(mkdir(victim, 0700), 0);
-        for (int i = 0; i < 8; i++) {
-                snprintf(f, sizeof(f), "%s/f%d", victim, i);
-                put(f, "x");
-        }
+	char f[256];
+	assert_int_equal(mkdir(victim, 0700), 0);
+	for (int i = 0; i < 8; i++) {
+		snprintf(f, sizeof(f), "%s/f%d", victim, i);
+		put(f, "x");
+	}
 }
 
 /* A planted symlink inside a tree: removed, its target left alone. */
 static void test_rmtree_keeps_symlink_targets(void **state)
 {
-        (void)state;
-        char victim[128], tree[128], f[256];
-        snprintf(victim, sizeof(victim), "%s/victim", top);
-        snprintf(tree, sizeof(tree), "%s/tree", top);
-        make_victim(victim);
-        assert_int_equal(mkdir(tree, 0700), 0);
-        snprintf(f, sizeof(f), "%s/d", tree);
-        assert_int_equal(mkdir(f, 0700), 0);
-        snprintf(f, sizeof(f), "%s/d/link", tree);
-        assert_int_equal(symlink(victim, f), 0);
-        snprintf(f, sizeof(f), "%s/flink", tree);
-        assert_int_equal(symlink(victim, f), 0);
-        assert_int_equal(sb_rmtree(tree), 0);
-        assert_false(sb_exists(tree));
-        assert_int_equal(count_files(victim), 8);
+	(void)state;
+	char victim[128], tree[128], f[256];
+	snprintf(victim, sizeof(victim), "%s/victim", top);
+	snprintf(tree, sizeof(tree), "%s/tree", top);
+	make_victim(victim);
+	assert_int_equal(mkdir(tree, 0700), 0);
+	snprintf(f, sizeof(f), "%s/d", tree);
+	assert_int_equal(mkdir(f, 0700), 0);
+	snprintf(f, sizeof(f), "%s/d/link", tree);
+	assert_int_equal(symlink(victim, f), 0);
+	snprintf(f, sizeof(f), "%s/flink", tree);
+	assert_int_equal(symlink(victim, f), 0);
+	assert_int_equal(sb_rmtree(tree), 0);
+	assert_false(sb_exists(tree));
+	assert_int_equal(count_files(victim), 8);
 
-        /* the tree's own name a symlink: only the link goes */
-        assert_int_equal(symlink(victim, tree), 0);
-        assert_int_equal(sb_rmtree(tree), 0);
-        assert_false(sb_exists(tree));
-        assert_int_equal(count_files(victim), 8);
-        assert_int_equal(sb_rmtree(tree), 0);  /* nothing there: nothing to do */
+	/* the tree's own name a symlink: only the link goes */
+	assert_int_equal(symlink(victim, tree), 0);
+	assert_int_equal(sb_rmtree(tree), 0);
+	assert_false(sb_exists(tree));
+	assert_int_equal(count_files(victim), 8);
+	assert_int_equal(sb_rmtree(tree), 0); /* nothing there: nothing to do */
 }
 
 struct swapper {
-        char a[192], b[192];
-        volatile int stop;
+	char a[192], b[192];
+	volatile int stop;
 };
 
 static void *swap_loop(void *arg)
 {
-        struct swapper *s = arg;
-        while (!s->stop)
-                renameat2(AT_FDCWD, s->a, AT_FDCWD, s->b, RENAME_EXCHANGE);
-        return NULL;
+	struct swapper *s = arg;
+	while (!s->stop)
+		renameat2(AT_FDCWD, s->a, AT_FDCWD, s->b, RENAME_EXCHANGE);
+	return NULL;
 }
 
 /* A directory swapped for a symlink while the tree is being removed (what a
@@ -240,112 +240,116 @@ static void *swap_loop(void *arg)
  * is a race, so try it many times; one follow is enough to fail. */
 static void test_rmtree_race_never_follows(void **state)
 {
-        (void)state;
-        char victim[128], tree[128], f[256], cmd[256];
-        snprintf(victim, sizeof(victim), "%s/victim", top);
-        snprintf(tree, sizeof(tree), "%s/tree", top);
-        make_victim(victim);
-        struct swapper s;
-        snprintf(s.a, sizeof(s.a), "%s/sub", tree);
-        snprintf(s.b, sizeof(s.b), "%s/alt", tree);
-        for (int round = 0; round < 3000; round++) {
-                assert_int_equal(mkdir(tree, 0700), 0);
-                assert_int_equal(mkdir(s.a, 0700), 0);
-                for (int i = 0; i < 8; i++) {
-                        snprintf(f, sizeof(f), "%s/f%d", s.a, i);
-                        put(f, "y");
-                }
-                assert_int_equal(symlink(victim, s.b), 0);
-                pthread_t th;
-                s.stop = 0;
-                assert_int_equal(pthread_create(&th, NULL, swap_loop, &s), 0);
-                sb_rmtree(tree);        /* may fail in the race: never follow */
-                s.stop = 1;
-                pthread_join(th, NULL);
-                snprintf(cmd, sizeof(cmd), "rm -rf %s", tree);
-                if (sb_exists(tree))
-                        assert_int_equal(system(cmd), 0);
-                if (count_files(victim) != 8)
-                        fail_msg("round %d: sb_rmtree followed the symlink and deleted the "
-                                 "files it points to", round);
-        }
+	(void)state;
+	char victim[128], tree[128], f[256], cmd[256];
+	snprintf(victim, sizeof(victim), "%s/victim", top);
+	snprintf(tree, sizeof(tree), "%s/tree", top);
+	make_victim(victim);
+	struct swapper s;
+	snprintf(s.a, sizeof(s.a), "%s/sub", tree);
+	snprintf(s.b, sizeof(s.b), "%s/alt", tree);
+	for (int round = 0; round < 3000; round++) {
+		assert_int_equal(mkdir(tree, 0700), 0);
+		assert_int_equal(mkdir(s.a, 0700), 0);
+		for (int i = 0; i < 8; i++) {
+			snprintf(f, sizeof(f), "%s/f%d", s.a, i);
+			put(f, "y");
+		}
+		assert_int_equal(symlink(victim, s.b), 0);
+		pthread_t th;
+		s.stop = 0;
+		assert_int_equal(pthread_create(&th, NULL, swap_loop, &s), 0);
+		sb_rmtree(tree); /* may fail in the race: never follow */
+		s.stop = 1;
+		pthread_join(th, NULL);
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tree);
+		if (sb_exists(tree))
+			assert_int_equal(system(cmd), 0);
+		if (count_files(victim) != 8)
+			fail_msg("round %d: sb_rmtree followed the symlink and deleted the "
+				 "files it points to",
+				 round);
+	}
 }
 
 /* workspace=PATH with a newline must not become a second key. */
 static void test_config_value_with_newline(void **state)
 {
-        (void)state;
-        static const char *const paths[] = {
-                "/tmp/a\nname=evil", "/tmp/back\\slash\\n", "/tmp/tab\there\r\x01\x7f", "/tmp/ok",
-        };
-        for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-                struct sb_config c, d;
-                char *text = NULL;
-                size_t len = 0;
-                sb_config_init(&c);
-                snprintf(c.name, sizeof(c.name), "good");
-                snprintf(c.workspace, sizeof(c.workspace), "%s", paths[i]);
-                c.workspace_pending = true;
-                FILE *f = open_memstream(&text, &len);
-                assert_int_equal(sb_config_format(&c, f), 0);
-                assert_int_equal(fclose(f), 0);
-                assert_null(strstr(text, "\nname=evil"));
-                /* one line per key: name, cpus, memory, disk, created, workspace, pending */
-                size_t lines = 0;
-                for (char *p = text; *p; p++)
-                        lines += *p == '\n';
-                assert_int_equal(lines, 7);
-                assert_int_equal(sb_config_parse(text, &d), 0);
-                assert_string_equal(d.name, "good");
-                assert_string_equal(d.workspace, paths[i]);
-                assert_true(d.workspace_pending);
-                sb_config_free(&d);
-                free(text);
-        }
-        /* configs written before the encoding: a plain path reads the same */
-        struct sb_config d;
-        assert_int_equal(sb_config_parse("name=a\nworkspace=/home/u/my src\n", &d), 0);
-        assert_string_equal(d.workspace, "/home/u/my src");
-        sb_config_free(&d);
+	(void)state;
+	static const char *const paths[] = {
+		"/tmp/a\nname=evil",
+		"/tmp/back\\slash\\n",
+		"/tmp/tab\there\r\x01\x7f",
+		"/tmp/ok",
+	};
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		struct sb_config c, d;
+		char *text = NULL;
+		size_t len = 0;
+		sb_config_init(&c);
+		snprintf(c.name, sizeof(c.name), "good");
+		snprintf(c.workspace, sizeof(c.workspace), "%s", paths[i]);
+		c.workspace_pending = true;
+		FILE *f = open_memstream(&text, &len);
+		assert_int_equal(sb_config_format(&c, f), 0);
+		assert_int_equal(fclose(f), 0);
+		assert_null(strstr(text, "\nname=evil"));
+		/* one line per key: name, cpus, memory, disk, created, workspace, pending */
+		size_t lines = 0;
+		for (char *p = text; *p; p++)
+			lines += *p == '\n';
+		assert_int_equal(lines, 7);
+		assert_int_equal(sb_config_parse(text, &d), 0);
+		assert_string_equal(d.name, "good");
+		assert_string_equal(d.workspace, paths[i]);
+		assert_true(d.workspace_pending);
+		sb_config_free(&d);
+		free(text);
+	}
+	/* configs written before the encoding: a plain path reads the same */
+	struct sb_config d;
+	assert_int_equal(sb_config_parse("name=a\nworkspace=/home/u/my src\n", &d), 0);
+	assert_string_equal(d.workspace, "/home/u/my src");
+	sb_config_free(&d);
 }
 
 static void check_private(const char *path)
 {
-        struct stat st;
-        assert_int_equal(lstat(path, &st), 0);
-        assert_true(S_ISSOCK(st.st_mode));
-        if (st.st_mode & 077)
-                fail_msg("%s has mode 0%o: other users can connect", path, st.st_mode & 0777);
+	struct stat st;
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	if (st.st_mode & 077)
+		fail_msg("%s has mode 0%o: other users can connect", path, st.st_mode & 0777);
 }
 
 static void on_console(void *opaque, enum console_event ev)
 {
-        (void)opaque, (void)ev;
+	(void)opaque, (void)ev;
 }
 
 /* silo-vmm's sockets are private to their owner whatever the umask. */
 static void test_sockets_private(void **state)
 {
-        (void)state;
-        char path[128];
-        mode_t old = umask(0);
+	(void)state;
+	char path[128];
+	mode_t old = umask(0);
 
-        struct vsock_mux *m = calloc(1, sizeof(*m));
-        assert_non_null(m);
-        snprintf(path, sizeof(path), "%s/vsock.sock", top);
-        assert_int_equal(vsock_mux_init(m, 3, path), 0);
-        check_private(path);
-        vsock_mux_fini(m);
-        free(m);
+	struct vsock_mux *m = calloc(1, sizeof(*m));
+	assert_non_null(m);
+	snprintf(path, sizeof(path), "%s/vsock.sock", top);
+	assert_int_equal(vsock_mux_init(m, 3, path), 0);
+	check_private(path);
+	vsock_mux_fini(m);
+	free(m);
 
-        struct console *c;
-        char spec[160];
-        snprintf(path, sizeof(path), "%s/console.sock", top);
-        snprintf(spec, sizeof(spec), "unix:%s", path);
-        assert_int_equal(console_open(&c, spec, 0, NULL, on_console, NULL), 0);
-        check_private(path);
-        console_close(c);
-        umask(old);
+	struct console *c;
+	char spec[160];
+	snprintf(path, sizeof(path), "%s/console.sock", top);
+	snprintf(spec, sizeof(spec), "unix:%s", path);
+	assert_int_equal(console_open(&c, spec, 0, NULL, on_console, NULL), 0);
+	check_private(path);
+	console_close(c);
+	umask(old);
 }
 
 /* sb_find_part: the environment wins, then the build tree beside the
@@ -353,50 +357,54 @@ static void test_sockets_private(void **state)
  * with neither, the build-tree path (what the "run make" errors name). */
 static void test_find_part_layouts(void **state)
 {
-        (void)state;
-        char self[300], dir[200], got[SB_PATH_MAX], want[300];
-        snprintf(dir, sizeof(dir), "%s/usr/bin", top);
-        assert_int_equal(sb_mkdir_p(dir, 0755), 0);
-        snprintf(self, sizeof(self), "%s/silo", dir);
-        unsetenv("SILO_VMM");
-        /* nothing installed yet */
-        assert_int_equal(sb_find_part(got, self, "SILO_VMM", "silo-vmm", "libexec/silo/silo-vmm"), 0);
-        snprintf(want, sizeof(want), "%s/silo-vmm", dir);
-        assert_string_equal(got, want);
-        /* installed: bin/../libexec/silo, written without the ".." */
-        snprintf(dir, sizeof(dir), "%s/usr/libexec/silo", top);
-        assert_int_equal(sb_mkdir_p(dir, 0755), 0);
-        snprintf(want, sizeof(want), "%s/silo-vmm", dir);
-        put(want, "");
-        assert_int_equal(sb_find_part(got, self, "SILO_VMM", "silo-vmm", "libexec/silo/silo-vmm"), 0);
-        assert_string_equal(got, want);
-        snprintf(dir, sizeof(dir), "%s/usr/share/silo", top);
-        assert_int_equal(sb_mkdir_p(dir, 0755), 0);
-        assert_int_equal(sb_find_part(got, self, NULL, "guest", "share/silo"), 0);
-        assert_string_equal(got, dir);
-        /* a build tree beside the executable comes first */
-        snprintf(want, sizeof(want), "%s/usr/bin/silo-vmm", top);
-        put(want, "");
-        assert_int_equal(sb_find_part(got, self, "SILO_VMM", "silo-vmm", "libexec/silo/silo-vmm"), 0);
-        assert_string_equal(got, want);
-        /* and the environment before both */
-        setenv("SILO_VMM", "/opt/x/silo-vmm", 1);
-        assert_int_equal(sb_find_part(got, self, "SILO_VMM", "silo-vmm", "libexec/silo/silo-vmm"), 0);
-        assert_string_equal(got, "/opt/x/silo-vmm");
-        unsetenv("SILO_VMM");
+	(void)state;
+	char self[300], dir[200], got[SB_PATH_MAX], want[300];
+	snprintf(dir, sizeof(dir), "%s/usr/bin", top);
+	assert_int_equal(sb_mkdir_p(dir, 0755), 0);
+	snprintf(self, sizeof(self), "%s/silo", dir);
+	unsetenv("SILO_VMM");
+	/* nothing installed yet */
+	assert_int_equal(sb_find_part(got, self, "SILO_VMM", "silo-vmm", "libexec/silo/silo-vmm"),
+			 0);
+	snprintf(want, sizeof(want), "%s/silo-vmm", dir);
+	assert_string_equal(got, want);
+	/* installed: bin/../libexec/silo, written without the ".." */
+	snprintf(dir, sizeof(dir), "%s/usr/libexec/silo", top);
+	assert_int_equal(sb_mkdir_p(dir, 0755), 0);
+	snprintf(want, sizeof(want), "%s/silo-vmm", dir);
+	put(want, "");
+	assert_int_equal(sb_find_part(got, self, "SILO_VMM", "silo-vmm", "libexec/silo/silo-vmm"),
+			 0);
+	assert_string_equal(got, want);
+	snprintf(dir, sizeof(dir), "%s/usr/share/silo", top);
+	assert_int_equal(sb_mkdir_p(dir, 0755), 0);
+	assert_int_equal(sb_find_part(got, self, NULL, "guest", "share/silo"), 0);
+	assert_string_equal(got, dir);
+	/* a build tree beside the executable comes first */
+	snprintf(want, sizeof(want), "%s/usr/bin/silo-vmm", top);
+	put(want, "");
+	assert_int_equal(sb_find_part(got, self, "SILO_VMM", "silo-vmm", "libexec/silo/silo-vmm"),
+			 0);
+	assert_string_equal(got, want);
+	/* and the environment before both */
+	setenv("SILO_VMM", "/opt/x/silo-vmm", 1);
+	assert_int_equal(sb_find_part(got, self, "SILO_VMM", "silo-vmm", "libexec/silo/silo-vmm"),
+			 0);
+	assert_string_equal(got, "/opt/x/silo-vmm");
+	unsetenv("SILO_VMM");
 }
 
 int main(void)
 {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_run_dir_must_be_private, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_sandbox_dir_must_be_private, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_write_atomic_no_follow, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_rmtree_keeps_symlink_targets, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_rmtree_race_never_follows, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_config_value_with_newline, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_sockets_private, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_find_part_layouts, setup, teardown),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_run_dir_must_be_private, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sandbox_dir_must_be_private, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_atomic_no_follow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rmtree_keeps_symlink_targets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rmtree_race_never_follows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_value_with_newline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sockets_private, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_find_part_layouts, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -167,10 +167,8 @@ static void test_watch(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tx_batching),
-		cmocka_unit_test(test_rx_and_irq),
-		cmocka_unit_test(test_thre_irq),
-		cmocka_unit_test(test_loopback_probe),
+		cmocka_unit_test(test_tx_batching), cmocka_unit_test(test_rx_and_irq),
+		cmocka_unit_test(test_thre_irq),    cmocka_unit_test(test_loopback_probe),
 		cmocka_unit_test(test_watch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

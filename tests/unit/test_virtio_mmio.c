@@ -21,8 +21,8 @@
  * its start), then by an inaccessible guard: a device write outside guest
  * RAM shows as a changed canary (a clean test failure), or faults.
  */
-#define CANARY_SIZE (1ULL << 20)
-#define CANARY 0xa5
+#define CANARY_SIZE  (1ULL << 20)
+#define CANARY	     0xa5
 #define RAM_MAP_SIZE (FAKE_SIZE + 2 * CANARY_SIZE)
 
 struct ctx {
@@ -391,8 +391,9 @@ static void test_budget_requeues_through_event_loop(void **state)
 	assert_int_equal(pthread_create(&th, NULL, loop_thread, c->h.ev), 0);
 	wr(c, VIRTIO_MMIO_QUEUE_NOTIFY, 0); /* no ioeventfd: the transport signals the eventfd */
 	/* Wait for progress, not for a time: give up only after ~10 s. */
-	for (int i = 0; i < 10000 && le16toh(__atomic_load_n(used_idx, __ATOMIC_ACQUIRE)) <
-					     VDEV_BUDGET + 8; i++)
+	for (int i = 0;
+	     i < 10000 && le16toh(__atomic_load_n(used_idx, __ATOMIC_ACQUIRE)) < VDEV_BUDGET + 8;
+	     i++)
 		usleep(1000);
 	ev_stop(c->h.ev);
 	pthread_join(th, NULL);

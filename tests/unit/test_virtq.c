@@ -9,12 +9,12 @@
 
 #include "virtio_fake.h"
 
-#define F_INDIRECT (1ULL << VIRTIO_RING_F_INDIRECT_DESC)
+#define F_INDIRECT  (1ULL << VIRTIO_RING_F_INDIRECT_DESC)
 #define F_EVENT_IDX (1ULL << VIRTIO_RING_F_EVENT_IDX)
-#define R 0
-#define W VRING_DESC_F_WRITE
-#define N VRING_DESC_F_NEXT
-#define I VRING_DESC_F_INDIRECT
+#define R	    0
+#define W	    VRING_DESC_F_WRITE
+#define N	    VRING_DESC_F_NEXT
+#define I	    VRING_DESC_F_INDIRECT
 
 struct ctx {
 	uint8_t *ram;
@@ -309,7 +309,7 @@ static void test_indirect_loop_and_range(void **state)
 	fake_desc(&c->f, tbl, 0, FAKE_DATA, 16, R | N, 1);
 	fake_desc(&c->f, tbl, 1, FAKE_DATA, 16, R | N, 0); /* loop inside the table */
 	fake_desc(&c->f, FAKE_DESC, 0, tbl, 32, I, 0);
-	fake_desc(&c->f, FAKE_DESC, 1, tbl, 16, I, 0);      /* table of 1: next=1 out of range */
+	fake_desc(&c->f, FAKE_DESC, 1, tbl, 16, I, 0); /* table of 1: next=1 out of range */
 	fake_avail_add(&c->f, 0);
 	fake_avail_add(&c->f, 1);
 	expect_bad(c, "loop");
@@ -368,8 +368,8 @@ static void test_notify_event_idx(void **state)
 	fake_avail(&c->f)->flags = htole16(VRING_AVAIL_F_NO_INTERRUPT);
 	vq_push(&c->q, 0, 1);
 	assert_true(vq_should_notify(&c->q)); /* first decision always notifies */
-	*used_event = htole16(1);              /* interrupt when used idx passes 1 */
-	vq_push(&c->q, 0, 1);                  /* idx 2 */
+	*used_event = htole16(1);	      /* interrupt when used idx passes 1 */
+	vq_push(&c->q, 0, 1);		      /* idx 2 */
 	assert_true(vq_should_notify(&c->q));
 	*used_event = htole16(5);
 	vq_push(&c->q, 0, 1); /* idx 3 */
@@ -408,8 +408,11 @@ static void test_live_ring_ignores_cfg(void **state)
 
 	assert_int_equal(fake_queue(&c->f, &c->q, 8, F_EVENT_IDX), 0);
 	avail_event = (uint16_t *)&fake_used(&c->f)->ring[8];
-	c->q.cfg = (struct vq_cfg){ .num = 0xfff0, .ready = true, .desc_gpa = FAKE_END,
-				    .avail_gpa = FAKE_END, .used_gpa = FAKE_END };
+	c->q.cfg = (struct vq_cfg){ .num = 0xfff0,
+				    .ready = true,
+				    .desc_gpa = FAKE_END,
+				    .avail_gpa = FAKE_END,
+				    .used_gpa = FAKE_END };
 	fake_desc(&c->f, FAKE_DESC, 0, FAKE_DATA, 16, W, 0);
 	fake_avail_add(&c->f, 0);
 	assert_int_equal(vq_pop(&c->q, &c->e, NULL), 1);

@@ -36,12 +36,12 @@ static int parse(struct vmm_args *a, char *err, size_t errlen, ...)
 #define PARSE(a, err, ...) parse((a), (err), sizeof(err), __VA_ARGS__, (char *)NULL)
 
 /* The message a bad command line gets, or "" if it parsed. */
-#define EXPECT_ERR(msg, ...)                                            \
-	do {                                                            \
-		struct vmm_args a_;                                     \
-		char e_[512];                                           \
-		assert_int_equal(PARSE(&a_, e_, __VA_ARGS__), -1);      \
-		assert_string_equal(e_, (msg));                         \
+#define EXPECT_ERR(msg, ...)                                       \
+	do {                                                       \
+		struct vmm_args a_;                                \
+		char e_[512];                                      \
+		assert_int_equal(PARSE(&a_, e_, __VA_ARGS__), -1); \
+		assert_string_equal(e_, (msg));                    \
 	} while (0)
 
 static void test_defaults(void **state)
@@ -222,13 +222,11 @@ static void test_bad(void **state)
 	EXPECT_ERR("--vsock CID must be in 3..4294967294, got '4294967295'", "--vsock",
 		   "4294967295,p");
 	EXPECT_ERR("--console wants stdio, file:PATH or unix:PATH, got 'tty'", "--console", "tty");
-	EXPECT_ERR("--console-max wants bytes, at least 4096, got '4095'", "--console-max",
-		   "4095");
+	EXPECT_ERR("--console-max wants bytes, at least 4096, got '4095'", "--console-max", "4095");
 	EXPECT_ERR("--exit-fd wants an open file descriptor >= 3, got '2'", "--exit-fd", "2");
 	EXPECT_ERR("--exit-fd wants an open file descriptor >= 3, got '999'", "--exit-fd", "999");
 	EXPECT_ERR("--control needs a path", "--control", "");
-	EXPECT_ERR("--boot-timeout wants seconds 0..86400, got '86401'", "--boot-timeout",
-		   "86401");
+	EXPECT_ERR("--boot-timeout wants seconds 0..86400, got '86401'", "--boot-timeout", "86401");
 	EXPECT_ERR("--boot-marker must be a non-empty single line", "--boot-marker", "a\nb");
 	EXPECT_ERR("--boot-marker needs a non-zero --boot-timeout", "--kernel", "k",
 		   "--boot-marker", "a", "--boot-timeout", "0");
@@ -239,17 +237,21 @@ static void test_bad(void **state)
 	EXPECT_ERR("unknown option '-x'", "-x");
 	EXPECT_ERR("unexpected argument 'foo'", "--kernel", "k", "foo");
 	EXPECT_ERR("--kernel is required", "--initrd", "i");
-	EXPECT_ERR("--control and --console use the same socket '/s'", "--kernel", "k",
-		   "--control", "/s", "--console", "unix:/s");
+	EXPECT_ERR("--control and --console use the same socket '/s'", "--kernel", "k", "--control",
+		   "/s", "--console", "unix:/s");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),     cmocka_unit_test(test_every_option),
-		cmocka_unit_test(test_exit_fd),      cmocka_unit_test(test_devices),
-		cmocka_unit_test(test_disk_limit),   cmocka_unit_test(test_help),
-		cmocka_unit_test(test_usage_lists_devices), cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_every_option),
+		cmocka_unit_test(test_exit_fd),
+		cmocka_unit_test(test_devices),
+		cmocka_unit_test(test_disk_limit),
+		cmocka_unit_test(test_help),
+		cmocka_unit_test(test_usage_lists_devices),
+		cmocka_unit_test(test_bad),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

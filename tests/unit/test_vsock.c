@@ -157,8 +157,11 @@ static void test_txbuf(void **state)
 
 static void test_pkt_check(void **state)
 {
-	struct vsock_pkt ok = { .src_cid = 3, .dst_cid = 2, .type = VIRTIO_VSOCK_TYPE_STREAM,
-				.op = VIRTIO_VSOCK_OP_RW, .len = 100 };
+	struct vsock_pkt ok = { .src_cid = 3,
+				.dst_cid = 2,
+				.type = VIRTIO_VSOCK_TYPE_STREAM,
+				.op = VIRTIO_VSOCK_OP_RW,
+				.len = 100 };
 	struct vsock_pkt p;
 	struct virtio_vsock_hdr h;
 
@@ -180,10 +183,13 @@ static void test_pkt_check(void **state)
 	p = ok, p.len = 65536;
 	assert_int_equal(vsock_pkt_check(&p, 3, 1 << 20), VSOCK_PKT_OK);
 	p = ok, p.op = VIRTIO_VSOCK_OP_REQUEST;
-	assert_int_equal(vsock_pkt_check(&p, 3, 100), VSOCK_PKT_BAD_LEN); /* payload on control op */
+	assert_int_equal(vsock_pkt_check(&p, 3, 100),
+			 VSOCK_PKT_BAD_LEN); /* payload on control op */
 
 	/* Codec round trip, little-endian on the wire. */
-	p = (struct vsock_pkt){ 0x0102030405060708ULL, 2, 0x11223344, 5, 6, 1, 5, 3, 65536, 0xfffffffe };
+	p = (struct vsock_pkt){
+		0x0102030405060708ULL, 2, 0x11223344, 5, 6, 1, 5, 3, 65536, 0xfffffffe
+	};
 	vsock_hdr_encode(&p, &h);
 	assert_int_equal(((uint8_t *)&h)[0], 0x08);
 	assert_int_equal(((uint8_t *)&h)[0x10], 0x44);
@@ -193,20 +199,20 @@ static void test_pkt_check(void **state)
 
 /* ---- device end to end ---- */
 
-#define CID 3
-#define QN 16
-#define RAM_GPA 0x100000ULL
-#define RAM_SIZE (4ULL << 20)
-#define RX_DESC (RAM_GPA + 0x0000)
-#define RX_AVAIL (RAM_GPA + 0x1000)
-#define RX_USED (RAM_GPA + 0x2000)
-#define TX_DESC (RAM_GPA + 0x3000)
-#define TX_AVAIL (RAM_GPA + 0x4000)
-#define TX_USED (RAM_GPA + 0x5000)
-#define RX_BUFS (RAM_GPA + 0x10000)  /* 16 x 8 KiB */
-#define TX_BUFS (RAM_GPA + 0x100000) /* 16 x 68 KiB */
+#define CID	   3
+#define QN	   16
+#define RAM_GPA	   0x100000ULL
+#define RAM_SIZE   (4ULL << 20)
+#define RX_DESC	   (RAM_GPA + 0x0000)
+#define RX_AVAIL   (RAM_GPA + 0x1000)
+#define RX_USED	   (RAM_GPA + 0x2000)
+#define TX_DESC	   (RAM_GPA + 0x3000)
+#define TX_AVAIL   (RAM_GPA + 0x4000)
+#define TX_USED	   (RAM_GPA + 0x5000)
+#define RX_BUFS	   (RAM_GPA + 0x10000)	/* 16 x 8 KiB */
+#define TX_BUFS	   (RAM_GPA + 0x100000) /* 16 x 68 KiB */
 #define RX_BUF_LEN (VSOCK_HDR_SIZE + 4096)
-#define TX_STRIDE 0x11000
+#define TX_STRIDE  0x11000
 
 struct t {
 	uint8_t *ram;
@@ -279,7 +285,8 @@ static bool rx_get(struct t *t, struct vsock_pkt *p, uint8_t *data)
 	vsock_hdr_decode(hva(t, RX_BUFS + 0x2000ULL * le32toh(e.id)), p);
 	assert_int_equal(le32toh(e.len), VSOCK_HDR_SIZE + p->len);
 	if (data && p->len)
-		memcpy(data, (uint8_t *)hva(t, RX_BUFS + 0x2000ULL * le32toh(e.id)) + VSOCK_HDR_SIZE,
+		memcpy(data,
+		       (uint8_t *)hva(t, RX_BUFS + 0x2000ULL * le32toh(e.id)) + VSOCK_HDR_SIZE,
 		       p->len);
 	return true;
 }
@@ -303,9 +310,16 @@ static void tx_send(struct t *t, uint16_t op, uint32_t src_port, uint32_t dst_po
 {
 	uint16_t d = t->tx_sent++ % QN;
 	uint64_t buf = TX_BUFS + (uint64_t)TX_STRIDE * d;
-	struct vsock_pkt p = { .src_cid = CID, .dst_cid = 2, .src_port = src_port,
-			       .dst_port = dst_port, .len = len, .type = VIRTIO_VSOCK_TYPE_STREAM,
-			       .op = op, .flags = flags, .buf_alloc = 65536, .fwd_cnt = 0 };
+	struct vsock_pkt p = { .src_cid = CID,
+			       .dst_cid = 2,
+			       .src_port = src_port,
+			       .dst_port = dst_port,
+			       .len = len,
+			       .type = VIRTIO_VSOCK_TYPE_STREAM,
+			       .op = op,
+			       .flags = flags,
+			       .buf_alloc = 65536,
+			       .fwd_cnt = 0 };
 	struct virtio_vsock_hdr h;
 
 	vsock_hdr_encode(&p, &h);
@@ -313,7 +327,8 @@ static void tx_send(struct t *t, uint16_t op, uint32_t src_port, uint32_t dst_po
 	if (len)
 		memcpy(hva(t, buf + 64), data, len);
 	/* Linux layout: header descriptor, then a payload descriptor. */
-	set_desc(t, TX_DESC, d, buf, VSOCK_HDR_SIZE, len ? VRING_DESC_F_NEXT : 0, (uint16_t)((d + 1) % QN));
+	set_desc(t, TX_DESC, d, buf, VSOCK_HDR_SIZE, len ? VRING_DESC_F_NEXT : 0,
+		 (uint16_t)((d + 1) % QN));
 	if (len) {
 		set_desc(t, TX_DESC, (uint16_t)((d + 1) % QN), buf + 64, len, 0, 0);
 		t->tx_sent++;
@@ -327,8 +342,9 @@ static void setup_vq(struct t *t, unsigned int q, uint64_t desc, uint64_t avail,
 	struct vq *v = &t->vd->vq[q];
 
 	vq_reset(v);
-	v->cfg = (struct vq_cfg){ .num = QN, .ready = true, .desc_gpa = desc,
-				  .avail_gpa = avail, .used_gpa = used };
+	v->cfg = (struct vq_cfg){
+		.num = QN, .ready = true, .desc_gpa = desc, .avail_gpa = avail, .used_gpa = used
+	};
 	assert_int_equal(vq_setup(v, &t->mem, 0, NULL), 0);
 }
 
@@ -492,7 +508,7 @@ static void test_no_rx_buffers_then_refill(void **state)
 	for (int i = 0; i < 5; i++)
 		virtio_vsock_poll(t->vd);
 	assert_false(rx_get(t, &p, NULL)); /* nowhere to put it: parked */
-	rx_post(t, 2);                     /* RX kick resumes the host read */
+	rx_post(t, 2);			   /* RX kick resumes the host read */
 	assert_true(rx_get(t, &p, buf));
 	assert_int_equal(p.op, VIRTIO_VSOCK_OP_RW);
 	assert_memory_equal(buf, "data", 4);
@@ -622,8 +638,13 @@ static void test_hostile_guest(void **state)
 	/* Header claims more payload than the chain has: RST. */
 	{
 		struct virtio_vsock_hdr h;
-		struct vsock_pkt q = { .src_cid = CID, .dst_cid = 2, .src_port = 1, .dst_port = 2,
-				       .len = 1000, .type = 1, .op = VIRTIO_VSOCK_OP_RW };
+		struct vsock_pkt q = { .src_cid = CID,
+				       .dst_cid = 2,
+				       .src_port = 1,
+				       .dst_port = 2,
+				       .len = 1000,
+				       .type = 1,
+				       .op = VIRTIO_VSOCK_OP_RW };
 
 		d = t->tx_sent++ % QN;
 		vsock_hdr_encode(&q, &h);
@@ -637,8 +658,9 @@ static void test_hostile_guest(void **state)
 	/* Spoofed src_cid: dropped, no answer. */
 	{
 		struct virtio_vsock_hdr h;
-		struct vsock_pkt q = { .src_cid = 99, .dst_cid = 2, .type = 1,
-				       .op = VIRTIO_VSOCK_OP_REQUEST };
+		struct vsock_pkt q = {
+			.src_cid = 99, .dst_cid = 2, .type = 1, .op = VIRTIO_VSOCK_OP_REQUEST
+		};
 
 		d = t->tx_sent++ % QN;
 		vsock_hdr_encode(&q, &h);
@@ -684,7 +706,8 @@ int main(void)
 		cmocka_unit_test(test_pkt_check),
 		cmocka_unit_test(test_create_errors),
 		cmocka_unit_test_setup_teardown(test_host_initiated, dev_setup, dev_teardown),
-		cmocka_unit_test_setup_teardown(test_no_rx_buffers_then_refill, dev_setup, dev_teardown),
+		cmocka_unit_test_setup_teardown(test_no_rx_buffers_then_refill, dev_setup,
+						dev_teardown),
 		cmocka_unit_test_setup_teardown(test_guest_initiated, dev_setup, dev_teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_guest, dev_setup, dev_teardown),
 	};

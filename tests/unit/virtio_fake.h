@@ -16,8 +16,8 @@
 #include "vmm/devices/virtio/vdev.h"
 #include "vmm/mem.h"
 
-#define FAKE_GPA   0x10000ULL          /* guest RAM starts here: GPA 0 is unmapped */
-#define FAKE_SIZE  0x10000ULL          /* 64 KiB */
+#define FAKE_GPA   0x10000ULL	       /* guest RAM starts here: GPA 0 is unmapped */
+#define FAKE_SIZE  0x10000ULL	       /* 64 KiB */
 #define FAKE_DESC  (FAKE_GPA + 0x0000) /* room for 256 descriptors */
 #define FAKE_AVAIL (FAKE_GPA + 0x1000)
 #define FAKE_USED  (FAKE_GPA + 0x2000)
@@ -50,8 +50,11 @@ static inline int fake_queue(struct fake *f, struct vq *q, uint16_t num, uint64_
 
 	f->q = q;
 	vq_reset(q);
-	q->cfg = (struct vq_cfg){ .num = num, .ready = true, .desc_gpa = FAKE_DESC,
-				  .avail_gpa = FAKE_AVAIL, .used_gpa = FAKE_USED };
+	q->cfg = (struct vq_cfg){ .num = num,
+				  .ready = true,
+				  .desc_gpa = FAKE_DESC,
+				  .avail_gpa = FAKE_AVAIL,
+				  .used_gpa = FAKE_USED };
 	return vq_setup(q, &f->mem, features, &why);
 }
 

@@ -20,7 +20,7 @@ struct vdev;
 
 /* What a device may need from the VM when it is built. */
 struct vmm_dev_env {
-	struct evloop *ev;             /* the shared event loop */
+	struct evloop *ev;	       /* the shared event loop */
 	unsigned int vsock_connect_ms; /* 0: default (SILO_VMM_VSOCK_CONNECT_MS) */
 };
 

@@ -9,9 +9,5 @@ extern const struct vmm_device virtio_blk_device, virtio_rng_device, virtio_ball
 	virtio_vsock_device;
 
 const struct vmm_device *const vmm_devices[] = {
-	&virtio_blk_device,
-	&virtio_rng_device,
-	&virtio_balloon_device,
-	&virtio_vsock_device,
-	NULL,
+	&virtio_blk_device, &virtio_rng_device, &virtio_balloon_device, &virtio_vsock_device, NULL,
 };

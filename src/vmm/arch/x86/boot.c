@@ -20,12 +20,12 @@
 #include "vmm/log.h"
 #include "vmm/mem.h"
 
-#define PAGE_SIZE 4096ULL
-#define HDR_MAGIC 0x53726448 /* "HdrS", boot.rst */
-#define BOOT_FLAG 0xaa55
-#define BZ_ENTRY64_OFFSET 0x200 /* boot.rst: 64-bit entry = load address + 0x200 */
-#define ELF_KERNEL_ALIGN 0x1000000 /* what Firecracker synthesises for ELF boots */
-#define X86_COMMAND_LINE_SIZE 2048 /* arch/x86 COMMAND_LINE_SIZE */
+#define PAGE_SIZE	      4096ULL
+#define HDR_MAGIC	      0x53726448 /* "HdrS", boot.rst */
+#define BOOT_FLAG	      0xaa55
+#define BZ_ENTRY64_OFFSET     0x200	/* boot.rst: 64-bit entry = load address + 0x200 */
+#define ELF_KERNEL_ALIGN      0x1000000 /* what Firecracker synthesises for ELF boots */
+#define X86_COMMAND_LINE_SIZE 2048	/* arch/x86 COMMAND_LINE_SIZE */
 
 _Static_assert(sizeof(struct boot_params) == 4096, "zero page is one page");
 _Static_assert(offsetof(struct boot_params, hdr) == 0x1f1, "setup_header at 0x1f1");
@@ -57,8 +57,8 @@ unsigned int boot_build_e820(struct boot_e820_entry *e, unsigned int max, uint64
 	return n;
 }
 
-int boot_build_cmdline(char *out, size_t cap, const char *base,
-		       const struct virtio_decl *d, unsigned int n, const char *extra)
+int boot_build_cmdline(char *out, size_t cap, const char *base, const struct virtio_decl *d,
+		       unsigned int n, const char *extra)
 {
 	size_t len = 0;
 	int w;
@@ -66,19 +66,19 @@ int boot_build_cmdline(char *out, size_t cap, const char *base,
 	if (cap == 0)
 		return -E2BIG;
 	out[0] = '\0';
-#define APPEND(...)                                                             \
-	do {                                                                    \
-		w = snprintf(out + len, cap - len, __VA_ARGS__);                \
-		if (w < 0 || (size_t)w >= cap - len)                            \
-			goto too_big;                                           \
-		len += (size_t)w;                                               \
+#define APPEND(...)                                              \
+	do {                                                     \
+		w = snprintf(out + len, cap - len, __VA_ARGS__); \
+		if (w < 0 || (size_t)w >= cap - len)             \
+			goto too_big;                            \
+		len += (size_t)w;                                \
 	} while (0)
 	if (base && *base)
 		APPEND("%s", base);
 	/* drivers/virtio/virtio_mmio.c: device=<size>@<base>:<irq>; one per device. */
 	for (unsigned int i = 0; i < n; i++)
-		APPEND("%svirtio_mmio.device=%uK@0x%llx:%u", len ? " " : "",
-		       d[i].size / 1024, (unsigned long long)d[i].base, d[i].gsi);
+		APPEND("%svirtio_mmio.device=%uK@0x%llx:%u", len ? " " : "", d[i].size / 1024,
+		       (unsigned long long)d[i].base, d[i].gsi);
 	if (extra && *extra)
 		APPEND("%s%s", len ? " " : "", extra);
 #undef APPEND
@@ -102,7 +102,7 @@ void boot_fill_zero_page(struct boot_params *bp, const struct boot_kernel *k,
 	h->type_of_loader = 0xff; /* "undefined" boot loader */
 	h->loadflags |= CAN_USE_HEAP;
 	h->heap_end_ptr = 0xfe00; /* only used by real-mode setup code */
-	h->vid_mode = 0xffff;     /* "normal" */
+	h->vid_mode = 0xffff;	  /* "normal" */
 	if (!k->is_bzimage)
 		h->kernel_alignment = ELF_KERNEL_ALIGN;
 	h->cmd_line_ptr = (uint32_t)p->cmdline_gpa;
@@ -113,8 +113,8 @@ void boot_fill_zero_page(struct boot_params *bp, const struct boot_kernel *k,
 		bp->ext_ramdisk_image = (uint32_t)(p->initrd_gpa >> 32);
 		bp->ext_ramdisk_size = (uint32_t)(p->initrd_size >> 32);
 	}
-	bp->e820_entries = (uint8_t)boot_build_e820(bp->e820_table, E820_MAX_ENTRIES_ZEROPAGE,
-						    p->mem_size);
+	bp->e820_entries =
+		(uint8_t)boot_build_e820(bp->e820_table, E820_MAX_ENTRIES_ZEROPAGE, p->mem_size);
 }
 
 /* Read exactly len bytes at off (short files are an error). */
@@ -143,14 +143,15 @@ static int pread_all(int fd, void *buf, size_t len, off_t off)
  * copy-on-write from the page cache (no copy, shared by every VM booting the
  * same file), the tail is read. Falls back to reading everything.
  */
-static int load_range(uint8_t *hva, int fd, off_t off, size_t len, bool map,
-		      size_t *mapped, size_t *copied)
+static int load_range(uint8_t *hva, int fd, off_t off, size_t len, bool map, size_t *mapped,
+		      size_t *copied)
 {
-	size_t whole = map && off % PAGE_SIZE == 0 && (uintptr_t)hva % PAGE_SIZE == 0 ?
-			       len & ~(PAGE_SIZE - 1) : 0;
+	size_t whole = map && off % PAGE_SIZE == 0 && (uintptr_t)hva % PAGE_SIZE == 0
+			       ? len & ~(PAGE_SIZE - 1)
+			       : 0;
 
-	if (whole && mmap(hva, whole, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd,
-			  off) == MAP_FAILED) {
+	if (whole && mmap(hva, whole, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, off) ==
+			     MAP_FAILED) {
 		/* MAP_FIXED failure leaves the old anonymous mapping in place. */
 		whole = 0;
 	}
@@ -159,8 +160,8 @@ static int load_range(uint8_t *hva, int fd, off_t off, size_t len, bool map,
 	return pread_all(fd, hva + whole, len - whole, off + (off_t)whole);
 }
 
-static int load_elf(struct guest_mem *m, int fd, const Elf64_Ehdr *eh, off_t fsize,
-		    bool map, struct boot_kernel *k)
+static int load_elf(struct guest_mem *m, int fd, const Elf64_Ehdr *eh, off_t fsize, bool map,
+		    struct boot_kernel *k)
 {
 	Elf64_Phdr ph[64];
 	uint64_t entry = eh->e_entry;
@@ -168,8 +169,7 @@ static int load_elf(struct guest_mem *m, int fd, const Elf64_Ehdr *eh, off_t fsi
 	int ret;
 
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_machine != EM_X86_64 ||
-	    eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phnum == 0 ||
-	    eh->e_phnum > 64)
+	    eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phnum == 0 || eh->e_phnum > 64)
 		return err_ret(-ENOEXEC, "not an x86-64 ELF kernel");
 	ret = pread_all(fd, ph, eh->e_phnum * sizeof(Elf64_Phdr), (off_t)eh->e_phoff);
 	if (ret)
@@ -216,8 +216,8 @@ static int load_elf(struct guest_mem *m, int fd, const Elf64_Ehdr *eh, off_t fsi
 	return 0;
 }
 
-static int load_bzimage(struct guest_mem *m, int fd, const uint8_t *first, off_t fsize,
-			bool map, struct boot_kernel *k)
+static int load_bzimage(struct guest_mem *m, int fd, const uint8_t *first, off_t fsize, bool map,
+			struct boot_kernel *k)
 {
 	const struct setup_header *h = (const void *)(first + 0x1f1);
 	unsigned int sects = h->setup_sects ? h->setup_sects : 4;
@@ -257,8 +257,7 @@ static int load_bzimage(struct guest_mem *m, int fd, const uint8_t *first, off_t
 	return 0;
 }
 
-int boot_load_kernel(struct guest_mem *m, const char *path, bool allow_map,
-		     struct boot_kernel *k)
+int boot_load_kernel(struct guest_mem *m, const char *path, bool allow_map, struct boot_kernel *k)
 {
 	uint8_t first[1024];
 	struct stat st;
@@ -289,8 +288,7 @@ out:
 }
 
 int boot_load_initrd(struct guest_mem *m, const char *path, bool allow_map,
-		     const struct boot_kernel *k, uint64_t mem_size,
-		     uint64_t *gpa, uint64_t *size)
+		     const struct boot_kernel *k, uint64_t mem_size, uint64_t *gpa, uint64_t *size)
 {
 	uint64_t top = boot_low_ram(mem_size), at;
 	size_t mapped = 0, copied = 0;

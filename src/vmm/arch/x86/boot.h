@@ -16,17 +16,17 @@ struct guest_mem;
 /* What the kernel loader learned; input to the zero-page builder. */
 struct boot_kernel {
 	bool is_bzimage;
-	uint64_t entry;      /* 64-bit entry GPA */
-	uint64_t end;        /* first GPA above the kernel's in-memory footprint */
-	uint32_t initrd_max; /* highest GPA the initrd may end at (inclusive) */
-	uint32_t cmdline_max;/* max cmdline length excl. NUL */
+	uint64_t entry;		 /* 64-bit entry GPA */
+	uint64_t end;		 /* first GPA above the kernel's in-memory footprint */
+	uint32_t initrd_max;	 /* highest GPA the initrd may end at (inclusive) */
+	uint32_t cmdline_max;	 /* max cmdline length excl. NUL */
 	struct setup_header hdr; /* from the bzImage; synthesised for ELF */
-	size_t mapped, copied; /* bytes mmapped from the file / read into RAM */
+	size_t mapped, copied;	 /* bytes mmapped from the file / read into RAM */
 };
 
 /* Where the pieces went in guest memory. */
 struct boot_placement {
-	uint64_t mem_size;  /* total guest RAM bytes */
+	uint64_t mem_size; /* total guest RAM bytes */
 	uint64_t cmdline_gpa;
 	uint64_t initrd_gpa, initrd_size; /* size 0: no initrd */
 };
@@ -49,8 +49,8 @@ unsigned int boot_build_e820(struct boot_e820_entry *e, unsigned int max, uint64
  * Returns the length (excl. NUL) or -E2BIG when it does not fit in cap bytes
  * (incl. NUL). base and extra may be NULL or empty.
  */
-int boot_build_cmdline(char *out, size_t cap, const char *base,
-		       const struct virtio_decl *d, unsigned int n, const char *extra);
+int boot_build_cmdline(char *out, size_t cap, const char *base, const struct virtio_decl *d,
+		       unsigned int n, const char *extra);
 
 /* Fill the zero page for a 64-bit entry (boot.rst "64-bit Boot Protocol"). */
 void boot_fill_zero_page(struct boot_params *bp, const struct boot_kernel *k,
@@ -61,13 +61,11 @@ void boot_fill_zero_page(struct boot_params *bp, const struct boot_kernel *k,
  * at GPA_HIMEM, entry +0x200). With allow_map, page-aligned file ranges are
  * mapped MAP_PRIVATE|MAP_FIXED over guest RAM instead of copied. -errno.
  */
-int boot_load_kernel(struct guest_mem *m, const char *path, bool allow_map,
-		     struct boot_kernel *k);
+int boot_load_kernel(struct guest_mem *m, const char *path, bool allow_map, struct boot_kernel *k);
 
 /* Load the initrd at the top of low RAM, above the kernel. -errno. */
 int boot_load_initrd(struct guest_mem *m, const char *path, bool allow_map,
-		     const struct boot_kernel *k, uint64_t mem_size,
-		     uint64_t *gpa, uint64_t *size);
+		     const struct boot_kernel *k, uint64_t mem_size, uint64_t *gpa, uint64_t *size);
 
 /* Write cmdline and zero page into guest memory. -errno. */
 int boot_write_params(struct guest_mem *m, const struct boot_kernel *k,

@@ -19,11 +19,18 @@
 
 int x86_kvm_open(struct vm *vm)
 {
-	static const struct { int cap; const char *name; } req[] = {
-		{ KVM_CAP_IRQCHIP, "IRQCHIP" },	    { KVM_CAP_PIT2, "PIT2" },
-		{ KVM_CAP_SET_TSS_ADDR, "SET_TSS_ADDR" }, { KVM_CAP_USER_MEMORY, "USER_MEMORY" },
-		{ KVM_CAP_EXT_CPUID, "EXT_CPUID" }, { KVM_CAP_IRQFD, "IRQFD" },
-		{ KVM_CAP_IOEVENTFD, "IOEVENTFD" }, { KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT" },
+	static const struct {
+		int cap;
+		const char *name;
+	} req[] = {
+		{ KVM_CAP_IRQCHIP, "IRQCHIP" },
+		{ KVM_CAP_PIT2, "PIT2" },
+		{ KVM_CAP_SET_TSS_ADDR, "SET_TSS_ADDR" },
+		{ KVM_CAP_USER_MEMORY, "USER_MEMORY" },
+		{ KVM_CAP_EXT_CPUID, "EXT_CPUID" },
+		{ KVM_CAP_IRQFD, "IRQFD" },
+		{ KVM_CAP_IOEVENTFD, "IOEVENTFD" },
+		{ KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT" },
 	};
 	int ret;
 

@@ -15,10 +15,10 @@
 struct mpf {
 	char signature[4]; /* "_MP_" */
 	uint32_t physptr;  /* config table GPA */
-	uint8_t length;    /* in 16-byte units: 1 */
+	uint8_t length;	   /* in 16-byte units: 1 */
 	uint8_t spec_rev;  /* 4 = MP 1.4 */
 	uint8_t checksum;
-	uint8_t feature1;  /* 0: a config table is present */
+	uint8_t feature1; /* 0: a config table is present */
 	uint8_t feature2, feature3, feature4, feature5;
 } __attribute__((packed));
 
@@ -68,8 +68,8 @@ struct mpc_ioapic {
 
 /* §4.3.4/§4.3.5 I/O and local interrupt assignment entries. */
 struct mpc_irq {
-	uint8_t type; /* 3 I/O interrupt, 4 local interrupt */
-	uint8_t irq_type; /* 0 INT, 1 NMI, 3 ExtINT */
+	uint8_t type;	    /* 3 I/O interrupt, 4 local interrupt */
+	uint8_t irq_type;   /* 0 INT, 1 NMI, 3 ExtINT */
 	uint16_t irq_flags; /* 0: conforms to the bus (ISA: edge, active high) */
 	uint8_t src_bus;
 	uint8_t src_bus_irq;
@@ -84,22 +84,22 @@ _Static_assert(sizeof(struct mpc_bus) == 8, "bus entry is 8 bytes");
 _Static_assert(sizeof(struct mpc_ioapic) == 8, "IOAPIC entry is 8 bytes");
 _Static_assert(sizeof(struct mpc_irq) == 8, "interrupt entry is 8 bytes");
 
-#define MP_ENTRY_CPU 0
-#define MP_ENTRY_BUS 1
-#define MP_ENTRY_IOAPIC 2
-#define MP_ENTRY_IOINT 3
-#define MP_ENTRY_LINT 4
-#define MP_IRQ_INT 0
-#define MP_IRQ_NMI 1
-#define MP_IRQ_EXTINT 3
-#define MP_CPU_ENABLED 1
-#define MP_CPU_BSP 2
-#define LAPIC_VERSION 0x14 /* integrated APIC, as KVM reports */
-#define IOAPIC_VERSION 0x11 /* KVM's in-kernel IOAPIC */
-#define ISA_BUS_ID 0
+#define MP_ENTRY_CPU	 0
+#define MP_ENTRY_BUS	 1
+#define MP_ENTRY_IOAPIC	 2
+#define MP_ENTRY_IOINT	 3
+#define MP_ENTRY_LINT	 4
+#define MP_IRQ_INT	 0
+#define MP_IRQ_NMI	 1
+#define MP_IRQ_EXTINT	 3
+#define MP_CPU_ENABLED	 1
+#define MP_CPU_BSP	 2
+#define LAPIC_VERSION	 0x14 /* integrated APIC, as KVM reports */
+#define IOAPIC_VERSION	 0x11 /* KVM's in-kernel IOAPIC */
+#define ISA_BUS_ID	 0
 /* CPU signature for the processor entries: family 6 (informational only). */
 #define MP_CPU_SIGNATURE 0x600
-#define MP_CPU_FEATURES 0x201 /* FPU, APIC */
+#define MP_CPU_FEATURES	 0x201 /* FPU, APIC */
 
 size_t mptable_size(unsigned int nr_cpus)
 {
@@ -150,8 +150,10 @@ int mptable_build(uint8_t *buf, size_t cap, uint64_t gpa, unsigned int nr_cpus)
 	memcpy(p, &bus, sizeof(bus));
 	p += sizeof(bus);
 	entries++;
-	struct mpc_ioapic io = { .type = MP_ENTRY_IOAPIC, .apic_id = ioapic_id,
-				 .apic_ver = IOAPIC_VERSION, .flags = 1,
+	struct mpc_ioapic io = { .type = MP_ENTRY_IOAPIC,
+				 .apic_id = ioapic_id,
+				 .apic_ver = IOAPIC_VERSION,
+				 .flags = 1,
 				 .addr = (uint32_t)GPA_IOAPIC };
 	memcpy(p, &io, sizeof(io));
 	p += sizeof(io);
@@ -159,18 +161,27 @@ int mptable_build(uint8_t *buf, size_t cap, uint64_t gpa, unsigned int nr_cpus)
 	/* Every IOAPIC pin as an ISA IRQ of the same number: covers the legacy
 	 * devices and the virtio GSIs (edge-triggered, as irqfd injects). */
 	for (unsigned int i = 0; i < IOAPIC_PINS; i++) {
-		struct mpc_irq irq = { .type = MP_ENTRY_IOINT, .irq_type = MP_IRQ_INT,
-				       .src_bus = ISA_BUS_ID, .src_bus_irq = (uint8_t)i,
-				       .dst_apic = ioapic_id, .dst_pin = (uint8_t)i };
+		struct mpc_irq irq = { .type = MP_ENTRY_IOINT,
+				       .irq_type = MP_IRQ_INT,
+				       .src_bus = ISA_BUS_ID,
+				       .src_bus_irq = (uint8_t)i,
+				       .dst_apic = ioapic_id,
+				       .dst_pin = (uint8_t)i };
 		memcpy(p, &irq, sizeof(irq));
 		p += sizeof(irq);
 		entries++;
 	}
 	/* LINT0 = ExtINT (PIC), LINT1 = NMI on every LAPIC (matches regs.c). */
-	struct mpc_irq lint0 = { .type = MP_ENTRY_LINT, .irq_type = MP_IRQ_EXTINT,
-				 .src_bus = ISA_BUS_ID, .dst_apic = 0xff, .dst_pin = 0 };
-	struct mpc_irq lint1 = { .type = MP_ENTRY_LINT, .irq_type = MP_IRQ_NMI,
-				 .src_bus = ISA_BUS_ID, .dst_apic = 0xff, .dst_pin = 1 };
+	struct mpc_irq lint0 = { .type = MP_ENTRY_LINT,
+				 .irq_type = MP_IRQ_EXTINT,
+				 .src_bus = ISA_BUS_ID,
+				 .dst_apic = 0xff,
+				 .dst_pin = 0 };
+	struct mpc_irq lint1 = { .type = MP_ENTRY_LINT,
+				 .irq_type = MP_IRQ_NMI,
+				 .src_bus = ISA_BUS_ID,
+				 .dst_apic = 0xff,
+				 .dst_pin = 1 };
 	memcpy(p, &lint0, sizeof(lint0));
 	p += sizeof(lint0);
 	memcpy(p, &lint1, sizeof(lint1));

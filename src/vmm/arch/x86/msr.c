@@ -14,29 +14,36 @@
 #include "vmm/log.h"
 
 /* SDM vol. 4, table 2-2 (architectural MSRs). */
-#define MSR_IA32_TSC 0x10
-#define MSR_IA32_SYSENTER_CS 0x174
+#define MSR_IA32_TSC	      0x10
+#define MSR_IA32_SYSENTER_CS  0x174
 #define MSR_IA32_SYSENTER_ESP 0x175
 #define MSR_IA32_SYSENTER_EIP 0x176
-#define MSR_IA32_MISC_ENABLE 0x1a0
-#define MSR_MTRR_DEF_TYPE 0x2ff
-#define MSR_STAR 0xc0000081
-#define MSR_LSTAR 0xc0000082
-#define MSR_CSTAR 0xc0000083
-#define MSR_SYSCALL_MASK 0xc0000084
-#define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_IA32_MISC_ENABLE  0x1a0
+#define MSR_MTRR_DEF_TYPE     0x2ff
+#define MSR_STAR	      0xc0000081
+#define MSR_LSTAR	      0xc0000082
+#define MSR_CSTAR	      0xc0000083
+#define MSR_SYSCALL_MASK      0xc0000084
+#define MSR_KERNEL_GS_BASE    0xc0000102
 
 #define MISC_ENABLE_FAST_STRING 0x1ULL
-#define MTRR_ENABLE (1ULL << 11)
-#define MTRR_TYPE_WB 6ULL
+#define MTRR_ENABLE		(1ULL << 11)
+#define MTRR_TYPE_WB		6ULL
 
 unsigned int msr_boot_entries(struct kvm_msr_entry *e)
 {
-	static const struct { uint32_t idx; uint64_t val; } boot[MSR_BOOT_COUNT] = {
-		{ MSR_IA32_SYSENTER_CS, 0 },  { MSR_IA32_SYSENTER_ESP, 0 },
-		{ MSR_IA32_SYSENTER_EIP, 0 }, { MSR_STAR, 0 },
-		{ MSR_LSTAR, 0 },	      { MSR_CSTAR, 0 },
-		{ MSR_SYSCALL_MASK, 0 },      { MSR_KERNEL_GS_BASE, 0 },
+	static const struct {
+		uint32_t idx;
+		uint64_t val;
+	} boot[MSR_BOOT_COUNT] = {
+		{ MSR_IA32_SYSENTER_CS, 0 },
+		{ MSR_IA32_SYSENTER_ESP, 0 },
+		{ MSR_IA32_SYSENTER_EIP, 0 },
+		{ MSR_STAR, 0 },
+		{ MSR_LSTAR, 0 },
+		{ MSR_CSTAR, 0 },
+		{ MSR_SYSCALL_MASK, 0 },
+		{ MSR_KERNEL_GS_BASE, 0 },
 		{ MSR_IA32_TSC, 0 },
 		{ MSR_IA32_MISC_ENABLE, MISC_ENABLE_FAST_STRING },
 		/* MTRRs on, default type write-back: no uncached RAM. */

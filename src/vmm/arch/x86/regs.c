@@ -14,17 +14,17 @@
 #include "vmm/log.h"
 #include "vmm/mem.h"
 
-#define X86_CR0_PE 0x1ULL
-#define X86_CR0_PG 0x80000000ULL
-#define X86_CR4_PAE 0x20ULL
-#define EFER_LME 0x100ULL
-#define EFER_LMA 0x400ULL
-#define PTE_P 0x1ULL
-#define PTE_RW 0x2ULL
-#define PTE_PS 0x80ULL
-#define APIC_LVT0 0x350 /* SDM vol. 3 §10.5.1 */
-#define APIC_LVT1 0x360
-#define APIC_MODE_NMI 0x4
+#define X86_CR0_PE	 0x1ULL
+#define X86_CR0_PG	 0x80000000ULL
+#define X86_CR4_PAE	 0x20ULL
+#define EFER_LME	 0x100ULL
+#define EFER_LMA	 0x400ULL
+#define PTE_P		 0x1ULL
+#define PTE_RW		 0x2ULL
+#define PTE_PS		 0x80ULL
+#define APIC_LVT0	 0x350 /* SDM vol. 3 §10.5.1 */
+#define APIC_LVT1	 0x360
+#define APIC_MODE_NMI	 0x4
 #define APIC_MODE_EXTINT 0x7
 
 uint64_t gdt_entry(uint16_t flags, uint32_t base, uint32_t limit)
@@ -59,7 +59,8 @@ void regs_build_gdt(uint64_t gdt[4])
 	gdt[0] = 0;
 	gdt[1] = gdt_entry(0xa09b, 0, 0xfffff); /* code: G, L, P, DPL0, exec/read, accessed */
 	gdt[2] = gdt_entry(0xc093, 0, 0xfffff); /* data: G, DB, P, read/write, accessed */
-	gdt[3] = gdt_entry(0x808b, 0, 0xfffff); /* TSS: busy 64-bit TSS (only for VMX's TR checks) */
+	gdt[3] =
+		gdt_entry(0x808b, 0, 0xfffff); /* TSS: busy 64-bit TSS (only for VMX's TR checks) */
 }
 
 void regs_build_page_tables(uint64_t pml4[512], uint64_t pdpte[512], uint64_t pde[512])

@@ -42,8 +42,16 @@ static void wr_cmd(void *opaque, uint64_t off, const uint8_t *data, uint32_t len
 
 void i8042_bus_devs(struct i8042 *k, struct bus_dev *data, struct bus_dev *cmd)
 {
-	*data = (struct bus_dev){ .name = "i8042-data", .base = PORT_I8042_DATA, .len = 1,
-				  .read = rd, .write = wr_data, .opaque = k };
-	*cmd = (struct bus_dev){ .name = "i8042-cmd", .base = PORT_I8042_CMD, .len = 1,
-				 .read = rd, .write = wr_cmd, .opaque = k };
+	*data = (struct bus_dev){ .name = "i8042-data",
+				  .base = PORT_I8042_DATA,
+				  .len = 1,
+				  .read = rd,
+				  .write = wr_data,
+				  .opaque = k };
+	*cmd = (struct bus_dev){ .name = "i8042-cmd",
+				 .base = PORT_I8042_CMD,
+				 .len = 1,
+				 .read = rd,
+				 .write = wr_cmd,
+				 .opaque = k };
 }

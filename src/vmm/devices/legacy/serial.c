@@ -22,7 +22,7 @@
 
 #include "vmm/bus.h"
 
-#define RX_FIFO 64
+#define RX_FIFO	 64
 #define TX_BATCH 256
 
 struct serial {

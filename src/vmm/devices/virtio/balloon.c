@@ -35,7 +35,7 @@ enum { BQ_INFLATE, BQ_DEFLATE, BQ_REPORTING, BQ_NUM };
 
 /* Linux refuses a reporting queue shorter than PAGE_REPORTING_CAPACITY (32). */
 #define BALLOON_QUEUE_SIZE 64
-#define BALLOON_PAGE 4096u /* §5.5.6: PFNs are in 4096-byte units, whatever the guest's page size */
+#define BALLOON_PAGE	   4096u /* §5.5.6: PFNs are in 4096-byte units, whatever the guest's page size */
 
 struct balloon {
 	struct virtio_balloon_config cfg;
@@ -99,7 +99,8 @@ static void inflate_pfns(struct vdev *vd, const struct vq_elem *e)
 		void *p;
 
 		iov_to_buf(e->iov, e->nr_out, off, &pfn, sizeof(pfn));
-		p = gpa_to_hva(vd->mem, (uint64_t)le32toh(pfn) << VIRTIO_BALLOON_PFN_SHIFT, BALLOON_PAGE);
+		p = gpa_to_hva(vd->mem, (uint64_t)le32toh(pfn) << VIRTIO_BALLOON_PFN_SHIFT,
+			       BALLOON_PAGE);
 		if (!p) {
 			VDEV_STAT(vd, err, 1);
 			vdev_warn(vd, "inflate: pfn %#x outside guest RAM", le32toh(pfn));

@@ -35,7 +35,7 @@
 #include "vmm/log.h"
 
 #define BLK_QUEUE_SIZE 256 /* Firecracker's choice */
-#define SECTOR_SHIFT 9     /* §5.2.6: sector numbers are always 512-byte units */
+#define SECTOR_SHIFT   9   /* §5.2.6: sector numbers are always 512-byte units */
 
 _Static_assert(sizeof(struct virtio_blk_outhdr) == 16, "§5.2.6 request header");
 _Static_assert(offsetof(struct virtio_blk_config, seg_max) == 0x0c, "§5.2.4 config");
@@ -51,9 +51,9 @@ struct pending_flush {
 struct blk {
 	int fd;
 	bool ro;
-	bool dirty;        /* written since the last successful fdatasync */
-	uint64_t syncs;    /* fdatasync calls (metrics; relaxed atomics) */
-	uint64_t flushes;  /* FLUSH requests completed (metrics; relaxed atomics) */
+	bool dirty;	  /* written since the last successful fdatasync */
+	uint64_t syncs;	  /* fdatasync calls (metrics; relaxed atomics) */
+	uint64_t flushes; /* FLUSH requests completed (metrics; relaxed atomics) */
 	/*
 	 * The host failing a guest write or flush (full filesystem, quota,
 	 * I/O error): counted, the first one kept, logged once. Atomics, read
@@ -69,8 +69,8 @@ struct blk {
 	uint64_t capacity; /* sectors */
 	char serial[VIRTIO_BLK_ID_BYTES];
 	struct virtio_blk_config cfg;
-	struct vq_elem elem;             /* the chain being served */
-	struct iovec data[VQ_MAX_SIZE];  /* its data part, header/status cut off */
+	struct vq_elem elem;		/* the chain being served */
+	struct iovec data[VQ_MAX_SIZE]; /* its data part, header/status cut off */
 };
 
 static uint64_t blk_features(struct vdev *vd)
@@ -137,7 +137,8 @@ static int blk_rw(int fd, struct iovec *iov, unsigned int cnt, uint64_t off, boo
 {
 	*done = 0;
 	while (cnt) {
-		ssize_t r = wr ? pwritev(fd, iov, (int)cnt, (off_t)off) : preadv(fd, iov, (int)cnt, (off_t)off);
+		ssize_t r = wr ? pwritev(fd, iov, (int)cnt, (off_t)off)
+			       : preadv(fd, iov, (int)cnt, (off_t)off);
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -310,15 +311,15 @@ static void blk_metrics(struct vdev *vd, FILE *f)
 
 	/* The serial is the guest's, set by disk_create: [a-z0-9-] only, no JSON escaping. */
 	blk_name(b, name);
-	fprintf(f, "{\"disk\":\"%s\",\"flushes\":%llu,\"syncs\":%llu,\"host_errs\":%llu",
-		name,
+	fprintf(f, "{\"disk\":\"%s\",\"flushes\":%llu,\"syncs\":%llu,\"host_errs\":%llu", name,
 		(unsigned long long)__atomic_load_n(&b->flushes, __ATOMIC_RELAXED),
 		(unsigned long long)__atomic_load_n(&b->syncs, __ATOMIC_RELAXED),
 		(unsigned long long)__atomic_load_n(&b->host_errs, __ATOMIC_RELAXED));
 	if (first)
-		fprintf(f, ",\"first_error\":{\"errno\":%d,\"error\":\"%s\",\"op\":\"%s\","
-			"\"time\":%lld}", first & 0xffff, strerror(first & 0xffff),
-			host_op_name(first >> 16),
+		fprintf(f,
+			",\"first_error\":{\"errno\":%d,\"error\":\"%s\",\"op\":\"%s\","
+			"\"time\":%lld}",
+			first & 0xffff, strerror(first & 0xffff), host_op_name(first >> 16),
 			(long long)__atomic_load_n(&b->first_time, __ATOMIC_RELAXED));
 	fputc('}', f);
 }

@@ -19,8 +19,8 @@ struct virtio_host {
 	 * len-byte MMIO register at addr (KVM_IOEVENTFD with DATAMATCH).
 	 * NULL in unit tests: the transport then handles QueueNotify writes itself.
 	 */
-	int (*ioeventfd)(void *opaque, uint64_t addr, uint32_t len, uint64_t datamatch,
-			 int fd, bool assign);
+	int (*ioeventfd)(void *opaque, uint64_t addr, uint32_t len, uint64_t datamatch, int fd,
+			 bool assign);
 	void *opaque;
 	/*
 	 * eventfd wired to the device's GSI with KVM_IRQFD: write 1 to raise the

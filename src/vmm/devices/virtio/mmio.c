@@ -25,12 +25,12 @@
 #include "vmm/evloop.h"
 #include "vmm/log.h"
 
-#define MMIO_MAGIC 0x74726976 /* "virt", §4.2.2 */
-#define MMIO_VERSION 2        /* non-legacy, §4.2.2 */
-#define MMIO_VENDOR 0x4f4c4953 /* "SILO" */
+#define MMIO_MAGIC   0x74726976 /* "virt", §4.2.2 */
+#define MMIO_VERSION 2		/* non-legacy, §4.2.2 */
+#define MMIO_VENDOR  0x4f4c4953 /* "SILO" */
 
 /* What the transport itself offers on top of the device bits (§6). */
-#define TRANSPORT_FEATURES                                                     \
+#define TRANSPORT_FEATURES                                                      \
 	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC) | \
 	 (1ULL << VIRTIO_RING_F_EVENT_IDX))
 
@@ -42,7 +42,7 @@
 struct kick {
 	struct virtio_mmio *t;
 	unsigned int qidx;
-	int fd;        /* eventfd, -1 when the transport traps QueueNotify itself */
+	int fd;	       /* eventfd, -1 when the transport traps QueueNotify itself */
 	bool assigned; /* bound to the QueueNotify register via host->ioeventfd */
 };
 
@@ -50,10 +50,10 @@ struct virtio_mmio {
 	struct virtio_host h;
 	uint64_t base;
 	struct vdev *vd;
-	uint32_t status;      /* driver-visible bits, without NEEDS_RESET */
+	uint32_t status; /* driver-visible bits, without NEEDS_RESET */
 	uint32_t dev_feat_sel, drv_feat_sel, queue_sel;
 	uint64_t drv_features;
-	uint32_t isr;         /* InterruptStatus; atomic */
+	uint32_t isr;		/* InterruptStatus; atomic */
 	bool late_queue_warned; /* logged a queue write after DRIVER_OK */
 	struct kick kick[VIRTIO_MAX_QUEUES];
 };
@@ -192,10 +192,11 @@ static void activate(struct virtio_mmio *t)
 			continue;
 		/* Without the binding the write still traps to us and we forward
 		 * it to the eventfd, so failure costs speed, not correctness. */
-		ret = t->h.ioeventfd(t->h.opaque, t->base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, i,
-				     k->fd, true);
+		ret = t->h.ioeventfd(t->h.opaque, t->base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, i, k->fd,
+				     true);
 		if (ret < 0)
-			log_warn("virtio-%s: ioeventfd for queue %u: errno %d", vd->ops->name, i, -ret);
+			log_warn("virtio-%s: ioeventfd for queue %u: errno %d", vd->ops->name, i,
+				 -ret);
 		else
 			k->assigned = true;
 	}

@@ -84,8 +84,8 @@ void vq_reset(struct vq *q)
 }
 
 /* Append one checked descriptor to the element. */
-static int add_desc(struct vq *q, struct vq_elem *e, const struct vring_desc *d,
-		    uint64_t *out_len, uint64_t *in_len, const char **why)
+static int add_desc(struct vq *q, struct vq_elem *e, const struct vring_desc *d, uint64_t *out_len,
+		    uint64_t *in_len, const char **why)
 {
 	uint64_t addr = le64toh(d->addr);
 	uint32_t len = le32toh(d->len);

@@ -32,8 +32,8 @@ _Static_assert(sizeof(struct vring_used) == 4, "used header is flags+idx");
  * vq_setup() took its checked copy, so a later write cannot resize a live ring.
  */
 struct vq_cfg {
-	uint16_t num;   /* QueueNum chosen by the driver */
-	bool ready;     /* QueueReady */
+	uint16_t num; /* QueueNum chosen by the driver */
+	bool ready;   /* QueueReady */
 	uint64_t desc_gpa, avail_gpa, used_gpa;
 };
 
@@ -42,15 +42,15 @@ struct vq {
 
 	/* Device state, set by vq_setup() from a validated copy of cfg. */
 	bool live;
-	bool indirect;  /* VIRTIO_F_RING_INDIRECT_DESC negotiated */
+	bool indirect;	/* VIRTIO_F_RING_INDIRECT_DESC negotiated */
 	bool event_idx; /* VIRTIO_F_RING_EVENT_IDX negotiated */
-	uint16_t size;  /* validated queue size: every ring index is taken modulo it */
+	uint16_t size;	/* validated queue size: every ring index is taken modulo it */
 	const struct guest_mem *mem;
 	struct vring_desc *desc;
 	struct vring_avail *avail;
 	struct vring_used *used;
-	uint16_t last_avail;     /* next avail ring entry to consume (free running) */
-	uint16_t used_idx;       /* our copy of used->idx (free running) */
+	uint16_t last_avail;	 /* next avail ring entry to consume (free running) */
+	uint16_t used_idx;	 /* our copy of used->idx (free running) */
 	uint16_t signalled_used; /* used_idx when we last decided about an interrupt */
 	bool signalled_valid;
 };

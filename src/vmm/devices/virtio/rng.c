@@ -14,7 +14,7 @@
 #include "vmm/devices/virtio/virtio.h"
 #include "vmm/log.h"
 
-#define RNG_QUEUE_SIZE 64
+#define RNG_QUEUE_SIZE	64
 /* §5.4.6.1 lets us fill less than offered; bound the work one chain can ask for. */
 #define RNG_MAX_PER_REQ (64 * 1024)
 

@@ -127,8 +127,8 @@ void vdev_metrics_json(struct vdev *vd, FILE *f)
 		"{\"device\":\"%s\",\"notify\":%llu,\"irq\":%llu,\"err\":%llu,"
 		"\"reqs\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu,\"yields\":%llu,"
 		"\"needs_reset\":%s",
-		vd->ops->name, M(notify), M(irq), M(err), M(reqs), M(bytes_in), M(bytes_out), M(yields),
-		__atomic_load_n(&vd->needs_reset, __ATOMIC_RELAXED) ? "true" : "false");
+		vd->ops->name, M(notify), M(irq), M(err), M(reqs), M(bytes_in), M(bytes_out),
+		M(yields), __atomic_load_n(&vd->needs_reset, __ATOMIC_RELAXED) ? "true" : "false");
 #undef M
 	if (vd->ops->metrics) {
 		fputs(",\"dev\":", f);
@@ -192,7 +192,8 @@ size_t iov_to_buf(const struct iovec *iov, unsigned int cnt, size_t skip, void *
 	return iov_copy(iov, cnt, skip, buf, len, false);
 }
 
-size_t buf_to_iov(const struct iovec *iov, unsigned int cnt, size_t skip, const void *buf, size_t len)
+size_t buf_to_iov(const struct iovec *iov, unsigned int cnt, size_t skip, const void *buf,
+		  size_t len)
 {
 	/* Only read through buf when to_iov is true. */
 	return iov_copy(iov, cnt, skip, (uint8_t *)(uintptr_t)buf, len, true);

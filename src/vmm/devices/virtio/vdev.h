@@ -30,28 +30,28 @@ struct snap_writer;
 struct snap_reader;
 
 struct virtio_dev_ops {
-	uint32_t device_id;       /* VIRTIO_ID_* (§5) */
-	const char *name;         /* log prefix */
-	unsigned int num_queues;  /* <= VIRTIO_MAX_QUEUES */
-	uint16_t queue_max;       /* QueueNumMax, power of two <= VQ_MAX_SIZE */
-	uint64_t (*features)(struct vdev *);  /* device bits; transport adds its own */
+	uint32_t device_id;		     /* VIRTIO_ID_* (§5) */
+	const char *name;		     /* log prefix */
+	unsigned int num_queues;	     /* <= VIRTIO_MAX_QUEUES */
+	uint16_t queue_max;		     /* QueueNumMax, power of two <= VQ_MAX_SIZE */
+	uint64_t (*features)(struct vdev *); /* device bits; transport adds its own */
 	void (*config_read)(struct vdev *, uint32_t off, void *buf, uint32_t len);
 	void (*config_write)(struct vdev *, uint32_t off, const void *buf, uint32_t len);
-	int (*activate)(struct vdev *);       /* on DRIVER_OK; -errno => NEEDS_RESET */
+	int (*activate)(struct vdev *); /* on DRIVER_OK; -errno => NEEDS_RESET */
 	void (*queue_notify)(struct vdev *, unsigned int qidx); /* lock held */
-	void (*reset)(struct vdev *);         /* lock held; queues already dropped */
-	int (*save)(struct vdev *, struct snap_writer *);       /* NULL: not yet */
-	int (*restore)(struct vdev *, struct snap_reader *);    /* NULL: not yet */
-	void (*destroy)(struct vdev *);       /* free priv (not the vdev) */
+	void (*reset)(struct vdev *);			     /* lock held; queues already dropped */
+	int (*save)(struct vdev *, struct snap_writer *);    /* NULL: not yet */
+	int (*restore)(struct vdev *, struct snap_reader *); /* NULL: not yet */
+	void (*destroy)(struct vdev *);			     /* free priv (not the vdev) */
 	void (*metrics)(struct vdev *, FILE *); /* own counters, one JSON object; NULL: none */
 };
 
 /* Per-device counters (Firecracker metrics.rs style); updated with relaxed atomics. */
 struct virtio_metrics {
 	uint64_t notify;    /* queue notifications handled */
-	uint64_t irq;       /* interrupts raised */
-	uint64_t err;       /* guest errors (malformed rings/requests) + backend errors */
-	uint64_t reqs;      /* chains completed */
+	uint64_t irq;	    /* interrupts raised */
+	uint64_t err;	    /* guest errors (malformed rings/requests) + backend errors */
+	uint64_t reqs;	    /* chains completed */
 	uint64_t bytes_in;  /* bytes the device wrote into guest buffers */
 	uint64_t bytes_out; /* bytes the device consumed from guest buffers */
 	uint64_t yields;    /* wakeups that stopped at VDEV_BUDGET with chains left */
@@ -118,6 +118,7 @@ size_t iov_to_buf(const struct iovec *iov, unsigned int cnt, size_t skip, void *
 /* Bytes [skip, skip+len) of src (cnt entries) as a new iovec array in dst; returns its count. */
 unsigned int iov_slice(const struct iovec *src, unsigned int cnt, size_t skip, size_t len,
 		       struct iovec *dst);
-size_t buf_to_iov(const struct iovec *iov, unsigned int cnt, size_t skip, const void *buf, size_t len);
+size_t buf_to_iov(const struct iovec *iov, unsigned int cnt, size_t skip, const void *buf,
+		  size_t len);
 
 #endif

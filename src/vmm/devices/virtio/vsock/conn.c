@@ -273,7 +273,8 @@ void vsock_conn_guest_pkt(struct vsock_mux *m, struct vsock_conn *c, const struc
 		break;
 	case VIRTIO_VSOCK_OP_SHUTDOWN:
 		if (c->state != VC_ESTABLISHED && c->state != VC_CLOSING) {
-			vsock_mux_guest_err(m, &m->m.bad_pkt, "SHUTDOWN before the stream was open");
+			vsock_mux_guest_err(m, &m->m.bad_pkt,
+					    "SHUTDOWN before the stream was open");
 			vsock_mux_kill(m, c, true);
 			return;
 		}
@@ -427,7 +428,8 @@ uint16_t vsock_conn_rx_next(struct vsock_mux *m, struct vsock_conn *c, uint32_t 
 
 			if (r == 0) {
 				host_eof(m, c);
-			} else if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			} else if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+				   errno != EINTR) {
 				m->m.host_errors++;
 				vsock_mux_kill(m, c, true);
 				return 0;
@@ -452,9 +454,12 @@ uint32_t vsock_conn_rx_fill(struct vsock_mux *m, struct vsock_conn *c, uint16_t 
 {
 	uint32_t len = 0;
 
-	*p = (struct vsock_pkt){ .src_cid = VSOCK_HOST_CID, .dst_cid = m->guest_cid,
-				 .src_port = c->local_port, .dst_port = c->peer_port,
-				 .type = VIRTIO_VSOCK_TYPE_STREAM, .op = op };
+	*p = (struct vsock_pkt){ .src_cid = VSOCK_HOST_CID,
+				 .dst_cid = m->guest_cid,
+				 .src_port = c->local_port,
+				 .dst_port = c->peer_port,
+				 .type = VIRTIO_VSOCK_TYPE_STREAM,
+				 .op = op };
 	switch (op) {
 	case VIRTIO_VSOCK_OP_REQUEST:
 		c->pending &= ~VC_PEND_REQUEST;

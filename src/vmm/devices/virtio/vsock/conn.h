@@ -24,26 +24,26 @@
  * is in transit. Lab, bench/agent.py get of 256 MiB: 22-35 MB/s before,
  * 49-139 MB/s after (docs/lab.md).
  */
-#define VSOCK_CONN_BUF_SIZE (256U * 1024)
+#define VSOCK_CONN_BUF_SIZE	  (256U * 1024)
 #define VSOCK_CREDIT_UPDATE_BYTES VSOCK_MAX_PKT_LEN
-#define VSOCK_CONNECT_TIMEOUT_MS 2000        /* REQUEST / CONNECT line */
-#define VSOCK_SHUTDOWN_TIMEOUT_MS 2000       /* graceful close, then RST */
+#define VSOCK_CONNECT_TIMEOUT_MS  2000 /* REQUEST / CONNECT line */
+#define VSOCK_SHUTDOWN_TIMEOUT_MS 2000 /* graceful close, then RST */
 
 struct vsock_mux;
 
 enum vsock_conn_state {
 	VC_FREE = 0,
-	VC_HANDSHAKE,   /* host client accepted, reading "CONNECT <port>\n" */
-	VC_LOCAL_INIT,  /* REQUEST queued/sent to the guest, waiting for RESPONSE */
-	VC_PEER_INIT,   /* guest REQUEST accepted, RESPONSE queued */
+	VC_HANDSHAKE,  /* host client accepted, reading "CONNECT <port>\n" */
+	VC_LOCAL_INIT, /* REQUEST queued/sent to the guest, waiting for RESPONSE */
+	VC_PEER_INIT,  /* guest REQUEST accepted, RESPONSE queued */
 	VC_ESTABLISHED,
-	VC_CLOSING,     /* full close under way: flush, then RST (deadline armed) */
+	VC_CLOSING, /* full close under way: flush, then RST (deadline armed) */
 };
 
 /* Packets a connection wants to send to the guest (pulled when RX has room). */
-#define VC_PEND_REQUEST        (1U << 0)
+#define VC_PEND_REQUEST	       (1U << 0)
 #define VC_PEND_RESPONSE       (1U << 1)
-#define VC_PEND_RW             (1U << 2)
+#define VC_PEND_RW	       (1U << 2)
 #define VC_PEND_SHUTDOWN       (1U << 3)
 #define VC_PEND_CREDIT_UPDATE  (1U << 4)
 #define VC_PEND_CREDIT_REQUEST (1U << 5)
@@ -83,29 +83,28 @@ void vsock_txbuf_free(struct vsock_txbuf *t);
 struct vsock_conn {
 	enum vsock_conn_state state;
 	int fd;
-	uint32_t gen;            /* bumped on reuse: stale epoll events are ignored */
-	uint32_t local_port;     /* host side port (our src_port) */
-	uint32_t peer_port;      /* guest side port */
-	bool guest_knows;        /* guest saw REQUEST or sent one: kill => RST */
-	bool local_eof;          /* host socket read EOF; SHUTDOWN(SEND) queued/sent */
-	bool hup;                /* host peer closed both directions */
-	bool peer_no_send;       /* guest SHUTDOWN SEND */
-	bool peer_no_rcv;        /* guest SHUTDOWN RCV */
-	bool wr_shut;            /* shutdown(SHUT_WR) done on fd */
-	bool credit_req_sent;    /* CREDIT_REQUEST outstanding */
-	uint32_t shut_flags;     /* flags of the pending SHUTDOWN */
-	uint32_t pending;        /* VC_PEND_* */
-	uint32_t events;         /* epoll interest now registered (0: not in epoll) */
-	uint64_t deadline;       /* CLOCK_MONOTONIC ms, 0 = none */
+	uint32_t gen;	      /* bumped on reuse: stale epoll events are ignored */
+	uint32_t local_port;  /* host side port (our src_port) */
+	uint32_t peer_port;   /* guest side port */
+	bool guest_knows;     /* guest saw REQUEST or sent one: kill => RST */
+	bool local_eof;	      /* host socket read EOF; SHUTDOWN(SEND) queued/sent */
+	bool hup;	      /* host peer closed both directions */
+	bool peer_no_send;    /* guest SHUTDOWN SEND */
+	bool peer_no_rcv;     /* guest SHUTDOWN RCV */
+	bool wr_shut;	      /* shutdown(SHUT_WR) done on fd */
+	bool credit_req_sent; /* CREDIT_REQUEST outstanding */
+	uint32_t shut_flags;  /* flags of the pending SHUTDOWN */
+	uint32_t pending;     /* VC_PEND_* */
+	uint32_t events;      /* epoll interest now registered (0: not in epoll) */
+	uint64_t deadline;    /* CLOCK_MONOTONIC ms, 0 = none */
 	struct vsock_credit cr;
 	struct vsock_txbuf tx;
-	uint8_t line_len;        /* CONNECT line bytes consumed so far */
+	uint8_t line_len; /* CONNECT line bytes consumed so far */
 	char line[33];
-	int hnext;               /* hash chain / free list */
-	int rxprev, rxnext;      /* RX wait list (-1 terminated) */
+	int hnext;	    /* hash chain / free list */
+	int rxprev, rxnext; /* RX wait list (-1 terminated) */
 	bool in_rxq;
 };
-
 
 /* Epoll interest the connection needs now (0 = leave it out of epoll). */
 uint32_t vsock_conn_events(const struct vsock_conn *c);

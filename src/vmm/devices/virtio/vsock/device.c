@@ -25,15 +25,15 @@
 #include "vmm/log.h"
 
 #define VSOCK_QUEUE_SIZE 256 /* Firecracker's */
-#define RXQ 0
-#define TXQ 1
-#define EVQ 2
+#define RXQ		 0
+#define TXQ		 1
+#define EVQ		 2
 
 struct vsock_dev {
 	struct vdev *vd;
 	struct evloop *ev;
-	bool active;        /* DRIVER_OK seen, not reset since */
-	bool tx_stalled;    /* TX stopped because replies could not be queued */
+	bool active;	 /* DRIVER_OK seen, not reset since */
+	bool tx_stalled; /* TX stopped because replies could not be queued */
 	struct vq_elem elem;
 	struct vsock_mux mux;
 };
@@ -90,7 +90,8 @@ static void process_rx(struct vsock_dev *d)
 			break; /* no buffers (wait for the driver's RX kick) or budget spent */
 		/* §5.10.6.2: RX buffers are device-writable and hold a header. */
 		if (e->nr_out || e->in_len < VSOCK_HDR_SIZE) {
-			vdev_needs_reset(vd, "vsock: RX buffer readable or shorter than the header");
+			vdev_needs_reset(vd,
+					 "vsock: RX buffer readable or shorter than the header");
 			break;
 		}
 		len = vsock_mux_rx_fill(&d->mux, &nx, e->iov, e->nr_in, e->in_len);

@@ -24,7 +24,7 @@
 #include "vmm/log.h"
 
 #define KEY_LISTEN (~0ULL)
-#define KEY_TIMER (~0ULL - 1)
+#define KEY_TIMER  (~0ULL - 1)
 
 uint64_t vsock_now_ms(void)
 {
@@ -37,7 +37,8 @@ uint64_t vsock_now_ms(void)
 int vsock_parse_connect(const char *buf, size_t len, uint32_t *port)
 {
 	static const char verb[] = "connect";
-	const char *nl = memchr(buf, '\n', len < VSOCK_CONNECT_LINE_MAX ? len : VSOCK_CONNECT_LINE_MAX);
+	const char *nl =
+		memchr(buf, '\n', len < VSOCK_CONNECT_LINE_MAX ? len : VSOCK_CONNECT_LINE_MAX);
 	size_t i = 0, end, digits = 0;
 	uint64_t v = 0;
 
@@ -191,7 +192,8 @@ void vsock_mux_update(struct vsock_mux *m, struct vsock_conn *c)
 	ev = vsock_conn_events(c);
 	if (ev != c->events) {
 		struct epoll_event e = { .events = ev,
-					 .data.u64 = (uint64_t)c->gen << 32 | (uint32_t)slot_of(m, c) };
+					 .data.u64 =
+						 (uint64_t)c->gen << 32 | (uint32_t)slot_of(m, c) };
 		int op = !c->events ? EPOLL_CTL_ADD : !ev ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
 
 		/* Interest 0 means out of epoll: a hung-up socket would otherwise
@@ -445,7 +447,9 @@ bool vsock_mux_rx_ready(struct vsock_mux *m, struct vsock_rx_next *n)
 		uint16_t op = vsock_conn_rx_next(m, c, &avail);
 
 		if (op) {
-			*n = (struct vsock_rx_next){ .slot = slot_of(m, c), .op = op, .avail = avail };
+			*n = (struct vsock_rx_next){ .slot = slot_of(m, c),
+						     .op = op,
+						     .avail = avail };
 			return true;
 		}
 		rxq_del(m, c); /* nothing after all (or killed: already gone) */
@@ -466,16 +470,20 @@ uint32_t vsock_mux_rx_fill(struct vsock_mux *m, const struct vsock_rx_next *n,
 
 		m->rst_head = (m->rst_head + 1) % VSOCK_RST_RING;
 		m->rst_count--;
-		p = (struct vsock_pkt){ .src_cid = VSOCK_HOST_CID, .dst_cid = m->guest_cid,
-					.src_port = r.local_port, .dst_port = r.peer_port,
-					.type = VIRTIO_VSOCK_TYPE_STREAM, .op = VIRTIO_VSOCK_OP_RST };
+		p = (struct vsock_pkt){ .src_cid = VSOCK_HOST_CID,
+					.dst_cid = m->guest_cid,
+					.src_port = r.local_port,
+					.dst_port = r.peer_port,
+					.type = VIRTIO_VSOCK_TYPE_STREAM,
+					.op = VIRTIO_VSOCK_OP_RST };
 		m->m.rst_to_guest++;
 	} else {
 		struct vsock_conn *c = &m->conns[n->slot];
 		unsigned int dn = iov_slice(iov, cnt > VQ_MAX_SIZE ? VQ_MAX_SIZE : cnt,
-						  VSOCK_HDR_SIZE, space - VSOCK_HDR_SIZE, data);
+					    VSOCK_HDR_SIZE, space - VSOCK_HDR_SIZE, data);
 
-		len = vsock_conn_rx_fill(m, c, n->op, n->avail, &p, data, dn, space - VSOCK_HDR_SIZE);
+		len = vsock_conn_rx_fill(m, c, n->op, n->avail, &p, data, dn,
+					 space - VSOCK_HDR_SIZE);
 		m->m.bytes_to_guest += len;
 		/* Round robin: a busy stream goes to the back of the queue. */
 		if (c->in_rxq) {
@@ -619,15 +627,13 @@ void vsock_mux_metrics_json(const struct vsock_mux *m, FILE *f)
 #define M(x) "\"" #x "\":%llu"
 #define V(x) (unsigned long long)m->m.x
 	fprintf(f,
-		"{" M(conns) "," M(conns_added) "," M(conns_removed) "," M(conn_limit) ","
-		M(pkts_from_guest) "," M(pkts_to_guest) "," M(bytes_from_guest) ","
-		M(bytes_to_guest) "," M(rst_to_guest) "," M(rst_dropped) "," M(credit_updates) ","
-		M(credit_requests) "," M(bad_pkt) "," M(bad_src_cid) "," M(bad_connect_line) ","
-		M(txbuf_overflow) "," M(timeouts) "," M(host_errors) "}",
+		"{" M(conns) "," M(conns_added) "," M(conns_removed) "," M(conn_limit) "," M(pkts_from_guest) "," M(pkts_to_guest) "," M(bytes_from_guest) "," M(bytes_to_guest) "," M(rst_to_guest) "," M(
+			rst_dropped) "," M(credit_updates) "," M(credit_requests) "," M(bad_pkt) "," M(bad_src_cid) "," M(bad_connect_line) "," M(txbuf_overflow) "," M(timeouts) "," M(host_errors) "}",
 		(unsigned long long)m->nr_conns, V(conns_added), V(conns_removed), V(conn_limit),
 		V(pkts_from_guest), V(pkts_to_guest), V(bytes_from_guest), V(bytes_to_guest),
 		V(rst_to_guest), V(rst_dropped), V(credit_updates), V(credit_requests), V(bad_pkt),
-		V(bad_src_cid), V(bad_connect_line), V(txbuf_overflow), V(timeouts), V(host_errors));
+		V(bad_src_cid), V(bad_connect_line), V(txbuf_overflow), V(timeouts),
+		V(host_errors));
 #undef M
 #undef V
 }

@@ -15,9 +15,9 @@
 
 #include "vmm/devices/virtio/vsock/conn.h"
 
-#define VSOCK_MAX_CONNS 1023        /* Firecracker defs::MAX_CONNECTIONS */
-#define VSOCK_HASH_SIZE 1024
-#define VSOCK_RST_RING 2048         /* RSTs for connections that no longer exist */
+#define VSOCK_MAX_CONNS	       1023 /* Firecracker defs::MAX_CONNECTIONS */
+#define VSOCK_HASH_SIZE	       1024
+#define VSOCK_RST_RING	       2048 /* RSTs for connections that no longer exist */
 #define VSOCK_CONNECT_LINE_MAX 32   /* "CONNECT <port>\n", at most 32 bytes (docs/silo-vmm.md) */
 #define VSOCK_LOCAL_PORT_FIRST (1U << 30)
 
@@ -35,19 +35,19 @@ struct vsock_rst {
 };
 
 struct vsock_mux {
-	struct vdev *vd;            /* for vdev_warn/err stats; NULL in pure tests */
+	struct vdev *vd; /* for vdev_warn/err stats; NULL in pure tests */
 	uint64_t guest_cid;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int listen_fd, epfd, timer_fd;
-	bool active;                /* driver is up: accept host clients */
-	uint32_t listen_events;     /* listener interest now registered */
+	bool active;		/* driver is up: accept host clients */
+	uint32_t listen_events; /* listener interest now registered */
 	uint32_t local_port_last;
-	uint64_t timer_at;          /* armed deadline (ms), 0 = disarmed */
-	unsigned int connect_ms;    /* REQUEST / CONNECT line deadline */
+	uint64_t timer_at;	 /* armed deadline (ms), 0 = disarmed */
+	unsigned int connect_ms; /* REQUEST / CONNECT line deadline */
 	unsigned int nr_conns;
 	int free_head;
 	int hash[VSOCK_HASH_SIZE];
-	int rx_head, rx_tail;       /* connections with pending packets */
+	int rx_head, rx_tail; /* connections with pending packets */
 	struct vsock_rst rst[VSOCK_RST_RING];
 	unsigned int rst_head, rst_count;
 	struct vsock_metrics m;
@@ -77,7 +77,7 @@ bool vsock_mux_tx_stalled(const struct vsock_mux *m);
  * writes it into the chain's writable iovecs and returns bytes written.
  */
 struct vsock_rx_next {
-	int slot;      /* -1: an RST from the ring */
+	int slot; /* -1: an RST from the ring */
 	uint16_t op;
 	uint32_t avail;
 };

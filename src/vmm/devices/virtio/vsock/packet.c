@@ -62,20 +62,27 @@ enum vsock_pkt_verdict vsock_pkt_check(const struct vsock_pkt *p, uint64_t guest
 const char *vsock_pkt_verdict_str(enum vsock_pkt_verdict v)
 {
 	switch (v) {
-	case VSOCK_PKT_OK: return "ok";
-	case VSOCK_PKT_BAD_SRC_CID: return "src_cid is not the guest's CID";
-	case VSOCK_PKT_BAD_DST_CID: return "dst_cid is not the host";
-	case VSOCK_PKT_BAD_TYPE: return "socket type is not STREAM";
-	case VSOCK_PKT_BAD_OP: return "unknown op";
-	case VSOCK_PKT_BAD_LEN: return "bad payload length";
+	case VSOCK_PKT_OK:
+		return "ok";
+	case VSOCK_PKT_BAD_SRC_CID:
+		return "src_cid is not the guest's CID";
+	case VSOCK_PKT_BAD_DST_CID:
+		return "dst_cid is not the host";
+	case VSOCK_PKT_BAD_TYPE:
+		return "socket type is not STREAM";
+	case VSOCK_PKT_BAD_OP:
+		return "unknown op";
+	case VSOCK_PKT_BAD_LEN:
+		return "bad payload length";
 	}
 	return "?";
 }
 
 const char *vsock_op_str(uint16_t op)
 {
-	static const char *const names[] = { "INVALID", "REQUEST", "RESPONSE", "RST",
-					     "SHUTDOWN", "RW", "CREDIT_UPDATE", "CREDIT_REQUEST" };
+	static const char *const names[] = { "INVALID",	      "REQUEST",       "RESPONSE",
+					     "RST",	      "SHUTDOWN",      "RW",
+					     "CREDIT_UPDATE", "CREDIT_REQUEST" };
 
 	return op < sizeof(names) / sizeof(names[0]) ? names[op] : "?";
 }

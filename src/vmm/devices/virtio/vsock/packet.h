@@ -12,10 +12,10 @@
 
 _Static_assert(sizeof(struct virtio_vsock_hdr) == 44, "VIRTIO 1.2 §5.10.6: 44-byte packed header");
 
-#define VSOCK_HDR_SIZE ((uint32_t)sizeof(struct virtio_vsock_hdr))
-#define VSOCK_HOST_CID 2ULL             /* §5.10.4: well-known host CID */
-#define VSOCK_MIN_GUEST_CID 3ULL        /* 0..2 are reserved (§5.10.4) */
-#define VSOCK_MAX_PKT_LEN (64U * 1024)  /* Firecracker MAX_PKT_BUF_SIZE; Linux's too */
+#define VSOCK_HDR_SIZE	    ((uint32_t)sizeof(struct virtio_vsock_hdr))
+#define VSOCK_HOST_CID	    2ULL	 /* §5.10.4: well-known host CID */
+#define VSOCK_MIN_GUEST_CID 3ULL	 /* 0..2 are reserved (§5.10.4) */
+#define VSOCK_MAX_PKT_LEN   (64U * 1024) /* Firecracker MAX_PKT_BUF_SIZE; Linux's too */
 
 /* Host-order copy of struct virtio_vsock_hdr. */
 struct vsock_pkt {
