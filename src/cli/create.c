@@ -7,6 +7,63 @@
 
 enum { O_NAME = 256, O_CPUS, O_MEMORY, O_DISK, O_WORKSPACE, O_RM, O_NO_DOCKER, O_WAIT_DOCKER };
 
+/* --cpus, --memory (-m), --disk: 0, or -1 after the one-line error. */
+static int parse_resource(int ch, const char *arg, struct sb_config *cfg)
+{
+	char *end;
+	long n;
+
+	switch (ch) {
+	case O_CPUS:
+		n = strtol(arg, &end, 10);
+		if (*end || end == arg || n < 1 || n > 32) {
+			cli_failf("invalid --cpus '%s': use a number from 1 to 32", arg);
+			return -1;
+		}
+		cfg->cpus = (unsigned)n;
+		return 0;
+	case O_DISK:
+		if (sb_parse_size(arg, &cfg->disk) < 0) {
+			cli_fail();
+			return -1;
+		}
+		if (cfg->disk < SB_MIN_DISK || cfg->disk % 4096 || cfg->disk > (64ull << 40)) {
+			cli_failf("invalid --disk '%s': use a size from 64M to 64T (e.g. 8G)", arg);
+			return -1;
+		}
+		return 0;
+	default: /* -m, --memory */
+		if (sb_parse_size(arg, &cfg->memory) < 0) {
+			cli_fail();
+			return -1;
+		}
+		if (cfg->memory < SB_MIN_MEMORY || cfg->memory % (1 << 20) ||
+		    cfg->memory > (1ull << 40)) {
+			cli_failf("invalid --memory '%s': use whole megabytes from 32M to 1T "
+				  "(e.g. 512M, 2G)",
+				  arg);
+			return -1;
+		}
+		return 0;
+	}
+}
+
+/* What the options together must say; the network policy's text. */
+static int check_create(struct create_opts *o, struct cli_net *net)
+{
+	if (o->cfg.no_docker && o->cfg.wait_docker) {
+		cli_failf("--wait-docker and --no-docker contradict each other: pick one");
+		return -1;
+	}
+	if (cli_net_policy_text(net, &o->cfg.policy) < 0)
+		return -1;
+	if (!o->cfg.policy && o->cfg.npublish) {
+		cli_failf("-p needs a network: --network none publishes nothing");
+		return -1;
+	}
+	return 0;
+}
+
 int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm)
 {
 	static const struct option longs[] = {
@@ -30,7 +87,6 @@ int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm
 	optind = 1;
 	opterr = 0;
 	int ch;
-	char *end;
 	while ((ch = getopt_long(argc, argv, "+e:m:p:", longs, NULL)) != -1) {
 		switch (ch) {
 		case O_NAME:
@@ -38,37 +94,12 @@ int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm
 				goto badname;
 			o->name = optarg;
 			break;
-		case O_CPUS: {
-			long n = strtol(optarg, &end, 10);
-			if (*end || end == optarg || n < 1 || n > 32) {
-				cli_failf("invalid --cpus '%s': use a number from 1 to 32", optarg);
-				goto err;
-			}
-			o->cfg.cpus = (unsigned)n;
-			break;
-		}
+		case O_CPUS:
 		case 'm':
 		case O_MEMORY:
-			if (sb_parse_size(optarg, &o->cfg.memory) < 0)
-				goto fail;
-			if (o->cfg.memory < SB_MIN_MEMORY || o->cfg.memory % (1 << 20) ||
-			    o->cfg.memory > (1ull << 40)) {
-				cli_failf("invalid --memory '%s': use whole megabytes from 32M "
-					  "to 1T (e.g. 512M, 2G)",
-					  optarg);
-				goto err;
-			}
-			break;
 		case O_DISK:
-			if (sb_parse_size(optarg, &o->cfg.disk) < 0)
-				goto fail;
-			if (o->cfg.disk < SB_MIN_DISK || o->cfg.disk % 4096 ||
-			    o->cfg.disk > (64ull << 40)) {
-				cli_failf("invalid --disk '%s': use a size from 64M to 64T "
-					  "(e.g. 8G)",
-					  optarg);
+			if (parse_resource(ch, optarg, &o->cfg) < 0)
 				goto err;
-			}
 			break;
 		case O_WORKSPACE:
 			o->workspace = optarg;
@@ -105,16 +136,8 @@ unknown:
 			goto err;
 		}
 	}
-	if (o->cfg.no_docker && o->cfg.wait_docker) {
-		cli_failf("--wait-docker and --no-docker contradict each other: pick one");
+	if (check_create(o, &net) < 0)
 		goto err;
-	}
-	if (cli_net_policy_text(&net, &o->cfg.policy) < 0)
-		goto err;
-	if (!o->cfg.policy && o->cfg.npublish) {
-		cli_failf("-p needs a network: --network none publishes nothing");
-		goto err;
-	}
 	cli_net_free(&net);
 	return optind;
 badname:

@@ -344,6 +344,65 @@ static void fail(char perr[512], const char *fmt, ...)
 	va_end(ap);
 }
 
+static void add_publish(struct netd *n, const char *spec, char perr[512])
+{
+	const char *why;
+
+	if (n->npub == NETD_MAX_PUBLISH)
+		fail(perr, "at most %d --publish", NETD_MAX_PUBLISH);
+	else if (net_publish_parse(spec, &n->pub[n->npub], &why) < 0)
+		fail(perr, "--publish %s: %s", spec, why);
+	else
+		n->npub++;
+}
+
+/* --ready-fd: checked at once, as the errors after it go there. */
+static void set_ready_fd(const char *arg)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || *end || end == arg || v < 0 || v > INT_MAX || fcntl((int)v, F_GETFD) < 0) {
+		fprintf(stderr, "silo-netd: error: --ready-fd %s: not an open fd\n", arg);
+		exit(2);
+	}
+	ready_fd = (int)v;
+	/* not inherited by anything we might exec (nothing today) */
+	fcntl(ready_fd, F_SETFD, FD_CLOEXEC);
+}
+
+static void set_log_max(struct netd *n, const char *arg, char perr[512])
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || *end || end == arg || v < 1024)
+		fail(perr, "--log-max %s: a byte count of at least 1024", arg);
+	else
+		n->log_max = (size_t)v;
+}
+
+/* What the options together must say. */
+static void check_args(struct netd *n, const char *perr, int argc, char **argv)
+{
+	if (perr[0])
+		die("%s", perr);
+	if (optind < argc)
+		die("unexpected argument '%s' (see --help)", argv[optind]);
+	if (!n->vsock || !n->policy_path || !n->log_path || !n->stats_path)
+		die("--vsock, --policy, --log and --stats are required (see --help)");
+	/* a spec twice would fail as "in use" against ourselves: say why */
+	for (size_t i = 0; i < n->npub; i++)
+		for (size_t k = 0; k < i; k++)
+			if (n->pub[i].host_port == n->pub[k].host_port &&
+			    net_addr_equal(&n->pub[i].host, &n->pub[k].host))
+				die("host port %u is published twice", n->pub[i].host_port);
+}
+
 static void parse_args(struct netd *n, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -358,9 +417,6 @@ static void parse_args(struct netd *n, int argc, char **argv)
 		{ 0 },
 	};
 	char perr[512] = ""; /* the first error, reported once --ready-fd is known */
-	const char *why;
-	char *end;
-	long v;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -378,33 +434,13 @@ static void parse_args(struct netd *n, int argc, char **argv)
 			n->stats_path = optarg;
 			break;
 		case 'P':
-			if (n->npub == NETD_MAX_PUBLISH)
-				fail(perr, "at most %d --publish", NETD_MAX_PUBLISH);
-			else if (net_publish_parse(optarg, &n->pub[n->npub], &why) < 0)
-				fail(perr, "--publish %s: %s", optarg, why);
-			else
-				n->npub++;
+			add_publish(n, optarg, perr);
 			break;
 		case 'r':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || v < 0 || v > INT_MAX ||
-			    fcntl((int)v, F_GETFD) < 0) {
-				fprintf(stderr, "silo-netd: error: --ready-fd %s: not an open fd\n",
-					optarg);
-				exit(2);
-			}
-			ready_fd = (int)v;
-			/* not inherited by anything we might exec (nothing today) */
-			fcntl(ready_fd, F_SETFD, FD_CLOEXEC);
+			set_ready_fd(optarg);
 			break;
 		case 'm':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || v < 1024)
-				fail(perr, "--log-max %s: a byte count of at least 1024", optarg);
-			else
-				n->log_max = (size_t)v;
+			set_log_max(n, optarg, perr);
 			break;
 		case 'h':
 			usage(stdout);
@@ -415,38 +451,17 @@ static void parse_args(struct netd *n, int argc, char **argv)
 			break;
 		}
 	}
-	if (perr[0])
-		die("%s", perr);
-	if (optind < argc)
-		die("unexpected argument '%s' (see --help)", argv[optind]);
-	if (!n->vsock || !n->policy_path || !n->log_path || !n->stats_path)
-		die("--vsock, --policy, --log and --stats are required (see --help)");
-	/* a spec twice would fail as "in use" against ourselves: say why */
-	for (size_t i = 0; i < n->npub; i++)
-		for (size_t k = 0; k < i; k++)
-			if (n->pub[i].host_port == n->pub[k].host_port &&
-			    net_addr_equal(&n->pub[i].host, &n->pub[k].host))
-				die("host port %u is published twice", n->pub[i].host_port);
+	check_args(n, perr, argc, argv);
 }
 
-int main(int argc, char **argv)
+/* Signals are read from a signalfd in the main thread only; every thread
+ * created later inherits the blocked mask. A dead peer must be EPIPE, never
+ * SIGPIPE. Returns the signalfd. */
+static int block_signals(void)
 {
-	static struct netd n = { .log_fd = -1, .log_max = NETD_LOG_MAX };
-	struct pollfd pf[1 + L_NFIXED + NETD_MAX_PUBLISH];
 	sigset_t sigs;
-	uint64_t seed;
-	char err[1024];
-	int sfd, r;
+	int sfd;
 
-	parse_args(&n, argc, argv);
-	pthread_rwlock_init(&n.policy_lock, NULL);
-	pthread_mutex_init(&n.pool_lock, NULL);
-	pthread_mutex_init(&n.log_lock, NULL);
-	pthread_mutex_init(&n.resolve_lock, NULL);
-
-	/* Signals are read from a signalfd in this thread only; every
-         * thread created later inherits the blocked mask. A dead peer
-         * must be EPIPE, never SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGHUP);
@@ -456,38 +471,99 @@ int main(int argc, char **argv)
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	if (sfd < 0)
 		die("signalfd: %s", strerror(errno));
+	return sfd;
+}
 
-	n.policy = load_policy(n.policy_path, NULL, err, sizeof(err));
-	if (!n.policy)
+/* Everything before the first connection: the policy, the pool, the
+ * resolver's table, the log and stats, the listeners, the threads. Any
+ * failure is one line on the ready fd and exit 1. */
+static void setup(struct netd *n)
+{
+	struct in_addr base = { .s_addr = htonl(POOL_DEFAULT_BASE) };
+	uint64_t seed;
+	char err[1024];
+	int r;
+
+	n->policy = load_policy(n->policy_path, NULL, err, sizeof(err));
+	if (!n->policy)
 		die("%s", err);
-	if ((r = netd_host_addrs(n.policy)) < 0)
+	if ((r = netd_host_addrs(n->policy)) < 0)
 		die("getifaddrs: %s", strerror(-r));
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed) ||
-	    getrandom(&n.resolve_seed, sizeof(n.resolve_seed), 0) != sizeof(n.resolve_seed))
+	    getrandom(&n->resolve_seed, sizeof(n->resolve_seed), 0) != sizeof(n->resolve_seed))
 		die("getrandom: %s", strerror(errno));
-	if (!(n.resolved = calloc(NETD_RESOLVE_SLOTS, sizeof(*n.resolved))))
+	if (!(n->resolved = calloc(NETD_RESOLVE_SLOTS, sizeof(*n->resolved))))
 		die("out of memory");
-	struct in_addr base = { .s_addr = htonl(POOL_DEFAULT_BASE) };
-	if ((r = pool_init(&n.pool, base, POOL_DEFAULT_PREFIX, POOL_DEFAULT_CAPACITY, seed)) < 0)
+	if ((r = pool_init(&n->pool, base, POOL_DEFAULT_PREFIX, POOL_DEFAULT_CAPACITY, seed)) < 0)
 		die("synthetic address pool: %s", strerror(-r));
-	if ((r = netd_log_open(&n)) < 0)
-		die("cannot open log %s: %s", n.log_path, strerror(-r));
-	if ((r = netd_stats_write(&n)) < 0)
-		die("cannot write stats %s: %s", n.stats_path, strerror(-r));
+	if ((r = netd_log_open(n)) < 0)
+		die("cannot open log %s: %s", n->log_path, strerror(-r));
+	if ((r = netd_stats_write(n)) < 0)
+		die("cannot write stats %s: %s", n->stats_path, strerror(-r));
 
 	/* Publish ports first: they are the likely failure (a port in use),
-         * and then no Unix socket was created yet. */
-	for (size_t i = 0; i < n.npub; i++)
-		listen_tcp(&n, i);
-	listen_unix(&n, WIRE_PORT_CONNECT, L_CONNECT);
-	listen_unix(&n, WIRE_PORT_DNS, L_DNS);
+	 * and then no Unix socket was created yet. */
+	for (size_t i = 0; i < n->npub; i++)
+		listen_tcp(n, i);
+	listen_unix(n, WIRE_PORT_CONNECT, L_CONNECT);
+	listen_unix(n, WIRE_PORT_DNS, L_DNS);
 
-	/* after the signal mask: the thread must not take SIGTERM */
-	if ((r = netd_stats_start(&n)) < 0)
+	/* after block_signals: the threads must not take SIGTERM */
+	if ((r = netd_stats_start(n)) < 0)
 		die("cannot start the stats thread: %s", strerror(-r));
-	if ((r = workers_init(&n.workers, NETD_MAX_CONNS, NETD_IDLE_WORKERS, NETD_STACK_SIZE,
+	if ((r = workers_init(&n->workers, NETD_MAX_CONNS, NETD_IDLE_WORKERS, NETD_STACK_SIZE,
 			      NETD_WORKER_IDLE_MS)) < 0)
 		die("cannot set up the connection threads: %s", strerror(-r));
+}
+
+/* Accept and hand out connections, reload on SIGHUP; returns on SIGTERM
+ * or SIGINT. */
+static void serve(struct netd *n, int sfd)
+{
+	struct pollfd pf[1 + L_NFIXED + NETD_MAX_PUBLISH];
+
+	pf[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	for (size_t i = 0; i < nlis; i++)
+		pf[1 + i] = (struct pollfd){ .fd = lis[i].fd, .events = POLLIN };
+	for (;;) {
+		if (poll(pf, 1 + nlis, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		if (pf[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo != SIGHUP) {
+					netd_log_event(n, "stop netd - - signal %u", si.ssi_signo);
+					return;
+				}
+				reload(n);
+			}
+		}
+		for (size_t i = 0; i < nlis; i++) {
+			if (!(pf[1 + i].revents & POLLIN))
+				continue;
+			int fd = accept4(lis[i].fd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd < 0)
+				continue; /* EMFILE, ECONNABORTED: try again later */
+			spawn(n, fd, lis[i].kind);
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct netd n = { .log_fd = -1, .log_max = NETD_LOG_MAX };
+	int sfd;
+
+	parse_args(&n, argc, argv);
+	pthread_rwlock_init(&n.policy_lock, NULL);
+	pthread_mutex_init(&n.pool_lock, NULL);
+	pthread_mutex_init(&n.log_lock, NULL);
+	pthread_mutex_init(&n.resolve_lock, NULL);
+	sfd = block_signals();
+	setup(&n);
 
 	netd_log_event(&n, "start netd - - mode %s, %zu rules, %zu host addresses, %zu published",
 		       net_mode_name(n.policy->mode), n.policy->nrules, n.policy->nhost, n.npub);
@@ -498,42 +574,13 @@ int main(int argc, char **argv)
 		close(ready_fd);
 		ready_fd = -1;
 	}
+	serve(&n, sfd);
 
-	pf[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-	for (size_t i = 0; i < nlis; i++)
-		pf[1 + i] = (struct pollfd){ .fd = lis[i].fd, .events = POLLIN };
-	for (;;) {
-		if (poll(pf, 1 + nlis, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (pf[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				if (si.ssi_signo == SIGHUP) {
-					reload(&n);
-				} else {
-					netd_log_event(&n, "stop netd - - signal %u", si.ssi_signo);
-					break;
-				}
-			}
-		}
-		for (size_t i = 0; i < nlis; i++) {
-			if (!(pf[1 + i].revents & POLLIN))
-				continue;
-			int fd = accept4(lis[i].fd, NULL, NULL, SOCK_CLOEXEC);
-			if (fd < 0)
-				continue; /* EMFILE, ECONNABORTED: try again later */
-			spawn(&n, fd, lis[i].kind);
-		}
-	}
 	for (size_t i = 0; i < nlis; i++)
 		if (lis[i].path[0])
 			unlink(lis[i].path);
 	netd_stats_write(&n); /* the changes of the last interval */
-	netd_stats_write(&n); /* the changes of the last interval */
 	/* connection threads are cut off with the process: the guest sees
-         * its streams end, which it would at a VM stop anyway */
+	 * its streams end, which it would at a VM stop anyway */
 	return 0;
 }

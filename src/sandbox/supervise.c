@@ -115,83 +115,111 @@ struct netd_opts {
 	int npublish;
 };
 
-/* Start silo-netd and wait for its "ready" line. Returns its pid, or -1
- * with the reason in why (its own "error: ..." line when it gave one). */
-static int start_netd(const char *rundir, const struct netd_opts *o, char *why, size_t n)
-{
+/* The broker's files, named under rundir and the sandbox's dir. */
+struct netd_files {
 	char vsock[SB_PATH_MAX], policy[SB_PATH_MAX], log[SB_PATH_MAX], stats[SB_PATH_MAX];
 	char fdnum[16];
-	int ready[2];
-	if (sb_path(vsock, "%s/vsock.sock", rundir) < 0 ||
-	    sb_path(policy, "%s/%s", o->dir, SB_POLICY_FILE) < 0 ||
-	    sb_path(log, "%s/%s", o->dir, SB_NET_LOG) < 0 ||
-	    sb_path(stats, "%s/%s", rundir, SB_NET_STATS) < 0 || pipe2(ready, O_CLOEXEC) < 0) {
-		snprintf(why, n, "cannot set up the network broker: %s", strerror(errno));
-		return -1;
-	}
-	snprintf(fdnum, sizeof(fdnum), "%d", ready[1]);
-	const char *argv[16 + 2 * SB_PUBLISH_MAX];
+};
+
+/* silo-netd's argv (docs/network.md "The broker"); --ready-fd last, as
+ * silo-netd reports errors in the arguments before it there too. */
+static void netd_argv(const struct netd_opts *o, const struct netd_files *f, const char **argv)
+{
 	int a = 0;
+
 	argv[a++] = o->path;
 	argv[a++] = "--vsock";
-	argv[a++] = vsock;
+	argv[a++] = f->vsock;
 	argv[a++] = "--policy";
-	argv[a++] = policy;
+	argv[a++] = f->policy;
 	argv[a++] = "--log";
-	argv[a++] = log;
+	argv[a++] = f->log;
 	argv[a++] = "--stats";
-	argv[a++] = stats;
+	argv[a++] = f->stats;
 	for (int i = 0; i < o->npublish; i++) {
 		argv[a++] = "--publish";
 		argv[a++] = o->publish[i];
 	}
-	/* last: silo-netd reports errors in the arguments before it, too */
 	argv[a++] = "--ready-fd";
-	argv[a++] = fdnum;
+	argv[a++] = f->fdnum;
 	argv[a] = NULL;
-	pid_t parent = getpid();
-	int pid = fork();
-	if (pid == 0) {
-		/* gone with us, even by SIGKILL: no broker outlives its VM */
-		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
-			_exit(125);
-		signal(SIGHUP, SIG_DFL);
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		if (fcntl(ready[1], F_SETFD, 0) < 0)
-			_exit(125);
-		execv(o->path, (char **)argv);
-		dprintf(ready[1], "error: cannot execute %s: %s\n", o->path, strerror(errno));
-		_exit(127);
-	}
-	close(ready[1]);
-	if (pid < 0) {
-		snprintf(why, n, "cannot start the network broker: %s", strerror(errno));
-		close(ready[0]);
-		return -1;
-	}
-	char line[400];
+}
+
+/* The child's side of the fork: dies with us, reports an exec failure on
+ * the ready pipe. */
+static void exec_netd(pid_t parent, const char *path, const char **argv, int ready)
+{
+	/* gone with us, even by SIGKILL: no broker outlives its VM */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+		_exit(125);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	if (fcntl(ready, F_SETFD, 0) < 0)
+		_exit(125);
+	execv(path, (char **)argv);
+	dprintf(ready, "error: cannot execute %s: %s\n", path, strerror(errno));
+	_exit(127);
+}
+
+/* The first line on fd within NETD_READY_MS, without its newline; its
+ * length (0: nothing came). */
+static size_t read_ready_line(int fd, char *line, size_t size)
+{
 	size_t len = 0;
-	struct pollfd p = { .fd = ready[0], .events = POLLIN };
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
 	for (;;) {
 		int r = poll(&p, 1, NETD_READY_MS);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			break;
-		ssize_t k = read(ready[0], line + len, sizeof(line) - 1 - len);
+		ssize_t k = read(fd, line + len, size - 1 - len);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0)
 			break;
 		len += (size_t)k;
-		if (memchr(line, '\n', len) || len == sizeof(line) - 1)
+		if (memchr(line, '\n', len) || len == size - 1)
 			break;
 	}
-	close(ready[0]);
 	line[len] = 0;
 	line[strcspn(line, "\r\n")] = 0;
+	return len;
+}
+
+/* Start silo-netd and wait for its "ready" line. Returns its pid, or -1
+ * with the reason in why (its own "error: ..." line when it gave one). */
+static int start_netd(const char *rundir, const struct netd_opts *o, char *why, size_t n)
+{
+	struct netd_files f;
+	const char *argv[16 + 2 * SB_PUBLISH_MAX];
+	char line[400];
+	int ready[2];
+
+	if (sb_path(f.vsock, "%s/vsock.sock", rundir) < 0 ||
+	    sb_path(f.policy, "%s/%s", o->dir, SB_POLICY_FILE) < 0 ||
+	    sb_path(f.log, "%s/%s", o->dir, SB_NET_LOG) < 0 ||
+	    sb_path(f.stats, "%s/%s", rundir, SB_NET_STATS) < 0 || pipe2(ready, O_CLOEXEC) < 0) {
+		snprintf(why, n, "cannot set up the network broker: %s", strerror(errno));
+		return -1;
+	}
+	snprintf(f.fdnum, sizeof(f.fdnum), "%d", ready[1]);
+	netd_argv(o, &f, argv);
+	pid_t parent = getpid();
+	int pid = fork();
+	if (pid == 0)
+		exec_netd(parent, o->path, argv, ready[1]);
+	close(ready[1]);
+	if (pid < 0) {
+		snprintf(why, n, "cannot start the network broker: %s", strerror(errno));
+		close(ready[0]);
+		return -1;
+	}
+	size_t len = read_ready_line(ready[0], line, sizeof(line));
+	close(ready[0]);
 	if (!strcmp(line, "ready"))
 		return pid;
 	kill(pid, SIGKILL);
@@ -254,62 +282,67 @@ static void write_exit(const char *rundir, int code, int sig, const char *line)
 		unlink(f);
 }
 
-void sb_supervise_main(int argc, char **argv)
+/* "[--fsize N] [--netd PATH --net-dir DIR [--publish SPEC]...] -- VMM ARGV":
+ * the index of the VMM's argv in argv; a malformed line exits 125 (it
+ * comes from silo itself, never from a user). */
+static int parse_supervise_args(int argc, char **argv, unsigned long long *fsize,
+				struct netd_opts *netd)
 {
-	const char *rundir = argc > 0 ? argv[0] : NULL;
-	unsigned long long fsize = 0;
-	struct netd_opts netd = { 0 };
 	int i = 1;
+
 	while (i + 1 < argc && strcmp(argv[i], "--")) {
 		const char *opt = argv[i], *val = argv[i + 1];
 		if (!strcmp(opt, "--fsize")) {
 			char *end;
 			errno = 0;
-			fsize = strtoull(val, &end, 10);
-			if (errno || *end || !fsize)
+			*fsize = strtoull(val, &end, 10);
+			if (errno || *end || !*fsize)
 				_exit(125);
 		} else if (!strcmp(opt, "--netd")) {
-			netd.path = val;
+			netd->path = val;
 		} else if (!strcmp(opt, "--net-dir")) {
-			netd.dir = val;
-		} else if (!strcmp(opt, "--publish") && netd.npublish < SB_PUBLISH_MAX) {
-			netd.publish[netd.npublish++] = val;
+			netd->dir = val;
+		} else if (!strcmp(opt, "--publish") && netd->npublish < SB_PUBLISH_MAX) {
+			netd->publish[netd->npublish++] = val;
 		} else {
 			_exit(125);
 		}
 		i += 2;
 	}
-	if (i + 1 >= argc || strcmp(argv[i], "--") || (netd.path && !netd.dir))
+	if (i + 1 >= argc || strcmp(argv[i], "--") || (netd->path && !netd->dir))
 		_exit(125);
-	char **vmm_argv = argv + i + 1;
-	int vmm_argc = argc - i - 1;
+	return i + 1;
+}
 
-	struct sigaction sa = { .sa_handler = forward };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
-	write_pid(rundir, "supervisor.pid", getpid());
+/* The broker before the VM; if it cannot start, the start ends here with
+ * its reason as the exit record. Returns its pid (0: no network). */
+static int supervise_netd(const char *rundir, const struct netd_opts *netd)
+{
+	char why[400], line[420 + 16];
+	int pid;
 
-	int netd_pid = 0;
-	if (netd.path) {
-		char why[400], line[420 + 16];
-		netd_pid = start_netd(rundir, &netd, why, sizeof(why));
-		if (netd_pid < 0) {
-			dprintf(STDERR_FILENO, "silo: network: %s\n", why);
-			snprintf(line, sizeof(line), "network: %s", why);
-			remove_sockets(rundir);
-			/* as silo-vmm's own host set-up failures: no guest ran */
-			write_exit(rundir, VMM_EXIT_SETUP, 0, line);
-			_exit(0);
-		}
-		write_pid(rundir, SB_NETD_PID, netd_pid);
+	if (!netd->path)
+		return 0;
+	pid = start_netd(rundir, netd, why, sizeof(why));
+	if (pid < 0) {
+		dprintf(STDERR_FILENO, "silo: network: %s\n", why);
+		snprintf(line, sizeof(line), "network: %s", why);
+		remove_sockets(rundir);
+		/* as silo-vmm's own host set-up failures: no guest ran */
+		write_exit(rundir, VMM_EXIT_SETUP, 0, line);
+		_exit(0);
 	}
+	write_pid(rundir, SB_NETD_PID, pid);
+	return pid;
+}
 
+/* Run silo-vmm to its end; its status and the reason it gave. */
+static void run_vmm(const char *rundir, char **vmm_argv, int vmm_argc, unsigned long long fsize,
+		    int *code, int *sig, char *line, size_t len)
+{
 	/* Non-blocking read end: a process silo-vmm left behind holding
-         * the write end must not keep us from writing the record. */
-	int exit_pipe[2];
+	 * the write end must not keep us from writing the record. */
+	int exit_pipe[2], status;
 	if (pipe2(exit_pipe, O_CLOEXEC) < 0 || fcntl(exit_pipe[0], F_SETFL, O_NONBLOCK) < 0)
 		_exit(125);
 	int pid = fork();
@@ -320,24 +353,45 @@ void sb_supervise_main(int argc, char **argv)
 	close(exit_pipe[1]);
 	vmm_pid = pid;
 	write_pid(rundir, "vmm.pid", pid);
-
-	int status;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	vmm_pid = 0;
 
-	char line[200];
-	int code = -1, sig = 0;
+	*code = -1;
+	*sig = 0;
 	if (WIFSIGNALED(status)) {
-		sig = WTERMSIG(status);
-		snprintf(line, sizeof(line), "killed by signal %d", sig);
+		*sig = WTERMSIG(status);
+		snprintf(line, len, "killed by signal %d", *sig);
 		dprintf(STDERR_FILENO, "silo: silo-vmm %s\n", line);
 	} else {
-		code = WEXITSTATUS(status);
-		read_reason(exit_pipe[0], line, sizeof(line));
+		*code = WEXITSTATUS(status);
+		read_reason(exit_pipe[0], line, len);
 		if (!line[0])
-			snprintf(line, sizeof(line), "exit code %d", code);
+			snprintf(line, len, "exit code %d", *code);
 	}
+}
+
+void sb_supervise_main(int argc, char **argv)
+{
+	const char *rundir = argc > 0 ? argv[0] : NULL;
+	unsigned long long fsize = 0;
+	struct netd_opts netd = { 0 };
+	int at = parse_supervise_args(argc, argv, &fsize, &netd);
+
+	struct sigaction sa = { .sa_handler = forward };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	write_pid(rundir, "supervisor.pid", getpid());
+
+	int netd_pid = supervise_netd(rundir, &netd);
+	char line[200];
+	int code, sig;
+	run_vmm(rundir, argv + at, argc - at, fsize, &code, &sig, line, sizeof(line));
+	/* the order of the end: no broker, no sockets, then the record
+	 * (a live exit record means nothing is listening) */
 	if (netd_pid > 0)
 		stop_netd(netd_pid);
 	remove_sockets(rundir);
