@@ -139,7 +139,8 @@ def test_path_search(agent, tmp_path):
 def test_env_cwd_user(agent):
     r = run(agent, "exec", "-e", "FOO=bar baz", "-w", "/tmp", "--", "sh", "-c",
             'echo "$FOO"; pwd; id -u', check=0)
-    assert r.stdout.decode().split("\n")[:2] == ["bar baz", "/tmp"]
+    # the agent runs as the test; with no -u the command runs as the agent
+    assert r.stdout.decode().split("\n")[:3] == ["bar baz", "/tmp", str(os.getuid())]
     if os.getuid() == 0:
         r = run(agent, "exec", "-u", "65534:65534", "--", "id", "-u", check=0)
         assert r.stdout == b"65534\n"
