@@ -53,7 +53,13 @@ SILO = BUILD / "silo"
 # Hang guards, not performance assertions: nested KVM under TCG is slow.
 CMD_TIMEOUT = int(os.environ.get("SOAK_CMD_TIMEOUT", "400"))
 AGENT_TIMEOUT = 20          # SILO_AGENT_TIMEOUT for every silo command of the soak
-SETTLE_TIMEOUT = 30         # a supervisor's clean-up after its VMM died (hang guard)
+# A supervisor's clean-up after its VMM died (a hang guard): it stops
+# silo-netd and waits for it to exit, which waits for any write silo-netd
+# has in flight, e.g. to net.log on the data filesystem. While another slot
+# fills that filesystem, such a write waits for the filler's gigabytes to
+# reach the disk (ext4 ENOSPC retries force a journal commit), which took
+# over 30 s in a CI run in the lab.
+SETTLE_TIMEOUT = 240
 RM_TIMEOUT = 60             # "rm -f always succeeds within seconds" (hang guard)
 MARK = "/var/tmp/soak-mark"
 
@@ -163,8 +169,9 @@ class Soak:
         st = self.ls()
         # A dead silo-vmm's supervisor still has to stop silo-netd, remove
         # the sockets and write the exit record: until then `silo ls` says
-        # running (its processes are there). Under load that takes seconds;
-        # only a sandbox that stays "running" without its VMM is wrong.
+        # running (its processes are there). Under load that takes seconds
+        # (SETTLE_TIMEOUT); only a sandbox that stays "running" without its
+        # VMM is wrong.
         end = time.monotonic() + SETTLE_TIMEOUT
         while st is not None and self.vmm_gone(st, name) and time.monotonic() < end:
             time.sleep(0.5)
