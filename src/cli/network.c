@@ -125,6 +125,12 @@ int cmd_net(struct cli *c, int argc, char **argv)
 		sb_close(&sb);
 		return cli_fail();
 	}
+	/* Before the first line goes out: whoever reads it may press Ctrl-C
+	 * at once (and a shell's background job starts with SIGINT ignored). */
+	if (follow) {
+		signal(SIGINT, on_int);
+		signal(SIGTERM, on_int);
+	}
 	int fd = open(old, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0) {
 		drain(fd);
@@ -139,8 +145,6 @@ int cmd_net(struct cli *c, int argc, char **argv)
 		sb_close(&sb);
 		return 0;
 	}
-	signal(SIGINT, on_int);
-	signal(SIGTERM, on_int);
 	while (!interrupted && sb_exists(sb.dir)) {
 		usleep(200 * 1000);
 		struct stat now, cur;

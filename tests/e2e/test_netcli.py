@@ -134,8 +134,11 @@ def test_net_log_follow_through_rotation_and_removal(env):
 def test_net_log_follow_ends_on_ctrl_c(env):
     silo(env, "create", "--name", "c", check=0)
     (sbdir(env, "c") / "net.log").write_text("x\n")
+    # started as a shell's background job is (SIGINT ignored, as in CI's
+    # parallel lanes): silo must take Ctrl-C from its first line on
     p = subprocess.Popen([str(BUILD / "silo"), "net", "log", "-f", "c"], env=env,
-                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         read_until(p, b"x\n")
         p.send_signal(signal.SIGINT)
