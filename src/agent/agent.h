@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/types.h>
 
 #include "proto/contract.h"
@@ -19,6 +20,14 @@
 
 /* Log one line to stderr (the console when PID 1), prefixed "silo-init: ". */
 void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* CLOCK_MONOTONIC in milliseconds. */
+static inline int64_t agent_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Per-connection handlers. Each runs in its own forked process, owns the
  * stream fd and returns when the operation is over (the caller closes).

@@ -60,13 +60,6 @@ struct sess {
 	int64_t last_out_ms;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool all_digits(const char *s)
 {
 	if (!*s)
@@ -433,7 +426,7 @@ static void reap(struct sess *s, int flags)
 	if (p == s->pid) {
 		s->exited = true;
 		s->status = st;
-		s->last_out_ms = now_ms();
+		s->last_out_ms = agent_now_ms();
 	}
 }
 
@@ -517,7 +510,7 @@ static bool pump_out(struct sess *s, int fd, uint16_t type)
 	if (n <= 0) /* EOF, or EIO from a pty master once the slave is gone */
 		return false;
 	proto_enc_bytes(&s->out.b, type, buf, (uint32_t)n);
-	s->last_out_ms = now_ms();
+	s->last_out_ms = agent_now_ms();
 	return true;
 }
 
@@ -657,7 +650,7 @@ static void session_loop(struct sess *s)
 		feed_stdin(s);
 		if (proto_wq_flush(&s->out, s->conn) < 0)
 			client_ok = false;
-		int64_t now = now_ms();
+		int64_t now = agent_now_ms();
 		if (!client_ok)
 			break;
 		bool full = proto_wq_pending(&s->out) >= QUEUE_LIMIT;
@@ -700,7 +693,7 @@ void exec_serve(int fd, struct proto_reader *r, const struct proto_frame *req)
 	if (spawn(&s, &e) == 0) {
 		proto_enc_u32(&s.out.b, PT_STARTED, (uint32_t)s.pid);
 		if (e.timeout_ms)
-			s.deadline_ms = now_ms() + e.timeout_ms;
+			s.deadline_ms = agent_now_ms() + e.timeout_ms;
 		set_nonblock(fd);
 		if (s.in_fd >= 0)
 			set_nonblock(s.in_fd);

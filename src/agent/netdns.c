@@ -79,19 +79,11 @@ static struct {
 } idle[DNS_IDLE_STREAMS];
 static unsigned nidle;
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A kept stream (*reused = true), or -1 when none is fresh enough. */
 static int stream_take(bool *reused)
 {
 	int fd = -1, stale[DNS_IDLE_STREAMS], nstale = 0;
-	int64_t now = now_ms();
+	int64_t now = agent_now_ms();
 
 	pthread_mutex_lock(&idle_lock);
 	while (nidle && fd < 0) {
@@ -113,7 +105,7 @@ static void stream_put(int fd)
 	pthread_mutex_lock(&idle_lock);
 	if (nidle < DNS_IDLE_STREAMS) {
 		idle[nidle].fd = fd;
-		idle[nidle++].since_ms = now_ms();
+		idle[nidle++].since_ms = agent_now_ms();
 		fd = -1;
 	}
 	pthread_mutex_unlock(&idle_lock);

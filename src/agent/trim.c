@@ -60,14 +60,6 @@ static struct {
 	long quiet_since; /* ms: when the last session ended or started */
 } t;
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* 0, or -errno; logs all but EAGAIN, memory.reclaim's "freed less than
  * asked", which ends a trim. */
 static int write_knob(const char *path, const char *val)
@@ -118,7 +110,7 @@ void trim_session(pid_t pid)
 		kill(t.trimmer, SIGKILL); /* reaped, and forgotten, by trim_reaped() */
 	busy_add(pid);
 	t.dirty = true;
-	t.quiet_since = now_ms();
+	t.quiet_since = agent_now_ms();
 }
 
 void trim_after(pid_t watcher)
@@ -135,7 +127,7 @@ void trim_reaped(pid_t pid)
 		if (t.busy[i] != pid)
 			continue;
 		t.busy[i] = t.busy[--t.nbusy];
-		t.quiet_since = now_ms();
+		t.quiet_since = agent_now_ms();
 		if (pid == t.trimmer)
 			t.trimmer = 0;
 		if (pid == t.watcher) { /* Docker is up (or gave up): trim now */
@@ -155,7 +147,7 @@ int trim_poll_ms(void)
 {
 	if (!t.idle_s || !t.dirty || t.nbusy || t.untracked)
 		return -1;
-	long left = t.quiet_since + t.idle_s * 1000L - now_ms();
+	long left = t.quiet_since + t.idle_s * 1000L - agent_now_ms();
 	return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
 }
 
@@ -190,7 +182,7 @@ void trim_tick(void)
 	}
 	if (pid < 0) {
 		agent_log("trim: fork: %s", strerror(errno));
-		t.quiet_since = now_ms(); /* try again after another idle period */
+		t.quiet_since = agent_now_ms(); /* try again after another idle period */
 		return;
 	}
 	trim_started(pid);

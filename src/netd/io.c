@@ -13,7 +13,7 @@
 /* Relay buffer per direction: on the thread's stack (NETD_STACK_SIZE). */
 #define RELAY_BUF 16384
 
-static int64_t now_ms(void)
+int64_t netd_now_ms(void)
 {
 	struct timespec ts;
 
@@ -21,13 +21,21 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t netd_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 long netd_read_full(int fd, void *buf, size_t len, int ms)
 {
-	int64_t deadline = now_ms() + ms;
+	int64_t deadline = netd_now_ms() + ms;
 	size_t have = 0;
 
 	while (have < len) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - netd_now_ms();
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		if (left <= 0)
 			break;

@@ -176,21 +176,13 @@ static int stats_write_locked(struct netd *n)
 	return ret;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int netd_stats_write(struct netd *n)
 {
 	int ret;
 
 	pthread_mutex_lock(&n->log_lock);
 	ret = stats_write_locked(n);
-	n->stats_written_ms = mono_ms();
+	n->stats_written_ms = netd_now_ms();
 	n->stats_dirty = false;
 	pthread_mutex_unlock(&n->log_lock);
 	return ret;
@@ -199,7 +191,7 @@ int netd_stats_write(struct netd *n)
 /* log_lock held: the counters changed. */
 static void stats_changed_locked(struct netd *n)
 {
-	int64_t now = mono_ms();
+	int64_t now = netd_now_ms();
 
 	if (n->stats_dirty)
 		return; /* the stats thread writes it soon */
@@ -225,7 +217,7 @@ static void *stats_thread(void *arg)
 		while (pthread_cond_timedwait(&n->stats_cond, &n->log_lock, &dl) != ETIMEDOUT)
 			;
 		stats_write_locked(n);
-		n->stats_written_ms = mono_ms();
+		n->stats_written_ms = netd_now_ms();
 		n->stats_dirty = false;
 	}
 	return NULL;

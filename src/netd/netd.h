@@ -142,6 +142,9 @@ int netd_write_all(int fd, const void *buf, size_t len);
  * shutdown(SHUT_WR) on the other (half-close). An error on either side
  * resets both. Closes neither fd. Returns bytes copied a->b + b->a. */
 uint64_t netd_relay(int a, int b);
+/* CLOCK_MONOTONIC in milliseconds and microseconds. */
+int64_t netd_now_ms(void);
+int64_t netd_now_us(void);
 /* Close fd so that the peer sees a reset (SO_LINGER 0), not an EOF. */
 void netd_close_reset(int fd);
 /* "1.2.3.4:80", "[::1]:80" */
@@ -152,7 +155,6 @@ void netd_fmt_dest(const struct net_addr *a, uint16_t port, char *buf, size_t le
  * cache when a lookup of the last NETD_RESOLVE_TTL_MS answered; the number
  * (> 0), or a getaddrinfo EAI_* code (< 0). Decides nothing. */
 int netd_resolve(struct netd *n, const char *name, struct net_addr *out, int max);
-int64_t netd_now_us(void);
 
 /* ---- the connection handlers; each owns fd and closes it ---- */
 void netd_egress(struct netd *n, int fd);				/* egress.c, port 1080 */

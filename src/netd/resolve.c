@@ -24,22 +24,6 @@
 
 #include "netd/netd.h"
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t netd_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* FNV-1a (64-bit), seeded. */
 static size_t slot_of(const struct netd *n, const char *name)
 {
@@ -56,7 +40,7 @@ static int lookup_cached(struct netd *n, const char *name, struct net_addr *out,
 	int k = 0;
 
 	pthread_mutex_lock(&n->resolve_lock);
-	if (r->naddr && r->expires_ms > now_ms() && strcmp(r->name, name) == 0) {
+	if (r->naddr && r->expires_ms > netd_now_ms() && strcmp(r->name, name) == 0) {
 		k = r->naddr < max ? r->naddr : max;
 		memcpy(out, r->addr, (size_t)k * sizeof(*out));
 	}
@@ -74,7 +58,7 @@ static void store(struct netd *n, const char *name, const struct net_addr *a, in
 	strcpy(r->name, name);
 	memcpy(r->addr, a, (size_t)k * sizeof(*a));
 	r->naddr = (uint8_t)k;
-	r->expires_ms = now_ms() + NETD_RESOLVE_TTL_MS;
+	r->expires_ms = netd_now_ms() + NETD_RESOLVE_TTL_MS;
 	pthread_mutex_unlock(&n->resolve_lock);
 }
 
