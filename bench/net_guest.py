@@ -1,7 +1,7 @@
 """Runs inside a guest (python3 of the base image): the network figures of
 bench/network.py, the same script for silo and for the QEMU peer.
 
-    python3 net_guest.py NAME PORT_ECHO DNS_N CONNECT_N ONE_MB FOUR_MB NONCE
+    python3 net_guest.py NAME PORT_ECHO DNS_N CONNECT_N ONE_MB FOUR_MB NONCE VSOCK_PORT
 
 Prints one JSON object: DNS lookup latency (fresh names under
 bench.silo.test, so nothing answers from a cache, and one name again and
@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-name, echo_port, dns_n, conn_n, one_mb, four_mb, nonce = sys.argv[1:8]
+name, echo_port, dns_n, conn_n, one_mb, four_mb, nonce, vsock_port = sys.argv[1:9]
 dns_n, conn_n, one_mb, four_mb = int(dns_n), int(conn_n), int(one_mb), int(four_mb)
 
 
@@ -56,6 +56,32 @@ def connect_first_byte(addr):
     return t
 
 
+def ping_pong(c):
+    """One byte there and back, conn_n times, on an open stream."""
+    t = []
+    for _ in range(conn_n):
+        s = time.perf_counter()
+        c.sendall(b"x")
+        if c.recv(1) != b"x":
+            raise SystemExit("echo answered something else")
+        t.append(time.perf_counter() - s)
+    c.close()
+    return t
+
+
+def echo_rtt(addr):
+    c = socket.create_connection((addr, int(echo_port)), timeout=30)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return ping_pong(c)
+
+
+def vsock_rtt():
+    c = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+    c.settimeout(30)
+    c.connect((socket.VMADDR_CID_HOST, int(vsock_port)))
+    return ping_pong(c)
+
+
 def get(addr, mb, out, i):
     c = socket.create_connection((addr, 80), timeout=60)
     c.sendall(f"GET /big.bin?mb={mb} HTTP/1.0\r\nHost: {name}\r\n\r\n".encode())
@@ -87,10 +113,14 @@ addr = socket.getaddrinfo(name, 80, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
 d = dns()
 d2 = dns_again()
 c = connect_first_byte(addr)
+e = echo_rtt(addr)
+v = vsock_rtt()
 res = {"dns_median_ms": ms(statistics.median(d)), "dns_p90_ms": ms(sorted(d)[int(len(d) * 0.9)]),
        "dns_again_median_ms": ms(statistics.median(d2)),
        "connect_fb_median_ms": ms(statistics.median(c)),
        "connect_fb_p90_ms": ms(sorted(c)[int(len(c) * 0.9)]),
+       "echo_rtt_median_ms": ms(statistics.median(e)),
+       "vsock_rtt_median_ms": ms(statistics.median(v)),
        "mib_s_1_stream": round(download(addr, 1, one_mb), 1),
        "mib_s_4_streams": round(download(addr, 4, four_mb), 1)}
 print(json.dumps(res))

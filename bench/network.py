@@ -39,11 +39,32 @@ GUEST = pathlib.Path(os.environ.get("SILO_GUEST_DIR", TOP / "build" / "guest"))
 BUILD = TOP / os.environ.get("SILO_BUILD", "build")
 SCRIPT = (TOP / "bench" / "net_guest.py").read_text()
 QEMU_CID = 41
+VSOCK_ECHO_PORT = 7100  # a host echo the guest reaches over vsock (CID 2)
 
 
 def guest_args(a, nonce):
     return ["python3", "-c", SCRIPT, "web.silo.test", "7000", str(a.dns), str(a.connects),
-            str(a.one_mb), str(a.four_mb), nonce]
+            str(a.one_mb), str(a.four_mb), nonce, str(VSOCK_ECHO_PORT)]
+
+
+def echo_on(srv):
+    """Echo every stream accepted on the listening socket srv: the host end
+    of the guest's vsock round trip (net_guest.py vsock_rtt)."""
+    def one(c):
+        with c:
+            while d := c.recv(1 << 16):
+                c.sendall(d)
+
+    def loop():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=one, args=(c,), daemon=True).start()
+    srv.listen(4)
+    threading.Thread(target=loop, daemon=True).start()
+    return srv
 
 
 def run_silo(a, tmp):
@@ -63,6 +84,11 @@ def run_silo(a, tmp):
             raise SystemExit(f"bench: silo start: {r.stderr.strip()}")
         netd_pid = int((tmp / "run" / "nb" / "netd.pid").read_text())
         rss_idle = rss_kib(netd_pid)
+        # silo-vmm turns the guest's connect to CID 2 port P into one to
+        # the Unix socket vsock.sock_P (docs/silo-vmm.md)
+        echo = socket.socket(socket.AF_UNIX)
+        echo.bind(str(tmp / "run" / "nb" / f"vsock.sock_{VSOCK_ECHO_PORT}"))
+        echo_on(echo)
         r = s("exec", "nb", "--", *guest_args(a, "silo"), timeout=3600)
         if r.returncode:
             raise SystemExit(f"bench: silo guest script failed: {r.stderr.strip()[-2000:]}")
@@ -160,6 +186,9 @@ def run_qemu(a, tmp):
                          stderr=subprocess.PIPE)
     sock = tmp / "qemu-vsock.sock"
     srv = bridge(sock, QEMU_CID)
+    echo = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+    echo.bind((socket.VMADDR_CID_ANY, VSOCK_ECHO_PORT))
+    echo_on(echo)
     try:
         end = time.monotonic() + a.boot_timeout
         while True:
@@ -187,6 +216,7 @@ def run_qemu(a, tmp):
         return json.loads(out.decode().strip().splitlines()[-1])
     finally:
         srv.close()
+        echo.close()
         p.kill()
         p.wait()
 
@@ -215,6 +245,8 @@ def main():
             ("DNS lookup of one name again, median (ms)", "dns_again_median_ms"),
             ("TCP connect + first byte, median (ms)", "connect_fb_median_ms"),
             ("TCP connect + first byte, p90 (ms)", "connect_fb_p90_ms"),
+            ("1 byte there and back, open TCP (ms)", "echo_rtt_median_ms"),
+            ("1 byte there and back, vsock (ms)", "vsock_rtt_median_ms"),
             ("download, 1 stream (MiB/s)", "mib_s_1_stream"),
             ("download, 4 streams (MiB/s)", "mib_s_4_streams"))
     print(f"\n{'network (same lab run)':<44}{'silo':>12}{'QEMU slirp':>12}{'silo/QEMU':>11}")

@@ -43,7 +43,7 @@
 #define SO_ORIGINAL_DST 80
 #endif
 
-#define RELAY_BUF	      16384 /* per direction */
+#define RELAY_BUF	      65536 /* per direction: vsock's largest packet */
 #define TASK_STACK	      (128 * 1024)
 #define NETFWD_IDLE_WORKERS   8 /* threads kept for the next tasks */
 #define NETFWD_WORKER_IDLE_MS 30000
@@ -209,7 +209,7 @@ static int half_step(struct half *h)
 
 int netfwd_relay(int a, int b, int idle_ms)
 {
-	struct half *ab = malloc(2 * sizeof(*ab)), *ba = ab + 1; /* 32 KiB: not on the stack */
+	struct half *ab = malloc(2 * sizeof(*ab)), *ba = ab + 1; /* 128 KiB: not on the stack */
 	int rc = -1;
 
 	if (!ab)
@@ -247,6 +247,165 @@ int netfwd_relay(int a, int b, int idle_ms)
 
 /* ---- the forwarder: redirected TCP -> CONNECT on vsock 1080 ---- */
 
+/* Spare streams: a vsock stream to the broker's CONNECT port costs a round
+ * trip through silo-vmm to open (REQUEST, RESPONSE: VIRTIO 1.2 §5.10.6.4),
+ * most of what a connection waits for before its first byte. So the stream
+ * for the next connection is opened ahead, while the current one is being
+ * served, and kept SPARE_MAX_MS at most: the broker waits NETD_SPARE_MS for
+ * a stream's first byte and closes it then, quietly (egress.c). One spare
+ * serves programs that connect one after another; a burst opens the rest
+ * as it comes. A sandbox that never connects out opens none. */
+#define SPARE_MAX_MS 20000
+
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static int spare_fd = -1;
+static int64_t spare_since_ms;
+static bool refilling;
+
+/* Has the broker ended this stream (an EOF, a reset, or bytes it should
+ * not have sent before our header)? */
+static bool spare_dead(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) != 0;
+}
+
+/* The spare stream if it is still open, or -1. */
+static int spare_take(void)
+{
+	int fd;
+	int64_t since;
+
+	pthread_mutex_lock(&spare_lock);
+	fd = spare_fd;
+	since = spare_since_ms;
+	spare_fd = -1;
+	pthread_mutex_unlock(&spare_lock);
+	if (fd >= 0 && (agent_now_ms() - since >= SPARE_MAX_MS || spare_dead(fd))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static void *spare_refill(void *arg)
+{
+	int fd = netfwd_vsock_connect(SILO_NET_PORT_CONNECT);
+
+	(void)arg;
+	pthread_mutex_lock(&spare_lock);
+	if (fd >= 0 && spare_fd < 0) {
+		spare_fd = fd;
+		spare_since_ms = agent_now_ms();
+		fd = -1;
+	}
+	refilling = false;
+	pthread_mutex_unlock(&spare_lock);
+	if (fd >= 0)
+		close(fd);
+	netfwd_task_done();
+	return NULL;
+}
+
+/* After a connection took a stream: open the next one in the background. */
+static void spare_kick(void)
+{
+	bool go;
+
+	pthread_mutex_lock(&spare_lock);
+	go = !refilling && spare_fd < 0;
+	refilling |= go;
+	pthread_mutex_unlock(&spare_lock);
+	if (go && netfwd_spawn(spare_refill, NULL) < 0) {
+		pthread_mutex_lock(&spare_lock);
+		refilling = false;
+		pthread_mutex_unlock(&spare_lock);
+	}
+}
+
+/* Pipelining: the broker reads the CONNECT header alone, decides and dials,
+ * and only then relays what follows it (egress.c). So the client's first
+ * bytes need not wait for its reply: they go with the header (in the same
+ * write, when the client has sent them by the time the vsock stream is up,
+ * as a client that writes first usually has: HTTP, a TLS ClientHello) or as
+ * they come while the reply is awaited, and reach the destination right
+ * after the dial instead of a round trip later. At most EARLY_MAX of them,
+ * well within the stream's vsock credit, so these writes do not block on a
+ * broker that is still dialing. A denied connection's early bytes go
+ * unread, with the broker's end of the stream. */
+#define EARLY_MAX (64 * 1024)
+
+/* Read what the client has sent (up to len) without waiting: its length,
+ * 0 for none yet, -EPIPE once it has half-closed, or -errno. */
+static ssize_t client_early(int c, uint8_t *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = recv(c, buf, len, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+	return n == 0 ? -EPIPE : n;
+}
+
+/* Send the header and await the broker's reply into rep, passing the
+ * client's bytes on meanwhile. 0 or -errno. A client that half-closes
+ * meanwhile is left for the relay, which reads that end again. */
+static int connect_pipelined(int c, int v, const uint8_t *hdr, uint8_t *rep, size_t rlen)
+{
+	uint8_t buf[WIRE_CONNECT_SIZE + 4096];
+	size_t got = 0, early = 0;
+	bool c_open = true;
+	ssize_t n;
+	int rc;
+
+	memcpy(buf, hdr, WIRE_CONNECT_SIZE);
+	if ((n = client_early(c, buf + WIRE_CONNECT_SIZE, sizeof(buf) - WIRE_CONNECT_SIZE)) < 0 &&
+	    n != -EPIPE)
+		return (int)n;
+	c_open = n != -EPIPE;
+	early = n > 0 ? (size_t)n : 0;
+	if ((rc = netfwd_write_full(v, buf, WIRE_CONNECT_SIZE + early, REPLY_TMO_MS)) < 0)
+		return rc;
+	while (got < rlen) {
+		/* a negative fd is ignored: a client that ended (POLLHUP on
+		 * every poll) or has sent EARLY_MAX waits for the relay */
+		bool want = c_open && early < EARLY_MAX;
+		struct pollfd p[2] = { { .fd = v, .events = POLLIN },
+				       { .fd = want ? c : -1, .events = POLLIN } };
+		int k = poll(p, 2, REPLY_TMO_MS);
+		if (k == 0)
+			return -ETIMEDOUT;
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (p[1].revents) {
+			n = client_early(c, buf, sizeof(buf));
+			if (n == -EPIPE)
+				c_open = false;
+			else if (n < 0)
+				return (int)n;
+			else if (n > 0 &&
+				 (rc = netfwd_write_full(v, buf, (size_t)n, REPLY_TMO_MS)) < 0)
+				return rc;
+			early += n > 0 ? (size_t)n : 0;
+		}
+		if (p[0].revents) {
+			n = read(v, rep + got, rlen - got);
+			if (n == 0)
+				return -EPIPE;
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				return -errno;
+			got += n > 0 ? (size_t)n : 0;
+		}
+	}
+	return 0;
+}
+
 static void *fwd_client(void *arg)
 {
 	int c = (int)(intptr_t)arg, v = -1, rc;
@@ -268,10 +427,10 @@ static void *fwd_client(void *arg)
 	wc.addr.v4 = dst.sin_addr;
 	if (wire_connect_encode(&wc, hdr) != WIRE_OK)
 		goto reset;
-	if ((v = netfwd_vsock_connect(SILO_NET_PORT_CONNECT)) < 0)
+	if ((v = spare_take()) < 0 && (v = netfwd_vsock_connect(SILO_NET_PORT_CONNECT)) < 0)
 		goto reset; /* no broker on the host: the sandbox has no network */
-	if ((rc = netfwd_write_full(v, hdr, sizeof(hdr), REPLY_TMO_MS)) < 0 ||
-	    (rc = netfwd_read_full(v, rep, sizeof(rep), REPLY_TMO_MS)) < 0)
+	spare_kick();
+	if ((rc = connect_pipelined(c, v, hdr, rep, sizeof(rep))) < 0)
 		goto reset;
 	if ((we = wire_reply_decode(rep, sizeof(rep), &st)) != WIRE_OK) {
 		agent_log("net: bad reply from the host broker: %s", wire_strerror(we));

@@ -220,6 +220,17 @@ void netd_egress(struct netd *n, int fd)
 	long got;
 	enum wire_err e;
 
+	/* The guest may open this stream before it has a connection for it
+	 * (a spare, agent/netfwd.c): wait longer for the first byte, and
+	 * close a stream that ends, or times out, without one quietly: it
+	 * was never a request. */
+	struct pollfd first = { .fd = fd, .events = POLLIN };
+	int r;
+	do
+		r = poll(&first, 1, NETD_SPARE_MS);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0 || recv(fd, buf, 1, MSG_PEEK | MSG_DONTWAIT) <= 0)
+		goto done;
 	netd_count(n, &n->stats.connections);
 	got = netd_read_full(fd, buf, sizeof(buf), NETD_HEADER_MS);
 	e = wire_connect_decode(buf, got < 0 ? 0 : (size_t)got, &c);

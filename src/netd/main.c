@@ -297,6 +297,7 @@ static void spawn(struct netd *n, int fd, int kind)
 		free(j);
 		goto busy;
 	}
+	netd_stats_changed(n); /* "active" went up */
 	return;
 busy:
 	atomic_fetch_sub(&n->active, 1);

@@ -32,7 +32,10 @@
 #define NETD_STACK_SIZE	    (256u * 1024) /* per connection thread */
 #define NETD_IDLE_WORKERS   16		  /* threads kept for the next connections */
 #define NETD_WORKER_IDLE_MS 30000
-#define NETD_HEADER_MS	    10000	/* a CONNECT header, silo-vmm's "OK" */
+#define NETD_HEADER_MS	    10000 /* a CONNECT header, silo-vmm's "OK" */
+/* A CONNECT stream's first byte: the guest opens a spare stream ahead of
+ * the connection that will use it, for up to 20 s (agent/netfwd.c). */
+#define NETD_SPARE_MS	    30000
 #define NETD_DIAL_MS	    10000	/* connect() to a destination */
 #define NETD_DNS_IDLE_MS    60000	/* a DNS stream with no query */
 #define NETD_LOG_MAX	    (16u << 20) /* then FILE -> FILE.1 */

@@ -93,10 +93,14 @@ def http_handler(c, seen):
 class FakeBroker:
     def __init__(self, vsock_path, targets):
         self.targets = targets          # guest port -> lab (host, port)
-        self.mode = "ok"                # ok | deny | garbage
+        self.mode = "ok"                # ok | deny | garbage | early
+        self.early = []                 # what came before our reply, in "early" mode
         self.connects = []              # (family, port, address) per CONNECT
         self.dns = []                   # (name, qtype) per query
         self.dns_streams = 0            # streams the stub opened on port 1053
+        self.connect_streams = 0        # ... and on port 1080, spares included
+        self.connect_stream_of = []     # per CONNECT: its stream's number (0, 1, ...)
+        self.lock = threading.Lock()
         self.dns_close = False          # close each DNS stream after one answer
         self.dns_conns = []
         self.errors = []
@@ -124,6 +128,9 @@ class FakeBroker:
         return data
 
     def on_connect(self, c):
+        with self.lock:
+            stream = self.connect_streams
+            self.connect_streams += 1
         with c:
             try:
                 h = self.recv_exact(c, 32)
@@ -135,14 +142,24 @@ class FakeBroker:
                 if fam == socket.AF_INET and h[12:24] != bytes(12):
                     self.errors.append(f"IPv4 padding not zero {h.hex()}")
                 self.connects.append((fam, port, addr))
+                self.connect_stream_of.append(stream)
                 if self.mode == "garbage":
                     c.sendall(b"XYZ\x07\x00\x00\x00\x00")
                     return
                 if self.mode == "deny" or port not in self.targets:
                     c.sendall(b"SNR\x01\x01\x00\x00\x00")
                     return
+                early = b""
+                if self.mode == "early":
+                    # the client's first bytes, before we reply: the
+                    # forwarder must not hold them back for our reply
+                    c.settimeout(10)
+                    early = self.recv_exact(c, len(EARLY))
+                    c.settimeout(None)
+                    self.early.append(early)
                 u = socket.create_connection(self.targets[port], timeout=10)
                 u.settimeout(None)
+                u.sendall(early)
                 c.sendall(b"SNR\x01\x00\x00\x00\x00")
                 splice(c, u)
             except Exception as e:  # noqa: BLE001 - recorded, asserted on later
@@ -243,6 +260,21 @@ def query(name, tcp):
     return socket.inet_ntoa(r[-4:]), r[3] & 15
 print(*query(sys.argv[1], sys.argv[2] == "tcp"))
 """ % (NET_DNS_ADDR, NET_DNS_ADDR)
+
+EARLY = b"early bird"
+GUEST_EARLY = r"""
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+s.sendall(b"early bird")
+s.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    b = s.recv(64)
+    if not b:
+        break
+    got += b
+print(got.decode())
+"""
 
 GUEST_HALFCLOSE = r"""
 import socket, sys
@@ -359,11 +391,32 @@ def scenario(env, name, vsock, broker, seen):
     assert broker.connects[n0:] == [(socket.AF_INET, HTTP_PORT, SYNTH)], broker.connects
     assert seen[-1] == ("POST /hello HTTP/1.1", f"web.example.test:{HTTP_PORT}")
 
-    # half-close both ways, 300 KB each way, a literal address
+    # the forwarder opens the next connection's stream ahead: one more
+    # stream than connections, and the next connection uses it
+    end = time.monotonic() + 30
+    while broker.connect_streams != len(broker.connects) + 1 and time.monotonic() < end:
+        time.sleep(0.1)
+    assert broker.connect_streams == len(broker.connects) + 1, \
+        (broker.connect_streams, broker.connects)
+
+    # half-close both ways, 300 KB each way, a literal address; on the
+    # stream opened ahead, before this connection was made
     sh(env, name, f"cat > /tmp/hc.py <<'EOF'\n{GUEST_HALFCLOSE}\nEOF")
+    opened_before = broker.connect_streams
     r = sh(env, name, f"python3 /tmp/hc.py 203.0.113.9 {ECHO_PORT}")
     assert r.stdout.split() == [b"True", b"300007"], r
     assert broker.connects[-1] == (socket.AF_INET, ECHO_PORT, "203.0.113.9")
+    assert broker.connect_stream_of[-1] < opened_before, \
+        (broker.connect_stream_of, opened_before)
+
+    # pipelined: the client's first bytes reach the broker before its
+    # reply (the broker here waits for them before replying, up to 10 s)
+    broker.mode = "early"
+    sh(env, name, f"cat > /tmp/early.py <<'EOF'\n{GUEST_EARLY}\nEOF")
+    r = sh(env, name, f"python3 /tmp/early.py 203.0.113.9 {ECHO_PORT}")
+    assert r.stdout.split() == [b"early", b"bird|10"], r
+    assert broker.early == [EARLY], (broker.early, broker.errors)
+    broker.mode = "ok"
 
     # denied: the guest's connection is reset at once. curl sees the reset
     # while receiving (56) or, when it lands before the request went out,

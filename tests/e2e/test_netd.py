@@ -702,6 +702,31 @@ def test_log_rotation(broker, tmp_path):
         b.stop()
 
 
+def test_spare_stream_is_quiet(broker):
+    """The guest opens a CONNECT stream ahead of the connection that will
+    use it (agent/netfwd.c, spare streams): one that ends without a byte is
+    no request, so it is neither logged nor counted; one used seconds after
+    it was opened is served."""
+    b = broker("mode open\n")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(b.connect_path)
+    wait_active(b, 1)
+    s.close()
+    wait_active(b, 0)
+    spare = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    spare.settimeout(20)
+    spare.connect(b.connect_path)
+    wait_active(b, 1)
+    time.sleep(2)
+    with spare:
+        spare.sendall(connect_hdr(NS_SIDE, ECHO_PORT))
+        assert recv_exact(spare, 8) == b"SNR\x01\x00\x00\x00\x00"
+        exchange(spare, 10)
+    st = b.wait_stats(active="0", connections="1")
+    assert st["bad_requests"] == "0", st
+    assert [ln for ln in b.log_text().splitlines() if "bad request" in ln] == []
+
+
 def test_help():
     r = subprocess.run([str(NETD), "--help"], stdout=subprocess.PIPE, text=True, timeout=10)
     assert r.returncode == 0 and "--publish" in r.stdout and "--ready-fd" in r.stdout
@@ -718,9 +743,10 @@ def test_connection_limit(broker):
     b = broker("mode open\n")
     idle = []
     try:
-        for _ in range(256):        # each waits for its header (10 s)
+        for _ in range(256):        # each waits for the rest of its header (10 s)
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             s.connect(b.connect_path)
+            s.sendall(b"S")
             idle.append(s)
         wait_active(b, 256)
         st, s = guest_connect(b, NS_SIDE, ECHO_PORT)
