@@ -23,50 +23,45 @@ def ms(v):
     return round(v * 1000, 3)
 
 
-def dns():
+def timed(fn, n):
+    """fn() n times: the seconds each call took."""
     t = []
-    for i in range(dns_n):
+    for _ in range(n):
         s = time.perf_counter()
-        socket.getaddrinfo(f"b{i}-{nonce}.bench.silo.test", 80, socket.AF_INET, socket.SOCK_STREAM)
+        fn()
         t.append(time.perf_counter() - s)
     return t
+
+
+def dns():
+    names = iter(f"b{i}-{nonce}.bench.silo.test" for i in range(dns_n))
+    return timed(lambda: socket.getaddrinfo(next(names), 80, socket.AF_INET,
+                                            socket.SOCK_STREAM), dns_n)
 
 
 def dns_again():
     """One name over and over: what a program that resolves a host per
     request sees (the guest's libc keeps no cache)."""
-    t = []
-    for _ in range(dns_n):
-        s = time.perf_counter()
-        socket.getaddrinfo(name, 80, socket.AF_INET, socket.SOCK_STREAM)
-        t.append(time.perf_counter() - s)
-    return t
+    return timed(lambda: socket.getaddrinfo(name, 80, socket.AF_INET, socket.SOCK_STREAM), dns_n)
+
+
+def one_byte_back(c):
+    c.sendall(b"x")
+    if c.recv(1) != b"x":
+        raise SystemExit("the echo answered something else")
 
 
 def connect_first_byte(addr):
-    t = []
-    for _ in range(conn_n):
-        s = time.perf_counter()
-        c = socket.create_connection((addr, int(echo_port)), timeout=30)
-        c.sendall(b"x")
-        if c.recv(1) != b"x":
-            raise SystemExit("echo server answered something else")
-        t.append(time.perf_counter() - s)
-        c.close()
-    return t
+    def once():
+        with socket.create_connection((addr, int(echo_port)), timeout=30) as c:
+            one_byte_back(c)
+    return timed(once, conn_n)
 
 
 def ping_pong(c):
     """One byte there and back, conn_n times, on an open stream."""
-    t = []
-    for _ in range(conn_n):
-        s = time.perf_counter()
-        c.sendall(b"x")
-        if c.recv(1) != b"x":
-            raise SystemExit("echo answered something else")
-        t.append(time.perf_counter() - s)
-    c.close()
-    return t
+    with c:
+        return timed(lambda: one_byte_back(c), conn_n)
 
 
 def echo_rtt(addr):

@@ -47,24 +47,29 @@ def guest_args(a, nonce):
             str(a.one_mb), str(a.four_mb), nonce, str(VSOCK_ECHO_PORT)]
 
 
-def echo_on(srv):
-    """Echo every stream accepted on the listening socket srv: the host end
-    of the guest's vsock round trip (net_guest.py vsock_rtt)."""
-    def one(c):
-        with c:
-            while d := c.recv(1 << 16):
-                c.sendall(d)
-
+def serve(srv, handler):
+    """handler(conn) on a thread of its own for each stream srv (listening)
+    accepts, until srv is closed."""
     def loop():
         while True:
             try:
                 c, _ = srv.accept()
             except OSError:
                 return
-            threading.Thread(target=one, args=(c,), daemon=True).start()
-    srv.listen(4)
+            threading.Thread(target=handler, args=(c,), daemon=True).start()
     threading.Thread(target=loop, daemon=True).start()
     return srv
+
+
+def echo_on(srv):
+    """Echo every stream accepted on srv: the host end of the guest's
+    vsock round trip (net_guest.py vsock_rtt)."""
+    def one(c):
+        with c:
+            while d := c.recv(1 << 16):
+                c.sendall(d)
+    srv.listen(4)
+    return serve(srv, one)
 
 
 def run_silo(a, tmp):
@@ -150,16 +155,7 @@ def bridge(path, cid):
         c.sendall(b"OK 1\n")
         threading.Thread(target=pump, args=(c, v), daemon=True).start()
         threading.Thread(target=pump, args=(v, c), daemon=True).start()
-
-    def loop():
-        while True:
-            try:
-                c, _ = srv.accept()
-            except OSError:
-                return
-            threading.Thread(target=one, args=(c,), daemon=True).start()
-    threading.Thread(target=loop, daemon=True).start()
-    return srv
+    return serve(srv, one)
 
 
 def run_qemu(a, tmp):
