@@ -174,6 +174,14 @@ struct half {
 	uint8_t buf[RELAY_BUF];
 };
 
+static void half_init(struct half *h, int from, int to)
+{
+	h->from = from;
+	h->to = to;
+	h->off = h->len = 0;
+	h->eof = h->done = false;
+}
+
 /* Move what can move without blocking: -1 on an error, else 0. */
 static int half_step(struct half *h)
 {
@@ -214,8 +222,11 @@ int netfwd_relay(int a, int b, int idle_ms)
 
 	if (!ab)
 		return -1;
-	*ab = (struct half){ .from = a, .to = b };
-	*ba = (struct half){ .from = b, .to = a };
+	/* the fields only: zeroing the buffers would touch every page of
+	 * them, a cost each short connection would pay for bytes it never
+	 * moves */
+	half_init(ab, a, b);
+	half_init(ba, b, a);
 	for (;;) {
 		if (half_step(ab) < 0 || half_step(ba) < 0)
 			break;
@@ -429,8 +440,11 @@ static void *fwd_client(void *arg)
 		goto reset;
 	if ((v = spare_take()) < 0 && (v = netfwd_vsock_connect(SILO_NET_PORT_CONNECT)) < 0)
 		goto reset; /* no broker on the host: the sandbox has no network */
+	rc = connect_pipelined(c, v, hdr, rep, sizeof(rep));
+	/* the next stream opens now, not before: until the reply came, its
+	 * handshake would have competed with this connection's for the CPU */
 	spare_kick();
-	if ((rc = connect_pipelined(c, v, hdr, rep, sizeof(rep))) < 0)
+	if (rc < 0)
 		goto reset;
 	if ((we = wire_reply_decode(rep, sizeof(rep), &st)) != WIRE_OK) {
 		agent_log("net: bad reply from the host broker: %s", wire_strerror(we));

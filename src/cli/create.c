@@ -64,22 +64,24 @@ static int check_create(struct create_opts *o, struct cli_net *net)
 	return 0;
 }
 
+/* create's and run's options (run adds --rm: allow_rm) */
+static const struct option create_longs[] = {
+	{ "name", required_argument, NULL, O_NAME },
+	{ "cpus", required_argument, NULL, O_CPUS },
+	{ "memory", required_argument, NULL, O_MEMORY },
+	{ "disk", required_argument, NULL, O_DISK },
+	{ "workspace", required_argument, NULL, O_WORKSPACE },
+	{ "no-docker", no_argument, NULL, O_NO_DOCKER },
+	{ "wait-docker", no_argument, NULL, O_WAIT_DOCKER },
+	{ "env", required_argument, NULL, 'e' },
+	{ "rm", no_argument, NULL, O_RM },
+	CLI_NET_OPTIONS,
+	{ "publish", required_argument, NULL, 'p' },
+	{ NULL, 0, NULL, 0 },
+};
+
 int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm)
 {
-	static const struct option longs[] = {
-		{ "name", required_argument, NULL, O_NAME },
-		{ "cpus", required_argument, NULL, O_CPUS },
-		{ "memory", required_argument, NULL, O_MEMORY },
-		{ "disk", required_argument, NULL, O_DISK },
-		{ "workspace", required_argument, NULL, O_WORKSPACE },
-		{ "no-docker", no_argument, NULL, O_NO_DOCKER },
-		{ "wait-docker", no_argument, NULL, O_WAIT_DOCKER },
-		{ "env", required_argument, NULL, 'e' },
-		{ "rm", no_argument, NULL, O_RM },
-		CLI_NET_OPTIONS,
-		{ "publish", required_argument, NULL, 'p' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct cli_net net;
 	cli_net_init(&net);
 	memset(o, 0, sizeof(*o));
@@ -87,7 +89,7 @@ int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm
 	optind = 1;
 	opterr = 0;
 	int ch;
-	while ((ch = getopt_long(argc, argv, "+e:m:p:", longs, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+e:m:p:", create_longs, NULL)) != -1) {
 		switch (ch) {
 		case O_NAME:
 			if (!sb_name_valid(optarg))

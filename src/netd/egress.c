@@ -32,6 +32,29 @@ static void reply(int fd, enum wire_status s)
 		(void)netd_write_all(fd, h, sizeof(h));
 }
 
+/* After a refusal: the guest may have sent its first bytes behind the
+ * header (agent/netfwd.c pipelines them), and closing a Unix socket with
+ * unread bytes resets it (unix(7): the peer reads ECONNRESET), which could
+ * overtake our reply. So end our side, and read and drop until the guest,
+ * having read the reply, closes (or DRAIN_MS passed). */
+#define DRAIN_MS 1000
+
+static void drain(int fd)
+{
+	char scrap[4096];
+	int64_t end = netd_now_ms() + DRAIN_MS;
+
+	shutdown(fd, SHUT_WR);
+	for (int64_t left; (left = end - netd_now_ms()) > 0;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int r = poll(&p, 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || recv(fd, scrap, sizeof(scrap), MSG_DONTWAIT) == 0)
+			return;
+	}
+}
+
 static enum wire_status status_of(int err)
 {
 	switch (err) {
@@ -274,6 +297,8 @@ done_reply:
 	if (out >= 0) {
 		netd_relay(fd, out);
 		close(out);
+	} else {
+		drain(fd);
 	}
 done:
 	close(fd);

@@ -143,11 +143,15 @@ class FakeBroker:
                     self.errors.append(f"IPv4 padding not zero {h.hex()}")
                 self.connects.append((fam, port, addr))
                 self.connect_stream_of.append(stream)
-                if self.mode == "garbage":
-                    c.sendall(b"XYZ\x07\x00\x00\x00\x00")
-                    return
-                if self.mode == "deny" or port not in self.targets:
-                    c.sendall(b"SNR\x01\x01\x00\x00\x00")
+                if self.mode in ("garbage", "deny") or port not in self.targets:
+                    c.sendall(b"XYZ\x07\x00\x00\x00\x00" if self.mode == "garbage"
+                              else b"SNR\x01\x01\x00\x00\x00")
+                    # as silo-netd does: read what the client sent behind
+                    # the header (pipelined) until the guest closes, so the
+                    # close is not a reset that overtakes the reply
+                    c.shutdown(socket.SHUT_WR)
+                    c.settimeout(10)
+                    recv_all(c)
                     return
                 early = b""
                 if self.mode == "early":

@@ -381,6 +381,14 @@ def test_allowlist_without_rule(broker):
                f"denied tcp - {NS_SIDE}:{ECHO_PORT} no rule allows it (allowlist)"
                for ln in denied), denied
     b.wait_stats(denied="3")
+    # the guest's forwarder sends its client's first bytes right behind the
+    # header (pipelining): a refusal still arrives, then a clean end of
+    # stream, not a reset for the bytes the broker did not read
+    st, s = guest_connect(b, NS_SIDE, ECHO_PORT,
+                          hdr=connect_hdr(NS_SIDE, ECHO_PORT) + b"GET / HTTP/1.0\r\n" * 100)
+    with s:
+        assert st == DENIED
+        assert s.recv(1) == b""
 
 
 def test_unknown_name_nxdomain_and_unreachable(broker):

@@ -117,6 +117,43 @@ uint8_t mptable_checksum(const uint8_t *p, size_t len)
 	return sum;
 }
 
+/* Append one entry to the table at *p. */
+static void put(uint8_t **p, uint16_t *entries, const void *e, size_t len)
+{
+	memcpy(*p, e, len);
+	*p += len;
+	(*entries)++;
+}
+
+/* The interrupt entries: how IOAPIC pins and LAPIC LINTs are wired. */
+static void put_interrupts(uint8_t **p, uint16_t *entries, uint8_t ioapic_id)
+{
+	/* Every IOAPIC pin as an ISA IRQ of the same number: covers the legacy
+	 * devices and the virtio GSIs (edge-triggered, as irqfd injects). */
+	for (unsigned int i = 0; i < IOAPIC_PINS; i++) {
+		struct mpc_irq irq = { .type = MP_ENTRY_IOINT,
+				       .irq_type = MP_IRQ_INT,
+				       .src_bus = ISA_BUS_ID,
+				       .src_bus_irq = (uint8_t)i,
+				       .dst_apic = ioapic_id,
+				       .dst_pin = (uint8_t)i };
+		put(p, entries, &irq, sizeof(irq));
+	}
+	/* LINT0 = ExtINT (PIC), LINT1 = NMI on every LAPIC (matches regs.c). */
+	struct mpc_irq lint0 = { .type = MP_ENTRY_LINT,
+				 .irq_type = MP_IRQ_EXTINT,
+				 .src_bus = ISA_BUS_ID,
+				 .dst_apic = 0xff,
+				 .dst_pin = 0 };
+	struct mpc_irq lint1 = { .type = MP_ENTRY_LINT,
+				 .irq_type = MP_IRQ_NMI,
+				 .src_bus = ISA_BUS_ID,
+				 .dst_apic = 0xff,
+				 .dst_pin = 1 };
+	put(p, entries, &lint0, sizeof(lint0));
+	put(p, entries, &lint1, sizeof(lint1));
+}
+
 int mptable_build(uint8_t *buf, size_t cap, uint64_t gpa, unsigned int nr_cpus)
 {
 	struct mpf *mpf = (struct mpf *)buf;
@@ -141,52 +178,18 @@ int mptable_build(uint8_t *buf, size_t cap, uint64_t gpa, unsigned int nr_cpus)
 			.signature = MP_CPU_SIGNATURE,
 			.features = MP_CPU_FEATURES,
 		};
-		memcpy(p, &c, sizeof(c));
-		p += sizeof(c);
-		entries++;
+		put(&p, &entries, &c, sizeof(c));
 	}
 	struct mpc_bus bus = { .type = MP_ENTRY_BUS, .bus_id = ISA_BUS_ID };
 	memcpy(bus.bus_type, "ISA   ", 6);
-	memcpy(p, &bus, sizeof(bus));
-	p += sizeof(bus);
-	entries++;
+	put(&p, &entries, &bus, sizeof(bus));
 	struct mpc_ioapic io = { .type = MP_ENTRY_IOAPIC,
 				 .apic_id = ioapic_id,
 				 .apic_ver = IOAPIC_VERSION,
 				 .flags = 1,
 				 .addr = (uint32_t)GPA_IOAPIC };
-	memcpy(p, &io, sizeof(io));
-	p += sizeof(io);
-	entries++;
-	/* Every IOAPIC pin as an ISA IRQ of the same number: covers the legacy
-	 * devices and the virtio GSIs (edge-triggered, as irqfd injects). */
-	for (unsigned int i = 0; i < IOAPIC_PINS; i++) {
-		struct mpc_irq irq = { .type = MP_ENTRY_IOINT,
-				       .irq_type = MP_IRQ_INT,
-				       .src_bus = ISA_BUS_ID,
-				       .src_bus_irq = (uint8_t)i,
-				       .dst_apic = ioapic_id,
-				       .dst_pin = (uint8_t)i };
-		memcpy(p, &irq, sizeof(irq));
-		p += sizeof(irq);
-		entries++;
-	}
-	/* LINT0 = ExtINT (PIC), LINT1 = NMI on every LAPIC (matches regs.c). */
-	struct mpc_irq lint0 = { .type = MP_ENTRY_LINT,
-				 .irq_type = MP_IRQ_EXTINT,
-				 .src_bus = ISA_BUS_ID,
-				 .dst_apic = 0xff,
-				 .dst_pin = 0 };
-	struct mpc_irq lint1 = { .type = MP_ENTRY_LINT,
-				 .irq_type = MP_IRQ_NMI,
-				 .src_bus = ISA_BUS_ID,
-				 .dst_apic = 0xff,
-				 .dst_pin = 1 };
-	memcpy(p, &lint0, sizeof(lint0));
-	p += sizeof(lint0);
-	memcpy(p, &lint1, sizeof(lint1));
-	p += sizeof(lint1);
-	entries += 2;
+	put(&p, &entries, &io, sizeof(io));
+	put_interrupts(&p, &entries, ioapic_id);
 
 	memcpy(hdr->signature, "PCMP", 4);
 	hdr->length = (uint16_t)(p - (uint8_t *)hdr);
