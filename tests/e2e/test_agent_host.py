@@ -112,10 +112,17 @@ def test_death_by_signal(agent):
 
 
 def test_not_found_and_bad_cwd(agent):
+    """Docker's statuses: a missing program is 127, a missing working
+    directory 126 (both ENOENT: EXEC_FAILED's step tells them apart)."""
     r = run(agent, "exec", "--", "/no/such/binary", check=127)
-    assert b"No such file" in r.stderr
-    r = run(agent, "exec", "-w", "/no/such/dir", "--", "true")
-    assert r.returncode in (126, 127) and b"chdir" in r.stderr
+    assert r.stderr == (b'silo-agent: exec "/no/such/binary": executable file not found: '
+                        b'No such file or directory\n')
+    r = run(agent, "exec", "--", "no-such-program", check=127)
+    assert r.stderr == (b'silo-agent: exec "no-such-program": executable file not found in '
+                        b'PATH: No such file or directory\n')
+    r = run(agent, "exec", "-w", "/no/such/dir", "--", "true", check=126)
+    assert r.stderr == (b'silo-agent: exec "true": chdir to working directory "/no/such/dir": '
+                        b'No such file or directory\n')
 
 
 def test_path_search(agent, tmp_path):
@@ -144,8 +151,8 @@ def test_env_cwd_user(agent):
     if os.getuid() == 0:
         r = run(agent, "exec", "-u", "65534:65534", "--", "id", "-u", check=0)
         assert r.stdout == b"65534\n"
-        r = run(agent, "exec", "-u", "nosuchuser", "--", "true")
-        assert r.returncode == 127 and b"unknown user" in r.stderr
+        r = run(agent, "exec", "-u", "nosuchuser", "--", "true", check=126)
+        assert b"unknown user" in r.stderr
 
 
 def test_timeout(agent):

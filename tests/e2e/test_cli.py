@@ -18,7 +18,7 @@ import time
 import pytest
 
 from conftest import BOOT_TIMEOUT, BUILD, GUEST, KVM
-from contract import ARG_NO_DOCKER
+from contract import ARG_NO_DOCKER, DOCKER_READY
 from silo_testlib.cli import processes_naming, sandbox_names, silo_env
 
 pytestmark = pytest.mark.lab_seconds(100)
@@ -218,7 +218,8 @@ def test_lifecycle_persistence(env):
     assert (st["state"], st["cpus"], st["memory"], st["disk"]) == ("stopped", 2, 512 << 20, 8 << 30)
     assert "name already in use" in one_error_line(silo(env, "create", "--name", "life"))
     assert "not running" in one_error_line(silo(env, "exec", "life", "--", "true"))
-    silo(env, "start", "life", check=0)
+    # --wait-docker: Docker's state below is then known, not a race
+    silo(env, "start", "--wait-docker", "life", check=0)
     assert "already running" in one_error_line(silo(env, "start", "life"))
     r = silo(env, "exec", "-e", "X=1", "life", "--", "sh", "-c",
              "echo $GREETING$X > kept; id -un; pwd; nproc; hostname; "
@@ -229,11 +230,18 @@ def test_lifecycle_persistence(env):
     assert 400 * 1024 < int(words[4]) <= 512 * 1024, words
     assert silo(env, "exec", "life", "--", "sh", "-c", "exit 7").returncode == 7
     assert silo(env, "exec", "life", "--", "sh", "-c", "kill -TERM $$").returncode == 128 + 15
-    assert silo(env, "exec", "life", "--", "no-such-command").returncode == 127
+    r = silo(env, "exec", "life", "--", "no-such-command")
+    assert (r.returncode, r.stderr) == (127, b'silo: exec "no-such-command": executable file not '
+                                        b'found in PATH: No such file or directory\n')
+    # Docker's 126 for a missing working directory, and a line that says so
+    r = silo(env, "exec", "-w", "/no/such/dir", "life", "--", "true")
+    assert (r.returncode, r.stderr) == (126, b'silo: exec "true": chdir to working directory '
+                                        b'"/no/such/dir": No such file or directory\n')
     assert silo(env, "exec", "-i", "life", "--", "cat", input=b"piped\n").stdout == b"piped\n"
     assert silo(env, "exec", "-u", "root", "-w", "/", "life", "--", "pwd").stdout == b"/\n"
     info = inspect(env, "life")
-    assert info["state"] == "running" and info["vmm_pid"] > 0 and info["docker"] in ("ready", "starting")
+    assert info["state"] == "running" and info["vmm_pid"] > 0 and info["docker"] == "ready", info
+    assert sh(env, "life", f"test -e {DOCKER_READY}", user="root").returncode == 0
 
     silo(env, "stop", "life", check=0)
     assert status(env, "life")["status"] == "stopped"
