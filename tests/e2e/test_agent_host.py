@@ -27,8 +27,8 @@ import time
 import pytest
 
 from contract import AGENT_PORT, connect_line
-from silo_testlib.agent_proto import (HDR, MAGIC, PT_DATA, PT_END, PT_ERROR, PT_EXEC, connect,
-                                      exec_request, frame, recv_all)
+from silo_testlib.agent_proto import (HDR, MAGIC, PT_DATA, PT_END, PT_ERROR, PT_EXEC, PT_STARTED,
+                                      connect, exec_request, frame, recv_all)
 
 TOP = pathlib.Path(__file__).resolve().parents[2]
 BUILD = TOP / os.environ.get("SILO_BUILD", "build")
@@ -423,15 +423,47 @@ def test_garbage_then_valid(agent, junk):
     assert r.stdout == b"still alive\n"
 
 
+def recv_exact(s, n):
+    data = b""
+    while len(data) < n:
+        chunk = s.recv(n - len(data))
+        assert chunk, f"stream closed after {data!r}"
+        data += chunk
+    return data
+
+
+def running(pid, name):
+    """pid is a live (not zombie) process running name: a reused pid would
+    have to be another `name` to fool it."""
+    try:
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+        cmd = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z" and cmd.split(b"\0")[0] == name
+
+
 def test_garbage_inside_exec_session(agent):
-    # A valid EXEC, then junk on the same stream: ERROR, command killed.
+    # A valid EXEC, then junk on the same stream: ERROR, and the command,
+    # whose pid STARTED gave, is killed (nobody will read its output).
     s = raw_conn(agent)
     s.sendall(frame(PT_EXEC, exec_request(["sleep", "60"])))
-    time.sleep(0.3)
+    assert HDR.unpack(recv_exact(s, HDR.size)) == (MAGIC, PT_STARTED, 0, 4)
+    pid, = struct.unpack("<I", recv_exact(s, 4))
+    for _ in range(100):  # STARTED comes after the exec, /proc may lag a moment
+        if running(pid, b"sleep"):
+            break
+        time.sleep(0.02)
+    assert running(pid, b"sleep")
     s.sendall(b"\x00" * 64)
     data = recv_all(s)
     assert HDR.pack(MAGIC, PT_ERROR, 0, 0)[:8] in data
     s.close()
+    for _ in range(250):
+        if not running(pid, b"sleep"):
+            break
+        time.sleep(0.02)
+    assert not running(pid, b"sleep"), f"the session's command {pid} survived"
     run(agent, "exec", "--", "true", check=0)
 
 
