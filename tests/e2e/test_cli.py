@@ -167,10 +167,12 @@ def test_isolation_crash_and_rm_rf_root(env):
     # as root, the whole root file system of iso-a
     sh(env, "iso-a", "rm -rf --no-preserve-root / 2>/dev/null; true", user="root", check=None)
     # the guest's copy is gone (the check would notice a deletion), the host's is untouched
-    # (through the agent's own file operations: no shell is left in iso-a)
+    # (through the agent's own file operations: no shell is left in iso-a;
+    # with the overlay's upper directory deleted too the lookup may say ESTALE)
     back = ws.parent / "canary-back"
     r = silo(env, "cp", "iso-a:/workspace/canary", str(back))
-    assert r.returncode == 125 and b"No such file" in r.stderr and not back.exists(), r
+    assert r.returncode == 125 and not back.exists(), r
+    assert b"No such file" in r.stderr or b"Stale file handle" in r.stderr, r
     assert canary.read_text() == "host file\n"
     assert (canary.stat().st_ino, canary.stat().st_mtime_ns) == canary_id
     assert sh(env, "iso-b", "cat /etc/debian_version && id -un").stdout.decode().split()[1] == "agent"
@@ -223,14 +225,17 @@ def test_run_exit_codes(env):
     wrapper = pathlib.Path(env["SILO_DATA_DIR"]).parent / "stopped-vmm"
     wrapper.write_text(f'#!/bin/sh\nkill -STOP $$\nexec {env["SILO_VMM"]} "$@"\n')
     wrapper.chmod(0o755)
-    p = start_silo(dict(env, SILO_VMM=str(wrapper)), "run", "--name", "intr", "--memory", "512M",
-                   "--", "true")
+    # (silo-netd is looked for beside silo-vmm: name the real one)
+    netd = pathlib.Path(env["SILO_VMM"]).with_name("silo-netd")
+    p = start_silo(dict(env, SILO_VMM=str(wrapper), SILO_NETD=str(netd)), "run", "--name", "intr",
+                   "--memory", "512M", "--", "true")
     pidfile = pathlib.Path(env["SILO_RUN_DIR"]) / "intr" / "vmm.pid"
     for _ in range(600):
         if p.poll() is not None or (pidfile.exists() and proc_state(pidfile.read_text()) == "T"):
             break
         time.sleep(0.05)
-    assert proc_state(pidfile.read_text()) == "T", p.poll()
+    assert p.poll() is None, p.stderr.read()
+    assert proc_state(pidfile.read_text()) == "T"
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=BOOT_TIMEOUT)
     assert p.returncode == 125 and "start interrupted" in err.decode(), (p.returncode, err)
