@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,11 +215,14 @@ static void exec_path(const char *file, char *const argv[], char *const env[])
  * every thread of the process). On failure report the failing step and errno
  * through errp, then _exit. Never inlined: its locals must live in a frame
  * below start_child()'s, not in start_child()'s own, which the parent resumes with. */
+/* child()'s steps, in order: what it reports failing (step_name()). */
+enum { CHILD_SETSID, CHILD_TTY, CHILD_DUP2, CHILD_USER, CHILD_CHDIR, CHILD_EXEC };
+
 static __attribute__((noinline, noreturn)) void child(const struct proto_exec *e,
 						      const struct cred *c, char **env, int in,
 						      int out, int err, int errp, bool tty)
 {
-	int code, step = 0;
+	int code, step = CHILD_SETSID;
 	/* Handlers first, still with every signal blocked (start_child() blocked
          * them): a parent's handler must never run on the shared memory.
          * Ignored signals would also stay ignored across exec (SIGPIPE). */
@@ -231,25 +235,25 @@ static __attribute__((noinline, noreturn)) void child(const struct proto_exec *e
          * whole group, and a pty becomes this session's controlling tty. */
 	if (setsid() < 0)
 		goto fail;
-	step = 1;
+	step = CHILD_TTY;
 	if (tty && ioctl(in, TIOCSCTTY, 0) < 0)
 		goto fail;
-	step = 2;
+	step = CHILD_DUP2;
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
 		goto fail;
 	umask(022);
-	step = 3;
+	step = CHILD_USER;
 	if (c->set && (syscall(SYS_setgroups, (size_t)c->ngroups, c->groups) < 0 ||
 		       syscall(SYS_setgid, c->gid) < 0 || syscall(SYS_setuid, c->uid) < 0))
 		goto fail;
-	step = 4;
+	step = CHILD_CHDIR;
 	if (chdir(e->cwd[0] ? e->cwd : (c->set ? c->home : "/")) < 0) {
 		if (e->cwd[0])
 			goto fail;
 		if (chdir("/") < 0)
 			goto fail;
 	}
-	step = 5;
+	step = CHILD_EXEC;
 	exec_path(e->argv[0], (char *const *)e->argv, env);
 fail:
 	code = errno;
@@ -265,7 +269,44 @@ static const char *step_name(int step)
 	static const char *n[] = {
 		"setsid", "controlling tty", "dup2", "set user", "chdir", "exec"
 	};
-	return step >= 0 && step <= 5 ? n[step] : "?";
+	return step >= CHILD_SETSID && step <= CHILD_EXEC ? n[step] : "?";
+}
+
+/* The command never ran: EXEC_FAILED, whose step tells a missing working
+ * directory (126) from a missing program (127), with one line saying so. */
+static __attribute__((format(printf, 4, 5))) void send_start_failure(struct sess *s, uint32_t step,
+								     int code, const char *fmt, ...)
+{
+	char msg[PROTO_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	struct pbuf b;
+	pbuf_init(&b);
+	proto_enc_exec_failed(&b, step, code, msg);
+	proto_write_pbuf(s->conn, &b);
+	pbuf_free(&b);
+}
+
+/* child() failed at step (step_name) with errno code. */
+static void report_child_failure(struct sess *s, const struct proto_exec *e, int step, int code)
+{
+	const char *cmd = e->argv[0], *err = strerror(code);
+	if (step == CHILD_CHDIR)
+		send_start_failure(s, EXEC_STEP_CWD, code,
+				   "exec \"%s\": chdir to working directory \"%s\": %s", cmd,
+				   e->cwd[0] ? e->cwd : "/", err);
+	else if (step == CHILD_EXEC && code == ENOENT)
+		send_start_failure(s, EXEC_STEP_EXEC, code,
+				   "exec \"%s\": executable file not found%s: %s", cmd,
+				   strchr(cmd, '/') ? "" : " in PATH", err);
+	else if (step == CHILD_EXEC)
+		send_start_failure(s, EXEC_STEP_EXEC, code, "exec \"%s\": cannot execute: %s", cmd,
+				   err);
+	else
+		send_start_failure(s, step == CHILD_USER ? EXEC_STEP_USER : EXEC_STEP_SETUP, code,
+				   "exec \"%s\": %s: %s", cmd, step_name(step), err);
 }
 
 static void set_nonblock(int fd)
@@ -343,7 +384,7 @@ static int start_child(struct sess *s, const struct proto_exec *e, const struct 
 }
 
 /* Read the exec-error pipe (*errr, closed here): EOF means the exec
- * happened. If it failed, reap the child, send ERROR and return false. */
+ * happened. If it failed, reap the child, send EXEC_FAILED and return false. */
 static bool exec_succeeded(struct sess *s, const struct proto_exec *e, int *errr)
 {
 	int msg[2];
@@ -353,10 +394,9 @@ static bool exec_succeeded(struct sess *s, const struct proto_exec *e, int *errr
 	xclose(errr);
 	if (n != (ssize_t)sizeof(msg))
 		return true;
-	/* exec failed: the command never ran, so ERROR, not EXIT */
+	/* exec failed: the command never ran, so EXEC_FAILED, not EXIT */
 	agent_wait(s->pid);
-	proto_send_error(s->conn, msg[1], "exec %s: %s: %s", e->argv[0], step_name(msg[0]),
-			 strerror(msg[1]));
+	report_child_failure(s, e, msg[0], msg[1]);
 	return false;
 }
 
@@ -366,8 +406,10 @@ static int spawn(struct sess *s, const struct proto_exec *e)
 	char err[256] = "";
 	struct cred c;
 	int rc = resolve_user(e->user, &c, err, sizeof(err));
-	if (rc < 0)
-		return proto_send_error(s->conn, -rc, "exec: %s", err), -1;
+	if (rc < 0) {
+		send_start_failure(s, EXEC_STEP_USER, -rc, "exec \"%s\": %s", e->argv[0], err);
+		return -1;
+	}
 	char **env = build_env(e, &c, s->tty);
 	int std[3] = { -1, -1, -1 }, ep[2] = { -1, -1 };
 	s->in_fd = s->out_fd = s->err_fd = -1;

@@ -72,6 +72,7 @@ int cl_fail(struct aclient_err *err, int code, const char *fmt, ...)
 		va_end(ap);
 		err->code = code;
 		err->remote = false;
+		err->exec_step = 0;
 	}
 	return -1;
 }

@@ -27,7 +27,8 @@
 
 struct aclient_err {
 	int code;
-	bool remote; /* the agent reported it (ERROR frame) */
+	bool remote;	    /* the agent reported it (ERROR or EXEC_FAILED frame) */
+	uint32_t exec_step; /* EXEC_FAILED: EXEC_STEP_*; else 0 */
 	char msg[PROTO_MSG_MAX + 128];
 };
 
@@ -81,7 +82,8 @@ struct aclient_exec_opts {
 
 /* Run a command; on success *x holds how it ended. A command that could
  * not be started (not found, bad user, bad cwd) is an error with
- * err->remote set: err->code is ENOENT for "not found". */
+ * err->remote set and err->exec_step saying which step failed: "not
+ * found" is EXEC_STEP_EXEC with err->code ENOENT. */
 int aclient_exec(const char *addr, const struct aclient_exec_opts *o, struct proto_exit *x,
 		 struct aclient_err *err);
 

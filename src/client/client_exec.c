@@ -40,9 +40,18 @@ static size_t count(const char *const *v)
 static int on_frame(const struct aclient_exec_opts *o, const struct proto_frame *f,
 		    struct proto_exit *x, struct aclient_err *err)
 {
-	uint32_t pid;
+	uint32_t pid, step;
+	int32_t code;
+	const char *msg;
 	int fd, rc;
 	switch (f->type) {
+	case PT_EXEC_FAILED:
+		if (proto_dec_exec_failed(f, &step, &code, &msg) < 0)
+			return cl_fail(err, EPROTO, "exec: malformed EXEC_FAILED");
+		cl_fail(err, code, "%s", msg);
+		if (err)
+			err->remote = true, err->exec_step = step;
+		return -1;
 	case PT_STARTED:
 		return proto_dec_u32(f, &pid) < 0 ? cl_fail(err, EPROTO, "exec: bad STARTED") : 0;
 	case PT_STDOUT:

@@ -35,6 +35,7 @@ static int forward_signals(int p[2], struct aclient_err *err)
 	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
 		err->code = errno;
 		err->remote = false;
+		err->exec_step = 0;
 		snprintf(err->msg, sizeof(err->msg), "pipe: %s", strerror(errno));
 		return -1;
 	}
@@ -90,7 +91,7 @@ int aclient_exec_fe(const char *addr, struct aclient_exec_opts *o, struct proto_
 int aclient_exit_status(int rc, const struct proto_exit *x, const struct aclient_err *err)
 {
 	if (rc < 0) {
-		if (err->remote && err->code == ENOENT)
+		if (err->remote && err->exec_step == EXEC_STEP_EXEC && err->code == ENOENT)
 			return ACLIENT_EXIT_NOTFOUND;
 		return err->remote ? ACLIENT_EXIT_CANNOT : ACLIENT_EXIT_OWN;
 	}

@@ -139,6 +139,8 @@ const char *proto_type_name(uint16_t t)
 		return "EXIT";
 	case PT_STARTED:
 		return "STARTED";
+	case PT_EXEC_FAILED:
+		return "EXEC_FAILED";
 	case PT_PUT_TAR:
 		return "PUT_TAR";
 	case PT_GET_TAR:
@@ -189,6 +191,8 @@ uint32_t proto_max_len(uint16_t t)
 		return 4;
 	case PT_ERROR:
 		return 4 + STR_MAX(PROTO_MSG_MAX);
+	case PT_EXEC_FAILED:
+		return 8 + STR_MAX(PROTO_MSG_MAX);
 	case PT_EXEC:
 		return PROTO_REQ_MAX;
 	case PT_STDIN:
@@ -313,15 +317,28 @@ void proto_enc_ping(struct pbuf *b, uint16_t type, uint64_t nonce, uint32_t vers
 	end(b, at);
 }
 
-void proto_enc_error(struct pbuf *b, int32_t code, const char *msg)
+/* ERROR and EXEC_FAILED: EXEC_FAILED has the step first. */
+static void enc_failure(struct pbuf *b, uint16_t type, uint32_t step, int32_t code, const char *msg)
 {
 	char m[PROTO_MSG_MAX];
 	/* Truncate rather than fail: an error about an error helps nobody. */
 	snprintf(m, sizeof(m), "%s", msg ? msg : "");
-	size_t at = begin(b, PT_ERROR);
+	size_t at = begin(b, type);
+	if (type == PT_EXEC_FAILED)
+		pbuf_u32(b, step);
 	pbuf_u32(b, (uint32_t)code);
 	pbuf_str(b, m);
 	end(b, at);
+}
+
+void proto_enc_error(struct pbuf *b, int32_t code, const char *msg)
+{
+	enc_failure(b, PT_ERROR, 0, code, msg);
+}
+
+void proto_enc_exec_failed(struct pbuf *b, uint32_t step, int32_t code, const char *msg)
+{
+	enc_failure(b, PT_EXEC_FAILED, step, code, msg);
 }
 
 void proto_enc_exec(struct pbuf *b, const struct proto_exec *e)
@@ -503,14 +520,28 @@ int proto_dec_ping(const struct proto_frame *f, uint64_t *nonce, uint32_t *versi
 	return done(&c);
 }
 
-int proto_dec_error(const struct proto_frame *f, int32_t *code, const char **msg)
+static int dec_failure(const struct proto_frame *f, uint16_t type, uint32_t *step, int32_t *code,
+		       const char **msg)
 {
-	if (want(f, PT_ERROR))
+	if (want(f, type))
 		return -EPROTO;
 	struct cur c = cur_of(f);
+	if (type == PT_EXEC_FAILED)
+		*step = c32(&c);
 	*code = (int32_t)c32(&c);
 	*msg = cstr(&c, PROTO_MSG_MAX);
 	return done(&c);
+}
+
+int proto_dec_error(const struct proto_frame *f, int32_t *code, const char **msg)
+{
+	return dec_failure(f, PT_ERROR, NULL, code, msg);
+}
+
+int proto_dec_exec_failed(const struct proto_frame *f, uint32_t *step, int32_t *code,
+			  const char **msg)
+{
+	return dec_failure(f, PT_EXEC_FAILED, step, code, msg);
 }
 
 void proto_exec_free(struct proto_exec *e)

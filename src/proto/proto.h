@@ -44,15 +44,16 @@ enum proto_type {
 	PT_DONE = 0x04,	 /* {} : operation succeeded */
 	PT_ERROR = 0x05, /* {i32 code (errno), str message} ; stream closes */
 	/* exec */
-	PT_EXEC = 0x10,	     /* struct proto_exec */
-	PT_STDIN = 0x11,     /* bytes */
-	PT_STDIN_EOF = 0x12, /* {} */
-	PT_STDOUT = 0x13,    /* bytes */
-	PT_STDERR = 0x14,    /* bytes */
-	PT_RESIZE = 0x15,    /* {u16 rows, u16 cols} */
-	PT_SIGNAL = 0x16,    /* {u32 signo} */
-	PT_EXIT = 0x17,	     /* {u32 flags, i32 code} */
-	PT_STARTED = 0x18,   /* {u32 pid} : the command is running */
+	PT_EXEC = 0x10,	       /* struct proto_exec */
+	PT_STDIN = 0x11,       /* bytes */
+	PT_STDIN_EOF = 0x12,   /* {} */
+	PT_STDOUT = 0x13,      /* bytes */
+	PT_STDERR = 0x14,      /* bytes */
+	PT_RESIZE = 0x15,      /* {u16 rows, u16 cols} */
+	PT_SIGNAL = 0x16,      /* {u32 signo} */
+	PT_EXIT = 0x17,	       /* {u32 flags, i32 code} */
+	PT_STARTED = 0x18,     /* {u32 pid} : the command is running */
+	PT_EXEC_FAILED = 0x19, /* {u32 step, i32 code (errno), str message}; stream closes */
 	/* files */
 	PT_PUT_TAR = 0x20,    /* {str dest_dir} then DATA* END -> DONE */
 	PT_GET_TAR = 0x21,    /* {str path} -> DATA* END */
@@ -82,6 +83,14 @@ enum proto_type {
 #define EXIT_F_SIGNALED	   0x1u /* code is the terminating signal */
 #define EXIT_F_TIMEOUT	   0x2u /* killed by the agent: timeout_ms passed */
 #define EXIT_F_CORE	   0x4u /* a core was dumped */
+/* EXEC_FAILED step: what stopped the command from starting. Front ends
+ * tell "not found" (EXEC_STEP_EXEC with ENOENT: exit 127) from every
+ * other failure (126), as Docker does; a missing working directory and a
+ * missing program are both ENOENT, so the errno alone cannot. */
+#define EXEC_STEP_SETUP	   1u	/* the agent: pipes, pty, fork, session, stdio */
+#define EXEC_STEP_USER	   2u	/* resolving or switching to the user */
+#define EXEC_STEP_CWD	   3u	/* chdir to the requested working directory */
+#define EXEC_STEP_EXEC	   4u	/* finding or executing argv[0] */
 #define STAT_F_FOLLOW	   0x1u /* stat() instead of lstat() */
 #define MKDIR_F_PARENTS	   0x1u /* like mkdir -p */
 #define REMOVE_F_RECURSIVE 0x1u /* like rm -r */
@@ -155,6 +164,7 @@ void proto_enc_bytes(struct pbuf *b, uint16_t type, const void *data, uint32_t l
 void proto_enc_hello(struct pbuf *b, uint32_t version, uint32_t features);
 void proto_enc_ping(struct pbuf *b, uint16_t type, uint64_t nonce, uint32_t version);
 void proto_enc_error(struct pbuf *b, int32_t code, const char *msg);
+void proto_enc_exec_failed(struct pbuf *b, uint32_t step, int32_t code, const char *msg);
 void proto_enc_exec(struct pbuf *b, const struct proto_exec *e);
 void proto_enc_resize(struct pbuf *b, uint16_t rows, uint16_t cols);
 void proto_enc_u32(struct pbuf *b, uint16_t type, uint32_t v); /* SIGNAL, STARTED */
@@ -172,6 +182,8 @@ int proto_dec_empty(const struct proto_frame *f);
 int proto_dec_hello(const struct proto_frame *f, uint32_t *version, uint32_t *features);
 int proto_dec_ping(const struct proto_frame *f, uint64_t *nonce, uint32_t *version);
 int proto_dec_error(const struct proto_frame *f, int32_t *code, const char **msg);
+int proto_dec_exec_failed(const struct proto_frame *f, uint32_t *step, int32_t *code,
+			  const char **msg);
 int proto_dec_exec(const struct proto_frame *f, struct proto_exec *e); /* proto_exec_free after */
 void proto_exec_free(struct proto_exec *e);
 int proto_dec_resize(const struct proto_frame *f, uint16_t *rows, uint16_t *cols);

@@ -27,8 +27,8 @@ import time
 import pytest
 
 from contract import AGENT_PORT, connect_line
-from silo_testlib.agent_proto import (HDR, MAGIC, PT_DATA, PT_END, PT_ERROR, PT_EXEC, connect,
-                                      exec_request, frame, recv_all)
+from silo_testlib.agent_proto import (HDR, MAGIC, PT_DATA, PT_END, PT_ERROR, PT_EXEC, PT_STARTED,
+                                      connect, exec_request, frame, recv_all)
 
 TOP = pathlib.Path(__file__).resolve().parents[2]
 BUILD = TOP / os.environ.get("SILO_BUILD", "build")
@@ -112,10 +112,17 @@ def test_death_by_signal(agent):
 
 
 def test_not_found_and_bad_cwd(agent):
+    """Docker's statuses: a missing program is 127, a missing working
+    directory 126 (both ENOENT: EXEC_FAILED's step tells them apart)."""
     r = run(agent, "exec", "--", "/no/such/binary", check=127)
-    assert b"No such file" in r.stderr
-    r = run(agent, "exec", "-w", "/no/such/dir", "--", "true")
-    assert r.returncode in (126, 127) and b"chdir" in r.stderr
+    assert r.stderr == (b'silo-agent: exec "/no/such/binary": executable file not found: '
+                        b'No such file or directory\n')
+    r = run(agent, "exec", "--", "no-such-program", check=127)
+    assert r.stderr == (b'silo-agent: exec "no-such-program": executable file not found in '
+                        b'PATH: No such file or directory\n')
+    r = run(agent, "exec", "-w", "/no/such/dir", "--", "true", check=126)
+    assert r.stderr == (b'silo-agent: exec "true": chdir to working directory "/no/such/dir": '
+                        b'No such file or directory\n')
 
 
 def test_path_search(agent, tmp_path):
@@ -144,8 +151,8 @@ def test_env_cwd_user(agent):
     if os.getuid() == 0:
         r = run(agent, "exec", "-u", "65534:65534", "--", "id", "-u", check=0)
         assert r.stdout == b"65534\n"
-        r = run(agent, "exec", "-u", "nosuchuser", "--", "true")
-        assert r.returncode == 127 and b"unknown user" in r.stderr
+        r = run(agent, "exec", "-u", "nosuchuser", "--", "true", check=126)
+        assert b"unknown user" in r.stderr
 
 
 def test_timeout(agent):
@@ -416,15 +423,47 @@ def test_garbage_then_valid(agent, junk):
     assert r.stdout == b"still alive\n"
 
 
+def recv_exact(s, n):
+    data = b""
+    while len(data) < n:
+        chunk = s.recv(n - len(data))
+        assert chunk, f"stream closed after {data!r}"
+        data += chunk
+    return data
+
+
+def running(pid, name):
+    """pid is a live (not zombie) process running name: a reused pid would
+    have to be another `name` to fool it."""
+    try:
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+        cmd = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z" and cmd.split(b"\0")[0] == name
+
+
 def test_garbage_inside_exec_session(agent):
-    # A valid EXEC, then junk on the same stream: ERROR, command killed.
+    # A valid EXEC, then junk on the same stream: ERROR, and the command,
+    # whose pid STARTED gave, is killed (nobody will read its output).
     s = raw_conn(agent)
     s.sendall(frame(PT_EXEC, exec_request(["sleep", "60"])))
-    time.sleep(0.3)
+    assert HDR.unpack(recv_exact(s, HDR.size)) == (MAGIC, PT_STARTED, 0, 4)
+    pid, = struct.unpack("<I", recv_exact(s, 4))
+    for _ in range(100):  # STARTED comes after the exec, /proc may lag a moment
+        if running(pid, b"sleep"):
+            break
+        time.sleep(0.02)
+    assert running(pid, b"sleep")
     s.sendall(b"\x00" * 64)
     data = recv_all(s)
     assert HDR.pack(MAGIC, PT_ERROR, 0, 0)[:8] in data
     s.close()
+    for _ in range(250):
+        if not running(pid, b"sleep"):
+            break
+        time.sleep(0.02)
+    assert not running(pid, b"sleep"), f"the session's command {pid} survived"
     run(agent, "exec", "--", "true", check=0)
 
 

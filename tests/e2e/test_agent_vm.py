@@ -10,9 +10,12 @@ test_agent_host.py, collected again here against the VM; the rest are written
 for the VM (files are checked from inside the guest).
 """
 import hashlib
+import json
 import os
+import socket
 import subprocess
 import tarfile
+import threading
 import time
 
 import pytest
@@ -143,6 +146,72 @@ def test_put_get_tree_vm(vm, tmp_path):
     back.mkdir()
     subprocess.run(["tar", "-x", "-p", "-C", str(back), "-f", "-"], input=r.stdout, check=True)
     assert host.tree_state(back / "tree") == host.tree_state(src)
+
+
+# The guest's side of test_guest_connects_to_host: sends SEND bytes to the
+# host's port, half-closes, reads the host's answer to its end; then tries a
+# port nobody listens on. Prints one JSON line.
+GUEST_VSOCK = """
+import errno, hashlib, json, socket, sys, time
+port, send = int(sys.argv[1]), int(sys.argv[2])
+data = bytes(i * 7 % 251 for i in range(send))
+s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+s.connect((socket.VMADDR_CID_HOST, port))
+s.sendall(data)
+s.shutdown(socket.SHUT_WR)
+got = b""
+while chunk := s.recv(65536):
+    got += chunk
+s.close()
+t0 = time.monotonic()
+try:
+    socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM).connect((socket.VMADDR_CID_HOST, port + 1))
+    refused = "connected"
+except OSError as e:
+    refused = errno.errorcode.get(e.errno, str(e.errno))
+print(json.dumps({"sent": hashlib.sha256(data).hexdigest(), "got": got.decode(),
+                  "refused": refused, "refused_s": time.monotonic() - t0}))
+"""
+
+
+def test_guest_connects_to_host(vm):
+    """Guest-initiated vsock (docs/silo-vmm.md, "vsock: the host side"): a
+    guest connect to CID 2 port P reaches the host's Unix socket PATH_P; data
+    flows both ways (more than the 256 KiB per-connection buffer, so credit
+    updates are needed), the half-close is passed on, and a port with no
+    listener is refused at once."""
+    port, send = 5005, 600 << 10
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(f"{vm.sock}_{port}")
+    srv.listen(1)
+    srv.settimeout(120)
+    result = {}
+
+    def serve():
+        conn, _ = srv.accept()
+        with conn:
+            h, n = hashlib.sha256(), 0
+            while chunk := conn.recv(65536):
+                h.update(chunk)
+                n += len(chunk)
+            result["host_got"] = (n, h.hexdigest())
+            # an answer longer than one credit window, after the guest's EOF
+            conn.sendall((h.hexdigest() + "\n").encode() * 5000)
+
+    t = threading.Thread(target=serve)
+    t.start()
+    try:
+        r = vm.run("exec", "--", "python3", "-c", GUEST_VSOCK, str(port), str(send))
+    finally:
+        t.join(timeout=120)
+        srv.close()
+        os.unlink(f"{vm.sock}_{port}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout)
+    assert result["host_got"] == (send, out["sent"])
+    assert out["got"] == (out["sent"] + "\n") * 5000
+    assert out["refused"] in ("ECONNRESET", "ECONNREFUSED"), out
+    assert out["refused_s"] < 5, out
 
 
 def meminfo_kib(sb, key):

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from conftest import BOOT_TIMEOUT, BUILD, GUEST, KVM
-from contract import ARG_NO_DOCKER
+from contract import ARG_NO_DOCKER, DOCKER_READY
 from silo_testlib.cli import processes_naming, sandbox_names, silo_env
 
 pytestmark = pytest.mark.lab_seconds(100)
@@ -136,12 +136,21 @@ def test_isolation_crash_and_rm_rf_root(env):
     # MD5 of the 730 MiB image: in the lab a third of SHA-256's time, and as
     # sure to see a changed block.
     before = hashlib.md5(base.read_bytes()).hexdigest()
-    canary = pathlib.Path(env["SILO_DATA_DIR"]).parent / "canary"
+    # The host canary sits in iso-a's workspace directory, the host files
+    # nearest to the guest: a workspace shared instead of copied would let
+    # the guest's rm -rf / delete it.
+    ws = pathlib.Path(env["SILO_DATA_DIR"]).parent / "ws-a"
+    ws.mkdir()
+    canary = ws / "canary"
     canary.write_text("host file\n")
+    canary_id = canary.stat().st_ino, canary.stat().st_mtime_ns
     # --no-docker: nothing here needs a Docker daemon (test_docker.py covers it)
     for n in ("iso-a", "iso-b"):
-        silo(env, "create", "--name", n, "--memory", "512M", "--disk", "1G", "--no-docker", check=0)
+        silo(env, "create", "--name", n, "--memory", "512M", "--disk", "1G", "--no-docker",
+             *(["--workspace", str(ws)] if n == "iso-a" else []), check=0)
         silo(env, "start", n, check=0)
+    silo(env, "cp", "iso-a:/workspace/canary", str(ws.parent / "canary-in"), check=0)
+    assert (ws.parent / "canary-in").read_text() == "host file\n"
     assert inspect(env, "iso-b")["docker"] == "off"
     assert ARG_NO_DOCKER.encode() in sh(env, "iso-b", "pidof dockerd || cat /proc/cmdline").stdout
     # --no-docker: no Docker socket either, so a client fails at once instead of waiting
@@ -157,7 +166,15 @@ def test_isolation_crash_and_rm_rf_root(env):
 
     # as root, the whole root file system of iso-a
     sh(env, "iso-a", "rm -rf --no-preserve-root / 2>/dev/null; true", user="root", check=None)
+    # the guest's copy is gone (the check would notice a deletion), the host's is untouched
+    # (through the agent's own file operations: no shell is left in iso-a;
+    # with the overlay's upper directory deleted too the lookup may say ESTALE)
+    back = ws.parent / "canary-back"
+    r = silo(env, "cp", "iso-a:/workspace/canary", str(back))
+    assert r.returncode == 125 and not back.exists(), r
+    assert b"No such file" in r.stderr or b"Stale file handle" in r.stderr, r
     assert canary.read_text() == "host file\n"
+    assert (canary.stat().st_ino, canary.stat().st_mtime_ns) == canary_id
     assert sh(env, "iso-b", "cat /etc/debian_version && id -un").stdout.decode().split()[1] == "agent"
 
     # kill -9 of iso-a's silo-vmm: exited, with the reason
@@ -192,22 +209,52 @@ def test_run_exit_codes(env):
     assert r.stdout.decode().split() == ["agent", "/workspace", "bar"]
     assert_nothing_left(env)
 
-    # Ctrl-C while it boots: run gives up and removes what it made
-    p = subprocess.Popen([str(SILO), "run", "--name", "intr", "--memory", "512M", "--", "true"],
-                         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
-    pidfile = pathlib.Path(env["SILO_RUN_DIR"]) / "intr" / "vmm.pid"
-    for _ in range(600):
-        if pidfile.exists() or p.poll() is not None:
-            break
-        time.sleep(0.05)
+    # Ctrl-C while the command runs: it reaches the command (130), --rm still
+    # removes the sandbox. SIGINT only once the command said it is up.
+    p = start_silo(env, "run", "--rm", "--name", "intr", "--memory", "512M", "--no-docker", "--",
+                   "sh", "-c", "echo ready; exec sleep 600")
+    assert p.stdout.readline() == b"ready\n", p.stderr.read()
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=BOOT_TIMEOUT)
-    if p.returncode == 125:
-        assert "interrupted" in err.decode(), err
-    else:       # it won the race and finished first; still cleaned by --rm-less rm below
-        silo(env, "rm", "-f", "intr", check=0)
+    assert p.returncode == 128 + signal.SIGINT, err
     assert_nothing_left(env)
+
+    # Ctrl-C while it boots: run gives up and removes what it made. The boot
+    # cannot win the race: silo-vmm is a wrapper that stops itself before it
+    # execs the real one, and SIGINT goes once it is stopped.
+    wrapper = pathlib.Path(env["SILO_DATA_DIR"]).parent / "stopped-vmm"
+    wrapper.write_text(f'#!/bin/sh\nkill -STOP $$\nexec {env["SILO_VMM"]} "$@"\n')
+    wrapper.chmod(0o755)
+    # (silo-netd is looked for beside silo-vmm: name the real one)
+    netd = pathlib.Path(env["SILO_VMM"]).with_name("silo-netd")
+    p = start_silo(dict(env, SILO_VMM=str(wrapper), SILO_NETD=str(netd)), "run", "--name", "intr",
+                   "--memory", "512M", "--", "true")
+    pidfile = pathlib.Path(env["SILO_RUN_DIR"]) / "intr" / "vmm.pid"
+    for _ in range(600):
+        if p.poll() is not None or (pidfile.exists() and proc_state(pidfile.read_text()) == "T"):
+            break
+        time.sleep(0.05)
+    assert p.poll() is None, p.stderr.read()
+    assert proc_state(pidfile.read_text()) == "T"
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=BOOT_TIMEOUT)
+    assert p.returncode == 125 and "start interrupted" in err.decode(), (p.returncode, err)
+    assert_nothing_left(env)
+
+
+def start_silo(env, *args):
+    """silo in the background with SIGINT at its default (a background job
+    of a shell, as a CI runner may start pytest, inherits it ignored)."""
+    return subprocess.Popen([str(SILO), *args], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def proc_state(pid):
+    try:
+        return pathlib.Path(f"/proc/{int(pid)}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, ValueError):
+        return None
 
 
 @needs_kvm
@@ -218,7 +265,8 @@ def test_lifecycle_persistence(env):
     assert (st["state"], st["cpus"], st["memory"], st["disk"]) == ("stopped", 2, 512 << 20, 8 << 30)
     assert "name already in use" in one_error_line(silo(env, "create", "--name", "life"))
     assert "not running" in one_error_line(silo(env, "exec", "life", "--", "true"))
-    silo(env, "start", "life", check=0)
+    # --wait-docker: Docker's state below is then known, not a race
+    silo(env, "start", "--wait-docker", "life", check=0)
     assert "already running" in one_error_line(silo(env, "start", "life"))
     r = silo(env, "exec", "-e", "X=1", "life", "--", "sh", "-c",
              "echo $GREETING$X > kept; id -un; pwd; nproc; hostname; "
@@ -229,11 +277,18 @@ def test_lifecycle_persistence(env):
     assert 400 * 1024 < int(words[4]) <= 512 * 1024, words
     assert silo(env, "exec", "life", "--", "sh", "-c", "exit 7").returncode == 7
     assert silo(env, "exec", "life", "--", "sh", "-c", "kill -TERM $$").returncode == 128 + 15
-    assert silo(env, "exec", "life", "--", "no-such-command").returncode == 127
+    r = silo(env, "exec", "life", "--", "no-such-command")
+    assert (r.returncode, r.stderr) == (127, b'silo: exec "no-such-command": executable file not '
+                                        b'found in PATH: No such file or directory\n')
+    # Docker's 126 for a missing working directory, and a line that says so
+    r = silo(env, "exec", "-w", "/no/such/dir", "life", "--", "true")
+    assert (r.returncode, r.stderr) == (126, b'silo: exec "true": chdir to working directory '
+                                        b'"/no/such/dir": No such file or directory\n')
     assert silo(env, "exec", "-i", "life", "--", "cat", input=b"piped\n").stdout == b"piped\n"
     assert silo(env, "exec", "-u", "root", "-w", "/", "life", "--", "pwd").stdout == b"/\n"
     info = inspect(env, "life")
-    assert info["state"] == "running" and info["vmm_pid"] > 0 and info["docker"] in ("ready", "starting")
+    assert info["state"] == "running" and info["vmm_pid"] > 0 and info["docker"] == "ready", info
+    assert sh(env, "life", f"test -e {DOCKER_READY}", user="root").returncode == 0
 
     silo(env, "stop", "life", check=0)
     assert status(env, "life")["status"] == "stopped"

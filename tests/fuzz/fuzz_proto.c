@@ -82,6 +82,8 @@ static void decode_all(const struct proto_frame *f)
 	(void)proto_dec_ping(f, &n, &a);
 	if (proto_dec_error(f, &code, &p) == 0)
 		CHECK(strlen(p) < PROTO_MSG_MAX);
+	if (proto_dec_exec_failed(f, &a, &code, &p) == 0)
+		CHECK(strlen(p) < PROTO_MSG_MAX);
 	(void)proto_dec_resize(f, &r, &w);
 	(void)proto_dec_u32(f, &a);
 	(void)proto_dec_exit(f, &x);

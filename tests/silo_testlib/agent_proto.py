@@ -18,6 +18,7 @@ MAGIC = 0x014F4C53  # 'S' 'L' 'O' + version 1, little-endian
 HDR = struct.Struct("<IHHI")
 PT_PING, PT_PONG, PT_DONE, PT_ERROR = 0x02, 0x03, 0x04, 0x05
 PT_EXEC, PT_STDOUT, PT_STDERR, PT_EXIT, PT_STARTED = 0x10, 0x13, 0x14, 0x17, 0x18
+PT_EXEC_FAILED = 0x19
 PT_PUT_FILE, PT_GET_FILE, PT_STAT, PT_STAT_REPLY = 0x22, 0x23, 0x24, 0x28
 PT_DATA, PT_END = 0x30, 0x31
 DATA_MAX = 64 * 1024
@@ -106,9 +107,10 @@ class Stream:
         p = self.f.read(n) if n else b""
         if len(p) < n:
             raise AgentError("stream closed mid-frame")
-        if t == PT_ERROR:
-            code, = struct.unpack_from("<i", p)
-            msg = p[8:].rstrip(b"\0").decode(errors="replace")
+        if t in (PT_ERROR, PT_EXEC_FAILED):
+            at = 4 if t == PT_EXEC_FAILED else 0  # EXEC_FAILED: the step first
+            code, = struct.unpack_from("<i", p, at)
+            msg = p[at + 8:].rstrip(b"\0").decode(errors="replace")
             raise AgentError(f"agent error {code}: {msg}")
         return t, p
 

@@ -83,7 +83,7 @@ class AgentVM:
 
 def qemu_microvm(kernel, initrd, append, memory=256, cpus=1):
     """The same guest under QEMU's microvm machine: the baseline silo-vmm is
-    compared with (bench/boot.py, tests/e2e/test_baseline_qemu.py)."""
+    compared with (bench/boot.py, tests/lab/selfcheck.py)."""
     return ["qemu-system-x86_64", "-M", "microvm,acpi=off", "-enable-kvm", "-cpu", "host",
             "-smp", str(cpus), "-m", str(memory), "-nodefaults", "-no-user-config",
             "-display", "none", "-no-reboot", "-serial", "stdio",

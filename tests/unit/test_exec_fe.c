@@ -10,11 +10,16 @@
 
 #include "client/exec_fe.h"
 
-static int status(int rc, uint32_t flags, int32_t code, bool remote, int err_code)
+static int status_at(int rc, uint32_t flags, int32_t code, bool remote, int err_code, uint32_t step)
 {
 	struct proto_exit x = { .flags = flags, .code = code };
-	struct aclient_err err = { .code = err_code, .remote = remote };
+	struct aclient_err err = { .code = err_code, .remote = remote, .exec_step = step };
 	return aclient_exit_status(rc, &x, &err);
+}
+
+static int status(int rc, uint32_t flags, int32_t code, bool remote, int err_code)
+{
+	return status_at(rc, flags, code, remote, err_code, 0);
 }
 
 static void test_command_status(void **state)
@@ -41,8 +46,14 @@ static void test_signaled(void **state)
 static void test_did_not_run(void **state)
 {
 	(void)state;
-	assert_int_equal(status(-1, 0, 0, true, ENOENT), ACLIENT_EXIT_NOTFOUND);
+	/* not found: the program, not the working directory or the user */
+	assert_int_equal(status_at(-1, 0, 0, true, ENOENT, EXEC_STEP_EXEC), ACLIENT_EXIT_NOTFOUND);
 	assert_int_equal(ACLIENT_EXIT_NOTFOUND, 127);
+	assert_int_equal(status_at(-1, 0, 0, true, ENOENT, EXEC_STEP_CWD), ACLIENT_EXIT_CANNOT);
+	assert_int_equal(status_at(-1, 0, 0, true, ENOENT, EXEC_STEP_USER), ACLIENT_EXIT_CANNOT);
+	assert_int_equal(status_at(-1, 0, 0, true, EACCES, EXEC_STEP_EXEC), ACLIENT_EXIT_CANNOT);
+	/* a plain ERROR (the agent could not set up the session) */
+	assert_int_equal(status(-1, 0, 0, true, ENOENT), ACLIENT_EXIT_CANNOT);
 	assert_int_equal(status(-1, 0, 0, true, EACCES), ACLIENT_EXIT_CANNOT);
 	assert_int_equal(ACLIENT_EXIT_CANNOT, 126);
 	/* ENOENT from the transport (no socket) is ours, not "not found" */

@@ -160,6 +160,22 @@ static void test_error_frame(void **st)
 	f = one(&b);
 	assert_int_equal(proto_dec_error(&f, &code, &msg), 0);
 	assert_int_equal(strlen(msg), PROTO_MSG_MAX - 1);
+	pbuf_reset(&b);
+	/* EXEC_FAILED: the step first; truncated to the same bound */
+	uint32_t step;
+	proto_enc_exec_failed(&b, EXEC_STEP_CWD, ENOENT, "no cwd");
+	f = one(&b);
+	assert_int_equal(proto_dec_exec_failed(&f, &step, &code, &msg), 0);
+	assert_int_equal(step, EXEC_STEP_CWD);
+	assert_int_equal(code, ENOENT);
+	assert_string_equal(msg, "no cwd");
+	assert_int_equal(proto_dec_error(&f, &code, &msg), -EPROTO);
+	pbuf_reset(&b);
+	proto_enc_exec_failed(&b, EXEC_STEP_EXEC, EIO, big);
+	f = one(&b);
+	assert_true(f.len == proto_max_len(PT_EXEC_FAILED));
+	assert_int_equal(proto_dec_exec_failed(&f, &step, &code, &msg), 0);
+	assert_int_equal(strlen(msg), PROTO_MSG_MAX - 1);
 	pbuf_free(&b);
 }
 
