@@ -8,8 +8,11 @@ The "internet" is tests/e2e/netlab.py's (a network namespace behind a veth,
 HTTP and echo servers), and a DNS server on the host's 127.0.0.1 that both
 paths use as the upstream resolver (silo-netd through getaddrinfo, slirp by
 forwarding). Inside each guest bench/net_guest.py measures DNS lookup
-latency (fresh names), TCP connect + first byte latency, and download
-throughput with one and with four streams.
+latency (fresh names, and one name again), TCP connect + first byte
+latency, one byte's round trip on an open connection and on raw vsock, and
+download throughput with one and with four streams. Both guests run at
+once and take turns for --rounds rounds; each figure is the median over
+the rounds, with its spread.
 
 The QEMU guest is driven through silo-init's agent over vhost-vsock (a
 small Unix-to-AF_VSOCK bridge lets bench/agent.py's client talk to it).
@@ -17,11 +20,13 @@ Root only (network namespaces, /etc/resolv.conf, vhost-vsock): run it in
 the lab, as `make bench` does. Prints a table and one "BENCH {json}" line.
 """
 import argparse
+import contextlib
 import json
 import os
 import pathlib
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,7 +77,11 @@ def echo_on(srv):
     return serve(srv, one)
 
 
-def run_silo(a, tmp):
+@contextlib.contextmanager
+def silo_guest(a, tmp):
+    """A silo sandbox (network open) for the rounds: yields run(nonce), which
+    runs net_guest.py in it and returns its figures; silo-netd's counters
+    and memory go into netd_out once the rounds are done."""
     env = dict(os.environ, SILO_DATA_DIR=str(tmp / "data"), SILO_RUN_DIR=str(tmp / "run"),
                SILO_GUEST_DIR=str(GUEST), SILO_VMM=str(BUILD / "silo-vmm"))
     silo = str(BUILD / "silo")
@@ -80,6 +89,12 @@ def run_silo(a, tmp):
     def s(*args, **kw):
         return subprocess.run([silo, *args], env=env, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+    def run(nonce):
+        r = s("exec", "nb", "--", *guest_args(a, nonce), timeout=3600)
+        if r.returncode:
+            raise SystemExit(f"bench: silo guest script failed: {r.stderr.strip()[-2000:]}")
+        return json.loads(r.stdout.strip().splitlines()[-1])
     r = s("create", "--name", "nb", "--memory", a.memory, "--network", "open", "--no-docker")
     if r.returncode:
         raise SystemExit(f"bench: silo create: {r.stderr.strip()}")
@@ -94,19 +109,16 @@ def run_silo(a, tmp):
         echo = socket.socket(socket.AF_UNIX)
         echo.bind(str(tmp / "run" / "nb" / f"vsock.sock_{VSOCK_ECHO_PORT}"))
         echo_on(echo)
-        r = s("exec", "nb", "--", *guest_args(a, "silo"), timeout=3600)
-        if r.returncode:
-            raise SystemExit(f"bench: silo guest script failed: {r.stderr.strip()[-2000:]}")
-        res = json.loads(r.stdout.strip().splitlines()[-1])
+        netd = {}
+        yield run, netd
         # silo-netd's own counters: how much of the guest's wait was the
         # host's resolver and connect() (it writes them within 0.1 s)
         time.sleep(0.5)
         stats = tmp / "run" / "nb" / "net.stats"
         st = dict(ln.split("=", 1) for ln in stats.read_text().split())
-        res["netd"] = {k: int(st[k]) for k in ("dns_queries", "connections", "resolves",
-                                               "resolve_us", "resolve_hits", "dials", "dial_us")}
-        res["netd"].update(rss_idle_kib=rss_idle, rss_after_kib=rss_kib(netd_pid))
-        return res
+        netd.update({k: int(st[k]) for k in ("dns_queries", "connections", "resolves",
+                                             "resolve_us", "resolve_hits", "dials", "dial_us")})
+        netd.update(rss_idle_kib=rss_idle, rss_after_kib=rss_kib(netd_pid))
     finally:
         s("rm", "-f", "nb")
 
@@ -158,7 +170,9 @@ def bridge(path, cid):
     return serve(srv, one)
 
 
-def run_qemu(a, tmp):
+@contextlib.contextmanager
+def qemu_guest(a, tmp):
+    """The QEMU peer with user networking: yields run(nonce) as silo_guest."""
     subprocess.run(["modprobe", "vhost_vsock"], check=False)
     if not os.path.exists("/dev/vhost-vsock"):
         raise SystemExit("bench: no /dev/vhost-vsock (modprobe vhost_vsock) for the QEMU peer")
@@ -206,15 +220,36 @@ def run_qemu(a, tmp):
                                       "echo nameserver 10.0.2.3 > /etc/resolv.conf"])
         if code:
             raise SystemExit(f"bench: QEMU guest network set-up failed: {err!r}")
-        code, out, err = exec_(sock, guest_args(a, "qemu"), timeout=3600)
-        if code:
-            raise SystemExit(f"bench: QEMU guest script failed: {err.decode(errors='replace')[-2000:]}")
-        return json.loads(out.decode().strip().splitlines()[-1])
+
+        def run(nonce):
+            code, out, err = exec_(sock, guest_args(a, nonce), timeout=3600)
+            if code:
+                raise SystemExit("bench: QEMU guest script failed: "
+                                 + err.decode(errors="replace")[-2000:])
+            return json.loads(out.decode().strip().splitlines()[-1])
+        yield run, None
     finally:
         srv.close()
         echo.close()
         p.kill()
         p.wait()
+
+
+ROWS = (("DNS lookup, median (ms)", "dns_median_ms"), ("DNS lookup, p90 (ms)", "dns_p90_ms"),
+        ("DNS lookup of one name again, median (ms)", "dns_again_median_ms"),
+        ("TCP connect + first byte, median (ms)", "connect_fb_median_ms"),
+        ("TCP connect + first byte, p90 (ms)", "connect_fb_p90_ms"),
+        ("1 byte there and back, open TCP (ms)", "echo_rtt_median_ms"),
+        ("1 byte there and back, vsock (ms)", "vsock_rtt_median_ms"),
+        ("download, 1 stream (MiB/s)", "mib_s_1_stream"),
+        ("download, 4 streams (MiB/s)", "mib_s_4_streams"))
+
+
+def combine(rounds):
+    """Each figure's median over the rounds, and its spread (min, max)."""
+    return {k: {"median": statistics.median(r[k] for r in rounds),
+                "min": min(r[k] for r in rounds), "max": max(r[k] for r in rounds)}
+            for _, k in ROWS}
 
 
 def main():
@@ -225,45 +260,58 @@ def main():
     ap.add_argument("--four-mb", type=int, default=25, help="MiB per stream of the 4-stream run")
     ap.add_argument("--memory", default="512M")
     ap.add_argument("--boot-timeout", type=int, default=300)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of the guest script, silo and QEMU taking turns")
     ap.add_argument("--only", choices=("silo", "qemu"), help="one side (for debugging)")
     a = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("bench: network.py needs root (network namespaces): run it in the lab")
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="silo-netbench-"))
     os.chmod(tmp, 0o700)
+    # Both guests run at once and take turns, round after round: a slow
+    # spell of the (emulated, shared) lab host then falls on both sides
+    # instead of on whichever ran during it.
+    rounds = {"silo": [], "qemu_slirp": []}
+    netd = None
     try:
-        with netlab.internet(), netlab.dns_server():
-            res = {"silo": run_silo(a, tmp) if a.only != "qemu" else {},
-                   "qemu_slirp": run_qemu(a, tmp) if a.only != "silo" else {}}
+        with netlab.internet(), netlab.dns_server(), contextlib.ExitStack() as st:
+            sides = {}
+            if a.only != "qemu":
+                sides["silo"], netd = st.enter_context(silo_guest(a, tmp))
+            if a.only != "silo":
+                sides["qemu_slirp"], _ = st.enter_context(qemu_guest(a, tmp))
+            for r in range(a.rounds):
+                for name, run in sides.items():
+                    rounds[name].append(run(f"{name[:4]}{r}"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    rows = (("DNS lookup, median (ms)", "dns_median_ms"), ("DNS lookup, p90 (ms)", "dns_p90_ms"),
-            ("DNS lookup of one name again, median (ms)", "dns_again_median_ms"),
-            ("TCP connect + first byte, median (ms)", "connect_fb_median_ms"),
-            ("TCP connect + first byte, p90 (ms)", "connect_fb_p90_ms"),
-            ("1 byte there and back, open TCP (ms)", "echo_rtt_median_ms"),
-            ("1 byte there and back, vsock (ms)", "vsock_rtt_median_ms"),
-            ("download, 1 stream (MiB/s)", "mib_s_1_stream"),
-            ("download, 4 streams (MiB/s)", "mib_s_4_streams"))
-    print(f"\n{'network (same lab run)':<44}{'silo':>12}{'QEMU slirp':>12}{'silo/QEMU':>11}")
-    for label, k in rows:
-        s, q = res["silo"].get(k, 0), res["qemu_slirp"].get(k, 0)
-        print(f"{label:<44}{s:>12}{q:>12}{(s / q if q else 0):>11.2f}")
-    nd = res["silo"].get("netd")
-    if nd:
+    res = {k: combine(v) if v else {} for k, v in rounds.items()}
+    print(f"\nnetwork (same lab run, {a.rounds} rounds each, taking turns: median, and min-max)")
+    print(f"{'':<44}{'silo':>22}{'QEMU slirp':>22}{'silo/QEMU':>11}")
+    for label, k in ROWS:
+        s, q = res["silo"].get(k), res["qemu_slirp"].get(k)
+
+        def cell(x):
+            return f"{x['median']} ({x['min']}-{x['max']})" if x else "-"
+        ratio = s["median"] / q["median"] if s and q and q["median"] else 0
+        print(f"{label:<44}{cell(s):>22}{cell(q):>22}{ratio:>11.2f}")
+    print("  (the vsock row's QEMU column is the kernel's vhost-vsock; silo's is silo-vmm's device)")
+    if netd:
         def avg(us, n):
             return f"{us / n / 1000:.2f} ms" if n else "-"
-        print(f"\nwhere silo's time goes (silo-netd's counters over the whole run):\n"
-              f"  host resolver: {nd['resolves']} lookups, {avg(nd['resolve_us'], nd['resolves'])}"
-              f" each; {nd['resolve_hits']} answered from its cache "
-              f"({nd['dns_queries']} DNS queries, {nd['connections']} connections)\n"
-              f"  connect() to the destination: {nd['dials']}, "
-              f"{avg(nd['dial_us'], nd['dials'])} each\n"
+        print(f"\nwhere silo's time goes (silo-netd's counters over all rounds):\n"
+              f"  host resolver: {netd['resolves']} lookups, "
+              f"{avg(netd['resolve_us'], netd['resolves'])} each; {netd['resolve_hits']} answered "
+              f"from its cache ({netd['dns_queries']} DNS queries, {netd['connections']} "
+              f"connections)\n"
+              f"  connect() to the destination: {netd['dials']}, "
+              f"{avg(netd['dial_us'], netd['dials'])} each\n"
               f"  the rest of a lookup or connect is the guest's stub or forwarder, vsock through "
               f"silo-vmm, and silo-netd's own work\n"
-              f"  silo-netd resident memory: {nd['rss_idle_kib']} KiB idle after start, "
-              f"{nd['rss_after_kib']} KiB after the run")
-    print("BENCH " + json.dumps({"bench": "network", **res}))
+              f"  silo-netd resident memory: {netd['rss_idle_kib']} KiB idle after start, "
+              f"{netd['rss_after_kib']} KiB after the run")
+        res["silo"]["netd"] = netd
+    print("BENCH " + json.dumps({"bench": "network", "rounds": a.rounds, **res}))
 
 
 if __name__ == "__main__":
