@@ -5,9 +5,21 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 dest=$top/build/guest
 mkdir -p "$dest"
-k=$("$top/guest/kernel/build.sh")
-i=$("$top/guest/initramfs/build.sh" "$top/build/silo-init")
-r=$("$top/guest/rootfs/build.sh")
+# On a terminal, each stage says when it starts and how long it took (a cold
+# kernel build takes many minutes, a cached stage no time); in a log (CI)
+# only the last line, as before.
+stage() { # VAR NAME CMD...: VAR := CMD's output (the cache directory)
+  local var=$1 name=$2 t0 out; shift 2
+  t0=$(date +%s.%N)
+  [ -t 1 ] && printf 'image: %s ...\n' "$name"
+  out=$("$@")
+  [ -t 1 ] && printf 'image: %s done in %s s\n' "$name" \
+    "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')"
+  printf -v "$var" '%s' "$out"
+}
+stage k kernel "$top/guest/kernel/build.sh"
+stage i initramfs "$top/guest/initramfs/build.sh" "$top/build/silo-init"
+stage r rootfs "$top/guest/rootfs/build.sh"
 ln -sfn "$k/vmlinux" "$dest/vmlinux"
 ln -sfn "$k/bzImage" "$dest/bzImage"
 ln -sfn "$k/check-config.txt" "$dest/check-config.txt"

@@ -45,6 +45,9 @@ $(BUILD)/tests/test_sandbox_dirs: LDFLAGS += $(SANDBOX_LIB) $(SANDBOX_NET) $(SIL
 # one front end of silo exec, silo run and silo-agent.
 $(BUILD)/tests/test_exec_fe: $(SILO_LIB)
 $(BUILD)/tests/test_exec_fe: LDFLAGS += $(SILO_LIB)
+# cmocka: the status line silo run/start draw while they wait (progress.c).
+$(BUILD)/tests/test_progress: $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
+$(BUILD)/tests/test_progress: LDFLAGS += $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
 # cmocka: the supervisor + silo-vmm command line sb_start builds (vmm_cmd.c).
 $(BUILD)/tests/test_vmm_cmd: $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
 $(BUILD)/tests/test_vmm_cmd: LDFLAGS += $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)

@@ -70,11 +70,16 @@ int cli_net_policy_text(const struct cli_net *n, char **out);
 struct create_opts {
 	const char *name, *workspace;
 	struct sb_config cfg;
-	bool rm; /* run --rm */
+	bool rm;    /* run --rm */
+	bool quiet; /* run -q: no progress line */
 };
 /* Parses from argv[1]; returns the index of the first operand or -1 (error
- * printed). allow_rm: accept --rm (run). */
+ * printed). allow_rm: accept run's own options, --rm and -q. */
 int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm);
+
+/* The status line while a start waits (sandbox.h sb_progress): on stderr
+ * when it is a terminal, unless quiet. */
+void cli_progress(bool quiet);
 
 /* Open NAME and require it to be running. */
 int cli_open_running(struct cli *c, struct sandbox *sb, const char *name);

@@ -75,6 +75,7 @@ static const struct option create_longs[] = {
 	{ "wait-docker", no_argument, NULL, O_WAIT_DOCKER },
 	{ "env", required_argument, NULL, 'e' },
 	{ "rm", no_argument, NULL, O_RM },
+	{ "quiet", no_argument, NULL, 'q' },
 	CLI_NET_OPTIONS,
 	{ "publish", required_argument, NULL, 'p' },
 	{ NULL, 0, NULL, 0 },
@@ -89,7 +90,7 @@ int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm
 	optind = 1;
 	opterr = 0;
 	int ch;
-	while ((ch = getopt_long(argc, argv, "+e:m:p:", create_longs, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+e:m:p:q", create_longs, NULL)) != -1) {
 		switch (ch) {
 		case O_NAME:
 			if (!sb_name_valid(optarg))
@@ -117,9 +118,10 @@ int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm
 				goto fail;
 			break;
 		case O_RM:
+		case 'q':
 			if (!allow_rm)
 				goto unknown;
-			o->rm = true;
+			*(ch == 'q' ? &o->quiet : &o->rm) = true;
 			break;
 		case 'p':
 			if (sb_config_add_publish(&o->cfg, optarg) < 0)

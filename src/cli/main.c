@@ -85,7 +85,7 @@ static const struct {
 } cmds[] = {
 	{ "run", cmd_run,
 	  "run [--name N] [--cpus N] [--memory SIZE] [--disk SIZE] [-e K=V]... "
-	  "[--workspace DIR] [--no-docker|--wait-docker] [NETWORK] [--rm] "
+	  "[--workspace DIR] [--no-docker|--wait-docker] [NETWORK] [--rm] [-q] "
 	  "[-- CMD...]" },
 	{ "create", cmd_create,
 	  "create [--name N] [--cpus N] [--memory SIZE] [--disk SIZE] "
@@ -95,7 +95,7 @@ static const struct {
 	  "[--allow RULE]... [--deny RULE]...\n"
 	  "                  [-p [HOST_IP:]HOST_PORT:GUEST_PORT]... "
 	  "[--allow-host-access] [--allow-link-local]" },
-	{ "start", cmd_start, "start [--wait-docker] NAME..." },
+	{ "start", cmd_start, "start [-q] [--wait-docker] NAME..." },
 	{ "stop", cmd_stop, "stop [-t SECONDS] NAME..." },
 	{ "rm", cmd_rm, "rm [-f] NAME..." },
 	{ "ls", cmd_ls, "ls [--json]" },

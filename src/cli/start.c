@@ -1,7 +1,14 @@
-/* start.c: silo start [--wait-docker] NAME... */
+/* start.c: silo start [-q] [--wait-docker] NAME... */
 #include "cli/cli.h"
 
 #include <string.h>
+#include <unistd.h>
+
+void cli_progress(bool quiet)
+{
+	if (!quiet && isatty(STDERR_FILENO))
+		sb_progress_init(&sb_progress, STDERR_FILENO, NULL);
+}
 
 int cli_wait_docker(struct cli *c, const char *name)
 {
@@ -31,19 +38,24 @@ static int start_one(struct cli *c, const char *name, bool wait_docker)
 
 int cmd_start(struct cli *c, int argc, char **argv)
 {
-	bool wait_docker = false;
+	bool wait_docker = false, quiet = false;
 	int first = 1;
 	for (; first < argc && argv[first][0] == '-'; first++) {
-		if (strcmp(argv[first], "--wait-docker"))
-			return cli_failf("unknown option '%s': usage: silo start [--wait-docker] "
-					 "NAME...",
-					 argv[first]);
-		wait_docker = true;
+		if (!strcmp(argv[first], "-q") || !strcmp(argv[first], "--quiet"))
+			quiet = true;
+		else if (!strcmp(argv[first], "--wait-docker"))
+			wait_docker = true;
+		else
+			return cli_failf(
+				"unknown option '%s': usage: silo start [-q] [--wait-docker] "
+				"NAME...",
+				argv[first]);
 	}
 	if (first >= argc)
-		return cli_failf("usage: silo start [--wait-docker] NAME...");
+		return cli_failf("usage: silo start [-q] [--wait-docker] NAME...");
 	int rc = 0;
 	cli_catch_cancel();
+	cli_progress(quiet);
 	for (int i = first; i < argc; i++) {
 		if (start_one(c, argv[i], wait_docker) < 0)
 			rc = cli_fail();

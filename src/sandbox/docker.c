@@ -103,13 +103,14 @@ int sb_docker_state(const struct sandbox *sb, enum sb_docker *d, char *why, size
 	return 0;
 }
 
-int sb_wait_docker(const struct sandbox *sb, int timeout_s)
+static int wait_docker(const struct sandbox *sb, int timeout_s)
 {
 	struct timespec t0, now, nap = { 0, POLL_MS * 1000000L };
 	enum sb_docker d;
 	char why[768];
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
+		sb_progress_step(&sb_progress, "waiting for Docker");
 		if (sb_docker_state(sb, &d, why, sizeof(why)) < 0)
 			return -1;
 		switch (d) {
@@ -137,4 +138,12 @@ int sb_wait_docker(const struct sandbox *sb, int timeout_s)
 				       sb->name, timeout_s, sb->name);
 		nanosleep(&nap, NULL);
 	}
+}
+
+int sb_wait_docker(const struct sandbox *sb, int timeout_s)
+{
+	sb_progress_begin(&sb_progress, sb->name);
+	int rc = wait_docker(sb, timeout_s);
+	sb_progress_end(&sb_progress);
+	return rc;
 }

@@ -462,6 +462,10 @@ static int wait_ready(struct sandbox *sb, const char *vsock, int boot_timeout, s
 			return sb_fail("sandbox %s: start interrupted", sb->name);
 		if (sb_exists(vsock) && ping_once(sb->addr, 5000) == 0)
 			return 0;
+		/* vmm.pid appears once the supervisor has started silo-vmm */
+		sb_progress_step(&sb_progress, st->state == SB_RUNNING
+						       ? "booting the guest, waiting for its agent"
+						       : "starting silo-vmm");
 		if (now() > end)
 			return sb_fail("sandbox %s: the guest agent did not answer within %d s; "
 				       "see 'silo logs %s' (SILO_BOOT_TIMEOUT raises the limit)",
@@ -485,8 +489,14 @@ int sb_start(struct sandbox *sb)
 	if (vmm_inputs(sb, &in, netd, sizeof(netd)) < 0 || sb_vmm_cmd(&in, &cmd) < 0)
 		return -1;
 	spawn_supervisor(sb, cmd.argv, cmd.console);
-	if (wait_ready(sb, cmd.vsock, in.boot_timeout, &st) < 0 ||
-	    (sb->cfg.workspace_pending && sb_workspace_copy_in(sb) < 0)) {
+	sb_progress_begin(&sb_progress, sb->name);
+	int rc = wait_ready(sb, cmd.vsock, in.boot_timeout, &st);
+	if (rc == 0 && sb->cfg.workspace_pending) {
+		sb_progress_step(&sb_progress, "copying the workspace in");
+		rc = sb_workspace_copy_in(sb);
+	}
+	sb_progress_end(&sb_progress);
+	if (rc < 0) {
 		/* kill_all leaves a silo-vmm that already ended alone */
 		char saved[1024];
 		snprintf(saved, sizeof(saved), "%s", sb_errmsg());

@@ -298,4 +298,25 @@ int sb_rmtree_at(int dirfd, const char *name);
 int sb_mkdir_p(const char *path, unsigned mode);
 bool sb_exists(const char *path);
 
+/* progress.c: the status line `silo run`/`start` draw on a terminal while
+ * they wait. fd -1 (the default, and for -q or a stderr that is not a
+ * terminal) draws nothing. clock NULL: CLOCK_MONOTONIC (tests pass their
+ * own). begin, then step(what) from the wait's loop, then end, which
+ * erases the line. */
+#define SB_PROGRESS_DELAY_S 1.0
+struct sb_progress {
+	int fd;
+	double (*clock)(void);
+	double start;
+	long last; /* the second last drawn */
+	bool shown;
+	char name[SB_NAME_MAX + 1];
+	char what[64];
+};
+extern struct sb_progress sb_progress;
+void sb_progress_init(struct sb_progress *p, int fd, double (*clock)(void));
+void sb_progress_begin(struct sb_progress *p, const char *name);
+void sb_progress_step(struct sb_progress *p, const char *what);
+void sb_progress_end(struct sb_progress *p);
+
 #endif

@@ -1,0 +1,129 @@
+/* test_progress.c: the status line silo run/start draw while they wait
+ * (src/sandbox/progress.c): nothing for the first second, then one line
+ * redrawn in place, erased at the end; nothing at all when off. The clock
+ * is the test's and the "terminal" a pipe. */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "sandbox/sandbox.h"
+
+static double fake_now;
+
+static double fake_clock(void)
+{
+	return fake_now;
+}
+
+struct fix {
+	int rd, wr;
+	struct sb_progress p;
+};
+
+static int setup(void **state)
+{
+	struct fix *f = calloc(1, sizeof(*f));
+	int fds[2];
+
+	assert_non_null(f);
+	assert_int_equal(pipe2(fds, O_NONBLOCK), 0);
+	f->rd = fds[0];
+	f->wr = fds[1];
+	fake_now = 100.0;
+	sb_progress_init(&f->p, f->wr, fake_clock);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fix *f = *state;
+
+	close(f->rd);
+	close(f->wr);
+	free(f);
+	return 0;
+}
+
+/* What was drawn since the last call ("" for nothing). */
+static const char *drawn(struct fix *f)
+{
+	static char buf[1024];
+	ssize_t n = read(f->rd, buf, sizeof(buf) - 1);
+
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+static void quiet_first_second(void **state)
+{
+	struct fix *f = *state;
+
+	sb_progress_begin(&f->p, "box");
+	sb_progress_step(&f->p, "starting silo-vmm");
+	fake_now += 0.9;
+	sb_progress_step(&f->p, "booting the guest, waiting for its agent");
+	sb_progress_end(&f->p);
+	assert_string_equal(drawn(f), ""); /* a fast start prints nothing, not even the erase */
+}
+
+static void line_redrawn_then_erased(void **state)
+{
+	struct fix *f = *state;
+
+	sb_progress_begin(&f->p, "box");
+	fake_now += 1.2;
+	sb_progress_step(&f->p, "booting the guest, waiting for its agent");
+	assert_string_equal(drawn(f),
+			    "\r\033[Ksilo: box: booting the guest, waiting for its agent (1 s)");
+	fake_now += 0.5; /* same second, same text: no redraw per poll */
+	sb_progress_step(&f->p, "booting the guest, waiting for its agent");
+	assert_string_equal(drawn(f), "");
+	sb_progress_step(&f->p, "copying the workspace in"); /* new text: at once */
+	assert_string_equal(drawn(f), "\r\033[Ksilo: box: copying the workspace in (1 s)");
+	fake_now += 1.0;
+	sb_progress_step(&f->p, "copying the workspace in");
+	assert_string_equal(drawn(f), "\r\033[Ksilo: box: copying the workspace in (2 s)");
+	sb_progress_end(&f->p);
+	assert_string_equal(drawn(f), "\r\033[K");
+	/* after the end: no step draws until the next begin */
+	fake_now += 5;
+	sb_progress_step(&f->p, "waiting for Docker");
+	assert_string_equal(drawn(f), "");
+	sb_progress_begin(&f->p, "box");
+	fake_now += 3;
+	sb_progress_step(&f->p, "waiting for Docker");
+	assert_string_equal(drawn(f), "\r\033[Ksilo: box: waiting for Docker (3 s)");
+	sb_progress_end(&f->p);
+	assert_string_equal(drawn(f), "\r\033[K");
+}
+
+static void off_draws_nothing(void **state)
+{
+	struct fix *f = *state;
+
+	/* -q, or a stderr that is no terminal: the CLI never sets an fd */
+	sb_progress_begin(&sb_progress, "box");
+	fake_now += 10;
+	sb_progress_step(&sb_progress, "booting the guest, waiting for its agent");
+	sb_progress_end(&sb_progress);
+	assert_int_equal(sb_progress.fd, -1);
+	assert_string_equal(drawn(f), "");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(quiet_first_second, setup, teardown),
+		cmocka_unit_test_setup_teardown(line_redrawn_then_erased, setup, teardown),
+		cmocka_unit_test_setup_teardown(off_draws_nothing, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
