@@ -151,12 +151,9 @@ static void test_crc32c(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_crc32c),
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_truncated),
-		cmocka_unit_test(test_every_bit_flip),
-		cmocka_unit_test(test_hostile_lengths),
-		cmocka_unit_test(test_writer_limits),
+		cmocka_unit_test(test_crc32c),		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_truncated),	cmocka_unit_test(test_every_bit_flip),
+		cmocka_unit_test(test_hostile_lengths), cmocka_unit_test(test_writer_limits),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -86,8 +86,7 @@ static int reserve(struct snap_writer *w, size_t more)
 	return 0;
 }
 
-static void put_raw(struct snap_writer *w, uint32_t type, uint32_t id, const void *data,
-		    size_t len)
+static void put_raw(struct snap_writer *w, uint32_t type, uint32_t id, const void *data, size_t len)
 {
 	struct snap_rec_hdr rh = { .type = htole32(type), .id = htole32(id) };
 	size_t total = sizeof(rh) + pad8(len);
@@ -186,20 +185,23 @@ static int check_header(struct snap_reader *r, char *err, size_t errlen)
 	if (memcmp(h->magic, SNAP_MAGIC, sizeof(h->magic)))
 		return fail(err, errlen, -EINVAL, "not a silo snapshot state file (bad magic)");
 	if (le32toh(h->version) != SNAP_VERSION)
-		return fail(err, errlen, -EINVAL, "state file format version %u, this silo-vmm reads %u",
+		return fail(err, errlen, -EINVAL,
+			    "state file format version %u, this silo-vmm reads %u",
 			    le32toh(h->version), SNAP_VERSION);
 	crc = le32toh(h->header_crc);
 	h->header_crc = 0;
 	if (snap_crc32c(0, h, sizeof(*h)) != crc)
-		return fail(err, errlen, -EINVAL, "state file header is corrupt (checksum mismatch)");
+		return fail(err, errlen, -EINVAL,
+			    "state file header is corrupt (checksum mismatch)");
 	h->header_crc = crc;
 	if (le32toh(h->header_size) != sizeof(*h))
 		return fail(err, errlen, -EINVAL, "state file header size %u, expected %zu",
 			    le32toh(h->header_size), sizeof(*h));
 	if (le64toh(h->body_len) != r->len - sizeof(*h))
-		return fail(err, errlen, -EINVAL,
-			    "state file truncated or padded: %zu bytes of records, header says %llu",
-			    r->len - sizeof(*h), (unsigned long long)le64toh(h->body_len));
+		return fail(
+			err, errlen, -EINVAL,
+			"state file truncated or padded: %zu bytes of records, header says %llu",
+			r->len - sizeof(*h), (unsigned long long)le64toh(h->body_len));
 	if (le32toh(h->nr_records) > SNAP_RECORDS_MAX)
 		return fail(err, errlen, -EINVAL, "state file claims %u records (at most %u)",
 			    le32toh(h->nr_records), SNAP_RECORDS_MAX);
@@ -226,11 +228,11 @@ static const uint8_t *walk(const struct snap_reader *r, char *err, size_t errlen
 		type = le32toh(rh.type);
 		len = le32toh(rh.len);
 		off += sizeof(rh);
-		if (type >= SNAP_REC_TYPE_MAX || len > r->len - off ||
-		    pad8(len) > r->len - off) {
-			*ret = fail(err, errlen, -EINVAL,
-				    "state file corrupt: record %u (type %u, %u bytes) runs past the end",
-				    n, type, len);
+		if (type >= SNAP_REC_TYPE_MAX || len > r->len - off || pad8(len) > r->len - off) {
+			*ret = fail(
+				err, errlen, -EINVAL,
+				"state file corrupt: record %u (type %u, %u bytes) runs past the end",
+				n, type, len);
 			return NULL;
 		}
 		if (find && type == want_type && le32toh(rh.id) == want_id) {
@@ -240,7 +242,8 @@ static const uint8_t *walk(const struct snap_reader *r, char *err, size_t errlen
 		if (!find && (rec_crc(&rh, r->buf + off, len) != le32toh(rh.crc) ||
 			      !zero(r->buf + off + len, pad8(len) - len))) {
 			*ret = fail(err, errlen, -EINVAL,
-				    "state file corrupt: record %u (type %u) fails its checksum", n, type);
+				    "state file corrupt: record %u (type %u) fails its checksum", n,
+				    type);
 			return NULL;
 		}
 		off += pad8(len);
@@ -258,15 +261,14 @@ static const uint8_t *walk(const struct snap_reader *r, char *err, size_t errlen
 	return NULL;
 }
 
-int snap_reader_init(struct snap_reader *r, const void *buf, size_t len, char *err,
-		     size_t errlen)
+int snap_reader_init(struct snap_reader *r, const void *buf, size_t len, char *err, size_t errlen)
 {
 	int ret;
 
 	memset(r, 0, sizeof(*r));
 	if (len > SNAP_STATE_MAX)
-		return fail(err, errlen, -E2BIG, "state file too large (%zu bytes, at most %u)", len,
-			    SNAP_STATE_MAX);
+		return fail(err, errlen, -E2BIG, "state file too large (%zu bytes, at most %u)",
+			    len, SNAP_STATE_MAX);
 	r->buf = buf;
 	r->len = len;
 	ret = check_header(r, err, errlen);

@@ -19,13 +19,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SNAP_MAGIC	 "SILOSNAP"
-#define SNAP_VERSION	 1
+#define SNAP_MAGIC	  "SILOSNAP"
+#define SNAP_VERSION	  1
 #define SNAP_BUILD_ID_MAX 32
 /* Far above what 32 vCPUs and 8 devices need (~400 KiB); bounds what a
  * reader allocates for a hostile file. */
-#define SNAP_STATE_MAX	 (16u << 20)
-#define SNAP_RECORDS_MAX 4096
+#define SNAP_STATE_MAX	  (16u << 20)
+#define SNAP_RECORDS_MAX  4096
 
 /* Record types; the id says which vCPU, irqchip or device. */
 enum snap_rec_type {
@@ -83,9 +83,9 @@ _Static_assert(sizeof(struct snap_rec_hdr) == 16, "snap_rec_hdr is 16 bytes on d
 struct snap_vm_info {
 	uint32_t nr_vcpus;
 	uint32_t nr_virtio;
-	uint64_t mem_size;  /* bytes of guest RAM = size of the memory file */
+	uint64_t mem_size;    /* bytes of guest RAM = size of the memory file */
 	uint32_t dev_ids[16]; /* VIRTIO_ID_* per slot (VIRTIO_MMIO_MAX_DEVS) */
-	uint32_t disk_ro;    /* bit per slot: the disk was read-only */
+	uint32_t disk_ro;     /* bit per slot: the disk was read-only */
 	uint32_t reserved;
 };
 _Static_assert(sizeof(struct snap_vm_info) == 88, "snap_vm_info is 88 bytes on disk");
@@ -151,8 +151,7 @@ struct snap_reader {
  * record's bounds and CRC, END last and nothing after it. 0, or -EINVAL
  * (or -E2BIG) with a one-line reason in err.
  */
-int snap_reader_init(struct snap_reader *r, const void *buf, size_t len, char *err,
-		     size_t errlen);
+int snap_reader_init(struct snap_reader *r, const void *buf, size_t len, char *err, size_t errlen);
 /* The payload of record (type, id) or NULL; *len its length. */
 const void *snap_get(const struct snap_reader *r, uint32_t type, uint32_t id, size_t *len);
 /* Copy record (type, id) of exactly len bytes into dst. 0, or -ENOENT / -EINVAL. */
