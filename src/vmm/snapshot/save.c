@@ -46,19 +46,60 @@ static bool page_zero(const uint8_t *p)
 	return true;
 }
 
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAPPED (1ULL << 62)
+#define PM_CHUNK   4096 /* pagemap entries read at once: 16 MiB of guest RAM */
+
+/*
+ * Pages of anonymous guest RAM that were never touched (or were dropped by
+ * the balloon's MADV_DONTNEED) are neither present nor swapped in
+ * /proc/self/pagemap (Documentation/admin-guide/mm/pagemap.rst): they read
+ * as zero without being read, which saves faulting in the zero page for
+ * each. Not for a restored VM, whose pages may still be in its memory file
+ * only; and any page pagemap cannot vouch for is read.
+ */
+struct pagemap {
+	int fd;
+	uint64_t base; /* first page number in ent */
+	unsigned int n;
+	uint64_t ent[PM_CHUNK];
+};
+
+static bool page_untouched(struct pagemap *pm, const uint8_t *p)
+{
+	uint64_t pfn = (uintptr_t)p / PAGE;
+	ssize_t got;
+
+	if (pm->fd < 0)
+		return false;
+	if (pfn < pm->base || pfn >= pm->base + pm->n) {
+		got = pread(pm->fd, pm->ent, sizeof(pm->ent), (off_t)(pfn * 8));
+		pm->base = pfn;
+		pm->n = got > 0 ? (unsigned int)(got / 8) : 0;
+		if (!pm->n)
+			return false;
+	}
+	return !(pm->ent[pfn - pm->base] & (PM_PRESENT | PM_SWAPPED));
+}
+
+static bool page_hole(struct pagemap *pm, const uint8_t *p)
+{
+	return page_untouched(pm, p) || page_zero(p);
+}
+
 /* Runs of non-zero pages at their offsets; zero pages stay holes, so the
  * file is as sparse as the guest's RAM (SEEK_DATA/SEEK_HOLE see it). */
-static int write_region(int fd, const uint8_t *p, uint64_t size, uint64_t off)
+static int write_region(int fd, struct pagemap *pm, const uint8_t *p, uint64_t size, uint64_t off)
 {
 	uint64_t i = 0;
 
 	while (i < size) {
 		uint64_t start, len;
 
-		while (i < size && page_zero(p + i))
+		while (i < size && page_hole(pm, p + i))
 			i += PAGE;
 		start = i;
-		while (i < size && i - start < (64u << 20) && !page_zero(p + i))
+		while (i < size && i - start < (64u << 20) && !page_hole(pm, p + i))
 			i += PAGE;
 		for (len = i - start; len;) {
 			ssize_t n = pwrite(fd, p + start, len, (off_t)(off + start));
@@ -74,21 +115,31 @@ static int write_region(int fd, const uint8_t *p, uint64_t size, uint64_t off)
 
 static int write_memory(struct vm *vm, const char *path)
 {
+	struct pagemap *pm = calloc(1, sizeof(*pm));
 	uint64_t off = 0;
 	int fd, ret = 0;
 
+	if (!pm)
+		return -ENOMEM;
+	pm->fd = vm->cfg.restore ? -1 : open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
 	/* The full size first: trailing zero pages are a hole too. */
 	if (ftruncate(fd, (off_t)vm->ram_size) < 0)
 		ret = -errno;
 	for (unsigned int i = 0; !ret && i < vm->mem.nr; i++) {
-		ret = write_region(fd, vm->mem.r[i].hva, vm->mem.r[i].size, off);
+		ret = write_region(fd, pm, vm->mem.r[i].hva, vm->mem.r[i].size, off);
 		off += vm->mem.r[i].size;
 	}
 	if (close(fd) < 0 && !ret)
 		ret = -errno;
+out:
+	if (pm->fd >= 0)
+		close(pm->fd);
+	free(pm);
 	return ret;
 }
 
