@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.kvm, pytest.mark.lab_seconds(120)]
 
 VMM_EXIT_SETUP = 3
 MEMORY = 512
+CPUS = 2  # the second vCPU's state (an AP, restored from its MP state) is covered too
 
 
 def control(path, req, timeout=120):
@@ -45,10 +46,11 @@ class Restored(Sandbox):
 
     def __init__(self, d, snap):
         super().__init__(d, memory=MEMORY)
+        self.cpus = CPUS
         self.snap = snap
 
     def command(self):
-        return [str(VMM), "--restore", str(self.snap), "--memory", str(MEMORY),
+        return [str(VMM), "--restore", str(self.snap), "--memory", str(MEMORY), "--cpus", str(CPUS),
                 "--disk", f"{BASE.resolve()},ro", "--disk", str(self.scratch),
                 "--vsock", f"{GUEST_CID},{self.sock}", "--control", str(self.d / "ctl.sock")]
 
@@ -64,7 +66,9 @@ def restore_fails(d, snap):
 def snapshot(tmp_path_factory):
     """Boot, write a file, snapshot, kill: (sandbox dir, snapshot dir)."""
     d = tmp_path_factory.mktemp("snapvm")
-    sb = Sandbox(d, memory=MEMORY, vmm_args=["--control", str(d / "ctl.sock")]).boot()
+    sb = Sandbox(d, memory=MEMORY, vmm_args=["--control", str(d / "ctl.sock")])
+    sb.cpus = CPUS
+    sb.boot()
     try:
         sb.sh("echo before-snapshot > /root/marker && sync")
         snap = d / "snap"
@@ -89,17 +93,35 @@ def test_memory_file_is_sparse(snapshot):
     assert st.st_blocks * 512 < st.st_size // 2, st.st_blocks
 
 
-def test_restore_answers_exec_and_keeps_files(snapshot):
+def trace_line(sb):
+    return next((l for l in sb.log().splitlines() if "trace: first KVM_RUN" in l), "no trace")
+
+
+def test_restore_answers_exec_and_keeps_files(snapshot, monkeypatch):
     d, snap = snapshot
+    # silo-vmm's own restore time, process start to the first KVM_RUN.
+    monkeypatch.setenv("SILO_VMM_TRACE_START", "1")
     r = Restored(d, snap).start()
     try:
         r.wait_ready(lambda sb: sb.run("ping").returncode == 0, 0.2)
-        print(f"restore to the first agent reply: {r.ready_s:.2f} s")
+        print(f"restore to the first agent reply: {r.ready_s:.2f} s; {trace_line(r)}")
         assert r.sh("cat /root/marker").stdout == b"before-snapshot\n"
+        assert r.sh("nproc").stdout == f"{CPUS}\n".encode()
+        # Both vCPUs run work after the restore.
+        r.sh("for c in 0 1; do taskset -c $c true || exit 1; done")
         assert r.sh("echo after > /root/after && cat /root/after").stdout == b"after\n"
         assert control(d / "ctl.sock", "status").startswith("ok running")
+        # A snapshot of a restored VM: part of its RAM is still only in the
+        # first memory file (MAP_PRIVATE), and must be in the second.
+        assert control(d / "ctl.sock", f"snapshot {d / 'snap2'}") == "ok"
     finally:
         r.kill()
+    r2 = Restored(d, d / "snap2").start()
+    try:
+        r2.wait_ready(lambda sb: sb.run("ping").returncode == 0, 0.2)
+        assert r2.sh("cat /root/marker /root/after").stdout == b"before-snapshot\nafter\n"
+    finally:
+        r2.kill()
 
 
 def test_corrupt_state_is_one_line(snapshot, tmp_path):
