@@ -31,6 +31,7 @@ void vmm_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: silo-vmm --kernel PATH [options]\n"
+		"       silo-vmm --restore DIR [options]\n"
 		"Boot a Linux guest in a KVM microVM.\n"
 		"\n"
 		"  --kernel PATH        ELF vmlinux (64-bit entry) or bzImage (its 64-bit entry)\n"
@@ -45,12 +46,14 @@ void vmm_usage(FILE *f)
 		"  --console-max BYTES  budget of a file: console, %llu..; the first quarter and\n"
 		"                       the last part are kept, with a [N bytes dropped] line\n"
 		"                       (default %llu MiB)\n"
-		"  --control PATH       control socket (status, pause, resume, stop)\n"
+		"  --control PATH       control socket (status, pause, resume, stop, snapshot)\n"
 		"  --boot-timeout SEC   boot must complete within SEC seconds, 0 = no limit\n"
 		"                       (default %d); boot completes at the first console byte,\n"
 		"                       or when the guest prints --boot-marker\n"
 		"  --boot-marker STR    console string that marks boot completion\n"
 		"  --no-map             copy the kernel into guest RAM instead of mapping it\n"
+		"  --restore DIR        resume the snapshot in DIR (control `snapshot DIR`);\n"
+		"                       --cpus, --memory and the devices must match it\n"
 		"  --exit-fd N          also write the exit line (without \"silo-vmm: \") to fd N,\n"
 		"                       a channel the guest cannot write to, unlike the console\n"
 		"  -v, --verbose        log lifecycle events (twice: debug)\n"
@@ -91,6 +94,7 @@ enum {
 	OPT_NO_MAP,
 	OPT_EXIT_FD,
 	OPT_CONSOLE_MAX,
+	OPT_RESTORE,
 	OPT_END,
 	OPT_DEV = 512
 };
@@ -108,6 +112,7 @@ static const struct option fixed_opts[] = {
 	{ "no-map", no_argument, NULL, OPT_NO_MAP },
 	{ "exit-fd", required_argument, NULL, OPT_EXIT_FD },
 	{ "console-max", required_argument, NULL, OPT_CONSOLE_MAX },
+	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 };
@@ -242,6 +247,11 @@ static int parse_fixed(struct vmm_args *a, int opt, const char *arg, char *err, 
 	case OPT_NO_MAP:
 		c->no_map = true;
 		return 0;
+	case OPT_RESTORE:
+		if (!*arg)
+			return fail(err, errlen, "--restore needs a directory");
+		c->restore = arg;
+		return 0;
 	}
 	return parse_value(a, opt, arg, err, errlen);
 }
@@ -249,7 +259,13 @@ static int parse_fixed(struct vmm_args *a, int opt, const char *arg, char *err, 
 /* What no single option can check. */
 static int check_combination(const struct vm_config *c, char *err, size_t errlen)
 {
-	if (!c->kernel)
+	/* A restored guest is already running: it needs no kernel, initrd,
+	 * command line or boot. */
+	if (c->restore && (c->kernel || c->initrd || c->cmdline || c->boot_marker))
+		return fail(err, errlen,
+			    "--restore resumes a snapshot: no --kernel, --initrd, --cmdline or "
+			    "--boot-marker");
+	if (!c->kernel && !c->restore)
 		return fail(err, errlen, "--kernel is required");
 	if (c->boot_marker && !c->boot_timeout)
 		return fail(err, errlen, "--boot-marker needs a non-zero --boot-timeout");

@@ -7,6 +7,8 @@
  *   resume  → "ok"
  *   stop    → "ok", then the VM ends with VMM_EXIT_STOPPED
  *   metrics → "ok {JSON}": the VMM's and every virtio device's counters
+ *   snapshot DIR → "ok" once DIR/mem and DIR/state are written; the VM
+ *              stays paused (resume or stop next); "error REASON" else
  *   other   → "error unknown command"
  *
  * A line longer than CTL_LINE_MAX, or too many clients, closes the
@@ -64,6 +66,13 @@ void control_handle(struct vm *vm, const char *req, FILE *reply)
 	} else if (!strcmp(req, "stop")) {
 		vm_request_exit(vm, VMM_EXIT_STOPPED, "stopped via the control socket");
 		fputs("ok", reply);
+	} else if (!strncmp(req, "snapshot ", strlen("snapshot "))) {
+		char err[300];
+
+		if (vm_snapshot(vm, req + strlen("snapshot "), err, sizeof(err)))
+			fprintf(reply, "error %s", err);
+		else
+			fputs("ok", reply);
 	} else if (!strcmp(req, "metrics")) {
 		fputs("ok ", reply);
 		vm_metrics_json(vm, reply);

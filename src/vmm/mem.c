@@ -19,6 +19,12 @@ static uint64_t round_up(uint64_t x, uint64_t a)
 
 int guest_mem_map(struct guest_mem *m, bool huge)
 {
+	return guest_mem_map_fd(m, huge, -1);
+}
+
+int guest_mem_map_fd(struct guest_mem *m, bool huge, int fd)
+{
+	uint64_t file_off = 0;
 	uint64_t total = GUEST_MEM_GUARD, at;
 	uint8_t *base;
 	int ret;
@@ -37,8 +43,13 @@ int guest_mem_map(struct guest_mem *m, bool huge)
 		return -errno;
 	at = round_up((uintptr_t)base + GUEST_MEM_GUARD, GUEST_MEM_GUARD);
 	for (unsigned int i = 0; i < m->nr; i++) {
-		void *p = mmap((void *)(uintptr_t)at, m->r[i].size, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+		/* From a file, MAP_PRIVATE is copy-on-write: pages are read in
+		 * from the page cache on first touch and shared by every VM
+		 * mapping the same file; guest writes go to private pages. */
+		void *p =
+			mmap((void *)(uintptr_t)at, m->r[i].size, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_NORESERVE | MAP_FIXED | (fd < 0 ? MAP_ANONYMOUS : 0),
+			     fd, fd < 0 ? 0 : (off_t)file_off);
 
 		if (p == MAP_FAILED) {
 			ret = -errno;
@@ -48,6 +59,7 @@ int guest_mem_map(struct guest_mem *m, bool huge)
 		/* Advisory, so failure is fine (vm_mem.c says why 4 KiB pages by default). */
 		(void)madvise(p, m->r[i].size, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 		m->r[i].hva = p;
+		file_off += m->r[i].size;
 		at += round_up(m->r[i].size, GUEST_MEM_GUARD) + GUEST_MEM_GUARD;
 	}
 	m->map = base;

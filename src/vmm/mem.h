@@ -39,6 +39,14 @@ struct guest_mem {
  */
 int guest_mem_map(struct guest_mem *m, bool huge);
 
+/*
+ * guest_mem_map_fd - the same, with the regions mapped MAP_PRIVATE from fd
+ * (a snapshot's memory file: the regions back to back from offset 0; the
+ * caller checks the file is that large, since touching a page past its
+ * end raises SIGBUS). fd < 0: anonymous, as guest_mem_map.
+ */
+int guest_mem_map_fd(struct guest_mem *m, bool huge, int fd);
+
 /* guest_mem_unmap - undo guest_mem_map (no-op when nothing is mapped). */
 void guest_mem_unmap(struct guest_mem *m);
 

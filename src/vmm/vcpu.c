@@ -48,10 +48,8 @@ int vcpu_kick_signal_init(void)
 	return 0;
 }
 
-int vcpu_init(struct vcpu *v, struct vm *vm, unsigned int id)
+int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id)
 {
-	int ret;
-
 	v->vm = vm;
 	v->id = id;
 	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
@@ -63,6 +61,15 @@ int vcpu_init(struct vcpu *v, struct vm *vm, unsigned int id)
 		v->run = NULL;
 		return err_ret(-errno, "mmap kvm_run of vcpu %u: %m", id);
 	}
+	return 0;
+}
+
+int vcpu_init(struct vcpu *v, struct vm *vm, unsigned int id)
+{
+	int ret = vcpu_create(v, vm, id);
+
+	if (ret)
+		return ret;
 	/*
 	 * Order matters (Firecracker configure_vcpus_for_boot):
 	 * 1. CPUID first: KVM derives the set of valid MSRs and XSAVE state

@@ -21,6 +21,8 @@ struct vcpu {
 
 /* Process-wide: install the no-op kick signal handler (once). -errno. */
 int vcpu_kick_signal_init(void);
+/* KVM_CREATE_VCPU + mmap kvm_run only (a restore sets the state). -errno. */
+int vcpu_create(struct vcpu *v, struct vm *vm, unsigned int id);
 /* KVM_CREATE_VCPU + mmap kvm_run + CPUID, MSRs, regs, FPU, LAPIC. -errno. */
 int vcpu_init(struct vcpu *v, struct vm *vm, unsigned int id);
 int vcpu_start(struct vcpu *v);

@@ -18,6 +18,7 @@
 #include "vmm/devices/virtio/virtio.h"
 #include "vmm/evloop.h"
 #include "vmm/log.h"
+#include "vmm/snapshot/snapshot.h"
 #include "vmm/vm_internal.h"
 
 static void trace_mark(struct vm *vm, const char *name)
@@ -65,6 +66,9 @@ int vm_create(struct vm **out, const struct vm_config *cfg)
 		return -ENOMEM;
 	if ((ret = vcpu_kick_signal_init()))
 		return err_ret(ret, "installing the kick signal: %s", strerror(-ret));
+	/* A snapshot is read and checked before anything is built. */
+	if (cfg->restore && (ret = vm_restore_open(vm)))
+		return ret;
 	if ((ret = x86_kvm_open(vm)))
 		return ret;
 	trace_mark(vm, "kvm");
@@ -84,13 +88,20 @@ int vm_create(struct vm **out, const struct vm_config *cfg)
 	if ((ret = vm_setup_devices(vm)))
 		return ret;
 	trace_mark(vm, "devices");
-	if ((ret = vm_load_guest(vm)))
+	if (!cfg->restore && (ret = vm_load_guest(vm)))
 		return ret;
 	trace_mark(vm, "load");
 	if (cfg->control && (ret = control_create(&vm->ctl, cfg->control, vm)))
 		return ret;
-	/* vCPUs last: the boot CPU's registers need the kernel entry. */
-	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+	/* vCPUs last: the boot CPU's registers need the kernel entry; a
+	 * restore sets vCPUs, VM and devices from the snapshot instead. */
+	if (cfg->restore) {
+		ret = vm_restore_state(vm);
+		vm_restore_close(vm);
+		if (ret)
+			return ret;
+	}
+	for (unsigned int i = 0; !cfg->restore && i < vm->nr_vcpus; i++)
 		if ((ret = vcpu_init(&vm->vcpus[i], vm, i)))
 			return ret;
 	trace_mark(vm, "vcpus");
@@ -125,6 +136,7 @@ void vm_destroy(struct vm *vm)
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	free(vm->cpuid);
+	vm_restore_close(vm);
 	pthread_cond_destroy(&vm->cond);
 	pthread_mutex_destroy(&vm->lock);
 	free(vm);

@@ -31,6 +31,7 @@ struct serial;
 struct virtio_mmio;
 struct kvm_cpuid2;
 struct vmm_device;
+struct snap_reader;
 
 /* One optional device from the command line: its table row and argument. */
 struct vm_dev_arg {
@@ -52,6 +53,7 @@ struct vm_config {
 	unsigned int boot_timeout;     /* seconds; 0 = none */
 	const char *boot_marker;       /* NULL: first console output completes boot */
 	bool no_map;		       /* copy the kernel instead of mapping it */
+	const char *restore;	       /* --restore DIR: resume a snapshot, no boot */
 	int64_t trace_t0_ns;	       /* CLOCK_MONOTONIC start for the trace, 0 = off */
 };
 
@@ -114,6 +116,9 @@ struct vm {
 	} trace[8];
 	unsigned int nr_trace;
 
+	/* --restore: the checked state file (snapshot/restore.c). */
+	struct snap_reader *snap;
+
 	/* Counters of guest-triggered oddities (warn once, count always). */
 	uint64_t unhandled_pio, unhandled_mmio, irq_errs;
 };
@@ -134,6 +139,9 @@ void vm_request_exit(struct vm *vm, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
+/* Control `snapshot DIR`: pause, quiesce, write DIR/mem and DIR/state; the
+ * VM stays paused. 0, or -errno with a one-line reason in err. */
+int vm_snapshot(struct vm *vm, const char *dir, char *err, size_t errlen);
 /* "running|paused vcpus=N uptime_ms=M" */
 void vm_status(struct vm *vm, char *buf, size_t len);
 /* One JSON object (no newline): uptime, the VMM's counters of guest oddities,

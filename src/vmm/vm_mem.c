@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "vmm/log.h"
+#include "vmm/snapshot/snapshot.h"
 #include "vmm/vm_internal.h"
 
 int vm_setup_memory(struct vm *vm)
@@ -41,10 +42,13 @@ int vm_setup_memory(struct vm *vm)
 	 * host shadows guest page tables (the lab's npt=0: exec round trip and
 	 * file put about 2x slower there); with EPT/NPT it is TLB reach only.
 	 */
-	ret = guest_mem_map(&vm->mem, vm->cfg.huge_pages);
-	if (ret)
+	if (vm->cfg.restore) {
+		if ((ret = vm_restore_memory(vm)))
+			return ret;
+	} else if ((ret = guest_mem_map(&vm->mem, vm->cfg.huge_pages))) {
 		return err_ret(ret, "mmap %llu MiB guest RAM: %s",
 			       (unsigned long long)vm->cfg.mem_mib, strerror(-ret));
+	}
 	for (unsigned int i = 0; i < vm->mem.nr; i++) {
 		struct kvm_userspace_memory_region r = {
 			.slot = i,

@@ -241,6 +241,25 @@ static void test_bad(void **state)
 		   "/s", "--console", "unix:/s");
 }
 
+static void test_restore(void **state)
+{
+	struct vmm_args a;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&a, err, "--restore", "/snap", "--memory", "512", "--disk", "d"), 0);
+	assert_string_equal(a.vm.restore, "/snap");
+	assert_null(a.vm.kernel);
+	EXPECT_ERR("--restore needs a directory", "--restore", "");
+	EXPECT_ERR(
+		"--restore resumes a snapshot: no --kernel, --initrd, --cmdline or --boot-marker",
+		"--restore", "/snap", "--kernel", "k");
+	EXPECT_ERR(
+		"--restore resumes a snapshot: no --kernel, --initrd, --cmdline or --boot-marker",
+		"--restore", "/snap", "--cmdline", "quiet");
+	EXPECT_ERR("option --restore given twice", "--restore", "/a", "--restore", "/b");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +271,7 @@ int main(void)
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_usage_lists_devices),
 		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_restore),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "vmm/bus.h"
+#include "vmm/snapshot/state.h"
 
 #define RX_FIFO	 64
 #define TX_BATCH 256
@@ -271,4 +272,59 @@ void serial_bus_dev(struct serial *s, uint64_t base, struct bus_dev *out)
 	out->read = bus_read;
 	out->write = bus_write;
 	out->opaque = s;
+}
+
+/* The UART in a snapshot (snapshot/state.h): registers, the pending THRE
+ * interrupt, the line level (the irqchip's own state holds the pin) and
+ * the RX FIFO in order. The TX batch is flushed to the console first. */
+struct snap_serial {
+	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm, thr_ipending;
+	uint8_t irq_level, rx_len, reserved[6];
+	uint8_t rx[RX_FIFO];
+};
+_Static_assert(sizeof(struct snap_serial) == 16 + RX_FIFO, "snap_serial is 80 bytes on disk");
+
+void serial_save(struct serial *s, struct snap_writer *w)
+{
+	struct snap_serial ss = { 0 };
+
+	pthread_mutex_lock(&s->lock);
+	tx_flush_locked(s);
+	ss = (struct snap_serial){ .ier = s->ier,
+				   .lcr = s->lcr,
+				   .mcr = s->mcr,
+				   .scr = s->scr,
+				   .fcr = s->fcr,
+				   .dll = s->dll,
+				   .dlm = s->dlm,
+				   .thr_ipending = s->thr_ipending,
+				   .irq_level = (uint8_t)s->irq_level,
+				   .rx_len = (uint8_t)s->rx_len };
+	for (unsigned int i = 0; i < s->rx_len; i++)
+		ss.rx[i] = s->rx[(s->rx_head + i) % RX_FIFO];
+	pthread_mutex_unlock(&s->lock);
+	snap_put(w, SNAP_REC_SERIAL, 0, &ss, sizeof(ss));
+}
+
+int serial_restore(struct serial *s, const struct snap_reader *r)
+{
+	struct snap_serial ss;
+
+	if (snap_get_exact(r, SNAP_REC_SERIAL, 0, &ss, sizeof(ss)) || ss.rx_len > RX_FIFO)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	s->ier = ss.ier;
+	s->lcr = ss.lcr;
+	s->mcr = ss.mcr;
+	s->scr = ss.scr;
+	s->fcr = ss.fcr;
+	s->dll = ss.dll;
+	s->dlm = ss.dlm;
+	s->thr_ipending = ss.thr_ipending != 0;
+	s->irq_level = ss.irq_level != 0;
+	s->rx_head = 0;
+	s->rx_len = ss.rx_len;
+	memcpy(s->rx, ss.rx, sizeof(s->rx));
+	pthread_mutex_unlock(&s->lock);
+	return 0;
 }

@@ -31,6 +31,13 @@ size_t serial_rx_room(struct serial *s);
 void serial_flush(struct serial *s);
 
 /* Register access for tests: off 0..7. */
+struct snap_writer;
+struct snap_reader;
+/* Snapshot (snapshot/state.h): flush TX, save the registers and RX FIFO. */
+void serial_save(struct serial *s, struct snap_writer *w);
+/* Restore them; -EINVAL on a missing or bad record. */
+int serial_restore(struct serial *s, const struct snap_reader *r);
+
 uint8_t serial_read(struct serial *s, unsigned int off);
 void serial_write(struct serial *s, unsigned int off, uint8_t val);
 

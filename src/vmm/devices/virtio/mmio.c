@@ -24,6 +24,7 @@
 #include "vmm/devices/virtio/vdev.h"
 #include "vmm/evloop.h"
 #include "vmm/log.h"
+#include "vmm/snapshot/state.h"
 
 #define MMIO_MAGIC   0x74726976 /* "virt", §4.2.2 */
 #define MMIO_VERSION 2		/* non-legacy, §4.2.2 */
@@ -495,6 +496,129 @@ void virtio_mmio_bus_dev(struct virtio_mmio *t, struct bus_dev *out)
 		.write = mmio_write,
 		.opaque = t,
 	};
+}
+
+void virtio_mmio_lock(struct virtio_mmio *t)
+{
+	pthread_mutex_lock(&t->vd->lock);
+}
+
+void virtio_mmio_unlock(struct virtio_mmio *t)
+{
+	pthread_mutex_unlock(&t->vd->lock);
+}
+
+uint32_t virtio_mmio_device_id(const struct virtio_mmio *t)
+{
+	return t->vd->ops->device_id;
+}
+
+int virtio_mmio_save(struct virtio_mmio *t, struct snap_writer *w, uint32_t slot)
+{
+	struct vdev *vd = t->vd;
+	struct snap_mmio s = {
+		.device_id = vd->ops->device_id,
+		.status = t->status,
+		.dev_feat_sel = t->dev_feat_sel,
+		.drv_feat_sel = t->drv_feat_sel,
+		.queue_sel = t->queue_sel,
+		.isr = __atomic_load_n(&t->isr, __ATOMIC_SEQ_CST),
+		.config_gen = __atomic_load_n(&vd->config_gen, __ATOMIC_RELAXED),
+		.needs_reset = vd->needs_reset,
+		.drv_features = t->drv_features,
+		.features = vd->features,
+	};
+
+	_Static_assert(VIRTIO_MAX_QUEUES == sizeof(s.vq) / sizeof(s.vq[0]), "snap_mmio queues");
+	for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++) {
+		const struct vq *q = &vd->vq[i];
+
+		s.vq[i] = (struct snap_vq){ .num = q->cfg.num,
+					    .ready = q->cfg.ready,
+					    .live = q->live,
+					    .last_avail = q->last_avail,
+					    .used_idx = q->used_idx,
+					    .signalled_used = q->signalled_used,
+					    .signalled_valid = q->signalled_valid,
+					    .desc_gpa = q->cfg.desc_gpa,
+					    .avail_gpa = q->cfg.avail_gpa,
+					    .used_gpa = q->cfg.used_gpa };
+	}
+	snap_put(w, SNAP_REC_MMIO, slot, &s, sizeof(s));
+	return vd->ops->save ? vd->ops->save(vd, w, slot) : 0;
+}
+
+/* Lock held. The driver's view, as saved; the rings are checked again
+ * (vq_setup) as at DRIVER_OK, since the file is not trusted. */
+static int restore_regs(struct virtio_mmio *t, const struct snap_mmio *s)
+{
+	struct vdev *vd = t->vd;
+
+	if (s->device_id != vd->ops->device_id)
+		return -EINVAL;
+	t->status = s->status & (S_ACK | S_DRV | S_FOK | S_DOK | VIRTIO_CONFIG_S_FAILED);
+	t->dev_feat_sel = s->dev_feat_sel;
+	t->drv_feat_sel = s->drv_feat_sel;
+	t->queue_sel = s->queue_sel;
+	t->drv_features = s->drv_features;
+	if (s->features & ~offered(t))
+		return -EINVAL;
+	vd->features = s->features;
+	vd->config_gen = s->config_gen;
+	for (unsigned int i = 0; i < vd->ops->num_queues; i++)
+		vd->vq[i].cfg = (struct vq_cfg){ .num = s->vq[i].num,
+						 .ready = s->vq[i].ready,
+						 .desc_gpa = s->vq[i].desc_gpa,
+						 .avail_gpa = s->vq[i].avail_gpa,
+						 .used_gpa = s->vq[i].used_gpa };
+	return 0;
+}
+
+int virtio_mmio_restore(struct virtio_mmio *t, const struct snap_reader *r, uint32_t slot)
+{
+	struct vdev *vd = t->vd;
+	struct snap_mmio s;
+	int ret = 0;
+
+	if (snap_get_exact(r, SNAP_REC_MMIO, slot, &s, sizeof(s)))
+		return err_ret(-EINVAL, "state file lacks virtio slot %u", slot);
+	pthread_mutex_lock(&vd->lock);
+	if (restore_regs(t, &s)) {
+		ret = err_ret(-EINVAL, "state file: virtio slot %u does not match this %s device",
+			      slot, vd->ops->name);
+		goto out;
+	}
+	if (s.needs_reset) {
+		vd->needs_reset = true;
+	} else if (t->status & S_DOK) {
+		/* As at DRIVER_OK: map the rings, start the device, bind kicks;
+		 * then continue the rings where they were. */
+		activate(t);
+		for (unsigned int i = 0; i < vd->ops->num_queues; i++) {
+			struct vq *q = &vd->vq[i];
+
+			if (!q->live)
+				continue;
+			q->live = s.vq[i].live;
+			q->last_avail = s.vq[i].last_avail;
+			q->used_idx = s.vq[i].used_idx;
+			q->signalled_used = s.vq[i].signalled_used;
+			q->signalled_valid = s.vq[i].signalled_valid;
+		}
+	}
+	if (vd->ops->restore && !vd->needs_reset && (ret = vd->ops->restore(vd, r, slot)))
+		goto out;
+	/* A pending interrupt is raised again (the irqchip was restored
+	 * before the devices); a kick that reached the eventfd but not the
+	 * event loop before the save is replayed by running every queue. */
+	if (s.isr)
+		mmio_raise(t, s.isr);
+	for (unsigned int i = 0; i < vd->ops->num_queues; i++)
+		if (vd->vq[i].live)
+			mmio_requeue(t, i);
+out:
+	pthread_mutex_unlock(&vd->lock);
+	return ret;
 }
 
 void virtio_mmio_metrics_json(struct virtio_mmio *t, FILE *f)

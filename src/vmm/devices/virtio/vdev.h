@@ -39,10 +39,12 @@ struct virtio_dev_ops {
 	void (*config_write)(struct vdev *, uint32_t off, const void *buf, uint32_t len);
 	int (*activate)(struct vdev *); /* on DRIVER_OK; -errno => NEEDS_RESET */
 	void (*queue_notify)(struct vdev *, unsigned int qidx); /* lock held */
-	void (*reset)(struct vdev *);			     /* lock held; queues already dropped */
-	int (*save)(struct vdev *, struct snap_writer *);    /* NULL: not yet */
-	int (*restore)(struct vdev *, struct snap_reader *); /* NULL: not yet */
-	void (*destroy)(struct vdev *);			     /* free priv (not the vdev) */
+	void (*reset)(struct vdev *); /* lock held; queues already dropped */
+	/* Device extras beyond the transport and queues, as records of the
+	 * device's virtio slot; NULL: nothing more (snapshot/state.h). */
+	int (*save)(struct vdev *, struct snap_writer *, uint32_t slot);
+	int (*restore)(struct vdev *, const struct snap_reader *, uint32_t slot);
+	void (*destroy)(struct vdev *);		/* free priv (not the vdev) */
 	void (*metrics)(struct vdev *, FILE *); /* own counters, one JSON object; NULL: none */
 };
 

@@ -31,6 +31,19 @@ void virtio_mmio_bus_dev(struct virtio_mmio *t, struct bus_dev *out);
 /* Unregisters ioeventfds, closes fds, destroys the vdev. Event loop must be stopped. */
 void virtio_mmio_destroy(struct virtio_mmio *t);
 
+struct snap_writer;
+struct snap_reader;
+/* Snapshots (docs/snapshots.md): with the device lock held (lock/unlock),
+ * no queue is served, so guest memory and the device agree. */
+void virtio_mmio_lock(struct virtio_mmio *t);
+void virtio_mmio_unlock(struct virtio_mmio *t);
+uint32_t virtio_mmio_device_id(const struct virtio_mmio *t);
+/* Lock held: the transport, its queues and the device's extras as records of slot. */
+int virtio_mmio_save(struct virtio_mmio *t, struct snap_writer *w, uint32_t slot);
+/* Before the event loops start, after the irqchips: the saved state of
+ * slot; re-raises a pending interrupt and replays the queues. -errno. */
+int virtio_mmio_restore(struct virtio_mmio *t, const struct snap_reader *r, uint32_t slot);
+
 /* Print the device's metrics as one JSON object (no newline). */
 void virtio_mmio_metrics_json(struct virtio_mmio *t, FILE *f);
 

@@ -1,0 +1,27 @@
+/*
+ * Snapshot and restore of a whole VM (docs/snapshots.md): save.c writes
+ * DIR/mem and DIR/state (control `snapshot DIR`), restore.c builds a VM
+ * from them (--restore DIR). The state file format is state.h.
+ */
+#ifndef SILO_VMM_SNAPSHOT_SNAPSHOT_H
+#define SILO_VMM_SNAPSHOT_SNAPSHOT_H
+
+#include <stddef.h>
+
+struct vm;
+
+/* Bytes of XSAVE state per vCPU: KVM_CAP_XSAVE2's size, or struct kvm_xsave. */
+size_t snap_xsave_size(int kvm_fd);
+
+/* --restore, before anything is built: read and check DIR/state (format,
+ * CRCs, --cpus, --memory). -errno with the reason recorded (err_ret). */
+int vm_restore_open(struct vm *vm);
+/* Guest RAM as a private (copy-on-write) mapping of DIR/mem. */
+int vm_restore_memory(struct vm *vm);
+/* After the devices are built: create the vCPUs and set the saved state
+ * of vCPUs, VM, devices and UART in the order KVM asks for. */
+int vm_restore_state(struct vm *vm);
+/* Free what vm_restore_open kept. */
+void vm_restore_close(struct vm *vm);
+
+#endif

@@ -1,0 +1,170 @@
+"""silo-vmm snapshot and restore (docs/snapshots.md), without the CLI.
+
+A sandbox VM (our kernel, silo-init, the base image and a scratch disk) is
+booted, a file is written in it, the control socket's `snapshot DIR` saves
+it, the VM is killed, and `silo-vmm --restore DIR` with the same devices
+brings it back: the agent answers exec over vsock (its listener survived the
+transport reset, and an exec session open at snapshot time does not stop
+it), the file is still there, both vCPUs run, and a snapshot of the restored
+VM restores too. A corrupt state file, a truncated memory file and another
+--memory are one-line errors with exit 3.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import BUILD
+from contract import GUEST_CID
+from silo_testlib.vm import BASE, VMM
+from test_agent_vm import Sandbox
+
+pytestmark = [pytest.mark.kvm, pytest.mark.lab_seconds(40)]
+
+VMM_EXIT_SETUP = 3
+MEMORY = 512
+CPUS = 2  # the second vCPU's state (an AP, restored from its MP state) is covered too
+
+
+def control(path, req, timeout=120):
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(timeout)
+        s.connect(str(path))
+        s.sendall(req.encode() + b"\n")
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+    return buf.decode().strip()
+
+
+class Restored(Sandbox):
+    """The same sandbox, resumed from a snapshot directory instead of booted."""
+
+    def __init__(self, d, snap):
+        super().__init__(d, memory=MEMORY)
+        self.cpus = CPUS
+        self.snap = snap
+
+    def command(self):
+        return [str(VMM), "--restore", str(self.snap), "--memory", str(MEMORY), "--cpus", str(CPUS),
+                "--disk", f"{BASE.resolve()},ro", "--disk", str(self.scratch),
+                "--vsock", f"{GUEST_CID},{self.sock}", "--control", str(self.d / "ctl.sock")]
+
+
+def restore_fails(d, snap):
+    """silo-vmm --restore of a broken snapshot: (exit code, stderr lines)."""
+    r = subprocess.run(Restored(d, snap).command(), stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    return r.returncode, r.stderr.decode(errors="replace").strip().splitlines()
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory):
+    """Boot, write a file, snapshot, kill: (sandbox dir, snapshot dir)."""
+    d = tmp_path_factory.mktemp("snapvm")
+    sb = Sandbox(d, memory=MEMORY, vmm_args=["--control", str(d / "ctl.sock")])
+    sb.cpus = CPUS
+    sb.boot()
+    try:
+        sb.sh("echo before-snapshot > /root/marker && sync")
+        # An exec session open across the snapshot: its vsock stream is
+        # reset in the restored guest, which must not stop the agent.
+        session = subprocess.Popen([str(BUILD / "silo-agent"), sb.addr, "exec", "--",
+                                    "sleep", "600"], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        time.sleep(1)
+        snap = d / "snap"
+        t = time.monotonic()
+        reply = control(d / "ctl.sock", f"snapshot {snap}")
+        took = time.monotonic() - t
+        assert reply == "ok", reply
+        assert control(d / "ctl.sock", "status").startswith("ok paused")
+    finally:
+        sb.kill()
+        if "session" in locals():
+            session.kill()
+            session.wait()
+    st = os.stat(snap / "mem")
+    print(f"snapshot: {took:.2f} s, mem {st.st_size >> 20} MiB apparent, "
+          f"{st.st_blocks * 512 >> 20} MiB on disk, state {os.stat(snap / 'state').st_size} B")
+    return d, snap
+
+
+def test_memory_file_is_sparse(snapshot):
+    _, snap = snapshot
+    st = os.stat(snap / "mem")
+    assert st.st_size == MEMORY << 20
+    # A booted agent guest touches far less than its 512 MiB.
+    assert st.st_blocks * 512 < st.st_size // 2, st.st_blocks
+
+
+def trace_line(sb):
+    return next((l for l in sb.log().splitlines() if "trace: first KVM_RUN" in l), "no trace")
+
+
+def test_restore_answers_exec_and_keeps_files(snapshot, monkeypatch):
+    d, snap = snapshot
+    # silo-vmm's own restore time, process start to the first KVM_RUN.
+    monkeypatch.setenv("SILO_VMM_TRACE_START", "1")
+    r = Restored(d, snap).start()
+    try:
+        r.wait_ready(lambda sb: sb.run("ping").returncode == 0, 0.2)
+        print(f"restore to the first agent reply: {r.ready_s:.2f} s; {trace_line(r)}")
+        assert r.sh("cat /root/marker").stdout == b"before-snapshot\n"
+        assert r.sh("nproc").stdout == f"{CPUS}\n".encode()
+        # Both vCPUs run work after the restore.
+        r.sh("for c in 0 1; do taskset -c $c true || exit 1; done")
+        assert r.sh("echo after > /root/after && cat /root/after").stdout == b"after\n"
+        assert control(d / "ctl.sock", "status").startswith("ok running")
+        # A snapshot of a restored VM: part of its RAM is still only in the
+        # first memory file (MAP_PRIVATE), and must be in the second.
+        assert control(d / "ctl.sock", f"snapshot {d / 'snap2'}") == "ok"
+    finally:
+        r.kill()
+    r2 = Restored(d, d / "snap2").start()
+    try:
+        r2.wait_ready(lambda sb: sb.run("ping").returncode == 0, 0.2)
+        assert r2.sh("cat /root/marker /root/after").stdout == b"before-snapshot\nafter\n"
+    finally:
+        r2.kill()
+
+
+def test_corrupt_state_is_one_line(snapshot, tmp_path):
+    _, snap = snapshot
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    os.link(snap / "mem", bad / "mem")
+    state = bytearray((snap / "state").read_bytes())
+    state[len(state) // 2] ^= 0x40
+    (bad / "state").write_bytes(bytes(state))
+    code, lines = restore_fails(tmp_path, bad)
+    assert code == VMM_EXIT_SETUP, lines
+    assert len(lines) == 1 and "corrupt" in lines[0], lines
+
+
+def test_truncated_memory_is_one_line(snapshot, tmp_path):
+    _, snap = snapshot
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    shutil.copy(snap / "state", bad / "state")
+    with open(bad / "mem", "wb") as f:
+        f.truncate((MEMORY << 20) - 4096)
+    code, lines = restore_fails(tmp_path, bad)
+    assert code == VMM_EXIT_SETUP, lines
+    assert len(lines) == 1 and "memory" in lines[0], lines
+
+
+def test_mismatched_memory_is_refused(snapshot, tmp_path):
+    _, snap = snapshot
+    cmd = Restored(tmp_path, snap).command()
+    cmd[cmd.index("--memory") + 1] = str(MEMORY * 2)
+    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    lines = r.stderr.decode(errors="replace").strip().splitlines()
+    assert r.returncode == VMM_EXIT_SETUP and len(lines) == 1 and "--memory" in lines[0], lines
