@@ -8,7 +8,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../scripts/cache.sh"
 
 # What the e2e tests need inside the lab host.
-PKGS=python3,python3-pytest,qemu-system-x86,busybox-static,kmod,e2fsprogs,procps,iproute2,util-linux,coreutils,socat,libarchive13
+# man-db: test_package checks `man -w silo` after dpkg -i, as a user would.
+PKGS=python3,python3-pytest,qemu-system-x86,busybox-static,kmod,e2fsprogs,procps,iproute2,util-linux,coreutils,socat,libarchive13,man-db
 MIRROR=${SILO_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # Modules the stage-1 initrd loads (with their dependencies) to reach the root
 # disk and the 9p shares. kvm_amd is loaded later, from the root filesystem.
