@@ -274,20 +274,8 @@ static const char *step_name(int step)
 
 /* The command never ran: EXEC_FAILED, whose step tells a missing working
  * directory (126) from a missing program (127), with one line saying so. */
-static __attribute__((format(printf, 4, 5))) void send_start_failure(struct sess *s, uint32_t step,
-								     int code, const char *fmt, ...)
-{
-	char msg[PROTO_MSG_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	struct pbuf b;
-	pbuf_init(&b);
-	proto_enc_exec_failed(&b, step, code, msg);
-	proto_write_pbuf(s->conn, &b);
-	pbuf_free(&b);
-}
+#define send_start_failure(s, step, code, ...) \
+	proto_send_exec_failed((s)->conn, step, code, __VA_ARGS__)
 
 /* child() failed at step (step_name) with errno code. */
 static void report_child_failure(struct sess *s, const struct proto_exec *e, int step, int code)

@@ -223,6 +223,9 @@ int proto_write_pbuf(int fd, struct pbuf *b);
 /* Encode-and-send helpers for the common small frames. */
 int proto_send_error(int fd, int32_t code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The same for EXEC_FAILED: the command never ran, at step `step`. */
+int proto_send_exec_failed(int fd, uint32_t step, int32_t code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 int proto_send_empty(int fd, uint16_t type);
 
 /* Outgoing frame queue for event loops that must never block on the peer

@@ -183,18 +183,37 @@ int proto_write_pbuf(int fd, struct pbuf *b)
 	return rc;
 }
 
-int proto_send_error(int fd, int32_t code, const char *fmt, ...)
+/* ERROR or EXEC_FAILED (step != 0) with a formatted message. */
+static int send_failure(int fd, uint32_t step, int32_t code, const char *fmt, va_list ap)
 {
 	char msg[PROTO_MSG_MAX];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	struct pbuf b;
 	pbuf_init(&b);
-	proto_enc_error(&b, code, msg);
+	if (step)
+		proto_enc_exec_failed(&b, step, code, msg);
+	else
+		proto_enc_error(&b, code, msg);
 	int rc = proto_write_pbuf(fd, &b);
 	pbuf_free(&b);
+	return rc;
+}
+
+int proto_send_error(int fd, int32_t code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = send_failure(fd, 0, code, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int proto_send_exec_failed(int fd, uint32_t step, int32_t code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = send_failure(fd, step, code, fmt, ap);
+	va_end(ap);
 	return rc;
 }
 

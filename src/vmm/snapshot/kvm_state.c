@@ -151,18 +151,21 @@ static int save_one(struct snap_writer *w, int fd, unsigned long req, const char
 }
 #define SAVE(w, fd, req, type, id, obj) save_one(w, fd, req, #req, type, id, obj, sizeof(*(obj)))
 
+/* One vCPU state struct at a time, for save and restore. */
+union vcpu_state {
+	struct kvm_mp_state mp;
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_xcrs xcrs;
+	struct kvm_debugregs dregs;
+	struct kvm_lapic_state lapic;
+	struct kvm_vcpu_events ev;
+};
+
 int snap_save_vcpu(struct snap_writer *w, int fd, unsigned int id, const uint32_t *msrs,
 		   unsigned int nr_msrs, size_t xsave_size)
 {
-	union {
-		struct kvm_mp_state mp;
-		struct kvm_regs regs;
-		struct kvm_sregs sregs;
-		struct kvm_xcrs xcrs;
-		struct kvm_debugregs dregs;
-		struct kvm_lapic_state lapic;
-		struct kvm_vcpu_events ev;
-	} u;
+	union vcpu_state u;
 	struct kvm_cpuid2 *c;
 	void *xsave;
 	uint32_t khz;
@@ -306,15 +309,7 @@ static int restore_msrs(const struct snap_reader *r, int fd, unsigned int id)
 
 int snap_restore_vcpu(const struct snap_reader *r, int fd, unsigned int id, size_t xsave_size)
 {
-	union {
-		struct kvm_mp_state mp;
-		struct kvm_regs regs;
-		struct kvm_sregs sregs;
-		struct kvm_xcrs xcrs;
-		struct kvm_debugregs dregs;
-		struct kvm_lapic_state lapic;
-		struct kvm_vcpu_events ev;
-	} u;
+	union vcpu_state u;
 	void *xsave;
 	int ret;
 
