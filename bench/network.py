@@ -10,9 +10,9 @@ paths use as the upstream resolver (silo-netd through getaddrinfo, slirp by
 forwarding). Inside each guest bench/net_guest.py measures DNS lookup
 latency (fresh names, and one name again), TCP connect + first byte
 latency, one byte's round trip on an open connection and on raw vsock, and
-download throughput with one and with four streams. Both guests run at
-once and take turns for --rounds rounds; each figure is the median over
-the rounds, with its spread.
+download throughput with one and with four streams. The two sides take
+turns for --rounds rounds, one guest at a time; each figure is the median
+over the rounds, with its spread.
 
 The QEMU guest is driven through silo-init's agent over vhost-vsock (a
 small Unix-to-AF_VSOCK bridge lets bench/agent.py's client talk to it).
@@ -195,6 +195,7 @@ def qemu_guest(a, tmp):
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE)
     sock = tmp / "qemu-vsock.sock"
+    sock.unlink(missing_ok=True)  # the last round's
     srv = bridge(sock, QEMU_CID)
     echo = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
     echo.bind((socket.VMADDR_CID_ANY, VSOCK_ECHO_PORT))
@@ -268,25 +269,30 @@ def main():
         raise SystemExit("bench: network.py needs root (network namespaces): run it in the lab")
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="silo-netbench-"))
     os.chmod(tmp, 0o700)
-    # Both guests run at once and take turns, round after round: a slow
-    # spell of the (emulated, shared) lab host then falls on both sides
-    # instead of on whichever ran during it.
+    # The two sides take turns, round after round, each with a guest of its
+    # own booted for the round and alone on the lab host while it runs (an
+    # idle peer is not idle: QEMU's main loop keeps waking for slirp's
+    # timers): a slow spell of the emulated, shared lab host then falls on
+    # both sides instead of on whichever ran during it.
+    sides = [(n, g) for n, g in (("silo", silo_guest), ("qemu_slirp", qemu_guest))
+             if a.only is None or n.startswith(a.only)]
     rounds = {"silo": [], "qemu_slirp": []}
-    netd = None
+    netd = {}
     try:
-        with netlab.internet(), netlab.dns_server(), contextlib.ExitStack() as st:
-            sides = {}
-            if a.only != "qemu":
-                sides["silo"], netd = st.enter_context(silo_guest(a, tmp))
-            if a.only != "silo":
-                sides["qemu_slirp"], _ = st.enter_context(qemu_guest(a, tmp))
+        with netlab.internet(), netlab.dns_server():
             for r in range(a.rounds):
-                for name, run in sides.items():
-                    rounds[name].append(run(f"{name[:4]}{r}"))
+                for name, guest in sides:
+                    with guest(a, tmp) as (run, counters):
+                        rounds[name].append(run(f"{name[:4]}{r}"))
+                    for k, v in (counters or {}).items():
+                        # counters add up over the rounds; memory: the most
+                        netd[k] = max(netd.get(k, 0), v) if k.startswith("rss") else \
+                            netd.get(k, 0) + v
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     res = {k: combine(v) if v else {} for k, v in rounds.items()}
-    print(f"\nnetwork (same lab run, {a.rounds} rounds each, taking turns: median, and min-max)")
+    print(f"\nnetwork (same lab run, {a.rounds} rounds each, taking turns, one guest at a time: "
+          "median, and min-max)")
     print(f"{'':<44}{'silo':>22}{'QEMU slirp':>22}{'silo/QEMU':>11}")
     for label, k in ROWS:
         s, q = res["silo"].get(k), res["qemu_slirp"].get(k)
@@ -299,7 +305,7 @@ def main():
     if netd:
         def avg(us, n):
             return f"{us / n / 1000:.2f} ms" if n else "-"
-        print(f"\nwhere silo's time goes (silo-netd's counters over all rounds):\n"
+        print(f"\nwhere silo's time goes (silo-netd's counters, all rounds):\n"
               f"  host resolver: {netd['resolves']} lookups, "
               f"{avg(netd['resolve_us'], netd['resolves'])} each; {netd['resolve_hits']} answered "
               f"from its cache ({netd['dns_queries']} DNS queries, {netd['connections']} "
@@ -308,8 +314,8 @@ def main():
               f"{avg(netd['dial_us'], netd['dials'])} each\n"
               f"  the rest of a lookup or connect is the guest's stub or forwarder, vsock through "
               f"silo-vmm, and silo-netd's own work\n"
-              f"  silo-netd resident memory: {netd['rss_idle_kib']} KiB idle after start, "
-              f"{netd['rss_after_kib']} KiB after the run")
+              f"  silo-netd resident memory, the most of any round: {netd['rss_idle_kib']} KiB "
+              f"idle after start, {netd['rss_after_kib']} KiB after the round")
         res["silo"]["netd"] = netd
     print("BENCH " + json.dumps({"bench": "network", "rounds": a.rounds, **res}))
 
