@@ -30,6 +30,13 @@ void sb_progress_init(struct sb_progress *p, int fd, double (*clock)(void))
 	*p = (struct sb_progress){ .fd = fd, .clock = clock ? clock : mono_s };
 }
 
+bool sb_progress_open(struct sb_progress *p, int fd, bool quiet, double (*clock)(void))
+{
+	/* a pipe or file (CI logs, `2>log`) gets no status text, only errors */
+	sb_progress_init(p, !quiet && isatty(fd) ? fd : -1, clock);
+	return p->fd >= 0;
+}
+
 static void put(const struct sb_progress *p, const char *s, size_t n)
 {
 	/* best effort: a closed or full terminal only loses the status */
