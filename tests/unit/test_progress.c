@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -145,6 +147,38 @@ static void on_only_for_a_terminal(void **state)
 	assert_string_equal(drawn(f), "");
 }
 
+/* A line wider than the terminal is cut to its width less one column: a
+ * wrapped line could not be erased. */
+static void cut_to_the_width(void **state)
+{
+	struct sb_progress p;
+	struct winsize ws = { .ws_row = 24, .ws_col = 30 };
+	char buf[256];
+	int m = posix_openpt(O_RDWR | O_NOCTTY);
+
+	(void)state;
+	assert_true(m >= 0);
+	assert_int_equal(grantpt(m), 0);
+	assert_int_equal(unlockpt(m), 0);
+	int s = open(ptsname(m), O_RDWR | O_NOCTTY);
+	assert_true(s >= 0);
+	struct termios t;
+	assert_int_equal(tcgetattr(s, &t), 0);
+	cfmakeraw(&t); /* bytes as written, no \n to \r\n */
+	assert_int_equal(tcsetattr(s, TCSANOW, &t), 0);
+	assert_int_equal(ioctl(s, TIOCSWINSZ, &ws), 0);
+	assert_true(sb_progress_open(&p, s, false, fake_clock));
+	sb_progress_begin(&p, "box");
+	fake_now += 2;
+	sb_progress_step(&p, "booting the guest, waiting for its agent");
+	ssize_t n = read(m, buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, "\r\033[Ksilo: box: booting the guest,"); /* 29 columns */
+	close(s);
+	close(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -152,6 +186,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(line_redrawn_then_erased, setup, teardown),
 		cmocka_unit_test_setup_teardown(off_draws_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(on_only_for_a_terminal, setup, teardown),
+		cmocka_unit_test(cut_to_the_width),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
