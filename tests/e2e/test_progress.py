@@ -93,7 +93,7 @@ def test_quiet_or_not_a_terminal(env):  # noqa: F811
 def test_error_on_a_clean_line(env):  # noqa: F811
     """A start that fails after the line was drawn: the line is erased and
     the one-line error starts at column 0, with no status text after it."""
-    rc, out = on_terminal(slow_env(env, then="exit 1"), "run", "--rm", "--name", "p4",
+    rc, out = on_terminal(slow_env(env, then="sleep 2; exit 1"), "run", "--rm", "--name", "p4",
                           "--no-docker", "--", "true")
     assert rc == 125, out[-2000:]
     lines = list(LINE.finditer(out))
