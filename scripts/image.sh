@@ -5,16 +5,23 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 dest=$top/build/guest
 mkdir -p "$dest"
-# On a terminal, each stage says when it starts and how long it took (a cold
-# kernel build takes many minutes, a cached stage no time); in a log (CI)
-# only the last line, as before.
+# On a terminal, each stage says when it starts and, at its end, whether it
+# came from the cache or was built and how long it took (a cold kernel build
+# takes many minutes, a cached stage no time); in a log (CI) only the last
+# line, as before.
 stage() { # VAR NAME CMD...: VAR := CMD's output (the cache directory)
-  local var=$1 name=$2 t0 out; shift 2
+  local var=$1 name=$2 t0 out how; shift 2
   t0=$(date +%s.%N)
   [ -t 1 ] && printf 'image: %s ...\n' "$name"
   out=$("$@")
-  [ -t 1 ] && printf 'image: %s done in %s s\n' "$name" \
-    "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')"
+  if [ -t 1 ]; then
+    # a hit leaves the entry's .done as it was; a build commits a new one
+    how=cached
+    awk -v a="$t0" -v d="$(date -r "$out/.done" +%s.%N)" 'BEGIN { exit !(d >= a) }' &&
+      how=built
+    printf 'image: %s %s in %s s\n' "$name" "$how" \
+      "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')"
+  fi
   printf -v "$var" '%s' "$out"
 }
 stage k kernel "$top/guest/kernel/build.sh"

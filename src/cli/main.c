@@ -78,7 +78,7 @@ void cli_catch_cancel(void)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
-static const struct {
+static const struct cli_cmd {
 	const char *name;
 	int (*fn)(struct cli *, int, char **);
 	const char *usage;
@@ -110,6 +110,16 @@ static const struct {
 	{ "net", cmd_net, "net log NAME [-f]" },
 	{ "port", cmd_port, "port NAME" },
 };
+
+/* silo COMMAND --help: its usage line, and what -q means where it applies */
+static int cmd_help(const struct cli_cmd *c)
+{
+	printf("usage: silo %s\n", c->usage);
+	if (!strcmp(c->name, "run") || !strcmp(c->name, "start"))
+		printf("  -q, --quiet  no status line on a terminal while the sandbox comes up\n");
+	printf("See 'man silo'.\n");
+	return 0;
+}
 
 static int usage(FILE *f)
 {
@@ -166,9 +176,14 @@ int main(int argc, char **argv)
 		uint32_t ms = (uint32_t)s * 1000;
 		aclient_set_timeouts(&(struct aclient_timeouts){ ms, ms, ms });
 	}
-	for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
-		if (!strcmp(argv[i], cmds[k].name))
-			return cmds[k].fn(&c, argc - i, argv + i);
+	for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
+		if (strcmp(argv[i], cmds[k].name))
+			continue;
+		/* names start with a letter or digit: never an operand */
+		if (i + 1 < argc && (!strcmp(argv[i + 1], "-h") || !strcmp(argv[i + 1], "--help")))
+			return cmd_help(&cmds[k]);
+		return cmds[k].fn(&c, argc - i, argv + i);
+	}
 	if (!strcmp(argv[i], "help"))
 		return usage(stdout);
 	return cli_failf("unknown command '%s' (see 'silo --help')", argv[i]);

@@ -6,8 +6,9 @@
 
 void cli_progress(bool quiet)
 {
-	if (!quiet && isatty(STDERR_FILENO))
-		sb_progress_init(&sb_progress, STDERR_FILENO, NULL);
+	/* stderr, not stdout: stdout is the command's output (run) or the
+	 * names started (start), which scripts capture */
+	sb_progress_open(&sb_progress, STDERR_FILENO, quiet, NULL);
 }
 
 int cli_wait_docker(struct cli *c, const char *name)

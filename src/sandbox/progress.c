@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,11 +31,31 @@ void sb_progress_init(struct sb_progress *p, int fd, double (*clock)(void))
 	*p = (struct sb_progress){ .fd = fd, .clock = clock ? clock : mono_s };
 }
 
+bool sb_progress_open(struct sb_progress *p, int fd, bool quiet, double (*clock)(void))
+{
+	/* a pipe or file (CI logs, `2>log`) gets no status text, only errors */
+	sb_progress_init(p, !quiet && isatty(fd) ? fd : -1, clock);
+	return p->fd >= 0;
+}
+
 static void put(const struct sb_progress *p, const char *s, size_t n)
 {
 	/* best effort: a closed or full terminal only loses the status */
 	if (write(p->fd, s, n) < 0)
 		return;
+}
+
+/* The bytes of an EL-prefixed line of n that fit the terminal's width: a
+ * line that wrapped would leave its first rows behind, since EL erases
+ * only the row the cursor is on. Keeps n when the width is unknown. */
+static size_t fit(int fd, size_t n)
+{
+	struct winsize ws;
+	size_t lead = strlen(EL);
+
+	if (ioctl(fd, TIOCGWINSZ, &ws) < 0 || ws.ws_col < 2 || n - lead < ws.ws_col)
+		return n;
+	return lead + ws.ws_col - 1; /* the last column: some terminals wrap there */
 }
 
 void sb_progress_begin(struct sb_progress *p, const char *name)
@@ -61,7 +82,7 @@ void sb_progress_step(struct sb_progress *p, const char *what)
 	p->last = secs;
 	int n = snprintf(line, sizeof(line), EL "silo: %s: %s (%ld s)", p->name, what, secs);
 	if (n > 0)
-		put(p, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+		put(p, line, fit(p->fd, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1));
 	p->shown = true;
 }
 

@@ -315,6 +315,9 @@ struct sb_progress {
 };
 extern struct sb_progress sb_progress;
 void sb_progress_init(struct sb_progress *p, int fd, double (*clock)(void));
+/* init with fd when it is a terminal and not quiet (-q), else off; true
+ * when on. */
+bool sb_progress_open(struct sb_progress *p, int fd, bool quiet, double (*clock)(void));
 void sb_progress_begin(struct sb_progress *p, const char *name);
 void sb_progress_step(struct sb_progress *p, const char *what);
 void sb_progress_end(struct sb_progress *p);

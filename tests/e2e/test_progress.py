@@ -15,9 +15,9 @@ import time
 import pytest
 
 from conftest import BOOT_TIMEOUT
-from test_cli import SILO, env, needs_kvm, silo  # noqa: F401 (env: fixture)
+from test_cli import SILO, env, needs_kvm, one_error_line, silo  # noqa: F401 (env: fixture)
 
-pytestmark = [needs_kvm, pytest.mark.lab_seconds(60)]
+pytestmark = pytest.mark.lab_seconds(60)
 
 # one drawing of the line: back to column 0, erase, the text
 LINE = re.compile(rb"\r\x1b\[Ksilo: (\w+): (starting silo-vmm|booting the guest, "
@@ -25,9 +25,9 @@ LINE = re.compile(rb"\r\x1b\[Ksilo: (\w+): (starting silo-vmm|booting the guest,
 ERASE = b"\r\x1b[K"
 
 
-def slow_env(env):  # noqa: F811
+def slow_env(env, then="exec {vmm} \"$@\""):  # noqa: F811
     wrapper = pathlib.Path(env["SILO_DATA_DIR"]).parent / "slow-vmm"
-    wrapper.write_text(f'#!/bin/sh\nsleep 2\nexec {env["SILO_VMM"]} "$@"\n')
+    wrapper.write_text("#!/bin/sh\nsleep 2\n" + then.format(vmm=env["SILO_VMM"]) + "\n")
     wrapper.chmod(0o755)
     # silo-netd is looked for beside silo-vmm: name the real one
     netd = pathlib.Path(env["SILO_VMM"]).with_name("silo-netd")
@@ -60,6 +60,7 @@ def on_terminal(env, *args):  # noqa: F811
     return os.waitstatus_to_exitcode(st), out
 
 
+@needs_kvm
 def test_status_line_on_a_terminal(env):  # noqa: F811
     rc, out = on_terminal(slow_env(env), "run", "--rm", "--name", "p1", "--no-docker",
                           "--", "echo", "the-command-ran")
@@ -76,6 +77,7 @@ def test_status_line_on_a_terminal(env):  # noqa: F811
     assert b"the-command-ran" in rest and b"silo: p1:" not in rest
 
 
+@needs_kvm
 def test_quiet_or_not_a_terminal(env):  # noqa: F811
     slow = slow_env(env)
     rc, out = on_terminal(slow, "run", "--rm", "-q", "--name", "p2", "--no-docker",
@@ -85,3 +87,29 @@ def test_quiet_or_not_a_terminal(env):  # noqa: F811
     r = silo(slow, "run", "--rm", "--name", "p3", "--no-docker", "--", "true", check=0)
     assert b"silo: p3:" not in r.stderr and ERASE not in r.stderr, r.stderr
     assert b"\x1b" not in r.stdout
+
+
+@needs_kvm
+def test_error_on_a_clean_line(env):  # noqa: F811
+    """A start that fails after the line was drawn: the line is erased and
+    the one-line error starts at column 0, with no status text after it."""
+    rc, out = on_terminal(slow_env(env, then="sleep 2; exit 1"), "run", "--rm", "--name", "p4",
+                          "--no-docker", "--", "true")
+    assert rc == 125, out[-2000:]
+    lines = list(LINE.finditer(out))
+    assert lines, out[-2000:]
+    rest = out[lines[-1].end():]
+    assert rest.startswith(ERASE + b"silo: "), rest[:200]
+    assert rest.count(b"\n") == 1, rest  # one line, nothing drawn after it
+
+
+def test_quiet_flag_and_help(env):  # noqa: F811
+    """No boot: -q is an option of run and start (not of create, which never
+    waits), and `silo run --help` says what it does."""
+    for cmd in ("run", "start"):
+        r = silo(env, cmd, "--help")
+        assert r.returncode == 0 and b"-q, --quiet" in r.stdout, r
+        assert r.stdout.startswith(b"usage: silo " + cmd.encode()), r.stdout
+    assert "no such sandbox: nope" in one_error_line(silo(env, "start", "-q", "nope"))
+    assert "no such sandbox: nope" in one_error_line(silo(env, "start", "--quiet", "nope"))
+    assert "unknown or incomplete option '-q'" in one_error_line(silo(env, "create", "-q"))

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -118,12 +120,73 @@ static void off_draws_nothing(void **state)
 	assert_string_equal(drawn(f), "");
 }
 
+/* The CLI's choice (cli_progress): on for a terminal, off for a pipe and
+ * with -q. A pseudo-terminal stands in for the user's. */
+static void on_only_for_a_terminal(void **state)
+{
+	struct fix *f = *state;
+	struct sb_progress p;
+	int m = posix_openpt(O_RDWR | O_NOCTTY);
+
+	assert_true(m >= 0);
+	assert_int_equal(grantpt(m), 0);
+	assert_int_equal(unlockpt(m), 0);
+	int s = open(ptsname(m), O_RDWR | O_NOCTTY);
+	assert_true(s >= 0);
+	assert_true(sb_progress_open(&p, s, false, fake_clock));
+	assert_int_equal(p.fd, s);
+	assert_false(sb_progress_open(&p, s, true, fake_clock)); /* -q */
+	assert_int_equal(p.fd, -1);
+	close(s);
+	close(m);
+	assert_false(sb_progress_open(&p, f->wr, false, fake_clock)); /* a pipe: a log */
+	sb_progress_begin(&p, "box");
+	fake_now += 10;
+	sb_progress_step(&p, "waiting for Docker");
+	sb_progress_end(&p);
+	assert_string_equal(drawn(f), "");
+}
+
+/* A line wider than the terminal is cut to its width less one column: a
+ * wrapped line could not be erased. */
+static void cut_to_the_width(void **state)
+{
+	struct sb_progress p;
+	struct winsize ws = { .ws_row = 24, .ws_col = 30 };
+	char buf[256];
+	int m = posix_openpt(O_RDWR | O_NOCTTY);
+
+	(void)state;
+	assert_true(m >= 0);
+	assert_int_equal(grantpt(m), 0);
+	assert_int_equal(unlockpt(m), 0);
+	int s = open(ptsname(m), O_RDWR | O_NOCTTY);
+	assert_true(s >= 0);
+	struct termios t;
+	assert_int_equal(tcgetattr(s, &t), 0);
+	cfmakeraw(&t); /* bytes as written, no \n to \r\n */
+	assert_int_equal(tcsetattr(s, TCSANOW, &t), 0);
+	assert_int_equal(ioctl(s, TIOCSWINSZ, &ws), 0);
+	assert_true(sb_progress_open(&p, s, false, fake_clock));
+	sb_progress_begin(&p, "box");
+	fake_now += 2;
+	sb_progress_step(&p, "booting the guest, waiting for its agent");
+	ssize_t n = read(m, buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, "\r\033[Ksilo: box: booting the guest,"); /* 29 columns */
+	close(s);
+	close(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(quiet_first_second, setup, teardown),
 		cmocka_unit_test_setup_teardown(line_redrawn_then_erased, setup, teardown),
 		cmocka_unit_test_setup_teardown(off_draws_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(on_only_for_a_terminal, setup, teardown),
+		cmocka_unit_test(cut_to_the_width),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
