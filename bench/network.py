@@ -47,9 +47,9 @@ QEMU_CID = 41
 VSOCK_ECHO_PORT = 7100  # a host echo the guest reaches over vsock (CID 2)
 
 
-def guest_args(a, nonce):
+def guest_args(a, nonce, vsock_port=VSOCK_ECHO_PORT):
     return ["python3", "-c", SCRIPT, "web.silo.test", "7000", str(a.dns), str(a.connects),
-            str(a.one_mb), str(a.four_mb), nonce, str(VSOCK_ECHO_PORT)]
+            str(a.one_mb), str(a.four_mb), nonce, str(vsock_port)]
 
 
 def serve(srv, handler):
@@ -197,8 +197,10 @@ def qemu_guest(a, tmp):
     sock = tmp / "qemu-vsock.sock"
     sock.unlink(missing_ok=True)  # the last round's
     srv = bridge(sock, QEMU_CID)
+    # any free port: the last round's stays taken a while after its guest died
     echo = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
-    echo.bind((socket.VMADDR_CID_ANY, VSOCK_ECHO_PORT))
+    echo.bind((socket.VMADDR_CID_ANY, socket.VMADDR_PORT_ANY))
+    echo_port = echo.getsockname()[1]
     echo_on(echo)
     try:
         end = time.monotonic() + a.boot_timeout
@@ -223,7 +225,7 @@ def qemu_guest(a, tmp):
             raise SystemExit(f"bench: QEMU guest network set-up failed: {err!r}")
 
         def run(nonce):
-            code, out, err = exec_(sock, guest_args(a, nonce), timeout=3600)
+            code, out, err = exec_(sock, guest_args(a, nonce, echo_port), timeout=3600)
             if code:
                 raise SystemExit("bench: QEMU guest script failed: "
                                  + err.decode(errors="replace")[-2000:])
