@@ -116,6 +116,7 @@ FUZZ_VIRTIO := src/vmm/devices/virtio/queue.c src/vmm/devices/virtio/vdev.c \
                src/vmm/devices/virtio/blk.c src/vmm/log.c
 FUZZ_DEPS_fuzz_virtq   := src/vmm/devices/virtio/queue.c src/vmm/log.c
 FUZZ_DEPS_fuzz_mmio    := $(FUZZ_VIRTIO) src/vmm/devices/virtio/mmio.c src/vmm/devices/virtio/rng.c \
+                          src/vmm/snapshot/state.c \
                           src/vmm/devices/virtio/balloon.c \
                           $(sort $(wildcard src/vmm/devices/virtio/vsock/*.c)) src/vmm/evloop.c
 FUZZ_DEPS_fuzz_rng     := $(FUZZ_VIRTIO) src/vmm/devices/virtio/rng.c
