@@ -247,15 +247,11 @@ void netd_egress(struct netd *n, int fd)
 	 * (a spare, agent/netfwd.c): wait longer for the first byte, and
 	 * close a stream that ends, or times out, without one quietly: it
 	 * was never a request. */
-	struct pollfd first = { .fd = fd, .events = POLLIN };
-	int r;
-	do
-		r = poll(&first, 1, NETD_SPARE_MS);
-	while (r < 0 && errno == EINTR);
-	if (r <= 0 || recv(fd, buf, 1, MSG_PEEK | MSG_DONTWAIT) <= 0)
+	if (netd_read_full(fd, buf, 1, NETD_SPARE_MS) != 1)
 		goto done;
 	netd_count(n, &n->stats.connections);
-	got = netd_read_full(fd, buf, sizeof(buf), NETD_HEADER_MS);
+	got = netd_read_full(fd, buf + 1, sizeof(buf) - 1, NETD_HEADER_MS);
+	got = got < 0 ? got : got + 1;
 	e = wire_connect_decode(buf, got < 0 ? 0 : (size_t)got, &c);
 	if (e != WIRE_OK) {
 		netd_log_bad(n, "tcp", NULL,
