@@ -349,22 +349,31 @@ static int live_pid(const char *dir, const char *file, const char *marker)
 	return ours ? pid : 0;
 }
 
+/* The exit record, when there is one: 1 (st filled), else 0. */
+static int read_exit_record(const struct sandbox *sb, struct sb_status *st)
+{
+	char f[SB_PATH_MAX], *text;
+	int r;
+
+	if (sb_path(f, "%s/exit", sb->rundir) < 0 || sb_read_file(f, &text, NULL) < 0)
+		return 0;
+	r = sb_exit_parse(text, &st->exit);
+	free(text);
+	if (r < 0)
+		return 0;
+	st->state = SB_EXITED;
+	return 1;
+}
+
 int sb_status(const struct sandbox *sb, struct sb_status *st)
 {
 	memset(st, 0, sizeof(*st));
-	char f[SB_PATH_MAX], *text;
 	st->state = SB_STOPPED;
 	if (!sb_exists(sb->rundir))
 		return 0; /* never started, stopped, or host rebooted */
 	/* The exit record first: the supervisor writes it before it goes. */
-	if (sb_path(f, "%s/exit", sb->rundir) == 0 && sb_read_file(f, &text, NULL) == 0) {
-		int r = sb_exit_parse(text, &st->exit);
-		free(text);
-		if (r == 0) {
-			st->state = SB_EXITED;
-			return 0;
-		}
-	}
+	if (read_exit_record(sb, st))
+		return 0;
 	char vsock[SB_PATH_MAX];
 	if (sb_path(vsock, "%s/vsock.sock", sb->rundir) < 0)
 		return -1;
@@ -376,6 +385,11 @@ int sb_status(const struct sandbox *sb, struct sb_status *st)
 		st->sup_pid = sup > 0 ? sup : 0;
 		return 0;
 	}
+	/* Nobody home. The supervisor may have written its record and gone
+	 * between our look for the record and at its pid: look again before
+	 * calling it a death. */
+	if (read_exit_record(sb, st))
+		return 0;
 	if (vmm == 0 || sup == 0) {
 		/* pid files but nobody home: the supervisor itself died */
 		st->state = SB_EXITED;
