@@ -27,7 +27,8 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: soak all deps image lab test unit fuzz fuzz-build e2e bench asan asan-build demo clean help
+PHONY_EXTRA := test-hooks
+.PHONY: $(PHONY_EXTRA) soak all deps image lab test unit fuzz fuzz-build e2e bench asan asan-build demo clean help
 all: deps $(BUILD)/silo-vmm $(BUILD)/silo-init $(BUILD)/silo-init-host $(BUILD)/silo-agent $(BUILD)/silo $(BUILD)/silo-netd
 
 help:
@@ -54,7 +55,20 @@ $(VMM_LIB): $(filter-out $(BUILD)/src/vmm/main.o,$(VMM_OBJS))
 	$(AR) rcs $@ $^
 
 $(BUILD)/silo-vmm: $(BUILD)/src/vmm/main.o $(VMM_LIB)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lpthread
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lseccomp -lpthread
+
+# silo-vmm with the test-only control command "test-syscall ROLE"
+# (src/vmm/jail/testhook.c): tests/e2e/test_jail.py makes each thread role
+# attempt a forbidden call with it. Never installed.
+HOOK_OBJS := $(VMM_SRCS:%.c=$(BUILD)/hooks/%.o)
+$(BUILD)/hooks/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CCACHE) $(CC) $(CFLAGS) -DSILO_VMM_TEST_HOOKS $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/silo-vmm-test-hooks: $(HOOK_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lseccomp -lpthread
+
+test-hooks: $(BUILD)/silo-vmm-test-hooks
 
 # Kept (not removed as an intermediate): ccache and make -MMD know them.
 .PRECIOUS: $(BUILD)/tests/%.o
@@ -63,7 +77,7 @@ $(BUILD)/tests/%.o: tests/unit/%.c
 	$(CCACHE) $(CC) $(CFLAGS) $(DEPFLAGS) -Itests/unit -c $< -o $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(VMM_LIB)
-	$(CC) $(CFLAGS) $< $(VMM_LIB) -o $@ $(LDFLAGS) -lcmocka -lpthread
+	$(CC) $(CFLAGS) $< $(VMM_LIB) -o $@ $(LDFLAGS) -lcmocka -lseccomp -lpthread
 
 unit: deps $(UNIT_BINS)
 
@@ -97,7 +111,7 @@ ASAN_E2E_FILTER  := test_agent_host or test_cp_hostile or boot_to_marker or bzim
 
 # `make test ASAN=1` also runs what `make asan` runs, in the same lab host:
 # one lab boot fewer, and its boots share the lab's two lanes (.ci/run).
-test: all unit image $(if $(ASAN),asan-build)
+test: all unit image test-hooks $(if $(ASAN),asan-build)
 	@scripts/deps.sh e2e fuzz
 	@$(if $(ASAN),SILO_ASAN_BUILD=build/asan SILO_ASAN_E2E_MODULES="$(ASAN_E2E_MODULES)" \
 	  SILO_ASAN_E2E_FILTER="$(ASAN_E2E_FILTER)") scripts/test.sh

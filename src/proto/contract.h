@@ -85,6 +85,8 @@ enum vmm_exit {
 	VMM_EXIT_BOOT_TIMEOUT = 8, /* boot not complete within --boot-timeout */
 	VMM_EXIT_STOPPED = 9,	   /* stopped by the host: control `stop`,
                                     * SIGTERM/SIGINT/SIGHUP, Ctrl-A x */
+	VMM_EXIT_SECCOMP = 10,	   /* a thread made a syscall outside its
+                                    * seccomp allowlist (src/vmm/jail/) */
 };
 
 #endif

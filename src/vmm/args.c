@@ -73,9 +73,12 @@ void vmm_usage(FILE *f)
 		"  7  KVM could not run the guest (internal error / emulation failure)\n"
 		"  8  boot timeout\n"
 		"  9  stopped by the host (control stop, SIGTERM/SIGINT/SIGHUP, Ctrl-A x)\n"
+		"  10  killed by seccomp (a syscall outside its thread's allowlist)\n"
 		"\n"
 		"environment: SILO_VMM_TRACE_START=1 prints the time from start to the first\n"
-		"KVM_RUN on stderr (=<CLOCK_MONOTONIC microseconds>: measured from that instant).\n",
+		"KVM_RUN on stderr (=<CLOCK_MONOTONIC microseconds>: measured from that instant).\n"
+		"SILO_VMM_SECCOMP=0 runs without the seccomp filters (debugging), =log only\n"
+		"logs what they would refuse (dmesg).\n",
 		CONSOLE_FILE_MAX_MIN, CONSOLE_FILE_MAX_DEFAULT >> 20, VMM_DEFAULT_BOOT_TIMEOUT);
 }
 

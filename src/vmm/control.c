@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "vmm/evloop.h"
+#include "vmm/jail/seccomp.h"
 #include "proto/contract.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
@@ -76,6 +77,10 @@ void control_handle(struct vm *vm, const char *req, FILE *reply)
 	} else if (!strcmp(req, "metrics")) {
 		fputs("ok ", reply);
 		vm_metrics_json(vm, reply);
+#ifdef SILO_VMM_TEST_HOOKS
+	} else if (!strncmp(req, "test-syscall ", strlen("test-syscall "))) {
+		jail_test_request(vm, req + strlen("test-syscall "), reply);
+#endif
 	} else {
 		fputs("error unknown command", reply);
 	}

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "vmm/args.h"
+#include "vmm/jail/seccomp.h"
 #include "proto/contract.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
@@ -61,6 +62,34 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* SILO_VMM_SECCOMP: unset or 1, the filters (src/vmm/jail/); "log", the
+ * filters let everything through and the kernel logs what they would have
+ * refused (writing an allowlist); 0, none (debugging with gdb or strace). */
+static int read_seccomp_env(void)
+{
+	const char *env = getenv("SILO_VMM_SECCOMP");
+#ifdef __SANITIZE_ADDRESS__
+	/* The sanitizer runtime makes calls of its own at any time (leak
+	 * checks at exit ptrace the threads): an ASan build loads the same
+	 * filters in log mode. */
+	enum jail_mode mode = JAIL_SECCOMP_LOG;
+#else
+	enum jail_mode mode = JAIL_SECCOMP_KILL;
+#endif
+
+	if (env && !strcmp(env, "0"))
+		mode = JAIL_SECCOMP_OFF;
+	else if (env && !strcmp(env, "log"))
+		mode = JAIL_SECCOMP_LOG;
+	else if (env && *env && strcmp(env, "1"))
+		return usage_error("SILO_VMM_SECCOMP wants 1, log or 0, got '%s'", env);
+	if (jail_seccomp_init(mode, exit_fd) < 0) {
+		fprintf(stderr, "silo-vmm: %s\n", log_last_error());
+		return VMM_EXIT_SETUP;
+	}
+	return 0;
+}
+
 /* The environment's knobs (usage text, docs/silo-vmm.md); 0 or an exit code. */
 static int read_env(struct vm_config *cfg, int64_t t0)
 {
@@ -86,7 +115,7 @@ static int read_env(struct vm_config *cfg, int64_t t0)
 					   env);
 		cfg->vsock_connect_ms = (unsigned int)ms;
 	}
-	return 0;
+	return read_seccomp_env();
 }
 
 /* Build, run and tear down the VM; the process exit code. */

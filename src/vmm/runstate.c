@@ -17,6 +17,7 @@
 #include "proto/contract.h"
 #include "vmm/devices/virtio/virtio.h"
 #include "vmm/evloop.h"
+#include "vmm/jail/seccomp.h"
 #include "vmm/log.h"
 #include "vmm/vm_internal.h"
 
@@ -217,6 +218,7 @@ int vm_wait_exit(struct vm *vm)
 	deadline.tv_sec += vm->cfg.boot_timeout;
 	pthread_mutex_lock(&vm->lock);
 	while (vm->exit_code < 0) {
+		jail_test_poll(JAIL_MAIN);
 		if (vm->cfg.boot_timeout && !vm->booted) {
 			if (pthread_cond_timedwait(&vm->cond, &vm->lock, &deadline) == ETIMEDOUT &&
 			    !vm->booted && vm->exit_code < 0)
@@ -235,5 +237,10 @@ int vm_run(struct vm *vm)
 	clock_gettime(CLOCK_MONOTONIC, &vm->t_start);
 	if (vm_start_threads(vm))
 		return VMM_EXIT_SETUP;
+	/* Every thread is started (they cannot inherit this filter, which
+	 * would narrow theirs): the main thread now only waits and tears
+	 * down. */
+	if (jail_seccomp_enter(JAIL_MAIN))
+		vm_request_exit(vm, VMM_EXIT_SETUP, "main thread: %s", log_last_error());
 	return vm_wait_exit(vm);
 }

@@ -10,15 +10,22 @@
 
 #include "proto/contract.h"
 #include "vmm/evloop.h"
+#include "vmm/jail/seccomp.h"
 #include "vmm/log.h"
 #include "vmm/vm_internal.h"
 
 /* The body of the event thread and of each disk's I/O thread. */
-static void run_loop(struct vm *vm, struct evloop *ev, const char *name)
+static void run_loop(struct vm *vm, struct evloop *ev, const char *name, enum jail_role role)
 {
 	int ret;
 
 	pthread_setname_np(pthread_self(), name);
+	/* The filter before the loop's first wait: from then on the thread
+	 * handles what the guest put in its queues. */
+	if (jail_seccomp_enter(role)) {
+		vm_request_exit(vm, VMM_EXIT_SETUP, "%s: %s", name, log_last_error());
+		return;
+	}
 	ret = ev_run(ev);
 	if (ret)
 		vm_request_exit(vm, VMM_EXIT_INTERNAL, "%s: event loop failed: %s", name,
@@ -28,7 +35,7 @@ static void *ev_thread(void *arg)
 {
 	struct vm *vm = arg;
 
-	run_loop(vm, vm->ev, "silo-ev");
+	run_loop(vm, vm->ev, "silo-ev", JAIL_EVENT);
 	return NULL;
 }
 static void *io_thread(void *arg)
@@ -38,7 +45,7 @@ static void *io_thread(void *arg)
 	char name[16];
 
 	snprintf(name, sizeof(name), "silo-io%u", (unsigned int)(v - vm->virtio));
-	run_loop(vm, v->io_ev, name);
+	run_loop(vm, v->io_ev, name, JAIL_IO);
 	return NULL;
 }
 int vm_start_threads(struct vm *vm)

@@ -25,6 +25,7 @@
 #include "vmm/arch/x86/msr.h"
 #include "vmm/arch/x86/regs.h"
 #include "proto/contract.h"
+#include "vmm/jail/seccomp.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
@@ -293,7 +294,14 @@ static void *vcpu_thread(void *arg)
 
 	snprintf(name, sizeof(name), "vcpu%u", v->id);
 	pthread_setname_np(pthread_self(), name);
+	/* The filter before the first KVM_RUN: no guest instruction runs on
+	 * an unfiltered thread. */
+	if (jail_seccomp_enter(JAIL_VCPU)) {
+		vm_request_exit(vm, VMM_EXIT_SETUP, "vcpu %u: %s", v->id, log_last_error());
+		goto out;
+	}
 	for (;;) {
+		jail_test_poll(JAIL_VCPU);
 		if (__atomic_load_n(&vm->attention, __ATOMIC_SEQ_CST) && !check_attention(v))
 			break;
 		if (v->id == 0 && vm->cfg.trace_t0_ns) {
@@ -317,6 +325,7 @@ static void *vcpu_thread(void *arg)
 		if (!handle_exit(v))
 			break;
 	}
+out:
 	pthread_mutex_lock(&vm->lock);
 	vm->nr_exited++;
 	pthread_cond_broadcast(&vm->cond);

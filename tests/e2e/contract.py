@@ -52,6 +52,7 @@ class VmmExit(enum.IntEnum):
     KVM_ERROR = 7
     BOOT_TIMEOUT = 8
     STOPPED = 9
+    SECCOMP = 10
 
 
 # Every #define of contract.h, by its C name (the Python name with "SILO_").

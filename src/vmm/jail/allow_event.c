@@ -1,0 +1,62 @@
+/* The event thread: console, control socket, vsock, entropy, balloon,
+ * signals, and the control commands (pause, resume, stop, snapshot). */
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include "vmm/jail/allow.h"
+
+const struct jail_rule jail_allow_event[] = {
+	SYS(epoll_wait, "the event loop"),
+	SYS(epoll_ctl, "the event loop"),
+	SYS(read, "sockets, eventfds, the signalfd, the console's input"),
+	SYS(readv, "vsock: a connection's bytes into guest buffers"),
+	SYS(writev, "vsock: guest buffers to a connection"),
+	SYS(recvfrom, "vsock and control sockets (recv)"),
+	SYS(sendto, "vsock and control sockets (send)"),
+	SYS(recvmsg, "vsock connections"),
+	SYS(sendmsg, "vsock connections"),
+	SYS(accept4, "the control and vsock listeners"),
+	SOCKET(AF_UNIX, "vsock: a guest's connect to a host port is a Unix socket"),
+	SYS(connect, "vsock: a guest's connect to a host port"),
+	SYS(poll, "vsock: waiting for that connect"),
+	SYS(shutdown, "vsock: a half-closed connection"),
+	SYS(close, "connections that ended"),
+	FCNTL(F_GETFL, "making a socket non-blocking"),
+	FCNTL(F_SETFL, "making a socket non-blocking"),
+	IOCTL(FIONREAD, "vsock: how much a connection has buffered"),
+	IOCTL(KVM_IRQ_LINE, "the serial port's interrupt line (console input)"),
+	SYS(getrandom, "virtio-rng: the guest's entropy"),
+	SYS(eventfd2, "a queue's notify eventfd"),
+	/* snapshot DIR (snapshot/save.c): files in DIR, and the state of the
+	 * paused vCPUs and of the VM */
+	SYS(mkdir, "snapshot: its directory"),
+	SYS(openat, "snapshot: its files"),
+	SYS(ftruncate, "snapshot: the memory file's size"),
+	SYS(pwrite64, "snapshot: memory, sparse"),
+	SYS(lseek, "snapshot: holes in the memory file"),
+	SYS(fsync, "snapshot: on disk before it is renamed into place"),
+	SYS(fdatasync, "snapshot: on disk before it is renamed into place"),
+	SYS(rename, "snapshot: the state file into place"),
+	SYS(unlink, "snapshot: a partial file after a failure"),
+	SYS(pread64, "snapshot: /proc/self/pagemap, which pages were never touched"),
+	IOCTL(KVM_CHECK_EXTENSION, "snapshot: the XSAVE size"),
+	IOCTL(KVM_GET_MSR_INDEX_LIST, "snapshot: the MSRs KVM saves"),
+	IOCTL(KVM_GET_MP_STATE, "snapshot"),
+	IOCTL(KVM_GET_REGS, "snapshot"),
+	IOCTL(KVM_GET_SREGS, "snapshot"),
+	IOCTL(KVM_GET_XSAVE, "snapshot"),
+	IOCTL(KVM_GET_XSAVE2, "snapshot"),
+	IOCTL(KVM_GET_XCRS, "snapshot"),
+	IOCTL(KVM_GET_DEBUGREGS, "snapshot"),
+	IOCTL(KVM_GET_LAPIC, "snapshot"),
+	IOCTL(KVM_GET_TSC_KHZ, "snapshot"),
+	IOCTL(KVM_GET_CPUID2, "snapshot"),
+	IOCTL(KVM_GET_MSRS, "snapshot"),
+	IOCTL(KVM_GET_VCPU_EVENTS, "snapshot"),
+	IOCTL(KVM_GET_PIT2, "snapshot"),
+	IOCTL(KVM_GET_CLOCK, "snapshot"),
+	IOCTL(KVM_GET_IRQCHIP, "snapshot"),
+};
+ALLOWLIST_LEN(jail_allow_event);
