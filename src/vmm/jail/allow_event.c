@@ -30,15 +30,13 @@ const struct jail_rule jail_allow_event[] = {
 	SYS(getrandom, "virtio-rng: the guest's entropy"),
 	SYS(eventfd2, "a queue's notify eventfd"),
 	/* snapshot DIR (snapshot/save.c): files in DIR, and the state of the
-	 * paused vCPUs and of the VM */
+	 * paused vCPUs and of the VM; ftruncate, pwrite64 and rename, which it
+	 * also needs, are in every thread's list (allow_common.c) */
 	SYS(mkdir, "snapshot: its directory"),
 	SYS(openat, "snapshot: its files"),
-	SYS(ftruncate, "snapshot: the memory file's size"),
-	SYS(pwrite64, "snapshot: memory, sparse"),
 	SYS(lseek, "snapshot: holes in the memory file"),
 	SYS(fsync, "snapshot: on disk before it is renamed into place"),
 	SYS(fdatasync, "snapshot: on disk before it is renamed into place"),
-	SYS(rename, "snapshot: the state file into place"),
 	SYS(unlink, "snapshot: a partial file after a failure"),
 	SYS(pread64, "snapshot: /proc/self/pagemap, which pages were never touched"),
 	IOCTL(KVM_CHECK_EXTENSION, "snapshot: the XSAVE size"),
