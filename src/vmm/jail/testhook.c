@@ -77,7 +77,8 @@ void jail_test_request(struct vm *vm, const char *role, FILE *reply)
 			/* a readable eventfd on the disk thread's loop: the
 			 * loop calls on_io_hook there */
 			efd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
-			if (efd < 0 || ev_add(vm->virtio[i].io_ev, efd, EPOLLIN, on_io_hook, NULL)) {
+			if (efd < 0 ||
+			    ev_add(vm->virtio[i].io_ev, efd, EPOLLIN, on_io_hook, NULL)) {
 				fprintf(reply, "error eventfd: %s", strerror(errno));
 				return;
 			}
