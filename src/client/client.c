@@ -515,7 +515,8 @@ int aclient_restored(const char *addr, const char *hostname, const char *machine
 			       "restored: invalid hostname (1-64 letters, digits, '-', '.', '_')");
 	snprintf(r.hostname, sizeof(r.hostname), "%s", hostname);
 	if (machine_id && !proto_machine_id_valid(machine_id))
-		return cl_fail(err, EINVAL, "restored: invalid machine-id (32 lowercase hex digits)");
+		return cl_fail(err, EINVAL,
+			       "restored: invalid machine-id (32 lowercase hex digits)");
 	if (machine_id)
 		snprintf(r.machine_id, sizeof(r.machine_id), "%s", machine_id);
 	else if (random_machine_id(r.machine_id) < 0)

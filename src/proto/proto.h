@@ -143,12 +143,12 @@ struct proto_stat {
 #define PROTO_MACHINE_ID_LEN 32u /* machine-id(5): 32 lowercase hex digits */
 #define PROTO_HOSTNAME_MAX   64u /* the kernel's HOST_NAME_MAX, without a NUL */
 struct proto_wire_restored {
-	uint32_t flags;			      /* reserved, must be 0 */
-	uint32_t realtime_nsec;		      /* < 1e9 */
-	int64_t realtime_sec;		      /* the host's CLOCK_REALTIME, >= 0 */
-	uint8_t entropy[PROTO_ENTROPY_LEN];   /* credited to the guest's RNG */
+	uint32_t flags;			       /* reserved, must be 0 */
+	uint32_t realtime_nsec;		       /* < 1e9 */
+	int64_t realtime_sec;		       /* the host's CLOCK_REALTIME, >= 0 */
+	uint8_t entropy[PROTO_ENTROPY_LEN];    /* credited to the guest's RNG */
 	char machine_id[PROTO_MACHINE_ID_LEN]; /* no NUL */
-	char hostname[PROTO_HOSTNAME_MAX];    /* 1..64 bytes, NUL-padded */
+	char hostname[PROTO_HOSTNAME_MAX];     /* 1..64 bytes, NUL-padded */
 };
 _Static_assert(sizeof(struct proto_wire_restored) == 176, "RESTORED payload is 176 bytes");
 

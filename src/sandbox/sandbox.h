@@ -226,8 +226,7 @@ int sb_resume(struct sandbox *sb);
 /* One control-socket request (src/vmm/control.c) to the running silo-vmm,
  * at most deadline_ms: 0 when it answered "ok[ ...]", else -1; buf gets
  * the reply line without its newline ("" when none came). control.c. */
-int sb_vmm_request(const struct sandbox *sb, const char *req, char *buf, size_t n,
-		   int deadline_ms);
+int sb_vmm_request(const struct sandbox *sb, const char *req, char *buf, size_t n, int deadline_ms);
 
 /* --- after a snapshot restore (restored.c) ------------------------------ */
 /* Give a guest that silo-vmm --restore just resumed what a boot would have

@@ -654,17 +654,17 @@ static void test_restored_rejects(void **st)
 		size_t off;
 		uint8_t v;
 	} cases[] = {
-		{ 0, 1 },	  /* reserved flags */
-		{ 7, 0x40 },	  /* nsec >= 1e9 */
-		{ 15, 0x80 },	  /* negative seconds */
-		{ 80, 'G' },	  /* machine-id not hex */
-		{ 95, 0 },	  /* NUL inside the machine-id */
-		{ 112, 0 },	  /* empty hostname */
-		{ 112, '-' },	  /* hostname starting with '-' */
-		{ 114, '/' },	  /* bad character */
-		{ 114, '\n' },	  /* control character */
-		{ 140, 'x' },	  /* bytes after the NUL padding started */
-		{ 175, 'x' },	  /* ... at the very end */
+		{ 0, 1 },      /* reserved flags */
+		{ 7, 0x40 },   /* nsec >= 1e9 */
+		{ 15, 0x80 },  /* negative seconds */
+		{ 80, 'G' },   /* machine-id not hex */
+		{ 95, 0 },     /* NUL inside the machine-id */
+		{ 112, 0 },    /* empty hostname */
+		{ 112, '-' },  /* hostname starting with '-' */
+		{ 114, '/' },  /* bad character */
+		{ 114, '\n' }, /* control character */
+		{ 140, 'x' },  /* bytes after the NUL padding started */
+		{ 175, 'x' },  /* ... at the very end */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
 		uint8_t keep = p[cases[i].off];
