@@ -124,7 +124,8 @@ void restored_serve(int fd, const struct proto_frame *req, bool apply)
 	/* With --listen the agent is a host process: never touch the host's
 	 * RNG, clock or hostname. */
 	if (!apply) {
-		proto_send_error(fd, EPERM, "RESTORED: only silo-init as the guest's PID 1 applies it");
+		proto_send_error(fd, EPERM,
+				 "RESTORED: only silo-init as the guest's PID 1 applies it");
 		return;
 	}
 	reseed(&r, &e);
