@@ -55,8 +55,11 @@ int sb_pause(struct sandbox *sb)
 		return sb_fail("cannot write %s: %s", marker, strerror(errno));
 	if (sb_vmm_request(sb, "pause", reply, sizeof(reply), PAUSE_DEADLINE_MS) == 0)
 		return 0;
-	unlink(marker);
 	reason(reply, why, sizeof(why));
+	/* A pause that timed out may still complete: undo it before the
+	 * marker goes, or the sandbox would look running and not answer. */
+	sb_vmm_request(sb, "resume", reply, sizeof(reply), PAUSE_DEADLINE_MS);
+	unlink(marker);
 	return sb_fail("sandbox %s: could not pause: %s", sb->name, why);
 }
 

@@ -209,8 +209,13 @@ def test_two_clones_differ_after_restored(snapshot, tmp_path_factory):
     try:
         for vm in vms:
             vm.start()
-        for vm, name, mid in zip(vms, ("clone-one", "clone-two"), ids):
+        for vm in vms:
             vm.wait_ready(lambda sb: sb.run("ping").returncode == 0, 0.2)
+        # What RESTORED fixes, for the log: the clones' kernel randomness
+        # before it (not asserted: their vCPUs may already have diverged).
+        before = [vm.sh("cat /proc/sys/kernel/random/uuid").stdout for vm in vms]
+        print(f"before RESTORED: uuids {'equal' if before[0] == before[1] else 'differ'}: {before}")
+        for vm, name, mid in zip(vms, ("clone-one", "clone-two"), ids):
             # Without RESTORED the clock is where the snapshot left it.
             assert guest_clock_offset(vm) < -(SNAPSHOT_AGE_S - CLOCK_SLACK_S)
             r = vm.run("restored", name, *([mid] if mid else []))
