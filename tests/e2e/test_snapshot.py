@@ -217,7 +217,9 @@ def test_two_clones_differ_after_restored(snapshot, tmp_path_factory):
         print(f"before RESTORED: uuids {'equal' if before[0] == before[1] else 'differ'}: {before}")
         for vm, name, mid in zip(vms, ("clone-one", "clone-two"), ids):
             # Without RESTORED the clock is where the snapshot left it.
-            assert guest_clock_offset(vm) < -(SNAPSHOT_AGE_S - CLOCK_SLACK_S)
+            behind = guest_clock_offset(vm)
+            print(f"{name}: guest clock {behind:+.1f} s before RESTORED")
+            assert behind < -(SNAPSHOT_AGE_S - CLOCK_SLACK_S)
             r = vm.run("restored", name, *([mid] if mid else []))
             assert r.returncode == 0, r.stderr
             # the agent's console line (the UART may still be sending it)
@@ -228,7 +230,9 @@ def test_two_clones_differ_after_restored(snapshot, tmp_path_factory):
             assert line in vm.log()
         seen = []
         for vm, name, mid in zip(vms, ("clone-one", "clone-two"), ids):
-            assert abs(guest_clock_offset(vm)) < CLOCK_SLACK_S
+            after = guest_clock_offset(vm)
+            print(f"{name}: guest clock {after:+.1f} s after")
+            assert abs(after) < CLOCK_SLACK_S
             out = vm.sh("cat /proc/sys/kernel/random/uuid; head -c 32 /dev/urandom | od -An -tx1 "
                         "| tr -d ' \\n'; echo; cat /proc/sys/kernel/hostname /etc/hostname "
                         "/etc/machine-id; stat -c %a /etc/machine-id").stdout.decode().split("\n")
