@@ -2,7 +2,7 @@
  * main.c: entry, accept loop, per-connection dispatch; init.c: PID-1 duties;
  * exec.c + pty.c: command sessions; files.c: file and tar operations;
  * docker.c: the private Docker daemon; trim.c: idle memory; net.c, netfwd.c,
- * netdns.c: the network (netfwd.h). */
+ * netdns.c: the network (netfwd.h); restored.c: after a snapshot restore. */
 #ifndef SILO_AGENT_H
 #define SILO_AGENT_H
 
@@ -34,6 +34,9 @@ static inline int64_t agent_now_ms(void)
  * req is the first frame, already read through r. */
 void exec_serve(int fd, struct proto_reader *r, const struct proto_frame *req);
 void files_serve(int fd, struct proto_reader *r, const struct proto_frame *req);
+/* restored.c: RESTORED; apply false (--listen on the host) validates the
+ * frame and refuses to touch the machine. */
+void restored_serve(int fd, const struct proto_frame *req, bool apply);
 
 /* pty.c */
 int pty_open(int *master, int *slave, uint16_t rows, uint16_t cols);

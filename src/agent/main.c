@@ -133,6 +133,9 @@ static void serve_conn(int fd)
 			/* The main process owns the power-off sequence. */
 			kill(getppid(), SIGUSR2);
 			goto out;
+		case PT_RESTORED:
+			restored_serve(fd, &f, is_pid1);
+			goto out;
 		default:
 			proto_send_error(fd, EPROTO, "%s is not a request",
 					 proto_type_name(f.type));

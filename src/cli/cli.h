@@ -81,8 +81,13 @@ int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm
  * when it is a terminal, unless quiet. */
 void cli_progress(bool quiet);
 
-/* Open NAME and require it to be running. */
+/* Open NAME and require it to be running and not paused. */
 int cli_open_running(struct cli *c, struct sandbox *sb, const char *name);
+/* argv[1..]: NAME operands (no options). Each is opened locked and given
+ * to fn; prints its name, or its one-line error. 0, or 125 if any failed
+ * (silo pause, silo resume). */
+int cli_each_locked(struct cli *c, int argc, char **argv, const char *verb,
+		    int (*fn)(struct sandbox *sb));
 /* silo version: needs no data or run directory (src/cli/version.c). */
 int cli_version(void);
 
@@ -110,6 +115,8 @@ int cmd_run(struct cli *c, int argc, char **argv);
 int cmd_create(struct cli *c, int argc, char **argv);
 int cmd_start(struct cli *c, int argc, char **argv);
 int cmd_stop(struct cli *c, int argc, char **argv);
+int cmd_pause(struct cli *c, int argc, char **argv);
+int cmd_resume(struct cli *c, int argc, char **argv);
 int cmd_rm(struct cli *c, int argc, char **argv);
 int cmd_ls(struct cli *c, int argc, char **argv);
 int cmd_inspect(struct cli *c, int argc, char **argv);

@@ -50,14 +50,14 @@ int cmd_inspect(struct cli *c, int argc, char **argv)
 	char why[64], degraded[256] = "";
 	if (st.state == SB_RUNNING &&
 	    sb_degraded(&sb, why, sizeof(why), degraded, sizeof(degraded)) > 0)
-		snprintf(status, sizeof(status), "running (degraded: %s)", why);
+		snprintf(status, sizeof(status), "%s (degraded: %s)", sb_status_name(&st), why);
 	/* The guest's own report (src/sandbox/docker.c). */
 	enum sb_docker docker = SB_DOCKER_UNKNOWN;
 	char docker_why[768] = "";
 	sb_docker_state(&sb, &docker, docker_why, sizeof(docker_why));
 	printf("{\n");
 	kv("name", sb.name, true);
-	kv("state", sb_state_name(st.state), true);
+	kv("state", sb_status_name(&st), true);
 	kv("status", status, true);
 	kv("degraded", degraded, true);
 	printf("  \"exit_code\": %d,\n  \"exit_signal\": %d,\n",

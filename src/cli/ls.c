@@ -40,14 +40,14 @@ int cmd_ls(struct cli *c, int argc, char **argv)
 		char why[64], detail[256] = "";
 		if (st.state == SB_RUNNING &&
 		    sb_degraded(&sb, why, sizeof(why), detail, sizeof(detail)) > 0)
-			snprintf(raw, sizeof(raw), "running (degraded: %s)", why);
+			snprintf(raw, sizeof(raw), "%s (degraded: %s)", sb_status_name(&st), why);
 		sb_format_size(sb.cfg.memory, mem, sizeof(mem));
 		sb_format_size(sb.cfg.disk, disk, sizeof(disk));
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
 		if (json) {
 			printf("%s{\"name\":", first ? "" : ",");
 			json_str(stdout, sb.name);
-			printf(",\"state\":\"%s\",\"status\":", sb_state_name(st.state));
+			printf(",\"state\":\"%s\",\"status\":", sb_status_name(&st));
 			json_str(stdout, raw);
 			if (detail[0]) {
 				printf(",\"degraded\":");

@@ -58,7 +58,32 @@ int cli_open_running(struct cli *c, struct sandbox *sb, const char *name)
 		return sb_fail("sandbox %s is not running: start it with 'silo start %s'", name,
 			       name);
 	}
+	if (st.paused) {
+		sb_close(sb);
+		return sb_fail("sandbox %s is paused; run `silo resume %s`", name, name);
+	}
 	return 0;
+}
+
+int cli_each_locked(struct cli *c, int argc, char **argv, const char *verb,
+		    int (*fn)(struct sandbox *sb))
+{
+	if (argc < 2 || argv[1][0] == '-')
+		return cli_failf("usage: silo %s NAME...", verb);
+	int rc = 0;
+	for (int i = 1; i < argc; i++) {
+		struct sandbox sb;
+		if (sb_open(&sb, &c->paths, argv[i], true) < 0) {
+			rc = cli_fail();
+			continue;
+		}
+		if (fn(&sb) < 0)
+			rc = cli_fail();
+		else
+			printf("%s\n", sb.name);
+		sb_close(&sb);
+	}
+	return rc;
 }
 
 static void on_cancel(int sig)
@@ -97,6 +122,8 @@ static const struct cli_cmd {
 	  "[--allow-host-access] [--allow-link-local]" },
 	{ "start", cmd_start, "start [-q] [--wait-docker] NAME..." },
 	{ "stop", cmd_stop, "stop [-t SECONDS] NAME..." },
+	{ "pause", cmd_pause, "pause NAME..." },
+	{ "resume", cmd_resume, "resume NAME..." },
 	{ "rm", cmd_rm, "rm [-f] NAME..." },
 	{ "ls", cmd_ls, "ls [--json]" },
 	{ "inspect", cmd_inspect, "inspect NAME" },

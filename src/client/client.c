@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -485,4 +486,48 @@ int aclient_shutdown(const char *addr, struct aclient_err *err)
 	pbuf_init(&b);
 	proto_enc_empty(&b, PT_SHUTDOWN);
 	return simple(addr, &b, "shutdown", false, err);
+}
+
+/* A random machine-id: 128 bits as 32 lowercase hex digits. */
+static int random_machine_id(char out[PROTO_MACHINE_ID_LEN + 1])
+{
+	uint8_t raw[PROTO_MACHINE_ID_LEN / 2];
+
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return -1;
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+	/* all zero means "no id": 2^-128, but cheap to rule out */
+	if (!proto_machine_id_valid(out))
+		out[PROTO_MACHINE_ID_LEN - 1] = '1';
+	return 0;
+}
+
+int aclient_restored(const char *addr, const char *hostname, const char *machine_id,
+		     struct aclient_err *err)
+{
+	struct proto_restored r = { 0 };
+	struct timespec now;
+	struct pbuf b;
+
+	if (!proto_hostname_valid(hostname))
+		return cl_fail(err, EINVAL,
+			       "restored: invalid hostname (1-64 letters, digits, '-', '.', '_')");
+	snprintf(r.hostname, sizeof(r.hostname), "%s", hostname);
+	if (machine_id && !proto_machine_id_valid(machine_id))
+		return cl_fail(err, EINVAL,
+			       "restored: invalid machine-id (32 lowercase hex digits)");
+	if (machine_id)
+		snprintf(r.machine_id, sizeof(r.machine_id), "%s", machine_id);
+	else if (random_machine_id(r.machine_id) < 0)
+		return cl_fail(err, errno, "getrandom: %s", strerror(errno));
+	if (getrandom(r.entropy, sizeof(r.entropy), 0) != (ssize_t)sizeof(r.entropy))
+		return cl_fail(err, errno, "getrandom: %s", strerror(errno));
+	clock_gettime(CLOCK_REALTIME, &now);
+	r.realtime_sec = now.tv_sec;
+	r.realtime_nsec = (uint32_t)now.tv_nsec;
+	pbuf_init(&b);
+	proto_enc_restored(&b, &r);
+	explicit_bzero(r.entropy, sizeof(r.entropy));
+	return simple(addr, &b, "restored", false, err);
 }

@@ -126,5 +126,12 @@ int aclient_mkdir(const char *addr, const char *path, uint32_t mode, bool parent
 int aclient_remove(const char *addr, const char *path, bool recursive, struct aclient_err *err);
 /* Ask the guest to sync, unmount and power off; returns once acknowledged. */
 int aclient_shutdown(const char *addr, struct aclient_err *err);
+/* Tell a guest just restored from a snapshot (docs/snapshots.md) to take
+ * PROTO_ENTROPY_LEN fresh bytes of getrandom() and reseed its RNG, the
+ * host's CLOCK_REALTIME (read just before sending), hostname and
+ * machine_id (NULL: a random one); returns once the agent applied all of
+ * it. An invalid hostname or machine_id is EINVAL before anything is sent. */
+int aclient_restored(const char *addr, const char *hostname, const char *machine_id,
+		     struct aclient_err *err);
 
 #endif

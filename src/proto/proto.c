@@ -165,6 +165,8 @@ const char *proto_type_name(uint16_t t)
 		return "END";
 	case PT_SHUTDOWN:
 		return "SHUTDOWN";
+	case PT_RESTORED:
+		return "RESTORED";
 	}
 	return "?";
 }
@@ -213,6 +215,8 @@ uint32_t proto_max_len(uint16_t t)
 		return 8 + STR_MAX(PROTO_PATH_MAX);
 	case PT_STAT_REPLY:
 		return 36 + 2 * STR_MAX(PROTO_PATH_MAX);
+	case PT_RESTORED:
+		return sizeof(struct proto_wire_restored);
 	}
 	return 0;
 }

@@ -68,6 +68,7 @@ enum proto_type {
 	PT_END = 0x31,	      /* {} : end of a DATA stream */
 	/* lifecycle */
 	PT_SHUTDOWN = 0x40, /* {} -> DONE, then sync, unmount, power off */
+	PT_RESTORED = 0x41, /* struct proto_wire_restored -> DONE: new entropy, clock, identity */
 };
 
 /* Decoder / reader results: negative errno values so callers can put them
@@ -133,6 +134,40 @@ struct proto_stat {
 	const char *link; /* symlink target, or "" */
 };
 
+/* RESTORED: sent once to a guest restored from a snapshot, whose kernel RNG,
+ * clock and identity are those of every other clone of that snapshot. Fixed
+ * layout (all little-endian, no padding); the payload is exactly this long.
+ * Hostnames are silo's sandbox names, which may hold '_' (not an RFC 1123
+ * hostname, but one the kernel and every boot of the sandbox already use). */
+#define PROTO_ENTROPY_LEN    64u /* bytes of the host's getrandom() */
+#define PROTO_MACHINE_ID_LEN 32u /* machine-id(5): 32 lowercase hex digits */
+#define PROTO_HOSTNAME_MAX   64u /* the kernel's HOST_NAME_MAX, without a NUL */
+struct proto_wire_restored {
+	uint32_t flags;			       /* reserved, must be 0 */
+	uint32_t realtime_nsec;		       /* < 1e9 */
+	int64_t realtime_sec;		       /* the host's CLOCK_REALTIME, >= 0 */
+	uint8_t entropy[PROTO_ENTROPY_LEN];    /* credited to the guest's RNG */
+	char machine_id[PROTO_MACHINE_ID_LEN]; /* no NUL */
+	char hostname[PROTO_HOSTNAME_MAX];     /* 1..64 bytes, NUL-padded */
+};
+_Static_assert(sizeof(struct proto_wire_restored) == 176, "RESTORED payload is 176 bytes");
+
+/* RESTORED decoded: strings NUL-terminated. */
+struct proto_restored {
+	uint32_t flags;
+	uint32_t realtime_nsec;
+	int64_t realtime_sec;
+	uint8_t entropy[PROTO_ENTROPY_LEN];
+	char machine_id[PROTO_MACHINE_ID_LEN + 1];
+	char hostname[PROTO_HOSTNAME_MAX + 1];
+};
+/* 1..64 bytes of [A-Za-z0-9_.-], starting with a letter or digit. */
+bool proto_hostname_valid(const char *s);
+/* 32 lowercase hex digits, not all zero (machine-id(5)). */
+bool proto_machine_id_valid(const char *s);
+/* Every field as the decoder requires it: 0 or -EINVAL. */
+int proto_restored_check(const struct proto_restored *r);
+
 /* ---- growable output buffer for encoders --------------------------------- */
 struct pbuf {
 	uint8_t *p;
@@ -175,6 +210,8 @@ void proto_enc_path1(struct pbuf *b, uint16_t type, uint32_t a,
 		     const char *path); /* PUT_FILE STAT REMOVE */
 void proto_enc_mkdir(struct pbuf *b, uint32_t mode, uint32_t flags, const char *path);
 void proto_enc_stat(struct pbuf *b, const struct proto_stat *s);
+/* An invalid r (proto_restored_check) sets b->err to -EINVAL: never sent. */
+void proto_enc_restored(struct pbuf *b, const struct proto_restored *r);
 
 /* Decoders check the frame type, every length and that nothing trails.
  * Strings point into f->payload. Return 0 or a negative errno. */
@@ -194,6 +231,8 @@ int proto_dec_path1(const struct proto_frame *f, uint32_t *a, const char **path)
 int proto_dec_mkdir(const struct proto_frame *f, uint32_t *mode, uint32_t *flags,
 		    const char **path);
 int proto_dec_stat(const struct proto_frame *f, struct proto_stat *s);
+/* Also checks every field (proto_restored_check): -EBADMSG when one is bad. */
+int proto_dec_restored(const struct proto_frame *f, struct proto_restored *r);
 
 /* ---- buffered frame I/O over an fd (blocking or O_NONBLOCK) -------------- */
 struct proto_reader {

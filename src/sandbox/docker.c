@@ -87,6 +87,12 @@ int sb_docker_state(const struct sandbox *sb, enum sb_docker *d, char *why, size
 		*d = SB_DOCKER_STOPPED;
 		return 0;
 	}
+	if (st.paused) { /* its agent cannot answer: do not wait for it */
+		*d = SB_DOCKER_UNKNOWN;
+		if (why && n)
+			snprintf(why, n, "the sandbox is paused");
+		return 0;
+	}
 	if (aclient_stat(sb->addr, SILO_DOCKER_READY, false, &as, &e) == 0) {
 		*d = SB_DOCKER_READY;
 	} else if (e.remote && e.code == ENOENT) {

@@ -544,6 +544,10 @@ int sb_stop(struct sandbox *sb, int timeout_s)
                  * answers only moves us on to the next: we hold the lock. The
                  * agent acknowledges SHUTDOWN at once (src/agent/main.c). */
 		bool done = false;
+		/* A paused guest cannot shut down: let it run again first
+		 * (on failure the steps below still end it). */
+		if (timeout_s > 0 && st.paused)
+			sb_resume(sb);
 		if (timeout_s > 0 && with_timeouts(STOP_ACK_MS, shutdown_req, sb->addr) == 0)
 			done = wait_exit_record(sb, timeout_s, &st) == 0;
 		if (!done && control_stop(ctl) == 0)

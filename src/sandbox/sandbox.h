@@ -9,7 +9,8 @@
  *                             workspace.tar (until the first start),
  *                             workspace.manifest
  *   <run>/<name>/             supervisor.pid, vmm.pid, vsock.sock,
- *                             control.sock, exit (once silo-vmm ended)
+ *                             control.sock, exit (once silo-vmm ended),
+ *                             paused (while silo pause holds its vCPUs)
  *
  * <data>, <run> and every directory above that silo made are its user's
  * alone (sb_dir_private): whoever could write there could swap a socket or
@@ -136,6 +137,10 @@ struct sandbox {
 enum sb_state { SB_STOPPED, SB_RUNNING, SB_EXITED };
 struct sb_status {
 	enum sb_state state;
+	/* SB_RUNNING with its vCPUs stopped (sb_pause): its silo-vmm still
+	 * runs and holds its memory, so whatever ends or removes a running
+	 * sandbox ends a paused one too; only the guest cannot answer. */
+	bool paused;
 	int vmm_pid, sup_pid; /* 0 when not running */
 	struct sb_exit exit;  /* SB_EXITED */
 };
@@ -153,7 +158,9 @@ int sb_lock(struct sandbox *sb, int timeout_ms);
 void sb_close(struct sandbox *sb);
 int sb_status(const struct sandbox *sb, struct sb_status *st);
 const char *sb_state_name(enum sb_state s);
-/* "running", "stopped", "exited (reason)" */
+/* sb_state_name, or "paused" for a paused running sandbox */
+const char *sb_status_name(const struct sb_status *st);
+/* "running", "paused", "stopped", "exited (reason)" */
 void sb_status_text(const struct sb_status *st, char *buf, size_t n);
 
 /* Names of all sandboxes (sorted); free with sb_names_free. */
@@ -207,6 +214,28 @@ void sb_kill(struct sandbox *sb);
 extern volatile int sb_cancel;
 /* Removes data and run dirs (sb must be locked and not running). */
 int sb_remove(struct sandbox *sb);
+
+/* --- pause and resume (pause.c) ---------------------------------------- */
+/* <rundir>/SB_PAUSED_FILE records a pause, as the pid files record a run:
+ * written before silo-vmm's `pause`, removed after its `resume`, and gone
+ * with the run dir when the sandbox stops. Both need sb locked; pausing a
+ * sandbox that is not running, or is paused already, fails. */
+#define SB_PAUSED_FILE "paused"
+int sb_pause(struct sandbox *sb);
+int sb_resume(struct sandbox *sb);
+/* One control-socket request (src/vmm/control.c) to the running silo-vmm,
+ * at most deadline_ms: 0 when it answered "ok[ ...]", else -1; buf gets
+ * the reply line without its newline ("" when none came). control.c. */
+int sb_vmm_request(const struct sandbox *sb, const char *req, char *buf, size_t n, int deadline_ms);
+
+/* --- after a snapshot restore (restored.c) ------------------------------ */
+/* Give a guest that silo-vmm --restore just resumed what a boot would have
+ * given it: fresh kernel entropy (and a CRNG reseed), the host's clock, the
+ * hostname sb->name and a new random /etc/machine-id (agent protocol
+ * RESTORED). Call it once the agent answers, before anything else runs in
+ * the guest; without it every clone of the snapshot shares its RNG state.
+ * 0, or -1 with sb_errmsg(). */
+int sb_restored(const struct sandbox *sb);
 
 /* Supervisor entry (argv after "_supervise"); never returns. */
 void sb_supervise_main(int argc, char **argv) __attribute__((noreturn));

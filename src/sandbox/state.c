@@ -383,6 +383,10 @@ int sb_status(const struct sandbox *sb, struct sb_status *st)
 		st->state = SB_RUNNING;
 		st->vmm_pid = vmm > 0 ? vmm : 0;
 		st->sup_pid = sup > 0 ? sup : 0;
+		/* paused: its marker beside the pid files (pause.c) */
+		char marker[SB_PATH_MAX];
+		st->paused =
+			sb_path(marker, "%s/" SB_PAUSED_FILE, sb->rundir) == 0 && sb_exists(marker);
 		return 0;
 	}
 	/* Nobody home. The supervisor may have written its record and gone
@@ -404,12 +408,17 @@ const char *sb_state_name(enum sb_state s)
 	return s == SB_RUNNING ? "running" : s == SB_EXITED ? "exited" : "stopped";
 }
 
+const char *sb_status_name(const struct sb_status *st)
+{
+	return st->state == SB_RUNNING && st->paused ? "paused" : sb_state_name(st->state);
+}
+
 void sb_status_text(const struct sb_status *st, char *buf, size_t n)
 {
 	if (st->state == SB_EXITED)
 		snprintf(buf, n, "exited (%s)", st->exit.reason);
 	else
-		snprintf(buf, n, "%s", sb_state_name(st->state));
+		snprintf(buf, n, "%s", sb_status_name(st));
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -6,6 +6,8 @@
  *   silo-agent SOCK put SRC DST             silo-agent SOCK get SRC DST
  *   silo-agent SOCK stat P | ls P | mkdir [-p] [-m MODE] P | rm [-r] P | shutdown
  *   silo-agent SOCK rt N                    N timed pings and execs of `true`
+ *   silo-agent SOCK restored HOSTNAME [MACHINE_ID]   after a snapshot restore:
+ *                                           new entropy, clock and identity
  *
  * SOCK is vsock:PATH (a VMM's vsock socket) or unix:PATH (silo-init --listen).
  * Exit status: exec returns the command's status (128+N if killed by signal
@@ -44,7 +46,8 @@ static int usage(void)
 		"  put-tar DIR < TAR          get-tar PATH > TAR\n"
 		"  put LOCAL REMOTE           get REMOTE LOCAL\n"
 		"  stat PATH | ls PATH | mkdir [-p] [-m MODE] PATH | rm [-r] PATH | shutdown\n"
-		"  rt N                       time N pings and N execs of true (JSON, ms)\n");
+		"  rt N                       time N pings and N execs of true (JSON, ms)\n"
+		"  restored HOSTNAME [MACHINE_ID]   after a restore: entropy, clock, identity\n");
 	return EXIT_OWN;
 }
 
@@ -336,5 +339,7 @@ int main(int argc, char **argv)
 		return cmd_rt(addr, a[0]);
 	if (!strcmp(cmd, "shutdown") && n == 0)
 		return aclient_shutdown(addr, &err) < 0 ? die(&err) : 0;
+	if (!strcmp(cmd, "restored") && (n == 1 || n == 2))
+		return aclient_restored(addr, a[0], n == 2 ? a[1] : NULL, &err) < 0 ? die(&err) : 0;
 	return usage();
 }

@@ -27,8 +27,8 @@ import time
 import pytest
 
 from contract import AGENT_PORT, connect_line
-from silo_testlib.agent_proto import (HDR, MAGIC, PT_DATA, PT_END, PT_ERROR, PT_EXEC, PT_STARTED,
-                                      connect, exec_request, frame, recv_all)
+from silo_testlib.agent_proto import (HDR, MAGIC, PT_DATA, PT_END, PT_ERROR, PT_EXEC, PT_RESTORED,
+                                      PT_STARTED, connect, exec_request, frame, recv_all)
 
 TOP = pathlib.Path(__file__).resolve().parents[2]
 BUILD = TOP / os.environ.get("SILO_BUILD", "build")
@@ -422,6 +422,43 @@ def test_garbage_then_valid(agent, junk):
     r = run(agent, "exec", "--", "echo", "still", "alive", check=0)
     assert r.stdout == b"still alive\n"
 
+
+
+def restored_payload(host=b"clone-1", mid=b"0123456789abcdef0123456789abcdef", flags=0, nsec=0):
+    """RESTORED's fixed payload (docs/agent-protocol.md, Lifecycle)."""
+    return (struct.pack("<IIq", flags, nsec, int(time.time())) + os.urandom(64) + mid
+            + host.ljust(64, b"\0"))
+
+
+def test_restored_refused_outside_the_guest(agent):
+    """A host-side agent (--listen) validates RESTORED like any frame but
+    never touches the host's RNG, clock or hostname."""
+    host_before = socket.gethostname()
+    r = run(agent, "restored", "clone-1")
+    assert r.returncode == 125 and b"only silo-init as the guest's PID 1" in r.stderr, r.stderr
+    assert socket.gethostname() == host_before
+    # Refused by the client before anything is sent: one line, exit 125.
+    for args in (["bad host"], ["-x"], ["a" * 65], ["ok", "XYZ"], ["ok", "0" * 32]):
+        r = run(agent, "restored", *args)
+        assert r.returncode == 125 and b"invalid" in r.stderr, (args, r.stderr)
+        assert len(r.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("payload", [
+    restored_payload(host=b"a b"),                      # hostname charset
+    restored_payload(host=b"ok\0junk"),                 # bytes after the NUL padding
+    restored_payload(host=b""),                          # empty hostname
+    restored_payload(mid=b"0123456789ABCDEF0123456789abcdef"),  # not lowercase hex
+    restored_payload(flags=1),                           # reserved flags
+    restored_payload(nsec=1000000000),                   # nsec out of range
+    restored_payload()[:175],                            # short
+])
+def test_restored_malformed(agent, payload):
+    s = raw_conn(agent)
+    s.sendall(HDR.pack(MAGIC, PT_RESTORED, 0, len(payload)) + payload)
+    assert read_error(s) == b"malformed RESTORED frame"
+    s.close()
+    run(agent, "ping", check=0)
 
 def recv_exact(s, n):
     data = b""

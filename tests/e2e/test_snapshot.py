@@ -7,9 +7,12 @@ brings it back: the agent answers exec over vsock (its listener survived the
 transport reset, and an exec session open at snapshot time does not stop
 it), the file is still there, both vCPUs run, and a snapshot of the restored
 VM restores too. A corrupt state file, a truncated memory file and another
---memory are one-line errors with exit 3.
+--memory are one-line errors with exit 3. Two clones restored at once from
+one snapshot and each sent RESTORED (the agent protocol) differ in kernel
+randomness, hostname and machine-id, and take the host's clock.
 """
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -85,6 +88,10 @@ def snapshot(tmp_path_factory):
         took = time.monotonic() - t
         assert reply == "ok", reply
         assert control(d / "ctl.sock", "status").startswith("ok paused")
+        # The disk as it was at the snapshot, for clones: the restores
+        # below write to the sandbox's own.
+        subprocess.run(["cp", "--sparse=always", str(sb.scratch), str(d / "snap-scratch.img")],
+                       check=True)
     finally:
         sb.kill()
         if "session" in locals():
@@ -168,3 +175,75 @@ def test_mismatched_memory_is_refused(snapshot, tmp_path):
                        stderr=subprocess.PIPE, timeout=60)
     lines = r.stderr.decode(errors="replace").strip().splitlines()
     assert r.returncode == VMM_EXIT_SETUP and len(lines) == 1 and "--memory" in lines[0], lines
+
+
+# The clock test needs the snapshot's wall clock to be this far behind the
+# host's when the clones start: a guest that did not take the host's time
+# is off by at least this much.
+SNAPSHOT_AGE_S = 15
+CLOCK_SLACK_S = 5
+
+
+def clone(tmp_path_factory, d, snap, name):
+    c = tmp_path_factory.mktemp(name)
+    subprocess.run(["cp", "--sparse=always", str(d / "snap-scratch.img"), str(c / "scratch.img")],
+                   check=True)
+    return Restored(c, snap)
+
+
+def guest_clock_offset(vm):
+    """Guest CLOCK_REALTIME minus the host's, bounded by an exec's round trip."""
+    before = time.time()
+    t = float(vm.sh("date +%s.%N").stdout)
+    after = time.time()
+    return 0.0 if before <= t <= after else (t - before if t < before else t - after)
+
+
+def test_two_clones_differ_after_restored(snapshot, tmp_path_factory):
+    d, snap = snapshot
+    wait = SNAPSHOT_AGE_S - (time.time() - os.stat(snap / "state").st_mtime)
+    if wait > 0:
+        time.sleep(wait)
+    ids = ["0123456789abcdef0123456789abcdef", None]  # one given, one random
+    vms = [clone(tmp_path_factory, d, snap, n) for n in ("c1", "c2")]
+    try:
+        for vm in vms:
+            vm.start()
+        for vm in vms:
+            vm.wait_ready(lambda sb: sb.run("ping").returncode == 0, 0.2)
+        # What RESTORED fixes, for the log: the clones' kernel randomness
+        # before it (not asserted: their vCPUs may already have diverged).
+        before = [vm.sh("cat /proc/sys/kernel/random/uuid").stdout for vm in vms]
+        print(f"before RESTORED: uuids {'equal' if before[0] == before[1] else 'differ'}: {before}")
+        for vm, name, mid in zip(vms, ("clone-one", "clone-two"), ids):
+            # Without RESTORED the clock is where the snapshot left it.
+            behind = guest_clock_offset(vm)
+            print(f"{name}: guest clock {behind:+.1f} s before RESTORED")
+            assert behind < -(SNAPSHOT_AGE_S - CLOCK_SLACK_S)
+            r = vm.run("restored", name, *([mid] if mid else []))
+            assert r.returncode == 0, r.stderr
+            # the agent's console line (the UART may still be sending it)
+            line = "restored: RNG reseeded, clock set, hostname " + name
+            end = time.monotonic() + 10
+            while line not in vm.log() and time.monotonic() < end:
+                time.sleep(0.2)
+            assert line in vm.log()
+        seen = []
+        for vm, name, mid in zip(vms, ("clone-one", "clone-two"), ids):
+            after = guest_clock_offset(vm)
+            print(f"{name}: guest clock {after:+.1f} s after")
+            assert abs(after) < CLOCK_SLACK_S
+            out = vm.sh("cat /proc/sys/kernel/random/uuid; head -c 32 /dev/urandom | od -An -tx1 "
+                        "| tr -d ' \\n'; echo; cat /proc/sys/kernel/hostname /etc/hostname "
+                        "/etc/machine-id; stat -c %a /etc/machine-id").stdout.decode().split("\n")
+            uuid, rand, host, host_file, machine_id, mode = out[:6]
+            assert (host, host_file) == (name, name), out
+            assert re.fullmatch(r"[0-9a-f]{32}", machine_id) and (not mid or machine_id == mid)
+            assert mode == "444"
+            seen.append((uuid, rand, machine_id))
+        assert all(a != b for a, b in zip(*seen)), seen
+        # A RESTORED the guest must refuse leaves it as it was.
+        assert vms[0].run("restored", "bad name").returncode == 125
+    finally:
+        for vm in vms:
+            vm.kill()

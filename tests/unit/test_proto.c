@@ -544,6 +544,148 @@ static void test_write_queue(void **st)
 	close(sv[1]);
 }
 
+/* ---- RESTORED -------------------------------------------------------------- */
+static struct proto_restored restored_sample(void)
+{
+	struct proto_restored r = { .realtime_sec = 0x0102030405060708ll,
+				    .realtime_nsec = 999999999u };
+	for (unsigned i = 0; i < PROTO_ENTROPY_LEN; i++)
+		r.entropy[i] = (uint8_t)(i * 7 + 1);
+	strcpy(r.machine_id, "0123456789abcdef0123456789abcdef");
+	strcpy(r.hostname, "clone-1.example_x");
+	return r;
+}
+
+static void test_restored_roundtrip(void **st)
+{
+	(void)st;
+	struct proto_restored r = restored_sample(), d;
+	struct pbuf b;
+	pbuf_init(&b);
+	proto_enc_restored(&b, &r);
+	struct proto_frame f = one(&b);
+	assert_int_equal(f.type, PT_RESTORED);
+	assert_int_equal(f.len, sizeof(struct proto_wire_restored));
+	assert_int_equal(proto_max_len(PT_RESTORED), 176);
+	assert_string_equal(proto_type_name(PT_RESTORED), "RESTORED");
+	/* the wire layout: flags, nsec, sec (LE), entropy, id, NUL-padded name */
+	const uint8_t head[] = { 0, 0, 0, 0, 0xff, 0xc9, 0x9a, 0x3b, 8, 7, 6, 5, 4, 3, 2, 1 };
+	assert_memory_equal(f.payload, head, sizeof(head));
+	assert_memory_equal(f.payload + 16, r.entropy, PROTO_ENTROPY_LEN);
+	assert_memory_equal(f.payload + 80, r.machine_id, 32);
+	assert_memory_equal(f.payload + 112, "clone-1.example_x\0\0", 19);
+	assert_int_equal(f.payload[175], 0);
+	assert_int_equal(proto_dec_restored(&f, &d), 0);
+	assert_memory_equal(&d, &r, sizeof(r));
+	/* other decoders refuse it, it refuses other frames */
+	const char *p;
+	assert_int_equal(proto_dec_path(&f, &p), -EPROTO);
+	assert_int_equal(proto_dec_empty(&f), -EPROTO);
+	pbuf_reset(&b);
+	proto_enc_empty(&b, PT_SHUTDOWN);
+	f = one(&b);
+	assert_int_equal(proto_dec_restored(&f, &d), -EPROTO);
+	/* a 64-byte hostname fills the field with no NUL */
+	memset(r.hostname, 'h', PROTO_HOSTNAME_MAX);
+	r.hostname[PROTO_HOSTNAME_MAX] = 0;
+	pbuf_reset(&b);
+	proto_enc_restored(&b, &r);
+	f = one(&b);
+	assert_int_equal(proto_dec_restored(&f, &d), 0);
+	assert_int_equal(strlen(d.hostname), PROTO_HOSTNAME_MAX);
+	pbuf_free(&b);
+}
+
+static void test_restored_validation(void **st)
+{
+	(void)st;
+	const char *good_hosts[] = { "a", "sandbox", "my_box-2.lan", "9", "A-" };
+	const char *bad_hosts[] = { "", "-a", ".a", "_a", "a b", "a/b", "a\n", "a;rm", "\xc3\xa9" };
+	for (size_t i = 0; i < sizeof(good_hosts) / sizeof(*good_hosts); i++)
+		assert_true(proto_hostname_valid(good_hosts[i]));
+	for (size_t i = 0; i < sizeof(bad_hosts) / sizeof(*bad_hosts); i++)
+		assert_false(proto_hostname_valid(bad_hosts[i]));
+	char longname[PROTO_HOSTNAME_MAX + 2];
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = 0;
+	assert_false(proto_hostname_valid(longname));
+	longname[PROTO_HOSTNAME_MAX] = 0;
+	assert_true(proto_hostname_valid(longname));
+
+	assert_true(proto_machine_id_valid("00000000000000000000000000000001"));
+	assert_false(proto_machine_id_valid("00000000000000000000000000000000"));
+	assert_false(proto_machine_id_valid("0123456789ABCDEF0123456789abcdef"));
+	assert_false(proto_machine_id_valid("0123456789abcdef0123456789abcde"));
+	assert_false(proto_machine_id_valid("0123456789abcdef0123456789abcdef0"));
+	assert_false(proto_machine_id_valid("0123456789abcdef-123456789abcdef"));
+
+	/* the encoder never emits what the decoder would refuse */
+	struct proto_restored bad[5];
+	for (int i = 0; i < 5; i++)
+		bad[i] = restored_sample();
+	bad[0].flags = 1;
+	bad[1].realtime_nsec = 1000000000u;
+	bad[2].realtime_sec = -1;
+	strcpy(bad[3].hostname, "a b");
+	strcpy(bad[4].machine_id, "xyz");
+	for (int i = 0; i < 5; i++) {
+		struct pbuf b;
+		pbuf_init(&b);
+		assert_int_equal(proto_restored_check(&bad[i]), -EINVAL);
+		proto_enc_restored(&b, &bad[i]);
+		assert_int_equal(b.err, -EINVAL);
+		pbuf_free(&b);
+	}
+}
+
+/* Byte-level corruptions of a good payload: each must be refused. */
+static void test_restored_rejects(void **st)
+{
+	(void)st;
+	struct proto_restored r = restored_sample(), d;
+	struct pbuf b;
+	pbuf_init(&b);
+	proto_enc_restored(&b, &r);
+	struct proto_frame good = one(&b);
+	uint8_t p[176];
+	memcpy(p, good.payload, sizeof(p));
+	struct proto_frame f = { .type = PT_RESTORED, .len = 176, .payload = p };
+	struct {
+		size_t off;
+		uint8_t v;
+	} cases[] = {
+		{ 0, 1 },      /* reserved flags */
+		{ 7, 0x40 },   /* nsec >= 1e9 */
+		{ 15, 0x80 },  /* negative seconds */
+		{ 80, 'G' },   /* machine-id not hex */
+		{ 95, 0 },     /* NUL inside the machine-id */
+		{ 112, 0 },    /* empty hostname */
+		{ 112, '-' },  /* hostname starting with '-' */
+		{ 114, '/' },  /* bad character */
+		{ 114, '\n' }, /* control character */
+		{ 140, 'x' },  /* bytes after the NUL padding started */
+		{ 175, 'x' },  /* ... at the very end */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		uint8_t keep = p[cases[i].off];
+		p[cases[i].off] = cases[i].v;
+		assert_int_equal(proto_dec_restored(&f, &d), -EBADMSG);
+		p[cases[i].off] = keep;
+	}
+	assert_int_equal(proto_dec_restored(&f, &d), 0);
+	/* short and long payloads */
+	f.len = 175;
+	assert_int_equal(proto_dec_restored(&f, &d), -EBADMSG);
+	f.len = 0;
+	assert_int_equal(proto_dec_restored(&f, &d), -EBADMSG);
+	/* the header alone refuses a longer one, before any payload is read */
+	uint8_t h[PROTO_HDR_SIZE];
+	struct proto_hdr hd;
+	proto_hdr_encode(h, PT_RESTORED, 177);
+	assert_int_equal(proto_hdr_decode(h, sizeof(h), &hd), PROTO_ERR_SIZE);
+	pbuf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -562,6 +704,9 @@ int main(void)
 		cmocka_unit_test(test_reader_partial_and_large),
 		cmocka_unit_test(test_reader_eof_and_garbage),
 		cmocka_unit_test(test_write_queue),
+		cmocka_unit_test(test_restored_roundtrip),
+		cmocka_unit_test(test_restored_validation),
+		cmocka_unit_test(test_restored_rejects),
 	};
 	return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -394,6 +396,59 @@ static void test_find_part_layouts(void **state)
 	unsetenv("SILO_VMM");
 }
 
+/* The state sb_status reads from the run dir: a live supervisor (a process
+ * whose command line names the run dir) is running, the paused file makes
+ * it paused, and a paused file beside dead pids says nothing. */
+static void test_status_paused(void **st)
+{
+	(void)st;
+	struct sandbox sb = { .lock_fd = -1 };
+	struct sb_status s;
+	char f[SB_PATH_MAX + 32], text[64];
+	snprintf(sb.name, sizeof(sb.name), "pz");
+	snprintf(sb.rundir, sizeof(sb.rundir), "%s/pz", top);
+	assert_int_equal(sb_status(&sb, &s), 0);
+	assert_int_equal(s.state, SB_STOPPED);
+	assert_string_equal(sb_status_name(&s), "stopped");
+	assert_int_equal(mkdir(sb.rundir, 0700), 0);
+
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", "sleep 30", sb.rundir, (char *)NULL);
+		_exit(127);
+	}
+	assert_true(pid > 0);
+	snprintf(f, sizeof(f), "%s/supervisor.pid", sb.rundir);
+	snprintf(text, sizeof(text), "%d\n", (int)pid);
+	/* until the child has exec'd, its command line is ours */
+	for (int i = 0; i < 500; i++) {
+		assert_int_equal(sb_write_file_atomic(f, text, strlen(text)), 0);
+		assert_int_equal(sb_status(&sb, &s), 0);
+		if (s.state == SB_RUNNING)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(s.state, SB_RUNNING);
+	assert_false(s.paused);
+	assert_string_equal(sb_status_name(&s), "running");
+
+	snprintf(f, sizeof(f), "%s/" SB_PAUSED_FILE, sb.rundir);
+	assert_int_equal(sb_write_file_atomic(f, "1\n", 2), 0);
+	assert_int_equal(sb_status(&sb, &s), 0);
+	assert_int_equal(s.state, SB_RUNNING);
+	assert_true(s.paused);
+	assert_string_equal(sb_status_name(&s), "paused");
+	sb_status_text(&s, text, sizeof(text));
+	assert_string_equal(text, "paused");
+
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	assert_int_equal(sb_status(&sb, &s), 0);
+	assert_int_equal(s.state, SB_EXITED);
+	assert_false(s.paused);
+	assert_string_equal(sb_status_name(&s), "exited");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -405,6 +460,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_config_value_with_newline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sockets_private, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_find_part_layouts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_paused, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
