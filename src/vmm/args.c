@@ -78,7 +78,8 @@ void vmm_usage(FILE *f)
 		"environment: SILO_VMM_TRACE_START=1 prints the time from start to the first\n"
 		"KVM_RUN on stderr (=<CLOCK_MONOTONIC microseconds>: measured from that instant).\n"
 		"SILO_VMM_SECCOMP=0 runs without the seccomp filters (debugging), =log only\n"
-		"logs what they would refuse (dmesg).\n",
+		"logs what they would refuse (dmesg); SILO_VMM_JAIL=0 keeps the namespaces\n"
+		"and capabilities silo-vmm was started with.\n",
 		CONSOLE_FILE_MAX_MIN, CONSOLE_FILE_MAX_DEFAULT >> 20, VMM_DEFAULT_BOOT_TIMEOUT);
 }
 

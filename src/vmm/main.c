@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,13 +15,15 @@
 #include <unistd.h>
 
 #include "vmm/args.h"
-#include "vmm/jail/seccomp.h"
+#include "vmm/jail/jail.h"
 #include "proto/contract.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
 /* --exit-fd: the supervisor's pipe for the exit reason (src/sandbox/supervise.c). */
 static int exit_fd = -1;
+/* SILO_VMM_JAIL=0: no namespaces, rlimits or capability drop (debugging). */
+static bool jail_process = true;
 
 /* The one exit line: "silo-vmm: REASON (exit N)" on stderr (or into the
  * console file, in order after the guest's last words), and REASON (exit N)
@@ -62,12 +65,18 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* SILO_VMM_SECCOMP: unset or 1, the filters (src/vmm/jail/); "log", the
+/* SILO_VMM_JAIL: unset or 1, the process-wide jail (jail/process.c); 0,
+ * none. SILO_VMM_SECCOMP: unset or 1, the filters (src/vmm/jail/); "log", the
  * filters let everything through and the kernel logs what they would have
  * refused (writing an allowlist); 0, none (debugging with gdb or strace). */
-static int read_seccomp_env(void)
+static int read_jail_env(void)
 {
-	const char *env = getenv("SILO_VMM_SECCOMP");
+	const char *env = getenv("SILO_VMM_JAIL");
+
+	if (env && *env && strcmp(env, "0") && strcmp(env, "1"))
+		return usage_error("SILO_VMM_JAIL wants 1 or 0, got '%s'", env);
+	jail_process = !env || strcmp(env, "0");
+	env = getenv("SILO_VMM_SECCOMP");
 #ifdef __SANITIZE_ADDRESS__
 	/* The sanitizer runtime makes calls of its own at any time (leak
 	 * checks at exit ptrace the threads): an ASan build loads the same
@@ -115,7 +124,7 @@ static int read_env(struct vm_config *cfg, int64_t t0)
 					   env);
 		cfg->vsock_connect_ms = (unsigned int)ms;
 	}
-	return read_seccomp_env();
+	return read_jail_env();
 }
 
 /* Build, run and tear down the VM; the process exit code. */
@@ -130,6 +139,13 @@ static int run(const struct vm_config *cfg)
 		/* The failing step recorded its context with err_ret(). */
 		const char *ctx = log_last_error();
 		report_exit("", VMM_EXIT_SETUP, "setup failed: %s", *ctx ? ctx : strerror(-ret));
+		vm_destroy(vm);
+		return VMM_EXIT_SETUP;
+	}
+	/* The VM is built (files open, sockets bound) and no thread runs yet:
+	 * the one point where the process-wide jail fits (jail/process.c). */
+	if (jail_process && (ret = jail_enter_process())) {
+		report_exit("", VMM_EXIT_SETUP, "setup failed: %s", log_last_error());
 		vm_destroy(vm);
 		return VMM_EXIT_SETUP;
 	}

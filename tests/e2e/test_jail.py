@@ -1,15 +1,17 @@
-"""silo-vmm's seccomp filters (src/vmm/jail/, docs/security.md), from outside.
+"""silo-vmm's jail (src/vmm/jail/, docs/security.md), from outside.
 
 A booted VM: every thread of silo-vmm (main, event, disk I/O, vCPUs) runs
-under its own filter with no_new_privs, and the guest still works under
-them (exec, a disk write, a snapshot). The test build of silo-vmm (`make
+under its own seccomp filter with no_new_privs and no capability at all, in
+network, IPC, UTS and cgroup namespaces of its own, without core dumps, and
+the guest still works (exec, a disk write, a snapshot). The test build of silo-vmm (`make
 test-hooks`) has a control command that makes a thread of one role attempt
 what its filter forbids (a host file opened from a vCPU, disk or main
 thread; a network socket from the event thread): the process ends with exit
 10 and says which syscall and which thread. With SILO_VMM_SECCOMP=0 the same
-attempt goes through, which is what the other tests would see without the
-filters.
+attempt goes through and SILO_VMM_JAIL=0 keeps the capabilities and
+namespaces: what the other tests would see without the jail.
 """
+import os
 import pathlib
 import re
 import subprocess
@@ -66,8 +68,19 @@ def test_every_thread_is_filtered_and_the_guest_still_works(tmp_path):
         for name, st in threads.items():
             assert st["Seccomp"] == "2", (name, st["Seccomp"])
             assert st["NoNewPrivs"] == "1", (name, st["NoNewPrivs"])
+            for caps in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+                assert int(st[caps], 16) == 0, (name, caps, st[caps])
+        pid = sb.p.pid
+        assert namespaces(pid) & namespaces("self") == set(), (namespaces(pid), namespaces("self"))
+        limits = pathlib.Path(f"/proc/{pid}/limits").read_text()
+        assert re.search(r"^Max core file size\s+0\s+0\s", limits, re.M), limits
     finally:
         sb.kill()
+
+
+def namespaces(pid):
+    """The network, IPC, UTS and cgroup namespaces of pid (e.g. 'net:[4026531840]')."""
+    return {os.readlink(f"/proc/{pid}/ns/{ns}") for ns in ("net", "ipc", "uts", "cgroup")}
 
 
 @pytest.mark.parametrize("role,nr,thread", [("vcpu", SYS_OPENAT, "vCPU"),
@@ -91,12 +104,15 @@ def test_forbidden_call_ends_the_vmm_with_its_reason(tmp_path, role, nr, thread)
     assert "was not stopped" not in log
 
 
-def test_without_filters_the_attempt_goes_through(tmp_path, monkeypatch):
-    """What test_forbidden_call_... would see on a silo-vmm without filters."""
+def test_without_the_jail_the_attempt_goes_through(tmp_path, monkeypatch):
+    """What the tests above would see on a silo-vmm without its jail."""
     monkeypatch.setenv("SILO_VMM_SECCOMP", "0")
+    monkeypatch.setenv("SILO_VMM_JAIL", "0")
     sb = HookVM(tmp_path).boot()
     try:
-        assert thread_status(sb.p.pid)["vcpu0"]["Seccomp"] == "0"
+        st = thread_status(sb.p.pid)["vcpu0"]
+        assert st["Seccomp"] == "0" and int(st["CapEff"], 16) != 0, st
+        assert namespaces(sb.p.pid) == namespaces("self")
         reply = control(tmp_path / "ctl.sock", "test-syscall event")
         assert reply == "error the event thread was not stopped", reply
         assert sb.p.poll() is None
