@@ -168,9 +168,12 @@ int sb_template_load(const struct sb_paths *p, const char *name, struct sb_templ
 	}
 	int r = sb_template_parse(text, t);
 	free(text);
-	if (r < 0)
-		return sb_fail("template %s: %s (remove it with 'silo template rm %s')", name,
-			       sb_errmsg(), name);
+	if (r < 0) {
+		char why[256]; /* sb_fail writes where sb_errmsg points */
+		snprintf(why, sizeof(why), "%s", sb_errmsg());
+		return sb_fail("template %s: %s (remove it with 'silo template rm %s')", name, why,
+			       name);
+	}
 	if (strcmp(t->name, name))
 		return sb_fail("template %s: its file names '%s'", name, t->name);
 	return 0;
