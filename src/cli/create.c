@@ -116,7 +116,7 @@ int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm
 		case O_DISK:
 			if (parse_resource(ch, optarg, &o->cfg) < 0)
 				goto err;
-			o->given |= ch == O_CPUS ? SB_GIVEN_CPUS
+			o->given |= ch == O_CPUS   ? SB_GIVEN_CPUS
 				    : ch == O_DISK ? SB_GIVEN_DISK
 						   : SB_GIVEN_MEMORY;
 			break;

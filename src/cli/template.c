@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BUILD_USAGE                                                                      \
+#define BUILD_USAGE                                                                       \
 	"usage: silo template build [--name T] [--cpus N] [--memory SIZE] [--disk SIZE] " \
 	"[--no-docker] [NETWORK]"
 
@@ -29,7 +29,8 @@ static int template_build(struct cli *c, int argc, char **argv)
 	 * (and must hold no secrets: docs/snapshots.md). */
 	if (first < argc || o.template || o.workspace || o.cfg.nenv || o.cfg.npublish) {
 		cli_failf("%s%s", BUILD_USAGE,
-			  first < argc ? "" : " (give --workspace, -e and -p to 'silo run --template')");
+			  first < argc ? ""
+				       : " (give --workspace, -e and -p to 'silo run --template')");
 		goto out;
 	}
 	cli_catch_cancel();

@@ -28,8 +28,8 @@ static int copy_range(int in, int out, off_t off, off_t len)
 		ssize_t n = copy_file_range(in, &ioff, out, &ooff, (size_t)len, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
-			      errno == EOPNOTSUPP)) {
+		if (n < 0 &&
+		    (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
 			size_t want = len < (off_t)sizeof(buf) ? (size_t)len : sizeof(buf);
 			n = pread(in, buf, want, off);
 			if (n > 0 && pwrite(out, buf, (size_t)n, off) != n)
@@ -68,40 +68,45 @@ static int copy_sparse(int in, int out, off_t size)
 	return 0;
 }
 
+/* The new file's contents: shared blocks if the file system can, else a
+ * copy of the data extents. */
+static int fill(int in, int out, off_t size)
+{
+	if (ioctl(out, FICLONE, in) == 0)
+		return 0;
+	if (ftruncate(out, size) < 0 || copy_sparse(in, out, size) < 0)
+		return -1;
+	return 0;
+}
+
 int sb_clone_file(const char *src, int dfd, const char *dst)
 {
 	struct stat st;
-	int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out = -1;
+	int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out = -1, e;
 
 	if (in < 0 || fstat(in, &st) < 0)
 		goto fail;
-	if (!S_ISREG(st.st_mode)) {
-		errno = EINVAL;
+	errno = EINVAL;
+	if (!S_ISREG(st.st_mode))
 		goto fail;
-	}
 	out = openat(dfd, dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0)
 		goto fail;
-	if (ioctl(out, FICLONE, in) < 0 &&
-	    (ftruncate(out, st.st_size) < 0 || copy_sparse(in, out, st.st_size) < 0))
-		goto fail_unlink;
-	if (fsync(out) < 0 || close(out) < 0) {
-		out = -1;
-		goto fail_unlink;
+	if (fill(in, out, st.st_size) < 0 || fsync(out) < 0)
+		goto fail;
+	if (close(out) < 0) {
+		out = -2; /* closed, but made: removed below */
+		goto fail;
 	}
 	close(in);
 	return 0;
-fail_unlink: {
-	int e = errno;
-	unlinkat(dfd, dst, 0);
-	errno = e;
-}
-fail: {
-	int e = errno;
+fail:
+	e = errno;
 	if (out >= 0)
 		close(out);
+	if (out != -1)
+		unlinkat(dfd, dst, 0);
 	if (in >= 0)
 		close(in);
 	return sb_fail("cannot copy %s: %s", src, strerror(e));
-}
 }

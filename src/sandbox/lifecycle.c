@@ -230,8 +230,7 @@ static int make_scratch(const struct sb_paths *p, int dfd, const char *tmp,
 		return write_new(dfd, tmp, "scratch.img", "", 0) < 0
 			       ? -1
 			       : size_scratch(dfd, tmp, want->disk);
-	if (sb_template_dir(p, want->template, dir) < 0 ||
-	    sb_path(src, "%s/scratch.img", dir) < 0)
+	if (sb_template_dir(p, want->template, dir) < 0 || sb_path(src, "%s/scratch.img", dir) < 0)
 		return -1;
 	if (!sb_exists(src))
 		return sb_fail("no such template: %s (see 'silo template ls')", want->template);
@@ -500,12 +499,12 @@ static int wait_ready(struct sandbox *sb, const char *vsock, int boot_timeout, s
 		if (sb_exists(vsock) && ping_once(sb->addr, 5000) == 0)
 			return 0;
 		/* vmm.pid appears once the supervisor has started silo-vmm */
-		sb_progress_step(&sb_progress,
-				 st->state != SB_RUNNING   ? "starting silo-vmm"
-				 : sb->cfg.restore_pending ? "restoring the template, waiting "
-							     "for its agent"
-							   : "booting the guest, waiting for its "
-							     "agent");
+		sb_progress_step(&sb_progress, st->state != SB_RUNNING ? "starting silo-vmm"
+					       : sb->cfg.restore_pending
+						       ? "restoring the template, waiting "
+							 "for its agent"
+						       : "booting the guest, waiting for its "
+							 "agent");
 		if (now() > end)
 			return sb_fail("sandbox %s: the guest agent did not answer within %d s; "
 				       "see 'silo logs %s' (SILO_BOOT_TIMEOUT raises the limit)",

@@ -70,7 +70,7 @@ struct sb_config {
 	 * until a start succeeded), later starts boot its own disk. */
 	char template[SB_NAME_MAX + 1];
 	bool restore_pending;
-	char *env[SB_ENV_MAX + 1];   /* "K=V", NULL-terminated, malloc'd */
+	char *env[SB_ENV_MAX + 1]; /* "K=V", NULL-terminated, malloc'd */
 	unsigned nenv;
 	/* -p: canonical "HOST_IP:HOST_PORT:GUEST_PORT" (net/publish.h),
          * NULL-terminated, malloc'd; config key publish= */

@@ -50,8 +50,8 @@ static int parse_num(const char *v, uint64_t *out)
 }
 
 /* The template file's keys, all required; their bit in the parser's mask. */
-static const char *const template_keys[] = { "name",	 "cpus",     "memory",	 "disk",
-					     "created",	 "docker",   "net",	 "base_dev",
+static const char *const template_keys[] = { "name",	 "cpus",      "memory",	      "disk",
+					     "created",	 "docker",    "net",	      "base_dev",
 					     "base_ino", "base_size", "base_mtime_ns" };
 #define ALL_KEYS ((1u << (sizeof(template_keys) / sizeof(template_keys[0]))) - 1)
 

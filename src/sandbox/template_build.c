@@ -199,7 +199,8 @@ static int keep(const struct sandbox *sb, const char *tmp, const struct sb_templ
 	}
 	sb_progress_begin(&sb_progress, sb->name);
 	sb_progress_step(&sb_progress, "copying the scratch disk");
-	r = sb_path(src, "%s/scratch.img", sb->dir) < 0 ? -1 : sb_clone_file(src, dfd, "scratch.img");
+	r = sb_path(src, "%s/scratch.img", sb->dir) < 0 ? -1
+							: sb_clone_file(src, dfd, "scratch.img");
 	sb_progress_end(&sb_progress);
 	if (r == 0) {
 		int fd = openat(dfd, SB_TEMPLATE_FILE,
@@ -251,8 +252,9 @@ int sb_template_build(const struct sb_paths *p, const char *name, const struct s
 	}
 	if (r == 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_NOREPLACE) < 0)
 		r = sb_fail("cannot create %s: %s", final,
-			    errno == EEXIST || errno == ENOTEMPTY ? "another build made it meanwhile"
-								  : strerror(errno));
+			    errno == EEXIST || errno == ENOTEMPTY
+				    ? "another build made it meanwhile"
+				    : strerror(errno));
 	else if (r < 0)
 		sb_fail("%s", saved);
 	if (r < 0)

@@ -77,10 +77,10 @@ static int format_args(const struct sb_vmm_in *in, struct sb_vmm_cmd *c)
  * timeout: the guest is already running. */
 static int restore_args(const struct sb_vmm_in *in, struct sb_vmm_cmd *c, size_t *n)
 {
-	const char *vmm[] = { in->paths->vmm, "--restore",  c->restore, "--memory",    c->mem,
-			      "--cpus",	      c->cpus,	    "--disk",	c->base,       "--disk",
-			      c->scratch,     "--balloon",  "--rng",	"--vsock",     c->vsock_arg,
-			      "--control",    c->control,   "--console", c->console_arg };
+	const char *vmm[] = { in->paths->vmm, "--restore", c->restore,	"--memory",    c->mem,
+			      "--cpus",	      c->cpus,	   "--disk",	c->base,       "--disk",
+			      c->scratch,     "--balloon", "--rng",	"--vsock",     c->vsock_arg,
+			      "--control",    c->control,  "--console", c->console_arg };
 	int r = sb_path(c->restore, "%s", in->restore);
 
 	for (size_t i = 0; r == 0 && i < sizeof(vmm) / sizeof(vmm[0]); i++)

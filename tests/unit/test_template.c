@@ -17,9 +17,10 @@
 
 #include "sandbox/sandbox.h"
 
-static const char good[] = "name=t1\ncpus=2\nmemory=536870912\ndisk=8589934592\n"
-			   "created=1700000000\ndocker=1\nnet=1\nbase_dev=2049\n"
-			   "base_ino=1234\nbase_size=1073741824\nbase_mtime_ns=1700000000123456789\n";
+static const char good[] =
+	"name=t1\ncpus=2\nmemory=536870912\ndisk=8589934592\n"
+	"created=1700000000\ndocker=1\nnet=1\nbase_dev=2049\n"
+	"base_ino=1234\nbase_size=1073741824\nbase_mtime_ns=1700000000123456789\n";
 
 static void test_parse_good(void **state)
 {
@@ -91,8 +92,8 @@ static int parse_with(const char *key, const char *repl)
 static void test_every_key_required(void **state)
 {
 	(void)state;
-	static const char *const keys[] = { "name",	"cpus",	    "memory",	"disk",
-					    "created",	"docker",   "net",	"base_dev",
+	static const char *const keys[] = { "name",	"cpus",	     "memory",	     "disk",
+					    "created",	"docker",    "net",	     "base_dev",
 					    "base_ino", "base_size", "base_mtime_ns" };
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		assert_int_equal(parse_with(keys[i], NULL), -1);

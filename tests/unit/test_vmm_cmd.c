@@ -154,15 +154,32 @@ static void test_restore(void **state)
 	f->c.memory = 2ull << 30;
 	f->in.restore = "/d/templates/t";
 	assert_int_equal(sb_vmm_cmd(&f->in, &f->cmd), 0);
-	static const char *const want[] = {
-		"/usr/bin/silo",     "_supervise",	   "/r/box",		 "--fsize",
-		"2147483648",	     "--",		   "/usr/lib/silo-vmm",	 "--restore",
-		"/d/templates/t",    "--memory",	   "2048",		 "--cpus",
-		"2",		     "--disk",		   "/g/rootfs.ext4,ro",	 "--disk",
-		"/d/box/scratch.img", "--balloon",	   "--rng",		 "--vsock",
-		"3,/r/box/vsock.sock", "--control",	   "/r/box/control.sock", "--console",
-		"file:/d/box/console.log", NULL
-	};
+	static const char *const want[] = { "/usr/bin/silo",
+					    "_supervise",
+					    "/r/box",
+					    "--fsize",
+					    "2147483648",
+					    "--",
+					    "/usr/lib/silo-vmm",
+					    "--restore",
+					    "/d/templates/t",
+					    "--memory",
+					    "2048",
+					    "--cpus",
+					    "2",
+					    "--disk",
+					    "/g/rootfs.ext4,ro",
+					    "--disk",
+					    "/d/box/scratch.img",
+					    "--balloon",
+					    "--rng",
+					    "--vsock",
+					    "3,/r/box/vsock.sock",
+					    "--control",
+					    "/r/box/control.sock",
+					    "--console",
+					    "file:/d/box/console.log",
+					    NULL };
 	check_argv(f->cmd.argv, want);
 }
 
