@@ -12,6 +12,7 @@ restored sandbox is a cold boot that keeps its files, a broken template
 
 The error tests that need no boot run anywhere; the rest in the lab.
 """
+import json
 import os
 import pathlib
 import shutil
@@ -160,6 +161,7 @@ def test_three_clones_are_separate(built):
     for n in ("c1", "c2", "c3"):
         cfg = (pathlib.Path(env["SILO_DATA_DIR"]) / "sandboxes" / n / "config").read_text()
         assert "template=t\nrestore=0\n" in cfg, cfg
+        assert json.loads(silo(env, "inspect", n, check=0).stdout)["template"] == "t"
     silo(env, "rm", "-f", "c1", "c2", "c3", check=0)
 
 
