@@ -16,7 +16,6 @@ import json
 import os
 import pathlib
 import shutil
-import subprocess
 import time
 
 import pytest
