@@ -149,12 +149,12 @@ def test_three_clones_are_separate(built):
         print(f"start {n} (restore): {took:.2f} s")
         assert sh(env, n, "echo hi").stdout == b"hi\n"
         assert sh(env, n, "nproc").stdout == CPUS.encode() + b"\n"
-    sh(env, "c1", "echo mine > /root/only-c1 && sync")
-    assert sh(env, "c1", "cat /root/only-c1").stdout == b"mine\n"
+    sh(env, "c1", "echo mine > /workspace/only-c1 && sync")
+    assert sh(env, "c1", "cat /workspace/only-c1").stdout == b"mine\n"
     for n in ("c2", "c3"):
-        assert sh(env, n, "test -e /root/only-c1", check=1).returncode == 1
+        assert sh(env, n, "test -e /workspace/only-c1", check=1).returncode == 1
     # and not in the template: a sandbox made after the write lacks it too
-    r = silo(env, "run", "--rm", "--template", "t", "--", "sh", "-c", "test -e /root/only-c1", check=1)
+    r = silo(env, "run", "--rm", "--template", "t", "--", "sh", "-c", "test -e /workspace/only-c1", check=1)
     assert r.returncode == 1
     # the clones' configs record where they came from; restored once
     for n in ("c1", "c2", "c3"):
@@ -169,10 +169,10 @@ def test_stop_start_is_a_cold_boot_that_keeps_files(built):
     env, _ = built
     silo(env, "create", "--name", "ss", "--template", "t", check=0)
     silo(env, "start", "ss", check=0)
-    sh(env, "ss", "echo kept > /root/kept && sync")
+    sh(env, "ss", "echo kept > /workspace/kept && sync")
     silo(env, "stop", "ss", check=0, timeout=BOOT_TIMEOUT)
     silo(env, "start", "ss", check=0)
-    assert sh(env, "ss", "cat /root/kept").stdout == b"kept\n"
+    assert sh(env, "ss", "cat /workspace/kept").stdout == b"kept\n"
     # booted this time (its own name, set on the kernel command line)
     assert sh(env, "ss", "hostname").stdout == b"ss\n"
     assert not (pathlib.Path(env["SILO_RUN_DIR"]) / "ss" / "template").exists()
