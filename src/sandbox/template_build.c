@@ -237,6 +237,9 @@ int sb_template_build(const struct sb_paths *p, const char *name, const struct s
 		r = snapshot(&sb, tmp);
 	if (r == 0)
 		r = keep(&sb, tmp, &t);
+	/* Ctrl-C during the snapshot or the copy: no template either */
+	if (r == 0 && sb_cancel)
+		r = sb_fail("template build interrupted");
 	if (r == -2) {
 		sb_rmtree(tmp);
 		return -1;
