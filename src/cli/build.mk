@@ -51,3 +51,6 @@ $(BUILD)/tests/test_progress: LDFLAGS += $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LI
 # cmocka: the supervisor + silo-vmm command line sb_start builds (vmm_cmd.c).
 $(BUILD)/tests/test_vmm_cmd: $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
 $(BUILD)/tests/test_vmm_cmd: LDFLAGS += $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
+# cmocka: the template file, sb_template_apply, sparse disk copies (template.c, clone.c).
+$(BUILD)/tests/test_template: $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
+$(BUILD)/tests/test_template: LDFLAGS += $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)

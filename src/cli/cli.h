@@ -69,6 +69,8 @@ int cli_net_policy_text(const struct cli_net *n, char **out);
 
 struct create_opts {
 	const char *name, *workspace;
+	const char *template; /* --template T */
+	unsigned given;	      /* SB_GIVEN_*: the flags a template must agree with */
 	struct sb_config cfg;
 	bool rm;    /* run --rm */
 	bool quiet; /* run -q: no progress line */
@@ -76,6 +78,10 @@ struct create_opts {
 /* Parses from argv[1]; returns the index of the first operand or -1 (error
  * printed). allow_rm: accept run's own options, --rm and -q. */
 int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm);
+
+/* --template: load it and make o->cfg a sandbox of it (sb_template_apply);
+ * 0, or -1 with the error printed. No --template: nothing to do. */
+int cli_apply_template(struct cli *c, struct create_opts *o);
 
 /* The status line while a start waits (sandbox.h sb_progress): on stderr
  * when it is a terminal, unless quiet. */
@@ -127,5 +133,6 @@ int cmd_diff(struct cli *c, int argc, char **argv);
 int cmd_policy(struct cli *c, int argc, char **argv);
 int cmd_net(struct cli *c, int argc, char **argv);
 int cmd_port(struct cli *c, int argc, char **argv);
+int cmd_template(struct cli *c, int argc, char **argv);
 
 #endif

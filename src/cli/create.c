@@ -5,7 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { O_NAME = 256, O_CPUS, O_MEMORY, O_DISK, O_WORKSPACE, O_RM, O_NO_DOCKER, O_WAIT_DOCKER };
+enum {
+	O_NAME = 256,
+	O_CPUS,
+	O_MEMORY,
+	O_DISK,
+	O_WORKSPACE,
+	O_RM,
+	O_NO_DOCKER,
+	O_WAIT_DOCKER,
+	O_TEMPLATE
+};
 
 /* --cpus, --memory (-m), --disk: 0, or -1 after the one-line error. */
 static int parse_resource(int ch, const char *arg, struct sb_config *cfg)
@@ -57,6 +67,8 @@ static int check_create(struct create_opts *o, struct cli_net *net)
 	}
 	if (cli_net_policy_text(net, &o->cfg.policy) < 0)
 		return -1;
+	if (net->mode_set || net->nrules || net->flags)
+		o->given |= SB_GIVEN_NET;
 	if (!o->cfg.policy && o->cfg.npublish) {
 		cli_failf("-p needs a network: --network none publishes nothing");
 		return -1;
@@ -73,6 +85,7 @@ static const struct option create_longs[] = {
 	{ "workspace", required_argument, NULL, O_WORKSPACE },
 	{ "no-docker", no_argument, NULL, O_NO_DOCKER },
 	{ "wait-docker", no_argument, NULL, O_WAIT_DOCKER },
+	{ "template", required_argument, NULL, O_TEMPLATE },
 	{ "env", required_argument, NULL, 'e' },
 	{ "rm", no_argument, NULL, O_RM },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -103,6 +116,16 @@ int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm
 		case O_DISK:
 			if (parse_resource(ch, optarg, &o->cfg) < 0)
 				goto err;
+			o->given |= ch == O_CPUS   ? SB_GIVEN_CPUS
+				    : ch == O_DISK ? SB_GIVEN_DISK
+						   : SB_GIVEN_MEMORY;
+			break;
+		case O_TEMPLATE:
+			if (!sb_name_valid(optarg)) {
+				cli_failf("invalid template name '%s'", optarg);
+				goto err;
+			}
+			o->template = optarg;
 			break;
 		case O_WORKSPACE:
 			o->workspace = optarg;
@@ -156,12 +179,30 @@ err:
 	return -1;
 }
 
+int cli_apply_template(struct cli *c, struct create_opts *o)
+{
+	struct sb_template t;
+
+	if (!o->template)
+		return 0;
+	if (sb_template_load(&c->paths, o->template, &t) < 0 ||
+	    sb_template_apply(&t, o->given, &o->cfg) < 0) {
+		cli_fail();
+		return -1;
+	}
+	return 0;
+}
+
 int cmd_create(struct cli *c, int argc, char **argv)
 {
 	struct create_opts o;
 	int first = cli_parse_create(argc, argv, &o, false);
 	if (first < 0)
 		return EXIT_OWN;
+	if (cli_apply_template(c, &o) < 0) {
+		sb_config_free(&o.cfg);
+		return EXIT_OWN;
+	}
 	int rc = EXIT_OWN;
 	if (first < argc) {
 		cli_failf("create takes no command (did you mean 'silo run'?)");

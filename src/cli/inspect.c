@@ -69,6 +69,8 @@ int cmd_inspect(struct cli *c, int argc, char **argv)
 	       sb.cfg.cpus, (unsigned long long)sb.cfg.memory, (unsigned long long)sb.cfg.disk,
 	       (long long)sb.cfg.created);
 	kv("workspace", sb.cfg.workspace, true);
+	/* --template T: "" for a sandbox that booted from the start */
+	kv("template", sb.cfg.template, true);
 	printf("  \"env\": [");
 	for (unsigned i = 0; i < sb.cfg.nenv; i++) {
 		printf("%s", i ? ", " : "");

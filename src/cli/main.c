@@ -109,11 +109,11 @@ static const struct cli_cmd {
 	const char *usage;
 } cmds[] = {
 	{ "run", cmd_run,
-	  "run [--name N] [--cpus N] [--memory SIZE] [--disk SIZE] [-e K=V]... "
-	  "[--workspace DIR] [--no-docker|--wait-docker] [NETWORK] [--rm] [-q] "
+	  "run [--name N] [--template T] [--cpus N] [--memory SIZE] [--disk SIZE] "
+	  "[-e K=V]... [--workspace DIR] [--no-docker|--wait-docker] [NETWORK] [--rm] [-q] "
 	  "[-- CMD...]" },
 	{ "create", cmd_create,
-	  "create [--name N] [--cpus N] [--memory SIZE] [--disk SIZE] "
+	  "create [--name N] [--template T] [--cpus N] [--memory SIZE] [--disk SIZE] "
 	  "[-e K=V]... [--workspace DIR] [--no-docker|--wait-docker] "
 	  "[NETWORK]\n"
 	  "         NETWORK: [--network open|allowlist|none] "
@@ -136,6 +136,9 @@ static const struct cli_cmd {
 	  "[--deny RULE]... [--remove RULE]..." },
 	{ "net", cmd_net, "net log NAME [-f]" },
 	{ "port", cmd_port, "port NAME" },
+	{ "template", cmd_template,
+	  "template build [--name T] [--cpus N] [--memory SIZE] [--disk SIZE] [--no-docker] "
+	  "[NETWORK] | ls | rm T..." },
 };
 
 /* silo COMMAND --help: its usage line, and what -q means where it applies */

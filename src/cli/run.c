@@ -12,6 +12,10 @@ int cmd_run(struct cli *c, int argc, char **argv)
 	int first = cli_parse_create(argc, argv, &o, true);
 	if (first < 0)
 		return EXIT_OWN;
+	if (cli_apply_template(c, &o) < 0) {
+		sb_config_free(&o.cfg);
+		return EXIT_OWN;
+	}
 	if (first < argc && !strcmp(argv[first], "--"))
 		first++;
 	int rc = EXIT_OWN;

@@ -162,6 +162,7 @@ static int write_config(int dfd, const char *tmp, const struct sb_config *want, 
 	c.created = (int64_t)time(NULL);
 	snprintf(c.workspace, sizeof(c.workspace), "%s", wsreal);
 	c.workspace_pending = wsreal[0] != 0;
+	c.restore_pending = want->template[0] != 0;
 	/* the env strings stay owned by *want; only borrowed for printing */
 	for (unsigned i = 0; i < want->nenv; i++)
 		c.env[i] = want->env[i];
@@ -218,18 +219,34 @@ static int snapshot_workspace(const char *tmp, const char *wsreal)
 	return 0;
 }
 
+/* A new empty disk, or (--template) a clone of the template's: the
+ * disk its snapshot's memory was saved with. */
+static int make_scratch(const struct sb_paths *p, int dfd, const char *tmp,
+			const struct sb_config *want)
+{
+	char dir[SB_PATH_MAX], src[SB_PATH_MAX];
+
+	if (!want->template[0])
+		return write_new(dfd, tmp, "scratch.img", "", 0) < 0
+			       ? -1
+			       : size_scratch(dfd, tmp, want->disk);
+	if (sb_template_dir(p, want->template, dir) < 0 || sb_path(src, "%s/scratch.img", dir) < 0)
+		return -1;
+	if (!sb_exists(src))
+		return sb_fail("no such template: %s (see 'silo template ls')", want->template);
+	return sb_clone_file(src, dfd, "scratch.img");
+}
+
 /* Everything a new sandbox holds, into the hidden directory tmp (dfd). */
-static int fill_new(int dfd, const char *tmp, const struct sb_config *want, const char *name,
-		    const char *wsreal)
+static int fill_new(const struct sb_paths *p, int dfd, const char *tmp,
+		    const struct sb_config *want, const char *name, const char *wsreal)
 {
 	if (write_config(dfd, tmp, want, name, wsreal) < 0 ||
-	    write_new(dfd, tmp, "lock", "", 0) < 0 || write_new(dfd, tmp, "scratch.img", "", 0) < 0)
+	    write_new(dfd, tmp, "lock", "", 0) < 0 || make_scratch(p, dfd, tmp, want) < 0)
 		return -1;
 	/* The network policy (network.c); none: no network. */
 	if (want->policy &&
 	    write_new(dfd, tmp, SB_POLICY_FILE, want->policy, strlen(want->policy)) < 0)
-		return -1;
-	if (size_scratch(dfd, tmp, want->disk) < 0)
 		return -1;
 	return wsreal[0] ? snapshot_workspace(tmp, wsreal) : 0;
 }
@@ -249,15 +266,22 @@ int sb_create(struct sandbox *sb, const struct sb_paths *p, const char *name,
 	    sb_disk_check(p, want->disk) < 0 ||
 	    sb_path(tmp, "%s/.new-%s-%d", base, gen, (int)getpid()) < 0)
 		return -1;
-	if (mkdir(tmp, 0700) < 0)
-		return sb_fail("cannot create %s: %s", tmp, strerror(errno));
+	/* shared: the template stays until the new sandbox, whose config
+	 * then says it uses the template, is in place */
+	int tlock = want->template[0] ? sb_templates_lock(p, false) : -2;
+	if (tlock == -1)
+		return -1;
+	if (mkdir(tmp, 0700) < 0) {
+		sb_fail("cannot create %s: %s", tmp, strerror(errno));
+		goto unlock;
+	}
 	int dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0) {
 		sb_fail("cannot open %s: %s", tmp, strerror(errno));
 		rmdir(tmp);
-		return -1;
+		goto unlock;
 	}
-	int r = fill_new(dfd, tmp, want, gen, wsreal);
+	int r = fill_new(p, dfd, tmp, want, gen, wsreal);
 	close(dfd);
 	if (r == 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_NOREPLACE) < 0) {
 		if (errno == EEXIST || errno == ENOTEMPTY)
@@ -266,11 +290,17 @@ int sb_create(struct sandbox *sb, const struct sb_paths *p, const char *name,
 			sb_fail("cannot create %s: %s", final, strerror(errno));
 		r = -1;
 	}
+	if (tlock >= 0)
+		close(tlock);
 	if (r < 0) {
 		sb_rmtree(tmp);
 		return -1;
 	}
 	return sb_open(sb, p, gen, false);
+unlock:
+	if (tlock >= 0)
+		close(tlock);
+	return -1;
 }
 
 /* Run fn with the calling thread's agent timeouts capped at ms (never
@@ -440,6 +470,12 @@ static void boot_failed(const struct sandbox *sb, const struct sb_exit *x)
 		sb_fail("sandbox %s did not start: %s", sb->name, x->reason + 9);
 		return;
 	}
+	/* silo-vmm's reason says what is wrong with the snapshot */
+	if (sb->cfg.restore_pending) {
+		sb_fail("sandbox %s: cannot restore template %s: silo-vmm: %s", sb->name,
+			sb->cfg.template, x->reason);
+		return;
+	}
 	sb_fail("sandbox %s did not boot: silo-vmm: %s%s", sb->name, x->reason,
 		(c == VMM_EXIT_SETUP || c == VMM_EXIT_KVM_ERROR || c == VMM_EXIT_BOOT_TIMEOUT)
 			? " (KVM cannot run the guest here: run silo in the lab, "
@@ -463,15 +499,50 @@ static int wait_ready(struct sandbox *sb, const char *vsock, int boot_timeout, s
 		if (sb_exists(vsock) && ping_once(sb->addr, 5000) == 0)
 			return 0;
 		/* vmm.pid appears once the supervisor has started silo-vmm */
-		sb_progress_step(&sb_progress, st->state == SB_RUNNING
-						       ? "booting the guest, waiting for its agent"
-						       : "starting silo-vmm");
+		sb_progress_step(&sb_progress, st->state != SB_RUNNING ? "starting silo-vmm"
+					       : sb->cfg.restore_pending
+						       ? "restoring the template, waiting "
+							 "for its agent"
+						       : "booting the guest, waiting for its "
+							 "agent");
 		if (now() > end)
 			return sb_fail("sandbox %s: the guest agent did not answer within %d s; "
 				       "see 'silo logs %s' (SILO_BOOT_TIMEOUT raises the limit)",
 				       sb->name, boot_timeout, sb->name);
 		nap_ms(100);
 	}
+}
+
+/* The first start of a sandbox made from a template: silo-vmm --restore
+ * of the template's directory (tdir, SB_PATH_MAX), if the template is still
+ * what the sandbox's disk was cloned from. */
+static int restore_inputs(struct sandbox *sb, struct sb_vmm_in *in, char *tdir)
+{
+	const char *name = sb->cfg.template;
+	struct sb_template t;
+	struct sb_base_id base;
+	char f[SB_PATH_MAX];
+	struct stat st;
+
+	if (sb_template_load(sb->paths, name, &t) < 0 || sb_base_id(sb->paths, &base) < 0 ||
+	    sb_template_dir(sb->paths, name, tdir) < 0 || sb_path(f, "%s/mem", tdir) < 0)
+		return -1;
+	/* its page cache holds the old image's blocks */
+	if (memcmp(&base, &t.base, sizeof(base)))
+		return sb_fail("template %s was built on another guest image (rebuilt since): "
+			       "build it again ('silo template rm %s', 'silo template build "
+			       "--name %s')",
+			       name, name, name);
+	/* silo-vmm refuses it too, but only once it runs */
+	if (stat(f, &st) < 0 || (uint64_t)st.st_size != t.memory)
+		return sb_fail("template %s is damaged: its memory file %s is %s", name, f,
+			       errno == ENOENT ? "missing" : "not its memory's size");
+	in->restore = tdir;
+	/* in use (template.c) from before silo-vmm maps it until it ends */
+	if (sb_path(f, "%s/template", sb->rundir) < 0 ||
+	    sb_write_file_atomic(f, name, strlen(name)) < 0)
+		return sb_fail("%s: %s", f, strerror(errno));
+	return 0;
 }
 
 int sb_start(struct sandbox *sb)
@@ -485,12 +556,27 @@ int sb_start(struct sandbox *sb)
 		return -1;
 	struct sb_vmm_cmd cmd;
 	struct sb_vmm_in in;
-	char netd[SB_PATH_MAX];
-	if (vmm_inputs(sb, &in, netd, sizeof(netd)) < 0 || sb_vmm_cmd(&in, &cmd) < 0)
+	char netd[SB_PATH_MAX], tdir[SB_PATH_MAX];
+	if (vmm_inputs(sb, &in, netd, sizeof(netd)) < 0 ||
+	    (sb->cfg.restore_pending && restore_inputs(sb, &in, tdir) < 0) ||
+	    sb_vmm_cmd(&in, &cmd) < 0)
 		return -1;
 	spawn_supervisor(sb, cmd.argv, cmd.console);
 	sb_progress_begin(&sb_progress, sb->name);
 	int rc = wait_ready(sb, cmd.vsock, in.boot_timeout, &st);
+	if (rc == 0 && sb->cfg.restore_pending) {
+		/* The agent answers: before anything else runs in the guest
+		 * (the workspace copy below included), its fresh entropy, the
+		 * time, this sandbox's hostname and a machine-id of its own
+		 * (restored.c). A clone that did not take them is not
+		 * started: it would share the template's RNG state. */
+		rc = sb_restored(sb);
+		/* Restored once: every later start boots the sandbox's own disk. */
+		if (rc == 0) {
+			sb->cfg.restore_pending = false;
+			rc = sb_save_config(sb);
+		}
+	}
 	if (rc == 0 && sb->cfg.workspace_pending) {
 		sb_progress_step(&sb_progress, "copying the workspace in");
 		rc = sb_workspace_copy_in(sb);

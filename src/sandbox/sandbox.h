@@ -8,9 +8,12 @@
  *                             its capped tail, src/vmm/console.c), lock,
  *                             workspace.tar (until the first start),
  *                             workspace.manifest
+ *   <data>/templates/<T>/     template, mem, state, scratch.img
+ *                             (template.c; docs/snapshots.md)
  *   <run>/<name>/             supervisor.pid, vmm.pid, vsock.sock,
  *                             control.sock, exit (once silo-vmm ended),
  *                             paused (while silo pause holds its vCPUs)
+ *                             template (this run restored that template)
  *
  * <data>, <run> and every directory above that silo made are its user's
  * alone (sb_dir_private): whoever could write there could swap a socket or
@@ -63,7 +66,12 @@ struct sb_config {
 	bool workspace_pending;	     /* workspace.tar not yet copied in */
 	bool no_docker;		     /* --no-docker: guest word silo.docker=0 */
 	bool wait_docker;	     /* --wait-docker: start waits for dockerd */
-	char *env[SB_ENV_MAX + 1];   /* "K=V", NULL-terminated, malloc'd */
+	/* --template T: made from template T (config key template=); its
+	 * first start restores T's snapshot instead of booting (restore=1
+	 * until a start succeeded), later starts boot its own disk. */
+	char template[SB_NAME_MAX + 1];
+	bool restore_pending;
+	char *env[SB_ENV_MAX + 1]; /* "K=V", NULL-terminated, malloc'd */
 	unsigned nenv;
 	/* -p: canonical "HOST_IP:HOST_PORT:GUEST_PORT" (net/publish.h),
          * NULL-terminated, malloc'd; config key publish= */
@@ -189,6 +197,7 @@ struct sb_vmm_in {
 	int boot_timeout;	     /* seconds: silo-vmm's --boot-timeout */
 	const char *netd;	     /* silo-netd, or NULL: no network */
 	const char *cmdline_extra;   /* appended to the guest's; may be NULL */
+	const char *restore;	     /* a template's directory: --restore it */
 };
 #define SB_VMM_ARGC_MAX (48 + 2 * SB_PUBLISH_MAX)
 struct sb_vmm_cmd {
@@ -199,7 +208,7 @@ struct sb_vmm_cmd {
 	/* what the rest of argv points to */
 	char kernel[SB_PATH_MAX], initrd[SB_PATH_MAX], base[SB_PATH_MAX], scratch[SB_PATH_MAX];
 	char vsock_arg[SB_PATH_MAX + 16], console_arg[SB_PATH_MAX + 8], cmdline[2048];
-	char mem[32], cpus[16], tmo[16], fsize[32];
+	char mem[32], cpus[16], tmo[16], fsize[32], restore[SB_PATH_MAX];
 };
 int sb_vmm_cmd(const struct sb_vmm_in *in, struct sb_vmm_cmd *out);
 /* Graceful shutdown through the agent for up to timeout_s (0: skip it),
@@ -317,6 +326,69 @@ int sb_netd_path(const struct sb_paths *p, char *buf, size_t n);
 /* The default policy of a new sandbox when --network is not given:
  * allowlist with these rules (docs/network.md "The default"). */
 extern const char *const sb_net_preset[];
+
+/* Write sb->cfg back to <dir>/config (atomically). */
+int sb_save_config(struct sandbox *sb);
+
+/* --- templates (template.c, template_build.c; docs/snapshots.md) ------- */
+/* <data>/templates/<T>/: SB_TEMPLATE_FILE (struct sb_template as key=value
+ * lines), mem and state (silo-vmm's snapshot), scratch.img (the scratch
+ * disk as it was at the snapshot). */
+#define SB_TEMPLATE_FILE    "template"
+#define SB_TEMPLATE_DEFAULT "default"
+/* The guest image a template's memory was saved on top of: its page
+ * cache holds that file's blocks, so restoring over another would mix
+ * two file systems. */
+struct sb_base_id {
+	uint64_t dev, ino, size;
+	int64_t mtime_ns;
+};
+struct sb_template {
+	char name[SB_NAME_MAX + 1];
+	unsigned cpus;
+	uint64_t memory, disk; /* bytes */
+	int64_t created;       /* unix seconds */
+	bool no_docker;	       /* built with --no-docker */
+	bool net;	       /* built with a network (guest word silo.net=1) */
+	struct sb_base_id base;
+};
+/* Pure (unit tested): every key required, bad values fail, unknown keys
+ * are ignored (newer silo). */
+int sb_template_parse(const char *text, struct sb_template *t);
+int sb_template_format(const struct sb_template *t, FILE *f);
+/* <data>/templates, and one template's directory (SB_PATH_MAX). */
+int sb_templates_dir(const struct sb_paths *p, char *buf);
+int sb_template_dir(const struct sb_paths *p, const char *name, char *buf);
+/* Read T's metadata; a missing T is "no such template". */
+int sb_template_load(const struct sb_paths *p, const char *name, struct sb_template *t);
+/* Names of all templates (sorted); free with sb_names_free. */
+int sb_template_list(const struct sb_paths *p, char ***names, size_t *n);
+/* Bytes T takes on disk (allocated blocks of its files). */
+uint64_t sb_template_du(const struct sb_paths *p, const char *name);
+/* Refused (in use) while a sandbox made from T is yet to restore it or
+ * runs restored from it. */
+int sb_template_remove(const struct sb_paths *p, const char *name);
+/* The create flags given on the command line, for sb_template_apply. */
+enum { SB_GIVEN_CPUS = 1, SB_GIVEN_MEMORY = 2, SB_GIVEN_DISK = 4, SB_GIVEN_NET = 8 };
+/* Make cfg a sandbox of template t (pure, unit tested): its cpus, memory,
+ * disk, Docker and network; a flag given that differs is an error. */
+int sb_template_apply(const struct sb_template *t, unsigned given, struct sb_config *cfg);
+/* The identity of the guest image (<guest>/rootfs.ext4, symlinks followed). */
+int sb_base_id(const struct sb_paths *p, struct sb_base_id *id);
+/* Shared (create) or exclusive (rm) lock on <data>/templates: no template
+ * goes while a sandbox is being made from it. Returns the fd to close. */
+int sb_templates_lock(const struct sb_paths *p, bool exclusive);
+/* Boot a sandbox from want, wait until it is ready (Docker unless
+ * no_docker), snapshot it and keep it as template name. */
+int sb_template_build(const struct sb_paths *p, const char *name, const struct sb_config *want);
+/* One request on silo-vmm's control socket ctl, its reply line in reply. */
+int sb_control(const char *ctl, const char *req, char *reply, size_t n, int timeout_s);
+
+/* --- copying disks (clone.c) ------------------------------------------- */
+/* A new file dst in dfd (O_EXCL, 0600) with src's contents: a reflink
+ * (FICLONE) where the file system shares blocks, else a copy of src's
+ * data extents only (SEEK_DATA/SEEK_HOLE), so holes stay holes. */
+int sb_clone_file(const char *src, int dfd, const char *dst);
 
 /* Small file helpers */
 int sb_read_file(const char *path, char **out, size_t *len);

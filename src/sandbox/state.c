@@ -300,7 +300,10 @@ int sb_open(struct sandbox *sb, const struct sb_paths *p, const char *name, bool
 	int r = sb_config_parse(text, &sb->cfg);
 	free(text);
 	if (r < 0) {
-		sb_fail("%s: %s", f, sb_errmsg());
+		/* sb_fail writes the buffer sb_errmsg() points to: copy it */
+		char why[256];
+		snprintf(why, sizeof(why), "%s", sb_errmsg());
+		sb_fail("%s: %s", f, why);
 		goto err;
 	}
 	return 0;

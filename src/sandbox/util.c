@@ -304,6 +304,13 @@ int sb_config_parse(const char *text, struct sb_config *c)
 		} else if (!strcmp(line, "wait_docker")) {
 			bad = strcmp(v, "0") && strcmp(v, "1");
 			c->wait_docker = !strcmp(v, "1");
+		} else if (!strcmp(line, "template")) {
+			bad = !sb_name_valid(v);
+			if (!bad)
+				snprintf(c->template, sizeof(c->template), "%s", v);
+		} else if (!strcmp(line, "restore")) {
+			bad = strcmp(v, "0") && strcmp(v, "1");
+			c->restore_pending = !strcmp(v, "1");
 		} else if (!strcmp(line, "env")) {
 			if (sb_config_add_env(c, v) < 0)
 				bad = 1;
@@ -336,6 +343,8 @@ int sb_config_format(const struct sb_config *c, FILE *f)
 		fprintf(f, "docker=0\n");
 	if (c->wait_docker)
 		fprintf(f, "wait_docker=1\n");
+	if (c->template[0])
+		fprintf(f, "template=%s\nrestore=%d\n", c->template, c->restore_pending);
 	/* Raw, as before the encoding: sb_config_add_env refuses a newline,
          * and a value like PS1=\n$ must keep meaning what it meant. */
 	for (unsigned i = 0; i < c->nenv; i++)

@@ -62,10 +62,30 @@ static int format_args(const struct sb_vmm_in *in, struct sb_vmm_cmd *c)
 	snprintf(c->tmo, sizeof(c->tmo), "%d", in->boot_timeout);
 	/* RLIMIT_FSIZE for silo-vmm, a backstop behind its console cap
          * (16 MiB): every write past this offset fails. The scratch disk
-         * is written up to its size, so that is the lowest safe limit. */
-	snprintf(c->fsize, sizeof(c->fsize), "%llu", (unsigned long long)in->cfg->disk);
+         * is written up to its size, and a snapshot's memory file up to
+         * the RAM size (template_build.c), so the larger is the lowest
+         * safe limit. */
+	snprintf(c->fsize, sizeof(c->fsize), "%llu",
+		 (unsigned long long)(in->cfg->disk > in->cfg->memory ? in->cfg->disk
+								      : in->cfg->memory));
 	guest_cmdline(in, c->cmdline, sizeof(c->cmdline));
 	return 0;
+}
+
+/* --restore: the same devices in the same order as the boot that saved
+ * the snapshot (docs/snapshots.md), and no kernel, command line or boot
+ * timeout: the guest is already running. */
+static int restore_args(const struct sb_vmm_in *in, struct sb_vmm_cmd *c, size_t *n)
+{
+	const char *vmm[] = { in->paths->vmm, "--restore", c->restore,	"--memory",    c->mem,
+			      "--cpus",	      c->cpus,	   "--disk",	c->base,       "--disk",
+			      c->scratch,     "--balloon", "--rng",	"--vsock",     c->vsock_arg,
+			      "--control",    c->control,  "--console", c->console_arg };
+	int r = sb_path(c->restore, "%s", in->restore);
+
+	for (size_t i = 0; r == 0 && i < sizeof(vmm) / sizeof(vmm[0]); i++)
+		r = add(c, n, vmm[i]);
+	return r;
 }
 
 int sb_vmm_cmd(const struct sb_vmm_in *in, struct sb_vmm_cmd *c)
@@ -92,7 +112,9 @@ int sb_vmm_cmd(const struct sb_vmm_in *in, struct sb_vmm_cmd *c)
 	}
 	if (r == 0)
 		r = add(c, &n, "--");
-	for (size_t i = 0; r == 0 && i < sizeof(vmm) / sizeof(vmm[0]); i++)
+	if (r == 0 && in->restore)
+		r = restore_args(in, c, &n);
+	for (size_t i = 0; r == 0 && !in->restore && i < sizeof(vmm) / sizeof(vmm[0]); i++)
 		r = add(c, &n, vmm[i]);
 	c->argv[n] = NULL;
 	return r;

@@ -127,7 +127,7 @@ out:
 	return rc;
 }
 
-static int save_config(struct sandbox *sb)
+int sb_save_config(struct sandbox *sb)
 {
 	char *text = NULL, f[SB_PATH_MAX];
 	size_t len = 0;
@@ -165,7 +165,7 @@ int sb_workspace_copy_in(struct sandbox *sb)
 		return sb_fail("%s: %s", man, strerror(errno));
 	/* Only now: a start that failed before this point copies again. */
 	sb->cfg.workspace_pending = false;
-	if (save_config(sb) < 0)
+	if (sb_save_config(sb) < 0)
 		return -1;
 	unlink(tarf);
 	return 0;

@@ -74,6 +74,9 @@ def test_completion(destdir):
     assert complete(script, ["silo", "ex"]) == ["exec"]
     assert complete(script, ["silo", "stop", "-"]) == ["-t"]
     assert complete(script, ["silo", "run", "--network", "a"]) == ["allowlist"]
+    assert complete(script, ["silo", "template", ""]) == ["build", "ls", "rm"]
+    assert complete(script, ["silo", "run", "--tem"]) == ["--template"]
+    assert complete(script, ["silo", "template", "build", "--no"]) == ["--no-docker"]
 
 
 def test_tree_matches_package(destdir):

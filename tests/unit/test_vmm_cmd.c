@@ -145,6 +145,44 @@ static void test_every_publish_fits(void **state)
 	assert_true(n < SB_VMM_ARGC_MAX);
 }
 
+/* A template's first start (--restore): the boot's devices in the boot's
+ * order, no kernel, guest words or boot timeout; the file size cap covers a
+ * memory larger than the disk (a template build writes the memory file). */
+static void test_restore(void **state)
+{
+	struct fix *f = *state;
+	f->c.memory = 2ull << 30;
+	f->in.restore = "/d/templates/t";
+	assert_int_equal(sb_vmm_cmd(&f->in, &f->cmd), 0);
+	static const char *const want[] = { "/usr/bin/silo",
+					    "_supervise",
+					    "/r/box",
+					    "--fsize",
+					    "2147483648",
+					    "--",
+					    "/usr/lib/silo-vmm",
+					    "--restore",
+					    "/d/templates/t",
+					    "--memory",
+					    "2048",
+					    "--cpus",
+					    "2",
+					    "--disk",
+					    "/g/rootfs.ext4,ro",
+					    "--disk",
+					    "/d/box/scratch.img",
+					    "--balloon",
+					    "--rng",
+					    "--vsock",
+					    "3,/r/box/vsock.sock",
+					    "--control",
+					    "/r/box/control.sock",
+					    "--console",
+					    "file:/d/box/console.log",
+					    NULL };
+	check_argv(f->cmd.argv, want);
+}
+
 static void test_too_long_path_fails(void **state)
 {
 	struct fix *f = *state;
@@ -163,6 +201,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_guest_words, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_publish_fits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_long_path_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

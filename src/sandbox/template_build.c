@@ -1,0 +1,266 @@
+/* template_build.c: silo template build (docs/snapshots.md "Templates").
+ *
+ * A template is a sandbox caught ready: booted as any other (create +
+ * start, with the create flags given), Docker answering unless
+ * --no-docker, its page cache dropped and the freed pages handed back
+ * (free page reporting, virtio-balloon), then saved by silo-vmm's control
+ * request `snapshot DIR` (which leaves the VM paused) and its scratch disk
+ * cloned while it is still paused, so disk and memory match. The build
+ * sandbox is removed after.
+ *
+ * Everything goes into <data>/templates/.<T>.tmp-<pid>/ and is renamed to
+ * <data>/templates/<T>/ last: a failed or interrupted build leaves no
+ * template, and a build killed outright leaves only a hidden directory,
+ * which the next build removes.
+ */
+#include "sandbox/sandbox.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The guest's part, as root: what is dirty goes to disk (the clone then
+ * holds it); the page cache goes (echo 3: clean pages and slab), and with
+ * it the pages it held, which free page reporting hands to silo-vmm: it
+ * reports after 2 s of quiet (PAGE_REPORTING_DELAY), and a reported page is
+ * a hole in the snapshot's memory file. The clones read those blocks back
+ * through the host's page cache, which they share. */
+#define PREPARE_SH "sync; echo 3 > /proc/sys/vm/drop_caches; sleep 3; sync"
+
+/* Writing guest RAM out (a hole per page never touched) is quick; this
+ * bounds a host whose disk is very slow, not the normal case. */
+#define SNAPSHOT_TIMEOUT_S 300
+
+int sb_control(const char *ctl, const char *req, char *reply, size_t n, int timeout_s)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = timeout_s };
+	size_t len = 0;
+	int fd, r = -1;
+
+	if (strlen(ctl) >= sizeof(a.sun_path))
+		return sb_fail("control socket path too long: %s", ctl);
+	memcpy(a.sun_path, ctl, strlen(ctl) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return sb_fail("socket: %s", strerror(errno));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    dprintf(fd, "%s\n", req) != (int)strlen(req) + 1) {
+		sb_fail("silo-vmm control socket %s: %s", ctl, strerror(errno));
+		goto out;
+	}
+	while (len + 1 < n && !memchr(reply, '\n', len)) {
+		ssize_t k = read(fd, reply + len, n - 1 - len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		len += (size_t)k;
+	}
+	reply[len] = 0;
+	reply[strcspn(reply, "\r\n")] = 0;
+	r = len ? 0 : sb_fail("silo-vmm did not answer '%s' within %d s", req, timeout_s);
+out:
+	close(fd);
+	return r;
+}
+
+/* Builds whose silo was killed outright: .<T>.tmp-<pid> of a dead pid. */
+static void remove_stale(const char *base)
+{
+	DIR *d = opendir(base);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		const char *dash = strrchr(e->d_name, '-');
+		if (e->d_name[0] != '.' || !strstr(e->d_name, ".tmp-") || !dash)
+			continue;
+		int pid = atoi(dash + 1);
+		if (pid > 0 && kill(pid, 0) < 0 && errno == ESRCH)
+			sb_rmtree_at(dirfd(d), e->d_name);
+	}
+	closedir(d);
+}
+
+/* <data>/templates made, T not there yet, a fresh tmp directory. */
+static int prepare_dirs(const struct sb_paths *p, const char *name, char *tmp)
+{
+	char base[SB_PATH_MAX], final[SB_PATH_MAX];
+
+	if (sb_template_dir(p, name, final) < 0 || sb_templates_dir(p, base) < 0)
+		return -1;
+	if (sb_mkdir_p(base, 0700) < 0)
+		return sb_fail("cannot create %s: %s", base, strerror(errno));
+	if (sb_dir_private(p->data, "data directory", p->data_hint, false) < 0 ||
+	    sb_dir_private(base, "templates directory", p->data_hint, false) < 0)
+		return -1;
+	if (sb_exists(final))
+		return sb_fail("template %s exists: remove it first with 'silo template rm %s'",
+			       name, name);
+	remove_stale(base);
+	if (sb_path(tmp, "%s/.%s.tmp-%d", base, name, (int)getpid()) < 0)
+		return -1;
+	if (mkdir(tmp, 0700) < 0)
+		return sb_fail("cannot create %s: %s", tmp, strerror(errno));
+	return 0;
+}
+
+/* Boot the build sandbox (locked in *sb) and wait until it is ready. */
+static int boot(struct sandbox *sb, const struct sb_paths *p, const char *name,
+		const struct sb_config *want)
+{
+	char sbname[SB_NAME_MAX + 1];
+
+	/* named after the template, so `silo ls` says what it is */
+	snprintf(sbname, sizeof(sbname), "tmpl-%s", name);
+	if (sb_create(sb, p, sbname, want, NULL) < 0)
+		return -1;
+	sb_close(sb);
+	if (sb_open(sb, p, sbname, true) < 0)
+		return -2; /* created, but not ours to clean up: removed meanwhile */
+	if (sb_start(sb) < 0)
+		return -1;
+	if (!want->no_docker && sb_wait_docker(sb, sb_boot_timeout()) < 0)
+		return -1;
+	return 0;
+}
+
+/* The guest quiet and small, then `snapshot` into tmp (through a short
+ * symlink in the run dir: the control request is at most 127 bytes). */
+static int snapshot(struct sandbox *sb, const char *tmp)
+{
+	char link[SB_PATH_MAX], ctl[SB_PATH_MAX], req[SB_PATH_MAX + 16], reply[512], *out;
+	int rc = -1;
+
+	sb_progress_begin(&sb_progress, sb->name);
+	sb_progress_step(&sb_progress, "dropping the guest's caches");
+	if (sb_guest_sh(sb, PREPARE_SH, &out, NULL) != 0)
+		goto out;
+	free(out);
+	if (sb_cancel) {
+		sb_fail("template build interrupted");
+		goto out;
+	}
+	sb_progress_step(&sb_progress, "saving the snapshot");
+	if (sb_path(link, "%s/snap", sb->rundir) < 0 ||
+	    sb_path(ctl, "%s/control.sock", sb->rundir) < 0)
+		goto out;
+	snprintf(req, sizeof(req), "snapshot %s", link);
+	if (strlen(req) > 127) {
+		sb_fail("run directory %s is too long for silo-vmm's control request: set "
+			"SILO_RUN_DIR to a shorter path",
+			sb->rundir);
+		goto out;
+	}
+	if (symlink(tmp, link) < 0) {
+		sb_fail("%s: %s", link, strerror(errno));
+		goto out;
+	}
+	if (sb_control(ctl, req, reply, sizeof(reply), SNAPSHOT_TIMEOUT_S) < 0)
+		goto out;
+	if (strcmp(reply, "ok")) {
+		sb_fail("sandbox %s: snapshot failed: %s", sb->name,
+			strncmp(reply, "error ", 6) ? reply : reply + 6);
+		goto out;
+	}
+	rc = 0;
+out:
+	sb_progress_end(&sb_progress);
+	return rc;
+}
+
+/* The template file and the scratch disk, beside mem and state in tmp. */
+static int keep(const struct sandbox *sb, const char *tmp, const struct sb_template *t)
+{
+	char src[SB_PATH_MAX], *text = NULL;
+	size_t len = 0;
+	int dfd, r = -1;
+
+	dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return sb_fail("%s: %s", tmp, strerror(errno));
+	FILE *m = open_memstream(&text, &len);
+	if (!m || sb_template_format(t, m) < 0 || fclose(m) != 0) {
+		sb_fail("cannot format the template file");
+		goto out;
+	}
+	sb_progress_begin(&sb_progress, sb->name);
+	sb_progress_step(&sb_progress, "copying the scratch disk");
+	r = sb_path(src, "%s/scratch.img", sb->dir) < 0 ? -1
+							: sb_clone_file(src, dfd, "scratch.img");
+	sb_progress_end(&sb_progress);
+	if (r == 0) {
+		int fd = openat(dfd, SB_TEMPLATE_FILE,
+				O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0)
+			r = sb_fail("%s/%s: %s", tmp, SB_TEMPLATE_FILE, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+out:
+	free(text);
+	close(dfd);
+	return r;
+}
+
+int sb_template_build(const struct sb_paths *p, const char *name, const struct sb_config *want)
+{
+	char tmp[SB_PATH_MAX], final[SB_PATH_MAX];
+	struct sb_template t = { .cpus = want->cpus,
+				 .memory = want->memory,
+				 .disk = want->disk,
+				 .created = (int64_t)time(NULL),
+				 .no_docker = want->no_docker,
+				 .net = want->policy != NULL };
+	struct sandbox sb = { .lock_fd = -1 };
+	int r;
+
+	snprintf(t.name, sizeof(t.name), "%s", name);
+	if (sb_template_dir(p, name, final) < 0 || sb_base_id(p, &t.base) < 0 ||
+	    prepare_dirs(p, name, tmp) < 0)
+		return -1;
+	r = boot(&sb, p, name, want);
+	if (r == 0)
+		r = snapshot(&sb, tmp);
+	if (r == 0)
+		r = keep(&sb, tmp, &t);
+	/* Ctrl-C during the snapshot or the copy: no template either */
+	if (r == 0 && sb_cancel)
+		r = sb_fail("template build interrupted");
+	if (r == -2) {
+		sb_rmtree(tmp);
+		return -1;
+	}
+	/* The build sandbox goes either way (its VM is paused after a
+	 * snapshot: stopped through the control socket, no guest shutdown). */
+	char saved[1024];
+	snprintf(saved, sizeof(saved), "%s", sb_errmsg());
+	if (sb.name[0]) {
+		if (sb_stop(&sb, 0) < 0 || sb_remove(&sb) < 0)
+			sb_warn("%s", sb_errmsg());
+		sb_close(&sb);
+	}
+	if (r == 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_NOREPLACE) < 0)
+		r = sb_fail("cannot create %s: %s", final,
+			    errno == EEXIST || errno == ENOTEMPTY
+				    ? "another build made it meanwhile"
+				    : strerror(errno));
+	else if (r < 0)
+		sb_fail("%s", saved);
+	if (r < 0)
+		sb_rmtree(tmp);
+	return r;
+}
