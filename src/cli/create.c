@@ -106,9 +106,14 @@ int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm
 	while ((ch = getopt_long(argc, argv, "+e:m:p:q", create_longs, NULL)) != -1) {
 		switch (ch) {
 		case O_NAME:
-			if (!sb_name_valid(optarg))
+		case O_TEMPLATE:
+			if (!sb_name_valid(optarg) && ch == O_NAME)
 				goto badname;
-			o->name = optarg;
+			if (!sb_name_valid(optarg)) {
+				cli_failf("invalid template name '%s'", optarg);
+				goto err;
+			}
+			*(ch == O_NAME ? &o->name : &o->template) = optarg;
 			break;
 		case O_CPUS:
 		case 'm':
@@ -119,13 +124,6 @@ int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm
 			o->given |= ch == O_CPUS   ? SB_GIVEN_CPUS
 				    : ch == O_DISK ? SB_GIVEN_DISK
 						   : SB_GIVEN_MEMORY;
-			break;
-		case O_TEMPLATE:
-			if (!sb_name_valid(optarg)) {
-				cli_failf("invalid template name '%s'", optarg);
-				goto err;
-			}
-			o->template = optarg;
 			break;
 		case O_WORKSPACE:
 			o->workspace = optarg;
