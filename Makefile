@@ -19,8 +19,10 @@ endif
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true
 
-VMM_SRCS  := $(shell find src/vmm -name '*.c' | sort)
-VMM_OBJS  := $(VMM_SRCS:%.c=$(BUILD)/%.o)
+# The jail's allowlists and their compiler are build-time only (below).
+JAIL_GEN_SRCS := src/vmm/jail/bpfgen.c $(sort $(wildcard src/vmm/jail/allow_*.c))
+VMM_SRCS  := $(filter-out $(JAIL_GEN_SRCS),$(shell find src/vmm -name '*.c' | sort))
+VMM_OBJS  := $(VMM_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/jail_bpf.o
 VMM_LIB   := $(BUILD)/libvmm.a
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -55,18 +57,31 @@ $(VMM_LIB): $(filter-out $(BUILD)/src/vmm/main.o,$(VMM_OBJS))
 	$(AR) rcs $@ $^
 
 $(BUILD)/silo-vmm: $(BUILD)/src/vmm/main.o $(VMM_LIB)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lseccomp -lpthread
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lpthread
+
+# silo-vmm's seccomp filters, compiled from src/vmm/jail/allow_*.c with
+# libseccomp at build time (src/vmm/jail/bpfgen.c): silo-vmm only loads them.
+$(BUILD)/jail-bpfgen: $(JAIL_GEN_SRCS) src/vmm/jail/seccomp.h src/vmm/jail/allow.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O1 $(JAIL_GEN_SRCS) -o $@ -lseccomp
+
+$(BUILD)/gen/jail_bpf.c: $(BUILD)/jail-bpfgen
+	@mkdir -p $(dir $@)
+	$< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/jail_bpf.o: $(BUILD)/gen/jail_bpf.c
+	$(CCACHE) $(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 # silo-vmm with the test-only control command "test-syscall ROLE"
 # (src/vmm/jail/testhook.c): tests/e2e/test_jail.py makes each thread role
 # attempt a forbidden call with it. Never installed.
-HOOK_OBJS := $(VMM_SRCS:%.c=$(BUILD)/hooks/%.o)
+HOOK_OBJS := $(VMM_SRCS:%.c=$(BUILD)/hooks/%.o) $(BUILD)/gen/jail_bpf.o
 $(BUILD)/hooks/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CCACHE) $(CC) $(CFLAGS) -DSILO_VMM_TEST_HOOKS $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/silo-vmm-test-hooks: $(HOOK_OBJS)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lseccomp -lpthread
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lpthread
 
 test-hooks: $(BUILD)/silo-vmm-test-hooks
 
@@ -77,7 +92,7 @@ $(BUILD)/tests/%.o: tests/unit/%.c
 	$(CCACHE) $(CC) $(CFLAGS) $(DEPFLAGS) -Itests/unit -c $< -o $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(VMM_LIB)
-	$(CC) $(CFLAGS) $< $(VMM_LIB) -o $@ $(LDFLAGS) -lcmocka -lseccomp -lpthread
+	$(CC) $(CFLAGS) $< $(VMM_LIB) -o $@ $(LDFLAGS) -lcmocka -lpthread
 
 unit: deps $(UNIT_BINS)
 

@@ -8,9 +8,10 @@ process CPU time at that point is reported too (Firecracker states <= 8 CPU-ms).
 Memory: SILO_VMM_STATS=1 makes silo-vmm report at exit its peak RSS and the
 guest pages resident in it; overhead = the difference (Firecracker <= 5 MiB).
 Each run boots the test initramfs to its marker and lets it reboot.
-Every figure is taken with the jail's seccomp filters on (as silo runs
-silo-vmm) and off (SILO_VMM_SECCOMP=0), the two taking turns, to show what
-the filters cost (issue 18: at most 5 % of the start, 1 MiB of RSS).
+Every figure is taken with silo-vmm's jail on (as silo runs it: seccomp
+filters, namespaces, no capabilities) and off (SILO_VMM_SECCOMP=0
+SILO_VMM_JAIL=0), the two taking turns, to show what the jail costs (issue
+18: at most 5 % of the start, 1 MiB of RSS).
 
 Prints a table and one JSON line starting with "BENCH ".
 """
@@ -29,8 +30,10 @@ STATS = re.compile(r"stats: maxrss_kib=(\d+) guest_resident_kib=(\d+) overhead_k
 
 
 def one_run(a, extra, seccomp, out):
-    """One boot; its figures go into out (lists by key). False: no trace line."""
-    env = dict(os.environ, SILO_VMM_STATS="1", SILO_VMM_SECCOMP=seccomp,
+    """One boot, its jail on (seccomp "1") or off ("0": SILO_VMM_SECCOMP=0
+    and SILO_VMM_JAIL=0); its figures go into out (lists by key). False: no
+    trace line."""
+    env = dict(os.environ, SILO_VMM_STATS="1", SILO_VMM_SECCOMP=seccomp, SILO_VMM_JAIL=seccomp,
                SILO_VMM_TRACE_START=str(time.monotonic_ns() // 1000))
     try:
         p = subprocess.run([a.vmm, "--kernel", a.kernel, "--initrd", a.initrd, "--memory", "256",
@@ -95,7 +98,8 @@ def main():
         print(f"  {'VMM overhead = RSS - guest (KiB)':<40}{res['overhead_kib']:>10}   goal <= 3072")
     else:
         print(f"  memory: no run booted to the end here (exit codes {res['exit_codes']})")
-    print(f"\nthe jail's seccomp filters, on vs off (SILO_VMM_SECCOMP=0), same runs taking turns")
+    print(f"\nthe jail (seccomp filters, namespaces, no capabilities), on vs off "
+          "(SILO_VMM_SECCOMP=0 SILO_VMM_JAIL=0), same runs taking turns")
     print(f"  {'':<40}{'on':>10}{'off':>10}{'on/off':>10}")
     for label, k in (("start -> first KVM_RUN (ms)", "start_to_first_kvm_run_ms"),
                      ("process CPU time at first KVM_RUN (ms)", "start_cpu_ms"),

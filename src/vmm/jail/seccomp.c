@@ -1,6 +1,7 @@
 /*
- * Loading the per-role seccomp filters (seccomp.h) with libseccomp, and the
- * SIGSYS handler that turns a refused syscall into one exit line.
+ * Loading the per-role seccomp filters (seccomp.h), compiled at build time
+ * from the allowlists by jail-bpfgen (bpfgen.c), and the SIGSYS handler that
+ * turns a refused syscall into one exit line.
  *
  * Why SCMP_ACT_TRAP and not KILL_PROCESS: the kernel's kill says nothing
  * about which call it was, and "killed by seccomp: syscall N" is what an
@@ -12,9 +13,10 @@
 #include "vmm/jail/seccomp.h"
 
 #include <errno.h>
-#include <seccomp.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -99,54 +101,19 @@ int jail_seccomp_init(enum jail_mode mode, int fd)
 	return 0;
 }
 
-static int add_rules(scmp_filter_ctx ctx, const struct jail_rule *r, size_t n)
-{
-	for (size_t i = 0; i < n; i++, r++) {
-		int rc;
-
-		if (r->arg_index < 0)
-			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, r->nr, 0);
-		else
-			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, r->nr, 1,
-					      SCMP_CMP((unsigned)r->arg_index, SCMP_CMP_MASKED_EQ,
-						       0xffffffffu, r->arg & 0xffffffffu));
-		if (rc < 0)
-			return err_ret(rc, "seccomp rule for syscall %d (%s): %s", r->nr, r->why,
-				       strerror(-rc));
-	}
-	return 0;
-}
-
 int jail_seccomp_enter(enum jail_role role)
 {
-	static const struct {
-		const struct jail_rule *r;
-		const size_t *n;
-	} lists[JAIL_ROLES] = {
-		[JAIL_MAIN] = { jail_allow_main, &jail_allow_main_len },
-		[JAIL_EVENT] = { jail_allow_event, &jail_allow_event_len },
-		[JAIL_IO] = { jail_allow_io, &jail_allow_io_len },
-		[JAIL_VCPU] = { jail_allow_vcpu, &jail_allow_vcpu_len },
-	};
-	scmp_filter_ctx ctx;
-	int rc;
-
 	if (jail_mode == JAIL_SECCOMP_OFF || role >= JAIL_ROLES)
 		return 0;
-	ctx = seccomp_init(jail_mode == JAIL_SECCOMP_LOG ? SCMP_ACT_LOG : SCMP_ACT_TRAP);
-	if (!ctx)
-		return err_ret(-ENOMEM, "seccomp filter for the %s thread", role_names[role]);
-	/* NO_NEW_PRIVS (libseccomp's default, SCMP_FLTATR_CTL_NNP): needed to
-	 * load a filter without CAP_SYS_ADMIN, and wanted anyway: nothing this
-	 * process could exec may gain privileges. */
-	rc = add_rules(ctx, jail_allow_common, jail_allow_common_len);
-	if (!rc)
-		rc = add_rules(ctx, lists[role].r, *lists[role].n);
-	if (!rc && (rc = seccomp_load(ctx)) < 0)
-		rc = err_ret(rc, "loading the seccomp filter of the %s thread: %s",
-			     role_names[role], strerror(-rc));
-	seccomp_release(ctx);
-	if (!rc)
-		thread_role = (int)role;
-	return rc;
+	/* no_new_privs: needed to load a filter without CAP_SYS_ADMIN, and
+	 * wanted anyway: nothing this process could exec may gain privileges.
+	 * Per thread, as the filter (no SECCOMP_FILTER_FLAG_TSYNC). */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return err_ret(-errno, "no_new_privs on the %s thread: %m", role_names[role]);
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0,
+		    &jail_bpf[role][jail_mode == JAIL_SECCOMP_LOG]) < 0)
+		return err_ret(-errno, "loading the seccomp filter of the %s thread: %m",
+			       role_names[role]);
+	thread_role = (int)role;
+	return 0;
 }
