@@ -8,7 +8,12 @@ written in one is in none of the others nor in the template, stop/start of a
 restored sandbox is a cold boot that keeps its files, a broken template
 (corrupt state, truncated memory, removed underneath) or a mismatched
 --memory is one error line with exit 125 and leaves nothing behind, and
-`template rm` is refused while a sandbox uses the template.
+`template rm` is refused while a sandbox uses the template; a Docker
+template whose build command (`template build -- CMD`) built an image gives
+three clones that each `docker run` it at once, with a Pss sum clearly below
+the Rss sum (the template's pages shared), and a failing build command is
+one error line with its stderr's tail and leaves nothing. (An exec session
+open at snapshot time is tested at silo-vmm's level, test_snapshot.py.)
 
 The error tests that need no boot run anywhere; the rest in the lab.
 """
