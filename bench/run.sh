@@ -6,13 +6,15 @@
 #   - boot side by side with QEMU microvm (bench/boot.py);
 #   - guest agent ping/exec round trips and put/get throughput (bench/agent.py);
 #   - silo run/start -> agent/Docker ready, idle sandbox memory (bench/sandbox.py);
-#   - network egress, DNS and downloads beside QEMU's user networking (bench/network.py).
+#   - network egress, DNS and downloads beside QEMU's user networking (bench/network.py);
+#   - docker info cold vs from a Docker-ready template, build size, clones' memory (bench/template.py).
 # All but the first run on this host when its /dev/kvm boots Linux, else in the
 # lab, each in a lab host of its own (times there are TCG-inflated; compare only
 # figures from one benchmark run, e.g. boot.py's side-by-side table).
 # BENCH_RUNS (boot runs, default 10), BENCH_START_RUNS (default 20),
 # BENCH_BIG_MB (agent put/get file, default 1024; 256 in the lab),
-# BENCH_SANDBOX_RUNS (silo run --rm runs, default 10; 3 in the lab).
+# BENCH_SANDBOX_RUNS (silo run --rm runs, default 10; 3 in the lab),
+# BENCH_TEMPLATE_RUNS (cold and template docker info runs each, default 5).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -30,7 +32,7 @@ bigmb=${BENCH_BIG_MB:+--big-mb $BENCH_BIG_MB}
 sbruns=${BENCH_SANDBOX_RUNS:+--runs $BENCH_SANDBOX_RUNS}
 # Each benchmark runs even if an earlier one failed; the exit status is the first failure.
 benches=("vmm_start.py --runs ${BENCH_START_RUNS:-20}" "boot.py --runs $runs" "agent.py $bigmb" "sandbox.py $sbruns"
-         "network.py")
+         "network.py" "template.py --runs ${BENCH_TEMPLATE_RUNS:-5}")
 rc=0
 if why=$(scripts/kvm-usable.sh); then
   echo "bench: running on this host ($why)"

@@ -138,7 +138,7 @@ static const struct cli_cmd {
 	{ "port", cmd_port, "port NAME" },
 	{ "template", cmd_template,
 	  "template build [--name T] [--cpus N] [--memory SIZE] [--disk SIZE] [--no-docker] "
-	  "[NETWORK] | ls | rm T..." },
+	  "[NETWORK] [-- CMD...] | ls | rm T..." },
 };
 
 /* silo COMMAND --help: its usage line, and what -q means where it applies */

@@ -1,6 +1,6 @@
 /* template.c: silo template build|ls|rm (docs/snapshots.md "Templates").
  *
- *   silo template build [--name T] [create flags]   default name: default
+ *   silo template build [--name T] [create flags] [-- CMD...]   default name: default
  *   silo template ls
  *   silo template rm T...
  *
@@ -14,7 +14,7 @@
 
 #define BUILD_USAGE                                                                       \
 	"usage: silo template build [--name T] [--cpus N] [--memory SIZE] [--disk SIZE] " \
-	"[--no-docker] [NETWORK]"
+	"[--no-docker] [NETWORK] [-- CMD...]"
 
 static int template_build(struct cli *c, int argc, char **argv)
 {
@@ -27,6 +27,12 @@ static int template_build(struct cli *c, int argc, char **argv)
 	name = o.name ? o.name : SB_TEMPLATE_DEFAULT;
 	/* What belongs to a sandbox, not to what every clone starts from
 	 * (and must hold no secrets: docs/snapshots.md). */
+	const char *const *cmd = NULL;
+	/* getopt took the "--" before CMD: a command only after one */
+	if (first < argc && !strcmp(argv[first - 1], "--")) {
+		cmd = (const char *const *)argv + first;
+		first = argc;
+	}
 	if (first < argc || o.template || o.workspace || o.cfg.nenv || o.cfg.npublish) {
 		cli_failf("%s%s", BUILD_USAGE,
 			  first < argc ? ""
@@ -35,7 +41,7 @@ static int template_build(struct cli *c, int argc, char **argv)
 	}
 	cli_catch_cancel();
 	cli_progress(false);
-	if (sb_check_host(&c->paths) < 0 || sb_template_build(&c->paths, name, &o.cfg) < 0) {
+	if (sb_check_host(&c->paths) < 0 || sb_template_build(&c->paths, name, &o.cfg, cmd) < 0) {
 		cli_fail();
 		goto out;
 	}

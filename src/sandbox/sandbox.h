@@ -380,7 +380,8 @@ int sb_base_id(const struct sb_paths *p, struct sb_base_id *id);
 int sb_templates_lock(const struct sb_paths *p, bool exclusive);
 /* Boot a sandbox from want, wait until it is ready (Docker unless
  * no_docker), snapshot it and keep it as template name. */
-int sb_template_build(const struct sb_paths *p, const char *name, const struct sb_config *want);
+int sb_template_build(const struct sb_paths *p, const char *name, const struct sb_config *want,
+		      const char *const *cmd);
 /* One request on silo-vmm's control socket ctl, its reply line in reply. */
 int sb_control(const char *ctl, const char *req, char *reply, size_t n, int timeout_s);
 

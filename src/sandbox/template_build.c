@@ -8,6 +8,12 @@
  * cloned while it is still paused, so disk and memory match. The build
  * sandbox is removed after.
  *
+ * A build command (`silo template build -- CMD...`) runs after Docker is
+ * ready and before the caches are dropped, as `silo exec` runs it (user
+ * agent, /workspace), so a template can hold what it made (an image built
+ * as a Dockerfile's RUN would): its stdout goes to our stderr, its stderr
+ * is kept, and a non-zero exit fails the build with the tail of it.
+ *
  * Everything goes into <data>/templates/.<T>.tmp-<pid>/ and is renamed to
  * <data>/templates/<T>/ last: a failed or interrupted build leaves no
  * template, and a build killed outright leaves only a hidden directory,
@@ -15,12 +21,15 @@
  */
 #include "sandbox/sandbox.h"
 
+#include "client/client.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -35,6 +44,9 @@
  * a hole in the snapshot's memory file. The clones read those blocks back
  * through the host's page cache, which they share. */
 #define PREPARE_SH "sync; echo 3 > /proc/sys/vm/drop_caches; sleep 3; sync"
+
+/* How much of a failed build command's stderr the error repeats. */
+#define PREP_TAIL 1024
 
 /* Writing guest RAM out (a hole per page never touched) is quick; this
  * bounds a host whose disk is very slow, not the normal case. */
@@ -138,6 +150,65 @@ static int boot(struct sandbox *sb, const struct sb_paths *p, const char *name,
 	return 0;
 }
 
+/* The last line(s) of what efd holds, at most PREP_TAIL bytes, in buf. */
+static const char *err_tail(int efd, char *buf, size_t n)
+{
+	off_t end = lseek(efd, 0, SEEK_END), from = end > (off_t)n - 1 ? end - (off_t)n + 1 : 0;
+	ssize_t k = end > 0 ? pread(efd, buf, n - 1, from) : 0;
+
+	buf[k > 0 ? k : 0] = 0;
+	while (k > 0 && (buf[k - 1] == '\n' || buf[k - 1] == '\r'))
+		buf[--k] = 0;
+	return buf;
+}
+
+/* The build command, as `silo exec` would run it; its stdout goes to our
+ * stderr (our stdout is the template's name), its stderr to a memfd whose
+ * tail a failure shows. No time limit: an image build may be long. */
+static int run_prep(struct sandbox *sb, const char *const *cmd)
+{
+	char tail[PREP_TAIL + 1];
+	int efd = memfd_create("silo-prep-err", MFD_CLOEXEC), rc = -1;
+	struct aclient_exec_opts o = { .argv = cmd,
+				       .env = (const char *const *)sb->cfg.env,
+				       .cwd = "/workspace",
+				       .user = "agent",
+				       .in_fd = -1,
+				       .out_fd = STDERR_FILENO,
+				       .err_fd = efd,
+				       .sig_fd = -1,
+				       .tty_fd = -1 };
+	struct aclient_err e = { 0 };
+	struct proto_exit x;
+
+	if (efd < 0)
+		return sb_fail("memfd: %s", strerror(errno));
+	sb_progress_begin(&sb_progress, sb->name);
+	sb_progress_step(&sb_progress, "running the build command");
+	sb_progress_end(&sb_progress);
+	if (aclient_exec(sb->addr, &o, &x, &e) < 0) {
+		sb_fail("template build: %s: %s", cmd[0], e.msg);
+		goto out;
+	}
+	int code = (x.flags & EXIT_F_SIGNALED) ? 128 + (x.code & 0x7f) : (x.code & 0xff);
+	if (code != 0) {
+		/* the tail to stderr, its last line in the error */
+		const char *last = err_tail(efd, tail, sizeof(tail)), *nl = strrchr(last, '\n');
+
+		if (nl) {
+			fprintf(stderr, "%.*s\n", (int)(nl - last), last);
+			last = nl + 1;
+		}
+		sb_fail("template build: the build command failed (exit %d)%s%s", code,
+			last[0] ? ": " : "", last);
+		goto out;
+	}
+	rc = 0;
+out:
+	close(efd);
+	return rc;
+}
+
 /* The guest quiet and small, then `snapshot` into tmp (through a short
  * symlink in the run dir: the control request is at most 127 bytes). */
 static int snapshot(struct sandbox *sb, const char *tmp)
@@ -216,7 +287,8 @@ out:
 	return r;
 }
 
-int sb_template_build(const struct sb_paths *p, const char *name, const struct sb_config *want)
+int sb_template_build(const struct sb_paths *p, const char *name, const struct sb_config *want,
+		      const char *const *cmd)
 {
 	char tmp[SB_PATH_MAX], final[SB_PATH_MAX];
 	struct sb_template t = { .cpus = want->cpus,
@@ -233,6 +305,10 @@ int sb_template_build(const struct sb_paths *p, const char *name, const struct s
 	    prepare_dirs(p, name, tmp) < 0)
 		return -1;
 	r = boot(&sb, p, name, want);
+	if (r == 0 && cmd && cmd[0])
+		r = run_prep(&sb, cmd);
+	if (r == 0 && sb_cancel)
+		r = sb_fail("template build interrupted");
 	if (r == 0)
 		r = snapshot(&sb, tmp);
 	if (r == 0)
