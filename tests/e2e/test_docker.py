@@ -13,6 +13,7 @@ mended, `start --wait-docker` returns with Docker ready. Commands run as the
 unprivileged `agent` user (member of the docker group).
 """
 import os
+import subprocess
 import sys
 import time
 
@@ -52,6 +53,35 @@ def put(env, name, path, data):
          input=data, check=0)
 
 
+# A frozen guest whose vCPU still exits (halts, takes injected interrupts)
+# is waiting for something; one whose counters stand still never leaves
+# the guest, or never runs: the two differ here, not in silo-vmm's metrics.
+KVM_STATS = ("exits", "halt_exits", "halt_wakeup", "irq_injections", "irq_exits",
+             "irq_window_exits", "io_exits", "mmio_exits", "signal_exits", "nmi_injections")
+
+
+def kvm_stats():
+    root = "/sys/kernel/debug/kvm"
+    if not os.path.isdir(root) and os.geteuid() == 0:
+        subprocess.run(["mount", "-t", "debugfs", "debugfs", "/sys/kernel/debug"],
+                       capture_output=True, check=False)
+    lines = []
+    try:
+        vms = sorted(d for d in os.listdir(root) if "-" in d)
+    except OSError as e:
+        return [f"<{e!r}>"]
+    for d in vms:
+        vals = []
+        for k in KVM_STATS:
+            try:
+                with open(os.path.join(root, d, k)) as f:
+                    vals.append(f"{k}={f.read().strip()}")
+            except OSError:
+                pass
+        lines.append(f"{d}: " + " ".join(vals))
+    return lines
+
+
 def diagnose(env, name):
     """What the sandbox was doing when a step failed: its console, silo-vmm's
     counters (twice, 5 s apart) and, if the agent still answers, its
@@ -67,6 +97,7 @@ def diagnose(env, name):
             out += ["--- silo-vmm metrics", control(ctl, "metrics", timeout=10)]
         except OSError as e:
             out += ["--- silo-vmm metrics", f"<{e!r}>"]
+        out += ["--- KVM's counters per VM (debugfs)"] + kvm_stats()
     for what, args in (("console (tail)", ("logs", name)),
                        ("processes", ("exec", "-u", "root", name, "--", "sh", "-c",
                                       "cat /proc/loadavg; ps -eo pid,stat,etime,wchan:24,args | cut -c1-160; "
