@@ -208,11 +208,12 @@ static void slot_busy(struct slot *s, int64_t now)
 	slot_send(s, now);
 }
 
-/* Read what has come of the answer; pass it on once complete. */
+/* Read what has come of the answer; pass it on once complete. One read
+ * usually brings all of it, length and message. */
 static void slot_recv(struct slot *s, int64_t now)
 {
 	for (;;) {
-		ssize_t r = read(s->fd, s->a + s->got, s->need - s->got);
+		ssize_t r = read(s->fd, s->a + s->got, sizeof(s->a) - s->got);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 && errno == EAGAIN)
@@ -225,22 +226,23 @@ static void slot_recv(struct slot *s, int64_t now)
 			return;
 		}
 		s->got += (size_t)r;
-		if (s->got < s->need)
-			continue;
-		if (s->need == DNS_TCP_PREFIX) {
+		if (s->need == DNS_TCP_PREFIX && s->got >= DNS_TCP_PREFIX) {
 			size_t alen = (size_t)s->a[0] << 8 | s->a[1];
 			if (alen < 12 || alen > DNS_ANSWER_MAX) {
 				slot_close(s); /* its framing is lost with it */
 				return;
 			}
 			s->need += alen;
-			continue;
 		}
-		sendto(ufd, s->a + DNS_TCP_PREFIX, s->need - DNS_TCP_PREFIX, MSG_NOSIGNAL,
-		       (const struct sockaddr *)&s->from, sizeof(s->from));
-		slot_done(s, now);
-		return;
+		if (s->got >= s->need)
+			break;
 	}
+	sendto(ufd, s->a + DNS_TCP_PREFIX, s->need - DNS_TCP_PREFIX, MSG_NOSIGNAL,
+	       (const struct sockaddr *)&s->from, sizeof(s->from));
+	if (s->got > s->need)
+		slot_close(s); /* bytes nobody asked for: not a stream to keep */
+	else
+		slot_done(s, now);
 }
 
 /* A stream's poll events, by its state. */
@@ -297,8 +299,8 @@ static void query_start(const struct sockaddr_in *from, size_t len, const uint8_
 	slot_busy(s, now);
 }
 
-/* Read one datagram: false once there is none. */
-static bool query_read(int64_t now)
+/* Read one datagram, if there is one. */
+static void query_read(int64_t now)
 {
 	uint8_t msg[DNS_QUERY_MAX];
 	struct sockaddr_in from;
@@ -308,12 +310,9 @@ static bool query_read(int64_t now)
 	ssize_t n = recvfrom(ufd, msg, sizeof(msg), MSG_DONTWAIT | MSG_TRUNC,
 			     (struct sockaddr *)&from, &fl);
 
-	if (n < 0)
-		return errno == EINTR;
 	/* no header (RFC 1035 §4.1.1), or not a query we forward */
 	if (n >= 12 && (size_t)n <= sizeof(msg) && from.sin_family == AF_INET)
 		query_start(&from, (size_t)n, msg, now);
-	return true;
 }
 
 /* Streams the stub may still use: free or idle ones. */
@@ -382,8 +381,10 @@ static void *udp_serve(void *arg)
 			if (p[i].revents)
 				slot_event(of[i], now);
 		expire(now);
-		while ((p[0].revents & POLLIN) && have_room() && query_read(now))
-			;
+		/* one datagram per round: poll reports the next one at once,
+		 * and a read that would find none is not made */
+		if ((p[0].revents & POLLIN) && have_room())
+			query_read(now);
 	}
 }
 
