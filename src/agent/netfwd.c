@@ -122,17 +122,12 @@ int netfwd_write_full(int fd, const void *buf, size_t n, int ms)
 	return 0;
 }
 
-/* A non-blocking connect bounded by ms: 0 or -errno. */
-static int connect_tmo(int fd, const struct sockaddr *sa, socklen_t len, int ms)
+/* A non-blocking connect in progress, given ms to end: 0 or -errno. */
+static int connect_wait(int fd, int ms)
 {
-	int err = 0;
+	int err = 0, rc = wait_fd(fd, POLLOUT, ms);
 	socklen_t el = sizeof(err);
 
-	if (connect(fd, sa, len) == 0)
-		return 0;
-	if (errno != EINPROGRESS && errno != EINTR)
-		return -errno;
-	int rc = wait_fd(fd, POLLOUT, ms);
 	if (rc < 0)
 		return rc;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
@@ -140,7 +135,17 @@ static int connect_tmo(int fd, const struct sockaddr *sa, socklen_t len, int ms)
 	return -err;
 }
 
-int netfwd_vsock_connect(unsigned port)
+/* A non-blocking connect bounded by ms: 0 or -errno. */
+static int connect_tmo(int fd, const struct sockaddr *sa, socklen_t len, int ms)
+{
+	if (connect(fd, sa, len) == 0)
+		return 0;
+	if (errno != EINPROGRESS && errno != EINTR)
+		return -errno;
+	return connect_wait(fd, ms);
+}
+
+int netfwd_vsock_start(unsigned port, bool *done)
 {
 	struct sockaddr_vm a = { .svm_family = AF_VSOCK,
 				 .svm_cid = VMADDR_CID_HOST,
@@ -149,8 +154,23 @@ int netfwd_vsock_connect(unsigned port)
 
 	if (fd < 0)
 		return -errno;
-	int rc = connect_tmo(fd, (struct sockaddr *)&a, sizeof(a), NETFWD_VSOCK_TMO_MS);
-	if (rc < 0) {
+	*done = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	if (!*done && errno != EINPROGRESS && errno != EINTR) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+int netfwd_vsock_connect(unsigned port)
+{
+	bool done;
+	int rc, fd = netfwd_vsock_start(port, &done);
+
+	if (fd < 0 || done)
+		return fd;
+	if ((rc = connect_wait(fd, NETFWD_VSOCK_TMO_MS)) < 0) {
 		close(fd);
 		return rc;
 	}
@@ -578,12 +598,18 @@ int netfwd_main(void)
 	fds[L_DNS_UDP] = listen_inet(SOCK_DGRAM, SILO_NET_DNS_ADDR, 53);
 	fds[L_DNS_TCP] = listen_inet(SOCK_STREAM, SILO_NET_DNS_ADDR, 53);
 	fds[L_PUB] = listen_vsock(SILO_NET_PORT_FORWARD);
+	/* the UDP stub serves its socket on a thread of its own (netdns.c) */
+	if (fds[L_DNS_UDP] >= 0 && (rc = netdns_udp_start(fds[L_DNS_UDP])) < 0) {
+		close(fds[L_DNS_UDP]);
+		fds[L_DNS_UDP] = rc;
+	}
 	for (int i = 0; i < L_COUNT; i++) {
 		if (fds[i] < 0)
 			agent_log("net: %s: %s", what[i], strerror(-fds[i]));
 		else
 			live++;
-		p[i] = (struct pollfd){ .fd = fds[i] < 0 ? -1 : fds[i], .events = POLLIN };
+		p[i] = (struct pollfd){ .fd = fds[i] < 0 || i == L_DNS_UDP ? -1 : fds[i],
+					.events = POLLIN };
 	}
 	if (!live)
 		return 1;
@@ -596,10 +622,8 @@ int netfwd_main(void)
 			}
 			continue;
 		}
-		if (p[L_DNS_UDP].revents & POLLIN)
-			netdns_udp_read(fds[L_DNS_UDP]);
 		for (int i = 0; i < L_COUNT; i++) {
-			if (i == L_DNS_UDP || !(p[i].revents & POLLIN))
+			if (!(p[i].revents & POLLIN))
 				continue;
 			int c = accept4(fds[i], NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 			if (c < 0) {

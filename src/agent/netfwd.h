@@ -1,21 +1,22 @@
 /* netfwd.h: the guest's network daemon (netfwd.c, netdns.c), run by net.c
  * in a child of PID 1. Shared between its two files; nothing else uses it.
  *
- * One thread accepts on every listener; each connection or UDP query gets a
- * thread of its own while it lasts (a worker kept from earlier tasks when
- * one is idle, net/workers.h), with blocking-free I/O (non-blocking sockets
- * and poll with timeouts), so no peer can stall another. The number of
- * such threads is bounded (NETFWD_MAX_TASKS); beyond it a connection is
- * refused at once.
+ * One thread accepts on every listener; each connection gets a thread of
+ * its own while it lasts (a worker kept from earlier tasks when one is idle,
+ * net/workers.h), with blocking-free I/O (non-blocking sockets and poll with
+ * timeouts), so no peer can stall another. The number of such threads is
+ * bounded (NETFWD_MAX_TASKS); beyond it a connection is refused at once.
+ * UDP DNS queries are served by one thread of their own (netdns.c).
  */
 #ifndef SILO_AGENT_NETFWD_H
 #define SILO_AGENT_NETFWD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#define NETFWD_MAX_TASKS    256	 /* connections + DNS queries in flight */
+#define NETFWD_MAX_TASKS    256	 /* connections in flight */
 #define NETFWD_VSOCK_TMO_MS 5000 /* connecting to the host over vsock */
 
 /* net.c: PID 1's part. net_setup: interface, resolv.conf, iptables (0, or
@@ -31,6 +32,10 @@ int netfwd_spawn(void *(*fn)(void *), void *arg);
 void netfwd_task_done(void);
 /* Connect to the host (CID 2) on a vsock port: a non-blocking fd, or -errno. */
 int netfwd_vsock_connect(unsigned port);
+/* The same without waiting: a non-blocking fd whose connect completed
+ * (*done) or is in progress (then POLLOUT, and SO_ERROR tells how it
+ * ended), or -errno. */
+int netfwd_vsock_start(unsigned port, bool *done);
 /* Exactly n bytes, each wait at most ms: 0, -ETIMEDOUT, -EPIPE (the stream
  * ended first) or -errno. fd is non-blocking. */
 int netfwd_read_full(int fd, void *buf, size_t n, int ms);
@@ -44,9 +49,9 @@ int netfwd_relay(int a, int b, int idle_ms);
 void netfwd_reset(int fd);
 
 /* netdns.c: the DNS stub on SILO_NET_DNS_ADDR:53. */
-void *netdns_udp_query(void *arg);  /* arg: from netdns_udp_read */
 void *netdns_tcp_client(void *arg); /* arg: the client fd, as intptr_t */
-/* Read one datagram from the UDP socket and start a task for it. */
-void netdns_udp_read(int ufd);
+/* Serve the UDP socket on a thread of its own, not counted as a task: 0 or
+ * -errno (no thread started). */
+int netdns_udp_start(int ufd);
 
 #endif

@@ -4,6 +4,7 @@
 #
 #   $(BUILD)/silo-netd             src/netd/*.c + libsilo-net.a
 #   $(BUILD)/tests/test_netd_log   cmocka (tests/unit/test_netd_log.c)
+#   $(BUILD)/tests/test_netd_resolve  cmocka (tests/unit/test_netd_resolve.c)
 
 NETD_SRCS := $(sort $(wildcard src/netd/*.c))
 
@@ -15,3 +16,8 @@ $(BUILD)/silo-netd: $(NETD_SRCS:%.c=$(BUILD)/%.o) $(NET_LIB)
 NETD_LOG_OBJS := $(BUILD)/src/netd/log.o $(BUILD)/src/netd/io.o
 $(BUILD)/tests/test_netd_log: $(NETD_LOG_OBJS) $(NET_LIB)
 $(BUILD)/tests/test_netd_log: LDFLAGS += $(NETD_LOG_OBJS) $(NET_LIB)
+
+# cmocka: host lookups, the address families asked for, the cache (resolve.c).
+NETD_RESOLVE_OBJS := $(BUILD)/src/netd/resolve.o $(NETD_LOG_OBJS)
+$(BUILD)/tests/test_netd_resolve: $(NETD_RESOLVE_OBJS) $(NET_LIB)
+$(BUILD)/tests/test_netd_resolve: LDFLAGS += $(NETD_RESOLVE_OBJS) $(NET_LIB)

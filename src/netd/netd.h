@@ -45,6 +45,7 @@
 #define NETD_RESOLVE_SLOTS  512	       /* host resolver answers kept (resolve.c) */
 #define NETD_RESOLVE_ADDRS  8	       /* addresses kept per name */
 #define NETD_RESOLVE_TTL_MS (DNS_SYNTH_TTL * 1000)
+#define NETD_ADDRCONFIG_MS  10000 /* the host's address families, looked at again */
 
 /* Counters, in the stats file as KEY=N lines. */
 struct netd_stats {
@@ -95,6 +96,8 @@ struct netd {
 	pthread_mutex_t resolve_lock;
 	struct netd_resolved *resolved; /* NETD_RESOLVE_SLOTS */
 	uint64_t resolve_seed;
+	int gai_family;		     /* AF_*: what the resolver is asked for */
+	int64_t gai_family_until_ms; /* ... until then (CLOCK_MONOTONIC) */
 
 	atomic_int active;	/* connections being served */
 	struct workers workers; /* their threads (net/workers.h) */
@@ -158,6 +161,11 @@ void netd_fmt_dest(const struct net_addr *a, uint16_t port, char *buf, size_t le
  * cache when a lookup of the last NETD_RESOLVE_TTL_MS answered; the number
  * (> 0), or a getaddrinfo EAI_* code (< 0). Decides nothing. */
 int netd_resolve(struct netd *n, const char *name, struct net_addr *out, int max);
+/* AI_ADDRCONFIG's rule (glibc check_pf.c) over a getifaddrs list: AF_INET
+ * or AF_INET6 when the host has addresses of that family alone, not
+ * counting 127.0.0.1 and ::1; else AF_UNSPEC (both). */
+struct ifaddrs;
+int netd_addrconfig_family(const struct ifaddrs *ifs);
 
 /* ---- the connection handlers; each owns fd and closes it ---- */
 void netd_egress(struct netd *n, int fd);				/* egress.c, port 1080 */

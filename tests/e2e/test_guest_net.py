@@ -194,6 +194,8 @@ class FakeBroker:
                     qtype, = struct.unpack(">H", q[i + 1:i + 3])
                     question = q[12:i + 5]
                     self.dns.append((".".join(labels).lower(), qtype))
+                    if labels[0].lower() == "slow":
+                        time.sleep(SLOW_DNS_S)   # an upstream that takes its time
                     if qtype == 1:
                         ans = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 30, 4) + socket.inet_aton(SYNTH)
                         hdr = struct.pack(">HHHHHH", qid, 0x8180 | (flags & 0x0100), 1, 1, 0, 0)
@@ -269,6 +271,29 @@ def query(name, tcp):
     return socket.inet_ntoa(r[-4:]), r[3] & 15
 print(*query(sys.argv[1], sys.argv[2] == "tcp"))
 """ % (NET_DNS_ADDR, NET_DNS_ADDR)
+
+SLOW_DNS_S = 3        # the fake broker's delay for names slow.*
+
+# Two UDP queries at once, the first one answered SLOW_DNS_S late: how long
+# the second took, and whether both got their own answers.
+GUEST_DNS_TWO = r"""
+import socket, struct, time
+def query(name, qid):
+    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    q += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0" + struct.pack(">HH", 1, 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(10)
+    s.sendto(q, ("%s", 53))
+    return s
+slow = query("slow.example.test", 1)
+time.sleep(0.5)         # the slow query is on its stream by now
+t = time.monotonic()
+fast = query("fast.example.test", 2)
+r2 = fast.recv(4096)
+took = time.monotonic() - t
+r1 = slow.recv(4096)
+print(round(took, 2), r1[:2] == b"\0\1", r2[:2] == b"\0\2")
+""" % NET_DNS_ADDR
 
 EARLY = b"x" * 10     # what hc.py sends when asked for 10 bytes
 
@@ -376,6 +401,14 @@ def scenario(env, name, vsock, broker, seen):
         assert r.stdout.split().count(SYNTH.encode()) == 8, r
     finally:
         broker.dns_close = False
+
+    # a query whose answer is slow holds up no other: the next one goes on
+    # a stream of its own and is answered at once
+    sh(env, name, f"cat > /tmp/dns2.py <<'EOF'\n{GUEST_DNS_TWO}\nEOF")
+    r = sh(env, name, "python3 /tmp/dns2.py")
+    took, slow_ok, fast_ok = r.stdout.split()
+    assert (slow_ok, fast_ok) == (b"True", b"True"), r
+    assert float(took) < SLOW_DNS_S - 1, r
 
     # curl by name: resolved through the stub, redirected, CONNECT carries
     # the synthetic address and the real port; 200 KB up, the hash back
