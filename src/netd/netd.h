@@ -163,7 +163,8 @@ void netd_fmt_dest(const struct net_addr *a, uint16_t port, char *buf, size_t le
 int netd_resolve(struct netd *n, const char *name, struct net_addr *out, int max);
 /* AI_ADDRCONFIG's rule (glibc check_pf.c) over a getifaddrs list: AF_INET
  * or AF_INET6 when the host has addresses of that family alone, not
- * counting 127.0.0.1 and ::1; else AF_UNSPEC (both). */
+ * counting 127.0.0.1, ::1 and link-local ones (resolve.c says why); else
+ * AF_UNSPEC (both). */
 struct ifaddrs;
 int netd_addrconfig_family(const struct ifaddrs *ifs);
 

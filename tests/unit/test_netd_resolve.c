@@ -57,9 +57,12 @@ static void test_addrconfig_rule(void **st)
 	assert_int_equal(FAMILY("127.0.0.1", "192.0.2.2", "::1"), AF_INET);
 	assert_int_equal(FAMILY("::1", "fd00::2", "127.0.0.1"), AF_INET6);
 	assert_int_equal(FAMILY("192.0.2.2", "fd00::2"), AF_UNSPEC);
-	/* glibc's rule exactly: a link-local IPv6 address counts, and so
-	 * does a loopback address other than 127.0.0.1 */
-	assert_int_equal(FAMILY("10.0.0.1", "fe80::1"), AF_UNSPEC);
+	/* a link-local address reaches nothing silo-netd may dial: it does
+	 * not count (glibc counts it) */
+	assert_int_equal(FAMILY("10.0.0.1", "fe80::1"), AF_INET);
+	assert_int_equal(FAMILY("169.254.1.2", "2001:db8::2"), AF_INET6);
+	assert_int_equal(FAMILY("169.254.1.2", "fe80::1", "::1"), AF_UNSPEC);
+	/* glibc's rule: a loopback address other than 127.0.0.1 counts */
 	assert_int_equal(FAMILY("127.0.0.2", "::1"), AF_INET);
 }
 
