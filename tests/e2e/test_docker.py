@@ -13,7 +13,6 @@ mended, `start --wait-docker` returns with Docker ready. Commands run as the
 unprivileged `agent` user (member of the docker group).
 """
 import os
-import subprocess
 import sys
 import time
 
@@ -61,10 +60,8 @@ KVM_STATS = ("exits", "halt_exits", "halt_wakeup", "irq_injections", "irq_exits"
 
 
 def kvm_stats():
+    """Read only: debugfs is the host's to mount (the lab's stage2 does)."""
     root = "/sys/kernel/debug/kvm"
-    if not os.path.isdir(root) and os.geteuid() == 0:
-        subprocess.run(["mount", "-t", "debugfs", "debugfs", "/sys/kernel/debug"],
-                       capture_output=True, check=False)
     lines = []
     try:
         vms = sorted(d for d in os.listdir(root) if "-" in d)
