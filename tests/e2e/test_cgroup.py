@@ -15,6 +15,7 @@ import os
 import pathlib
 import re
 import signal
+import subprocess
 import time
 
 import pytest
@@ -139,6 +140,14 @@ def test_limits_fill_crash_oom_and_nothing_left(env):
     assert b"cgroup" not in r.stderr, r.stderr
     group, info = check_group(env, "cg", 2, 1 << 30)
     fill_guest(env, "cg", group)
+
+    # nsdelegate (as systemd mounts cgroup2): from silo-vmm's cgroup
+    # namespace, whose root is the group, its limits cannot be raised
+    if "nsdelegate" in pathlib.Path("/proc/self/mountinfo").read_text():
+        r = subprocess.run(["nsenter", "-t", str(info["vmm_pid"]), "-C", "sh", "-c",
+                            f"echo max > {group}/memory.max"], capture_output=True, text=True)
+        assert r.returncode != 0 and "not permitted" in r.stderr, (r.returncode, r.stderr)
+        assert read(group, "memory.max") != "max"
 
     # a crash: the supervisor and silo-vmm killed, nobody removed the group
     for pid in (info["supervisor_pid"], info["vmm_pid"]):
