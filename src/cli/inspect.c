@@ -43,8 +43,8 @@ static void print_network(const struct sandbox *sb, bool running)
  * enforced and why (src/sandbox/cgroup.c). */
 static void print_cgroup(const struct sandbox *sb, bool running)
 {
-	static const char *const files[] = { "memory.max", "memory.swap.max", "cpu.max",
-					     "pids.max", "io.weight" };
+	static const char *const files[] = { "memory.max", "memory.swap.max", "cpu.max", "pids.max",
+					     "io.weight" };
 	struct sb_cgroup cg;
 	bool first = true;
 

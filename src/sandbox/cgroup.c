@@ -77,7 +77,8 @@ char *sb_cg_names(unsigned mask, char *buf, size_t n)
 	buf[0] = 0;
 	for (size_t i = 0; i < CG_N; i++)
 		if (mask & (1u << i) && at < n)
-			at += (size_t)snprintf(buf + at, n - at, "%s%s", at ? ", " : "", cg_name[i]);
+			at += (size_t)snprintf(buf + at, n - at, "%s%s", at ? ", " : "",
+					       cg_name[i]);
 	return buf;
 }
 
@@ -216,7 +217,8 @@ static int kill_and_rmdir(int pfd, const char *name)
 
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
-	if (write_at(fd, "cgroup.kill", "1") < 0 && read_at(fd, "cgroup.procs", buf, sizeof(buf)) == 0)
+	if (write_at(fd, "cgroup.kill", "1") < 0 &&
+	    read_at(fd, "cgroup.procs", buf, sizeof(buf)) == 0)
 		for (char *p = buf, *end; *p; p = end) {
 			long pid = strtol(p, &end, 10);
 			if (end == p)
@@ -286,8 +288,7 @@ void sb_cgroup_remove(const struct sandbox *sb, const char *fsroot)
 	if (sb_cgroup_load(sb, &cg) == 0 && cg.path[0])
 		remove_path(cg.path, fsroot, gname);
 	/* the record may be gone with its run dir; as root the path is known */
-	if (geteuid() == 0 &&
-	    sb_path(path, "%s/%s/%s", fsroot, SB_CGROUP_PARENT, gname) == 0 &&
+	if (geteuid() == 0 && sb_path(path, "%s/%s/%s", fsroot, SB_CGROUP_PARENT, gname) == 0 &&
 	    strcmp(path, cg.path))
 		remove_path(path, fsroot, gname);
 }
@@ -304,31 +305,42 @@ static int find_parent(const char *fsroot, char *parent, char *why, size_t n)
 	size_t len;
 	int r;
 
-	if (statfs(fsroot, &fs) < 0)
-		return snprintf(why, n, "no cgroup file system at %.200s", fsroot), -1;
-	if (fs.f_type != CGROUP2_SUPER_MAGIC)
-		return snprintf(why, n, "%.200s is not a cgroup v2 mount: a cgroup v1 or hybrid host", fsroot),
-		       -1;
+	if (statfs(fsroot, &fs) < 0) {
+		snprintf(why, n, "no cgroup file system at %.200s", fsroot);
+		return -1;
+	}
+	if (fs.f_type != CGROUP2_SUPER_MAGIC) {
+		snprintf(why, n, "%.200s is not a cgroup v2 mount: a cgroup v1 or hybrid host",
+			 fsroot);
+		return -1;
+	}
 	if (geteuid() == 0)
 		return sb_path(parent, "%s", fsroot);
-	r = sb_read_file("/proc/self/cgroup", &text, &len) < 0 ? -1
-								: sb_cg_parse_self(text, self,
-										   sizeof(self));
+	r = sb_read_file("/proc/self/cgroup", &text, &len);
+	if (r == 0)
+		r = sb_cg_parse_self(text, self, sizeof(self));
 	free(text);
-	if (r < 0)
-		return snprintf(why, n, "no cgroup v2 entry in /proc/self/cgroup"), -1;
+	if (r < 0) {
+		snprintf(why, n, "no cgroup v2 entry in /proc/self/cgroup");
+		return -1;
+	}
 	slash = strrchr(self, '/');
-	if (slash == self)
-		return snprintf(why, n, "not root, and silo's cgroup %.200s is not in a delegated subtree",
-				self),
-		       -1;
+	if (slash == self) {
+		snprintf(why, n, "not root, and silo's cgroup %.200s is not in a delegated subtree",
+			 self);
+		return -1;
+	}
 	*slash = 0;
-	if (sb_path(parent, "%s%s", fsroot, self) < 0 || sb_path(f, "%s/cgroup.procs", parent) < 0)
-		return snprintf(why, n, "cgroup path too long"), -1;
-	if (access(parent, W_OK) < 0 || access(f, W_OK) < 0)
-		return snprintf(why, n, "not root, and the cgroup %.200s is not delegated to uid %u",
-				parent, (unsigned)geteuid()),
-		       -1;
+	if (sb_path(parent, "%s%s", fsroot, self) < 0 ||
+	    sb_path(f, "%s/cgroup.procs", parent) < 0) {
+		snprintf(why, n, "its cgroup path is too long");
+		return -1;
+	}
+	if (access(parent, W_OK) < 0 || access(f, W_OK) < 0) {
+		snprintf(why, n, "not root, and the cgroup %.200s is not delegated to uid %u",
+			 parent, (unsigned)geteuid());
+		return -1;
+	}
 	return 0;
 }
 
@@ -348,7 +360,8 @@ static unsigned make_group(const char *parent, const char *gname, const struct s
 	if ((mkdirat(pfd, SB_CGROUP_PARENT, 0755) < 0 && errno != EEXIST) ||
 	    (sfd = openat(pfd, SB_CGROUP_PARENT, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) <
 		    0) {
-		snprintf(why, n, "cannot create %.200s/%s: %s", parent, SB_CGROUP_PARENT, strerror(errno));
+		snprintf(why, n, "cannot create %.200s/%s: %s", parent, SB_CGROUP_PARENT,
+			 strerror(errno));
 		goto out;
 	}
 	on = sb_cg_enable(sfd, on);
@@ -387,8 +400,7 @@ static void record(const struct sandbox *sb, const struct sb_cgroup *cg)
 	free(text);
 }
 
-void sb_cgroup_setup(const struct sandbox *sb, const char *fsroot, bool netd,
-		     struct sb_cgroup *cg)
+void sb_cgroup_setup(const struct sandbox *sb, const char *fsroot, bool netd, struct sb_cgroup *cg)
 {
 	char parent[SB_PATH_MAX], gname[SB_NAME_MAX + 16], why[400] = "", names[64];
 	struct sb_cg_limits l;
@@ -401,10 +413,10 @@ void sb_cgroup_setup(const struct sandbox *sb, const char *fsroot, bool netd,
 		cg->enforced = make_group(parent, gname, &l, cg->path, why, sizeof(why));
 	missing = SB_CG_ALL & ~cg->enforced;
 	if (missing)
-		snprintf(cg->note, sizeof(cg->note), "%s (%s)", sb_cg_names(missing, names, sizeof(names)),
-			 why);
+		snprintf(cg->note, sizeof(cg->note), "%s (%s)",
+			 sb_cg_names(missing, names, sizeof(names)), why);
 	if (missing & SB_CG_REQUIRED)
-		sb_warn("sandbox %s: cgroup limits not enforced: %s; see docs/security.md", sb->name,
-			cg->note);
+		sb_warn("sandbox %s: cgroup limits not enforced: %s; see docs/security.md",
+			sb->name, cg->note);
 	record(sb, cg);
 }

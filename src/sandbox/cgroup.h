@@ -31,7 +31,7 @@ enum {
 	SB_CG_PIDS = 1u << 2,
 	SB_CG_IO = 1u << 3,
 };
-#define SB_CG_ALL (SB_CG_MEMORY | SB_CG_CPU | SB_CG_PIDS | SB_CG_IO)
+#define SB_CG_ALL      (SB_CG_MEMORY | SB_CG_CPU | SB_CG_PIDS | SB_CG_IO)
 /* A start warns when one of these is missing; io only "when available". */
 #define SB_CG_REQUIRED (SB_CG_MEMORY | SB_CG_CPU | SB_CG_PIDS)
 
@@ -53,10 +53,10 @@ enum {
  * NETD_MAX_CONNS connection workers, plus its main, stats and DNS
  * threads and room. silo-vmm cannot fork (seccomp): this bounds a thread
  * flood, not a fork bomb. */
-#define SB_CG_VMM_TASKS	 16
-#define SB_CG_NETD_TASKS (256 + 16) /* NETD_MAX_CONNS + 16, checked in cgroup.c */
-#define SB_CG_CPU_PERIOD 100000 /* cpu.max's default period, microseconds */
-#define SB_CG_IO_WEIGHT	 100	/* the kernel's default: every sandbox alike */
+#define SB_CG_VMM_TASKS	   16
+#define SB_CG_NETD_TASKS   (256 + 16) /* NETD_MAX_CONNS + 16, checked in cgroup.c */
+#define SB_CG_CPU_PERIOD   100000     /* cpu.max's default period, microseconds */
+#define SB_CG_IO_WEIGHT	   100	      /* the kernel's default: every sandbox alike */
 
 struct sb_cg_limits {
 	uint64_t memory_max; /* memory.max, bytes */
@@ -102,8 +102,7 @@ struct sb_cgroup {
 /* Make sb's group under fsroot (SB_CGROUP_FS), with the limits of its
  * config, and record it in its run dir. Never fails: whatever it cannot
  * enforce it says in one warning line and in cg->note. */
-void sb_cgroup_setup(const struct sandbox *sb, const char *fsroot, bool netd,
-		     struct sb_cgroup *cg);
+void sb_cgroup_setup(const struct sandbox *sb, const char *fsroot, bool netd, struct sb_cgroup *cg);
 /* Kill what is left in sb's group and remove it: the recorded one, and as
  * root the one its name gives. For a sandbox that is not running. */
 void sb_cgroup_remove(const struct sandbox *sb, const char *fsroot);

@@ -381,8 +381,7 @@ static void cgroup_open(const char *rundir, struct sup_cgroup *cg)
 
 /* The broker before the VM; if it cannot start, the start ends here with
  * its reason as the exit record. Returns its pid (0: no network). */
-static int supervise_netd(const char *rundir, const struct netd_opts *netd,
-			  struct sup_cgroup *cg)
+static int supervise_netd(const char *rundir, const struct netd_opts *netd, struct sup_cgroup *cg)
 {
 	char why[400], line[420 + 16];
 	int pid;
@@ -430,8 +429,9 @@ static void run_vmm(const char *rundir, char **vmm_argv, int vmm_argc, unsigned 
 		*sig = WTERMSIG(status);
 		/* memory.oom.group: silo-netd went with it */
 		if (*sig == SIGKILL && cg->path && sb_cg_oom_killed(cg->path))
-			snprintf(line, len, "killed by the OOM killer: the sandbox's memory limit "
-					    "(its cgroup's memory.max)");
+			snprintf(line, len,
+				 "killed by the OOM killer: the sandbox's memory limit "
+				 "(its cgroup's memory.max)");
 		else
 			snprintf(line, len, "killed by signal %d", *sig);
 		dprintf(STDERR_FILENO, "silo: silo-vmm %s\n", line);

@@ -28,8 +28,8 @@ static void test_limits_follow_the_flags(void **state)
 	c.memory = 1ull << 30;
 	c.cpus = 2;
 	sb_cg_limits(&c, true, &l);
-	assert_int_equal(l.memory_max, (1ull << 30) + SB_CG_VMM_OVERHEAD +
-					       (1ull << 30) / SB_CG_MARGIN_DIV);
+	assert_int_equal(l.memory_max,
+			 (1ull << 30) + SB_CG_VMM_OVERHEAD + (1ull << 30) / SB_CG_MARGIN_DIV);
 	assert_int_equal(l.cpu_quota, 200000);
 	assert_int_equal(l.cpu_period, 100000);
 	assert_int_equal(l.pids_max, 2 + SB_CG_VMM_TASKS + SB_CG_NETD_TASKS);
@@ -48,9 +48,9 @@ static void test_parse_self(void **state)
 {
 	char p[64];
 	(void)state;
-	assert_int_equal(sb_cg_parse_self("0::/user.slice/user-1000.slice/session-2.scope\n", p,
-					  sizeof(p)),
-			 0);
+	assert_int_equal(
+		sb_cg_parse_self("0::/user.slice/user-1000.slice/session-2.scope\n", p, sizeof(p)),
+		0);
 	assert_string_equal(p, "/user.slice/user-1000.slice/session-2.scope");
 	/* hybrid: v1 lines first, the unified line last */
 	assert_int_equal(sb_cg_parse_self("12:pids:/x\n1:name=systemd:/x\n0::/\n", p, sizeof(p)),
