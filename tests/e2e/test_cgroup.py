@@ -163,7 +163,8 @@ def test_limits_fill_crash_oom_and_nothing_left(env):
     # namespace, whose root is the group, its limits cannot be raised
     if "nsdelegate" in pathlib.Path("/proc/self/mountinfo").read_text():
         was = read(group, "memory.max")
-        write = f"open('{group}/memory.max', 'w').write('max')"
+        # os.write: a file object's close would swallow the error
+        write = f"import os; os.write(os.open('{group}/memory.max', os.O_WRONLY), b'max')"
         r = subprocess.run(["nsenter", "-t", str(info["vmm_pid"]), "-C", "python3", "-c", write],
                            capture_output=True, text=True)
         assert r.returncode != 0 and "Operation not permitted" in r.stderr, r
