@@ -36,16 +36,14 @@ enum {
 #define SB_CG_REQUIRED (SB_CG_MEMORY | SB_CG_CPU | SB_CG_PIDS)
 
 /* memory.max = guest RAM + SB_CG_VMM_OVERHEAD + RAM / SB_CG_MARGIN_DIV.
- * What the group is charged beyond guest RAM, measured in the lab
- * (tests/e2e/test_cgroup.py prints it: memory.peak minus guest RAM, with
- * the guest's RAM filled, Docker running and silo-netd in the group):
- * see docs/security.md "cgroups" for the figures. It is silo-vmm's own
- * heap and stacks (SILO_VMM_STATS overhead_kib: about 3 MiB), silo-netd
- * (a few MiB, its connection stacks on top), and kernel memory charged to
- * the group: KVM's page tables and rmaps for guest RAM (they grow with
- * it, hence the proportional part; without nested paging, as in the lab,
- * shadow page tables are the largest), socket buffers and the page cache
- * of disk writes (reclaimed at the limit, not a reason to kill). */
+ * Measured in the lab (tests/e2e/test_cgroup.py prints it; figures in
+ * docs/security.md "cgroups"): a 1 GiB guest that filled its RAM and wrote
+ * its disk left 4.3 MiB that cannot be reclaimed beyond the guest RAM
+ * silo-vmm touched, plus 15 MiB of kernel memory (slab, KVM's page
+ * tables: they grow with RAM, hence the proportional part). The rest is
+ * room for silo-netd's connection stacks (NETD_MAX_CONNS x 256 KiB at
+ * most) and for page cache of disk writes, which the kernel reclaims at
+ * the limit instead of killing. */
 #define SB_CG_VMM_OVERHEAD (96ull << 20)
 #define SB_CG_MARGIN_DIV   16
 /* pids.max counts threads. silo-vmm: main, event, one I/O thread per
