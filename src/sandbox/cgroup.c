@@ -208,8 +208,10 @@ static void nap_ms(int ms)
 }
 
 /* SIGKILL every process of the group (cgroup.kill, else one by one from
- * cgroup.procs before Linux 5.14), then rmdir it, waiting up to 2 s for
- * them to be gone. 0 when it is gone, else -1 with errno. */
+ * cgroup.procs before Linux 5.14), then rmdir it, waiting up to 5 s for
+ * them to be gone: KVM's worker thread of the VM (kvm-nx-lpage-recovery,
+ * in the group of the process that made the VM) ends only with the VM's
+ * teardown. 0 when it is gone, else -1 with errno. */
 static int kill_and_rmdir(int pfd, const char *name)
 {
 	int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -227,7 +229,7 @@ static int kill_and_rmdir(int pfd, const char *name)
 				kill((pid_t)pid, SIGKILL);
 		}
 	close(fd);
-	for (int i = 0; i < 100; i++) {
+	for (int i = 0; i < 250; i++) {
 		if (unlinkat(pfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
 			return 0;
 		if (errno != EBUSY)

@@ -350,13 +350,15 @@ static int parse_supervise_args(int argc, char **argv, unsigned long long *fsize
 }
 
 /* Remove the group once nothing runs in it: we reaped both children, but
- * the kernel may take a moment to see the group empty. */
+ * KVM's worker thread of the VM, which shares the group, ends with the
+ * VM's teardown, a moment later (up to 5 s; stop, rm and the next start
+ * remove what is still there). */
 static void cgroup_end(struct sup_cgroup *cg)
 {
 	if (!cg->path)
 		return;
 	close(cg->procs);
-	for (int i = 0; i < 50 && rmdir(cg->path) < 0 && errno == EBUSY; i++)
+	for (int i = 0; i < 250 && rmdir(cg->path) < 0 && errno == EBUSY; i++)
 		usleep(20000);
 }
 
@@ -468,8 +470,9 @@ void sb_supervise_main(int argc, char **argv)
 	 * (a live exit record means nothing is listening) */
 	if (netd_pid > 0)
 		stop_netd(netd_pid);
-	cgroup_end(&cg);
 	remove_sockets(rundir);
 	write_exit(rundir, code, sig, line);
+	/* after the record: waiting on the kernel must not delay a stop */
+	cgroup_end(&cg);
 	_exit(0);
 }
