@@ -37,10 +37,10 @@ enum {
 
 /* memory.max = guest RAM + SB_CG_VMM_OVERHEAD + RAM / SB_CG_MARGIN_DIV.
  * Measured in the lab (tests/e2e/test_cgroup.py prints it; figures in
- * docs/security.md "cgroups"): a 1 GiB guest that filled its RAM and wrote
- * its disk left 4.3 MiB that cannot be reclaimed beyond the guest RAM
- * silo-vmm touched, plus 15 MiB of kernel memory (slab, KVM's page
- * tables: they grow with RAM, hence the proportional part). The rest is
+ * docs/security.md "cgroups"): with a 1 GiB guest that filled its RAM and
+ * wrote its disk, what cannot be reclaimed (anon + kernel, the kernel's
+ * part 14-15 MiB: slab, KVM's page tables, which grow with RAM, hence the
+ * proportional part) stayed within 6 MiB of silo-vmm's peak RSS. The rest is
  * room for silo-netd's connection stacks (NETD_MAX_CONNS x 256 KiB at
  * most) and for page cache of disk writes, which the kernel reclaims at
  * the limit instead of killing. */
