@@ -40,7 +40,7 @@ enum {
  * docs/security.md "cgroups"): with a 1 GiB guest that filled its RAM and
  * wrote its disk, what cannot be reclaimed (anon + kernel, the kernel's
  * part 14-15 MiB: slab, KVM's page tables, which grow with RAM, hence the
- * proportional part) stayed within 6 MiB of silo-vmm's peak RSS. The rest is
+ * proportional part) stayed within 10 MiB of silo-vmm's peak RSS. The rest is
  * room for silo-netd's connection stacks (NETD_MAX_CONNS x 256 KiB at
  * most) and for page cache of disk writes, which the kernel reclaims at
  * the limit instead of killing. */
