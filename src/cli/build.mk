@@ -8,6 +8,7 @@
 #   $(BUILD)/tests/test_quote      cmocka: quoting guest text for the terminal and JSON
 #   $(BUILD)/tests/test_exec_fe    cmocka: the exit status of an exec (client/exec_fe.c)
 #   $(BUILD)/tests/test_vmm_cmd    cmocka: the command line sb_start runs (vmm_cmd.c)
+#   $(BUILD)/tests/test_cgroup     cmocka: a sandbox's cgroup limits and files (cgroup.c)
 
 SANDBOX_LIB  := $(BUILD)/libsilo-sandbox.a
 # The sandbox library uses the network policy code (src/net/build.mk, which
@@ -51,6 +52,10 @@ $(BUILD)/tests/test_progress: LDFLAGS += $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LI
 # cmocka: the supervisor + silo-vmm command line sb_start builds (vmm_cmd.c).
 $(BUILD)/tests/test_vmm_cmd: $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
 $(BUILD)/tests/test_vmm_cmd: LDFLAGS += $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
+# cmocka: cgroup limits, /proc/self/cgroup and controller parsing, the
+# limit files written into a stand-in cgroupfs (cgroup.c).
+$(BUILD)/tests/test_cgroup: $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
+$(BUILD)/tests/test_cgroup: LDFLAGS += $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
 # cmocka: the template file, sb_template_apply, sparse disk copies (template.c, clone.c).
 $(BUILD)/tests/test_template: $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
 $(BUILD)/tests/test_template: LDFLAGS += $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)

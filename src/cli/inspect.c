@@ -3,8 +3,10 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "net/policy.h"
+#include "sandbox/cgroup.h"
 
 static void kv(const char *k, const char *v, bool comma)
 {
@@ -34,6 +36,40 @@ static void print_network(const struct sandbox *sb, bool running)
 	}
 	printf("], \"allowed\": %llu, \"denied\": %llu},\n", allowed, denied);
 	free(p);
+}
+
+/* "cgroup": the group this run's silo-vmm and silo-netd are in, with its
+ * limits as the kernel reads them back, and which limits are not
+ * enforced and why (src/sandbox/cgroup.c). */
+static void print_cgroup(const struct sandbox *sb, bool running)
+{
+	static const char *const files[] = { "memory.max", "memory.swap.max", "cpu.max", "pids.max",
+					     "io.weight" };
+	struct sb_cgroup cg;
+	bool first = true;
+
+	if (!running || sb_cgroup_load(sb, &cg) < 0) {
+		cg = (struct sb_cgroup){ 0 };
+		snprintf(cg.note, sizeof(cg.note), "%s",
+			 running ? "started by a silo without cgroups" : "not running");
+	}
+	printf("  \"cgroup\": {\"path\": ");
+	json_str(stdout, cg.path);
+	printf(", \"not_enforced\": ");
+	json_str(stdout, cg.note);
+	printf(", \"limits\": {");
+	for (size_t i = 0; cg.path[0] && i < sizeof(files) / sizeof(files[0]); i++) {
+		char f[SB_PATH_MAX], *v = NULL;
+		size_t len;
+		if (sb_path(f, "%s/%s", cg.path, files[i]) < 0 || sb_read_file(f, &v, &len) < 0)
+			continue;
+		v[strcspn(v, "\n")] = 0;
+		printf("%s\"%s\": ", first ? "" : ", ", files[i]);
+		json_str(stdout, v);
+		first = false;
+		free(v);
+	}
+	printf("}},\n");
 }
 
 int cmd_inspect(struct cli *c, int argc, char **argv)
@@ -81,6 +117,7 @@ int cmd_inspect(struct cli *c, int argc, char **argv)
 	if (docker == SB_DOCKER_FAILED)
 		kv("docker_error", docker_why, true);
 	print_network(&sb, st.state == SB_RUNNING);
+	print_cgroup(&sb, st.state == SB_RUNNING);
 	kv("data_dir", sb.dir, true);
 	kv("run_dir", sb.rundir, true);
 	snprintf(path, sizeof(path), "%s/scratch.img", sb.dir);

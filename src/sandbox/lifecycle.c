@@ -7,6 +7,7 @@
  * half-deleted sandbox is never listed.
  */
 #include "sandbox/sandbox.h"
+#include "sandbox/cgroup.h"
 #include "net/policy.h"
 #include "client/client.h"
 #include "proto/contract.h"
@@ -470,6 +471,11 @@ static void boot_failed(const struct sandbox *sb, const struct sb_exit *x)
 		sb_fail("sandbox %s did not start: %s", sb->name, x->reason + 9);
 		return;
 	}
+	/* its silo-vmm or silo-netd could not join its cgroup (supervise.c) */
+	if (!strncmp(x->reason, "cgroup: ", 8)) {
+		sb_fail("sandbox %s did not start: %s", sb->name, x->reason);
+		return;
+	}
 	/* silo-vmm's reason says what is wrong with the snapshot */
 	if (sb->cfg.restore_pending) {
 		sb_fail("sandbox %s: cannot restore template %s: silo-vmm: %s", sb->name,
@@ -552,15 +558,25 @@ int sb_start(struct sandbox *sb)
 		return -1;
 	if (st.state == SB_RUNNING)
 		return sb_fail("sandbox %s is already running", sb->name);
-	if (sb_check_host(sb->paths) < 0 || prepare_rundir(sb) < 0)
+	if (sb_check_host(sb->paths) < 0)
+		return -1;
+	/* what a crashed run left (its record is in the old run dir) */
+	sb_cgroup_remove(sb, SB_CGROUP_FS);
+	if (prepare_rundir(sb) < 0)
 		return -1;
 	struct sb_vmm_cmd cmd;
 	struct sb_vmm_in in;
+	struct sb_cgroup cg;
 	char netd[SB_PATH_MAX], tdir[SB_PATH_MAX];
 	if (vmm_inputs(sb, &in, netd, sizeof(netd)) < 0 ||
-	    (sb->cfg.restore_pending && restore_inputs(sb, &in, tdir) < 0) ||
-	    sb_vmm_cmd(&in, &cmd) < 0)
+	    (sb->cfg.restore_pending && restore_inputs(sb, &in, tdir) < 0))
 		return -1;
+	sb_cgroup_setup(sb, SB_CGROUP_FS, in.netd != NULL, &cg);
+	in.cgroup = cg.path[0] ? cg.path : NULL;
+	if (sb_vmm_cmd(&in, &cmd) < 0) {
+		sb_cgroup_remove(sb, SB_CGROUP_FS);
+		return -1;
+	}
 	spawn_supervisor(sb, cmd.argv, cmd.console);
 	sb_progress_begin(&sb_progress, sb->name);
 	int rc = wait_ready(sb, cmd.vsock, in.boot_timeout, &st);
@@ -587,6 +603,7 @@ int sb_start(struct sandbox *sb)
 		char saved[1024];
 		snprintf(saved, sizeof(saved), "%s", sb_errmsg());
 		kill_all(sb, &st);
+		sb_cgroup_remove(sb, SB_CGROUP_FS);
 		sb_fail("%s", saved);
 		return -1;
 	}
@@ -644,7 +661,9 @@ int sb_stop(struct sandbox *sb, int timeout_s)
 			return sb_fail("sandbox %s: could not stop silo-vmm (pid %d)", sb->name,
 				       st.vmm_pid);
 	}
-	/* Stopped: the run dir only held runtime state. */
+	/* Stopped: the run dir only held runtime state; the cgroup is
+	 * gone with the supervisor unless it died first. */
+	sb_cgroup_remove(sb, SB_CGROUP_FS);
 	if (sb_rmtree(sb->rundir) < 0)
 		return sb_fail("cannot remove %s: %s", sb->rundir, strerror(errno));
 	return 0;
@@ -658,6 +677,7 @@ int sb_remove(struct sandbox *sb)
 	if (st.state == SB_RUNNING)
 		return sb_fail("sandbox %s is running: stop it first or use 'silo rm -f %s'",
 			       sb->name, sb->name);
+	sb_cgroup_remove(sb, SB_CGROUP_FS);
 	if (sb_rmtree(sb->rundir) < 0)
 		return sb_fail("cannot remove %s: %s", sb->rundir, strerror(errno));
 	/* Rename away, then remove, both relative to <data>/sandboxes opened

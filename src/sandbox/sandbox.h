@@ -198,6 +198,7 @@ struct sb_vmm_in {
 	const char *netd;	     /* silo-netd, or NULL: no network */
 	const char *cmdline_extra;   /* appended to the guest's; may be NULL */
 	const char *restore;	     /* a template's directory: --restore it */
+	const char *cgroup;	     /* the sandbox's cgroup (cgroup.h), or NULL */
 };
 #define SB_VMM_ARGC_MAX (48 + 2 * SB_PUBLISH_MAX)
 struct sb_vmm_cmd {

@@ -3,8 +3,8 @@
  * silo-vmm: its exit status, including death by a signal (kill -9, OOM),
  * becomes the sandbox's exit record, and the sockets it leaves are removed.
  *
- *   silo _supervise RUNDIR [--fsize BYTES] [--netd PATH --net-dir DIR
- *                   [--publish SPEC]...] -- VMM [ARGS]...
+ *   silo _supervise RUNDIR [--fsize BYTES] [--cgroup DIR] [--netd PATH
+ *                   --net-dir DIR [--publish SPEC]...] -- VMM [ARGS]...
  *
  * Started detached (setsid, stdin /dev/null, stdout/stderr appended to the
  * console log) by sb_start. silo-vmm reports its exit reason on a pipe of
@@ -20,8 +20,17 @@
  * in use on the host ends the start here, with silo-netd's one line as the
  * exit reason ("network: ..."), before any guest runs. It dies with its
  * supervisor (PR_SET_PDEATHSIG) and is stopped when silo-vmm ends.
+ *
+ * --cgroup: the sandbox's cgroup v2 group (cgroup.h), made by sb_start with
+ * its limits. silo-netd and silo-vmm each move themselves in between fork
+ * and exec, before silo-vmm unshares a cgroup namespace of its own and
+ * before the guest runs; the supervisor stays out, so it can remove the
+ * group once both ended. One that cannot join ends the start ("cgroup:
+ * ..."): the limits the start promised must hold. A SIGKILL that
+ * memory.events counts as an OOM kill says so in the exit reason.
  */
 #include "sandbox/sandbox.h"
+#include "sandbox/cgroup.h"
 #include "proto/contract.h"
 
 #include <errno.h>
@@ -56,6 +65,13 @@ static void write_pid(const char *rundir, const char *file, int pid)
 /* The fd silo-vmm gets for its exit reason (--exit-fd). */
 #define EXIT_FD 3
 
+/* --cgroup: the group's path and its cgroup.procs, open for the children
+ * to write themselves into (-1: no group). */
+struct sup_cgroup {
+	const char *path;
+	int procs;
+};
+
 /* silo-vmm's last words from its exit pipe, e.g. "guest reset (i8042)
  * (exit 0)": one line, at most n - 1 bytes; "" if it said nothing. */
 static void read_reason(int fd, char *out, size_t n)
@@ -74,8 +90,16 @@ static void read_reason(int fd, char *out, size_t n)
 	out[strcspn(out, "\r\n")] = 0; /* the record is key=value lines */
 }
 
-static void exec_vmm(char **vmm_argv, int argc, int exit_w, unsigned long long fsize)
+static void exec_vmm(char **vmm_argv, int argc, int exit_w, unsigned long long fsize,
+		     const struct sup_cgroup *cg)
 {
+	int r;
+
+	if (cg->procs >= 0 && (r = sb_cg_join(cg->procs)) < 0) {
+		dprintf(exit_w, "cgroup: cannot move silo-vmm into %s: %s (exit 127)\n", cg->path,
+			strerror(-r));
+		_exit(127);
+	}
 	signal(SIGHUP, SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
 	/* ignored survives exec: past the limit, write() fails with EFBIG */
@@ -147,11 +171,19 @@ static void netd_argv(const struct netd_opts *o, const struct netd_files *f, con
 
 /* The child's side of the fork: dies with us, reports an exec failure on
  * the ready pipe. */
-static void exec_netd(pid_t parent, const char *path, const char **argv, int ready)
+static void exec_netd(pid_t parent, const char *path, const char **argv, int ready,
+		      const struct sup_cgroup *cg)
 {
+	int r;
+
 	/* gone with us, even by SIGKILL: no broker outlives its VM */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
 		_exit(125);
+	if (cg->procs >= 0 && (r = sb_cg_join(cg->procs)) < 0) {
+		dprintf(ready, "error: cgroup: cannot move silo-netd into %s: %s\n", cg->path,
+			strerror(-r));
+		_exit(127);
+	}
 	signal(SIGHUP, SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
@@ -192,7 +224,8 @@ static size_t read_ready_line(int fd, char *line, size_t size)
 
 /* Start silo-netd and wait for its "ready" line. Returns its pid, or -1
  * with the reason in why (its own "error: ..." line when it gave one). */
-static int start_netd(const char *rundir, const struct netd_opts *o, char *why, size_t n)
+static int start_netd(const char *rundir, const struct netd_opts *o, const struct sup_cgroup *cg,
+		      char *why, size_t n)
 {
 	struct netd_files f;
 	const char *argv[16 + 2 * SB_PUBLISH_MAX];
@@ -211,7 +244,7 @@ static int start_netd(const char *rundir, const struct netd_opts *o, char *why, 
 	pid_t parent = getpid();
 	int pid = fork();
 	if (pid == 0)
-		exec_netd(parent, o->path, argv, ready[1]);
+		exec_netd(parent, o->path, argv, ready[1], cg);
 	close(ready[1]);
 	if (pid < 0) {
 		snprintf(why, n, "cannot start the network broker: %s", strerror(errno));
@@ -282,11 +315,11 @@ static void write_exit(const char *rundir, int code, int sig, const char *line)
 		unlink(f);
 }
 
-/* "[--fsize N] [--netd PATH --net-dir DIR [--publish SPEC]...] -- VMM ARGV":
- * the index of the VMM's argv in argv; a malformed line exits 125 (it
- * comes from silo itself, never from a user). */
+/* "[--fsize N] [--cgroup DIR] [--netd PATH --net-dir DIR [--publish SPEC]...]
+ * -- VMM ARGV": the index of the VMM's argv in argv; a malformed line
+ * exits 125 (it comes from silo itself, never from a user). */
 static int parse_supervise_args(int argc, char **argv, unsigned long long *fsize,
-				struct netd_opts *netd)
+				struct sup_cgroup *cg, struct netd_opts *netd)
 {
 	int i = 1;
 
@@ -298,6 +331,8 @@ static int parse_supervise_args(int argc, char **argv, unsigned long long *fsize
 			*fsize = strtoull(val, &end, 10);
 			if (errno || *end || !*fsize)
 				_exit(125);
+		} else if (!strcmp(opt, "--cgroup")) {
+			cg->path = val;
 		} else if (!strcmp(opt, "--netd")) {
 			netd->path = val;
 		} else if (!strcmp(opt, "--net-dir")) {
@@ -314,20 +349,53 @@ static int parse_supervise_args(int argc, char **argv, unsigned long long *fsize
 	return i + 1;
 }
 
+/* Remove the group once nothing runs in it: we reaped both children, but
+ * KVM's worker thread of the VM, which shares the group, ends with the
+ * VM's teardown, a moment later (up to 5 s; stop, rm and the next start
+ * remove what is still there). */
+static void cgroup_end(struct sup_cgroup *cg)
+{
+	if (!cg->path)
+		return;
+	close(cg->procs);
+	for (int i = 0; i < 250 && rmdir(cg->path) < 0 && errno == EBUSY; i++)
+		usleep(20000);
+}
+
+/* The group's cgroup.procs, before any child: one that cannot be opened
+ * ends the start, as a broker that cannot start does. */
+static void cgroup_open(const char *rundir, struct sup_cgroup *cg)
+{
+	char f[SB_PATH_MAX], line[SB_PATH_MAX + 100];
+
+	cg->procs = -1;
+	if (!cg->path)
+		return;
+	if (sb_path(f, "%s/cgroup.procs", cg->path) == 0 &&
+	    (cg->procs = open(f, O_WRONLY | O_CLOEXEC)) >= 0)
+		return;
+	snprintf(line, sizeof(line), "cgroup: cannot open %s/cgroup.procs: %s", cg->path,
+		 strerror(errno));
+	dprintf(STDERR_FILENO, "silo: %s\n", line);
+	write_exit(rundir, VMM_EXIT_SETUP, 0, line);
+	_exit(0);
+}
+
 /* The broker before the VM; if it cannot start, the start ends here with
  * its reason as the exit record. Returns its pid (0: no network). */
-static int supervise_netd(const char *rundir, const struct netd_opts *netd)
+static int supervise_netd(const char *rundir, const struct netd_opts *netd, struct sup_cgroup *cg)
 {
 	char why[400], line[420 + 16];
 	int pid;
 
 	if (!netd->path)
 		return 0;
-	pid = start_netd(rundir, netd, why, sizeof(why));
+	pid = start_netd(rundir, netd, cg, why, sizeof(why));
 	if (pid < 0) {
 		dprintf(STDERR_FILENO, "silo: network: %s\n", why);
 		snprintf(line, sizeof(line), "network: %s", why);
 		remove_sockets(rundir);
+		cgroup_end(cg);
 		/* as silo-vmm's own host set-up failures: no guest ran */
 		write_exit(rundir, VMM_EXIT_SETUP, 0, line);
 		_exit(0);
@@ -338,7 +406,7 @@ static int supervise_netd(const char *rundir, const struct netd_opts *netd)
 
 /* Run silo-vmm to its end; its status and the reason it gave. */
 static void run_vmm(const char *rundir, char **vmm_argv, int vmm_argc, unsigned long long fsize,
-		    int *code, int *sig, char *line, size_t len)
+		    const struct sup_cgroup *cg, int *code, int *sig, char *line, size_t len)
 {
 	/* Non-blocking read end: a process silo-vmm left behind holding
 	 * the write end must not keep us from writing the record. */
@@ -349,7 +417,7 @@ static void run_vmm(const char *rundir, char **vmm_argv, int vmm_argc, unsigned 
 	if (pid < 0)
 		_exit(125);
 	if (pid == 0)
-		exec_vmm(vmm_argv, vmm_argc, exit_pipe[1], fsize);
+		exec_vmm(vmm_argv, vmm_argc, exit_pipe[1], fsize, cg);
 	close(exit_pipe[1]);
 	vmm_pid = pid;
 	write_pid(rundir, "vmm.pid", pid);
@@ -361,7 +429,13 @@ static void run_vmm(const char *rundir, char **vmm_argv, int vmm_argc, unsigned 
 	*sig = 0;
 	if (WIFSIGNALED(status)) {
 		*sig = WTERMSIG(status);
-		snprintf(line, len, "killed by signal %d", *sig);
+		/* memory.oom.group: silo-netd went with it */
+		if (*sig == SIGKILL && cg->path && sb_cg_oom_killed(cg->path))
+			snprintf(line, len,
+				 "killed by the OOM killer: the sandbox's memory limit "
+				 "(its cgroup's memory.max)");
+		else
+			snprintf(line, len, "killed by signal %d", *sig);
 		dprintf(STDERR_FILENO, "silo: silo-vmm %s\n", line);
 	} else {
 		*code = WEXITSTATUS(status);
@@ -376,7 +450,8 @@ void sb_supervise_main(int argc, char **argv)
 	const char *rundir = argc > 0 ? argv[0] : NULL;
 	unsigned long long fsize = 0;
 	struct netd_opts netd = { 0 };
-	int at = parse_supervise_args(argc, argv, &fsize, &netd);
+	struct sup_cgroup cg = { 0 };
+	int at = parse_supervise_args(argc, argv, &fsize, &cg, &netd);
 
 	struct sigaction sa = { .sa_handler = forward };
 	sigemptyset(&sa.sa_mask);
@@ -386,15 +461,18 @@ void sb_supervise_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	write_pid(rundir, "supervisor.pid", getpid());
 
-	int netd_pid = supervise_netd(rundir, &netd);
+	cgroup_open(rundir, &cg);
+	int netd_pid = supervise_netd(rundir, &netd, &cg);
 	char line[200];
 	int code, sig;
-	run_vmm(rundir, argv + at, argc - at, fsize, &code, &sig, line, sizeof(line));
+	run_vmm(rundir, argv + at, argc - at, fsize, &cg, &code, &sig, line, sizeof(line));
 	/* the order of the end: no broker, no sockets, then the record
 	 * (a live exit record means nothing is listening) */
 	if (netd_pid > 0)
 		stop_netd(netd_pid);
 	remove_sockets(rundir);
 	write_exit(rundir, code, sig, line);
+	/* after the record: waiting on the kernel must not delay a stop */
+	cgroup_end(&cg);
 	_exit(0);
 }

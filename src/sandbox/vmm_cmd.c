@@ -103,6 +103,8 @@ int sb_vmm_cmd(const struct sb_vmm_in *in, struct sb_vmm_cmd *c)
 
 	for (size_t i = 0; r == 0 && i < sizeof(sup) / sizeof(sup[0]); i++)
 		r = add(c, &n, sup[i]);
+	if (r == 0 && in->cgroup)
+		r = add2(c, &n, "--cgroup", in->cgroup);
 	if (r == 0 && in->netd) {
 		r = add2(c, &n, "--netd", in->netd);
 		if (r == 0)

@@ -19,7 +19,7 @@ import pytest
 
 from conftest import BOOT_TIMEOUT, BUILD, GUEST, KVM
 from contract import ARG_NO_DOCKER, DOCKER_READY
-from silo_testlib.cli import processes_naming, sandbox_names, silo_env
+from silo_testlib.cli import cgroups_left, processes_naming, sandbox_names, silo_env
 
 pytestmark = pytest.mark.lab_seconds(100)
 
@@ -63,6 +63,8 @@ def assert_nothing_left(env):
     left = [str(p) for d in (data, run) if d.exists() for p in d.rglob("*")]
     assert left == [], left
     assert our_processes(env) == []
+    # as root: no cgroup of ours in /sys/fs/cgroup/silo (src/sandbox/cgroup.c)
+    assert cgroups_left(env) == []
 
 
 def one_error_line(r):

@@ -34,3 +34,26 @@ def processes_naming(needles):
             continue
         if any(n in cmd for n in needles):
             yield int(p.name), cmd, state
+
+
+CGROUP_FS = pathlib.Path("/sys/fs/cgroup")
+
+
+def cgroup_name(name, sandbox_dir):
+    """The cgroup silo gives sandbox name in sandbox_dir (src/sandbox/cgroup.c,
+    sb_cg_group_name): NAME-<12 hex digits of FNV-1a of the resolved dir>."""
+    h = 0xcbf29ce484222325
+    for b in os.path.realpath(sandbox_dir).encode():
+        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+    return f"{name}-{h & 0xffffffffffff:012x}"
+
+
+def cgroups_left(env):
+    """The cgroups of sandboxes under env's data directory that silo (as root)
+    left in /sys/fs/cgroup/silo/."""
+    base = CGROUP_FS / "silo"
+    data = pathlib.Path(env["SILO_DATA_DIR"]) / "sandboxes"
+    if not base.is_dir():
+        return []
+    return [str(g) for g in base.iterdir()
+            if len(g.name) > 13 and g.name == cgroup_name(g.name[:-13], data / g.name[:-13])]

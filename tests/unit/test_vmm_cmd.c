@@ -112,6 +112,29 @@ static void test_network_and_publish(void **state)
 	check_argv(f->cmd.argv, want);
 }
 
+/* The sandbox's cgroup goes to the supervisor, which moves silo-netd and
+ * silo-vmm in (src/sandbox/cgroup.h); silo-vmm's own argv is unchanged. */
+static void test_cgroup(void **state)
+{
+	struct fix *f = *state;
+	f->in.netd = "/n";
+	f->in.cgroup = "/sys/fs/cgroup/silo/box-0123456789ab";
+	assert_int_equal(sb_vmm_cmd(&f->in, &f->cmd), 0);
+	static const char *const want[] = { "/usr/bin/silo",
+					    "_supervise",
+					    "/r/box",
+					    "--fsize",
+					    "1073741824",
+					    "--cgroup",
+					    "/sys/fs/cgroup/silo/box-0123456789ab",
+					    "--netd",
+					    "/n",
+					    "--net-dir",
+					    "/d/box",
+					    VMM_ARGV(WORDS(" " SILO_ARG_NET)) };
+	check_argv(f->cmd.argv, want);
+}
+
 /* --no-docker, and SILO_GUEST_CMDLINE_EXTRA's words last so they win. */
 static void test_guest_words(void **state)
 {
@@ -198,6 +221,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_no_network, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_network_and_publish, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cgroup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guest_words, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_publish_fits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_long_path_fails, setup, teardown),
