@@ -11,12 +11,10 @@ start; an OOM kill (forced by lowering memory.max) is the exit reason `silo
 ls` shows; stop and rm leave no group. Without cgroup v2 a start warns in one
 line and works.
 """
-import grp
 import os
 import pathlib
 import pwd
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -24,6 +22,7 @@ import time
 import pytest
 
 from conftest import TOP
+from silo_testlib import plainuser
 from silo_testlib.cli import CGROUP_FS, cgroup_name
 from test_cli import (assert_nothing_left, env, inspect, names, our_processes,  # noqa: F401
                       silo, status)
@@ -238,54 +237,16 @@ def test_without_cgroup2_one_warning_and_it_runs(env):
 USER = "silo-cg-test"
 
 
-def sh(*cmd, check=True):
-    r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=600)
-    assert not check or r.returncode == 0, (cmd, r.returncode, r.stdout, r.stderr)
-    return r
-
-
 @pytest.fixture
 def plain_user():
-    """A user in the kvm group (/dev/kvm root:kvm 0660, as Debian's udev
-    leaves it) with a home of its own on /tmp: its data and run dirs."""
-    if subprocess.run(["getent", "group", "kvm"], capture_output=True).returncode:
-        sh("groupadd", "--system", "kvm")
-    st = os.stat("/dev/kvm")
-    os.chown("/dev/kvm", 0, grp.getgrnam("kvm").gr_gid)
-    os.chmod("/dev/kvm", 0o660)
-    home = pathlib.Path(f"/tmp/{USER}")
-    sh("useradd", "-M", "-d", home, "-G", "kvm", "-s", "/bin/sh", USER)
-    home.mkdir(mode=0o700)
-    shutil.chown(home, USER, USER)
-    # silo and its guest where the user can read them: the lab's 9p share
-    # of the build tree answers root only
-    (home / "guest").mkdir()
-    for f in ("silo", "silo-vmm", "silo-netd"):
-        shutil.copy(TOP / "build" / f, home / f)
-    for f in ("vmlinux", "agent.cpio.gz", "rootfs.ext4"):
-        shutil.copy(TOP / "build" / "guest" / f, home / "guest" / f)
-    for p in [home / "guest", *home.iterdir(), *(home / "guest").iterdir()]:
-        shutil.chown(p, USER, USER)
-    try:
+    with plainuser.plain_user(USER) as home:
         yield home
-    finally:
-        sh("userdel", USER, check=False)
-        shutil.rmtree(home, ignore_errors=True)
-        os.chown("/dev/kvm", st.st_uid, st.st_gid)
-        os.chmod("/dev/kvm", st.st_mode & 0o7777)
 
 
 def as_user(home, cgroup, *args):
     """silo ARGS as the plain user, run from the cgroup `cgroup` (a path
     under /sys/fs/cgroup), with its own data and run dirs."""
-    env = {k: v for k, v in os.environ.items()
-           if k.startswith("SILO_") and k not in ("SILO_DATA_DIR", "SILO_RUN_DIR")}
-    env.update(SILO_DATA_DIR=f"{home}/data", SILO_RUN_DIR=f"{home}/run", HOME=str(home),
-               SILO_VMM=f"{home}/silo-vmm", SILO_NETD=f"{home}/silo-netd",
-               SILO_GUEST_DIR=f"{home}/guest", PATH="/usr/bin:/bin", LANG="C.UTF-8")
-    return sh("sh", "-c", f'echo $$ > {cgroup}/cgroup.procs && exec "$@"', "sh",
-              "runuser", "-u", USER, "--", "env", "-i", *[f"{k}={v}" for k, v in env.items()],
-              home / "silo", *args, check=False)
+    return plainuser.as_user(USER, home, *args, cgroup=cgroup)
 
 
 def delegate(top):
