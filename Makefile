@@ -20,7 +20,8 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true
 
 # The jail's allowlists and their compiler are build-time only (below).
-JAIL_GEN_SRCS := src/vmm/jail/bpfgen.c $(sort $(wildcard src/vmm/jail/allow_*.c))
+JAIL_GEN_SRCS := src/vmm/jail/bpfgen.c $(sort $(wildcard src/vmm/jail/allow_*.c)) \
+                 src/netd/jail_allow.c
 VMM_SRCS  := $(filter-out $(JAIL_GEN_SRCS),$(shell find src/vmm -name '*.c' | sort))
 VMM_OBJS  := $(VMM_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/jail_bpf.o
 VMM_LIB   := $(BUILD)/libvmm.a
@@ -61,7 +62,7 @@ $(BUILD)/silo-vmm: $(BUILD)/src/vmm/main.o $(VMM_LIB)
 
 # silo-vmm's seccomp filters, compiled from src/vmm/jail/allow_*.c with
 # libseccomp at build time (src/vmm/jail/bpfgen.c): silo-vmm only loads them.
-$(BUILD)/jail-bpfgen: $(JAIL_GEN_SRCS) src/vmm/jail/seccomp.h src/vmm/jail/allow.h
+$(BUILD)/jail-bpfgen: $(JAIL_GEN_SRCS) src/vmm/jail/seccomp.h src/vmm/jail/allow.h src/netd/jail.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -O1 $(JAIL_GEN_SRCS) -o $@ -lseccomp
 
@@ -70,6 +71,14 @@ $(BUILD)/gen/jail_bpf.c: $(BUILD)/jail-bpfgen
 	$< > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/jail_bpf.o: $(BUILD)/gen/jail_bpf.c
+	$(CCACHE) $(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+# silo-netd's, from src/netd/jail_allow.c (src/netd/jail.c loads it).
+$(BUILD)/gen/netd_bpf.c: $(BUILD)/jail-bpfgen
+	@mkdir -p $(dir $@)
+	$< netd > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/netd_bpf.o: $(BUILD)/gen/netd_bpf.c
 	$(CCACHE) $(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 # silo-vmm with the test-only control command "test-syscall ROLE"

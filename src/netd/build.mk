@@ -6,10 +6,22 @@
 #   $(BUILD)/tests/test_netd_log   cmocka (tests/unit/test_netd_log.c)
 #   $(BUILD)/tests/test_netd_resolve  cmocka (tests/unit/test_netd_resolve.c)
 
-NETD_SRCS := $(sort $(wildcard src/netd/*.c))
+NETD_SRCS := $(filter-out src/netd/jail_allow.c,$(sort $(wildcard src/netd/*.c)))
 
-$(BUILD)/silo-netd: $(NETD_SRCS:%.c=$(BUILD)/%.o) $(NET_LIB)
+$(BUILD)/silo-netd: $(NETD_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/netd_bpf.o $(NET_LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lpthread
+
+# silo-netd with the test-only SILO_NETD_TEST_SYSCALL (src/netd/jail.c):
+# tests/e2e/test_netd.py makes it attempt a forbidden call. Never installed.
+$(BUILD)/hooks/src/netd/jail.o: src/netd/jail.c
+	@mkdir -p $(dir $@)
+	$(CCACHE) $(CC) $(CFLAGS) -DSILO_NETD_TEST_HOOKS $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/silo-netd-test-hooks: $(filter-out $(BUILD)/src/netd/jail.o,$(NETD_SRCS:%.c=$(BUILD)/%.o)) \
+		$(BUILD)/hooks/src/netd/jail.o $(BUILD)/gen/netd_bpf.o $(NET_LIB)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lpthread
+
+test-hooks: $(BUILD)/silo-netd-test-hooks
 
 # cmocka: the log line, escaping, stats file and rotation (log.c), linked
 # with the two objects it needs rather than the whole daemon.

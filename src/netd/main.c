@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "net/wire.h"
+#include "netd/jail.h"
 #include "netd/netd.h"
 
 enum { L_CONNECT, L_DNS, L_NFIXED };
@@ -508,6 +509,12 @@ static void setup(struct netd *n)
 		listen_tcp(n, i);
 	listen_unix(n, WIRE_PORT_CONNECT, L_CONNECT);
 	listen_unix(n, WIRE_PORT_DNS, L_DNS);
+
+	/* The jail: every file and socket it starts with is open, and no
+	 * thread exists yet, so the filter covers every thread (jail.c). */
+	const char *what;
+	if ((r = netd_jail_enter(&what)) < 0)
+		die("jail: %s: %s", what, strerror(-r));
 
 	/* after block_signals: the threads must not take SIGTERM */
 	if ((r = netd_stats_start(n)) < 0)
