@@ -5,7 +5,6 @@ finds the page, bash completes `silo ex<TAB>` and sandbox names, and
 dpkg -r leaves nothing behind. make deb builds the package beforehand on the
 build host (the lab has no dpkg-dev); test_package_host.py checks that
 make install's tree matches it."""
-import grp
 import os
 import pathlib
 import pwd
@@ -15,6 +14,7 @@ import subprocess
 import pytest
 
 from package import DEB_ONLY, complete, deb_files, deb_path
+from silo_testlib.plainuser import kvm_user
 
 USER = "silo-pkg-test"
 COMPLETION = "/usr/share/bash-completion/completions/silo"
@@ -57,29 +57,14 @@ def installed(tmp_path_factory):
     if mounted:
         share.mkdir(exist_ok=True)
         sh("mount", "--bind", store, share)
-    # /dev/kvm as Debian's udev rules leave it (root:kvm 0660); the lab
-    # host has no udev. The package itself changes no permissions.
     try:
-        grp.getgrnam("kvm")
-    except KeyError:
-        sh("groupadd", "--system", "kvm")
-    st = os.stat("/dev/kvm")
-    os.chown("/dev/kvm", 0, grp.getgrnam("kvm").gr_gid)
-    os.chmod("/dev/kvm", 0o660)
-    # The user's home on /tmp too (scratch disks are sparse but grow).
-    home = pathlib.Path(f"/tmp/{USER}")
-    sh("useradd", "-M", "-d", home, "-G", "kvm", "-s", "/bin/bash", USER)
-    home.mkdir(mode=0o700)
-    shutil.chown(home, USER, USER)
-    try:
-        sh("dpkg", "-i", deb)
-        yield {"deb": deb, "files": files, "home": home, "mounted": mounted}
+        with kvm_user(USER, shell="/bin/bash") as home:
+            sh("dpkg", "-i", deb)
+            try:
+                yield {"deb": deb, "files": files, "home": home, "mounted": mounted}
+            finally:
+                sh("dpkg", "--purge", "silo", check=False)
     finally:
-        sh("dpkg", "--purge", "silo", check=False)
-        sh("userdel", "-r", USER, check=False)
-        shutil.rmtree(home, ignore_errors=True)
-        os.chown("/dev/kvm", st.st_uid, st.st_gid)
-        os.chmod("/dev/kvm", st.st_mode & 0o7777)
         if mounted:
             sh("umount", share, check=False)
             sh("rmdir", share, check=False)

@@ -20,25 +20,20 @@ def sh(*cmd, check=True, **kw):
 
 
 @contextlib.contextmanager
-def plain_user(user):
-    """user, in the kvm group (/dev/kvm root:kvm 0660), with a home of its
-    own on /tmp holding silo, silo-vmm, silo-netd and guest/: yields the
-    home. The user and its home go at the end, /dev/kvm as it was."""
+def kvm_user(user, shell="/bin/sh"):
+    """user, in the kvm group, with /dev/kvm as Debian's udev rules leave it
+    (root:kvm 0660; the lab host has no udev) and a home of its own on /tmp
+    (scratch disks are sparse but grow): yields the home. The user and its
+    home go at the end, /dev/kvm as it was."""
     if subprocess.run(["getent", "group", "kvm"], capture_output=True).returncode:
         sh("groupadd", "--system", "kvm")
     st = os.stat("/dev/kvm")
     os.chown("/dev/kvm", 0, grp.getgrnam("kvm").gr_gid)
     os.chmod("/dev/kvm", 0o660)
     home = pathlib.Path(f"/tmp/{user}")
-    sh("useradd", "-M", "-d", home, "-G", "kvm", "-s", "/bin/sh", user)
+    sh("useradd", "-M", "-d", home, "-G", "kvm", "-s", shell, user)
     home.mkdir(mode=0o700)
-    (home / "guest").mkdir()
-    for f in ("silo", "silo-vmm", "silo-netd"):
-        shutil.copy(BUILD / f, home / f)
-    for f in ("vmlinux", "agent.cpio.gz", "rootfs.ext4"):
-        shutil.copy(GUEST / f, home / "guest" / f)
-    for p in [home, home / "guest", *home.iterdir(), *(home / "guest").iterdir()]:
-        shutil.chown(p, user, user)
+    shutil.chown(home, user, user)
     try:
         yield home
     finally:
@@ -47,6 +42,20 @@ def plain_user(user):
         shutil.rmtree(home, ignore_errors=True)
         os.chown("/dev/kvm", st.st_uid, st.st_gid)
         os.chmod("/dev/kvm", st.st_mode & 0o7777)
+
+
+@contextlib.contextmanager
+def plain_user(user):
+    """kvm_user, with silo, silo-vmm, silo-netd and guest/ in its home."""
+    with kvm_user(user) as home:
+        (home / "guest").mkdir()
+        for f in ("silo", "silo-vmm", "silo-netd"):
+            shutil.copy(BUILD / f, home / f)
+        for f in ("vmlinux", "agent.cpio.gz", "rootfs.ext4"):
+            shutil.copy(GUEST / f, home / "guest" / f)
+        for q in [home / "guest", *home.iterdir(), *(home / "guest").iterdir()]:
+            shutil.chown(q, user, user)
+        yield home
 
 
 def user_env(home):
