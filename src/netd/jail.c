@@ -32,12 +32,23 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* The supervisor's ready pipe until "ready" is said: a refused call during
+ * start-up is then the start's one-line error. */
+static volatile int report_fd = -1;
+
+void netd_jail_ready(void)
+{
+	report_fd = -1;
+}
+
 static void on_sigsys(int sig, siginfo_t *si, void *uc)
 {
 	static const char head[] = "silo-netd: killed by seccomp: syscall ";
+	static const char err[] = "error: silo-netd was killed by seccomp: syscall ";
 	char num[16];
 	size_t n = sizeof(num);
 	unsigned v = (unsigned)si->si_syscall;
+	int fd = report_fd;
 
 	(void)sig;
 	(void)uc;
@@ -48,6 +59,10 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 	if (write(STDERR_FILENO, head, sizeof(head) - 1) < 0 ||
 	    write(STDERR_FILENO, num + n, sizeof(num) - n) < 0) {
 		/* the exit code still says it */
+	}
+	if (fd >= 0 &&
+	    (write(fd, err, sizeof(err) - 1) < 0 || write(fd, num + n, sizeof(num) - n) < 0)) {
+		/* the supervisor sees the pipe end */
 	}
 	syscall(SYS_exit_group, NETD_EXIT_SECCOMP);
 }
@@ -68,7 +83,7 @@ static int drop_caps(const char **what)
 	return 0;
 }
 
-int netd_jail_enter(const char **what)
+int netd_jail_enter(int ready_fd, const char **what)
 {
 	const char *env = getenv("SILO_NETD_SECCOMP");
 	struct rlimit none = { 0, 0 };
@@ -96,6 +111,7 @@ int netd_jail_enter(const char **what)
 		return -errno;
 	if (env && !strcmp(env, "0"))
 		return 0;
+	report_fd = ready_fd;
 	*what = "the SIGSYS handler";
 	sigfillset(&sa.sa_mask);
 	if (sigaction(SIGSYS, &sa, NULL) < 0)

@@ -16,11 +16,15 @@ extern const struct jail_rule netd_allow[];
 extern const size_t netd_allow_len;
 extern const struct sock_fprog netd_bpf[2];
 
-/* Exit code after a refused syscall (the line on stderr names it). */
-#define NETD_EXIT_SECCOMP 159
+/* NETD_EXIT_SECCOMP, the exit code after a refused syscall */
+#include "proto/contract.h"
 
 /* SILO_NETD_SECCOMP: unset or 1, the filter; "log", log only; 0, none.
- * 0 or -errno with *what set to the step that failed. */
-int netd_jail_enter(const char **what);
+ * A refused call is reported on stderr and, until ready is said, on
+ * ready_fd as the start's error line (-1: none). 0 or -errno with *what
+ * set to the step that failed. */
+int netd_jail_enter(int ready_fd, const char **what);
+/* ready was said (ready_fd closed): the handler no longer writes there. */
+void netd_jail_ready(void);
 
 #endif

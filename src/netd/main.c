@@ -513,7 +513,7 @@ static void setup(struct netd *n)
 	/* The jail: every file and socket it starts with is open, and no
 	 * thread exists yet, so the filter covers every thread (jail.c). */
 	const char *what;
-	if ((r = netd_jail_enter(&what)) < 0)
+	if ((r = netd_jail_enter(ready_fd, &what)) < 0)
 		die("jail: %s: %s", what, strerror(-r));
 
 	/* after block_signals: the threads must not take SIGTERM */
@@ -579,6 +579,7 @@ int main(int argc, char **argv)
 		if (write(ready_fd, "ready\n", 6) != 6) {
 			/* the supervisor went away; it will not use us */
 		}
+		netd_jail_ready();
 		close(ready_fd);
 		ready_fd = -1;
 	}

@@ -89,4 +89,8 @@ enum vmm_exit {
                                     * seccomp allowlist (src/vmm/jail/) */
 };
 
+/* silo-netd's exit code after a syscall outside its seccomp allowlist
+ * (src/netd/jail.c); the supervisor says so (src/sandbox/supervise.c). */
+#define NETD_EXIT_SECCOMP 159
+
 #endif

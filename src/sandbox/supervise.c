@@ -404,13 +404,36 @@ static int supervise_netd(const char *rundir, const struct netd_opts *netd, stru
 	return pid;
 }
 
-/* Run silo-vmm to its end; its status and the reason it gave. */
+/* silo-netd ended while the VM runs (a crash, the seccomp filter, a kill):
+ * the guest keeps running without a network, which `silo logs` says. */
+static void netd_ended(int status)
+{
+	if (WIFEXITED(status) && WEXITSTATUS(status) == NETD_EXIT_SECCOMP)
+		dprintf(STDERR_FILENO,
+			"silo: silo-netd was killed by seccomp (its line above names "
+			"the syscall): no network until the sandbox restarts\n");
+	else if (WIFSIGNALED(status))
+		dprintf(STDERR_FILENO,
+			"silo: silo-netd was killed by signal %d: no network until "
+			"the sandbox restarts\n",
+			WTERMSIG(status));
+	else
+		dprintf(STDERR_FILENO,
+			"silo: silo-netd exited (code %d): no network until the "
+			"sandbox restarts\n",
+			WEXITSTATUS(status));
+}
+
+/* Run silo-vmm to its end; its status and the reason it gave. A broker
+ * (*netd_pid) that ends first is reaped and said (netd_ended), and
+ * *netd_pid becomes 0. */
 static void run_vmm(const char *rundir, char **vmm_argv, int vmm_argc, unsigned long long fsize,
-		    const struct sup_cgroup *cg, int *code, int *sig, char *line, size_t len)
+		    const struct sup_cgroup *cg, int *netd_pid, int *code, int *sig, char *line,
+		    size_t len)
 {
 	/* Non-blocking read end: a process silo-vmm left behind holding
 	 * the write end must not keep us from writing the record. */
-	int exit_pipe[2], status;
+	int exit_pipe[2], status = 0;
 	if (pipe2(exit_pipe, O_CLOEXEC) < 0 || fcntl(exit_pipe[0], F_SETFL, O_NONBLOCK) < 0)
 		_exit(125);
 	int pid = fork();
@@ -421,8 +444,18 @@ static void run_vmm(const char *rundir, char **vmm_argv, int vmm_argc, unsigned 
 	close(exit_pipe[1]);
 	vmm_pid = pid;
 	write_pid(rundir, "vmm.pid", pid);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	for (;;) {
+		int r = waitpid(-1, &status, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r > 0 && r == *netd_pid) {
+			*netd_pid = 0;
+			netd_ended(status);
+			continue;
+		}
+		if (r == pid || r < 0)
+			break;
+	}
 	vmm_pid = 0;
 
 	*code = -1;
@@ -465,7 +498,8 @@ void sb_supervise_main(int argc, char **argv)
 	int netd_pid = supervise_netd(rundir, &netd, &cg);
 	char line[200];
 	int code, sig;
-	run_vmm(rundir, argv + at, argc - at, fsize, &cg, &code, &sig, line, sizeof(line));
+	run_vmm(rundir, argv + at, argc - at, fsize, &cg, &netd_pid, &code, &sig, line,
+		sizeof(line));
 	/* the order of the end: no broker, no sockets, then the record
 	 * (a live exit record means nothing is listening) */
 	if (netd_pid > 0)

@@ -149,3 +149,53 @@ def test_silo_inspect_says_why(tmp_path):
         assert "killed by seccomp" in silo("ls").stdout + r.stdout
     finally:
         silo("rm", "-f", "j")
+
+
+# --- silo-netd's jail (src/netd/jail.c), through the CLI ---------------------
+
+NETD_HOOKS = BUILD / "silo-netd-test-hooks"
+
+
+def cli(env):
+    def silo(*args):
+        return subprocess.run([str(BUILD / "silo"), *args], env=env, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=600)
+    return silo
+
+
+def test_broker_killed_by_seccomp_at_start_is_the_start_error(tmp_path):
+    """The test build of silo-netd makes a forbidden call as soon as its
+    filter is loaded: the start fails with that as its one line, and
+    nothing is left."""
+    env = silo_env(tmp_path)
+    env.update(SILO_NETD=str(NETD_HOOKS), SILO_NETD_TEST_SYSCALL="1")
+    silo = cli(env)
+    r = silo("run", "--name", "n", "--memory", "256M", "--no-docker", "--", "true")
+    lines = r.stderr.splitlines()
+    assert r.returncode == 125 and any("silo-netd was killed by seccomp: syscall 110" in ln
+                                       for ln in lines), r
+    assert silo("ls").stdout.count("\n") <= 1, silo("ls").stdout   # the header only
+    assert not list((tmp_path / "run").glob("n/*.sock*"))
+
+
+def test_broker_that_dies_mid_run_is_said_and_the_vm_runs_on(tmp_path):
+    """silo-netd killed while the VM runs: the supervisor reaps it and says
+    so in `silo logs`; the guest keeps running (exec works) without a
+    network, and rm leaves nothing."""
+    env = silo_env(tmp_path)
+    silo = cli(env)
+    r = silo("run", "--name", "m", "--memory", "256M", "--no-docker", "--", "true")
+    assert r.returncode == 0, r.stderr
+    try:
+        netd = int((tmp_path / "run" / "m" / "netd.pid").read_text())
+        os.kill(netd, 11)
+        deadline = time.monotonic() + 30
+        while "silo-netd was killed by signal 11" not in silo("logs", "m").stdout:
+            assert time.monotonic() < deadline, silo("logs", "m").stdout[-2000:]
+            time.sleep(0.5)
+        assert "no network until the sandbox restarts" in silo("logs", "m").stdout
+        r = silo("exec", "m", "--", "echo", "still-here")
+        assert r.returncode == 0 and r.stdout == "still-here\n", r
+    finally:
+        silo("rm", "-f", "m")
+    assert not (tmp_path / "run" / "m").exists() or not list((tmp_path / "run" / "m").iterdir())
