@@ -79,13 +79,13 @@ const struct jail_rule netd_allow[] = {
 	SYS(accept4, "the guest's streams and published ports"),
 	SYS(getsockname, "getifaddrs; the resolver"),
 	SYS(getpeername, "a connection's peer"),
-	SYS(getsockopt, "a non-blocking connect's result (SO_ERROR)"),
+	SYS(getsockopt, "a non-blocking connect's result (SO_ERROR); what silo-vmm passed"),
 	SYS(setsockopt, "SO_LINGER on a reset; the resolver's socket options"),
 	SYS(shutdown, "half-closed streams"),
 	SYS(sendto, "stream bytes (send); the resolver; netlink"),
 	SYS(recvfrom, "stream bytes (recv); the resolver"),
 	SYS(sendmsg, "stream bytes"),
-	SYS(recvmsg, "netlink answers"),
+	SYS(recvmsg, "netlink answers; the guest's streams from silo-vmm (--peer-fd)"),
 	SYS(sendmmsg, "the resolver sends A and AAAA queries at once"),
 };
 ALLOWLIST_LEN(netd_allow);

@@ -7,6 +7,7 @@
  * and on the ready fd, exit 1, and no socket file left behind. After
  * "ready", nothing the guest sends ends the process: only SIGTERM/SIGINT.
  */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -40,12 +41,14 @@ struct listener {
 static struct listener lis[L_NFIXED + NETD_MAX_PUBLISH];
 static size_t nlis;
 static int ready_fd = -1;
+static int peer_fd = -1; /* --peer-fd */
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: silo-netd --vsock PATH --policy FILE --log FILE --stats FILE\n"
-		"                 [--publish [HOST_IP:]HOST_PORT:GUEST_PORT]... [--ready-fd N]\n"
+		"                 [--publish [HOST_IP:]HOST_PORT:GUEST_PORT]... [--peer-fd N]\n"
+		"                 [--ready-fd N]\n"
 		"\n"
 		"The host-side network broker of one silo sandbox. It listens on PATH_1080\n"
 		"(the guest's outbound TCP) and PATH_1053 (its DNS queries), decides each\n"
@@ -57,6 +60,9 @@ static void usage(FILE *f)
 		"  --stats FILE      counters (allowed=N, denied=N, ...), rewritten atomically\n"
 		"  --publish SPEC    listen on HOST_IP (default 127.0.0.1):HOST_PORT and forward\n"
 		"                    to GUEST_PORT on the guest's loopback; repeatable\n"
+		"  --peer-fd N       also take the guest's streams from silo-vmm --vsock-peer:\n"
+		"                    each comes on this SOCK_SEQPACKET socket as a descriptor\n"
+		"                    with its port (4 bytes, little endian)\n"
 		"  --ready-fd N      write \"ready\\n\" (or \"error: ...\\n\") to fd N, then close it\n"
 		"  --log-max BYTES   log size before rotation (default %u)\n"
 		"  -h, --help        this text\n"
@@ -388,6 +394,25 @@ static void set_log_max(struct netd *n, const char *arg, char perr[512])
 		n->log_max = (size_t)v;
 }
 
+/* --peer-fd: an inherited SEQPACKET socket (silo-vmm's --vsock-peer). */
+static void set_peer_fd(const char *arg, char perr[512])
+{
+	int type = 0;
+	socklen_t tl = sizeof(type);
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || *end || end == arg || v < 3 || v > INT_MAX ||
+	    getsockopt((int)v, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_SEQPACKET) {
+		fail(perr, "--peer-fd %s: not an open SOCK_SEQPACKET socket", arg);
+		return;
+	}
+	peer_fd = (int)v;
+	fcntl(peer_fd, F_SETFD, FD_CLOEXEC);
+}
+
 /* What the options together must say. */
 static void check_args(struct netd *n, const char *perr, int argc, char **argv)
 {
@@ -415,6 +440,7 @@ static void parse_args(struct netd *n, int argc, char **argv)
 		{ "publish", required_argument, NULL, 'P' },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "log-max", required_argument, NULL, 'm' },
+		{ "peer-fd", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -443,6 +469,9 @@ static void parse_args(struct netd *n, int argc, char **argv)
 			break;
 		case 'm':
 			set_log_max(n, optarg, perr);
+			break;
+		case 'f':
+			set_peer_fd(optarg, perr);
 			break;
 		case 'h':
 			usage(stdout);
@@ -524,17 +553,75 @@ static void setup(struct netd *n)
 		die("cannot set up the connection threads: %s", strerror(-r));
 }
 
+/* One stream from silo-vmm's --vsock-peer: a descriptor and its port.
+ * silo-vmm faces the guest, so what it sends is checked like guest input:
+ * anything but one Unix stream socket for a port we serve is closed and
+ * counted. Returns false once silo-vmm closed its end. */
+static bool take_peer(struct netd *n)
+{
+	union {
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	uint32_t le = 0;
+	struct iovec iov = { &le, sizeof(le) };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	int fd = -1, nfds = 0, type = 0, domain = 0;
+	socklen_t tl = sizeof(type), dl = sizeof(domain);
+	ssize_t got = recvmsg(peer_fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+
+	if (got == 0)
+		return false;
+	if (got < 0)
+		return errno == EAGAIN || errno == EINTR;
+	/* every descriptor that came is ours to close, however many */
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+		    cm->cmsg_len < CMSG_LEN(0))
+			continue;
+		for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int f;
+
+			memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (nfds++ == 0)
+				fd = f;
+			else
+				close(f);
+		}
+	}
+	uint32_t port = le32toh(le);
+	int kind = port == WIRE_PORT_CONNECT ? L_CONNECT : port == WIRE_PORT_DNS ? L_DNS : -1;
+	if (fd < 0 || nfds != 1 || got != sizeof(le) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	    kind < 0 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) < 0 || type != SOCK_STREAM ||
+	    domain != AF_UNIX) {
+		if (fd >= 0)
+			close(fd);
+		netd_count(n, &n->stats.bad_requests);
+		return true;
+	}
+	spawn(n, fd, kind);
+	return true;
+}
+
 /* Accept and hand out connections, reload on SIGHUP; returns on SIGTERM
  * or SIGINT. */
 static void serve(struct netd *n, int sfd)
 {
-	struct pollfd pf[1 + L_NFIXED + NETD_MAX_PUBLISH];
+	struct pollfd pf[2 + L_NFIXED + NETD_MAX_PUBLISH];
+	size_t np = 1 + nlis;
 
 	pf[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 	for (size_t i = 0; i < nlis; i++)
 		pf[1 + i] = (struct pollfd){ .fd = lis[i].fd, .events = POLLIN };
+	/* last, and only while silo-vmm holds its end (a negative fd is
+	 * skipped by poll) */
+	pf[np++] = (struct pollfd){ .fd = peer_fd, .events = POLLIN };
 	for (;;) {
-		if (poll(pf, 1 + nlis, -1) < 0) {
+		if (poll(pf, np, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return;
@@ -556,6 +643,10 @@ static void serve(struct netd *n, int sfd)
 			if (fd < 0)
 				continue; /* EMFILE, ECONNABORTED: try again later */
 			spawn(n, fd, lis[i].kind);
+		}
+		if (pf[np - 1].revents & (POLLIN | POLLHUP | POLLERR) && !take_peer(n)) {
+			close(peer_fd); /* silo-vmm ended */
+			peer_fd = pf[np - 1].fd = -1;
 		}
 	}
 }

@@ -383,8 +383,10 @@ int sb_templates_lock(const struct sb_paths *p, bool exclusive);
  * no_docker), snapshot it and keep it as template name. */
 int sb_template_build(const struct sb_paths *p, const char *name, const struct sb_config *want,
 		      const char *const *cmd);
-/* One request on silo-vmm's control socket ctl, its reply line in reply. */
-int sb_control(const char *ctl, const char *req, char *reply, size_t n, int timeout_s);
+/* One request on silo-vmm's control socket ctl, with nfds (<= 4)
+ * descriptors passed along (SCM_RIGHTS), its reply line in reply. */
+int sb_control(const char *ctl, const char *req, const int *fds, unsigned int nfds, char *reply,
+	       size_t n, int timeout_s);
 
 /* --- copying disks (clone.c) ------------------------------------------- */
 /* A new file dst in dfd (O_EXCL, 0600) with src's contents: a reflink

@@ -28,6 +28,12 @@
  * group once both ended. One that cannot join ends the start ("cgroup:
  * ..."): the limits the start promised must hold. A SIGKILL that
  * memory.events counts as an OOM kill says so in the exit reason.
+ *
+ * silo-vmm starts in a PID namespace of its own (clone_vmm): part of its
+ * jail (docs/security.md) that it cannot make itself, since a process never
+ * changes its own PID namespace, only its children's. SILO_VMM_JAIL=0 (read
+ * here as silo-vmm reads it: this is the supervisor's own process, not the
+ * library) leaves it out with the rest of the jail.
  */
 #include "sandbox/sandbox.h"
 #include "sandbox/cgroup.h"
@@ -41,7 +47,10 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sched.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -63,7 +72,12 @@ static void write_pid(const char *rundir, const char *file, int pid)
 }
 
 /* The fd silo-vmm gets for its exit reason (--exit-fd). */
-#define EXIT_FD 3
+#define EXIT_FD	 3
+#define PEER_FD	 4 /* silo-vmm's --vsock-peer (make_peer) */
+/* ... and the ports silo-netd serves there (docs/network.md) */
+#define PEER_ARG "4:1053,1080"
+_Static_assert(PEER_FD == 4 && SILO_NET_PORT_DNS == 1053 && SILO_NET_PORT_CONNECT == 1080,
+	       "PEER_ARG spells PEER_FD and silo-netd's ports");
 
 /* --cgroup: the group's path and its cgroup.procs, open for the children
  * to write themselves into (-1: no group). */
@@ -90,11 +104,94 @@ static void read_reason(int fd, char *out, size_t n)
 	out[strcspn(out, "\r\n")] = 0; /* the record is key=value lines */
 }
 
-static void exec_vmm(char **vmm_argv, int argc, int exit_w, unsigned long long fsize,
-		     const struct sup_cgroup *cg)
+/* The socket pair between silo-vmm (--vsock-peer) and silo-netd
+ * (--peer-fd): the guest's connections to the broker's ports reach it as
+ * descriptors on it, not as connects to paths in the run directory, which
+ * a jailed silo-vmm cannot reach (docs/security.md). SEQPACKET: each
+ * message is one connection, its port and its descriptor together. Both
+ * ends above PEER_FD, so the children's dup2 onto EXIT_FD and PEER_FD
+ * cannot close one. Without it (no descriptors left) silo-vmm falls back
+ * to the broker's paths, which only an unjailed one reaches: the guest's
+ * streams are then refused, and the sandbox runs without a network. */
+static void make_peer(int peer[2])
+{
+	int sv[2];
+
+	peer[0] = peer[1] = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return;
+	peer[0] = fcntl(sv[0], F_DUPFD_CLOEXEC, PEER_FD + 1);
+	peer[1] = fcntl(sv[1], F_DUPFD_CLOEXEC, PEER_FD + 1);
+	close(sv[0]);
+	close(sv[1]);
+	if (peer[0] < 0 || peer[1] < 0) {
+		if (peer[0] >= 0)
+			close(peer[0]);
+		if (peer[1] >= 0)
+			close(peer[1]);
+		peer[0] = peer[1] = -1;
+	}
+}
+
+/* The child's side of clone_vmm when it made a user namespace: our uid and
+ * gid mapped to themselves (user_namespaces(7): an unprivileged process may
+ * map its own ids, gids once setgroups is denied), so the files silo-vmm
+ * opens stay reachable and it stays who it was. Before exec, so silo-vmm
+ * starts as that uid, with no capabilities. */
+static int map_ids(unsigned uid, unsigned gid)
+{
+	static const char *const file[] = { "/proc/self/setgroups", "/proc/self/uid_map",
+					    "/proc/self/gid_map" };
+	char text[3][32];
+
+	snprintf(text[0], sizeof(text[0]), "deny");
+	snprintf(text[1], sizeof(text[1]), "%u %u 1\n", uid, uid);
+	snprintf(text[2], sizeof(text[2]), "%u %u 1\n", gid, gid);
+	for (int i = 0; i < 3; i++) {
+		int fd = open(file[i], O_WRONLY | O_CLOEXEC);
+		ssize_t n = fd < 0 ? -1 : write(fd, text[i], strlen(text[i]));
+
+		if (fd >= 0)
+			close(fd);
+		if (n != (ssize_t)strlen(text[i]))
+			return -1;
+	}
+	return 0;
+}
+
+/* fork(), the child in a new PID namespace (its pid 1 there) unless the
+ * jail is off. CLONE_NEWPID needs CAP_SYS_ADMIN: not root, a user namespace
+ * comes in the same clone and gives it (in that namespace only). Raw clone
+ * with no new stack returns twice as fork does; the supervisor has one
+ * thread, so nothing of libc's is left half-done in the child. *userns
+ * says whether the child must map its ids. */
+static int clone_vmm(bool *userns)
+{
+	const char *jail = getenv("SILO_VMM_JAIL");
+	unsigned long flags = SIGCHLD;
+
+	*userns = false;
+	if (!jail || strcmp(jail, "0")) {
+		flags |= CLONE_NEWPID;
+		if (geteuid() != 0) {
+			flags |= CLONE_NEWUSER;
+			*userns = true;
+		}
+	}
+	return (int)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+}
+
+static void exec_vmm(char **vmm_argv, int argc, int exit_w, int peer, unsigned long long fsize,
+		     const struct sup_cgroup *cg, bool userns, unsigned uid, unsigned gid)
 {
 	int r;
 
+	if (userns && map_ids(uid, gid) < 0) {
+		dprintf(exit_w,
+			"jail: mapping uid %u in silo-vmm's user namespace: %s (exit 127)\n", uid,
+			strerror(errno));
+		_exit(127);
+	}
 	if (cg->procs >= 0 && (r = sb_cg_join(cg->procs)) < 0) {
 		dprintf(exit_w, "cgroup: cannot move silo-vmm into %s: %s (exit 127)\n", cg->path,
 			strerror(-r));
@@ -113,15 +210,23 @@ static void exec_vmm(char **vmm_argv, int argc, int exit_w, unsigned long long f
 		goto fail;
 	if (exit_w == EXIT_FD && fcntl(EXIT_FD, F_SETFD, 0) < 0)
 		goto fail;
-	char **argv = calloc((size_t)argc + 3, sizeof(*argv));
+	/* peer is above PEER_FD (make_peer): the dup2 above left it alone */
+	if (peer >= 0 && dup2(peer, PEER_FD) < 0)
+		goto fail;
+	char **argv = calloc((size_t)argc + 5, sizeof(*argv));
 	if (!argv)
 		goto fail;
-	argv[0] = vmm_argv[0];
-	argv[1] = "--exit-fd";
-	argv[2] = "3";
+	int a = 0;
+	argv[a++] = vmm_argv[0];
+	argv[a++] = "--exit-fd";
+	argv[a++] = "3";
 	_Static_assert(EXIT_FD == 3, "argv[2] spells EXIT_FD");
+	if (peer >= 0) {
+		argv[a++] = "--vsock-peer";
+		argv[a++] = PEER_ARG;
+	}
 	for (int i = 1; i < argc; i++)
-		argv[i + 2] = vmm_argv[i];
+		argv[a++] = vmm_argv[i];
 	execv(argv[0], argv);
 fail:
 	dprintf(EXIT_FD, "cannot execute %s: %s (exit 127)\n", vmm_argv[0], strerror(errno));
@@ -137,12 +242,13 @@ struct netd_opts {
 	const char *path, *dir;
 	const char *publish[SB_PUBLISH_MAX];
 	int npublish;
+	int peer; /* its end of the vsock peer socket (make_peer), or -1 */
 };
 
 /* The broker's files, named under rundir and the sandbox's dir. */
 struct netd_files {
 	char vsock[SB_PATH_MAX], policy[SB_PATH_MAX], log[SB_PATH_MAX], stats[SB_PATH_MAX];
-	char fdnum[16];
+	char fdnum[16], peernum[16];
 };
 
 /* silo-netd's argv (docs/network.md "The broker"); --ready-fd last, as
@@ -164,6 +270,10 @@ static void netd_argv(const struct netd_opts *o, const struct netd_files *f, con
 		argv[a++] = "--publish";
 		argv[a++] = o->publish[i];
 	}
+	if (o->peer >= 0) {
+		argv[a++] = "--peer-fd";
+		argv[a++] = f->peernum;
+	}
 	argv[a++] = "--ready-fd";
 	argv[a++] = f->fdnum;
 	argv[a] = NULL;
@@ -171,7 +281,7 @@ static void netd_argv(const struct netd_opts *o, const struct netd_files *f, con
 
 /* The child's side of the fork: dies with us, reports an exec failure on
  * the ready pipe. */
-static void exec_netd(pid_t parent, const char *path, const char **argv, int ready,
+static void exec_netd(pid_t parent, const char *path, const char **argv, int ready, int peer,
 		      const struct sup_cgroup *cg)
 {
 	int r;
@@ -188,7 +298,7 @@ static void exec_netd(pid_t parent, const char *path, const char **argv, int rea
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
-	if (fcntl(ready, F_SETFD, 0) < 0)
+	if (fcntl(ready, F_SETFD, 0) < 0 || (peer >= 0 && fcntl(peer, F_SETFD, 0) < 0))
 		_exit(125);
 	execv(path, (char **)argv);
 	dprintf(ready, "error: cannot execute %s: %s\n", path, strerror(errno));
@@ -240,11 +350,12 @@ static int start_netd(const char *rundir, const struct netd_opts *o, const struc
 		return -1;
 	}
 	snprintf(f.fdnum, sizeof(f.fdnum), "%d", ready[1]);
+	snprintf(f.peernum, sizeof(f.peernum), "%d", o->peer);
 	netd_argv(o, &f, argv);
 	pid_t parent = getpid();
 	int pid = fork();
 	if (pid == 0)
-		exec_netd(parent, o->path, argv, ready[1], cg);
+		exec_netd(parent, o->path, argv, ready[1], o->peer, cg);
 	close(ready[1]);
 	if (pid < 0) {
 		snprintf(why, n, "cannot start the network broker: %s", strerror(errno));
@@ -427,21 +538,37 @@ static void netd_ended(int status)
 /* Run silo-vmm to its end; its status and the reason it gave. A broker
  * (*netd_pid) that ends first is reaped and said (netd_ended), and
  * *netd_pid becomes 0. */
-static void run_vmm(const char *rundir, char **vmm_argv, int vmm_argc, unsigned long long fsize,
-		    const struct sup_cgroup *cg, int *netd_pid, int *code, int *sig, char *line,
-		    size_t len)
+static void run_vmm(const char *rundir, char **vmm_argv, int vmm_argc, int peer,
+		    unsigned long long fsize, const struct sup_cgroup *cg, int *netd_pid, int *code,
+		    int *sig, char *line, size_t len)
 {
 	/* Non-blocking read end: a process silo-vmm left behind holding
 	 * the write end must not keep us from writing the record. */
 	int exit_pipe[2], status = 0;
 	if (pipe2(exit_pipe, O_CLOEXEC) < 0 || fcntl(exit_pipe[0], F_SETFL, O_NONBLOCK) < 0)
 		_exit(125);
-	int pid = fork();
-	if (pid < 0)
-		_exit(125);
+	/* the ids as the parent sees them: in a new user namespace the child
+	 * is nobody until it maps them */
+	unsigned uid = (unsigned)getuid(), gid = (unsigned)getgid();
+	bool userns;
+	int pid = clone_vmm(&userns);
+	if (pid < 0) {
+		snprintf(line, len,
+			 "jail: cannot start silo-vmm in a PID namespace of its own: %s "
+			 "(SILO_VMM_JAIL=0 runs without)",
+			 strerror(errno));
+		dprintf(STDERR_FILENO, "silo: %s\n", line);
+		close(exit_pipe[0]);
+		close(exit_pipe[1]);
+		*code = 127;
+		*sig = 0;
+		return;
+	}
 	if (pid == 0)
-		exec_vmm(vmm_argv, vmm_argc, exit_pipe[1], fsize, cg);
+		exec_vmm(vmm_argv, vmm_argc, exit_pipe[1], peer, fsize, cg, userns, uid, gid);
 	close(exit_pipe[1]);
+	if (peer >= 0)
+		close(peer); /* silo-vmm's now: its end closes when it ends */
 	vmm_pid = pid;
 	write_pid(rundir, "vmm.pid", pid);
 	for (;;) {
@@ -495,10 +622,16 @@ void sb_supervise_main(int argc, char **argv)
 	write_pid(rundir, "supervisor.pid", getpid());
 
 	cgroup_open(rundir, &cg);
+	int peer[2] = { -1, -1 };
+	if (netd.path)
+		make_peer(peer);
+	netd.peer = peer[1];
 	int netd_pid = supervise_netd(rundir, &netd, &cg);
+	if (peer[1] >= 0)
+		close(peer[1]);
 	char line[200];
 	int code, sig;
-	run_vmm(rundir, argv + at, argc - at, fsize, &cg, &netd_pid, &code, &sig, line,
+	run_vmm(rundir, argv + at, argc - at, peer[0], fsize, &cg, &netd_pid, &code, &sig, line,
 		sizeof(line));
 	/* the order of the end: no broker, no sockets, then the record
 	 * (a live exit record means nothing is listening) */

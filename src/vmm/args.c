@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "vmm/arch/x86/mptable.h"
 #include "vmm/console.h"
@@ -52,10 +53,14 @@ void vmm_usage(FILE *f)
 		"                       or when the guest prints --boot-marker\n"
 		"  --boot-marker STR    console string that marks boot completion\n"
 		"  --no-map             copy the kernel into guest RAM instead of mapping it\n"
-		"  --restore DIR        resume the snapshot in DIR (control `snapshot DIR`);\n"
+		"  --restore DIR        resume the snapshot in DIR (control `snapshot`);\n"
 		"                       --cpus, --memory and the devices must match it\n"
 		"  --exit-fd N          also write the exit line (without \"silo-vmm: \") to fd N,\n"
 		"                       a channel the guest cannot write to, unlike the console\n"
+		"  --vsock-peer FD:PORT[,PORT]...\n"
+		"                       a SOCK_SEQPACKET socket that takes the guest's connections\n"
+		"                       to these host ports: each is a new socket passed on it\n"
+		"                       with its port, instead of a connect to PATH_PORT\n"
 		"  -v, --verbose        log lifecycle events (twice: debug)\n"
 		"  -h, --help           this help\n"
 		"\n"
@@ -99,6 +104,7 @@ enum {
 	OPT_EXIT_FD,
 	OPT_CONSOLE_MAX,
 	OPT_RESTORE,
+	OPT_VSOCK_PEER,
 	OPT_END,
 	OPT_DEV = 512
 };
@@ -117,6 +123,7 @@ static const struct option fixed_opts[] = {
 	{ "exit-fd", required_argument, NULL, OPT_EXIT_FD },
 	{ "console-max", required_argument, NULL, OPT_CONSOLE_MAX },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
+	{ "vsock-peer", required_argument, NULL, OPT_VSOCK_PEER },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 };
@@ -150,6 +157,42 @@ static void build_opts(struct option *o)
 						   (*d)->metavar ? required_argument : no_argument,
 						   NULL, OPT_DEV + (int)n };
 	o[NR_FIXED + n] = (struct option){ NULL, 0, NULL, 0 };
+}
+
+/* --vsock-peer FD:PORT[,PORT]...: an inherited SOCK_SEQPACKET socket (not
+ * stdio) and the guest-side ports whose connections go to it. */
+static int parse_peer(struct vm_config *c, const char *arg, char *err, size_t errlen)
+{
+	char buf[128], *save = NULL, *tok, *colon;
+	unsigned long long n;
+	int type = 0;
+	socklen_t tl = sizeof(type);
+
+	if (strlen(arg) >= sizeof(buf) || !(colon = strchr(strcpy(buf, arg), ':')))
+		goto bad;
+	*colon = '\0';
+	if (!vmm_parse_uint(buf, 3, INT_MAX, &n) ||
+	    getsockopt((int)n, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_SEQPACKET)
+		return fail(err, errlen,
+			    "--vsock-peer wants an open SOCK_SEQPACKET socket >= 3 before its ':', "
+			    "got '%s'",
+			    arg);
+	c->vsock_peer_fd = (int)n;
+	c->nr_vsock_peer_ports = 0;
+	for (tok = strtok_r(colon + 1, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		unsigned long long port;
+
+		if (c->nr_vsock_peer_ports == VM_MAX_PEER_PORTS ||
+		    !vmm_parse_uint(tok, 1, UINT32_MAX - 1, &port))
+			goto bad;
+		c->vsock_peer_ports[c->nr_vsock_peer_ports++] = (uint32_t)port;
+	}
+	if (c->nr_vsock_peer_ports)
+		return 0;
+bad:
+	return fail(err, errlen,
+		    "--vsock-peer wants FD:PORT[,PORT]... (at most %d ports), got '%s'",
+		    VM_MAX_PEER_PORTS, arg);
 }
 
 /* One device option: count it against the row's max, check its argument. */
@@ -213,6 +256,8 @@ static int parse_value(struct vmm_args *a, int opt, const char *arg, char *err, 
 				    "--exit-fd wants an open file descriptor >= 3, got '%s'", arg);
 		a->exit_fd = (int)n;
 		return 0;
+	case OPT_VSOCK_PEER:
+		return parse_peer(c, arg, err, errlen);
 	case OPT_BOOT_TIMEOUT:
 		if (!vmm_parse_uint(arg, 0, VMM_MAX_BOOT_TIMEOUT, &n))
 			return fail(err, errlen, "--boot-timeout wants seconds 0..%d, got '%s'",
@@ -291,7 +336,8 @@ int vmm_parse_args(int argc, char **argv, struct vmm_args *a, char *err, size_t 
 				.vm = { .cpus = 1,
 					.mem_mib = VMM_DEFAULT_MEM_MIB,
 					.boot_timeout = VMM_DEFAULT_BOOT_TIMEOUT,
-					.console = "stdio" } };
+					.console = "stdio",
+					.vsock_peer_fd = -1 } };
 	build_opts(opts);
 	opterr = 0;
 	optind = 0; /* glibc: start afresh, also after an earlier parse */

@@ -122,16 +122,24 @@ struct console {
  *   PATH.1  the tail segment before the current one (up to 3*max/8);
  *   PATH.2  the current tail segment (up to 3*max/8).
  *
- * When PATH.2 is full it replaces PATH.1 (one rotation); the bytes of the
- * old PATH.1 are dropped and a "[N bytes dropped]" line at the end of PATH,
- * rewritten in place, says how many. Read in the order PATH, PATH.1,
- * PATH.2 (what `silo logs` does) the files give the boot, the marker and at
- * least the last 3*max/8 bytes. A later run continues the same set.
+ * When PATH.2 is full its bytes replace PATH.1's (one rotation) and PATH.2
+ * starts empty; the bytes of the old PATH.1 are dropped and a "[N bytes
+ * dropped]" line at the end of PATH, rewritten in place, says how many.
+ * Read in the order PATH, PATH.1, PATH.2 (what `silo logs` does) the files
+ * give the boot, the marker and at least the last 3*max/8 bytes. A later
+ * run continues the same set.
+ *
+ * All three are opened at the start, and a rotation copies PATH.2 into
+ * PATH.1 through those descriptors (copy_file_range) instead of renaming:
+ * the jailed silo-vmm reaches no path (docs/security.md "The jail"), and a
+ * copy of at most 3*max/8 bytes per 3*max/8 written is a cost only a flood
+ * pays.
  */
 struct capfile {
-	char *path;
-	int head_fd, tail_fd; /* PATH, PATH.2: O_APPEND */
-	int mark_fd;	      /* PATH again, without O_APPEND */
+	int head_fd; /* PATH, O_APPEND */
+	int mark_fd; /* PATH again, without O_APPEND */
+	int t1_fd;   /* PATH.1, written only by the rotation's copy */
+	int t2_fd;   /* PATH.2, O_APPEND, read by the rotation's copy */
 	uint64_t head_max, seg_max;
 	uint64_t head_len, tail_len;
 	uint64_t marker_off; /* where this run's marker goes in PATH */
@@ -139,27 +147,15 @@ struct capfile {
 	bool in_tail;	     /* PATH is full */
 };
 
-static int tail_name(const struct capfile *f, int n, char *buf, size_t len)
-{
-	return snprintf(buf, len, "%s.%d", f->path, n) < (int)len ? 0 : -ENAMETOOLONG;
-}
-
-/* Start PATH.2 afresh (the previous one, if any, was renamed away). */
-static int cap_new_tail(struct capfile *f)
+static int tail_open(const char *path, int n, int flags)
 {
 	char t[PATH_MAX];
 	int fd;
 
-	if (tail_name(f, 2, t, sizeof(t)))
+	if (snprintf(t, sizeof(t), "%s.%d", path, n) >= (int)sizeof(t))
 		return -ENAMETOOLONG;
-	fd = open(t, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	if (f->tail_fd >= 0)
-		close(f->tail_fd);
-	f->tail_fd = fd;
-	f->tail_len = 0;
-	return 0;
+	fd = open(t, flags | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	return fd < 0 ? -errno : fd;
 }
 
 static void cap_close(struct capfile *f)
@@ -170,28 +166,24 @@ static void cap_close(struct capfile *f)
 		close(f->head_fd);
 	if (f->mark_fd >= 0)
 		close(f->mark_fd);
-	if (f->tail_fd >= 0)
-		close(f->tail_fd);
-	free(f->path);
+	if (f->t1_fd >= 0)
+		close(f->t1_fd);
+	if (f->t2_fd >= 0)
+		close(f->t2_fd);
 	free(f);
 }
 
 static int cap_open(struct capfile **out, const char *path, uint64_t max)
 {
 	struct capfile *f = calloc(1, sizeof(*f));
-	char t[PATH_MAX];
 	struct stat st;
 	int ret;
 
 	if (!f)
 		return -ENOMEM;
-	f->head_fd = f->tail_fd = f->mark_fd = -1;
+	f->head_fd = f->mark_fd = f->t1_fd = f->t2_fd = -1;
 	f->head_max = max / 4;
 	f->seg_max = (max - f->head_max) / 2;
-	if (!(f->path = strdup(path))) {
-		ret = -ENOMEM;
-		goto err;
-	}
 	/* Appends to PATH, like the other writers of that file (stderr of
 	 * silo-vmm and the supervisor, e.g. the SILO_VMM_TRACE_START line);
 	 * the marker is rewritten in place through a second fd (pwrite on an
@@ -204,26 +196,25 @@ static int cap_open(struct capfile **out, const char *path, uint64_t max)
 	}
 	f->head_len = f->marker_off = (uint64_t)st.st_size;
 	f->in_tail = f->head_len >= f->head_max;
+	if ((f->t1_fd = tail_open(path, 1, O_WRONLY)) < 0) {
+		ret = f->t1_fd;
+		goto err;
+	}
+	if ((f->t2_fd = tail_open(path, 2, O_RDWR | O_APPEND)) < 0) {
+		ret = f->t2_fd;
+		goto err;
+	}
 	if (f->in_tail) {
-		int fd;
-
-		if ((ret = tail_name(f, 2, t, sizeof(t))))
-			goto err;
-		fd = open(t, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (fd < 0 || fstat(fd, &st) < 0) {
+		if (fstat(f->t2_fd, &st) < 0) {
 			ret = -errno;
-			if (fd >= 0)
-				close(fd);
 			goto err;
 		}
-		f->tail_fd = fd;
 		f->tail_len = (uint64_t)st.st_size;
-	} else {
-		/* Tail files without a full head are from another set (the
+	} else if (ftruncate(f->t1_fd, 0) < 0 || ftruncate(f->t2_fd, 0) < 0) {
+		/* Tail bytes without a full head are from another set (the
 		 * head was removed): they would print out of order. */
-		for (int n = 1; n <= 2; n++)
-			if (tail_name(f, n, t, sizeof(t)) == 0)
-				unlink(t);
+		ret = -errno;
+		goto err;
 	}
 	*out = f;
 	return 0;
@@ -232,27 +223,42 @@ err:
 	return ret;
 }
 
-/* PATH.2 → PATH.1, a new PATH.2, and the marker updated. */
+/* PATH.2's len bytes over PATH.1's. */
+static int cap_copy(struct capfile *f, uint64_t len)
+{
+	loff_t in = 0, out = 0;
+
+	if (ftruncate(f->t1_fd, 0) < 0)
+		return -errno;
+	while ((uint64_t)in < len) {
+		ssize_t n = copy_file_range(f->t2_fd, &in, f->t1_fd, &out,
+					    (size_t)(len - (uint64_t)in), 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+	}
+	return 0;
+}
+
+/* PATH.2 → PATH.1, PATH.2 empty, and the marker updated. */
 static int cap_rotate(struct capfile *f)
 {
-	char t1[PATH_MAX], t2[PATH_MAX];
 	struct stat st;
 	char mark[64];
-	int n;
+	int n, ret;
 
-	if (tail_name(f, 1, t1, sizeof(t1)) || tail_name(f, 2, t2, sizeof(t2)))
-		return -ENAMETOOLONG;
-	if (stat(t1, &st) == 0)
+	if (fstat(f->t1_fd, &st) == 0)
 		f->dropped += (uint64_t)st.st_size;
-	if (rename(t2, t1) < 0 || cap_new_tail(f) < 0) {
-		int e = -errno;
-
+	if ((ret = cap_copy(f, f->tail_len)) < 0) {
 		/* Cannot rotate: drop the current segment instead. */
 		f->dropped += f->tail_len;
-		if (ftruncate(f->tail_fd, 0) == 0)
-			f->tail_len = 0;
-		return e;
 	}
+	if (ftruncate(f->t2_fd, 0) == 0)
+		f->tail_len = 0;
+	if (ret)
+		return ret;
 	if (!f->dropped)
 		return 0;
 	/* The count only grows, so the new line covers the old one. */
@@ -281,19 +287,15 @@ static int cap_write(struct capfile *f, const uint8_t *buf, size_t n)
 
 				f->head_len += (uint64_t)w;
 				f->marker_off = at > 0 ? (uint64_t)at : f->head_len;
-				if (f->head_len >= f->head_max) {
+				if (f->head_len >= f->head_max)
 					f->in_tail = true;
-					ret = cap_new_tail(f);
-					if (ret)
-						return ret;
-				}
 			}
 		} else {
 			if (f->tail_len >= f->seg_max && (ret = cap_rotate(f)) && f->tail_len)
 				return ret;
 			k = (size_t)(f->seg_max - f->tail_len);
 			k = k < n ? k : n;
-			w = write(f->tail_fd, buf, k);
+			w = write(f->t2_fd, buf, k);
 			if (w > 0)
 				f->tail_len += (uint64_t)w;
 		}

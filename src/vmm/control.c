@@ -7,7 +7,10 @@
  *   resume  → "ok"
  *   stop    → "ok", then the VM ends with VMM_EXIT_STOPPED
  *   metrics → "ok {JSON}": the VMM's and every virtio device's counters
- *   snapshot DIR → "ok" once DIR/mem and DIR/state are written; the VM
+ *   snapshot → "ok" once guest RAM and the VM's state are written to the
+ *              two files sent with the request (SCM_RIGHTS, memory then
+ *              state, in the sendmsg that carries the line): silo-vmm
+ *              opens no file itself (docs/security.md "The jail"); the VM
  *              stays paused (resume or stop next); "error REASON" else
  *   other   → "error unknown command"
  *
@@ -37,11 +40,16 @@
 #define CTL_LINE_MAX	128
 #define CTL_MAX_CLIENTS 8
 
+/* Descriptors one request may carry: a snapshot's memory and state files. */
+#define CTL_MAX_FDS 2
+
 struct ctl_client {
 	struct control *ctl;
 	int fd;
 	char buf[CTL_LINE_MAX];
 	size_t len;
+	int fds[CTL_MAX_FDS]; /* received with the bytes read last, for `snapshot` */
+	unsigned int nfds;
 };
 
 struct control {
@@ -52,7 +60,13 @@ struct control {
 	struct ctl_client *clients[CTL_MAX_CLIENTS];
 };
 
-void control_handle(struct vm *vm, const char *req, FILE *reply)
+static void drop_fds(struct ctl_client *cl)
+{
+	while (cl->nfds)
+		close(cl->fds[--cl->nfds]);
+}
+
+void control_handle(struct vm *vm, const char *req, const int *fds, unsigned int nfds, FILE *reply)
 {
 	char st[96];
 
@@ -67,13 +81,23 @@ void control_handle(struct vm *vm, const char *req, FILE *reply)
 	} else if (!strcmp(req, "stop")) {
 		vm_request_exit(vm, VMM_EXIT_STOPPED, "stopped via the control socket");
 		fputs("ok", reply);
-	} else if (!strncmp(req, "snapshot ", strlen("snapshot "))) {
+	} else if (!strcmp(req, "snapshot")) {
 		char err[300];
 
-		if (vm_snapshot(vm, req + strlen("snapshot "), err, sizeof(err)))
+		if (nfds != 2)
+			fputs("error snapshot takes its memory and state files as two descriptors "
+			      "(SCM_RIGHTS) sent with the request",
+			      reply);
+		else if (vm_snapshot(vm, fds[0], fds[1], err, sizeof(err)))
 			fprintf(reply, "error %s", err);
 		else
 			fputs("ok", reply);
+	} else if (!strncmp(req, "snapshot ", strlen("snapshot "))) {
+		/* The path form of earlier silo-vmm: the jailed process cannot
+		 * create files, so say what replaced it. */
+		fputs("error snapshot DIR is gone: send `snapshot` with the memory and state "
+		      "files as descriptors (SCM_RIGHTS)",
+		      reply);
 	} else if (!strcmp(req, "metrics")) {
 		fputs("ok ", reply);
 		vm_metrics_json(vm, reply);
@@ -93,9 +117,50 @@ static void client_close(struct ctl_client *cl)
 	for (unsigned int i = 0; i < CTL_MAX_CLIENTS; i++)
 		if (c->clients[i] == cl)
 			c->clients[i] = NULL;
+	drop_fds(cl);
 	ev_del(c->ev, cl->fd);
 	close(cl->fd);
 	free(cl);
+}
+
+/* read(), plus any descriptors that came with these bytes: kept (replacing
+ * earlier ones) for the request they belong to. More than CTL_MAX_FDS, or
+ * anything but SCM_RIGHTS, and the kernel truncates: we close what we got
+ * and the request fails for want of them. */
+static ssize_t recv_with_fds(struct ctl_client *cl)
+{
+	union {
+		char buf[CMSG_SPACE(CTL_MAX_FDS * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { cl->buf + cl->len, sizeof(cl->buf) - cl->len };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	ssize_t n = recvmsg(cl->fd, &mh, MSG_CMSG_CLOEXEC);
+
+	if (n < 0)
+		return n;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		size_t k;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+		    cm->cmsg_len < CMSG_LEN(0))
+			continue;
+		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		drop_fds(cl);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (cl->nfds < CTL_MAX_FDS && !(mh.msg_flags & MSG_CTRUNC))
+				cl->fds[cl->nfds++] = fd;
+			else
+				close(fd);
+		}
+	}
+	return n;
 }
 
 static void on_client(void *opaque, uint32_t events)
@@ -104,7 +169,7 @@ static void on_client(void *opaque, uint32_t events)
 	ssize_t n;
 
 	(void)events;
-	n = read(cl->fd, cl->buf + cl->len, sizeof(cl->buf) - cl->len);
+	n = recv_with_fds(cl);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -138,7 +203,9 @@ static void on_client(void *opaque, uint32_t events)
 			client_close(cl);
 			return;
 		}
-		control_handle(cl->ctl->vm, cl->buf, f);
+		control_handle(cl->ctl->vm, cl->buf, cl->fds, cl->nfds, f);
+		/* Descriptors serve the request they came with, and no other. */
+		drop_fds(cl);
 		fputc('\n', f);
 		if (fclose(f)) {
 			free(reply);

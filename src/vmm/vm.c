@@ -8,6 +8,7 @@
 #include "vmm/vm.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -40,7 +41,7 @@ static struct vm *vm_alloc(const struct vm_config *cfg)
 	if (!vm)
 		return NULL;
 	vm->cfg = *cfg;
-	vm->kvm_fd = vm->vm_fd = vm->sig_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->sig_fd = vm->pagemap_fd = -1;
 	vm->exit_code = -1;
 	vm->nr_vcpus = cfg->cpus;
 	for (unsigned int i = 0; i < VM_MAX_VCPUS; i++)
@@ -93,6 +94,11 @@ int vm_create(struct vm **out, const struct vm_config *cfg)
 	trace_mark(vm, "load");
 	if (cfg->control && (ret = control_create(&vm->ctl, cfg->control, vm)))
 		return ret;
+	/* For `snapshot` (snapshot/save.c): which pages were never touched.
+	 * Opened now because the jailed process can open nothing; a restored
+	 * VM's pages may live in its memory file only, so it reads them all. */
+	if (cfg->control && !cfg->restore)
+		vm->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	/* vCPUs last: the boot CPU's registers need the kernel entry; a
 	 * restore sets vCPUs, VM and devices from the snapshot instead. */
 	if (cfg->restore) {
@@ -129,6 +135,8 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[i]);
 	if (vm->sig_fd >= 0)
 		close(vm->sig_fd);
+	if (vm->pagemap_fd >= 0)
+		close(vm->pagemap_fd);
 	ev_destroy(vm->ev);
 	guest_mem_unmap(&vm->mem);
 	if (vm->vm_fd >= 0)

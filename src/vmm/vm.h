@@ -39,6 +39,9 @@ struct vm_dev_arg {
 	const char *arg; /* checked by dev->check; NULL for a flag */
 };
 
+/* --vsock-peer: at most this many ports go to the peer. */
+#define VM_MAX_PEER_PORTS 8
+
 struct vm_config {
 	const char *kernel, *initrd, *cmdline;
 	unsigned int cpus;
@@ -54,7 +57,10 @@ struct vm_config {
 	const char *boot_marker;       /* NULL: first console output completes boot */
 	bool no_map;		       /* copy the kernel instead of mapping it */
 	const char *restore;	       /* --restore DIR: resume a snapshot, no boot */
-	int64_t trace_t0_ns;	       /* CLOCK_MONOTONIC start for the trace, 0 = off */
+	int vsock_peer_fd;	       /* --vsock-peer FD:PORTS, or -1 */
+	uint32_t vsock_peer_ports[VM_MAX_PEER_PORTS]; /* the ports it takes */
+	unsigned int nr_vsock_peer_ports;
+	int64_t trace_t0_ns; /* CLOCK_MONOTONIC start for the trace, 0 = off */
 };
 
 struct vm_virtio {
@@ -86,7 +92,8 @@ struct vm {
 	struct evloop *ev;
 	pthread_t ev_thread;
 	bool ev_started;
-	int sig_fd; /* signalfd for SIGINT/SIGTERM/SIGHUP */
+	int sig_fd;	/* signalfd for SIGINT/SIGTERM/SIGHUP */
+	int pagemap_fd; /* /proc/self/pagemap for `snapshot`, or -1 */
 	struct serial *serial;
 	struct console *con;
 	struct i8042 i8042;
@@ -139,9 +146,10 @@ void vm_request_exit(struct vm *vm, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
-/* Control `snapshot DIR`: pause, quiesce, write DIR/mem and DIR/state; the
+/* Control `snapshot` (its two files passed as descriptors, control.c):
+ * pause, quiesce, write guest RAM to mem_fd and the state to state_fd; the
  * VM stays paused. 0, or -errno with a one-line reason in err. */
-int vm_snapshot(struct vm *vm, const char *dir, char *err, size_t errlen);
+int vm_snapshot(struct vm *vm, int mem_fd, int state_fd, char *err, size_t errlen);
 /* "running|paused vcpus=N uptime_ms=M" */
 void vm_status(struct vm *vm, char *buf, size_t len);
 /* One JSON object (no newline): uptime, the VMM's counters of guest oddities,

@@ -162,7 +162,10 @@ static int setup_legacy(struct vm *vm)
 int vm_setup_devices(struct vm *vm)
 {
 	const struct vmm_dev_env env = { .ev = vm->ev,
-					 .vsock_connect_ms = vm->cfg.vsock_connect_ms };
+					 .vsock_connect_ms = vm->cfg.vsock_connect_ms,
+					 .vsock_peer_fd = vm->cfg.vsock_peer_fd,
+					 .vsock_peer_ports = vm->cfg.vsock_peer_ports,
+					 .nr_vsock_peer_ports = vm->cfg.nr_vsock_peer_ports };
 	char what[PATH_MAX];
 	int ret;
 

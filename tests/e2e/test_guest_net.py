@@ -1,8 +1,9 @@
 """The guest side of the sandbox network (silo-init: src/agent/net*.c).
 
 One sandbox made with --network none (so no silo-netd takes the sockets)
-and booted with silo.net=1 all the same (through SILO_GUEST_CMDLINE_EXTRA),
-and a fake host broker written here, in place of silo-netd: it listens where silo-vmm sends the guest's vsock
+and booted with silo.net=1 all the same (through SILO_GUEST_CMDLINE_EXTRA)
+and without silo-vmm's process jail (SILO_VMM_JAIL=0: its empty root hides
+the paths below), and a fake host broker written here, in place of silo-netd: it listens where silo-vmm sends the guest's vsock
 connections (RUNDIR/vsock.sock_1080 and _1053), checks the headers
 (src/net/wire.h), and connects every allowed CONNECT to a server this test
 runs on the lab host; DNS A queries get a fixed address. Checked: a name
@@ -350,6 +351,10 @@ def lab_servers():
 def test_guest_network(env, lab_servers):  # noqa: F811
     targets, seen = lab_servers
     env["SILO_GUEST_CMDLINE_EXTRA"] = (env.get("SILO_GUEST_CMDLINE_EXTRA", "") + " " + ARG_NET).strip()
+    # the fake broker listens on RUNDIR/vsock.sock_P, the hybrid vsock
+    # paths; a jailed silo-vmm reaches no path (its guest streams go to
+    # silo-netd through --vsock-peer, which only a real broker gets)
+    env["SILO_VMM_JAIL"] = "0"
     name = "gnet"
     # --network none: no silo-netd on the host (this test's fake broker takes
     # its sockets); silo.net=1 still reaches the guest through the extra words
@@ -526,6 +531,10 @@ def test_docker_containers_use_the_forwarder(env, lab_servers):  # noqa: F811
     containers on one bridge still talk directly (not redirected)."""
     targets, seen = lab_servers
     env["SILO_GUEST_CMDLINE_EXTRA"] = (env.get("SILO_GUEST_CMDLINE_EXTRA", "") + " " + ARG_NET).strip()
+    # the fake broker listens on RUNDIR/vsock.sock_P, the hybrid vsock
+    # paths; a jailed silo-vmm reaches no path (its guest streams go to
+    # silo-netd through --vsock-peer, which only a real broker gets)
+    env["SILO_VMM_JAIL"] = "0"
     name = "gdock"
     step_tmo = 300
     silo(env, "create", "--name", name, "--memory", "1G", "--disk", "8G", "--network", "none",

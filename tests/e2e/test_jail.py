@@ -9,11 +9,14 @@ what its filter forbids (a host file opened from a vCPU, disk or main
 thread; a network socket from the event thread): the process ends with exit
 10 and says which syscall and which thread. With SILO_VMM_SECCOMP=0 the same
 attempt goes through and SILO_VMM_JAIL=0 keeps the capabilities and
-namespaces: what the other tests would see without the jail.
+namespaces: what the other tests would see without the jail. Through the
+CLI, silo-vmm is pid 1 of a PID namespace its supervisor made for it, and a
+SIGTERM from outside still stops it.
 """
 import os
 import pathlib
 import re
+import signal
 import subprocess
 import time
 
@@ -22,7 +25,7 @@ import pytest
 from conftest import BUILD
 from silo_testlib.cli import silo_env
 from test_agent_vm import Sandbox
-from test_snapshot import control
+from test_snapshot import control, take_snapshot
 
 pytestmark = [pytest.mark.kvm, pytest.mark.lab_seconds(120)]
 
@@ -58,7 +61,14 @@ def test_every_thread_is_filtered_and_the_guest_still_works(tmp_path):
     try:
         # exec, a disk write and flush, a snapshot: work for every role
         sb.sh("echo x > /root/f && sync && cat /root/f")
-        assert control(tmp_path / "ctl.sock", f"snapshot {tmp_path / 'snap'}") == "ok"
+        assert take_snapshot(tmp_path / "ctl.sock", tmp_path / "snap") == "ok"
+        # The path form is refused: the event thread creates no file.
+        reply = control(tmp_path / "ctl.sock", f"snapshot {tmp_path / 'snap3'}")
+        assert reply.startswith("error snapshot DIR is gone"), reply
+        assert not (tmp_path / "snap3").exists()
+        # Without its two descriptors, `snapshot` says what it needs.
+        reply = control(tmp_path / "ctl.sock", "snapshot")
+        assert reply.startswith("error snapshot takes its memory and state files"), reply
         assert control(tmp_path / "ctl.sock", "resume") == "ok"
         sb.sh("true")
         threads = thread_status(sb.p.pid)
@@ -74,18 +84,26 @@ def test_every_thread_is_filtered_and_the_guest_still_works(tmp_path):
         assert namespaces(pid) & namespaces("self") == set(), (namespaces(pid), namespaces("self"))
         limits = pathlib.Path(f"/proc/{pid}/limits").read_text()
         assert re.search(r"^Max core file size\s+0\s+0\s", limits, re.M), limits
+        # an empty root: nothing of the host's tree is visible to it
+        assert os.listdir(f"/proc/{pid}/root") == []
+        # started as root, it runs as the dedicated uid (no "silo-vmm"
+        # user in the lab: nobody)
+        uids = threads["silo-vmm"]["Uid"].split()
+        assert uids == ["65534"] * 4, uids
     finally:
         sb.kill()
 
 
 def namespaces(pid):
-    """The network, IPC, UTS and cgroup namespaces of pid (e.g. 'net:[4026531840]')."""
-    return {os.readlink(f"/proc/{pid}/ns/{ns}") for ns in ("net", "ipc", "uts", "cgroup")}
+    """The mount, network, IPC, UTS and cgroup namespaces of pid (e.g.
+    'net:[4026531840]')."""
+    return {os.readlink(f"/proc/{pid}/ns/{ns}") for ns in ("mnt", "net", "ipc", "uts", "cgroup")}
 
 
 @pytest.mark.parametrize("role,nr,thread", [("vcpu", SYS_OPENAT, "vCPU"),
                                             ("io", SYS_OPENAT, "disk I/O"),
                                             ("event", SYS_SOCKET, "event"),
+                                            ("event-open", SYS_OPENAT, "event"),
                                             ("main", SYS_OPENAT, "main")])
 def test_forbidden_call_ends_the_vmm_with_its_reason(tmp_path, role, nr, thread):
     sb = HookVM(tmp_path).boot()
@@ -122,6 +140,29 @@ def test_without_the_jail_the_attempt_goes_through(tmp_path, monkeypatch):
     assert re.search(r"test-syscall: the event thread was not stopped \(fd \d+\)", sb.log())
 
 
+def test_without_filters_the_empty_root_still_holds(tmp_path, monkeypatch):
+    """With the seccomp filters off but the rest of the jail on, a vCPU
+    or the event thread that opens /etc/passwd gets nothing: the root it
+    sees is empty. The VM goes on."""
+    monkeypatch.setenv("SILO_VMM_SECCOMP", "0")
+    sb = HookVM(tmp_path).boot()
+    try:
+        assert control(tmp_path / "ctl.sock", "test-syscall event-open") == \
+            "error the event thread was not stopped"
+        assert control(tmp_path / "ctl.sock", "test-syscall vcpu") == "ok asked"
+        sb.sh("true")   # a vCPU thread runs, and polls the request
+        assert sb.p.poll() is None
+    finally:
+        sb.kill()
+    log = sb.log()
+    assert "test-syscall: the event thread was not stopped (fd -1)" in log, log[-2000:]
+    deadline = time.monotonic() + 30
+    while "the vCPU thread was not stopped" not in log and time.monotonic() < deadline:
+        time.sleep(0.2)
+        log = sb.log()
+    assert "test-syscall: the vCPU thread was not stopped (fd -1)" in log, log[-2000:]
+
+
 def test_silo_inspect_says_why(tmp_path):
     """Through the CLI: the supervisor records the filter's line as the
     sandbox's exit reason, which `silo inspect` and `silo ls` show."""
@@ -149,6 +190,59 @@ def test_silo_inspect_says_why(tmp_path):
         assert "killed by seccomp" in silo("ls").stdout + r.stdout
     finally:
         silo("rm", "-f", "j")
+
+
+def test_vmm_runs_in_a_pid_namespace_of_its_own(tmp_path):
+    """The supervisor clones silo-vmm into a new PID namespace: there it is
+    pid 1 and sees (and can signal) no process of the host. The init of a
+    namespace gets from outside only the signals it handles: silo-vmm
+    blocks SIGTERM and reads it from a signalfd, and still stops on it."""
+    silo = cli(silo_env(tmp_path))
+    r = silo("create", "--name", "p", "--memory", "256M", "--no-docker", "--network", "none")
+    assert r.returncode == 0, r.stderr
+    try:
+        r = silo("start", "p")
+        assert r.returncode == 0, r.stderr
+        vmm = int((tmp_path / "run" / "p" / "vmm.pid").read_text())
+        assert os.readlink(f"/proc/{vmm}/ns/pid") != os.readlink("/proc/self/ns/pid")
+        nspid = next(ln.split()[1:] for ln in
+                     pathlib.Path(f"/proc/{vmm}/status").read_text().splitlines()
+                     if ln.startswith("NSpid:"))
+        assert nspid == [str(vmm), "1"], nspid
+        assert silo("exec", "p", "--", "true").returncode == 0
+        os.kill(vmm, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while os.path.exists(f"/proc/{vmm}") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not os.path.exists(f"/proc/{vmm}"), "silo-vmm ignored SIGTERM"
+        r = silo("inspect", "p")
+        assert "stopped by signal Terminated" in r.stdout, r.stdout
+    finally:
+        silo("rm", "-f", "p")
+
+
+def test_vmm_reaches_the_broker_without_paths(tmp_path):
+    """silo-vmm hands each guest connection to a host port to silo-netd as
+    a descriptor on the socket pair the supervisor made (--vsock-peer /
+    --peer-fd), not as a connect to RUNDIR/vsock.sock_PORT, which a jailed
+    silo-vmm could not reach: with those path sockets removed, the guest's
+    DNS query and TCP connect still reach the broker, which logs both."""
+    silo = cli(silo_env(tmp_path))
+    r = silo("create", "--name", "n", "--memory", "256M", "--no-docker",
+             "--network", "allowlist", "--allow", "web.silo.test")
+    assert r.returncode == 0, r.stderr
+    try:
+        r = silo("start", "n")
+        assert r.returncode == 0, r.stderr
+        for port in (1053, 1080):
+            (tmp_path / "run" / "n" / f"vsock.sock_{port}").unlink()
+        silo("exec", "n", "--", "sh", "-c",
+             "getent hosts other.silo.test; curl -sS --max-time 10 http://192.0.2.1/; true")
+        log = silo("net", "log", "n").stdout
+        assert " denied dns other.silo.test " in log, log
+        assert " denied tcp - 192.0.2.1:80 " in log, log
+    finally:
+        silo("rm", "-f", "n")
 
 
 # --- silo-netd's jail (src/netd/jail.c), through the CLI ---------------------

@@ -14,7 +14,9 @@ an nsswitch.conf saying "hosts: files" is mounted the same way, so no real
 DNS server is asked.
 
 For --publish the test also plays silo-vmm: it listens on RUNDIR/vsock.sock,
-answers "CONNECT 1025" with "OK 1" and acts as the guest's forwarder.
+answers "CONNECT 1025" with "OK 1" and acts as the guest's forwarder. For
+--peer-fd it plays silo-vmm's --vsock-peer: streams passed as descriptors
+on a SOCK_SEQPACKET socket, and hostile messages on it.
 
 Needs root (ip netns, unshare -m): it runs in the lab (scripts/test.sh).
 """
@@ -157,8 +159,9 @@ class Broker:
     def dns_path(self):
         return f"{self.vsock}_{NET_PORT_DNS}"
 
-    def start(self, extra=(), env=None):
-        """Start it; returns what it wrote on the ready fd."""
+    def start(self, extra=(), env=None, fds=()):
+        """Start it (fds: more descriptors it inherits); returns what it
+        wrote on the ready fd."""
         r, w = os.pipe()
         # the order of netspec.md / the supervisor: --ready-fd last, so an
         # error in an earlier argument must still reach it
@@ -174,7 +177,7 @@ class Broker:
                 'mount --bind "$0" /etc/hosts && mount --bind "$1" /etc/nsswitch.conf && '
                 'shift && exec "$@"', str(self.hosts), str(self.nsswitch)]
         self.errf = open(self.dir / "netd.stderr", "w+")
-        self.proc = subprocess.Popen(wrap + args, pass_fds=(w,), stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(wrap + args, pass_fds=(w, *fds), stdin=subprocess.DEVNULL,
                                      stdout=self.errf, stderr=self.errf, env=env)
         os.close(w)
         with os.fdopen(r, "rb") as f:
@@ -244,11 +247,14 @@ def connect_hdr(addr, port, magic=b"SNC"):
     return magic + bytes([1, fam, 6]) + struct.pack("<H", port) + raw + bytes(8)
 
 
-def guest_connect(b, addr, port, hdr=None):
-    """CONNECT to addr:port; returns (status or None if closed, socket)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(20)
-    s.connect(b.connect_path)
+def guest_connect(b, addr, port, hdr=None, sock=None):
+    """CONNECT to addr:port (on sock, else a new connection to the
+    broker's path); returns (status or None if closed, socket)."""
+    s = sock
+    if s is None:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(20)
+        s.connect(b.connect_path)
     try:
         s.sendall(hdr if hdr is not None else connect_hdr(addr, port))
     except BrokenPipeError:
@@ -299,11 +305,14 @@ def dns_query(name, qtype=1, qid=0x1234):
     return q + b"\0" + struct.pack(">HH", qtype, 1)
 
 
-def dns(b, name, qtype=1):
-    """(rcode, [A addresses]) for one query on a fresh stream."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(20)
-        s.connect(b.dns_path)
+def dns(b, name, qtype=1, sock=None):
+    """(rcode, [A addresses]) for one query on a fresh stream (sock, else
+    a new connection to the broker's path)."""
+    if sock is None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(20)
+        sock.connect(b.dns_path)
+    with sock as s:
         q = dns_query(name, qtype)
         s.sendall(struct.pack(">H", len(q)) + q)
         n = struct.unpack(">H", recv_exact(s, 2))[0]
@@ -319,6 +328,17 @@ def dns(b, name, qtype=1):
             addrs.append(socket.inet_ntoa(r[off + 12:off + 12 + rdlen]))
         off += 12 + rdlen
     return flags & 0xF, addrs
+
+
+def peer_stream(peer, port):
+    """What silo-vmm --vsock-peer does for a guest's connect to port: one
+    end of a new stream pair sent on peer with the port (4 bytes, little
+    endian); the other end is the test's."""
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    socket.send_fds(peer, [struct.pack("<I", port)], [theirs.fileno()])
+    theirs.close()
+    mine.settimeout(20)
+    return mine
 
 
 def synth(b, name):
@@ -825,3 +845,62 @@ def test_jail_forbidden_syscall_ends_it_with_the_number(tmp_path, internet):
     b2 = Broker(tmp_path, "mode open\n", binary=NETD_HOOKS)
     assert b2.start() == "ready\n"
     b2.stop()
+
+
+def test_peer_fd_streams_and_hostile_messages(tmp_path, internet):
+    """--peer-fd, silo-vmm's way in (src/sandbox/supervise.c make_peer): a
+    stream passed with port 1053 or 1080 is served as one accepted on the
+    path sockets. silo-vmm faces the guest, so its messages are checked: no
+    descriptor, another port, two descriptors, a pipe, a datagram socket or
+    a short payload is closed and counted, and the broker goes on; once
+    silo-vmm's end closes, the path sockets still serve."""
+    vmm_end, netd_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    b = Broker(tmp_path, "mode open\n")
+    try:
+        out = b.start(extra=["--peer-fd", str(netd_end.fileno())], fds=(netd_end.fileno(),))
+        assert out == "ready\n", out + (tmp_path / "netd.stderr").read_text()
+        netd_end.close()
+        open_fds = len(os.listdir(f"/proc/{b.proc.pid}/fd"))
+        rc, addrs = dns(b, "allowed.test", sock=peer_stream(vmm_end, NET_PORT_DNS))
+        assert rc == NOERROR and len(addrs) == 1, (rc, addrs)
+        st, s = guest_connect(b, addrs[0], ECHO_PORT,
+                              sock=peer_stream(vmm_end, NET_PORT_CONNECT))
+        with s:
+            assert st == CONNECTED
+            exchange(s)
+        port = struct.pack("<I", NET_PORT_DNS)
+        vmm_end.send(port)                                  # no descriptor
+        with peer_stream(vmm_end, 7) as other:              # a port it does not serve
+            assert other.recv(1) == b""
+        x, y = socket.socketpair()
+        socket.send_fds(vmm_end, [port], [x.fileno(), y.fileno()])   # two
+        x.close()
+        y.close()
+        r, w = os.pipe()
+        socket.send_fds(vmm_end, [port], [r])               # not a socket
+        os.close(r)
+        os.close(w)
+        d1, d2 = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        socket.send_fds(vmm_end, [port], [d1.fileno()])     # not a stream
+        d1.close()
+        d2.close()
+        x, y = socket.socketpair()
+        socket.send_fds(vmm_end, [b"\x35"], [x.fileno()])  # a short payload
+        x.close()
+        assert y.recv(1) == b""
+        y.close()
+        b.wait_stats(bad_requests="6")
+        rc, _ = dns(b, "allowed.test", sock=peer_stream(vmm_end, NET_PORT_DNS))
+        assert rc == NOERROR
+        vmm_end.close()
+        rc, _ = dns(b, "allowed.test")
+        assert rc == NOERROR
+        assert b.proc.poll() is None
+        # nothing the streams or the hostile messages brought is still open
+        # in the broker, and its end of the pair went with silo-vmm's
+        end = time.monotonic() + 10
+        while len(fds := os.listdir(f"/proc/{b.proc.pid}/fd")) != open_fds - 1:
+            assert time.monotonic() < end, (open_fds, fds)
+            time.sleep(0.05)
+    finally:
+        b.stop()

@@ -71,6 +71,10 @@ def test_everyday_commands_as_a_plain_user(home):
         assert status_field(pid, "Uid")[:2] == [str(uid), str(uid)], pid
     assert status_field(vmm, "CapEff") == ["0000000000000000"]
     assert os.readlink(f"/proc/{vmm}/ns/user") != os.readlink("/proc/self/ns/user")
+    # and is pid 1 of a PID namespace of its own (made with a user
+    # namespace in one clone: CLONE_NEWPID alone needs CAP_SYS_ADMIN)
+    assert os.readlink(f"/proc/{vmm}/ns/pid") != os.readlink("/proc/self/ns/pid")
+    assert status_field(vmm, "NSpid") == [str(vmm), "1"]
     # exec as the guest's agent and root users
     assert ok(as_user(USER, home, "exec", "rl", "--", "cat", "/workspace/inside.txt")).stdout == \
         "made-inside\n"

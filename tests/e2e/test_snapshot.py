@@ -1,8 +1,9 @@
 """silo-vmm snapshot and restore (docs/snapshots.md), without the CLI.
 
 A sandbox VM (our kernel, silo-init, the base image and a scratch disk) is
-booted, a file is written in it, the control socket's `snapshot DIR` saves
-it, the VM is killed, and `silo-vmm --restore DIR` with the same devices
+booted, a file is written in it, the control socket's `snapshot` saves it
+into two files the test opens and passes (silo-vmm opens none; the old
+`snapshot DIR` is refused), the VM is killed, and `silo-vmm --restore DIR` with the same devices
 brings it back: the agent answers exec over vsock (its listener survived the
 transport reset, and an exec session open at snapshot time does not stop
 it), the file is still there, both vCPUs run, and a snapshot of the restored
@@ -32,11 +33,12 @@ MEMORY = 512
 CPUS = 2  # the second vCPU's state (an AP, restored from its MP state) is covered too
 
 
-def control(path, req, timeout=120):
+def control(path, req, timeout=120, fds=()):
+    """One control request (with fds passed along, SCM_RIGHTS); the reply."""
     with socket.socket(socket.AF_UNIX) as s:
         s.settimeout(timeout)
         s.connect(str(path))
-        s.sendall(req.encode() + b"\n")
+        socket.send_fds(s, [req.encode() + b"\n"], list(fds))
         buf = b""
         while not buf.endswith(b"\n"):
             chunk = s.recv(4096)
@@ -44,6 +46,23 @@ def control(path, req, timeout=120):
                 break
             buf += chunk
     return buf.decode().strip()
+
+
+def take_snapshot(ctl, snap, timeout=120):
+    """`snapshot` into snap/mem and snap/state as `silo template build`
+    does it: the files opened here and sent with the request (SCM_RIGHTS),
+    the state renamed into place once silo-vmm said ok. The reply."""
+    snap.mkdir(exist_ok=True)
+    mem = os.open(snap / "mem", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    state = os.open(snap / ".state.tmp", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        reply = control(ctl, "snapshot", timeout, fds=(mem, state))
+    finally:
+        os.close(mem)
+        os.close(state)
+    if reply == "ok":
+        os.rename(snap / ".state.tmp", snap / "state")
+    return reply
 
 
 class Restored(Sandbox):
@@ -84,7 +103,7 @@ def snapshot(tmp_path_factory):
         time.sleep(1)
         snap = d / "snap"
         t = time.monotonic()
-        reply = control(d / "ctl.sock", f"snapshot {snap}")
+        reply = take_snapshot(d / "ctl.sock", snap)
         took = time.monotonic() - t
         assert reply == "ok", reply
         assert control(d / "ctl.sock", "status").startswith("ok paused")
@@ -131,7 +150,7 @@ def test_restore_answers_exec_and_keeps_files(snapshot, monkeypatch):
         assert control(d / "ctl.sock", "status").startswith("ok running")
         # A snapshot of a restored VM: part of its RAM is still only in the
         # first memory file (MAP_PRIVATE), and must be in the second.
-        assert control(d / "ctl.sock", f"snapshot {d / 'snap2'}") == "ok"
+        assert take_snapshot(d / "ctl.sock", d / "snap2") == "ok"
     finally:
         r.kill()
     r2 = Restored(d, d / "snap2").start()

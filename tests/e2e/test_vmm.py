@@ -8,6 +8,7 @@ import json
 import os
 import re
 import select
+import socket
 import subprocess
 import time
 
@@ -218,7 +219,12 @@ def test_pause_resume_and_stop(vmm, kernel, initramfs, cmdline_extra, tmp_path):
         assert g.wait() == EXIT_STOPPED
     finally:
         g.kill()
-    assert not ctl.exists(), "control socket left behind"
+    # The jailed silo-vmm sees an empty root and cannot unlink its socket
+    # file at exit (under silo the supervisor removes it; the next start
+    # replaces a dead one, control.c): nobody answers there any more.
+    if ctl.exists():
+        with socket.socket(socket.AF_UNIX) as s, pytest.raises(ConnectionRefusedError):
+            s.connect(str(ctl))
 
 
 def test_balloon_returns_freed_memory(vmm, kernel, initramfs, cmdline_extra):

@@ -38,6 +38,7 @@ class AgentVM:
         self.vmm_args, self.cmdline = list(vmm_args), list(cmdline)
         self.p = self.console = None
         self.t0 = self.ready_s = None
+        self.pass_fds = ()   # descriptors silo-vmm inherits (--vsock-peer)
 
     def command(self):
         extra = os.environ.get("SILO_GUEST_CMDLINE_EXTRA", "")
@@ -55,7 +56,8 @@ class AgentVM:
         self.console = open(self.d / "console.log", "ab")
         self.t0 = time.monotonic()
         self.p = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
-                                  stdout=self.console, stderr=subprocess.STDOUT)
+                                  stdout=self.console, stderr=subprocess.STDOUT,
+                                  pass_fds=self.pass_fds)
         return self
 
     def wait_ready(self, ready, step):

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 
 #include "vmm/arch/x86/mptable.h"
@@ -111,6 +112,42 @@ static void test_exit_fd(void **state)
 	assert_int_equal(a.exit_fd, fds[1]);
 	close(fds[0]);
 	close(fds[1]);
+}
+
+/* --vsock-peer FD:PORTS: a SEQPACKET socket and the ports it takes. */
+static void test_vsock_peer(void **state)
+{
+	struct vmm_args a;
+	char err[256], arg[64], stream_arg[64];
+	int sp[2], st[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, st), 0);
+	snprintf(arg, sizeof(arg), "%d:1053,1080", sp[0]);
+	assert_int_equal(PARSE(&a, err, "--vsock-peer", arg, "--kernel", "k"), 0);
+	assert_int_equal(a.vm.vsock_peer_fd, sp[0]);
+	assert_int_equal(a.vm.nr_vsock_peer_ports, 2);
+	assert_int_equal(a.vm.vsock_peer_ports[0], 1053);
+	assert_int_equal(a.vm.vsock_peer_ports[1], 1080);
+	assert_int_equal(PARSE(&a, err, "--kernel", "k"), 0);
+	assert_int_equal(a.vm.vsock_peer_fd, -1); /* none unless given */
+	snprintf(stream_arg, sizeof(stream_arg), "%d:1053", st[0]);
+	assert_int_equal(PARSE(&a, err, "--vsock-peer", stream_arg), -1);
+	assert_non_null(strstr(err, "an open SOCK_SEQPACKET socket"));
+	EXPECT_ERR("--vsock-peer wants an open SOCK_SEQPACKET socket >= 3 before its ':', got "
+		   "'2:1053'",
+		   "--vsock-peer", "2:1053");
+	EXPECT_ERR("--vsock-peer wants FD:PORT[,PORT]... (at most 8 ports), got '5'",
+		   "--vsock-peer", "5");
+	snprintf(arg, sizeof(arg), "%d:", sp[0]);
+	assert_int_equal(PARSE(&a, err, "--vsock-peer", arg), -1);
+	snprintf(arg, sizeof(arg), "%d:1,2,3,4,5,6,7,8,9", sp[0]);
+	assert_int_equal(PARSE(&a, err, "--vsock-peer", arg), -1);
+	assert_non_null(strstr(err, "at most 8 ports"));
+	snprintf(arg, sizeof(arg), "%d:0", sp[0]);
+	assert_int_equal(PARSE(&a, err, "--vsock-peer", arg), -1);
+	close(sp[0]), close(sp[1]), close(st[0]), close(st[1]);
 }
 
 /* Devices come in command-line order, each with its table row. */
@@ -272,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_usage_lists_devices),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_restore),
+		cmocka_unit_test(test_vsock_peer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

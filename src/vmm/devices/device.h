@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 struct evloop;
@@ -22,6 +23,9 @@ struct vdev;
 struct vmm_dev_env {
 	struct evloop *ev;	       /* the shared event loop */
 	unsigned int vsock_connect_ms; /* 0: default (SILO_VMM_VSOCK_CONNECT_MS) */
+	int vsock_peer_fd;	       /* --vsock-peer, or -1 */
+	const uint32_t *vsock_peer_ports;
+	unsigned int nr_vsock_peer_ports;
 };
 
 struct vmm_device {

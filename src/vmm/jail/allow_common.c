@@ -1,7 +1,5 @@
 /* What every silo-vmm thread may call: memory, locks, time, logging, its
  * own end. Role lists (allow_*.c) add to this. */
-#include <fcntl.h>
-
 #include "vmm/jail/allow.h"
 
 const struct jail_rule jail_allow_common[] = {
@@ -14,17 +12,13 @@ const struct jail_rule jail_allow_common[] = {
 	SYS(mremap, "realloc of large blocks"),
 	SYS(write, "log lines (stderr or the console file) and eventfd signals"),
 	SYS(lseek, "the console file: where a write ended (its size cap)"),
-	/* The console file's cap (console.c cap_rotate) turns PATH.2 into
-	 * PATH.1 and starts a new PATH.2 from whichever thread wrote the byte
-	 * over the limit (a vCPU, for the guest's serial output). openat is
-	 * allowed with exactly the flags of that new file, so no thread but
-	 * the event thread can open a file to read; the paths are checked by
-	 * no filter (an empty root will narrow them, issue 18). */
-	{ SCMP_SYS(openat), 2, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
-	  "the console file's cap: a new PATH.2" },
-	SYS(rename, "the console file's cap: PATH.2 becomes PATH.1"),
+	/* The console file's cap (console.c cap_rotate) copies PATH.2 over
+	 * PATH.1 from whichever thread wrote the byte over the limit (a vCPU,
+	 * for the guest's serial output), through descriptors opened at the
+	 * start: no thread opens, creates or renames a file. */
+	SYS(copy_file_range, "the console file's cap: PATH.2's bytes over PATH.1's"),
 	SYS(newfstatat, "the console file's cap: PATH.1's size; stdio"),
-	SYS(ftruncate, "the console file's cap: dropping a segment it cannot rotate"),
+	SYS(ftruncate, "the console file's cap: PATH.1 before the copy, PATH.2 after"),
 	SYS(pwrite64, "the console file's cap: the bytes-dropped marker"),
 	SYS(fstat, "stdio, on its first write to a stream"),
 	SYS(timerfd_settime, "vsock: the connection timer, armed by whichever thread queues"),

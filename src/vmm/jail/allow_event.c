@@ -15,11 +15,13 @@ const struct jail_rule jail_allow_event[] = {
 	SYS(writev, "vsock: guest buffers to a connection"),
 	SYS(recvfrom, "vsock and control sockets (recv)"),
 	SYS(sendto, "vsock and control sockets (send)"),
-	SYS(recvmsg, "vsock connections"),
+	SYS(recvmsg, "vsock connections; the control socket (a snapshot's files come with it)"),
 	SYS(sendmsg, "vsock connections"),
 	SYS(accept4, "the control and vsock listeners"),
 	SOCKET(AF_UNIX, "vsock: a guest's connect to a host port is a Unix socket"),
-	SYS(connect, "vsock: a guest's connect to a host port"),
+	SYS(connect, "vsock: a guest's connect to a host port (without --vsock-peer)"),
+	{ SCMP_SYS(socketpair), 0, AF_UNIX,
+	  "vsock with --vsock-peer: a guest's connect to a host port is a socketpair" },
 	SYS(poll, "vsock: waiting for that connect"),
 	SYS(shutdown, "vsock: a half-closed connection"),
 	SYS(close, "connections that ended"),
@@ -29,16 +31,13 @@ const struct jail_rule jail_allow_event[] = {
 	IOCTL(KVM_IRQ_LINE, "the serial port's interrupt line (console input)"),
 	SYS(getrandom, "virtio-rng: the guest's entropy"),
 	SYS(eventfd2, "a queue's notify eventfd"),
-	/* snapshot DIR (snapshot/save.c): files in DIR, and the state of the
-	 * paused vCPUs and of the VM; ftruncate, pwrite64 and rename, which it
-	 * also needs, are in every thread's list (allow_common.c) */
-	SYS(mkdir, "snapshot: its directory"),
-	SYS(openat, "snapshot: its files"),
-	SYS(lseek, "snapshot: holes in the memory file"),
-	SYS(fsync, "snapshot: on disk before it is renamed into place"),
-	SYS(fdatasync, "snapshot: on disk before it is renamed into place"),
-	SYS(unlink, "snapshot: a partial file after a failure"),
-	SYS(pread64, "snapshot: /proc/self/pagemap, which pages were never touched"),
+	/* snapshot (snapshot/save.c): the state of the paused vCPUs and of
+	 * the VM into the two files the caller passed (control.c); ftruncate
+	 * and pwrite64, which it also needs, are in every thread's list
+	 * (allow_common.c). No open, mkdir or unlink: the event thread, which
+	 * faces the guest most, can create no file. */
+	SYS(pread64,
+	    "snapshot: /proc/self/pagemap (opened at start), which pages were never touched"),
 	IOCTL(KVM_CHECK_EXTENSION, "snapshot: the XSAVE size"),
 	IOCTL(KVM_GET_MSR_INDEX_LIST, "snapshot: the MSRs KVM saves"),
 	IOCTL(KVM_GET_MP_STATE, "snapshot"),

@@ -10,22 +10,33 @@
  *      gid to themselves so the files we already reach stay reachable; it
  *      gives us the capabilities the next step needs, inside that
  *      namespace only.
- *   2. unshare of the network, IPC, UTS and cgroup namespaces: an empty
- *      network namespace has no interface at all, so silo-vmm has no
- *      network even if its seccomp filter let a socket through (AF_UNIX
- *      sockets are files: the control and vsock sockets keep working).
- *   3. rlimits, only ever lowered: no core dump (it would hold guest
+ *   2. unshare of the mount, network, IPC, UTS and cgroup namespaces: an
+ *      empty network namespace has no interface at all, so silo-vmm has no
+ *      network even if its seccomp filter let a socket through (the
+ *      control and vsock sockets are bound already and keep working).
+ *   3. an empty root (empty_root): a read-only tmpfs with nothing in it
+ *      becomes / and the host's tree is detached, so no path reaches a
+ *      host file whatever a filter lets through (the PID namespace comes
+ *      from the supervisor, supervise.c: a process cannot enter one
+ *      itself). Needs the mount namespace and CAP_SYS_ADMIN of step 2.
+ *   4. rlimits, only ever lowered: no core dump (it would hold guest
  *      memory), the open-file limit pinned at its current value.
- *   4. every capability dropped: the bounding set (needs CAP_SETPCAP, so
- *      before the rest), the ambient set, then effective, permitted and
- *      inheritable; and no_new_privs, so nothing can gain them back.
+ *   5. the bounding and ambient capability sets dropped (the bounding set
+ *      needs CAP_SETPCAP, so before we lose it), then, when started as
+ *      root, the dedicated uid and gid (dedicated_ids), then effective,
+ *      permitted and inheritable dropped and no_new_privs, so nothing can
+ *      gain them back.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/capability.h>
+#include <pwd.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -68,7 +79,40 @@ static int own_user_ns(void)
 	return 0;
 }
 
-static int drop_caps(void)
+/* Step 3. /proc is a directory every Linux host has: a tmpfs mounted on it
+ * in our own mount namespace (private, so the host sees nothing) is the
+ * empty directory pivot_root needs; pivot_root(".", ".") stacks the old
+ * root under the new one, and detaching it leaves only the tmpfs
+ * (pivot_root(2), NOTES). Then read-only: nothing can be created there. */
+static int empty_root(void)
+{
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return err_ret(-errno, "jail: making the mounts private: %m");
+	if (mount("silo-vmm", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "size=4k,nr_inodes=2,mode=0500") < 0)
+		return err_ret(-errno, "jail: an empty tmpfs for the root: %m");
+	if (chdir("/proc") < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
+	    umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+		return err_ret(-errno, "jail: pivot_root into an empty root: %m");
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  NULL) < 0)
+		return err_ret(-errno, "jail: the empty root read-only: %m");
+	return 0;
+}
+
+/* Started as root: the ids of the "silo-vmm" system user when the host has
+ * one (made by the package), else nobody/nogroup (65534). Not root (a user
+ * namespace maps only our own ids) there is nothing to choose. Looked up
+ * before the empty root hides /etc/passwd. */
+static void dedicated_ids(uid_t *uid, gid_t *gid)
+{
+	struct passwd *pw = getpwnam("silo-vmm");
+
+	*uid = pw ? pw->pw_uid : 65534;
+	*gid = pw ? pw->pw_gid : 65534;
+}
+
+static int drop_caps(bool root, uid_t uid, gid_t gid)
 {
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = { 0 };
@@ -78,8 +122,20 @@ static int drop_caps(void)
 			return err_ret(-errno, "jail: dropping capability %d: %m", cap);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return err_ret(-errno, "jail: clearing ambient capabilities: %m");
+	/* groups first: setgroups needs CAP_SETGID, which setresuid ends */
+	if (root && (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+		     setresuid(uid, uid, uid) < 0))
+		return err_ret(-errno, "jail: becoming uid %u gid %u: %m", (unsigned)uid,
+			       (unsigned)gid);
 	if (syscall(SYS_capset, &h, d) < 0)
 		return err_ret(-errno, "jail: dropping capabilities: %m");
+#ifdef __SANITIZE_ADDRESS__
+	/* The uid change made us undumpable, and the leak check at exit
+	 * ptraces our threads from a helper of our own uid: an ASan build
+	 * stays traceable (a release build does not). */
+	if (root)
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+#endif
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return err_ret(-errno, "jail: no_new_privs: %m");
 	return 0;
@@ -88,16 +144,27 @@ static int drop_caps(void)
 int jail_enter_process(void)
 {
 	struct rlimit nofile, none = { 0, 0 };
+	bool root = getuid() == 0;
+	uid_t uid = 0;
+	gid_t gid = 0;
 	int ret;
 
-	if (getuid() != 0 && (ret = own_user_ns()))
+	if (root)
+		dedicated_ids(&uid, &gid);
+	if (!root && (ret = own_user_ns()))
 		return ret;
-	if (unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP) < 0)
+	if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP) < 0)
 		return err_ret(-errno, "jail: namespaces: %m (SILO_VMM_JAIL=0 runs without)");
+#ifndef __SANITIZE_ADDRESS__
+	/* The sanitizer's leak check reads /proc/self at exit: an ASan build
+	 * keeps the host's tree (as it keeps its filters in log mode). */
+	if ((ret = empty_root()))
+		return ret;
+#endif
 	if (setrlimit(RLIMIT_CORE, &none) < 0 || getrlimit(RLIMIT_NOFILE, &nofile) < 0)
 		return err_ret(-errno, "jail: rlimits: %m");
 	nofile.rlim_max = nofile.rlim_cur;
 	if (setrlimit(RLIMIT_NOFILE, &nofile) < 0)
 		return err_ret(-errno, "jail: RLIMIT_NOFILE: %m");
-	return drop_caps();
+	return drop_caps(root, uid, gid);
 }

@@ -1,7 +1,10 @@
 /*
- * Control `snapshot DIR` (docs/snapshots.md): quiesce the VM, then write
- * DIR/mem (guest RAM, sparse) and DIR/state (snapshot/state.h), the state
- * file last and by rename, so a state file is only ever complete.
+ * Control `snapshot` (docs/snapshots.md): quiesce the VM, then write guest
+ * RAM (sparse) and the state (snapshot/state.h), the state last. Both files
+ * come as descriptors from whoever asked (control.c): the jailed silo-vmm
+ * opens no file, and the caller decides where they go and renames the
+ * state into place once the reply says "ok", so a state file under its
+ * final name is only ever complete.
  *
  * Quiesce: every vCPU out of KVM_RUN and parked (vm_pause), and every
  * device lock held: a disk's I/O thread serves its queue under that lock
@@ -113,32 +116,24 @@ static int write_region(int fd, struct pagemap *pm, const uint8_t *p, uint64_t s
 	return 0;
 }
 
-static int write_memory(struct vm *vm, const char *path)
+static int write_memory(struct vm *vm, int fd)
 {
 	struct pagemap *pm = calloc(1, sizeof(*pm));
 	uint64_t off = 0;
-	int fd, ret = 0;
+	int ret = 0;
 
 	if (!pm)
 		return -ENOMEM;
-	pm->fd = vm->cfg.restore ? -1 : open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = -errno;
-		goto out;
-	}
-	/* The full size first: trailing zero pages are a hole too. */
-	if (ftruncate(fd, (off_t)vm->ram_size) < 0)
+	pm->fd = vm->pagemap_fd;
+	/* The full size first: trailing zero pages are a hole too. A file
+	 * that held something (a reused name) must not keep old pages in
+	 * what are holes now: truncate to 0 first. */
+	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)vm->ram_size) < 0)
 		ret = -errno;
 	for (unsigned int i = 0; !ret && i < vm->mem.nr; i++) {
 		ret = write_region(fd, pm, vm->mem.r[i].hva, vm->mem.r[i].size, off);
 		off += vm->mem.r[i].size;
 	}
-	if (close(fd) < 0 && !ret)
-		ret = -errno;
-out:
-	if (pm->fd >= 0)
-		close(pm->fd);
 	free(pm);
 	return ret;
 }
@@ -186,34 +181,27 @@ static int build_state(struct vm *vm, struct snap_writer *w, struct snap_header 
 	return 0;
 }
 
-static int write_file(const char *dir, const char *name, const void *buf, size_t len)
+static int write_state(int fd, const uint8_t *buf, size_t len)
 {
-	char tmp[4200], path[4200];
-	int fd, ret = 0;
-
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
+	if (ftruncate(fd, 0) < 0)
 		return -errno;
-	if (write(fd, buf, len) != (ssize_t)len)
-		ret = errno ? -errno : -EIO;
-	if (close(fd) < 0 && !ret)
-		ret = -errno;
-	if (!ret && rename(tmp, path) < 0)
-		ret = -errno;
-	if (ret)
-		unlink(tmp);
-	return ret;
+	while (len) {
+		ssize_t n = pwrite(fd, buf, len, 0);
+
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
 
 /* Paused and every device locked. */
-static int save_locked(struct vm *vm, const char *dir, char *err, size_t errlen)
+static int save_locked(struct vm *vm, int mem_fd, int state_fd, char *err, size_t errlen)
 {
 	struct snap_header h = { 0 };
 	struct snap_writer w;
 	const uint8_t *buf;
-	char path[4200];
 	size_t len;
 	int ret;
 
@@ -226,41 +214,49 @@ static int save_locked(struct vm *vm, const char *dir, char *err, size_t errlen)
 			 *log_last_error() ? log_last_error() : strerror(-ret));
 		goto out;
 	}
-	snprintf(path, sizeof(path), "%s/mem", dir);
-	if ((ret = write_memory(vm, path))) {
-		snprintf(err, errlen, "writing %s: %s", path, strerror(-ret));
+	if ((ret = write_memory(vm, mem_fd))) {
+		snprintf(err, errlen, "writing the memory file: %s", strerror(-ret));
 		goto out;
 	}
-	if ((ret = write_file(dir, "state", buf, len)))
-		snprintf(err, errlen, "writing %s/state: %s", dir, strerror(-ret));
+	if ((ret = write_state(state_fd, buf, len)))
+		snprintf(err, errlen, "writing the state file: %s", strerror(-ret));
 out:
 	snap_writer_free(&w);
 	return ret;
 }
 
-int vm_snapshot(struct vm *vm, const char *dir, char *err, size_t errlen)
+/* A file the snapshot can be written to with pwrite: regular, open for
+ * writing, not O_APPEND (where pwrite appends, pwrite(2) BUGS). */
+static int check_out_fd(int fd, const char *what, char *err, size_t errlen)
+{
+	struct stat st;
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (fl & O_ACCMODE) == O_RDONLY ||
+	    (fl & O_APPEND)) {
+		snprintf(err, errlen, "the %s file must be a regular file open for writing", what);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int vm_snapshot(struct vm *vm, int mem_fd, int state_fd, char *err, size_t errlen)
 {
 	int ret;
 
-	if (!*dir || strlen(dir) > 4000) {
-		snprintf(err, errlen, "snapshot needs a directory");
-		return -EINVAL;
-	}
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		ret = -errno;
-		snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
+	if ((ret = check_out_fd(mem_fd, "memory", err, errlen)) ||
+	    (ret = check_out_fd(state_fd, "state", err, errlen)))
 		return ret;
-	}
 	if ((ret = vm_pause(vm))) {
 		snprintf(err, errlen, "the VM is stopping");
 		return ret;
 	}
 	for (unsigned int i = 0; i < vm->nr_virtio; i++)
 		virtio_mmio_lock(vm->virtio[i].mmio);
-	ret = save_locked(vm, dir, err, errlen);
+	ret = save_locked(vm, mem_fd, state_fd, err, errlen);
 	for (unsigned int i = vm->nr_virtio; i-- > 0;)
 		virtio_mmio_unlock(vm->virtio[i].mmio);
 	if (!ret)
-		log_info("snapshot written to %s (paused)", dir);
+		log_info("snapshot written (paused)");
 	return ret;
 }

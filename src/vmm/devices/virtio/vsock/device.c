@@ -393,6 +393,10 @@ static int vsock_dev_create(struct vdev **out, const char *arg, unsigned int idx
 		return err_ret(ret, "vsock %s: %s", path, strerror(-ret));
 	if (env->vsock_connect_ms)
 		virtio_vsock_set_connect_timeout(*out, env->vsock_connect_ms);
+	struct vsock_dev *d = (*out)->priv;
+	d->mux.peer_fd = env->vsock_peer_fd; /* the mux owns it from here */
+	for (unsigned int i = 0; i < env->nr_vsock_peer_ports && i < VSOCK_MAX_PEER_PORTS; i++)
+		d->mux.peer_ports[d->mux.nr_peer_ports++] = env->vsock_peer_ports[i];
 	return 0;
 }
 

@@ -8,7 +8,9 @@
  * recognised and dropped instead of reaching the wrong connection.
  */
 #include <ctype.h>
+#include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -364,7 +366,55 @@ void vsock_mux_poll(struct vsock_mux *m)
 	}
 }
 
-/* Guest-initiated connection to (CID 2, port P): connect to "<path>_<P>". */
+/* The host end of a guest's connection to port through --vsock-peer: a
+ * socketpair, one end sent to the peer with the port as 4 bytes little
+ * endian (docs/silo-vmm.md), the other ours. -1 when the peer cannot take
+ * it (gone, or its queue full): the guest gets a reset, as from a port
+ * nobody listens on. */
+static int peer_handoff(struct vsock_mux *m, uint32_t port)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	uint32_t le = htole32(port);
+	struct iovec iov = { &le, sizeof(le) };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	int sv[2];
+	ssize_t n;
+
+	/* blocking at first: the peer's end must be (it serves it with
+	 * plain blocking calls); ours is made non-blocking below */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &sv[1], sizeof(int));
+	n = sendmsg(m->peer_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(sv[1]);
+	if (n != (ssize_t)sizeof(le) || fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
+		close(sv[0]);
+		return -1;
+	}
+	return sv[0];
+}
+
+static bool peer_takes(const struct vsock_mux *m, uint32_t port)
+{
+	for (unsigned int i = 0; m->peer_fd >= 0 && i < m->nr_peer_ports; i++)
+		if (m->peer_ports[i] == port)
+			return true;
+	return false;
+}
+
+/* Guest-initiated connection to (CID 2, port P): through the peer socket
+ * when it takes P, else a connect to "<path>_<P>" (which the jail's empty
+ * root hides: under the jail, a port nobody serves through the peer). */
 static void peer_connect(struct vsock_mux *m, const struct vsock_pkt *p)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -376,15 +426,24 @@ static void peer_connect(struct vsock_mux *m, const struct vsock_pkt *p)
 		vsock_mux_queue_rst(m, p->dst_port, p->src_port);
 		return;
 	}
-	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", m->path, p->dst_port);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (n < 0 || (size_t)n >= sizeof(sa.sun_path) || fd < 0 ||
-	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		/* Nobody listens (or the backlog is full): refuse, §5.10.6.4. */
-		if (fd >= 0)
-			close(fd);
-		vsock_mux_queue_rst(m, p->dst_port, p->src_port);
-		return;
+	if (peer_takes(m, p->dst_port)) {
+		fd = peer_handoff(m, p->dst_port);
+		if (fd < 0) {
+			vsock_mux_queue_rst(m, p->dst_port, p->src_port);
+			return;
+		}
+	} else {
+		n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", m->path, p->dst_port);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (n < 0 || (size_t)n >= sizeof(sa.sun_path) || fd < 0 ||
+		    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			/* Nobody listens (or the backlog is full): refuse,
+			 * §5.10.6.4. */
+			if (fd >= 0)
+				close(fd);
+			vsock_mux_queue_rst(m, p->dst_port, p->src_port);
+			return;
+		}
 	}
 	c = conn_alloc(m, fd);
 	c->state = VC_PEER_INIT;
@@ -554,7 +613,7 @@ int vsock_mux_init(struct vsock_mux *m, uint64_t guest_cid, const char *path)
 	int ret;
 
 	memset(m, 0, sizeof(*m));
-	m->listen_fd = m->epfd = m->timer_fd = -1;
+	m->listen_fd = m->epfd = m->timer_fd = m->peer_fd = -1;
 	/* Room for "_<u32 port>" of guest-initiated connections too. */
 	if (!path || !*path || strlen(path) + 11 >= sizeof(m->path))
 		return err_ret(-ENAMETOOLONG, "vsock: socket path too long (max %zu bytes)",
@@ -617,6 +676,8 @@ void vsock_mux_fini(struct vsock_mux *m)
 	}
 	if (m->epfd >= 0)
 		close(m->epfd);
+	if (m->peer_fd >= 0)
+		close(m->peer_fd);
 	if (m->timer_fd >= 0)
 		close(m->timer_fd);
 	m->listen_fd = m->epfd = m->timer_fd = -1;

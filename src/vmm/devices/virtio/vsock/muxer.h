@@ -34,11 +34,20 @@ struct vsock_rst {
 	uint32_t local_port, peer_port;
 };
 
+#define VSOCK_MAX_PEER_PORTS 8
+
 struct vsock_mux {
 	struct vdev *vd; /* for vdev_warn/err stats; NULL in pure tests */
 	uint64_t guest_cid;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int listen_fd, epfd, timer_fd;
+	/* --vsock-peer: guest-initiated connections to peer_ports are
+	 * socketpairs whose other end goes to peer_fd (with the port)
+	 * instead of a connect to "<path>_<port>", so silo-vmm needs no path
+	 * to reach silo-netd. -1: every port by path. */
+	int peer_fd;
+	uint32_t peer_ports[VSOCK_MAX_PEER_PORTS];
+	unsigned int nr_peer_ports;
 	bool active;		/* driver is up: accept host clients */
 	uint32_t listen_events; /* listener interest now registered */
 	uint32_t local_port_last;
