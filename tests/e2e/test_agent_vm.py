@@ -98,9 +98,9 @@ def vm(tmp_path_factory):
     sb.pass_fds = (vmm_end.fileno(),)
     sb.peer = peer
     sb.boot()
-    vmm_end.close()
     yield sb
     sb.kill()
+    vmm_end.close()    # open until then: test_stop_then_boot_keeps_files starts it again
     peer.close()
 
 

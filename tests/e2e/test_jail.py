@@ -24,6 +24,7 @@ import pytest
 
 from conftest import BUILD
 from silo_testlib.cli import silo_env
+from silo_testlib.vm import BASE
 from test_agent_vm import Sandbox
 from test_snapshot import control, take_snapshot
 
@@ -90,6 +91,17 @@ def test_every_thread_is_filtered_and_the_guest_still_works(tmp_path):
         # user in the lab: nobody)
         uids = threads["silo-vmm"]["Uid"].split()
         assert uids == ["65534"] * 4, uids
+        # it holds only what running this VM needs: KVM's own descriptors,
+        # event/epoll/signal/timer fds, its sockets, the two disks, stdio
+        # (the console file here), and /proc/self/pagemap for snapshots
+        files = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+        allowed = {"/dev/null", "/dev/kvm", str(tmp_path / "console.log"), str(BASE.resolve()),
+                   str(sb.scratch)}
+        other = {f for f in files - allowed
+                 if not f.startswith(("anon_inode:", "socket:", "pipe:"))
+                 and not f.endswith("/pagemap")}
+        assert other == set(), other
+        assert {"/dev/kvm", str(BASE.resolve()), str(sb.scratch)} <= files, files
     finally:
         sb.kill()
 
