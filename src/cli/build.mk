@@ -17,7 +17,9 @@ SANDBOX_NET  := $(BUILD)/libsilo-net.a
 SANDBOX_SRCS := $(sort $(wildcard src/sandbox/*.c))
 CLI_SRCS     := $(sort $(wildcard src/cli/*.c))
 
-$(SANDBOX_LIB): $(SANDBOX_SRCS:%.c=$(BUILD)/%.o)
+# userns.o: the supervisor's clone of silo-vmm maps ids as silo-vmm's own
+# jail does (src/vmm/jail/userns.h)
+$(SANDBOX_LIB): $(SANDBOX_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/src/vmm/jail/userns.o
 	@rm -f $@
 	$(AR) rcs $@ $^
 

@@ -8,7 +8,11 @@
 
 NETD_SRCS := $(filter-out src/netd/jail_allow.c,$(sort $(wildcard src/netd/*.c)))
 
-$(BUILD)/silo-netd: $(NETD_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/netd_bpf.o $(NET_LIB)
+# userns.o: the user namespace of its filesystem view (view.c), as
+# silo-vmm's jail makes its own (src/vmm/jail/userns.h)
+NETD_SHARED := $(BUILD)/src/vmm/jail/userns.o
+
+$(BUILD)/silo-netd: $(NETD_SRCS:%.c=$(BUILD)/%.o) $(NETD_SHARED) $(BUILD)/gen/netd_bpf.o $(NET_LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lpthread
 
 # silo-netd with the test-only SILO_NETD_TEST_SYSCALL (src/netd/jail.c):
@@ -18,7 +22,7 @@ $(BUILD)/hooks/src/netd/jail.o: src/netd/jail.c
 	$(CCACHE) $(CC) $(CFLAGS) -DSILO_NETD_TEST_HOOKS $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/silo-netd-test-hooks: $(filter-out $(BUILD)/src/netd/jail.o,$(NETD_SRCS:%.c=$(BUILD)/%.o)) \
-		$(BUILD)/hooks/src/netd/jail.o $(BUILD)/gen/netd_bpf.o $(NET_LIB)
+		$(BUILD)/hooks/src/netd/jail.o $(NETD_SHARED) $(BUILD)/gen/netd_bpf.o $(NET_LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lpthread
 
 test-hooks: $(BUILD)/silo-netd-test-hooks

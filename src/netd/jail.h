@@ -24,6 +24,11 @@ extern const struct sock_fprog netd_bpf[2];
  * ready_fd as the start's error line (-1: none). 0 or -errno with *what
  * set to the step that failed. */
 int netd_jail_enter(int ready_fd, const char **what);
+/* Its own root with only the resolver's files, the libraries and the
+ * directories of files[] (view.c); SILO_NETD_JAIL=0: none. Before
+ * netd_jail_enter, which drops the capabilities this needs. 0 or -errno
+ * with *what set to the step that failed. */
+int netd_view_enter(const char *const files[], size_t nfiles, const char **what);
 /* ready was said (ready_fd closed): the handler no longer writes there. */
 void netd_jail_ready(void);
 

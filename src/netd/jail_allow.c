@@ -69,6 +69,7 @@ const struct jail_rule netd_allow[] = {
 	SYS(unlink, "the stats file's temp after a failure; the sockets at the end"),
 	SYS(getrandom, "getaddrinfo's query ids; malloc's tcache"),
 	SYS(uname, "getaddrinfo: the host's name"),
+	SYS(sched_getaffinity, "malloc: how many CPUs, for its arenas (no /sys in its view)"),
 	/* sockets */
 	SOCKET(AF_INET, "dialling IPv4 destinations; the resolver's queries"),
 	SOCKET(AF_INET6, "dialling IPv6 destinations; the resolver's queries"),

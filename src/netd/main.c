@@ -422,6 +422,10 @@ static void check_args(struct netd *n, const char *perr, int argc, char **argv)
 		die("unexpected argument '%s' (see --help)", argv[optind]);
 	if (!n->vsock || !n->policy_path || !n->log_path || !n->stats_path)
 		die("--vsock, --policy, --log and --stats are required (see --help)");
+	/* its own root keeps them at the same absolute paths (view.c) */
+	if (n->vsock[0] != '/' || n->policy_path[0] != '/' || n->log_path[0] != '/' ||
+	    n->stats_path[0] != '/')
+		die("--vsock, --policy, --log and --stats want absolute paths");
 	/* a spec twice would fail as "in use" against ourselves: say why */
 	for (size_t i = 0; i < n->npub; i++)
 		for (size_t k = 0; k < i; k++)
@@ -541,8 +545,9 @@ static void setup(struct netd *n)
 
 	/* The jail: every file and socket it starts with is open, and no
 	 * thread exists yet, so the filter covers every thread (jail.c). */
-	const char *what;
-	if ((r = netd_jail_enter(ready_fd, &what)) < 0)
+	const char *what, *mine[] = { n->policy_path, n->log_path, n->stats_path, n->vsock };
+	if ((r = netd_view_enter(mine, sizeof(mine) / sizeof(mine[0]), &what)) < 0 ||
+	    (r = netd_jail_enter(ready_fd, &what)) < 0)
 		die("jail: %s: %s", what, strerror(-r));
 
 	/* after block_signals: the threads must not take SIGTERM */

@@ -38,6 +38,7 @@
 #include "sandbox/sandbox.h"
 #include "sandbox/cgroup.h"
 #include "proto/contract.h"
+#include "vmm/jail/userns.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -133,32 +134,6 @@ static void make_peer(int peer[2])
 	}
 }
 
-/* The child's side of clone_vmm when it made a user namespace: our uid and
- * gid mapped to themselves (user_namespaces(7): an unprivileged process may
- * map its own ids, gids once setgroups is denied), so the files silo-vmm
- * opens stay reachable and it stays who it was. Before exec, so silo-vmm
- * starts as that uid, with no capabilities. */
-static int map_ids(unsigned uid, unsigned gid)
-{
-	static const char *const file[] = { "/proc/self/setgroups", "/proc/self/uid_map",
-					    "/proc/self/gid_map" };
-	char text[3][32];
-
-	snprintf(text[0], sizeof(text[0]), "deny");
-	snprintf(text[1], sizeof(text[1]), "%u %u 1\n", uid, uid);
-	snprintf(text[2], sizeof(text[2]), "%u %u 1\n", gid, gid);
-	for (int i = 0; i < 3; i++) {
-		int fd = open(file[i], O_WRONLY | O_CLOEXEC);
-		ssize_t n = fd < 0 ? -1 : write(fd, text[i], strlen(text[i]));
-
-		if (fd >= 0)
-			close(fd);
-		if (n != (ssize_t)strlen(text[i]))
-			return -1;
-	}
-	return 0;
-}
-
 /* fork(), the child in a new PID namespace (its pid 1 there) unless the
  * jail is off. CLONE_NEWPID needs CAP_SYS_ADMIN: not root, a user namespace
  * comes in the same clone and gives it (in that namespace only). Raw clone
@@ -186,10 +161,13 @@ static void exec_vmm(char **vmm_argv, int argc, int exit_w, int peer, unsigned l
 {
 	int r;
 
-	if (userns && map_ids(uid, gid) < 0) {
+	/* in a new user namespace the child is nobody until it maps our
+	 * ids (userns.h); before exec, so silo-vmm starts as that uid, with
+	 * no capabilities */
+	if (userns && (r = jail_map_ids(uid, gid)) < 0) {
 		dprintf(exit_w,
 			"jail: mapping uid %u in silo-vmm's user namespace: %s (exit 127)\n", uid,
-			strerror(errno));
+			strerror(-r));
 		_exit(127);
 	}
 	if (cg->procs >= 0 && (r = sb_cg_join(cg->procs)) < 0) {

@@ -904,3 +904,25 @@ def test_peer_fd_streams_and_hostile_messages(tmp_path, internet):
             time.sleep(0.05)
     finally:
         b.stop()
+
+
+def test_broker_sees_only_its_own_files(broker, tmp_path):
+    """Its own root (src/netd/view.c): /etc, /usr and the /lib links read
+    only, its own directories read-write, nothing else of the host: not the
+    user's home, not a file beside its own directory, in a mount namespace
+    of its own. Lookups still work (every test above resolves names)."""
+    secret = tmp_path.parent / f"not-for-netd-{os.getpid()}"
+    secret.write_text("key\n")
+    try:
+        b = broker("mode open\n")
+        pid = b.proc.pid
+        root = pathlib.Path(f"/proc/{pid}/root")
+        top = set(os.listdir(root))
+        assert {"etc", "usr"} <= top and not top & {"home", "root", "var", "srv", "opt"}, top
+        assert (root / str(tmp_path).lstrip("/") / "policy").exists()
+        assert not (root / str(secret).lstrip("/")).exists()
+        assert os.readlink(f"/proc/{pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
+        assert os.readlink(f"/proc/{pid}/ns/net") == os.readlink("/proc/self/ns/net")
+        assert synth(b, "allowed.test")
+    finally:
+        secret.unlink()

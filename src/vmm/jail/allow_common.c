@@ -10,6 +10,7 @@ const struct jail_rule jail_allow_common[] = {
 	SYS(mprotect, "malloc: growing a thread's arena"),
 	SYS(madvise, "free: trimming arenas (MADV_DONTNEED)"),
 	SYS(mremap, "realloc of large blocks"),
+	SYS(sched_getaffinity, "malloc: how many CPUs, past 8 arenas (no /sys in the empty root)"),
 	SYS(write, "log lines (stderr or the console file) and eventfd signals"),
 	SYS(lseek, "the console file: where a write ended (its size cap)"),
 	/* The console file's cap (console.c cap_rotate) copies PATH.2 over

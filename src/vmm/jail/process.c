@@ -43,40 +43,18 @@
 #include <unistd.h>
 
 #include "vmm/jail/jail.h"
+#include "vmm/jail/userns.h"
 #include "vmm/log.h"
-
-static int write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, strlen(text));
-	close(fd);
-	return n == (ssize_t)strlen(text) ? 0 : n < 0 ? -errno : -EIO;
-}
 
 /* Step 1: a user namespace in which we are who we were. */
 static int own_user_ns(void)
 {
-	char map[64];
-	uid_t uid = getuid();
-	gid_t gid = getgid();
-	int ret;
+	const char *what;
+	int ret = jail_own_user_ns(&what);
 
-	if (unshare(CLONE_NEWUSER) < 0)
-		return err_ret(-errno, "jail: a user namespace: %m (SILO_VMM_JAIL=0 runs without)");
-	/* user_namespaces(7): setgroups must be denied before an
-	 * unprivileged process may write gid_map */
-	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
-	if ((ret = write_file("/proc/self/setgroups", "deny")) ||
-	    (ret = write_file("/proc/self/uid_map", map)))
-		return err_ret(ret, "jail: mapping uid %u: %s", (unsigned)uid, strerror(-ret));
-	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)gid, (unsigned)gid);
-	if ((ret = write_file("/proc/self/gid_map", map)))
-		return err_ret(ret, "jail: mapping gid %u: %s", (unsigned)gid, strerror(-ret));
-	return 0;
+	return ret ? err_ret(ret, "jail: %s: %s (SILO_VMM_JAIL=0 runs without)", what,
+			     strerror(-ret))
+		   : 0;
 }
 
 /* Step 3. /proc is a directory every Linux host has: a tmpfs mounted on it
