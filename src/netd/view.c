@@ -21,10 +21,11 @@
  *      (userns.h), for the capabilities of the steps below;
  *   2. mount, IPC and UTS namespaces of its own (not network: it is the
  *      network broker), every mount made private so nothing propagates;
- *   3. an empty tmpfs on /proc (a directory every host has; covering it in
- *      our own namespace hides nothing from anyone else), the paths above
- *      bound into it, then pivot_root into it, the old root detached and
- *      the new one read-only.
+ *   3. an empty tmpfs on /dev (a directory every host has, and nothing the
+ *      broker uses; covering it in our own namespace hides nothing from
+ *      anyone else), the paths above bound into it, then pivot_root into
+ *      it, the old root detached and the new one read-only. An ASan build
+ *      also gets /proc, read-only: its leak check reads /proc/self/task.
  * SILO_NETD_JAIL=0 leaves all of it out (debugging).
  */
 #include "netd/jail.h"
@@ -43,7 +44,7 @@
 
 #include "vmm/jail/userns.h"
 
-#define NEWROOT "/proc"
+#define NEWROOT "/dev"
 
 /* NEWROOT + path, its directories made (0755, in the tmpfs). */
 static int mkdirs(const char *path, char *out, size_t n)
@@ -119,7 +120,12 @@ static int add_dir_of(const char *file, const char **what)
 
 int netd_view_enter(const char *const files[], size_t nfiles, const char **what)
 {
-	static const char *const sys[] = { "/etc", "/usr", "/lib", "/lib64", "/lib32", "/libx32" };
+	static const char *const sys[] = {
+		"/etc",	 "/usr", "/lib", "/lib64", "/lib32", "/libx32",
+#ifdef __SANITIZE_ADDRESS__
+		"/proc",
+#endif
+	};
 	const char *env = getenv("SILO_NETD_JAIL");
 	char res[PATH_MAX], *slash;
 	int ret;

@@ -29,11 +29,12 @@
  * ..."): the limits the start promised must hold. A SIGKILL that
  * memory.events counts as an OOM kill says so in the exit reason.
  *
- * silo-vmm starts in a PID namespace of its own (clone_vmm): part of its
- * jail (docs/security.md) that it cannot make itself, since a process never
- * changes its own PID namespace, only its children's. SILO_VMM_JAIL=0 (read
- * here as silo-vmm reads it: this is the supervisor's own process, not the
- * library) leaves it out with the rest of the jail.
+ * silo-vmm and silo-netd each start in a PID namespace of their own
+ * (clone_ns): part of their jails (docs/security.md) that they cannot make
+ * themselves, since a process never changes its own PID namespace, only
+ * its children's. SILO_VMM_JAIL=0 and SILO_NETD_JAIL=0 (read here as the
+ * children read them: this is the supervisor's own process, not the
+ * library) leave it out with the rest of each jail.
  */
 #include "sandbox/sandbox.h"
 #include "sandbox/cgroup.h"
@@ -134,15 +135,15 @@ static void make_peer(int peer[2])
 	}
 }
 
-/* fork(), the child in a new PID namespace (its pid 1 there) unless the
- * jail is off. CLONE_NEWPID needs CAP_SYS_ADMIN: not root, a user namespace
+/* fork(), the child in a new PID namespace (its pid 1 there) unless its
+ * jail is off (jail_env "0"). CLONE_NEWPID needs CAP_SYS_ADMIN: not root, a user namespace
  * comes in the same clone and gives it (in that namespace only). Raw clone
  * with no new stack returns twice as fork does; the supervisor has one
  * thread, so nothing of libc's is left half-done in the child. *userns
  * says whether the child must map its ids. */
-static int clone_vmm(bool *userns)
+static int clone_ns(const char *jail_env, bool *userns)
 {
-	const char *jail = getenv("SILO_VMM_JAIL");
+	const char *jail = getenv(jail_env);
 	unsigned long flags = SIGCHLD;
 
 	*userns = false;
@@ -257,16 +258,25 @@ static void netd_argv(const struct netd_opts *o, const struct netd_files *f, con
 	argv[a] = NULL;
 }
 
-/* The child's side of the fork: dies with us, reports an exec failure on
+/* The child's side of clone_ns: dies with us, reports an exec failure on
  * the ready pipe. */
-static void exec_netd(pid_t parent, const char *path, const char **argv, int ready, int peer,
-		      const struct sup_cgroup *cg)
+static void exec_netd(int alive[2], const char *path, const char **argv, int ready, int peer,
+		      const struct sup_cgroup *cg, bool userns, unsigned uid, unsigned gid)
 {
+	struct pollfd p = { .fd = alive[0] };
 	int r;
 
-	/* gone with us, even by SIGKILL: no broker outlives its VM */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+	/* gone with us, even by SIGKILL: no broker outlives its VM. Did we
+	 * die before the prctl? getppid cannot say from a new PID namespace
+	 * (0 there): the write end of alive, which only we hold, can. */
+	close(alive[1]);
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || poll(&p, 1, 0) != 0)
 		_exit(125);
+	if (userns && (r = jail_map_ids(uid, gid)) < 0) {
+		dprintf(ready, "error: jail: mapping uid %u in silo-netd's user namespace: %s\n",
+			uid, strerror(-r));
+		_exit(127);
+	}
 	if (cg->procs >= 0 && (r = sb_cg_join(cg->procs)) < 0) {
 		dprintf(ready, "error: cgroup: cannot move silo-netd into %s: %s\n", cg->path,
 			strerror(-r));
@@ -330,17 +340,31 @@ static int start_netd(const char *rundir, const struct netd_opts *o, const struc
 	snprintf(f.fdnum, sizeof(f.fdnum), "%d", ready[1]);
 	snprintf(f.peernum, sizeof(f.peernum), "%d", o->peer);
 	netd_argv(o, &f, argv);
-	pid_t parent = getpid();
-	int pid = fork();
-	if (pid == 0)
-		exec_netd(parent, o->path, argv, ready[1], o->peer, cg);
-	close(ready[1]);
-	if (pid < 0) {
+	int alive[2];
+	if (pipe2(alive, O_CLOEXEC) < 0) {
 		snprintf(why, n, "cannot start the network broker: %s", strerror(errno));
+		close(ready[0]);
+		close(ready[1]);
+		return -1;
+	}
+	unsigned uid = (unsigned)getuid(), gid = (unsigned)getgid();
+	bool userns;
+	int pid = clone_ns("SILO_NETD_JAIL", &userns);
+	if (pid == 0)
+		exec_netd(alive, o->path, argv, ready[1], o->peer, cg, userns, uid, gid);
+	close(ready[1]);
+	close(alive[0]);
+	if (pid < 0) {
+		snprintf(why, n,
+			 "cannot start the network broker in a PID namespace of its own: %s",
+			 strerror(errno));
+		close(alive[1]);
 		close(ready[0]);
 		return -1;
 	}
+	/* the broker is past its check once it said anything */
 	size_t len = read_ready_line(ready[0], line, sizeof(line));
+	close(alive[1]);
 	close(ready[0]);
 	if (!strcmp(line, "ready"))
 		return pid;
@@ -529,7 +553,7 @@ static void run_vmm(const char *rundir, char **vmm_argv, int vmm_argc, int peer,
 	 * is nobody until it maps them */
 	unsigned uid = (unsigned)getuid(), gid = (unsigned)getgid();
 	bool userns;
-	int pid = clone_vmm(&userns);
+	int pid = clone_ns("SILO_VMM_JAIL", &userns);
 	if (pid < 0) {
 		snprintf(line, len,
 			 "jail: cannot start silo-vmm in a PID namespace of its own: %s "

@@ -222,22 +222,27 @@ def test_run_exit_codes(env):
     assert_nothing_left(env)
 
     # Ctrl-C while it boots: run gives up and removes what it made. The boot
-    # cannot win the race: silo-vmm is a wrapper that stops itself before it
-    # execs the real one, and SIGINT goes once it is stopped.
+    # cannot win the race: silo-vmm is a wrapper that waits for a file that
+    # never comes before it execs the real one, and SIGINT goes once it
+    # waits. (Not `kill -STOP $$`: it is pid 1 of its PID namespace, which
+    # ignores a stop from inside it.)
     wrapper = pathlib.Path(env["SILO_DATA_DIR"]).parent / "stopped-vmm"
-    wrapper.write_text(f'#!/bin/sh\nkill -STOP $$\nexec {env["SILO_VMM"]} "$@"\n')
+    never = pathlib.Path(env["SILO_DATA_DIR"]).parent / "never"
+    wrapper.write_text(f'#!/bin/sh\ntouch "$0.waiting"\nwhile [ ! -e {never} ]; do sleep 0.1; done\n'
+                       f'exec {env["SILO_VMM"]} "$@"\n')
     wrapper.chmod(0o755)
     # (silo-netd is looked for beside silo-vmm: name the real one)
     netd = pathlib.Path(env["SILO_VMM"]).with_name("silo-netd")
     p = start_silo(dict(env, SILO_VMM=str(wrapper), SILO_NETD=str(netd)), "run", "--name", "intr",
                    "--memory", "512M", "--", "true")
     pidfile = pathlib.Path(env["SILO_RUN_DIR"]) / "intr" / "vmm.pid"
+    waiting = wrapper.with_name(wrapper.name + ".waiting")
     for _ in range(600):
-        if p.poll() is not None or (pidfile.exists() and proc_state(pidfile.read_text()) == "T"):
+        if p.poll() is not None or (pidfile.exists() and waiting.exists()):
             break
         time.sleep(0.05)
     assert p.poll() is None, p.stderr.read()
-    assert proc_state(pidfile.read_text()) == "T"
+    assert waiting.exists() and proc_state(pidfile.read_text()) is not None
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=BOOT_TIMEOUT)
     assert p.returncode == 125 and "start interrupted" in err.decode(), (p.returncode, err)

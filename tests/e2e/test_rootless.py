@@ -75,6 +75,7 @@ def test_everyday_commands_as_a_plain_user(home):
     # namespace in one clone: CLONE_NEWPID alone needs CAP_SYS_ADMIN)
     assert os.readlink(f"/proc/{vmm}/ns/pid") != os.readlink("/proc/self/ns/pid")
     assert status_field(vmm, "NSpid") == [str(vmm), "1"]
+    assert status_field(netd, "NSpid") == [str(netd), "1"]
     # exec as the guest's agent and root users
     assert ok(as_user(USER, home, "exec", "rl", "--", "cat", "/workspace/inside.txt")).stdout == \
         "made-inside\n"

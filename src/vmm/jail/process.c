@@ -57,6 +57,7 @@ static int own_user_ns(void)
 		   : 0;
 }
 
+#ifndef __SANITIZE_ADDRESS__
 /* Step 3. /proc is a directory every Linux host has: a tmpfs mounted on it
  * in our own mount namespace (private, so the host sees nothing) is the
  * empty directory pivot_root needs; pivot_root(".", ".") stacks the old
@@ -77,6 +78,7 @@ static int empty_root(void)
 		return err_ret(-errno, "jail: the empty root read-only: %m");
 	return 0;
 }
+#endif
 
 /* Started as root: the ids of the "silo-vmm" system user when the host has
  * one (made by the package), else nobody/nogroup (65534). Not root (a user
