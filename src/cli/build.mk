@@ -8,6 +8,7 @@
 #   $(BUILD)/tests/test_quote      cmocka: quoting guest text for the terminal and JSON
 #   $(BUILD)/tests/test_exec_fe    cmocka: the exit status of an exec (client/exec_fe.c)
 #   $(BUILD)/tests/test_vmm_cmd    cmocka: the command line sb_start runs (vmm_cmd.c)
+#   $(BUILD)/tests/test_vmm_fds    cmocka: its paths opened by the launcher (vmm_fds.c)
 #   $(BUILD)/tests/test_cgroup     cmocka: a sandbox's cgroup limits and files (cgroup.c)
 
 SANDBOX_LIB  := $(BUILD)/libsilo-sandbox.a
@@ -17,9 +18,12 @@ SANDBOX_NET  := $(BUILD)/libsilo-net.a
 SANDBOX_SRCS := $(sort $(wildcard src/sandbox/*.c))
 CLI_SRCS     := $(sort $(wildcard src/cli/*.c))
 
-# userns.o: the supervisor's clone of silo-vmm maps ids as silo-vmm's own
-# jail does (src/vmm/jail/userns.h)
-$(SANDBOX_LIB): $(SANDBOX_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/src/vmm/jail/userns.o
+# From silo-vmm's sources, what its launcher shares with it: userns.o, the
+# supervisor's clone of silo-vmm maps ids as silo-vmm's own jail does
+# (src/vmm/jail/userns.h); fdarg.o and console_files.o, the launcher opens
+# silo-vmm's files and binds its sockets as silo-vmm would (vmm_fds.c).
+SANDBOX_VMM_SHARED := $(addprefix $(BUILD)/src/vmm/,jail/userns.o fdarg.o console_files.o)
+$(SANDBOX_LIB): $(SANDBOX_SRCS:%.c=$(BUILD)/%.o) $(SANDBOX_VMM_SHARED)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
@@ -54,6 +58,9 @@ $(BUILD)/tests/test_progress: LDFLAGS += $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LI
 # cmocka: the supervisor + silo-vmm command line sb_start builds (vmm_cmd.c).
 $(BUILD)/tests/test_vmm_cmd: $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
 $(BUILD)/tests/test_vmm_cmd: LDFLAGS += $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
+# cmocka: the launcher turns silo-vmm's paths into descriptors (vmm_fds.c).
+$(BUILD)/tests/test_vmm_fds: $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
+$(BUILD)/tests/test_vmm_fds: LDFLAGS += $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
 # cmocka: cgroup limits, /proc/self/cgroup and controller parsing, the
 # limit files written into a stand-in cgroupfs (cgroup.c).
 $(BUILD)/tests/test_cgroup: $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)

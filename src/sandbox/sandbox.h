@@ -212,6 +212,19 @@ struct sb_vmm_cmd {
 	char mem[32], cpus[16], tmo[16], fsize[32], restore[SB_PATH_MAX];
 };
 int sb_vmm_cmd(const struct sb_vmm_in *in, struct sb_vmm_cmd *out);
+/* The words sb_vmm_open_fds puts in silo-vmm's argv: room for every
+ * resource option of the longest command line (vmm_cmd.c). */
+#define SB_VMM_FD_WORDS	   24
+#define SB_VMM_FD_WORD_MAX 64
+struct sb_vmm_fd_words {
+	char w[SB_VMM_FD_WORDS][SB_VMM_FD_WORD_MAX];
+	unsigned n;
+};
+/* In the supervisor's child before it execs silo-vmm (vmm_fds.c): every
+ * path option of argv (silo-vmm's, argv[0] the program) opened, inherited,
+ * and replaced by fd:N, a word of *w (which must outlive argv's use). 0, or
+ * -errno with "OPTION VALUE: reason" in why. */
+int sb_vmm_open_fds(char **argv, struct sb_vmm_fd_words *w, char *why, size_t n);
 /* Graceful shutdown through the agent for up to timeout_s (0: skip it),
  * then the control socket, SIGTERM, SIGKILL, each step with a deadline;
  * removes the run dir. */
@@ -393,6 +406,14 @@ int sb_control(const char *ctl, const char *req, const int *fds, unsigned int nf
  * (FICLONE) where the file system shares blocks, else a copy of src's
  * data extents only (SEEK_DATA/SEEK_HOLE), so holes stay holes. */
 int sb_clone_file(const char *src, int dfd, const char *dst);
+
+/* silo-vmm's pid file in <rundir>, and beside it (that name + the suffix)
+ * its start time, which tells it from a later process with its pid. */
+#define SB_VMM_PID	"vmm.pid"
+#define SB_START_SUFFIX ".start"
+/* Process pid's start time (clock ticks after boot, proc(5) stat field 22)
+ * and state letter. -1 when there is no such process. */
+int sb_proc_start(int pid, unsigned long long *start, char *state);
 
 /* Small file helpers */
 int sb_read_file(const char *path, char **out, size_t *len);

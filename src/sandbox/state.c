@@ -320,27 +320,35 @@ void sb_close(struct sandbox *sb)
 	sb_config_free(&sb->cfg);
 }
 
-/* A pid file names a live process of ours only if /proc/PID/cmdline holds
- * marker: pids are reused, and a zombie no longer runs anything. */
+/* A pid file names a live process of ours only if it is the same process
+ * (pids are reused) and not a zombie (it no longer runs anything). Same:
+ * for the supervisor, /proc/PID/cmdline holds marker (its run directory);
+ * for silo-vmm, whose command line names descriptors only (vmm_fds.c), its
+ * start time is the one the supervisor wrote beside the pid file. */
 static int live_pid(const char *dir, const char *file, const char *marker)
 {
 	char f[SB_PATH_MAX], *text;
+	unsigned long long want = 0, start;
 	if (sb_path(f, "%s/%s", dir, file) < 0 || sb_read_file(f, &text, NULL) < 0)
 		return -1;
 	int pid = atoi(text);
 	free(text);
 	if (pid <= 0)
 		return 0;
-	char *stat, *cmd;
+	if (!marker) {
+		if (sb_path(f, "%s/%s" SB_START_SUFFIX, dir, file) < 0 ||
+		    sb_read_file(f, &text, NULL) < 0)
+			return 0;
+		want = strtoull(text, NULL, 10);
+		free(text);
+	}
+	char state;
+	if (sb_proc_start(pid, &start, &state) < 0 || state == 'Z' || state == 'X')
+		return 0;
+	if (!marker)
+		return start == want ? pid : 0;
+	char *cmd;
 	size_t len;
-	snprintf(f, sizeof(f), "/proc/%d/stat", pid);
-	if (sb_read_file(f, &stat, NULL) < 0)
-		return 0;
-	char *rp = strrchr(stat, ')');
-	bool zombie = !rp || rp[1] == 0 || rp[2] == 'Z' || rp[2] == 'X';
-	free(stat);
-	if (zombie)
-		return 0;
 	snprintf(f, sizeof(f), "/proc/%d/cmdline", pid);
 	if (sb_read_file(f, &cmd, &len) < 0)
 		return 0;
@@ -377,10 +385,7 @@ int sb_status(const struct sandbox *sb, struct sb_status *st)
 	/* The exit record first: the supervisor writes it before it goes. */
 	if (read_exit_record(sb, st))
 		return 0;
-	char vsock[SB_PATH_MAX];
-	if (sb_path(vsock, "%s/vsock.sock", sb->rundir) < 0)
-		return -1;
-	int vmm = live_pid(sb->rundir, "vmm.pid", vsock);
+	int vmm = live_pid(sb->rundir, SB_VMM_PID, NULL);
 	int sup = live_pid(sb->rundir, "supervisor.pid", sb->rundir);
 	if (vmm > 0 || sup > 0) {
 		st->state = SB_RUNNING;

@@ -141,13 +141,19 @@ static void make_peer(int peer[2])
  * with no new stack returns twice as fork does; the supervisor has one
  * thread, so nothing of libc's is left half-done in the child. *userns
  * says whether the child must map its ids. */
-static int clone_ns(const char *jail_env, bool *userns)
+static bool jail_on(const char *jail_env)
 {
 	const char *jail = getenv(jail_env);
+
+	return !jail || strcmp(jail, "0");
+}
+
+static int clone_ns(const char *jail_env, bool *userns)
+{
 	unsigned long flags = SIGCHLD;
 
 	*userns = false;
-	if (!jail || strcmp(jail, "0")) {
+	if (jail_on(jail_env)) {
 		flags |= CLONE_NEWPID;
 		if (geteuid() != 0) {
 			flags |= CLONE_NEWUSER;
@@ -206,6 +212,16 @@ static void exec_vmm(char **vmm_argv, int argc, int exit_w, int peer, unsigned l
 	}
 	for (int i = 1; i < argc; i++)
 		argv[a++] = vmm_argv[i];
+	/* Jailed, silo-vmm gets descriptors instead of paths (vmm_fds.c);
+	 * after the dup2s above, so none lands on EXIT_FD or PEER_FD. */
+	char why[SB_PATH_MAX + 200];
+	struct sb_vmm_fd_words words = { .n = 0 };
+	if (jail_on("SILO_VMM_JAIL") && sb_vmm_open_fds(argv, &words, why, sizeof(why)) < 0) {
+		dprintf(EXIT_FD, "setup failed: %s (exit %d)\n", why, VMM_EXIT_SETUP);
+		dprintf(STDERR_FILENO, "silo-vmm: setup failed: %s (exit %d)\n", why,
+			VMM_EXIT_SETUP);
+		_exit(VMM_EXIT_SETUP);
+	}
 	execv(argv[0], argv);
 fail:
 	dprintf(EXIT_FD, "cannot execute %s: %s (exit 127)\n", vmm_argv[0], strerror(errno));
@@ -572,7 +588,15 @@ static void run_vmm(const char *rundir, char **vmm_argv, int vmm_argc, int peer,
 	if (peer >= 0)
 		close(peer); /* silo-vmm's now: its end closes when it ends */
 	vmm_pid = pid;
-	write_pid(rundir, "vmm.pid", pid);
+	/* its start time first: the CLI looks once the pid file is there
+	 * (state.c, live_pid) */
+	unsigned long long start;
+	char st, startf[SB_PATH_MAX], buf[32];
+	if (sb_proc_start(pid, &start, &st) == 0 &&
+	    sb_path(startf, "%s/" SB_VMM_PID SB_START_SUFFIX, rundir) == 0)
+		sb_write_file_atomic(startf, buf,
+				     (size_t)snprintf(buf, sizeof(buf), "%llu\n", start));
+	write_pid(rundir, SB_VMM_PID, pid);
 	for (;;) {
 		int r = waitpid(-1, &status, 0);
 		if (r < 0 && errno == EINTR)

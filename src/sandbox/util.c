@@ -382,6 +382,32 @@ int sb_exit_parse(const char *text, struct sb_exit *x)
 	return 0;
 }
 
+int sb_proc_start(int pid, unsigned long long *start, char *state)
+{
+	char f[64], *stat, *p;
+	int r = -1;
+
+	snprintf(f, sizeof(f), "/proc/%d/stat", pid);
+	if (sb_read_file(f, &stat, NULL) < 0)
+		return -1;
+	/* after the comm's ")" (which may hold spaces and parens): field 3,
+	 * the state; p then at the space before field 4, and 18 spaces on,
+	 * the one before field 22 */
+	p = strrchr(stat, ')');
+	if (p && p[1] == ' ' && p[2]) {
+		*state = p[2];
+		p += 3;
+		for (int i = 0; i < 18 && p; i++)
+			p = strchr(p + 1, ' ');
+		if (p) {
+			*start = strtoull(p + 1, NULL, 10);
+			r = 0;
+		}
+	}
+	free(stat);
+	return r;
+}
+
 int sb_read_file(const char *path, char **out, size_t *len)
 {
 	/* O_NOFOLLOW: silo's own files are never symlinks; one planted

@@ -72,31 +72,24 @@ static int format_args(const struct sb_vmm_in *in, struct sb_vmm_cmd *c)
 	return 0;
 }
 
-/* --restore: the same devices in the same order as the boot that saved
- * the snapshot (docs/snapshots.md), and no kernel, command line or boot
- * timeout: the guest is already running. */
-static int restore_args(const struct sb_vmm_in *in, struct sb_vmm_cmd *c, size_t *n)
+/* The sandbox's machine, the same for a boot and a restore (which needs
+ * the same devices in the same order as the boot that saved the snapshot,
+ * docs/snapshots.md): the one place the device set is written. */
+static int machine_args(struct sb_vmm_cmd *c, size_t *n)
 {
-	const char *vmm[] = { in->paths->vmm, "--restore", c->restore,	"--memory",    c->mem,
-			      "--cpus",	      c->cpus,	   "--disk",	c->base,       "--disk",
-			      c->scratch,     "--balloon", "--rng",	"--vsock",     c->vsock_arg,
-			      "--control",    c->control,  "--console", c->console_arg };
-	int r = sb_path(c->restore, "%s", in->restore);
+	const char *dev[] = { "--memory",  c->mem,     "--cpus",    c->cpus,
+			      "--disk",	   c->base,    "--disk",    c->scratch,
+			      "--balloon", "--rng",    "--vsock",   c->vsock_arg,
+			      "--control", c->control, "--console", c->console_arg };
+	int r = 0;
 
-	for (size_t i = 0; r == 0 && i < sizeof(vmm) / sizeof(vmm[0]); i++)
-		r = add(c, n, vmm[i]);
+	for (size_t i = 0; r == 0 && i < sizeof(dev) / sizeof(dev[0]); i++)
+		r = add(c, n, dev[i]);
 	return r;
 }
 
 int sb_vmm_cmd(const struct sb_vmm_in *in, struct sb_vmm_cmd *c)
 {
-	const char *vmm[] = { in->paths->vmm, "--kernel",	c->kernel,  "--initrd",
-			      c->initrd,      "--memory",	c->mem,	    "--cpus",
-			      c->cpus,	      "--disk",		c->base,    "--disk",
-			      c->scratch,     "--balloon",	"--rng",    "--vsock",
-			      c->vsock_arg,   "--control",	c->control, "--console",
-			      c->console_arg, "--boot-timeout", c->tmo,	    "--cmdline",
-			      c->cmdline };
 	const char *sup[] = { in->paths->self, "_supervise", in->rundir, "--fsize", c->fsize };
 	size_t n = 0;
 	int r = format_args(in, c);
@@ -114,10 +107,26 @@ int sb_vmm_cmd(const struct sb_vmm_in *in, struct sb_vmm_cmd *c)
 	}
 	if (r == 0)
 		r = add(c, &n, "--");
-	if (r == 0 && in->restore)
-		r = restore_args(in, c, &n);
-	for (size_t i = 0; r == 0 && !in->restore && i < sizeof(vmm) / sizeof(vmm[0]); i++)
-		r = add(c, &n, vmm[i]);
+	if (r == 0)
+		r = add(c, &n, in->paths->vmm);
+	/* --restore: no kernel, command line or boot timeout, the guest is
+	 * already running */
+	if (r == 0 && in->restore) {
+		r = sb_path(c->restore, "%s", in->restore);
+		if (r == 0)
+			r = add2(c, &n, "--restore", c->restore);
+	} else if (r == 0) {
+		r = add2(c, &n, "--kernel", c->kernel);
+		if (r == 0)
+			r = add2(c, &n, "--initrd", c->initrd);
+	}
+	if (r == 0)
+		r = machine_args(c, &n);
+	if (r == 0 && !in->restore) {
+		r = add2(c, &n, "--boot-timeout", c->tmo);
+		if (r == 0)
+			r = add2(c, &n, "--cmdline", c->cmdline);
+	}
 	c->argv[n] = NULL;
 	return r;
 }

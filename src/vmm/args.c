@@ -62,6 +62,8 @@ void vmm_usage(FILE *f)
 		"                       to these host ports: each is a new socket passed on it\n"
 		"                       with its port, instead of a connect to PATH_PORT\n"
 		"  -v, --verbose        log lifecycle events (twice: debug)\n"
+		"every PATH above may be fd:N, a descriptor opened for it (the console file's\n"
+		"four: file:fd:H,M,T1,T2; --restore fd:STATE,MEM): docs/silo-vmm.md\n"
 		"  -h, --help           this help\n"
 		"\n"
 		"stdio console on a terminal: raw mode, Ctrl-A x stops the VM, Ctrl-A Ctrl-A\n"

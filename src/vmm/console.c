@@ -5,9 +5,11 @@
  *              (restored at exit) so the guest's shell does line editing and
  *              Ctrl-C reaches the guest; Ctrl-A x stops the VM.
  *   file:PATH  output appended to PATH, capped (see "capped file" below);
- *              no input.
+ *              no input. file:fd:H,M,T1,T2: the four descriptors the
+ *              launcher opened for it (cap_fds).
  *   unix:PATH  listen on PATH; one client at a time gets output and sends
  *              input. Output with no client attached is dropped (counted).
+ *              unix:fd:N: a socket the launcher made listen.
  *
  * Output is written on the vCPU thread that flushed the UART; input is read
  * on the event thread, only while the UART FIFO has room (no busy polling).
@@ -29,8 +31,10 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "vmm/console_files.h"
 #include "vmm/devices/legacy/serial.h"
 #include "vmm/evloop.h"
+#include "vmm/fdarg.h"
 #include "vmm/log.h"
 
 #define PANIC_STR    "Kernel panic - not syncing"
@@ -136,6 +140,7 @@ struct console {
  * pays.
  */
 struct capfile {
+	/* in console_files.h's order */
 	int head_fd; /* PATH, O_APPEND */
 	int mark_fd; /* PATH again, without O_APPEND */
 	int t1_fd;   /* PATH.1, written only by the rotation's copy */
@@ -147,15 +152,34 @@ struct capfile {
 	bool in_tail;	     /* PATH is full */
 };
 
-static int tail_open(const char *path, int n, int flags)
+/* PATH's set opened here, or the launcher's fd:H,M,T1,T2, checked
+ * (console_files.h says what each is). What is open when it fails,
+ * cap_close closes. */
+static int cap_fds(const char *arg, struct capfile *f)
 {
-	char t[PATH_MAX];
-	int fd;
+	int *fds[CONSOLE_FILES] = { &f->head_fd, &f->mark_fd, &f->t1_fd, &f->t2_fd };
+	int in[CONSOLE_FILES];
 
-	if (snprintf(t, sizeof(t), "%s.%d", path, n) >= (int)sizeof(t))
-		return -ENAMETOOLONG;
-	fd = open(t, flags | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	return fd < 0 ? -errno : fd;
+	if (!fdarg_is_fd(arg)) {
+		int ret = console_files_open(arg, in, O_CLOEXEC);
+
+		for (int i = 0; !ret && i < CONSOLE_FILES; i++)
+			*fds[i] = in[i];
+		return ret;
+	}
+	if (!fdarg_list(arg, in, CONSOLE_FILES))
+		return -EINVAL;
+	for (int i = 0; i < CONSOLE_FILES; i++) {
+		int fl = fcntl(in[i], F_GETFL);
+
+		if (fl < 0)
+			return -EBADF;
+		if (!(fl & O_APPEND) != !console_file_append[i])
+			return -EINVAL;
+		if ((*fds[i] = fdarg_take(in[i], i == 3 ? O_RDWR : O_WRONLY)) < 0)
+			return *fds[i];
+	}
+	return 0;
 }
 
 static void cap_close(struct capfile *f)
@@ -173,7 +197,7 @@ static void cap_close(struct capfile *f)
 	free(f);
 }
 
-static int cap_open(struct capfile **out, const char *path, uint64_t max)
+static int cap_open(struct capfile **out, const char *arg, uint64_t max)
 {
 	struct capfile *f = calloc(1, sizeof(*f));
 	struct stat st;
@@ -184,26 +208,14 @@ static int cap_open(struct capfile **out, const char *path, uint64_t max)
 	f->head_fd = f->mark_fd = f->t1_fd = f->t2_fd = -1;
 	f->head_max = max / 4;
 	f->seg_max = (max - f->head_max) / 2;
-	/* Appends to PATH, like the other writers of that file (stderr of
-	 * silo-vmm and the supervisor, e.g. the SILO_VMM_TRACE_START line);
-	 * the marker is rewritten in place through a second fd (pwrite on an
-	 * O_APPEND fd appends on Linux, pwrite(2) BUGS). */
-	f->head_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (f->head_fd < 0 || fstat(f->head_fd, &st) < 0 ||
-	    (f->mark_fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+	if ((ret = cap_fds(arg, f)))
+		goto err;
+	if (fstat(f->head_fd, &st) < 0) {
 		ret = -errno;
 		goto err;
 	}
 	f->head_len = f->marker_off = (uint64_t)st.st_size;
 	f->in_tail = f->head_len >= f->head_max;
-	if ((f->t1_fd = tail_open(path, 1, O_WRONLY)) < 0) {
-		ret = f->t1_fd;
-		goto err;
-	}
-	if ((f->t2_fd = tail_open(path, 2, O_RDWR | O_APPEND)) < 0) {
-		ret = f->t2_fd;
-		goto err;
-	}
 	if (f->in_tail) {
 		if (fstat(f->t2_fd, &st) < 0) {
 			ret = -errno;
@@ -329,30 +341,6 @@ bool console_spec_valid(const char *spec)
 		strlen(spec + 5) < sizeof(((struct sockaddr_un *)0)->sun_path));
 }
 
-static int open_unix_listener(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	mode_t old;
-	int fd, ret;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path);	  /* a stale socket from an earlier run */
-	old = umask(077); /* owner-only socket file, as control.c's */
-	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (ret < 0 || listen(fd, 4) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	return fd;
-}
-
 int console_open(struct console **out, const char *spec, uint64_t file_max, const char *marker,
 		 console_event_cb cb, void *opaque)
 {
@@ -387,13 +375,14 @@ int console_open(struct console **out, const char *spec, uint64_t file_max, cons
 		}
 	} else if (!strncmp(spec, "unix:", 5)) {
 		c->kind = CON_UNIX;
-		c->listen_fd = open_unix_listener(spec + 5);
+		c->listen_fd = fdarg_listen(spec + 5, 4);
 		if (c->listen_fd < 0) {
 			ret = err_ret(c->listen_fd, "console socket %s: %s", spec + 5,
 				      strerror(-c->listen_fd));
 			goto err;
 		}
-		c->path = strdup(spec + 5);
+		/* a socket the launcher bound is its to remove */
+		c->path = fdarg_is_fd(spec + 5) ? NULL : strdup(spec + 5);
 	} else {
 		ret = -EINVAL;
 		goto err;
@@ -606,7 +595,8 @@ void console_close(struct console *c)
 	cap_close(c->cap);
 	if (c->listen_fd >= 0) {
 		close(c->listen_fd);
-		unlink(c->path);
+		if (c->path)
+			unlink(c->path);
 	}
 	free(c->path);
 	pthread_mutex_destroy(&c->lock);

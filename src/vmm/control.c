@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "vmm/evloop.h"
+#include "vmm/fdarg.h"
 #include "vmm/jail/seccomp.h"
 #include "proto/contract.h"
 #include "vmm/log.h"
@@ -256,33 +257,25 @@ static void on_accept(void *opaque, uint32_t events)
 
 int control_create(struct control **out, const char *path, struct vm *vm)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct control *c;
-	mode_t old;
 	int ret;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return err_ret(-ENAMETOOLONG, "control socket path too long: %s", path);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->vm = vm;
 	c->ev = vm->ev;
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	c->fd = fdarg_listen(path, 8);
 	if (c->fd < 0) {
-		ret = -errno;
+		ret = c->fd;
 		goto err;
 	}
-	strcpy(sa.sun_path, path);
-	unlink(path); /* stale socket of an earlier run */
-	old = umask(077);
-	ret = bind(c->fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (ret < 0 || listen(c->fd, 8) < 0) {
-		ret = -errno;
+	/* A socket the launcher bound is its to remove (we could not: the
+	 * jail hides the path). */
+	if (!fdarg_is_fd(path) && !(c->path = strdup(path))) {
+		ret = -ENOMEM;
 		goto err;
 	}
-	c->path = strdup(path);
 	ret = ev_add(c->ev, c->fd, EPOLLIN, on_accept, c);
 	if (ret)
 		goto err;
@@ -308,7 +301,8 @@ void control_destroy(struct control *c)
 			client_close(c->clients[i]);
 	ev_del(c->ev, c->fd);
 	close(c->fd);
-	unlink(c->path);
+	if (c->path)
+		unlink(c->path);
 	free(c->path);
 	free(c);
 }

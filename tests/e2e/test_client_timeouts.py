@@ -12,8 +12,9 @@ MODE
   started  answers EXEC with STARTED, is silent for 12 s, then EXIT 7
   forever  answers EXEC with STARTED, then nothing, ever
 
-Its command line holds the socket path, the mark `silo` looks for in
-/proc/PID/cmdline before it believes a vmm.pid (src/sandbox/state.c).
+Beside its vmm.pid goes its start time (vmm.pid.start), which `silo`
+checks against /proc/PID/stat before it believes a vmm.pid, as the
+supervisor writes it for a real one (src/sandbox/state.c).
 SILO_AGENT_TIMEOUT=2 shortens silo's agent timeouts so the tests are quick;
 every subprocess runs under a hang guard far above that. Nothing here
 asserts on time: only that each command ends, how, and what it leaves.
@@ -114,6 +115,9 @@ class Sandbox:
             if sock.exists():
                 break
             time.sleep(0.01)
+        stat = pathlib.Path(f"/proc/{self.vmm.pid}/stat").read_text()
+        start = stat[stat.rindex(")") + 2:].split()[19]  # field 22, proc(5)
+        (self.rundir / "vmm.pid.start").write_text(f"{start}\n")
         (self.rundir / "vmm.pid").write_text(f"{self.vmm.pid}\n")
         self.helpers = []
 

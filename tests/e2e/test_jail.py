@@ -233,6 +233,49 @@ def test_vmm_runs_in_a_pid_namespace_of_its_own(tmp_path):
         silo("rm", "-f", "p")
 
 
+def test_vmm_is_given_descriptors_not_paths(tmp_path):
+    """The supervisor opens the sandbox's files and binds its sockets before
+    it execs silo-vmm (src/sandbox/vmm_fds.c), so silo-vmm's command line
+    names descriptors only: the kernel, initramfs, both disks, the console's
+    files and the control and vsock listeners. The sandbox works on them
+    (exec over the vsock listener, logs from the console files, stop over
+    the control socket), starts again on new ones, and a file that is gone
+    is the start's one line."""
+    env = silo_env(tmp_path)
+    silo = cli(env)
+    r = silo("create", "--name", "d", "--memory", "256M", "--no-docker", "--network", "none")
+    assert r.returncode == 0, r.stderr
+    try:
+        for start in range(2):
+            r = silo("start", "d")
+            assert r.returncode == 0, r.stderr
+            vmm = int((tmp_path / "run" / "d" / "vmm.pid").read_text())
+            argv = pathlib.Path(f"/proc/{vmm}/cmdline").read_bytes().split(b"\0")[:-1]
+            args = dict(zip(argv, argv[1:]))
+            want = {b"--kernel": rb"fd:\d+", b"--initrd": rb"fd:\d+",
+                    b"--vsock": rb"\d+,fd:\d+", b"--control": rb"fd:\d+",
+                    b"--console": rb"file:fd:\d+,\d+,\d+,\d+"}
+            for opt, form in want.items():
+                assert re.fullmatch(form, args[opt]), (opt, args[opt])
+            disks = [v for o, v in zip(argv, argv[1:]) if o == b"--disk"]
+            assert [re.fullmatch(rb"fd:\d+(,ro)?", d) is not None for d in disks] == [True] * 2, disks
+            # no path of the sandbox's or of the guest files
+            for a in argv[1:]:
+                for d in (str(tmp_path), env["SILO_GUEST_DIR"]):
+                    assert d.encode() not in a, a
+            assert silo("exec", "d", "--", "echo", "on-fds").stdout == "on-fds\n"
+            assert "Linux version" in silo("logs", "d").stdout
+            r = silo("stop", "d")
+            assert r.returncode == 0, r.stderr
+            assert "stopped" in silo("inspect", "d").stdout
+        (tmp_path / "data" / "sandboxes" / "d" / "scratch.img").unlink()
+        r = silo("start", "d")
+        assert r.returncode != 0
+        assert re.search(r"disk \S*/scratch\.img: No such file or directory", r.stderr), r.stderr
+    finally:
+        silo("rm", "-f", "d")
+
+
 def test_vmm_reaches_the_broker_without_paths(tmp_path):
     """silo-vmm hands each guest connection to a host port to silo-netd as
     a descriptor on the socket pair the supervisor made (--vsock-peer /

@@ -1,5 +1,7 @@
 /* test_console.c: the console file's size cap (console.c, "capped file"),
  * driven through console_write() as the UART would, without a VM. */
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 #include <cmocka.h>
 
 #include "vmm/console.h"
+#include "vmm/console_files.h"
 #include "vmm/log.h"
 
 #define MAX 4096 /* --console-max: head 1024, segments 1536 */
@@ -192,6 +195,36 @@ static void test_rotation_needs_no_path(void **state)
 	free(t1), free(t2), free(d);
 }
 
+/* Under silo the launcher opens the four files (file:fd:H,M,T1,T2): the
+ * cap works the same on them, with the directory gone from the start; a
+ * set with the wrong O_APPEND flags is refused before anything is written. */
+static void test_launcher_descriptors_work_as_the_path(void **state)
+{
+	(void)state;
+	struct console *c;
+	int fds[CONSOLE_FILES];
+	size_t n = 5 * MAX, hl, l1, l2;
+	char *d = stream(n), spec[96], moved[160];
+
+	assert_int_equal(console_files_open(path, fds, 0), 0);
+	/* swapped head and marker: refused, the descriptors left alone */
+	snprintf(spec, sizeof(spec), "file:fd:%d,%d,%d,%d", fds[1], fds[0], fds[2], fds[3]);
+	assert_int_equal(console_open(&c, spec, MAX, NULL, on_event, NULL), -EINVAL);
+	snprintf(spec, sizeof(spec), "file:fd:%d,%d,%d,%d", fds[0], fds[1], fds[2], fds[3]);
+	snprintf(moved, sizeof(moved), "%s-gone", dir);
+	assert_int_equal(rename(dir, moved), 0);
+	assert_int_equal(console_open(&c, spec, MAX, NULL, on_event, NULL), 0);
+	feed(c, d, n, 100);
+	console_close(c);
+	assert_int_equal(rename(moved, dir), 0);
+	char *head = slurp(0, &hl), *t1 = slurp(1, &l1), *t2 = slurp(2, &l2);
+	assert_memory_equal(head, d, MAX / 4);
+	assert_int_equal(l1, 3 * MAX / 8);
+	assert_memory_equal(t1, d + n - l1 - l2, l1);
+	assert_memory_equal(t2, d + n - l2, l2);
+	free(head), free(t1), free(t2), free(d);
+}
+
 /* Under silo, stderr is the console file: silo-vmm's own lines then go
  * through the cap, after the guest's bytes, not around it. */
 static void test_own_lines_join_when_stderr_is_the_file(void **state)
@@ -254,6 +287,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flood_stays_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_small_output_is_one_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_needs_no_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_launcher_descriptors_work_as_the_path, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_own_lines_join_when_stderr_is_the_file, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_other_appenders_keep_their_lines, setup,

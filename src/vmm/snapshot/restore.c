@@ -11,7 +11,9 @@
  *      (PIT, clock, irqchips), then the devices, which may raise
  *      interrupts and so come after the irqchips.
  * Every mismatch is one line (err_ret) and exit 3; nothing here trusts the
- * file beyond what state.c checked.
+ * file beyond what state.c checked. Under silo the launcher opens the two
+ * files and passes --restore fd:STATE,MEM (src/vmm/fdarg.h): both are opened
+ * in step 1, so the jailed process needs no path.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +27,7 @@
 
 #include "vmm/devices/legacy/serial.h"
 #include "vmm/devices/virtio/virtio.h"
+#include "vmm/fdarg.h"
 #include "vmm/log.h"
 #include "vmm/snapshot/ident.h"
 #include "vmm/snapshot/kvm_state.h"
@@ -35,20 +38,20 @@
 struct snap_loaded {
 	struct snap_reader r;
 	void *buf;
+	int mem_fd;	 /* DIR/mem, until vm_restore_memory maps it */
+	char what[4200]; /* DIR, or fd:STATE,MEM, for messages */
 };
 
-static int read_state(const char *path, void **out, size_t *len)
+/* The state file's bytes into *out (fd is closed). */
+static int read_state(int fd, const char *what, void **out, size_t *len)
 {
 	struct stat st;
 	void *buf;
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
-		return err_ret(-errno, "snapshot %s: %m", path);
 	if (fstat(fd, &st) < 0 || st.st_size > SNAP_STATE_MAX) {
 		close(fd);
-		return err_ret(-EINVAL, "snapshot %s: not a state file (size)", path);
+		return err_ret(-EINVAL, "snapshot %s: not a state file (size)", what);
 	}
 	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
 	if (!buf) {
@@ -59,10 +62,35 @@ static int read_state(const char *path, void **out, size_t *len)
 	close(fd);
 	if (n != st.st_size) {
 		free(buf);
-		return err_ret(-EIO, "snapshot %s: short read", path);
+		return err_ret(-EIO, "snapshot %s: short read", what);
 	}
 	*out = buf;
 	*len = (size_t)n;
+	return 0;
+}
+
+/* DIR/state and DIR/mem, or the launcher's fd:STATE,MEM. */
+static int open_files(const char *arg, int *state, int *mem)
+{
+	char path[4200];
+	int fds[2];
+
+	if (fdarg_is_fd(arg)) {
+		if (!fdarg_list(arg, fds, 2))
+			return err_ret(-EINVAL, "--restore wants DIR or fd:STATE,MEM, got '%s'",
+				       arg);
+		if ((*state = fdarg_take(fds[0], O_RDONLY)) < 0 ||
+		    (*mem = fdarg_take(fds[1], O_RDONLY)) < 0)
+			return err_ret(-EBADF, "snapshot %s: %s", arg,
+				       strerror(-(*state < 0 ? *state : *mem)));
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/state", arg);
+	if ((*state = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return err_ret(-errno, "snapshot %s: %m", path);
+	snprintf(path, sizeof(path), "%s/mem", arg);
+	if ((*mem = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return err_ret(-errno, "snapshot memory %s: %m", path);
 	return 0;
 }
 
@@ -82,20 +110,26 @@ int vm_restore_open(struct vm *vm)
 {
 	struct snap_loaded *l = calloc(1, sizeof(*l));
 	struct snap_vm_info info;
-	char path[4200], err[256];
+	char err[256];
 	size_t len = 0;
-	int ret;
+	int ret, state = -1;
 
 	if (!l)
 		return -ENOMEM;
 	vm->snap = &l->r; /* first member: vm_restore_close frees l */
-	snprintf(path, sizeof(path), "%s/state", vm->cfg.restore);
-	if ((ret = read_state(path, &l->buf, &len)))
+	l->mem_fd = -1;
+	snprintf(l->what, sizeof(l->what), "%s", vm->cfg.restore);
+	if ((ret = open_files(vm->cfg.restore, &state, &l->mem_fd))) {
+		if (state >= 0)
+			close(state);
+		return ret;
+	}
+	if ((ret = read_state(state, l->what, &l->buf, &len)))
 		return ret;
 	if (snap_reader_init(&l->r, l->buf, len, err, sizeof(err)))
-		return err_ret(-EINVAL, "snapshot %s: %s", path, err);
+		return err_ret(-EINVAL, "snapshot %s: %s", l->what, err);
 	if (snap_get_exact(&l->r, SNAP_REC_VM_INFO, 0, &info, sizeof(info)))
-		return err_ret(-EINVAL, "snapshot %s: no VM record", path);
+		return err_ret(-EINVAL, "snapshot %s: no VM record", l->what);
 	return check_info(vm, &info);
 }
 
@@ -105,6 +139,8 @@ void vm_restore_close(struct vm *vm)
 
 	if (!l)
 		return;
+	if (l->mem_fd >= 0)
+		close(l->mem_fd);
 	free(l->buf);
 	free(l);
 	vm->snap = NULL;
@@ -112,24 +148,19 @@ void vm_restore_close(struct vm *vm)
 
 int vm_restore_memory(struct vm *vm)
 {
-	char path[4200];
+	struct snap_loaded *l = (struct snap_loaded *)vm->snap;
 	struct stat st;
-	int fd, ret;
+	int ret;
 
-	snprintf(path, sizeof(path), "%s/mem", vm->cfg.restore);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_ret(-errno, "snapshot memory %s: %m", path);
 	/* A short file would SIGBUS the first access past its end. */
-	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != vm->ram_size) {
-		close(fd);
-		return err_ret(-EINVAL, "snapshot memory %s is %lld bytes, the VM has %llu", path,
-			       (long long)st.st_size, (unsigned long long)vm->ram_size);
-	}
-	ret = guest_mem_map_fd(&vm->mem, vm->cfg.huge_pages, fd);
-	close(fd); /* the mappings keep the file */
+	if (fstat(l->mem_fd, &st) < 0 || (uint64_t)st.st_size != vm->ram_size)
+		return err_ret(-EINVAL, "snapshot memory %s is %lld bytes, the VM has %llu",
+			       l->what, (long long)st.st_size, (unsigned long long)vm->ram_size);
+	ret = guest_mem_map_fd(&vm->mem, vm->cfg.huge_pages, l->mem_fd);
+	close(l->mem_fd); /* the mappings keep the file */
+	l->mem_fd = -1;
 	if (ret)
-		return err_ret(ret, "mmap %s: %s", path, strerror(-ret));
+		return err_ret(ret, "mmap snapshot memory %s: %s", l->what, strerror(-ret));
 	return 0;
 }
 

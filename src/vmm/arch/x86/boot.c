@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "vmm/arch/x86/layout.h"
+#include "vmm/fdarg.h"
 #include "vmm/log.h"
 #include "vmm/mem.h"
 
@@ -264,9 +265,9 @@ int boot_load_kernel(struct guest_mem *m, const char *path, bool allow_map, stru
 	int fd, ret;
 
 	memset(k, 0, sizeof(*k));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = fdarg_open(path, O_RDONLY);
 	if (fd < 0)
-		return err_ret(-errno, "open kernel %s: %m", path);
+		return err_ret(fd, "open kernel %s: %s", path, strerror(-fd));
 	if (fstat(fd, &st) < 0) {
 		ret = -errno;
 		goto out;
@@ -295,9 +296,9 @@ int boot_load_initrd(struct guest_mem *m, const char *path, bool allow_map,
 	struct stat st;
 	int fd, ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = fdarg_open(path, O_RDONLY);
 	if (fd < 0)
-		return err_ret(-errno, "open initrd %s: %m", path);
+		return err_ret(fd, "open initrd %s: %s", path, strerror(-fd));
 	if (fstat(fd, &st) < 0) {
 		ret = -errno;
 		goto out;

@@ -32,6 +32,7 @@
 #include "vmm/devices/device.h"
 #include "vmm/devices/virtio/vdev.h"
 #include "vmm/devices/virtio/virtio.h"
+#include "vmm/fdarg.h"
 #include "vmm/log.h"
 
 #define BLK_QUEUE_SIZE 256 /* Firecracker's choice */
@@ -403,9 +404,9 @@ int virtio_blk_create(struct vdev **out, const char *path, bool readonly, const 
 
 	if (serial && strlen(serial) > VIRTIO_BLK_ID_BYTES)
 		return -EINVAL;
-	fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	fd = fdarg_open(path, readonly ? O_RDONLY : O_RDWR);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	ret = virtio_blk_create_fd(out, fd, readonly, serial);
 	if (ret)
 		close(fd);

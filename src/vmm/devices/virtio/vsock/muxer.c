@@ -23,6 +23,7 @@
 
 #include "vmm/devices/virtio/vdev.h"
 #include "vmm/devices/virtio/vsock/muxer.h"
+#include "vmm/fdarg.h"
 #include "vmm/log.h"
 
 #define KEY_LISTEN (~0ULL)
@@ -414,7 +415,8 @@ static bool peer_takes(const struct vsock_mux *m, uint32_t port)
 
 /* Guest-initiated connection to (CID 2, port P): through the peer socket
  * when it takes P, else a connect to "<path>_<P>" (which the jail's empty
- * root hides: under the jail, a port nobody serves through the peer). */
+ * root hides: under the jail, a port nobody serves through the peer). A
+ * listener given as fd:N has no path: only the peer's ports answer. */
 static void peer_connect(struct vsock_mux *m, const struct vsock_pkt *p)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -434,7 +436,8 @@ static void peer_connect(struct vsock_mux *m, const struct vsock_pkt *p)
 		}
 	} else {
 		n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", m->path, p->dst_port);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		fd = m->path[0] ? socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)
+				: -1;
 		if (n < 0 || (size_t)n >= sizeof(sa.sun_path) || fd < 0 ||
 		    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 			/* Nobody listens (or the backlog is full): refuse,
@@ -557,56 +560,6 @@ uint32_t vsock_mux_rx_fill(struct vsock_mux *m, const struct vsock_rx_next *n,
 	return VSOCK_HDR_SIZE + len;
 }
 
-/* The socket file owner-only (umask 077 at bind), whatever our umask: only
- * the user who started the VM may talk to its guest agent, even if the
- * directory were looser than silo makes it. */
-static int bind_private(int fd, const struct sockaddr_un *sa)
-{
-	mode_t old = umask(077);
-	int ret = bind(fd, (const struct sockaddr *)sa, sizeof(*sa));
-	int e = errno;
-
-	umask(old);
-	errno = e;
-	return ret;
-}
-
-static int bind_listener(struct vsock_mux *m)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, ret;
-
-	memcpy(sa.sun_path, m->path, sizeof(sa.sun_path));
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind_private(fd, &sa) < 0) {
-		/* A socket left by a dead VMM refuses connections: replace it.
-		 * A live one (another VMM) keeps it and we fail. */
-		int probe;
-		struct stat st;
-
-		if (errno != EADDRINUSE)
-			goto err;
-		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
-		    errno == ECONNREFUSED && stat(m->path, &st) == 0 && S_ISSOCK(st.st_mode))
-			unlink(m->path);
-		if (probe >= 0)
-			close(probe);
-		if (bind_private(fd, &sa) < 0)
-			goto err;
-	}
-	if (listen(fd, 128) < 0)
-		goto err;
-	m->listen_fd = fd;
-	return 0;
-err:
-	ret = -errno;
-	close(fd);
-	return ret;
-}
-
 int vsock_mux_init(struct vsock_mux *m, uint64_t guest_cid, const char *path)
 {
 	struct epoll_event e = { .events = 0, .data.u64 = KEY_LISTEN };
@@ -618,7 +571,9 @@ int vsock_mux_init(struct vsock_mux *m, uint64_t guest_cid, const char *path)
 	if (!path || !*path || strlen(path) + 11 >= sizeof(m->path))
 		return err_ret(-ENAMETOOLONG, "vsock: socket path too long (max %zu bytes)",
 			       sizeof(m->path) - 12);
-	strcpy(m->path, path);
+	/* fd:N, the launcher's listener: no path (peer_connect). */
+	if (!fdarg_is_fd(path))
+		strcpy(m->path, path);
 	m->guest_cid = guest_cid;
 	m->local_port_last = VSOCK_LOCAL_PORT_FIRST - 1;
 	m->connect_ms = VSOCK_CONNECT_TIMEOUT_MS;
@@ -630,9 +585,9 @@ int vsock_mux_init(struct vsock_mux *m, uint64_t guest_cid, const char *path)
 		m->conns[i].hnext = i + 1 < VSOCK_MAX_CONNS ? i + 1 : -1;
 	}
 	m->free_head = 0;
-	ret = bind_listener(m);
-	if (ret < 0)
-		return err_ret(ret, "vsock: listen on %s", path);
+	m->listen_fd = fdarg_listen(path, 128);
+	if (m->listen_fd < 0)
+		return err_ret(m->listen_fd, "vsock: listen on %s", path);
 	m->epfd = epoll_create1(EPOLL_CLOEXEC);
 	m->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (m->epfd < 0 || m->timer_fd < 0 ||
@@ -672,7 +627,8 @@ void vsock_mux_fini(struct vsock_mux *m)
 	vsock_mux_reset(m);
 	if (m->listen_fd >= 0) {
 		close(m->listen_fd);
-		unlink(m->path);
+		if (m->path[0])
+			unlink(m->path);
 	}
 	if (m->epfd >= 0)
 		close(m->epfd);
