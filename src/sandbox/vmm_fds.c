@@ -43,8 +43,8 @@ static const struct vmm_res {
 	const char *opt;
 	enum vmm_res_kind kind;
 } vmm_res[] = {
-	{ "--kernel", RES_READ },   { "--initrd", RES_READ },	   { "--disk", RES_DISK },
-	{ "--control", RES_LISTEN }, { "--vsock", RES_VSOCK },   { "--console", RES_CONSOLE },
+	{ "--kernel", RES_READ },     { "--initrd", RES_READ }, { "--disk", RES_DISK },
+	{ "--control", RES_LISTEN },  { "--vsock", RES_VSOCK }, { "--console", RES_CONSOLE },
 	{ "--restore", RES_RESTORE },
 };
 
@@ -115,8 +115,7 @@ static char *open_disk(struct sb_vmm_fd_words *w, const char *arg, int *err)
 
 /* One option's value turned into descriptors; NULL and *err on failure,
  * the value itself when there is nothing to open (--console stdio). */
-static char *open_res(struct sb_vmm_fd_words *w, enum vmm_res_kind kind, const char *val,
-		      int *err)
+static char *open_res(struct sb_vmm_fd_words *w, enum vmm_res_kind kind, const char *val, int *err)
 {
 	const char *p;
 	int fds[CONSOLE_FILES];
@@ -130,7 +129,7 @@ static char *open_res(struct sb_vmm_fd_words *w, enum vmm_res_kind kind, const c
 		return open_disk(w, val, err);
 	case RES_LISTEN:
 		return (*err = listen_on(val, CONTROL_BACKLOG, fds)) ? NULL
-								   : fd_words(w, "", fds, 1);
+								     : fd_words(w, "", fds, 1);
 	case RES_VSOCK:
 		if (!(p = strchr(val, ',')) || (size_t)(p - val) > 24) {
 			*err = -EINVAL;
@@ -142,9 +141,9 @@ static char *open_res(struct sb_vmm_fd_words *w, enum vmm_res_kind kind, const c
 		return fd_words(w, path, fds, 1);
 	case RES_CONSOLE:
 		if (!strncmp(val, "file:", 5))
-			return (*err = console_files_open(val + 5, fds, 0)) ? NULL
-									 : fd_words(w, "file:", fds,
-										    CONSOLE_FILES);
+			return (*err = console_files_open(val + 5, fds, 0))
+				       ? NULL
+				       : fd_words(w, "file:", fds, CONSOLE_FILES);
 		if (!strncmp(val, "unix:", 5))
 			return (*err = listen_on(val + 5, CONSOLE_BACKLOG, fds))
 				       ? NULL
