@@ -151,7 +151,7 @@ FUZZ_CC     ?= clang
 FUZZ_CFLAGS := $(BASE_CFLAGS) -O1 -Itests/unit -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_VIRTIO := src/vmm/devices/virtio/queue.c src/vmm/devices/virtio/vdev.c \
-               src/vmm/devices/virtio/blk.c src/vmm/log.c
+               src/vmm/devices/virtio/blk.c src/vmm/fdarg.c src/vmm/log.c
 FUZZ_DEPS_fuzz_virtq   := src/vmm/devices/virtio/queue.c src/vmm/log.c
 FUZZ_DEPS_fuzz_mmio    := $(FUZZ_VIRTIO) src/vmm/devices/virtio/mmio.c src/vmm/devices/virtio/rng.c \
                           src/vmm/snapshot/state.c \

