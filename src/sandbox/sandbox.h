@@ -20,7 +20,8 @@
  * a pid file and take the sandbox over.
  *
  * Functions returning int give 0 or -1 with a one-line message in
- * sb_errmsg() (what went wrong and what to do about it).
+ * sb_errmsg() (what went wrong and what to do about it), the calling
+ * thread's own.
  */
 #ifndef SILO_SANDBOX_H
 #define SILO_SANDBOX_H

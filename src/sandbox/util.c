@@ -19,7 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static char errbuf[1024];
+/* Per thread: a server calls the library from many threads at once, and
+ * each caller must read its own failure (issue 21). */
+static __thread char errbuf[1024];
 
 const char *sb_errmsg(void)
 {

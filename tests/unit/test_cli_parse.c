@@ -1,9 +1,11 @@
 /* test_cli_parse.c: the pure parts of the sandbox library: sizes, names,
  * config and exit-record formats, workspace listing comparison. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -214,6 +216,40 @@ static void test_manifest_diff(void **state)
 	free(out);
 }
 
+/* Each thread has its own error message (issue 21: a server calls the
+ * library from many threads): two threads fail at once, in lock step, and
+ * each reads back its own line, not the other's. */
+static pthread_barrier_t lockstep;
+
+static void *fail_and_read(void *arg)
+{
+	const char *mine = arg;
+	sb_fail("sandbox %s: no such sandbox", mine);
+	pthread_barrier_wait(&lockstep); /* both have failed */
+	char *got = strdup(sb_errmsg());
+	pthread_barrier_wait(&lockstep);
+	return got;
+}
+
+static void test_errors_are_per_thread(void **state)
+{
+	(void)state;
+	pthread_t t[2];
+	char *names[2] = { "a", "b" }, *got;
+	char want[64];
+
+	pthread_barrier_init(&lockstep, NULL, 2);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, fail_and_read, names[i]), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(pthread_join(t[i], (void **)&got), 0);
+		snprintf(want, sizeof(want), "sandbox %s: no such sandbox", names[i]);
+		assert_string_equal(got, want);
+		free(got);
+	}
+	pthread_barrier_destroy(&lockstep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +259,7 @@ int main(void)
 		cmocka_unit_test(test_config_publish_and_preset),
 		cmocka_unit_test(test_exit_record),
 		cmocka_unit_test(test_manifest_diff),
+		cmocka_unit_test(test_errors_are_per_thread),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
