@@ -14,6 +14,10 @@
 
 struct cli {
 	struct sb_paths paths;
+	/* what the library's long calls get (sb->opts): Ctrl-C and the
+	 * status line of this command (main.c, cli_progress) */
+	struct sb_opts opts;
+	struct sb_progress progress;
 };
 
 /* Print "silo: <sb_errmsg()>" (or the formatted line) and return 125. */
@@ -83,9 +87,9 @@ int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm
  * 0, or -1 with the error printed. No --template: nothing to do. */
 int cli_apply_template(struct cli *c, struct create_opts *o);
 
-/* The status line while a start waits (sandbox.h sb_progress): on stderr
+/* The status line while a start waits (c->progress, sandbox.h): on stderr
  * when it is a terminal, unless quiet. */
-void cli_progress(bool quiet);
+void cli_progress(struct cli *c, bool quiet);
 
 /* Open NAME and require it to be running and not paused. */
 int cli_open_running(struct cli *c, struct sandbox *sb, const char *name);
@@ -107,7 +111,8 @@ struct cli_exec_req {
  * exit status as Docker users expect (128+N for signal N). */
 int cli_exec(const struct sandbox *sb, const struct cli_exec_req *r);
 
-/* Turn SIGINT/SIGTERM/SIGHUP into sb_cancel (for create/start/run). */
+/* Turn SIGINT/SIGTERM/SIGHUP into a cancel of the command's long calls
+ * (c->opts.cancel, for create/start/run/template build). */
 void cli_catch_cancel(void);
 
 /* --wait-docker: until the guest's dockerd answers (SILO_BOOT_TIMEOUT);

@@ -86,10 +86,13 @@ int cli_each_locked(struct cli *c, int argc, char **argv, const char *verb,
 	return rc;
 }
 
+/* c->opts.cancel: set by a signal, read by the library's waits */
+static volatile sig_atomic_t cancelled;
+
 static void on_cancel(int sig)
 {
 	(void)sig;
-	sb_cancel = 1;
+	cancelled = 1;
 }
 
 /* Ctrl-C while a sandbox boots: sb_start notices, kills what it spawned
@@ -190,7 +193,9 @@ int main(int argc, char **argv)
 		return usage(stderr);
 	if (!strcmp(argv[i], "version"))
 		return cli_version();
-	struct cli c;
+	struct cli c = { .opts = { .cancel = &cancelled } };
+	c.opts.progress = &c.progress;
+	sb_progress_init(&c.progress, -1, NULL); /* off until cli_progress */
 	if (sb_paths_init(&c.paths, data, run) < 0)
 		return cli_fail();
 	/* SILO_AGENT_TIMEOUT=S: wait at most S seconds for the guest agent

@@ -21,7 +21,7 @@ int cmd_run(struct cli *c, int argc, char **argv)
 	int rc = EXIT_OWN;
 	struct sandbox sb;
 	cli_catch_cancel();
-	cli_progress(o.quiet);
+	cli_progress(c, o.quiet);
 	if (sb_check_host(&c->paths) < 0 ||
 	    sb_create(&sb, &c->paths, o.name, &o.cfg, o.workspace) < 0) {
 		cli_fail();
@@ -34,6 +34,7 @@ int cmd_run(struct cli *c, int argc, char **argv)
 		cli_fail();
 		goto out;
 	}
+	sb.opts = &c->opts;
 	if (sb_start(&sb) < 0) {
 		cli_fail();
 		sb_stop(&sb, 0);

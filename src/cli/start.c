@@ -4,11 +4,11 @@
 #include <string.h>
 #include <unistd.h>
 
-void cli_progress(bool quiet)
+void cli_progress(struct cli *c, bool quiet)
 {
 	/* stderr, not stdout: stdout is the command's output (run) or the
 	 * names started (start), which scripts capture */
-	sb_progress_open(&sb_progress, STDERR_FILENO, quiet, NULL);
+	sb_progress_open(&c->progress, STDERR_FILENO, quiet, NULL);
 }
 
 int cli_wait_docker(struct cli *c, const char *name)
@@ -16,6 +16,7 @@ int cli_wait_docker(struct cli *c, const char *name)
 	struct sandbox sb;
 	if (sb_open(&sb, &c->paths, name, false) < 0)
 		return -1;
+	sb.opts = &c->opts;
 	int rc = sb_wait_docker(&sb, sb_boot_timeout());
 	sb_close(&sb);
 	return rc;
@@ -26,6 +27,7 @@ static int start_one(struct cli *c, const char *name, bool wait_docker)
 	struct sandbox sb;
 	if (sb_open(&sb, &c->paths, name, true) < 0)
 		return -1;
+	sb.opts = &c->opts;
 	/* a warning only: its disk exists already */
 	sb_disk_check(&c->paths, 0);
 	int rc = sb_start(&sb);
@@ -56,7 +58,7 @@ int cmd_start(struct cli *c, int argc, char **argv)
 		return cli_failf("usage: silo start [-q] [--wait-docker] NAME...");
 	int rc = 0;
 	cli_catch_cancel();
-	cli_progress(quiet);
+	cli_progress(c, quiet);
 	for (int i = first; i < argc; i++) {
 		if (start_one(c, argv[i], wait_docker) < 0)
 			rc = cli_fail();

@@ -40,8 +40,9 @@ static int template_build(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	cli_catch_cancel();
-	cli_progress(false);
-	if (sb_check_host(&c->paths) < 0 || sb_template_build(&c->paths, name, &o.cfg, cmd) < 0) {
+	cli_progress(c, false);
+	if (sb_check_host(&c->paths) < 0 ||
+	    sb_template_build(&c->paths, name, &o.cfg, cmd, &c->opts) < 0) {
 		cli_fail();
 		goto out;
 	}

@@ -116,7 +116,7 @@ static int wait_docker(const struct sandbox *sb, int timeout_s)
 	char why[768];
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		sb_progress_step(&sb_progress, "waiting for Docker");
+		sb_progress_step(sb_status_line(sb), "waiting for Docker");
 		if (sb_docker_state(sb, &d, why, sizeof(why)) < 0)
 			return -1;
 		switch (d) {
@@ -135,7 +135,7 @@ static int wait_docker(const struct sandbox *sb, int timeout_s)
 		case SB_DOCKER_UNKNOWN:
 			break;
 		}
-		if (sb_cancel)
+		if (sb_cancelled(sb))
 			return sb_fail("sandbox %s: waiting for Docker interrupted", sb->name);
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - t0.tv_sec >= timeout_s)
@@ -148,8 +148,8 @@ static int wait_docker(const struct sandbox *sb, int timeout_s)
 
 int sb_wait_docker(const struct sandbox *sb, int timeout_s)
 {
-	sb_progress_begin(&sb_progress, sb->name);
+	sb_progress_begin(sb_status_line(sb), sb->name);
 	int rc = wait_docker(sb, timeout_s);
-	sb_progress_end(&sb_progress);
+	sb_progress_end(sb_status_line(sb));
 	return rc;
 }

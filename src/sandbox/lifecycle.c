@@ -25,7 +25,15 @@
 #include <time.h>
 #include <unistd.h>
 
-volatile int sb_cancel;
+bool sb_cancelled(const struct sandbox *sb)
+{
+	return sb->opts && sb->opts->cancel && *sb->opts->cancel;
+}
+
+struct sb_progress *sb_status_line(const struct sandbox *sb)
+{
+	return sb->opts ? sb->opts->progress : NULL;
+}
 
 /* How long `stop` waits for the agent to acknowledge SHUTDOWN (connect,
  * handshake and the DONE frame each), whatever the agent timeouts. */
@@ -500,17 +508,17 @@ static int wait_ready(struct sandbox *sb, const char *vsock, int boot_timeout, s
 			boot_failed(sb, &st->exit);
 			return -1;
 		}
-		if (sb_cancel)
+		if (sb_cancelled(sb))
 			return sb_fail("sandbox %s: start interrupted", sb->name);
 		if (sb_exists(vsock) && ping_once(sb->addr, 5000) == 0)
 			return 0;
 		/* vmm.pid appears once the supervisor has started silo-vmm */
-		sb_progress_step(&sb_progress, st->state != SB_RUNNING ? "starting silo-vmm"
-					       : sb->cfg.restore_pending
-						       ? "restoring the template, waiting "
-							 "for its agent"
-						       : "booting the guest, waiting for its "
-							 "agent");
+		sb_progress_step(sb_status_line(sb), st->state != SB_RUNNING ? "starting silo-vmm"
+						     : sb->cfg.restore_pending
+							     ? "restoring the template, waiting "
+							       "for its agent"
+							     : "booting the guest, waiting for its "
+							       "agent");
 		if (now() > end)
 			return sb_fail("sandbox %s: the guest agent did not answer within %d s; "
 				       "see 'silo logs %s' (SILO_BOOT_TIMEOUT raises the limit)",
@@ -578,7 +586,7 @@ int sb_start(struct sandbox *sb)
 		return -1;
 	}
 	spawn_supervisor(sb, cmd.argv, cmd.console);
-	sb_progress_begin(&sb_progress, sb->name);
+	sb_progress_begin(sb_status_line(sb), sb->name);
 	int rc = wait_ready(sb, cmd.vsock, in.boot_timeout, &st);
 	if (rc == 0 && sb->cfg.restore_pending) {
 		/* The agent answers: before anything else runs in the guest
@@ -594,10 +602,10 @@ int sb_start(struct sandbox *sb)
 		}
 	}
 	if (rc == 0 && sb->cfg.workspace_pending) {
-		sb_progress_step(&sb_progress, "copying the workspace in");
+		sb_progress_step(sb_status_line(sb), "copying the workspace in");
 		rc = sb_workspace_copy_in(sb);
 	}
-	sb_progress_end(&sb_progress);
+	sb_progress_end(sb_status_line(sb));
 	if (rc < 0) {
 		/* kill_all leaves a silo-vmm that already ended alone */
 		char saved[1024];

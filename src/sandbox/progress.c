@@ -16,8 +16,6 @@
 
 #define EL "\r\033[K" /* back to column 0, erase the line */
 
-struct sb_progress sb_progress = { .fd = -1 }; /* the CLI's; off until sb_progress_init */
-
 static double mono_s(void)
 {
 	struct timespec t;
@@ -60,7 +58,7 @@ static size_t fit(int fd, size_t n)
 
 void sb_progress_begin(struct sb_progress *p, const char *name)
 {
-	if (p->fd < 0)
+	if (!p || p->fd < 0)
 		return;
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->start = p->clock();
@@ -71,7 +69,7 @@ void sb_progress_step(struct sb_progress *p, const char *what)
 {
 	char line[256];
 
-	if (p->fd < 0 || !p->name[0])
+	if (!p || p->fd < 0 || !p->name[0])
 		return;
 	double t = p->clock() - p->start;
 	long secs = (long)t;
@@ -88,6 +86,8 @@ void sb_progress_step(struct sb_progress *p, const char *what)
 
 void sb_progress_end(struct sb_progress *p)
 {
+	if (!p)
+		return;
 	if (p->fd >= 0 && p->shown)
 		put(p, EL, strlen(EL));
 	p->shown = false;

@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -133,8 +134,21 @@ int sb_dir_private(const char *path, const char *what, const char *hint, bool cr
  * exceeds the free space there; fail only when add alone does not fit. */
 int sb_disk_check(const struct sb_paths *p, uint64_t add);
 
+/* How one caller runs the library's long calls (sb_start, sb_wait_docker,
+ * sb_template_build): per sandbox handle, so that each request of a server
+ * has its own, where a process-wide flag would stop them all (issue 21).
+ * A NULL field: never cancelled, no status line. */
+struct sb_progress;
+struct sb_opts {
+	/* non-zero (e.g. set by a signal handler): give up at the next wait;
+	 * sb_start then kills what it spawned and fails with "interrupted" */
+	const volatile sig_atomic_t *cancel;
+	struct sb_progress *progress; /* the status line while it waits */
+};
+
 struct sandbox {
 	const struct sb_paths *paths;
+	const struct sb_opts *opts; /* NULL: the defaults; sb_open leaves it NULL */
 	char name[SB_NAME_MAX + 1];
 	char dir[SB_PATH_MAX];	     /* <data>/sandboxes/<name> */
 	char rundir[SB_PATH_MAX];    /* <run>/<name> */
@@ -233,9 +247,10 @@ int sb_stop(struct sandbox *sb, int timeout_s);
 /* SIGKILL silo-vmm and its supervisor now, lock or not (rm -f when another
  * silo holds the lock: whatever it waits for in the guest ends with it). */
 void sb_kill(struct sandbox *sb);
-/* Set (from a signal handler) to abandon a start in progress: sb_start
- * then kills what it spawned and fails with "interrupted". */
-extern volatile int sb_cancel;
+/* The caller's options of sb (NULL-safe): cancelled, and the status line
+ * (NULL: none). */
+bool sb_cancelled(const struct sandbox *sb);
+struct sb_progress *sb_status_line(const struct sandbox *sb);
 /* Removes data and run dirs (sb must be locked and not running). */
 int sb_remove(struct sandbox *sb);
 
@@ -396,7 +411,7 @@ int sb_templates_lock(const struct sb_paths *p, bool exclusive);
 /* Boot a sandbox from want, wait until it is ready (Docker unless
  * no_docker), snapshot it and keep it as template name. */
 int sb_template_build(const struct sb_paths *p, const char *name, const struct sb_config *want,
-		      const char *const *cmd);
+		      const char *const *cmd, const struct sb_opts *opts);
 /* One request on silo-vmm's control socket ctl, with nfds (<= 4)
  * descriptors passed along (SCM_RIGHTS), its reply line in reply. */
 int sb_control(const char *ctl, const char *req, const int *fds, unsigned int nfds, char *reply,
@@ -429,7 +444,7 @@ bool sb_exists(const char *path);
  * they wait. fd -1 (the default, and for -q or a stderr that is not a
  * terminal) draws nothing. clock NULL: CLOCK_MONOTONIC (tests pass their
  * own). begin, then step(what) from the wait's loop, then end, which
- * erases the line. */
+ * erases the line; each does nothing when p is NULL. */
 #define SB_PROGRESS_DELAY_S 1.0
 struct sb_progress {
 	int fd;
@@ -440,7 +455,6 @@ struct sb_progress {
 	char name[SB_NAME_MAX + 1];
 	char what[64];
 };
-extern struct sb_progress sb_progress;
 void sb_progress_init(struct sb_progress *p, int fd, double (*clock)(void));
 /* init with fd when it is a terminal and not quiet (-q), else off; true
  * when on. */

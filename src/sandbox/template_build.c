@@ -171,7 +171,7 @@ static int prepare_dirs(const struct sb_paths *p, const char *name, char *tmp)
 
 /* Boot the build sandbox (locked in *sb) and wait until it is ready. */
 static int boot(struct sandbox *sb, const struct sb_paths *p, const char *name,
-		const struct sb_config *want)
+		const struct sb_config *want, const struct sb_opts *opts)
 {
 	char sbname[SB_NAME_MAX + 1];
 
@@ -182,6 +182,7 @@ static int boot(struct sandbox *sb, const struct sb_paths *p, const char *name,
 	sb_close(sb);
 	if (sb_open(sb, p, sbname, true) < 0)
 		return -2; /* created, but not ours to clean up: removed meanwhile */
+	sb->opts = opts;
 	if (sb_start(sb) < 0)
 		return -1;
 	if (!want->no_docker && sb_wait_docker(sb, sb_boot_timeout()) < 0)
@@ -222,9 +223,9 @@ static int run_prep(struct sandbox *sb, const char *const *cmd)
 
 	if (efd < 0)
 		return sb_fail("memfd: %s", strerror(errno));
-	sb_progress_begin(&sb_progress, sb->name);
-	sb_progress_step(&sb_progress, "running the build command");
-	sb_progress_end(&sb_progress);
+	sb_progress_begin(sb_status_line(sb), sb->name);
+	sb_progress_step(sb_status_line(sb), "running the build command");
+	sb_progress_end(sb_status_line(sb));
 	if (aclient_exec(sb->addr, &o, &x, &e) < 0) {
 		sb_fail("template build: %s: %s", cmd[0], e.msg);
 		goto out;
@@ -295,19 +296,19 @@ static int snapshot(struct sandbox *sb, const char *tmp, bool docker)
 	char *out;
 	int rc = -1;
 
-	sb_progress_begin(&sb_progress, sb->name);
-	sb_progress_step(&sb_progress, "dropping the guest's caches");
+	sb_progress_begin(sb_status_line(sb), sb->name);
+	sb_progress_step(sb_status_line(sb), "dropping the guest's caches");
 	if (sb_guest_sh(sb, docker ? PREPARE_DOCKER_SH : PREPARE_SH, &out, NULL) != 0)
 		goto out;
 	free(out);
-	if (sb_cancel) {
+	if (sb_cancelled(sb)) {
 		sb_fail("template build interrupted");
 		goto out;
 	}
-	sb_progress_step(&sb_progress, "saving the snapshot");
+	sb_progress_step(sb_status_line(sb), "saving the snapshot");
 	rc = snapshot_to(sb, tmp);
 out:
-	sb_progress_end(&sb_progress);
+	sb_progress_end(sb_status_line(sb));
 	return rc;
 }
 
@@ -326,11 +327,11 @@ static int keep(const struct sandbox *sb, const char *tmp, const struct sb_templ
 		sb_fail("cannot format the template file");
 		goto out;
 	}
-	sb_progress_begin(&sb_progress, sb->name);
-	sb_progress_step(&sb_progress, "copying the scratch disk");
+	sb_progress_begin(sb_status_line(sb), sb->name);
+	sb_progress_step(sb_status_line(sb), "copying the scratch disk");
 	r = sb_path(src, "%s/scratch.img", sb->dir) < 0 ? -1
 							: sb_clone_file(src, dfd, "scratch.img");
-	sb_progress_end(&sb_progress);
+	sb_progress_end(sb_status_line(sb));
 	if (r == 0) {
 		int fd = openat(dfd, SB_TEMPLATE_FILE,
 				O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -346,7 +347,7 @@ out:
 }
 
 int sb_template_build(const struct sb_paths *p, const char *name, const struct sb_config *want,
-		      const char *const *cmd)
+		      const char *const *cmd, const struct sb_opts *opts)
 {
 	char tmp[SB_PATH_MAX], final[SB_PATH_MAX];
 	struct sb_template t = { .cpus = want->cpus,
@@ -362,17 +363,17 @@ int sb_template_build(const struct sb_paths *p, const char *name, const struct s
 	if (sb_template_dir(p, name, final) < 0 || sb_base_id(p, &t.base) < 0 ||
 	    prepare_dirs(p, name, tmp) < 0)
 		return -1;
-	r = boot(&sb, p, name, want);
+	r = boot(&sb, p, name, want, opts);
 	if (r == 0 && cmd && cmd[0])
 		r = run_prep(&sb, cmd);
-	if (r == 0 && sb_cancel)
+	if (r == 0 && sb_cancelled(&sb))
 		r = sb_fail("template build interrupted");
 	if (r == 0)
 		r = snapshot(&sb, tmp, !want->no_docker);
 	if (r == 0)
 		r = keep(&sb, tmp, &t);
 	/* Ctrl-C during the snapshot or the copy: no template either */
-	if (r == 0 && sb_cancel)
+	if (r == 0 && sb_cancelled(&sb))
 		r = sb_fail("template build interrupted");
 	if (r == -2) {
 		sb_rmtree(tmp);

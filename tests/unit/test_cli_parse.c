@@ -250,6 +250,26 @@ static void test_errors_are_per_thread(void **state)
 	pthread_barrier_destroy(&lockstep);
 }
 
+/* Cancel and the status line are the caller's, per sandbox handle: one
+ * request's Ctrl-C (or a client gone) leaves another's start alone. */
+static void test_cancel_is_per_handle(void **state)
+{
+	(void)state;
+	volatile sig_atomic_t stop_a = 0;
+	struct sb_progress line;
+	struct sb_opts a = { .cancel = &stop_a, .progress = &line }, b = { 0 };
+	struct sandbox sa = { .opts = &a }, sb = { .opts = &b }, none = { .opts = NULL };
+
+	assert_false(sb_cancelled(&sa));
+	stop_a = 1;
+	assert_true(sb_cancelled(&sa));
+	assert_false(sb_cancelled(&sb));
+	assert_false(sb_cancelled(&none));
+	assert_ptr_equal(sb_status_line(&sa), &line);
+	assert_null(sb_status_line(&sb));
+	assert_null(sb_status_line(&none));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +280,7 @@ int main(void)
 		cmocka_unit_test(test_exit_record),
 		cmocka_unit_test(test_manifest_diff),
 		cmocka_unit_test(test_errors_are_per_thread),
+		cmocka_unit_test(test_cancel_is_per_handle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
