@@ -135,7 +135,7 @@ ASAN_E2E_FILTER  := test_agent_host or test_cp_hostile or boot_to_marker or bzim
 
 # `make test ASAN=1` also runs what `make asan` runs, in the same lab host:
 # one lab boot fewer, and its boots share the lab's two lanes (.ci/run).
-test: all unit image test-hooks $(if $(ASAN),asan-build)
+test: all unit image test-hooks $(E2E_HELPERS) $(if $(ASAN),asan-build)
 	@scripts/deps.sh e2e fuzz
 	@$(if $(ASAN),SILO_ASAN_BUILD=build/asan SILO_ASAN_E2E_MODULES="$(ASAN_E2E_MODULES)" \
 	  SILO_ASAN_E2E_FILTER="$(ASAN_E2E_FILTER)") scripts/test.sh

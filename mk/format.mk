@@ -3,7 +3,7 @@
 # (.ci/run). Debian 12's clang-format 14: another version may format some
 # lines differently, so CI and developers use the same one.
 
-FORMAT_SRCS = $(shell git ls-files 'src/*.[ch]' 'tests/unit/*.[ch]' 'tests/fuzz/*.[ch]')
+FORMAT_SRCS = $(shell git ls-files 'src/*.[ch]' 'tests/unit/*.[ch]' 'tests/fuzz/*.[ch]' 'tests/e2e/*.[ch]')
 
 .PHONY: format format-check
 format:

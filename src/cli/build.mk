@@ -68,3 +68,11 @@ $(BUILD)/tests/test_cgroup: LDFLAGS += $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
 # cmocka: the template file, sb_template_apply, sparse disk copies (template.c, clone.c).
 $(BUILD)/tests/test_template: $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
 $(BUILD)/tests/test_template: LDFLAGS += $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
+
+# Not a unit test: tests/e2e/test_library.py runs it in the lab, N sandboxes
+# at once from the threads of one process on the library, as a server will.
+E2E_HELPERS += $(BUILD)/tests/sb_concurrent
+$(BUILD)/tests/sb_concurrent: tests/e2e/sb_concurrent.c $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEPFLAGS) $< $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB) -o $@ \
+		$(LDFLAGS) -larchive -lpthread

@@ -99,7 +99,7 @@ int cli_open_running(struct cli *c, struct sandbox *sb, const char *name);
 int cli_each_locked(struct cli *c, int argc, char **argv, const char *verb,
 		    int (*fn)(struct sandbox *sb));
 /* silo version: needs no data or run directory (src/cli/version.c). */
-int cli_version(void);
+int cli_version(const struct sb_settings *s);
 
 struct cli_exec_req {
 	const char *const *argv;

@@ -163,6 +163,40 @@ static int usage(FILE *f)
 	return f == stdout ? 0 : EXIT_OWN;
 }
 
+/* Seconds from variable name (unset or empty: 0, the default); -1 with
+ * the error printed when it is not 1..86400. */
+static int env_seconds(const char *name)
+{
+	const char *v = getenv(name);
+	if (!v || !v[0])
+		return 0;
+	char *end;
+	unsigned long s = strtoul(v, &end, 10);
+	if (*end || s < 1 || s > 86400) {
+		cli_failf("invalid %s '%s': use seconds, 1..86400", name, v);
+		return -1;
+	}
+	return (int)s;
+}
+
+/* The environment, read here once: the library reads none of it. */
+static int cli_settings(struct sb_settings *s, const char *data, const char *run)
+{
+	*s = (struct sb_settings){ .data_flag = data,
+				   .data_env = getenv("SILO_DATA_DIR"),
+				   .run_flag = run,
+				   .run_env = getenv("SILO_RUN_DIR"),
+				   .home = getenv("HOME"),
+				   .xdg_data = getenv("XDG_DATA_HOME"),
+				   .xdg_run = getenv("XDG_RUNTIME_DIR"),
+				   .vmm = getenv("SILO_VMM"),
+				   .guest_dir = getenv("SILO_GUEST_DIR"),
+				   .netd = getenv("SILO_NETD"),
+				   .boot_timeout = env_seconds("SILO_BOOT_TIMEOUT"),
+				   .cmdline_extra = getenv("SILO_GUEST_CMDLINE_EXTRA") };
+	return s->boot_timeout < 0 ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *data = NULL, *run = NULL;
@@ -175,7 +209,7 @@ int main(int argc, char **argv)
 		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
 			return usage(stdout);
 		if (!strcmp(a, "--version"))
-			return cli_version();
+			break;
 		const char **dst = !strncmp(a, "--data-dir", 10) ? &data
 				   : !strncmp(a, "--run-dir", 9) ? &run
 								 : NULL;
@@ -191,26 +225,26 @@ int main(int argc, char **argv)
 	}
 	if (i >= argc)
 		return usage(stderr);
-	if (!strcmp(argv[i], "version"))
-		return cli_version();
-	struct cli c = { .opts = { .cancel = &cancelled } };
-	c.opts.progress = &c.progress;
-	sb_progress_init(&c.progress, -1, NULL); /* off until cli_progress */
-	if (sb_paths_init(&c.paths, data, run) < 0)
-		return cli_fail();
+	struct sb_settings set;
+	if (cli_settings(&set, data, run) < 0)
+		return EXIT_OWN;
+	if (!strcmp(argv[i], "version") || !strcmp(argv[i], "--version"))
+		return cli_version(&set);
 	/* SILO_AGENT_TIMEOUT=S: wait at most S seconds for the guest agent
          * at every step (connect, an answer, a silent stream) instead of
          * the defaults in client.h; mostly for tests. */
-	const char *at = getenv("SILO_AGENT_TIMEOUT");
-	if (at && at[0]) {
-		char *end;
-		unsigned long s = strtoul(at, &end, 10);
-		if (*end || s < 1 || s > 86400)
-			return cli_failf("invalid SILO_AGENT_TIMEOUT '%s': use seconds, 1..86400",
-					 at);
-		uint32_t ms = (uint32_t)s * 1000;
+	int at = env_seconds("SILO_AGENT_TIMEOUT");
+	if (at < 0)
+		return EXIT_OWN;
+	if (at > 0) {
+		uint32_t ms = (uint32_t)at * 1000;
 		aclient_set_timeouts(&(struct aclient_timeouts){ ms, ms, ms });
 	}
+	struct cli c = { .opts = { .cancel = &cancelled } };
+	c.opts.progress = &c.progress;
+	sb_progress_init(&c.progress, -1, NULL); /* off until cli_progress */
+	if (sb_paths_init(&c.paths, &set) < 0)
+		return cli_fail();
 	for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
 		if (strcmp(argv[i], cmds[k].name))
 			continue;

@@ -10,13 +10,13 @@
 #include "version.h"
 
 /* Works without a data or run directory: only reads where the parts are. */
-int cli_version(void)
+int cli_version(const struct sb_settings *s)
 {
 	char self[SB_PATH_MAX], guest[SB_PATH_MAX], vmm[SB_PATH_MAX], f[SB_PATH_MAX + 16];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	self[n > 0 ? n : 0] = 0;
 	printf("silo %s\ncommit: %s\n", SILO_VERSION, SILO_COMMIT);
-	if (sb_find_parts(self, vmm, guest) < 0)
+	if (sb_find_parts(self, s, vmm, guest) < 0)
 		return cli_fail();
 	printf("silo-vmm: %s%s\n", vmm, access(vmm, X_OK) ? " (missing)" : "");
 	printf("guest: %s\n", guest);

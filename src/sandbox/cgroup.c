@@ -268,7 +268,8 @@ int sb_cgroup_load(const struct sandbox *sb, struct sb_cgroup *cg)
 	*cg = (struct sb_cgroup){ 0 };
 	if (sb_path(f, "%s/%s", sb->rundir, SB_CGROUP_FILE) < 0 || sb_read_file(f, &text, &len) < 0)
 		return -1;
-	for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
+	char *save;
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		if (!strncmp(l, "path=", 5))
 			snprintf(cg->path, sizeof(cg->path), "%s", l + 5);
 		else if (!strncmp(l, "note=", 5))

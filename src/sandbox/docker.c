@@ -30,12 +30,6 @@ const char *sb_docker_name(enum sb_docker d)
 	return names[d];
 }
 
-int sb_boot_timeout(void)
-{
-	const char *bt = getenv("SILO_BOOT_TIMEOUT");
-	return bt && atoi(bt) > 0 ? atoi(bt) : 120;
-}
-
 /* Guest text into one printable line: controls become spaces, runs of
  * blanks one space, no leading or trailing blank. */
 static void one_line(char *s)

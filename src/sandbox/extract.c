@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -254,10 +255,17 @@ int sb_extract_tar(int dirfd, sb_read_fn rd, void *arg, struct sb_extract *x)
 	mode_t top_mode = (mode_t)-1;
 	int rc = -1;
 	/* archive_write_disk works on paths relative to the working
-         * directory: make it dirfd while we extract (silo is one thread). */
+         * directory: make it dirfd while we extract. The working directory
+         * is the process's, shared by its threads, unless this thread
+         * unshares it (CLONE_FS, no privilege needed): then a server's
+         * other requests keep theirs while this one extracts. */
 	int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (!r || !w) {
 		sb_fail("out of memory");
+		goto out;
+	}
+	if (unshare(CLONE_FS) < 0) {
+		sb_fail("cannot give this thread its own working directory: %s", strerror(errno));
 		goto out;
 	}
 	if (cwd < 0 || fchdir(dirfd) < 0) {

@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -57,20 +58,24 @@ static int mkdir_p(const char *path, mode_t mode)
 	return sb_mkdir_p(path, mode);
 }
 
-/* Run argv, wait; 0 if it exited 0. Output goes to stderr. */
+/* Run argv, wait; 0 if it exited 0. Output goes to stderr. posix_spawn,
+ * not fork: safe in a process with other threads (a server), and the
+ * child gets none of the caller's other descriptors. */
 static int run_cmd(char *const argv[])
 {
-	int pid = fork();
-	if (pid < 0)
+	extern char **environ;
+	posix_spawn_file_actions_t fa;
+	int pid, st, r;
+
+	if (posix_spawn_file_actions_init(&fa))
 		return -1;
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDONLY);
-		dup2(devnull, 0);
-		dup2(2, 1);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	int st;
+	r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	r = r ? r : posix_spawn_file_actions_adddup2(&fa, 2, 1);
+	r = r ? r : posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	r = r ? r : posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (r)
+		return -1;
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			return -1;
@@ -449,7 +454,8 @@ static int prepare_rundir(struct sandbox *sb)
 }
 
 /* What the command line depends on beyond the sandbox itself: the network
- * (a policy file, and not mode none, network.c) and the environment. */
+ * (a policy file, and not mode none, network.c) and the caller's
+ * settings (sb_paths). */
 static int vmm_inputs(const struct sandbox *sb, struct sb_vmm_in *in, char *netd, size_t n)
 {
 	struct net_policy *pol = NULL;
@@ -458,8 +464,8 @@ static int vmm_inputs(const struct sandbox *sb, struct sb_vmm_in *in, char *netd
 				  .dir = sb->dir,
 				  .rundir = sb->rundir,
 				  .cfg = &sb->cfg,
-				  .boot_timeout = sb_boot_timeout(),
-				  .cmdline_extra = getenv("SILO_GUEST_CMDLINE_EXTRA") };
+				  .boot_timeout = sb->paths->boot_timeout,
+				  .cmdline_extra = sb->paths->cmdline_extra };
 	if (sb_net_load(sb, &pol) < 0)
 		return -1;
 	bool net = pol && pol->mode != NET_MODE_NONE;

@@ -151,15 +151,7 @@ int sb_net_stats(const struct sandbox *sb, unsigned long long *allowed, unsigned
 
 int sb_netd_path(const struct sb_paths *p, char *buf, size_t n)
 {
-	const char *env = getenv("SILO_NETD");
-	if (env && env[0]) {
-		if ((size_t)snprintf(buf, n, "%s", env) >= n)
-			return sb_fail("SILO_NETD is too long");
-		return 0;
-	}
-	const char *slash = strrchr(p->vmm, '/');
-	int dir = slash ? (int)(slash - p->vmm) : 0;
-	if ((size_t)snprintf(buf, n, "%.*s%ssilo-netd", dir, p->vmm, slash ? "/" : "") >= n)
+	if ((size_t)snprintf(buf, n, "%s", p->netd) >= n)
 		return sb_fail("silo-netd path too long");
 	if (access(buf, X_OK) < 0)
 		return sb_fail("network broker %s: %s (run 'make', or set SILO_NETD)", buf,

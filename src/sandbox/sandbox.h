@@ -103,26 +103,49 @@ struct sb_exit {
 int sb_exit_parse(const char *text, struct sb_exit *x);
 
 /* --- locations --------------------------------------------------------- */
+/* What a caller tells the library that it never reads from the
+ * environment itself: a server's requests must not depend on the
+ * process's environment, nor a test call setenv (issue 21). The CLI fills
+ * it from the variables named here (src/cli/main.c). NULL or 0: unset. */
+struct sb_settings {
+	/* <data> and <run>: the flag wins over the variable, which wins over
+	 * the default made from home and xdg_*; errors name the one to change */
+	const char *data_flag, *data_env;      /* --data-dir, SILO_DATA_DIR */
+	const char *run_flag, *run_env;	       /* --run-dir, SILO_RUN_DIR */
+	const char *home, *xdg_data, *xdg_run; /* HOME, XDG_DATA_HOME, XDG_RUNTIME_DIR */
+	/* silo's parts when not where sb_find_part looks */
+	const char *vmm, *guest_dir, *netd; /* SILO_VMM, SILO_GUEST_DIR, SILO_NETD */
+	int boot_timeout;		    /* SILO_BOOT_TIMEOUT, seconds; 0: the default */
+	const char *cmdline_extra;	    /* SILO_GUEST_CMDLINE_EXTRA: appended to the guest's */
+};
+/* How long a start waits for the agent, and then for Docker. */
+#define SB_BOOT_TIMEOUT_DEFAULT 120
+
 struct sb_paths {
 	char data[SB_PATH_MAX];	 /* <data> */
 	char run[SB_PATH_MAX];	 /* <run> */
 	char guest[SB_PATH_MAX]; /* kernel, initrd, base image */
 	char vmm[SB_PATH_MAX];	 /* silo-vmm */
 	char self[SB_PATH_MAX];	 /* this executable (for _supervise) */
+	char netd[SB_PATH_MAX];	 /* silo-netd (sb_netd_path checks it) */
 	const char *data_hint;	 /* how to choose another <data>, for errors */
 	const char *run_hint;
+	int boot_timeout; /* seconds */
+	char cmdline_extra[512];
 };
-/* Flags (NULL: unset) override environment, which overrides defaults.
- * Creates <run> (0700) if missing; fails when <run>, or <data> if it
- * exists, is not private (sb_dir_private). */
-int sb_paths_init(struct sb_paths *p, const char *data_flag, const char *run_flag);
+/* Settings s (NULL: all defaults) resolved into p. Creates <run> (0700)
+ * if missing; fails when <run>, or <data> if it exists, is not private
+ * (sb_dir_private), or a setting does not fit. */
+int sb_paths_init(struct sb_paths *p, const struct sb_settings *s);
 /* A part of silo (silo-vmm, the guest directory) for the executable self:
- * $env, else self's directory/build_name (build tree), else
- * PREFIX/install_rel where self is PREFIX/bin/silo (make install). */
-int sb_find_part(char *dst, const char *self, const char *env, const char *build_name,
+ * given (a setting) when set, else self's directory/build_name (build
+ * tree), else PREFIX/install_rel where self is PREFIX/bin/silo (make
+ * install). */
+int sb_find_part(char *dst, const char *self, const char *given, const char *build_name,
 		 const char *install_rel);
-/* silo-vmm and the guest directory for self (SB_PATH_MAX each). */
-int sb_find_parts(const char *self, char *vmm, char *guest);
+/* silo-vmm and the guest directory for self (SB_PATH_MAX each), s->vmm
+ * and s->guest_dir first (s may be NULL). */
+int sb_find_parts(const char *self, const struct sb_settings *s, char *vmm, char *guest);
 /* What ssh-agent and tmux ask of their socket directories: a real
  * directory (not a symlink), owned by the effective uid, no group or other
  * access. what names it in the error ("run directory"), hint says how to
@@ -323,8 +346,6 @@ int sb_docker_state(const struct sandbox *sb, enum sb_docker *d, char *why, size
 /* Until dockerd answers, or a one-line error (with dockerd's last log
  * lines when it failed) after timeout_s. */
 int sb_wait_docker(const struct sandbox *sb, int timeout_s);
-/* SILO_BOOT_TIMEOUT, default 120 s: agent readiness, and Docker's. */
-int sb_boot_timeout(void);
 
 /* --- disk health from silo-vmm's metrics (health.c) ------------------ */
 /* 1 when the running sandbox's silo-vmm reports host write failures on a
@@ -351,7 +372,7 @@ int sb_net_save(const struct sandbox *sb, const struct net_policy *p);
 int sb_net_stats(const struct sandbox *sb, unsigned long long *allowed, unsigned long long *denied);
 /* The running silo-netd's pid (checked against /proc), or 0. */
 int sb_netd_pid(const struct sandbox *sb);
-/* silo-netd: $SILO_NETD, else beside silo-vmm. */
+/* silo-netd (p->netd: the setting, else beside silo-vmm), checked. */
 int sb_netd_path(const struct sb_paths *p, char *buf, size_t n);
 /* The default policy of a new sandbox when --network is not given:
  * allowlist with these rules (docs/network.md "The default"). */

@@ -17,10 +17,9 @@
 /* Where a location came from: the hint in an error says how to change it. */
 enum { FROM_DEFAULT, FROM_ENV, FROM_FLAG };
 
-static int pick(char *dst, const char *flag, const char *env, const char *fmt, const char *a,
+static int pick(char *dst, const char *flag, const char *e, const char *fmt, const char *a,
 		const char *b)
 {
-	const char *e = env ? getenv(env) : NULL;
 	if (flag && flag[0])
 		return sb_path(dst, "%s", flag) < 0 ? -1 : FROM_FLAG;
 	if (e && e[0])
@@ -63,17 +62,16 @@ int sb_dir_private(const char *path, const char *what, const char *hint, bool cr
 }
 
 /* Where one of silo's installed parts is, the one place that decides it:
- * the environment variable env when set; else next to this executable
+ * the setting given when set; else next to this executable
  * (the build tree: build/silo-vmm, build/guest); else where make install
  * puts it relative to bin/ (PREFIX/libexec/silo/silo-vmm,
  * PREFIX/share/silo), so an install works wherever PREFIX is. Neither
  * present: the build-tree path, which the errors then name ("run make"). */
-int sb_find_part(char *dst, const char *self, const char *env, const char *build_name,
+int sb_find_part(char *dst, const char *self, const char *given, const char *build_name,
 		 const char *install_rel)
 {
-	const char *e = env ? getenv(env) : NULL;
-	if (e && e[0])
-		return sb_path(dst, "%s", e);
+	if (given && given[0])
+		return sb_path(dst, "%s", given);
 	char bindir[SB_PATH_MAX], prefix[SB_PATH_MAX];
 	snprintf(bindir, sizeof(bindir), "%s", self);
 	dirname(bindir);
@@ -91,16 +89,32 @@ int sb_find_part(char *dst, const char *self, const char *env, const char *build
 	return 0;
 }
 
-int sb_find_parts(const char *self, char *vmm, char *guest)
+int sb_find_parts(const char *self, const struct sb_settings *s, char *vmm, char *guest)
 {
-	if (sb_find_part(vmm, self, "SILO_VMM", "silo-vmm", "libexec/silo/silo-vmm") < 0 ||
-	    sb_find_part(guest, self, "SILO_GUEST_DIR", "guest", "share/silo") < 0)
+	if (sb_find_part(vmm, self, s ? s->vmm : NULL, "silo-vmm", "libexec/silo/silo-vmm") < 0 ||
+	    sb_find_part(guest, self, s ? s->guest_dir : NULL, "guest", "share/silo") < 0)
 		return -1;
 	return 0;
 }
 
-int sb_paths_init(struct sb_paths *p, const char *data_flag, const char *run_flag)
+/* silo-netd: the setting, else beside silo-vmm. */
+static int netd_path(struct sb_paths *p, const char *given)
 {
+	if (given && given[0])
+		return snprintf(p->netd, sizeof(p->netd), "%s", given) >= (int)sizeof(p->netd)
+			       ? sb_fail("SILO_NETD is too long")
+			       : 0;
+	const char *slash = strrchr(p->vmm, '/');
+	int dir = slash ? (int)(slash - p->vmm) : 0;
+	if (snprintf(p->netd, sizeof(p->netd), "%.*s%ssilo-netd", dir, p->vmm, slash ? "/" : "") >=
+	    (int)sizeof(p->netd))
+		return sb_fail("silo-netd path too long");
+	return 0;
+}
+
+int sb_paths_init(struct sb_paths *p, const struct sb_settings *s)
+{
+	static const struct sb_settings none;
 	static const char *const data_hints[] = { " or set SILO_DATA_DIR",
 						  " or set SILO_DATA_DIR to another directory",
 						  " or choose another --data-dir" };
@@ -108,35 +122,43 @@ int sb_paths_init(struct sb_paths *p, const char *data_flag, const char *run_fla
 						 " or set SILO_RUN_DIR to another directory",
 						 " or choose another --run-dir" };
 	memset(p, 0, sizeof(*p));
+	s = s ? s : &none;
 	ssize_t n = readlink("/proc/self/exe", p->self, sizeof(p->self) - 1);
 	if (n <= 0)
 		return sb_fail("cannot find the silo executable: %s", strerror(errno));
 	p->self[n] = 0;
 
-	const char *home = getenv("HOME");
-	const char *xdg_data = getenv("XDG_DATA_HOME");
-	const char *xdg_run = getenv("XDG_RUNTIME_DIR");
+	const char *home = s->home, *xdg_data = s->xdg_data, *xdg_run = s->xdg_run;
+	const char *data_flag = s->data_flag, *run_flag = s->run_flag;
 	char uid[32];
 	snprintf(uid, sizeof(uid), "%u", (unsigned)getuid());
 	int d, r;
 	if (geteuid() == 0) {
-		d = pick(p->data, data_flag, "SILO_DATA_DIR", "%s%s", "/var/lib/silo", "");
-		r = pick(p->run, run_flag, "SILO_RUN_DIR", "%s%s", "/run/silo", "");
+		d = pick(p->data, data_flag, s->data_env, "%s%s", "/var/lib/silo", "");
+		r = pick(p->run, run_flag, s->run_env, "%s%s", "/run/silo", "");
 	} else {
 		if (xdg_data && xdg_data[0])
-			d = pick(p->data, data_flag, "SILO_DATA_DIR", "%s%s", xdg_data, "/silo");
+			d = pick(p->data, data_flag, s->data_env, "%s%s", xdg_data, "/silo");
 		else
-			d = pick(p->data, data_flag, "SILO_DATA_DIR", "%s%s", home ? home : "/tmp",
+			d = pick(p->data, data_flag, s->data_env, "%s%s", home ? home : "/tmp",
 				 "/.local/share/silo");
 		/* /tmp/silo-UID: anyone can make it first; sb_dir_private
                  * below refuses it then (ssh-agent's and tmux's rule). */
 		if (xdg_run && xdg_run[0])
-			r = pick(p->run, run_flag, "SILO_RUN_DIR", "%s/silo-%s", xdg_run, uid);
+			r = pick(p->run, run_flag, s->run_env, "%s/silo-%s", xdg_run, uid);
 		else
-			r = pick(p->run, run_flag, "SILO_RUN_DIR", "%s/silo-%s", "/tmp", uid);
+			r = pick(p->run, run_flag, s->run_env, "%s/silo-%s", "/tmp", uid);
 	}
-	if (d < 0 || r < 0 || sb_find_parts(p->self, p->vmm, p->guest) < 0)
+	if (d < 0 || r < 0 || sb_find_parts(p->self, s, p->vmm, p->guest) < 0 ||
+	    netd_path(p, s->netd) < 0)
 		return -1;
+	if (s->boot_timeout < 0 || s->boot_timeout > 86400)
+		return sb_fail("boot timeout %d s out of range: use 1..86400", s->boot_timeout);
+	p->boot_timeout = s->boot_timeout ? s->boot_timeout : SB_BOOT_TIMEOUT_DEFAULT;
+	if (s->cmdline_extra && snprintf(p->cmdline_extra, sizeof(p->cmdline_extra), "%s",
+					 s->cmdline_extra) >= (int)sizeof(p->cmdline_extra))
+		return sb_fail("SILO_GUEST_CMDLINE_EXTRA is too long (at most %zu bytes)",
+			       sizeof(p->cmdline_extra) - 1);
 	p->data_hint = data_hints[d];
 	p->run_hint = run_hints[r];
 	/* <run> now, before anything looks inside it: made later, someone

@@ -103,6 +103,16 @@ def test_data_dir_not_ours_is_refused(env, tmp_path, kind):
     assert f"data directory {data} {WANT[kind]}" in line and "--data-dir" in line, line
 
 
+@pytest.mark.parametrize("var", ["SILO_BOOT_TIMEOUT", "SILO_AGENT_TIMEOUT"])
+@pytest.mark.parametrize("bad", ["0", "abc", "5s", "86401", "-1"])
+def test_bad_timeout_variable_is_one_line(env, var, bad):
+    # read once by the CLI into its settings: a value that does not fit is
+    # an error there, not a silent default deep in the library
+    msg = one_error_line(silo(dict(env, **{var: bad}), "ls"))
+    assert f"invalid {var} '{bad}': use seconds, 1..86400" in msg
+    assert not os.path.exists(env["SILO_RUN_DIR"])
+
+
 def test_tmp_fallback_taken_by_another_user(tmp_path):
     """The issue's case: no XDG_RUNTIME_DIR, and /tmp/silo-UID made first by
     someone else (here root, for the user nobody)."""

@@ -16,7 +16,9 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,6 +341,87 @@ static void test_tree_move_merges(void **state)
 	close(rfd);
 }
 
+/* A server extracts many copies at once, one per thread. archive_write_disk
+ * works relative to the working directory, which threads share unless the
+ * extracting thread unshares it: each copy must land in its own directory,
+ * and the caller's working directory stay where it was. */
+#define NTHREADS 4
+#define ROUNDS	 40
+struct job {
+	int dirfd, failed;
+	struct mem m;
+	char err[256];
+};
+
+static void *extract_job(void *arg)
+{
+	struct job *j = arg;
+	for (int r = 0; r < ROUNDS && !j->failed; r++) {
+		struct sb_extract x = { .max_bytes = 1 << 20 };
+		j->m.off = 0;
+		if (sb_extract_tar(j->dirfd, mem_read, &j->m, &x) < 0) {
+			snprintf(j->err, sizeof(j->err), "%s", sb_errmsg());
+			j->failed = 1;
+		}
+	}
+	return NULL;
+}
+
+static void test_threads_extract_into_their_own_directory(void **state)
+{
+	struct fx *f = *state;
+	struct job job[NTHREADS];
+	struct tarw *tw[NTHREADS];
+	pthread_t th[NTHREADS];
+	char cwd[256], after[256], name[32], data[32];
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	for (int i = 0; i < NTHREADS; i++) {
+		tw[i] = malloc(sizeof(*tw[i]));
+		assert_non_null(tw[i]);
+		tw_open(tw[i]);
+		/* many members: the threads' extractions overlap */
+		for (int k = 0; k < 64; k++) {
+			snprintf(name, sizeof(name), "t%d-%02d", i, k);
+			snprintf(data, sizeof(data), "thread %d\n", i);
+			tw_add(tw[i], name, AE_IFREG, 0644, data, NULL);
+		}
+		snprintf(name, sizeof(name), "t%d", i);
+		assert_int_equal(mkdirat(f->dst, name, 0700), 0);
+		job[i] = (struct job){ .dirfd = openat(f->dst, name, O_RDONLY | O_DIRECTORY) };
+		assert_true(job[i].dirfd >= 0);
+		job[i].m = tw_done(tw[i]);
+		job[i].m.chunk = 512;
+	}
+	for (int i = 0; i < NTHREADS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, extract_job, &job[i]), 0);
+	for (int i = 0; i < NTHREADS; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < NTHREADS; i++) {
+		if (job[i].failed)
+			fail_msg("thread %d: %s", i, job[i].err);
+		/* its 64 files, nobody else's */
+		DIR *d = fdopendir(job[i].dirfd);
+		struct dirent *e;
+		int n = 0;
+		assert_non_null(d);
+		snprintf(name, sizeof(name), "t%d-", i);
+		while ((e = readdir(d))) {
+			if (e->d_name[0] == '.')
+				continue;
+			if (strncmp(e->d_name, name, strlen(name)))
+				fail_msg("t%d holds %s", i, e->d_name);
+			n++;
+		}
+		closedir(d);
+		assert_int_equal(n, 64);
+		free(tw[i]);
+	}
+	assert_non_null(getcwd(after, sizeof(after)));
+	assert_string_equal(cwd, after);
+	assert_false(access("t0-00", F_OK) == 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +434,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_top_must_be_a_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_size_caps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tree_move_merges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_threads_extract_into_their_own_directory,
+						setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

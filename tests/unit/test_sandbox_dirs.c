@@ -56,10 +56,15 @@ static char *get(const char *path)
 	return text;
 }
 
+static int paths_init(struct sb_paths *p, const char *data, const char *run)
+{
+	return sb_paths_init(p, &(struct sb_settings){ .data_flag = data, .run_flag = run });
+}
+
 static void paths_fail(const char *data, const char *run, const char *want)
 {
 	struct sb_paths p;
-	assert_int_equal(sb_paths_init(&p, data, run), -1);
+	assert_int_equal(paths_init(&p, data, run), -1);
 	if (!strstr(sb_errmsg(), want))
 		fail_msg("error '%s' does not say '%s'", sb_errmsg(), want);
 }
@@ -78,7 +83,7 @@ static void test_run_dir_must_be_private(void **state)
 
 	/* missing: created 0700 whatever the umask */
 	mode_t old = umask(0);
-	assert_int_equal(sb_paths_init(&p, data, run), 0);
+	assert_int_equal(paths_init(&p, data, run), 0);
 	umask(old);
 	assert_int_equal(lstat(run, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
@@ -89,7 +94,7 @@ static void test_run_dir_must_be_private(void **state)
 	assert_int_equal(chmod(run, 0750), 0);
 	paths_fail(data, run, "chmod 700");
 	assert_int_equal(chmod(run, 0700), 0);
-	assert_int_equal(sb_paths_init(&p, data, run), 0);
+	assert_int_equal(paths_init(&p, data, run), 0);
 
 	/* a symlink to a directory that would pass is still refused */
 	assert_int_equal(rename(run, other), 0);
@@ -111,7 +116,60 @@ static void test_run_dir_must_be_private(void **state)
 	assert_int_equal(mkdir(data, 0755), 0);
 	paths_fail(data, run, "data directory");
 	assert_int_equal(chmod(data, 0700), 0);
-	assert_int_equal(sb_paths_init(&p, data, run), 0);
+	assert_int_equal(paths_init(&p, data, run), 0);
+}
+
+/* The library reads no environment (a server's requests must not depend
+ * on it): what the CLI takes from SILO_* variables comes in sb_settings,
+ * and variables set in the process change nothing. */
+static void test_settings_not_environment(void **state)
+{
+	(void)state;
+	char home[128], run[128], want[192];
+	struct sb_paths p;
+
+	snprintf(home, sizeof(home), "%s/home", top);
+	snprintf(run, sizeof(run), "%s/run", top);
+	setenv("SILO_DATA_DIR", "/nonexistent-silo/data", 1);
+	setenv("SILO_NETD", "/nonexistent-silo/netd", 1);
+	setenv("SILO_BOOT_TIMEOUT", "7", 1);
+	setenv("SILO_GUEST_CMDLINE_EXTRA", "from=env", 1);
+	setenv("XDG_DATA_HOME", "/nonexistent-silo/xdg", 1);
+	struct sb_settings s = { .run_flag = run, .home = home };
+	assert_int_equal(sb_paths_init(&p, &s), 0);
+	snprintf(want, sizeof(want), "%s/.local/share/silo", home);
+	if (geteuid() != 0)
+		assert_string_equal(p.data, want);
+	else
+		assert_string_equal(p.data, "/var/lib/silo");
+	assert_int_equal(p.boot_timeout, SB_BOOT_TIMEOUT_DEFAULT);
+	assert_string_equal(p.cmdline_extra, "");
+	assert_null(strstr(p.netd, "nonexistent"));
+	assert_non_null(strstr(p.netd, "silo-netd"));
+	/* the same, given as settings */
+	s = (struct sb_settings){ .data_env = "/d",
+				  .run_flag = run,
+				  .netd = "/n/silo-netd",
+				  .boot_timeout = 7,
+				  .cmdline_extra = "a=b" };
+	assert_int_equal(sb_paths_init(&p, &s), 0);
+	assert_string_equal(p.data, "/d");
+	assert_string_equal(p.netd, "/n/silo-netd");
+	assert_int_equal(p.boot_timeout, 7);
+	assert_string_equal(p.cmdline_extra, "a=b");
+	/* a flag still wins over its variable, and says so in the hint */
+	s.data_flag = home;
+	assert_int_equal(sb_paths_init(&p, &s), 0);
+	assert_string_equal(p.data, home);
+	assert_non_null(strstr(p.data_hint, "--data-dir"));
+	s.boot_timeout = -1;
+	assert_int_equal(sb_paths_init(&p, &s), -1);
+	assert_non_null(strstr(sb_errmsg(), "boot timeout"));
+	unsetenv("SILO_DATA_DIR");
+	unsetenv("SILO_NETD");
+	unsetenv("SILO_BOOT_TIMEOUT");
+	unsetenv("SILO_GUEST_CMDLINE_EXTRA");
+	unsetenv("XDG_DATA_HOME");
 }
 
 /* A sandbox's own directory is held to the same rules when opened. */
@@ -131,7 +189,7 @@ static void test_sandbox_dir_must_be_private(void **state)
 	assert_int_equal(mkdir(dir, 0700), 0);
 	snprintf(f, sizeof(f), "%s/config", dir);
 	put(f, "name=box\n");
-	assert_int_equal(sb_paths_init(&p, data, run), 0);
+	assert_int_equal(paths_init(&p, data, run), 0);
 	assert_int_equal(sb_open(&sb, &p, "box", false), 0);
 	sb_close(&sb);
 
@@ -354,7 +412,7 @@ static void test_sockets_private(void **state)
 	umask(old);
 }
 
-/* sb_find_part: the environment wins, then the build tree beside the
+/* sb_find_part: the setting wins, then the build tree beside the
  * executable, then PREFIX/libexec/silo and PREFIX/share/silo (make install);
  * with neither, the build-tree path (what the "run make" errors name). */
 static void test_find_part_layouts(void **state)
@@ -364,10 +422,8 @@ static void test_find_part_layouts(void **state)
 	snprintf(dir, sizeof(dir), "%s/usr/bin", top);
 	assert_int_equal(sb_mkdir_p(dir, 0755), 0);
 	snprintf(self, sizeof(self), "%s/silo", dir);
-	unsetenv("SILO_VMM");
 	/* nothing installed yet */
-	assert_int_equal(sb_find_part(got, self, "SILO_VMM", "silo-vmm", "libexec/silo/silo-vmm"),
-			 0);
+	assert_int_equal(sb_find_part(got, self, NULL, "silo-vmm", "libexec/silo/silo-vmm"), 0);
 	snprintf(want, sizeof(want), "%s/silo-vmm", dir);
 	assert_string_equal(got, want);
 	/* installed: bin/../libexec/silo, written without the ".." */
@@ -375,8 +431,7 @@ static void test_find_part_layouts(void **state)
 	assert_int_equal(sb_mkdir_p(dir, 0755), 0);
 	snprintf(want, sizeof(want), "%s/silo-vmm", dir);
 	put(want, "");
-	assert_int_equal(sb_find_part(got, self, "SILO_VMM", "silo-vmm", "libexec/silo/silo-vmm"),
-			 0);
+	assert_int_equal(sb_find_part(got, self, "", "silo-vmm", "libexec/silo/silo-vmm"), 0);
 	assert_string_equal(got, want);
 	snprintf(dir, sizeof(dir), "%s/usr/share/silo", top);
 	assert_int_equal(sb_mkdir_p(dir, 0755), 0);
@@ -385,15 +440,12 @@ static void test_find_part_layouts(void **state)
 	/* a build tree beside the executable comes first */
 	snprintf(want, sizeof(want), "%s/usr/bin/silo-vmm", top);
 	put(want, "");
-	assert_int_equal(sb_find_part(got, self, "SILO_VMM", "silo-vmm", "libexec/silo/silo-vmm"),
-			 0);
+	assert_int_equal(sb_find_part(got, self, NULL, "silo-vmm", "libexec/silo/silo-vmm"), 0);
 	assert_string_equal(got, want);
-	/* and the environment before both */
-	setenv("SILO_VMM", "/opt/x/silo-vmm", 1);
-	assert_int_equal(sb_find_part(got, self, "SILO_VMM", "silo-vmm", "libexec/silo/silo-vmm"),
-			 0);
+	/* and the setting (SILO_VMM) before both */
+	assert_int_equal(
+		sb_find_part(got, self, "/opt/x/silo-vmm", "silo-vmm", "libexec/silo/silo-vmm"), 0);
 	assert_string_equal(got, "/opt/x/silo-vmm");
-	unsetenv("SILO_VMM");
 }
 
 /* The state sb_status reads from the run dir: a live supervisor (a process
@@ -454,6 +506,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_run_dir_must_be_private, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sandbox_dir_must_be_private, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_settings_not_environment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_atomic_no_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rmtree_keeps_symlink_targets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rmtree_race_never_follows, setup, teardown),
