@@ -17,7 +17,7 @@ int cli_wait_docker(struct cli *c, const char *name)
 	if (sb_open(&sb, &c->paths, name, false) < 0)
 		return -1;
 	sb.opts = &c->opts;
-	int rc = sb_wait_docker(&sb, c->paths.boot_timeout);
+	int rc = sb_wait_docker(&sb, sb_boot_timeout(&sb));
 	sb_close(&sb);
 	return rc;
 }

@@ -31,6 +31,12 @@ bool sb_cancelled(const struct sandbox *sb)
 	return sb->opts && sb->opts->cancel && *sb->opts->cancel;
 }
 
+int sb_boot_timeout(const struct sandbox *sb)
+{
+	return sb->opts && sb->opts->boot_timeout > 0 ? sb->opts->boot_timeout
+						      : sb->paths->boot_timeout;
+}
+
 struct sb_progress *sb_status_line(const struct sandbox *sb)
 {
 	return sb->opts ? sb->opts->progress : NULL;
@@ -464,7 +470,7 @@ static int vmm_inputs(const struct sandbox *sb, struct sb_vmm_in *in, char *netd
 				  .dir = sb->dir,
 				  .rundir = sb->rundir,
 				  .cfg = &sb->cfg,
-				  .boot_timeout = sb->paths->boot_timeout,
+				  .boot_timeout = sb_boot_timeout(sb),
 				  .cmdline_extra = sb->paths->cmdline_extra };
 	if (sb_net_load(sb, &pol) < 0)
 		return -1;

@@ -167,6 +167,9 @@ struct sb_opts {
 	 * sb_start then kills what it spawned and fails with "interrupted" */
 	const volatile sig_atomic_t *cancel;
 	struct sb_progress *progress; /* the status line while it waits */
+	/* seconds sb_start waits for the agent, and sb_template_build for
+	 * Docker; 0: sb_paths' boot_timeout */
+	int boot_timeout;
 };
 
 struct sandbox {
@@ -270,9 +273,10 @@ int sb_stop(struct sandbox *sb, int timeout_s);
 /* SIGKILL silo-vmm and its supervisor now, lock or not (rm -f when another
  * silo holds the lock: whatever it waits for in the guest ends with it). */
 void sb_kill(struct sandbox *sb);
-/* The caller's options of sb (NULL-safe): cancelled, and the status line
- * (NULL: none). */
+/* The caller's options of sb (NULL-safe): cancelled, the boot timeout
+ * (its own, else sb_paths'), and the status line (NULL: none). */
 bool sb_cancelled(const struct sandbox *sb);
+int sb_boot_timeout(const struct sandbox *sb);
 struct sb_progress *sb_status_line(const struct sandbox *sb);
 /* Removes data and run dirs (sb must be locked and not running). */
 int sb_remove(struct sandbox *sb);

@@ -185,7 +185,7 @@ static int boot(struct sandbox *sb, const struct sb_paths *p, const char *name,
 	sb->opts = opts;
 	if (sb_start(sb) < 0)
 		return -1;
-	if (!want->no_docker && sb_wait_docker(sb, p->boot_timeout) < 0)
+	if (!want->no_docker && sb_wait_docker(sb, sb_boot_timeout(sb)) < 0)
 		return -1;
 	return 0;
 }

@@ -258,7 +258,9 @@ static void test_cancel_is_per_handle(void **state)
 	volatile sig_atomic_t stop_a = 0;
 	struct sb_progress line;
 	struct sb_opts a = { .cancel = &stop_a, .progress = &line }, b = { 0 };
-	struct sandbox sa = { .opts = &a }, sb = { .opts = &b }, none = { .opts = NULL };
+	struct sb_paths paths = { .boot_timeout = 120 };
+	struct sandbox sa = { .opts = &a, .paths = &paths }, sb = { .opts = &b, .paths = &paths },
+		       none = { .opts = NULL, .paths = &paths };
 
 	assert_false(sb_cancelled(&sa));
 	stop_a = 1;
@@ -268,6 +270,11 @@ static void test_cancel_is_per_handle(void **state)
 	assert_ptr_equal(sb_status_line(&sa), &line);
 	assert_null(sb_status_line(&sb));
 	assert_null(sb_status_line(&none));
+	/* a request's own boot timeout, else the process's */
+	a.boot_timeout = 9;
+	assert_int_equal(sb_boot_timeout(&sa), 9);
+	assert_int_equal(sb_boot_timeout(&sb), 120);
+	assert_int_equal(sb_boot_timeout(&none), 120);
 }
 
 int main(void)
