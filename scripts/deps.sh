@@ -5,11 +5,11 @@
 set -euo pipefail
 
 declare -A GROUP=(
-  [build]="gcc make libc6-dev linux-libc-dev ccache libarchive-dev libseccomp-dev"
+  [build]="gcc make libc6-dev linux-libc-dev ccache libarchive-dev libseccomp-dev libmicrohttpd-dev libjansson-dev libsodium-dev"
   [unit]="libcmocka-dev pkg-config"
   [agent]="musl-tools"
   [fuzz]="clang libclang-rt-14-dev"
-  [e2e]="python3 python3-pytest"
+  [e2e]="python3 python3-pytest python3-jsonschema"
   [rootfs]="debootstrap e2fsprogs"
   [kernel]="linux-source-6.1 flex bison bc libelf-dev libssl-dev lz4 xz-utils cpio docker.io busybox-static"
   [lab]="qemu-system-x86 debootstrap e2fsprogs busybox-static cpio kmod xz-utils"

@@ -29,8 +29,13 @@ $(SANDBOX_LIB): $(SANDBOX_SRCS:%.c=$(BUILD)/%.o) $(SANDBOX_VMM_SHARED)
 
 # libarchive (libarchive-dev, scripts/deps.sh build): reading the guest's
 # tar streams in silo cp (src/sandbox/extract.c).
-$(BUILD)/silo: $(CLI_SRCS:%.c=$(BUILD)/%.o) $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -larchive
+# silo serve (src/serve/): libmicrohttpd, jansson and libsodium
+# (scripts/deps.sh build).
+SERVE_SRCS := $(sort $(wildcard src/serve/*.c))
+SERVE_LIBS := -lmicrohttpd -ljansson -lsodium -lpthread
+$(BUILD)/silo: $(CLI_SRCS:%.c=$(BUILD)/%.o) $(SERVE_SRCS:%.c=$(BUILD)/%.o) $(SANDBOX_LIB) \
+		$(SANDBOX_NET) $(SILO_LIB)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -larchive $(SERVE_LIBS)
 
 # The top Makefile links unit tests against libvmm.a only; add ours.
 $(BUILD)/tests/test_cli_parse: $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)

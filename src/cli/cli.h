@@ -139,5 +139,6 @@ int cmd_policy(struct cli *c, int argc, char **argv);
 int cmd_net(struct cli *c, int argc, char **argv);
 int cmd_port(struct cli *c, int argc, char **argv);
 int cmd_template(struct cli *c, int argc, char **argv);
+int cmd_serve(struct cli *c, int argc, char **argv);
 
 #endif

@@ -20,42 +20,12 @@ enum {
 /* --cpus, --memory (-m), --disk: 0, or -1 after the one-line error. */
 static int parse_resource(int ch, const char *arg, struct sb_config *cfg)
 {
-	char *end;
-	long n;
-
-	switch (ch) {
-	case O_CPUS:
-		n = strtol(arg, &end, 10);
-		if (*end || end == arg || n < 1 || n > 32) {
-			cli_failf("invalid --cpus '%s': use a number from 1 to 32", arg);
-			return -1;
-		}
-		cfg->cpus = (unsigned)n;
-		return 0;
-	case O_DISK:
-		if (sb_parse_size(arg, &cfg->disk) < 0) {
-			cli_fail();
-			return -1;
-		}
-		if (cfg->disk < SB_MIN_DISK || cfg->disk % 4096 || cfg->disk > (64ull << 40)) {
-			cli_failf("invalid --disk '%s': use a size from 64M to 64T (e.g. 8G)", arg);
-			return -1;
-		}
-		return 0;
-	default: /* -m, --memory */
-		if (sb_parse_size(arg, &cfg->memory) < 0) {
-			cli_fail();
-			return -1;
-		}
-		if (cfg->memory < SB_MIN_MEMORY || cfg->memory % (1 << 20) ||
-		    cfg->memory > (1ull << 40)) {
-			cli_failf("invalid --memory '%s': use whole megabytes from 32M to 1T "
-				  "(e.g. 512M, 2G)",
-				  arg);
-			return -1;
-		}
-		return 0;
-	}
+	int r = ch == O_CPUS   ? sb_config_cpus(cfg, arg, "--cpus")
+		: ch == O_DISK ? sb_config_disk(cfg, arg, "--disk")
+			       : sb_config_memory(cfg, arg, "--memory");
+	if (r < 0)
+		cli_fail();
+	return r;
 }
 
 /* What the options together must say; the network policy's text. */
@@ -166,9 +136,7 @@ unknown:
 	cli_net_free(&net);
 	return optind;
 badname:
-	sb_fail("invalid sandbox name '%s': use letters, digits, '_', '.', '-' (at most 63, "
-		"starting with a letter or digit)",
-		optarg);
+	sb_name_check(optarg, "sandbox");
 fail:
 	cli_fail();
 err:

@@ -139,6 +139,8 @@ static const struct cli_cmd {
 	  "[--deny RULE]... [--remove RULE]..." },
 	{ "net", cmd_net, "net log NAME [-f]" },
 	{ "port", cmd_port, "port NAME" },
+	{ "serve", cmd_serve,
+	  "serve [--listen ADDR:PORT] [--token-file FILE] [--max-busy N] [--ready-fd FD]" },
 	{ "template", cmd_template,
 	  "template build [--name T] [--cpus N] [--memory SIZE] [--disk SIZE] [--no-docker] "
 	  "[NETWORK] [-- CMD...] | ls | rm T..." },

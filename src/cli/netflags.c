@@ -124,22 +124,11 @@ int cli_net_policy_text(const struct cli_net *n, char **out)
 	net_policy_init(p, NET_MODE_ALLOWLIST);
 	/* No --network: allowlist with the developer preset (docs/network.md);
          * an explicit mode starts from the user's rules alone. */
-	if (!n->mode_set) {
-		for (size_t i = 0; sb_net_preset[i]; i++) {
-			struct net_rule r;
-			const char *why;
-			if (net_rule_parse(sb_net_preset[i], NET_ALLOW, &r, &why) == 0)
-				net_policy_add(p, &r);
-		}
-	}
+	if (!n->mode_set)
+		sb_net_preset_add(p);
 	int rc = cli_net_apply(n, p);
-	if (rc == 0) {
-		size_t need = net_policy_format(p, NULL, 0);
-		if ((*out = malloc(need + 1)))
-			net_policy_format(p, *out, need + 1);
-		else
-			rc = FAIL("out of memory");
-	}
+	if (rc == 0 && sb_net_policy_text(p, out) < 0)
+		rc = cli_fail();
 	free(p);
 	return rc;
 }

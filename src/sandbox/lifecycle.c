@@ -276,10 +276,8 @@ int sb_create(struct sandbox *sb, const struct sb_paths *p, const char *name,
 {
 	char gen[SB_NAME_MAX + 1], base[SB_PATH_MAX], tmp[SB_PATH_MAX], final[SB_PATH_MAX];
 	char wsreal[SB_PATH_MAX] = "";
-	if (name && !sb_name_valid(name))
-		return sb_fail("invalid sandbox name '%s': use letters, digits, '_', '.', '-' "
-			       "(at most 63, starting with a letter or digit)",
-			       name);
+	if (name && sb_name_check(name, "sandbox") < 0)
+		return -1;
 	if (workspace && check_workspace(workspace, wsreal) < 0)
 		return -1;
 	if (sandboxes_dir(p, base) < 0 || pick_name(base, name, gen, final) < 0 ||

@@ -149,6 +149,25 @@ int sb_net_stats(const struct sandbox *sb, unsigned long long *allowed, unsigned
 	return 0;
 }
 
+void sb_net_preset_add(struct net_policy *p)
+{
+	for (size_t i = 0; sb_net_preset[i]; i++) {
+		struct net_rule r;
+		const char *why;
+		if (net_rule_parse(sb_net_preset[i], NET_ALLOW, &r, &why) == 0)
+			net_policy_add(p, &r);
+	}
+}
+
+int sb_net_policy_text(const struct net_policy *p, char **out)
+{
+	size_t need = net_policy_format(p, NULL, 0);
+	if (!(*out = malloc(need + 1)))
+		return sb_fail("out of memory");
+	net_policy_format(p, *out, need + 1);
+	return 0;
+}
+
 int sb_netd_path(const struct sb_paths *p, char *buf, size_t n)
 {
 	if ((size_t)snprintf(buf, n, "%s", p->netd) >= n)

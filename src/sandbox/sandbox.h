@@ -55,6 +55,9 @@ void sb_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int sb_parse_size(const char *s, uint64_t *out);
 /* ^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$ */
 bool sb_name_valid(const char *name);
+/* 0, or -1 with the error that says what a name may be; what: "sandbox",
+ * "template". */
+int sb_name_check(const char *name, const char *what);
 /* "1G" for exact multiples, else bytes; buf >= 32. */
 const char *sb_format_size(uint64_t bytes, char *buf, size_t n);
 
@@ -86,6 +89,13 @@ struct sb_config {
 };
 void sb_config_init(struct sb_config *c);
 void sb_config_free(struct sb_config *c);
+/* A resource of a new sandbox from text (the CLI's flags, the API's
+ * fields), checked against its limits; the error names it as what
+ * ("--memory", "memory"). */
+#define SB_MAX_CPUS 32
+int sb_config_cpus(struct sb_config *c, const char *text, const char *what);
+int sb_config_memory(struct sb_config *c, const char *text, const char *what);
+int sb_config_disk(struct sb_config *c, const char *text, const char *what);
 int sb_config_add_env(struct sb_config *c, const char *kv);
 /* Validates SPEC (net_publish_parse; a port already published fails) and
  * stores its canonical form. */
@@ -381,6 +391,10 @@ int sb_netd_path(const struct sb_paths *p, char *buf, size_t n);
 /* The default policy of a new sandbox when --network is not given:
  * allowlist with these rules (docs/network.md "The default"). */
 extern const char *const sb_net_preset[];
+/* Add the preset's rules to p (a new sandbox's default). */
+void sb_net_preset_add(struct net_policy *p);
+/* p's text (net_policy_format) in *out, malloc'd: sb_config.policy. */
+int sb_net_policy_text(const struct net_policy *p, char **out);
 
 /* Write sb->cfg back to <dir>/config (atomically). */
 int sb_save_config(struct sandbox *sb);

@@ -290,10 +290,8 @@ int sb_open(struct sandbox *sb, const struct sb_paths *p, const char *name, bool
 	memset(sb, 0, sizeof(*sb));
 	sb->lock_fd = -1;
 	sb->paths = p;
-	if (!sb_name_valid(name))
-		return sb_fail("invalid sandbox name '%s': use letters, digits, '_', '.', '-' "
-			       "(at most 63, starting with a letter or digit)",
-			       name);
+	if (sb_name_check(name, "sandbox") < 0)
+		return -1;
 	snprintf(sb->name, sizeof(sb->name), "%s", name);
 	if (sb_path(sb->dir, "%s/sandboxes/%s", p->data, name) < 0 ||
 	    sb_path(sb->rundir, "%s/%s", p->run, name) < 0)

@@ -31,10 +31,8 @@ int sb_templates_dir(const struct sb_paths *p, char *buf)
 
 int sb_template_dir(const struct sb_paths *p, const char *name, char *buf)
 {
-	if (!sb_name_valid(name))
-		return sb_fail("invalid template name '%s': use letters, digits, '_', '.', '-' "
-			       "(at most 63, starting with a letter or digit)",
-			       name);
+	if (sb_name_check(name, "template") < 0)
+		return -1;
 	return sb_path(buf, "%s/templates/%s", p->data, name);
 }
 

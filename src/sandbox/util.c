@@ -130,12 +130,56 @@ bool sb_name_valid(const char *name)
 	return true;
 }
 
+int sb_name_check(const char *name, const char *what)
+{
+	if (sb_name_valid(name))
+		return 0;
+	return sb_fail("invalid %s name '%s': use letters, digits, '_', '.', '-' (at most 63, "
+		       "starting with a letter or digit)",
+		       what, name);
+}
+
 void sb_config_init(struct sb_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->cpus = 1;
 	c->memory = 1ull << 30;
 	c->disk = 8ull << 30;
+}
+
+int sb_config_cpus(struct sb_config *c, const char *text, const char *what)
+{
+	char *end;
+	long n = strtol(text, &end, 10);
+	if (*end || end == text || n < 1 || n > SB_MAX_CPUS)
+		return sb_fail("invalid %s '%s': use a number from 1 to %d", what, text,
+			       SB_MAX_CPUS);
+	c->cpus = (unsigned)n;
+	return 0;
+}
+
+int sb_config_disk(struct sb_config *c, const char *text, const char *what)
+{
+	uint64_t v;
+	if (sb_parse_size(text, &v) < 0)
+		return -1;
+	if (v < SB_MIN_DISK || v % 4096 || v > (64ull << 40))
+		return sb_fail("invalid %s '%s': use a size from 64M to 64T (e.g. 8G)", what, text);
+	c->disk = v;
+	return 0;
+}
+
+int sb_config_memory(struct sb_config *c, const char *text, const char *what)
+{
+	uint64_t v;
+	if (sb_parse_size(text, &v) < 0)
+		return -1;
+	if (v < SB_MIN_MEMORY || v % (1 << 20) || v > (1ull << 40))
+		return sb_fail("invalid %s '%s': use whole megabytes from 32M to 1T "
+			       "(e.g. 512M, 2G)",
+			       what, text);
+	c->memory = v;
+	return 0;
 }
 
 void sb_config_free(struct sb_config *c)

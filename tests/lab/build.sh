@@ -9,7 +9,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 # What the e2e tests need inside the lab host.
 # man-db: test_package checks `man -w silo` after dpkg -i, as a user would.
-PKGS=python3,python3-pytest,qemu-system-x86,busybox-static,kmod,e2fsprogs,procps,iproute2,util-linux,coreutils,socat,libarchive13,man-db
+# libmicrohttpd12, libjansson4, libsodium23: silo serve; nodejs: the SDK
+# clients its tests drive it with; python3-jsonschema: its responses checked
+# against docs/openapi.json.
+PKGS=python3,python3-pytest,qemu-system-x86,busybox-static,kmod,e2fsprogs,procps,iproute2,util-linux,coreutils,socat,libarchive13,man-db,libmicrohttpd12,libjansson4,libsodium23,nodejs,python3-jsonschema
 MIRROR=${SILO_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # Modules the stage-1 initrd loads (with their dependencies) to reach the root
 # disk and the 9p shares. kvm_amd is loaded later, from the root filesystem.

@@ -1,0 +1,310 @@
+/* exec.c: POST /v1/sandboxes/NAME/exec, a command's output streamed as
+ * NDJSON while it runs (docs/api.md "exec").
+ *
+ *   request  {"cmd": ["sh", "-c", "..."], "env": {"K": "V"}, "cwd": "/workspace",
+ *             "user": "agent", "stdin": BASE64, "timeout": SECONDS}
+ *   response one JSON object per line, in the order the guest wrote:
+ *            {"stdout": BASE64}  {"stderr": BASE64}  ...
+ *            then {"exit_code": N, "signal": S, "timed_out": BOOL}
+ *            or, if it could not run, {"exit_code": 126|127, "error": "..."}
+ *
+ * A worker thread runs aclient_exec (as `silo exec`) into two pipes; the
+ * response's reader, on the connection's own thread, turns what comes out
+ * of them into lines. A client that goes away (its socket hung up, or a
+ * write to it failed) ends the command: SIGKILL through the signal pipe,
+ * and the agent kills whatever a dropped connection leaves (src/agent/exec.c).
+ * The HTTP status is 200 once the stream starts: the command's outcome is
+ * its last line.
+ */
+#include "serve/serve.h"
+#include "client/exec_fe.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define CHUNK	     (24 * 1024) /* raw bytes per line: 32 KiB of base64 */
+#define OUT_LINE_MAX (CHUNK * 4 / 3 + 64)
+#define ENV_MAX	     (SB_ENV_MAX + 64)
+
+struct job {
+	char addr[SB_PATH_MAX + 32];
+	char **argv, *env[ENV_MAX + 1];
+	char *cwd, *user;
+	uint32_t timeout_ms;
+	int in_fd, out[2], err[2], sig[2], sock;
+	pthread_t th;
+	bool started, out_eof, err_eof, ended;
+	/* the worker's result, read after the join */
+	int rc;
+	struct proto_exit x;
+	struct aclient_err e;
+	/* what the reader formatted and has not handed to MHD yet */
+	char line[OUT_LINE_MAX];
+	size_t len, off;
+};
+
+static void *worker(void *arg)
+{
+	struct job *j = arg;
+	struct aclient_exec_opts o = { .argv = (const char *const *)j->argv,
+				       .env = (const char *const *)j->env,
+				       .cwd = j->cwd,
+				       .user = j->user,
+				       .timeout_ms = j->timeout_ms,
+				       .in_fd = j->in_fd,
+				       .out_fd = j->out[1],
+				       .err_fd = j->err[1],
+				       .sig_fd = j->sig[0],
+				       .tty_fd = -1 };
+	j->rc = aclient_exec(j->addr, &o, &j->x, &j->e);
+	/* EOF for the reader */
+	close(j->out[1]);
+	close(j->err[1]);
+	j->out[1] = j->err[1] = -1;
+	return NULL;
+}
+
+static void job_free(struct job *j)
+{
+	for (char **a = j->argv; a && *a; a++)
+		free(*a);
+	free(j->argv);
+	for (int i = 0; j->env[i]; i++)
+		free(j->env[i]);
+	free(j->cwd);
+	free(j->user);
+	int fds[] = { j->in_fd, j->out[0], j->out[1], j->err[0], j->err[1], j->sig[0], j->sig[1] };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(j);
+}
+
+/* The response is done with (sent, or the client gone): if the command
+ * still runs, it is killed, then everything goes. */
+static void on_free(void *cls)
+{
+	struct job *j = cls;
+	if (j->started) {
+		if (!j->ended) {
+			unsigned char sig = SIGKILL;
+			if (write(j->sig[1], &sig, 1) < 0) {
+				/* the worker is past reading signals: it is ending */
+			}
+			/* and its writes fail from now on, if it is writing */
+			close(j->out[0]);
+			close(j->err[0]);
+			j->out[0] = j->err[0] = -1;
+		}
+		pthread_join(j->th, NULL);
+	}
+	job_free(j);
+}
+
+static void put_line(struct job *j, json_t *v)
+{
+	char *text = json_dumps(v, JSON_COMPACT);
+	json_decref(v);
+	j->len = j->off = 0;
+	if (!text)
+		return;
+	j->len = (size_t)snprintf(j->line, sizeof(j->line), "%s\n", text);
+	if (j->len >= sizeof(j->line))
+		j->len = 0;
+	free(text);
+}
+
+/* The last line: how the command ended. */
+static void end_line(struct job *j)
+{
+	pthread_join(j->th, NULL);
+	j->started = false; /* joined */
+	j->ended = true;
+	if (j->rc < 0) {
+		put_line(j, json_pack("{s:i,s:o}", "exit_code",
+				      aclient_exit_status(j->rc, &j->x, &j->e), "error",
+				      serve_str(j->e.msg)));
+		return;
+	}
+	bool sig = j->x.flags & EXIT_F_SIGNALED;
+	put_line(j, json_pack("{s:i,s:i,s:b}", "exit_code", aclient_exit_status(0, &j->x, &j->e),
+			      "signal", sig ? j->x.code : 0, "timed_out",
+			      (j->x.flags & EXIT_F_TIMEOUT) != 0));
+}
+
+/* One read from a ready pipe into a line; false at its EOF. */
+static bool chunk_line(struct job *j, int fd, const char *key)
+{
+	unsigned char raw[CHUNK];
+	char b64[CHUNK * 4 / 3 + 8];
+	ssize_t n = read(fd, raw, sizeof(raw));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return true;
+	if (n <= 0)
+		return false;
+	sodium_bin2base64(b64, sizeof(b64), raw, (size_t)n, sodium_base64_VARIANT_ORIGINAL);
+	put_line(j, json_pack("{s:s}", key, b64));
+	return true;
+}
+
+static ssize_t on_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct job *j = cls;
+	(void)pos;
+
+	while (j->off == j->len) {
+		if (j->ended)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (j->out_eof && j->err_eof) {
+			end_line(j);
+			continue;
+		}
+		struct pollfd p[3] = { { j->out_eof ? -1 : j->out[0], POLLIN, 0 },
+				       { j->err_eof ? -1 : j->err[0], POLLIN, 0 },
+				       { j->sock, POLLRDHUP, 0 } };
+		if (poll(p, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+		/* the client went away: on_free ends the command */
+		if (p[2].revents & (POLLRDHUP | POLLHUP | POLLERR))
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		if (p[0].revents && !chunk_line(j, j->out[0], "stdout"))
+			j->out_eof = true;
+		else if (p[1].revents && !chunk_line(j, j->err[0], "stderr"))
+			j->err_eof = true;
+	}
+	size_t n = j->len - j->off < max ? j->len - j->off : max;
+	memcpy(buf, j->line + j->off, n);
+	j->off += n;
+	return (ssize_t)n;
+}
+
+static char *dup_str(json_t *v, const char *def)
+{
+	const char *s = v ? json_string_value(v) : def;
+	return s ? strdup(s) : NULL;
+}
+
+/* The request into j: 0, or -1 with the reason in sb_errmsg(). */
+static int parse(struct job *j, const struct sandbox *sb, json_t *b)
+{
+	json_t *cmd = json_object_get(b, "cmd"), *v;
+	const char *k;
+	size_t i, n = 0;
+
+	json_object_foreach(b, k, v)
+	{
+		if (strcmp(k, "cmd") && strcmp(k, "env") && strcmp(k, "cwd") && strcmp(k, "user") &&
+		    strcmp(k, "stdin") && strcmp(k, "timeout"))
+			return sb_fail("unknown field '%s'", k);
+	}
+	if (!json_is_array(cmd) || !json_array_size(cmd) || json_array_size(cmd) > 4096)
+		return sb_fail("invalid cmd: use a list of strings, the program first");
+	if (!(j->argv = calloc(json_array_size(cmd) + 1, sizeof(char *))))
+		return sb_fail("out of memory");
+	json_array_foreach(cmd, i, v)
+	{
+		if (!json_is_string(v) || !(j->argv[i] = strdup(json_string_value(v))))
+			return sb_fail("invalid cmd: use a list of strings");
+	}
+	/* the sandbox's own (silo create -e), then the request's */
+	for (unsigned e = 0; e < sb->cfg.nenv && n < ENV_MAX; e++)
+		j->env[n++] = strdup(sb->cfg.env[e]);
+	json_t *env = json_object_get(b, "env");
+	if (env && !json_is_object(env))
+		return sb_fail("invalid env: use an object of strings");
+	json_object_foreach(env, k, v)
+	{
+		if (!json_is_string(v) || !k[0] || strchr(k, '=') || n >= ENV_MAX)
+			return sb_fail("invalid env '%s': a name without '=' and a string", k);
+		if (asprintf(&j->env[n++], "%s=%s", k, json_string_value(v)) < 0)
+			return sb_fail("out of memory");
+	}
+	if ((v = json_object_get(b, "cwd")) && !json_is_string(v))
+		return sb_fail("invalid cwd: use a path");
+	if ((v = json_object_get(b, "user")) && !json_is_string(v))
+		return sb_fail("invalid user: use a name");
+	/* as `silo exec`: the agent user in /workspace */
+	j->cwd = dup_str(json_object_get(b, "cwd"), "/workspace");
+	j->user = dup_str(json_object_get(b, "user"), "agent");
+	v = json_object_get(b, "timeout");
+	if (v &&
+	    (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 86400))
+		return sb_fail("invalid timeout: use seconds, 1..86400");
+	j->timeout_ms = v ? (uint32_t)json_integer_value(v) * 1000 : 0;
+	/* stdin: the bytes given, from a memfd the agent reads to its end */
+	v = json_object_get(b, "stdin");
+	if (v) {
+		const char *s = json_string_value(v);
+		size_t cap = s ? strlen(s) : 0, len;
+		unsigned char *raw = malloc(cap + 1);
+		if (!s || !raw ||
+		    sodium_base642bin(raw, cap + 1, s, cap, NULL, &len, NULL,
+				      sodium_base64_VARIANT_ORIGINAL) < 0) {
+			free(raw);
+			return sb_fail("invalid stdin: use base64");
+		}
+		j->in_fd = memfd_create("silo-stdin", MFD_CLOEXEC);
+		bool ok = j->in_fd >= 0 && write(j->in_fd, raw, len) == (ssize_t)len &&
+			  lseek(j->in_fd, 0, SEEK_SET) == 0;
+		free(raw);
+		if (!ok)
+			return sb_fail("stdin: %s", strerror(errno));
+	}
+	return 0;
+}
+
+enum MHD_Result v1_exec(struct serve_req *r, struct MHD_Connection *c, struct sandbox *sb,
+			json_t *b)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return MHD_NO;
+	j->in_fd = -1;
+	j->out[0] = j->out[1] = j->err[0] = j->err[1] = j->sig[0] = j->sig[1] = -1;
+	snprintf(j->addr, sizeof(j->addr), "%s", sb->addr);
+	if (parse(j, sb, b) < 0) {
+		job_free(j);
+		return serve_error(c, MHD_HTTP_BAD_REQUEST, "%s", sb_errmsg());
+	}
+	struct sb_status st;
+	if (sb_status(sb, &st) < 0 || st.state != SB_RUNNING) {
+		job_free(j);
+		return serve_error(c, 409, "sandbox %s is not running: start it first", sb->name);
+	}
+	if (!serve_take_slot(r)) {
+		job_free(j);
+		return serve_error(c, MHD_HTTP_TOO_MANY_REQUESTS,
+				   "too many requests at work: retry later");
+	}
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	j->sock = ci ? ci->connect_fd : -1;
+	if (pipe2(j->out, O_CLOEXEC) < 0 || pipe2(j->err, O_CLOEXEC) < 0 ||
+	    pipe2(j->sig, O_CLOEXEC | O_NONBLOCK) < 0 || pthread_create(&j->th, NULL, worker, j)) {
+		job_free(j);
+		return serve_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot run: %s",
+				   strerror(errno));
+	}
+	j->started = true;
+	struct MHD_Response *resp =
+		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, on_read, j, on_free);
+	if (!resp) {
+		on_free(j);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/x-ndjson");
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}

@@ -1,0 +1,85 @@
+/* serve.h: `silo serve`, an HTTP API over the sandbox library (docs/api.md).
+ *
+ * libmicrohttpd runs one thread per connection, so a handler may block
+ * (a sandbox start, a command's output) without holding up the others; the
+ * sandbox library is safe from many threads (issue 21 item 1). Sandboxes
+ * are daemonless: the server only drives them, and stopping it (SIGTERM,
+ * SIGINT) leaves every sandbox as it is. Every request but GET /health
+ * carries the API key (auth.c). JSON is jansson's, base64 and the key's
+ * randomness and comparison libsodium's.
+ */
+#ifndef SILO_SERVE_H
+#define SILO_SERVE_H
+
+#include "sandbox/sandbox.h"
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#define SERVE_LISTEN_DEFAULT "127.0.0.1:7411"
+#define SERVE_TOKEN_FILE     "serve.token" /* in <data>, 0600 */
+/* A JSON request body larger than this is refused (413) unread. */
+#define SERVE_BODY_MAX	     (1u << 20)
+
+struct serve_opts {
+	const char *listen;	/* "ADDR:PORT", "[V6ADDR]:PORT"; NULL: the default */
+	const char *token_file; /* NULL: <data>/SERVE_TOKEN_FILE, made on first start */
+	unsigned max_conns;	/* open connections; more are refused by the listener */
+	unsigned max_busy;	/* requests at work at once (start, exec...); more: 429 */
+	int grace_s;		/* on SIGTERM: how long requests at work may finish */
+	int ready_fd;		/* >= 0: "ADDR:PORT\n" written here once listening */
+};
+
+/* What every request handler sees. */
+struct serve {
+	const struct sb_paths *paths;
+	const struct serve_opts *opts;
+	unsigned char key_hash[32];   /* BLAKE2b of the API key (auth.c) */
+	atomic_uint busy;	      /* requests at work now */
+	atomic_bool stopping;	      /* SIGTERM: new work refused, waits cancelled */
+	volatile sig_atomic_t cancel; /* what a sandbox start polls (sb_opts) */
+};
+
+/* Run the server until SIGTERM or SIGINT: the exit status for main. */
+int serve_main(const struct sb_paths *p, const struct serve_opts *o);
+
+/* --- auth.c ---------------------------------------------------------------- */
+/* The key from o->token_file, else from <data>/serve.token, made (random,
+ * 0600) and printed once on stderr when missing. Its hash into s. */
+int serve_key_load(struct serve *s);
+/* Whether the request carries the key: "Authorization: Bearer KEY" or
+ * "X-API-Key: KEY" (E2B's header). Compared in constant time. */
+bool serve_authorized(const struct serve *s, struct MHD_Connection *c);
+
+/* --- one request ------------------------------------------------------------ */
+struct serve_req {
+	struct serve *srv;
+	char *body;
+	size_t len;
+	bool too_big, counted; /* counted: holds one of s->busy */
+};
+
+/* Reply with a JSON value (stolen) or an error {"code": status, "message"}. */
+enum MHD_Result serve_json(struct MHD_Connection *c, unsigned status, json_t *v);
+enum MHD_Result serve_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Take one of the busy slots for a request that works (start, exec): false
+ * when all are taken or the server is stopping (the caller answers 429 or
+ * 503). Given back when the request completes. */
+bool serve_take_slot(struct serve_req *r);
+/* A JSON string of text a guest or a user may have chosen: escaped to
+ * printable UTF-8 (sb_escape), which jansson requires. */
+json_t *serve_str(const char *s);
+
+/* --- v1.c: the native API (/v1/...) ------------------------------------------ */
+enum MHD_Result v1_route(struct serve_req *r, struct MHD_Connection *c, const char *method,
+			 const char *path);
+
+/* --- exec.c: a command's output as NDJSON ------------------------------------ */
+/* POST /v1/sandboxes/NAME/exec with body b (validated here). */
+enum MHD_Result v1_exec(struct serve_req *r, struct MHD_Connection *c, struct sandbox *sb,
+			json_t *b);
+
+#endif

@@ -1,0 +1,132 @@
+"""A `silo serve` of its own for a test or a benchmark, and a small client
+for its API (docs/api.md): standard library only."""
+import base64
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+from silo_testlib.paths import BUILD, TOP
+
+SILO = BUILD / "silo"
+OPENAPI = TOP / "docs" / "openapi.json"
+
+
+class Contract:
+    """docs/openapi.json: every response a test gets is checked against the
+    schema its path, method and status have there; one it does not list is
+    a failure too."""
+
+    def __init__(self):
+        import jsonschema  # python3-jsonschema (scripts/deps.sh e2e)
+        self.doc = json.loads(OPENAPI.read_text())
+        self.cls = jsonschema.Draft202012Validator
+        self.cls.check_schema({"$defs": self.doc["components"]["schemas"]})
+
+    def operation(self, method, path):
+        path = path.split("?")[0]
+        for template, item in self.doc["paths"].items():
+            parts, got = template.strip("/").split("/"), path.strip("/").split("/")
+            if len(parts) == len(got) and all(p == g or p.startswith("{")
+                                              for p, g in zip(parts, got)):
+                return item.get(method.lower())
+        return None
+
+    def check(self, method, path, status, body, media="application/json"):
+        op = self.operation(method, path)
+        if op is None:
+            # no such endpoint: the error shape still holds
+            schema = {"$ref": "#/components/schemas/Error"}
+        else:
+            resp = op["responses"].get(str(status)) or op["responses"].get("default")
+            assert resp, f"{method} {path}: status {status} is not in {OPENAPI.name}"
+            if "$ref" in resp:
+                resp = self.doc["components"]["responses"][resp["$ref"].rsplit("/", 1)[1]]
+            schema = resp["content"][media]["schema"]
+        # the document's refs point into components: resolve them there
+        root = dict(schema, components=self.doc["components"])
+        self.cls(root).validate(body)
+
+
+_contract = None
+
+
+def contract():
+    global _contract
+    if _contract is None:
+        _contract = Contract()
+    return _contract
+
+
+class Server:
+    """silo serve on 127.0.0.1 and a port the kernel picks, for env's dirs."""
+
+    def __init__(self, env, *args):
+        r, w = os.pipe()
+        self.proc = subprocess.Popen([str(SILO), "serve", "--listen", "127.0.0.1:0",
+                                      "--ready-fd", str(w), *args], env=env, pass_fds=(w,),
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        os.close(w)
+        with os.fdopen(r) as f:
+            self.addr = f.readline().strip()
+        if not self.addr:
+            out, err = self.proc.communicate(timeout=10)
+            raise RuntimeError(f"silo serve did not start: {err.decode(errors='replace')}")
+        self.url = f"http://{self.addr}"
+        token = pathlib.Path(env["SILO_DATA_DIR"]) / "serve.token"
+        self.key = token.read_text().strip() if token.exists() else None
+
+    def request(self, method, path, body=None, key=True, raw=None, headers=None, timeout=600):
+        """(status, parsed JSON) of one call, checked against docs/openapi.json
+        (an NDJSON stream: line by line, returned as bytes)."""
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        if key:
+            req.add_header("X-API-Key", self.key if key is True else key)
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                status, text, ctype = r.status, r.read(), r.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as e:
+            status, text, ctype = e.code, e.read(), e.headers.get("Content-Type", "")
+        if "x-ndjson" in ctype:
+            for line in text.decode().splitlines():
+                contract().check(method, path, status, json.loads(line), "application/x-ndjson")
+            return status, text
+        body = json.loads(text)
+        contract().check(method, path, status, body)
+        return status, body
+
+    def exec(self, name, cmd, http_timeout=600, **fields):
+        """Run cmd in sandbox name: (stdout bytes, stderr bytes, last line).
+        A 429 (every slot at work) is retried, as a client would."""
+        while True:
+            status, text = self.request("POST", f"/v1/sandboxes/{name}/exec",
+                                        dict(fields, cmd=cmd), timeout=http_timeout)
+            if status != 429:
+                break
+            time.sleep(0.5)
+        assert status == 200, (status, text)
+        out, err, last = b"", b"", None
+        for line in text.decode().splitlines():
+            o = json.loads(line)
+            if "stdout" in o:
+                out += base64.b64decode(o["stdout"])
+            elif "stderr" in o:
+                err += base64.b64decode(o["stderr"])
+            else:
+                last = o
+        return out, err, last
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        """Stop it: (exit status, its stderr)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        _, err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, err.decode(errors="replace")
