@@ -30,7 +30,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-PHONY_EXTRA := test-hooks
+PHONY_EXTRA := test-hooks e2b-sdk
 .PHONY: $(PHONY_EXTRA) soak all deps image lab test unit fuzz fuzz-build e2e bench asan asan-build demo clean help
 all: deps $(BUILD)/silo-vmm $(BUILD)/silo-init $(BUILD)/silo-init-host $(BUILD)/silo-agent $(BUILD)/silo $(BUILD)/silo-netd
 
@@ -136,7 +136,12 @@ ASAN_E2E_FILTER  := test_agent_host or test_cp_hostile or boot_to_marker or bzim
 
 # `make test ASAN=1` also runs what `make asan` runs, in the same lab host:
 # one lab boot fewer, and its boots share the lab's two lanes (.ci/run).
-test: all unit image test-hooks $(E2E_HELPERS) $(if $(ASAN),asan-build)
+# The E2B SDK and its Node, from the npm registry into the cache, for
+# tests/e2e/test_e2b.py (scripts/e2b-sdk.sh); build/e2b-sdk links to them.
+e2b-sdk:
+	@mkdir -p build && ln -sfn "$$(scripts/e2b-sdk.sh)" build/e2b-sdk
+
+test: all unit image test-hooks e2b-sdk $(E2E_HELPERS) $(if $(ASAN),asan-build)
 	@scripts/deps.sh e2e fuzz
 	@$(if $(ASAN),SILO_ASAN_BUILD=build/asan SILO_ASAN_E2E_MODULES="$(ASAN_E2E_MODULES)" \
 	  SILO_ASAN_E2E_FILTER="$(ASAN_E2E_FILTER)") scripts/test.sh

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a make target needs, idempotently.
-# usage: scripts/deps.sh GROUP...   (groups: build unit kernel lab fuzz deb format)
+# usage: scripts/deps.sh GROUP...   (groups: build unit kernel lab fuzz deb format node)
 # Runs `apt-get update` at most once per call and only when something is missing.
 set -euo pipefail
 
@@ -15,6 +15,7 @@ declare -A GROUP=(
   [lab]="qemu-system-x86 debootstrap e2fsprogs busybox-static cpio kmod xz-utils"
   [deb]="dpkg-dev gzip"
   [format]="clang-format"
+  [node]="npm"
 )
 
 missing=()

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the sandbox base image: Debian bookworm from Debian packages, with the
-# private Docker daemon's packages and a non-root user `agent`. Read-only ext4,
+# private Docker daemon's packages and a non-root user `agent` (silo's own:
+# silo exec runs as it in /workspace), and `user` (home /home/user), the
+# user E2B's SDKs expect (docs/api-e2b.md, "Users"). Read-only ext4,
 # shared by every sandbox; silo-init comes from the sandbox initramfs, so the
 # agent can change without rebuilding this image.
 #   $SILO_CACHE/rootfs-<hash>/rootfs.ext4   (prints the directory)
@@ -27,8 +29,11 @@ debootstrap --variant=minbase --include="$PKGS" bookworm "$root" "$MIRROR" > "$o
 
 chroot "$root" /usr/sbin/groupadd -f docker
 chroot "$root" /usr/sbin/useradd -m -s /bin/bash -G sudo,docker agent
-echo 'agent ALL=(ALL) NOPASSWD:ALL' > "$root/etc/sudoers.d/agent"
-chmod 440 "$root/etc/sudoers.d/agent"
+chroot "$root" /usr/sbin/useradd -m -d /home/user -s /bin/bash -G sudo,docker user
+for u in agent user; do
+  echo "$u ALL=(ALL) NOPASSWD:ALL" > "$root/etc/sudoers.d/$u"
+  chmod 440 "$root/etc/sudoers.d/$u"
+done
 mkdir -p "$root/etc/docker" "$root/workspace"
 chroot "$root" chown agent:agent /workspace
 cp "$here/daemon.json" "$root/etc/docker/daemon.json"

@@ -8,11 +8,11 @@
  *            then {"exit_code": N, "signal": S, "timed_out": BOOL}
  *            or, if it could not run, {"exit_code": 126|127, "error": "..."}
  *
- * A worker thread runs aclient_exec (as `silo exec`) into two pipes; the
- * response's reader, on the connection's own thread, turns what comes out
- * of them into lines. A client that goes away (its socket hung up, or a
- * write to it failed) ends the command: SIGKILL through the signal pipe,
- * and the agent kills whatever a dropped connection leaves (src/agent/exec.c).
+ * The command runs as run.c runs it; the response's reader, on the
+ * connection's own thread, turns its output into lines. A client that goes
+ * away (its socket hung up, or a write to it failed) ends the command:
+ * SIGKILL, and the agent kills whatever a dropped connection leaves
+ * (src/agent/exec.c).
  * The HTTP status is 200 once the stream starts: the command's outcome is
  * its last line.
  */
@@ -21,8 +21,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -35,78 +33,21 @@
 #define ENV_MAX	     (SB_ENV_MAX + 64)
 
 struct job {
-	char addr[SB_PATH_MAX + 32];
-	char **argv, *env[ENV_MAX + 1];
-	char *cwd, *user;
-	uint32_t timeout_ms;
-	int in_fd, out[2], err[2], sig[2], sock;
-	pthread_t th;
-	bool started, out_eof, err_eof, ended;
-	/* the worker's result, read after the join */
-	int rc;
-	struct proto_exit x;
-	struct aclient_err e;
+	struct run run;
+	int sock;
+	bool ended;
 	/* what the reader formatted and has not handed to MHD yet */
 	char line[OUT_LINE_MAX];
 	size_t len, off;
 };
 
-static void *worker(void *arg)
-{
-	struct job *j = arg;
-	struct aclient_exec_opts o = { .argv = (const char *const *)j->argv,
-				       .env = (const char *const *)j->env,
-				       .cwd = j->cwd,
-				       .user = j->user,
-				       .timeout_ms = j->timeout_ms,
-				       .in_fd = j->in_fd,
-				       .out_fd = j->out[1],
-				       .err_fd = j->err[1],
-				       .sig_fd = j->sig[0],
-				       .tty_fd = -1 };
-	j->rc = aclient_exec(j->addr, &o, &j->x, &j->e);
-	/* EOF for the reader */
-	close(j->out[1]);
-	close(j->err[1]);
-	j->out[1] = j->err[1] = -1;
-	return NULL;
-}
-
-static void job_free(struct job *j)
-{
-	for (char **a = j->argv; a && *a; a++)
-		free(*a);
-	free(j->argv);
-	for (int i = 0; j->env[i]; i++)
-		free(j->env[i]);
-	free(j->cwd);
-	free(j->user);
-	int fds[] = { j->in_fd, j->out[0], j->out[1], j->err[0], j->err[1], j->sig[0], j->sig[1] };
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-	free(j);
-}
-
-/* The response is done with (sent, or the client gone): if the command
- * still runs, it is killed, then everything goes. */
+/* The response is done with (sent, or the client gone): the command is
+ * killed if it still runs, then everything goes. */
 static void on_free(void *cls)
 {
 	struct job *j = cls;
-	if (j->started) {
-		if (!j->ended) {
-			unsigned char sig = SIGKILL;
-			if (write(j->sig[1], &sig, 1) < 0) {
-				/* the worker is past reading signals: it is ending */
-			}
-			/* and its writes fail from now on, if it is writing */
-			close(j->out[0]);
-			close(j->err[0]);
-			j->out[0] = j->err[0] = -1;
-		}
-		pthread_join(j->th, NULL);
-	}
-	job_free(j);
+	run_free(&j->run);
+	free(j);
 }
 
 static void put_line(struct job *j, json_t *v)
@@ -125,63 +66,45 @@ static void put_line(struct job *j, json_t *v)
 /* The last line: how the command ended. */
 static void end_line(struct job *j)
 {
-	pthread_join(j->th, NULL);
-	j->started = false; /* joined */
+	struct run *r = &j->run;
 	j->ended = true;
-	if (j->rc < 0) {
+	if (r->rc < 0) {
 		put_line(j, json_pack("{s:i,s:o}", "exit_code",
-				      aclient_exit_status(j->rc, &j->x, &j->e), "error",
-				      serve_str(j->e.msg)));
+				      aclient_exit_status(r->rc, &r->x, &r->e), "error",
+				      serve_str(r->e.msg)));
 		return;
 	}
-	bool sig = j->x.flags & EXIT_F_SIGNALED;
-	put_line(j, json_pack("{s:i,s:i,s:b}", "exit_code", aclient_exit_status(0, &j->x, &j->e),
-			      "signal", sig ? j->x.code : 0, "timed_out",
-			      (j->x.flags & EXIT_F_TIMEOUT) != 0));
-}
-
-/* One read from a ready pipe into a line; false at its EOF. */
-static bool chunk_line(struct job *j, int fd, const char *key)
-{
-	unsigned char raw[CHUNK];
-	char b64[CHUNK * 4 / 3 + 8];
-	ssize_t n = read(fd, raw, sizeof(raw));
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return true;
-	if (n <= 0)
-		return false;
-	sodium_bin2base64(b64, sizeof(b64), raw, (size_t)n, sodium_base64_VARIANT_ORIGINAL);
-	put_line(j, json_pack("{s:s}", key, b64));
-	return true;
+	bool sig = r->x.flags & EXIT_F_SIGNALED;
+	put_line(j, json_pack("{s:i,s:i,s:b}", "exit_code", aclient_exit_status(0, &r->x, &r->e),
+			      "signal", sig ? r->x.code : 0, "timed_out",
+			      (r->x.flags & EXIT_F_TIMEOUT) != 0));
 }
 
 static ssize_t on_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct job *j = cls;
+	unsigned char raw[CHUNK];
+	char b64[CHUNK * 4 / 3 + 8];
+	size_t len;
+	int which;
 	(void)pos;
 
 	while (j->off == j->len) {
 		if (j->ended)
 			return MHD_CONTENT_READER_END_OF_STREAM;
-		if (j->out_eof && j->err_eof) {
+		switch (run_next(&j->run, j->sock, -1, raw, sizeof(raw), &len, &which)) {
+		case RUN_DATA:
+			sodium_bin2base64(b64, sizeof(b64), raw, len,
+					  sodium_base64_VARIANT_ORIGINAL);
+			put_line(j, json_pack("{s:s}", which == 1 ? "stdout" : "stderr", b64));
+			break;
+		case RUN_ENDED:
 			end_line(j);
-			continue;
-		}
-		struct pollfd p[3] = { { j->out_eof ? -1 : j->out[0], POLLIN, 0 },
-				       { j->err_eof ? -1 : j->err[0], POLLIN, 0 },
-				       { j->sock, POLLRDHUP, 0 } };
-		if (poll(p, 3, -1) < 0) {
-			if (errno == EINTR)
-				continue;
+			break;
+		case RUN_GONE:
+			/* the client went away: on_free ends the command */
 			return MHD_CONTENT_READER_END_WITH_ERROR;
 		}
-		/* the client went away: on_free ends the command */
-		if (p[2].revents & (POLLRDHUP | POLLHUP | POLLERR))
-			return MHD_CONTENT_READER_END_WITH_ERROR;
-		if (p[0].revents && !chunk_line(j, j->out[0], "stdout"))
-			j->out_eof = true;
-		else if (p[1].revents && !chunk_line(j, j->err[0], "stderr"))
-			j->err_eof = true;
 	}
 	size_t n = j->len - j->off < max ? j->len - j->off : max;
 	memcpy(buf, j->line + j->off, n);
@@ -195,8 +118,8 @@ static char *dup_str(json_t *v, const char *def)
 	return s ? strdup(s) : NULL;
 }
 
-/* The request into j: 0, or -1 with the reason in sb_errmsg(). */
-static int parse(struct job *j, const struct sandbox *sb, json_t *b)
+/* The request into r: 0, or -1 with the reason in sb_errmsg(). */
+static int parse(struct run *j, const struct sandbox *sb, json_t *b)
 {
 	json_t *cmd = json_object_get(b, "cmd"), *v;
 	const char *k;
@@ -210,7 +133,8 @@ static int parse(struct job *j, const struct sandbox *sb, json_t *b)
 	}
 	if (!json_is_array(cmd) || !json_array_size(cmd) || json_array_size(cmd) > 4096)
 		return sb_fail("invalid cmd: use a list of strings, the program first");
-	if (!(j->argv = calloc(json_array_size(cmd) + 1, sizeof(char *))))
+	if (!(j->argv = calloc(json_array_size(cmd) + 1, sizeof(char *))) ||
+	    !(j->env = calloc(ENV_MAX + 1, sizeof(char *))))
 		return sb_fail("out of memory");
 	json_array_foreach(cmd, i, v)
 	{
@@ -270,33 +194,29 @@ enum MHD_Result v1_exec(struct serve_req *r, struct MHD_Connection *c, struct sa
 	struct job *j = calloc(1, sizeof(*j));
 	if (!j)
 		return MHD_NO;
-	j->in_fd = -1;
-	j->out[0] = j->out[1] = j->err[0] = j->err[1] = j->sig[0] = j->sig[1] = -1;
-	snprintf(j->addr, sizeof(j->addr), "%s", sb->addr);
-	if (parse(j, sb, b) < 0) {
-		job_free(j);
+	run_init(&j->run);
+	snprintf(j->run.addr, sizeof(j->run.addr), "%s", sb->addr);
+	if (parse(&j->run, sb, b) < 0) {
+		on_free(j);
 		return serve_error(c, MHD_HTTP_BAD_REQUEST, "%s", sb_errmsg());
 	}
 	struct sb_status st;
 	if (sb_status(sb, &st) < 0 || st.state != SB_RUNNING) {
-		job_free(j);
+		on_free(j);
 		return serve_error(c, 409, "sandbox %s is not running: start it first", sb->name);
 	}
 	if (!serve_take_slot(r)) {
-		job_free(j);
+		on_free(j);
 		return serve_error(c, MHD_HTTP_TOO_MANY_REQUESTS,
 				   "too many requests at work: retry later");
 	}
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	j->sock = ci ? ci->connect_fd : -1;
-	if (pipe2(j->out, O_CLOEXEC) < 0 || pipe2(j->err, O_CLOEXEC) < 0 ||
-	    pipe2(j->sig, O_CLOEXEC | O_NONBLOCK) < 0 || pthread_create(&j->th, NULL, worker, j)) {
-		job_free(j);
-		return serve_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot run: %s",
-				   strerror(errno));
+	if (run_start(&j->run) < 0) {
+		on_free(j);
+		return serve_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", sb_errmsg());
 	}
-	j->started = true;
 	struct MHD_Response *resp =
 		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, on_read, j, on_free);
 	if (!resp) {

@@ -10,6 +10,7 @@
  * daemonless and keep running.
  */
 #include "serve/serve.h"
+#include "serve/e2b.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -95,18 +96,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			return MHD_NO;
 		r->srv = s;
 		*req_cls = r;
+		r->kind = strncmp(url, "/v1/", 4) ? e2b_kind(c, url) : 0;
 		/* the only unauthenticated call: is the server up */
-		if (!strcmp(url, "/health") && !strcmp(method, "GET"))
+		if (!r->kind && !strcmp(url, "/health") && !strcmp(method, "GET"))
 			return serve_json(c, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
-		if (!serve_authorized(s, c))
+		/* envd's calls carry their sandbox's token, checked per sandbox */
+		if (r->kind != 2 && !serve_authorized(s, c))
 			return serve_error(c, MHD_HTTP_UNAUTHORIZED,
 					   "missing or wrong API key: send 'X-API-Key: KEY' or "
 					   "'Authorization: Bearer KEY'");
+		/* an upload streams into the guest as it comes: no limit here */
+		if (r->kind == 2 && !strcmp(url, "/files") && !strcmp(method, "POST"))
+			return e2b_upload_begin(r, c) < 0 && !r->upload ? MHD_NO : MHD_YES;
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > SERVE_BODY_MAX)
 			return serve_error(c, MHD_HTTP_CONTENT_TOO_LARGE,
 					   "request body over %u bytes", SERVE_BODY_MAX);
+		return MHD_YES;
+	}
+	if (*upload_size && r->upload) {
+		e2b_upload_data(r, upload_data, *upload_size);
+		*upload_size = 0;
 		return MHD_YES;
 	}
 	if (*upload_size) {
@@ -128,6 +139,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (r->too_big)
 		return serve_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body over %u bytes",
 				   SERVE_BODY_MAX);
+	if (r->kind == 1)
+		return e2b_api_route(r, c, method, url);
+	if (r->kind == 2)
+		return e2b_envd_route(r, c, method, url);
 	if (!strncmp(url, "/v1/", 4))
 		return v1_route(r, c, method, url + 3);
 	return serve_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint: %s %s", method, url);
@@ -143,6 +158,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 		return;
 	if (r->counted)
 		atomic_fetch_sub(&((struct serve *)cls)->busy, 1);
+	e2b_upload_free(r);
 	free(r->body);
 	free(r);
 	*req_cls = NULL;
@@ -253,6 +269,10 @@ int serve_main(const struct sb_paths *p, const struct serve_opts *o)
 		close(lfd);
 		return sb_fail("cannot start the HTTP server on %s", shown);
 	}
+	if (e2b_reaper_start(&s) < 0) {
+		MHD_stop_daemon(d);
+		return -1;
+	}
 	fprintf(stderr, "silo: serving on http://%s (data %s)\n", shown, p->data);
 	if (o->ready_fd >= 0) {
 		dprintf(o->ready_fd, "%s\n", shown);
@@ -264,5 +284,6 @@ int serve_main(const struct sb_paths *p, const struct serve_opts *o)
 	fprintf(stderr, "silo: serve: %s, stopping (sandboxes keep running)\n",
 		sig == SIGINT ? "interrupted" : "terminated");
 	stop_gracefully(&s, d);
+	e2b_reaper_stop();
 	return 0;
 }

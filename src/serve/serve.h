@@ -13,7 +13,10 @@
 
 #include "sandbox/sandbox.h"
 
+#include "client/client.h"
+
 #include <jansson.h>
+#include <pthread.h>
 #include <microhttpd.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -59,6 +62,8 @@ struct serve_req {
 	char *body;
 	size_t len;
 	bool too_big, counted; /* counted: holds one of s->busy */
+	int kind;	       /* 0 silo's own, 1 E2B's API, 2 E2B's envd (e2b.h) */
+	void *upload;	       /* POST /files: its body streamed (e2b_fs.c) */
 };
 
 /* Reply with a JSON value (stolen) or an error {"code": status, "message"}. */
@@ -74,8 +79,52 @@ bool serve_take_slot(struct serve_req *r);
 json_t *serve_str(const char *s);
 
 /* --- v1.c: the native API (/v1/...) ------------------------------------------ */
+/* Create sandbox name (NULL: a generated one) from cfg, of template tmpl if
+ * not NULL (given: the SB_GIVEN_* flags it must agree with), and start it,
+ * as `silo run` does: a sandbox that does not come up is removed. 0 and
+ * its name in made (SB_NAME_MAX + 1); -1, sb_errmsg() and the HTTP status
+ * for it in *status. Takes a busy slot. */
+int serve_start_new(struct serve_req *r, const char *name, struct sb_config *cfg, const char *tmpl,
+		    unsigned given, char *made, unsigned *status);
 enum MHD_Result v1_route(struct serve_req *r, struct MHD_Connection *c, const char *method,
 			 const char *path);
+
+/* --- run.c: a command whose output a request streams ------------------------- */
+struct run {
+	/* what to run (malloc'd; run_free frees them), as aclient_exec_opts */
+	char addr[SB_PATH_MAX + 32];
+	char **argv, **env; /* NULL-terminated */
+	char *cwd, *user;
+	bool tty;
+	uint16_t rows, cols;
+	uint32_t timeout_ms;
+	int in_fd, tty_fd; /* -1: none */
+	int out[2], err[2], sig[2];
+	pthread_t th;
+	bool started, joined, out_eof, err_eof;
+	/* how it ended, once run_next said RUN_ENDED */
+	int rc;
+	struct proto_exit x;
+	struct aclient_err e;
+};
+enum { RUN_GONE = -1, RUN_IDLE = 0, RUN_DATA = 1, RUN_ENDED = 2 };
+void run_init(struct run *r);
+int run_start(struct run *r);
+/* Wait at most timeout_ms (-1: for ever) for output, the command's end or
+ * a hangup on sock (-1: none). RUN_DATA: *len bytes of stream *which
+ * (1 stdout, 2 stderr) in buf; RUN_ENDED: joined, rc/x/e hold the end;
+ * RUN_IDLE: nothing yet; RUN_GONE: the client hung up. */
+int run_next(struct run *r, int sock, int timeout_ms, void *buf, size_t cap, size_t *len,
+	     int *which);
+/* One signal for the command (SIGWINCH: the size of tty_fd). */
+int run_signal(struct run *r, int sig);
+/* Read and drop output until the command ends (a client that left). */
+void run_drain(struct run *r);
+/* SIGKILL it and wait for the worker. */
+void run_kill(struct run *r);
+void run_finish(struct run *r);
+/* Kill it if it still runs, close and free everything. */
+void run_free(struct run *r);
 
 /* --- exec.c: a command's output as NDJSON ------------------------------------ */
 /* POST /v1/sandboxes/NAME/exec with body b (validated here). */

@@ -196,52 +196,36 @@ static int create_config(json_t *b, struct sb_config *cfg, const char **name, un
 	return network_policy(json_object_get(b, "network"), cfg);
 }
 
-static enum MHD_Result create(struct serve_req *r, struct MHD_Connection *c, json_t *b)
+int serve_start_new(struct serve_req *r, const char *name, struct sb_config *cfg, const char *tmpl,
+		    unsigned given, char *made, unsigned *status)
 {
 	const struct sb_paths *p = r->srv->paths;
 	struct sb_opts opts = { .cancel = &r->srv->cancel };
-	struct sb_config cfg;
 	struct sb_template t;
 	struct sandbox sb;
-	const char *name = NULL;
-	unsigned given = 0;
-	enum MHD_Result ret;
 
-	sb_config_init(&cfg);
-	const char *tmpl = json_string_value(json_object_get(b, "template"));
-	if (json_object_get(b, "template") && !tmpl) {
-		ret = serve_error(c, MHD_HTTP_BAD_REQUEST, "invalid template: use a name");
-		goto out;
-	}
-	/* what the request asks for is wrong: 400, or 404 for a template
-	 * that is not there */
-	if (create_config(b, &cfg, &name, &given) < 0) {
-		ret = serve_error(c, MHD_HTTP_BAD_REQUEST, "%s", sb_errmsg());
-		goto out;
-	}
-	if (tmpl && (sb_template_load(p, tmpl, &t) < 0 || sb_template_apply(&t, given, &cfg) < 0)) {
-		ret = lib_error(c);
-		goto out;
+	if (tmpl && (sb_template_load(p, tmpl, &t) < 0 || sb_template_apply(&t, given, cfg) < 0)) {
+		*status = status_of(sb_errmsg());
+		return -1;
 	}
 	if (!serve_take_slot(r)) {
-		ret = serve_error(c, MHD_HTTP_TOO_MANY_REQUESTS,
-				  "too many requests at work: retry later");
-		goto out;
+		*status = MHD_HTTP_TOO_MANY_REQUESTS;
+		return sb_fail("too many requests at work: retry later");
 	}
-	if (sb_check_host(p) < 0 || sb_create(&sb, p, name, &cfg, NULL) < 0) {
-		ret = lib_error(c);
-		goto out;
+	*status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+	if (sb_check_host(p) < 0)
+		return -1;
+	if (sb_create(&sb, p, name, cfg, NULL) < 0) {
+		*status = status_of(sb_errmsg());
+		return -1;
 	}
-	char made[SB_NAME_MAX + 1];
-	snprintf(made, sizeof(made), "%s", sb.name);
+	snprintf(made, SB_NAME_MAX + 1, "%s", sb.name);
 	sb_close(&sb);
-	if (sb_open(&sb, p, made, true) < 0) {
-		ret = lib_error(c);
-		goto out;
-	}
+	if (sb_open(&sb, p, made, true) < 0)
+		return -1;
 	sb.opts = &opts;
 	int rc = sb_start(&sb);
-	if (rc == 0 && cfg.wait_docker)
+	if (rc == 0 && cfg->wait_docker)
 		rc = sb_wait_docker(&sb, sb_boot_timeout(&sb));
 	if (rc < 0) {
 		/* as `silo run`: a sandbox that never came up is not kept */
@@ -250,13 +234,36 @@ static enum MHD_Result create(struct serve_req *r, struct MHD_Connection *c, jso
 		sb_stop(&sb, 0);
 		sb_remove(&sb);
 		sb_close(&sb);
-		ret = serve_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", msg);
-		goto out;
+		return sb_fail("%s", msg);
 	}
-	json_t *o = sandbox_json(&sb);
 	sb_close(&sb);
-	ret = o ? serve_json(c, MHD_HTTP_CREATED, o) : lib_error(c);
-out:
+	return 0;
+}
+
+static enum MHD_Result create(struct serve_req *r, struct MHD_Connection *c, json_t *b)
+{
+	struct sb_config cfg;
+	struct sandbox sb;
+	const char *name = NULL;
+	unsigned given = 0, status;
+	char made[SB_NAME_MAX + 1];
+	enum MHD_Result ret;
+
+	sb_config_init(&cfg);
+	const char *tmpl = json_string_value(json_object_get(b, "template"));
+	/* what the request asks for is wrong: 400 */
+	if ((json_object_get(b, "template") && !tmpl && sb_fail("invalid template: use a name")) ||
+	    create_config(b, &cfg, &name, &given) < 0)
+		ret = serve_error(c, MHD_HTTP_BAD_REQUEST, "%s", sb_errmsg());
+	else if (serve_start_new(r, name, &cfg, tmpl, given, made, &status) < 0)
+		ret = serve_error(c, status, "%s", sb_errmsg());
+	else if (sb_open(&sb, r->srv->paths, made, false) < 0)
+		ret = lib_error(c);
+	else {
+		json_t *o = sandbox_json(&sb);
+		sb_close(&sb);
+		ret = o ? serve_json(c, MHD_HTTP_CREATED, o) : lib_error(c);
+	}
 	sb_config_free(&cfg);
 	return ret;
 }

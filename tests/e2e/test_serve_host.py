@@ -2,6 +2,7 @@
 a flood of requests, and stopping. The sandbox calls themselves boot guests
 and are in test_serve.py (lab)."""
 import concurrent.futures
+import json
 import http.client
 import os
 import pathlib
@@ -192,3 +193,83 @@ def test_stop_on_sigint_and_sigterm(env):
         assert code == 0 and "sandboxes keep running" in err, err
         with pytest.raises(OSError):
             socket.create_connection(s.addr.rsplit(":", 1), timeout=5)
+
+
+# --- E2B's protocol without a sandbox (docs/api-e2b.md) --------------------------
+
+def raw(server, method, path, body=b"", headers=()):
+    """(status, headers, body) of one request on its own connection."""
+    c = http.client.HTTPConnection(server.addr, timeout=60)
+    c.request(method, path, body=body, headers=dict(headers))
+    r = c.getresponse()
+    out = (r.status, dict(r.getheaders()), r.read())
+    c.close()
+    return out
+
+
+def test_e2b_api_errors(server):
+    key = {"X-API-Key": server.key}
+    # the numeric code in the body is what the SDK reads (404: kill() is false)
+    for method, path in (("GET", "/sandboxes/nope"), ("DELETE", "/sandboxes/nope"),
+                         ("POST", "/sandboxes/nope/timeout"), ("POST", "/v2/sandboxes/nope/connect"),
+                         ("POST", "/sandboxes/nope/pause")):
+        status, _, body = raw(server, method, path, b"{}", key)
+        assert status == 404 and json.loads(body)["code"] == 404, (method, path, body)
+    # what silo does not have is 501, never 404 (the SDK reads 404 as "no such sandbox")
+    for path in ("/sandboxes/nope/metrics", "/templates", "/v3/templates", "/snapshots"):
+        status, _, body = raw(server, "GET", path, b"", key)
+        assert status == 501 and "not implemented by silo" in json.loads(body)["message"], path
+    status, _, body = raw(server, "GET", "/v2/sandboxes", b"", key)
+    assert (status, json.loads(body)) == (200, [])
+    status, _, body = raw(server, "POST", "/v2/sandboxes", b"[1]", key)
+    assert status == 400
+    status, _, body = raw(server, "POST", "/v2/sandboxes", b'{"timeout": "long"}', key)
+    assert status == 400 and "timeout" in json.loads(body)["message"]
+    status, _, body = raw(server, "POST", "/v2/sandboxes", b'{"templateID": "no such"}', key)
+    assert status == 400
+    # the API key, not a sandbox's token
+    status, _, _ = raw(server, "GET", "/v2/sandboxes", b"", {"X-Access-Token": server.key})
+    assert status == 401
+
+
+def test_e2b_envd_errors(server):
+    connect = {"Connect-Protocol-Version": "1", "E2b-Sandbox-Id": "nope",
+               "X-Access-Token": "x" * 48}
+    # an unknown sandbox is 502: the SDK's "sandbox is not running"
+    for path, ctype in (("/process.Process/List", "application/json"),
+                        ("/filesystem.Filesystem/Stat", "application/json"),
+                        ("/process.Process/Start", "application/connect+json")):
+        status, _, _ = raw(server, "POST", path, b"{}", dict(connect, **{"Content-Type": ctype}))
+        assert status == 502, path
+    status, _, _ = raw(server, "GET", "/health", b"", {"E2b-Sandbox-Id": "nope"})
+    assert status == 502
+    status, _, _ = raw(server, "GET", "/files?path=x", b"", connect)
+    assert status == 502
+    # no id, and a token nobody was given: no sandbox to name
+    status, _, _ = raw(server, "POST", "/files?path=x", b"data",
+                       {"X-Access-Token": "y" * 48, "Content-Type": "application/octet-stream"})
+    assert status == 502
+    # envd calls never take the API key in place of the sandbox's token
+    status, _, _ = raw(server, "GET", "/files?path=x", b"", {"X-API-Key": server.key})
+    assert status == 502
+
+
+def test_e2b_sandbox_token(env, server):
+    # the state E2B adds to a sandbox (e2b_api.c), for one that is not running
+    d = pathlib.Path(env["SILO_DATA_DIR"]) / "e2b"
+    d.mkdir(mode=0o700)
+    (d / "box.json").write_text(json.dumps({"token": "t" * 48, "template": "base",
+                                            "started_ms": 1, "end_ms": 0, "metadata": {}}))
+    h = {"Connect-Protocol-Version": "1", "Content-Type": "application/json",
+         "E2b-Sandbox-Id": "box"}
+    for token in (None, "t" * 47, "t" * 48 + "t", "u" * 48):
+        hdr = dict(h, **({"X-Access-Token": token} if token else {}))
+        status, _, body = raw(server, "POST", "/process.Process/List", b"{}", hdr)
+        assert status == 401 and b"X-Access-Token" in body, token
+    # the right one gets as far as the sandbox, which is not running
+    status, _, _ = raw(server, "POST", "/process.Process/List", b"{}",
+                       dict(h, **{"X-Access-Token": "t" * 48}))
+    assert status == 502
+    # and older SDKs, which name no sandbox on /files, are found by the token
+    status, _, body = raw(server, "GET", "/files?path=x", b"", {"X-Access-Token": "t" * 48})
+    assert status == 502 and b"sandbox box " in body

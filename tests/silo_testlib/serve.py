@@ -6,6 +6,7 @@ import os
 import pathlib
 import signal
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -67,16 +68,19 @@ class Server:
 
     def __init__(self, env, *args):
         r, w = os.pipe()
+        # its log to a file: a pipe nobody reads while a long test runs
+        # would fill and stop it
+        self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([str(SILO), "serve", "--listen", "127.0.0.1:0",
                                       "--ready-fd", str(w), *args], env=env, pass_fds=(w,),
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=self.log)
         os.close(w)
         with os.fdopen(r) as f:
             self.addr = f.readline().strip()
         if not self.addr:
-            out, err = self.proc.communicate(timeout=10)
-            raise RuntimeError(f"silo serve did not start: {err.decode(errors='replace')}")
+            self.proc.wait(timeout=10)
+            raise RuntimeError(f"silo serve did not start: {self.stderr()}")
         self.url = f"http://{self.addr}"
         token = pathlib.Path(env["SILO_DATA_DIR"]) / "serve.token"
         self.key = token.read_text().strip() if token.exists() else None
@@ -124,9 +128,13 @@ class Server:
                 last = o
         return out, err, last
 
+    def stderr(self):
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
     def stop(self, sig=signal.SIGTERM, timeout=60):
         """Stop it: (exit status, its stderr)."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        _, err = self.proc.communicate(timeout=timeout)
-        return self.proc.returncode, err.decode(errors="replace")
+        self.proc.wait(timeout=timeout)
+        return self.proc.returncode, self.stderr()
