@@ -186,7 +186,7 @@ fuzz: deps
 	@scripts/deps.sh fuzz
 	@scripts/fuzz.sh $(or $(FUZZ_SECONDS),60)
 
-bench: all image
+bench: all image e2b-sdk
 	@scripts/deps.sh e2e
 	@bench/run.sh
 

@@ -100,6 +100,7 @@ int cli_each_locked(struct cli *c, int argc, char **argv, const char *verb,
 		    int (*fn)(struct sandbox *sb));
 /* silo version: needs no data or run directory (src/cli/version.c). */
 int cli_version(const struct sb_settings *s);
+const char *cli_version_text(void); /* "0.x.y" */
 
 struct cli_exec_req {
 	const char *const *argv;
@@ -140,5 +141,6 @@ int cmd_net(struct cli *c, int argc, char **argv);
 int cmd_port(struct cli *c, int argc, char **argv);
 int cmd_template(struct cli *c, int argc, char **argv);
 int cmd_serve(struct cli *c, int argc, char **argv);
+int cmd_mcp(struct cli *c, int argc, char **argv);
 
 #endif

@@ -139,6 +139,7 @@ static const struct cli_cmd {
 	  "[--deny RULE]... [--remove RULE]..." },
 	{ "net", cmd_net, "net log NAME [-f]" },
 	{ "port", cmd_port, "port NAME" },
+	{ "mcp", cmd_mcp, "mcp   (an MCP server on stdin and stdout: docs/api.md)" },
 	{ "serve", cmd_serve,
 	  "serve [--listen ADDR:PORT] [--token-file FILE] [--max-busy N] [--ready-fd FD]" },
 	{ "template", cmd_template,

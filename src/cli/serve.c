@@ -1,5 +1,6 @@
 /* serve.c: silo serve [--listen ADDR:PORT] [--token-file F] [--max-busy N]
- * [--ready-fd FD]: the HTTP API (src/serve/, docs/api.md) until SIGTERM. */
+ * [--ready-fd FD]: the HTTP API (src/serve/, docs/api.md) until SIGTERM;
+ * silo mcp: the MCP server on stdin and stdout (src/serve/mcp.c). */
 #include "cli/cli.h"
 #include "serve/serve.h"
 
@@ -67,4 +68,12 @@ int cmd_serve(struct cli *c, int argc, char **argv)
 	if (serve_main(&c->paths, &o) < 0)
 		return cli_fail();
 	return 0;
+}
+
+int cmd_mcp(struct cli *c, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return cli_failf("usage: silo mcp   (an MCP server on stdin and stdout)");
+	return mcp_main(&c->paths, cli_version_text()) < 0 ? cli_fail() : 0;
 }

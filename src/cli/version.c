@@ -9,6 +9,11 @@
 
 #include "version.h"
 
+const char *cli_version_text(void)
+{
+	return SILO_VERSION;
+}
+
 /* Works without a data or run directory: only reads where the parts are. */
 int cli_version(const struct sb_settings *s)
 {

@@ -48,6 +48,9 @@ struct serve {
 /* Run the server until SIGTERM or SIGINT: the exit status for main. */
 int serve_main(const struct sb_paths *p, const struct serve_opts *o);
 
+/* `silo mcp`: an MCP server on stdin/stdout until EOF (mcp.c). */
+int mcp_main(const struct sb_paths *p, const char *version);
+
 /* --- auth.c ---------------------------------------------------------------- */
 /* The key from o->token_file, else from <data>/serve.token, made (random,
  * 0600) and printed once on stderr when missing. Its hash into s. */

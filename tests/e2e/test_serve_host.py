@@ -273,3 +273,43 @@ def test_e2b_sandbox_token(env, server):
     # and older SDKs, which name no sandbox on /files, are found by the token
     status, _, body = raw(server, "GET", "/files?path=x", b"", {"X-Access-Token": "t" * 48})
     assert status == 502 and b"sandbox box " in body
+
+
+# --- silo mcp: the protocol without a sandbox ------------------------------------
+
+def test_mcp_protocol(env):
+    lines = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+         "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                    "clientInfo": {"name": "t", "version": "1"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+        "not json",
+        [1, 2],
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+         "params": {"name": "sandbox_exec", "arguments": {"sandbox": "nope", "command": "true"}}},
+        {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "no_such_tool"}},
+        {"jsonrpc": "2.0", "id": 5, "method": "resources/list"},
+        {"jsonrpc": "2.0", "id": 6, "method": "tools/call",
+         "params": {"name": "sandbox_list", "arguments": {}}},
+        {"jsonrpc": "2.0", "id": 7, "method": "ping"},
+    ]
+    stdin = "".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines)
+    r = subprocess.run([str(SILO), "mcp"], env=env, input=stdin, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    out = [json.loads(line) for line in r.stdout.splitlines()]
+    by_id = {m["id"]: m for m in out}
+    assert by_id[1]["result"]["serverInfo"]["name"] == "silo"
+    assert by_id[1]["result"]["protocolVersion"] == "2025-06-18"
+    assert {t["name"] for t in by_id[2]["result"]["tools"]} == {
+        "sandbox_create", "sandbox_exec", "file_read", "file_write", "sandbox_list",
+        "sandbox_remove"}
+    assert [m["error"]["code"] for m in out if m["id"] is None] == [-32700, -32600]
+    assert by_id[3]["result"]["isError"] is True
+    assert "no such sandbox: nope" in by_id[3]["result"]["content"][0]["text"]
+    assert by_id[4]["error"]["code"] == -32602 and by_id[5]["error"]["code"] == -32601
+    assert by_id[6]["result"]["content"][0]["text"] == "no sandboxes\n"
+    assert by_id[7]["result"] == {}
+    # a notification is never answered
+    assert len(out) == 9
