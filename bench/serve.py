@@ -7,7 +7,9 @@
   exec         the same command through the API (POST /v1/sandboxes/N/exec,
                read to its last line) and through `silo exec`, --runs each,
                taking turns, on one running sandbox: `true`, and 8 MiB of
-               output; medians and the ratio API / CLI (goal: <= 1.10);
+               output both as NDJSON (base64 decoded by this Python client)
+               and as raw frames (Accept: Docker's multiplexed stream);
+               medians and the ratio API / CLI (goal: <= 1.10);
   E2B SDK      from Sandbox.create() to the first output of a command, through
                the unchanged E2B SDK (tests/e2b, bench/e2b_first_output.mjs):
                cold (the default image, booted) and from a template
@@ -74,18 +76,18 @@ def noop(s, clients, seconds):
             "p99_ms": pct(lat, 99) * 1e3}
 
 
-def exec_pair(s, env, name, cmd, runs):
+def exec_pair(s, env, name, cmd, runs, raw=False):
     api, cli = [], []
     for _ in range(runs):
         t = time.perf_counter()
-        out, _, last = s.exec(name, cmd)
+        out, _, last = (s.exec_raw if raw else s.exec)(name, cmd)
         api.append(time.perf_counter() - t)
         assert last["exit_code"] == 0, last
         t = time.perf_counter()
         r = subprocess.run([SILO, "exec", name, "--", *cmd], env=env, stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, timeout=300)
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
         cli.append(time.perf_counter() - t)
-        assert r.returncode == 0
+        assert r.returncode == 0, r.stderr.decode(errors="replace")
     a, c = statistics.median(api), statistics.median(cli)
     return {"api_ms": a * 1e3, "cli_ms": c * 1e3, "ratio": a / c,
             "api_spread_ms": [min(api) * 1e3, max(api) * 1e3],
@@ -118,8 +120,9 @@ def main():
                                    {"name": "bench", "memory": "512M", "docker": False})
             assert status == 201, sb
             res["exec_true"] = exec_pair(s, env, "bench", ["true"], a.runs)
-            res["exec_8mib"] = exec_pair(s, env, "bench",
-                                         ["head", "-c", str(8 << 20), "/dev/zero"], a.runs)
+            big = ["head", "-c", str(8 << 20), "/dev/zero"]
+            res["exec_8mib"] = exec_pair(s, env, "bench", big, a.runs)
+            res["exec_8mib_raw"] = exec_pair(s, env, "bench", big, a.runs, raw=True)
             s.request("DELETE", "/v1/sandboxes/bench?force=true")
             if NODE.exists():
                 res["sdk_cold"] = sdk_first_output(s, "base")
@@ -137,7 +140,8 @@ def main():
     print(f"silo serve, {a.clients} clients for {a.seconds:.0f} s")
     print(f"  no-op GET /v1/sandboxes   {n['rps']:8.0f} req/s   p50 {n['p50_ms']:.2f} ms"
           f"   p99 {n['p99_ms']:.2f} ms   ({n['requests']} requests)")
-    for k, what in (("exec_true", "exec true"), ("exec_8mib", "exec 8 MiB out")):
+    for k, what in (("exec_true", "exec true"), ("exec_8mib", "exec 8 MiB out, NDJSON"),
+                    ("exec_8mib_raw", "exec 8 MiB out, raw")):
         e = res[k]
         print(f"  {what:<24} API {e['api_ms']:8.1f} ms   silo exec {e['cli_ms']:8.1f} ms"
               f"   ratio {e['ratio']:.2f} (goal <= 1.10)")

@@ -46,28 +46,13 @@ const char *connect_code_name(int code)
 	return code > 0 && code < 17 ? codes[code].name : "unknown";
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
-			     char *body, size_t len)
-{
-	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-	if (!resp) {
-		free(body);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	enum MHD_Result r = MHD_queue_response(c, status, resp);
-	MHD_destroy_response(resp);
-	return r;
-}
-
 enum MHD_Result connect_reply(struct MHD_Connection *c, json_t *msg)
 {
 	char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
 	json_decref(msg);
 	if (!text)
 		return MHD_NO;
-	return reply(c, MHD_HTTP_OK, "application/json", text, strlen(text));
+	return serve_reply(c, MHD_HTTP_OK, "application/json", text, strlen(text));
 }
 
 enum MHD_Result connect_error(struct MHD_Connection *c, int code, const char *fmt, ...)
@@ -83,8 +68,8 @@ enum MHD_Result connect_error(struct MHD_Connection *c, int code, const char *fm
 	json_decref(e);
 	if (!text)
 		return MHD_NO;
-	return reply(c, code > 0 && code < 17 ? codes[code].status : 500, "application/json", text,
-		     strlen(text));
+	return serve_reply(c, code > 0 && code < 17 ? codes[code].status : 500, "application/json",
+			   text, strlen(text));
 }
 
 json_t *connect_unwrap(const char *body, size_t len)
@@ -143,5 +128,5 @@ enum MHD_Result connect_stream_error(struct MHD_Connection *c, int code, const c
 	if (!buf)
 		return MHD_NO;
 	size_t len = connect_end_frame(buf, 2048, code, msg);
-	return reply(c, MHD_HTTP_OK, "application/connect+json", buf, len);
+	return serve_reply(c, MHD_HTTP_OK, "application/connect+json", buf, len);
 }

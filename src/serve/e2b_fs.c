@@ -208,38 +208,6 @@ enum MHD_Result e2b_filesystem(struct serve_req *r, struct MHD_Connection *c, st
 
 /* --- GET /files ------------------------------------------------------------- */
 
-struct download {
-	struct aclient_rx *rx;
-	struct aclient_err e;
-	const void *buf;
-	size_t len, off;
-};
-
-static ssize_t dl_read(void *cls, uint64_t pos, char *out, size_t max)
-{
-	struct download *d = cls;
-	(void)pos;
-	if (d->off == d->len) {
-		long n = aclient_rx_read(d->rx, &d->buf, &d->e);
-		if (n <= 0)
-			return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM
-				      : MHD_CONTENT_READER_END_WITH_ERROR;
-		d->len = (size_t)n;
-		d->off = 0;
-	}
-	size_t n = d->len - d->off < max ? d->len - d->off : max;
-	memcpy(out, (const char *)d->buf + d->off, n);
-	d->off += n;
-	return (ssize_t)n;
-}
-
-static void dl_free(void *cls)
-{
-	struct download *d = cls;
-	aclient_rx_close(d->rx);
-	free(d);
-}
-
 enum MHD_Result e2b_files_get(struct serve_req *r, struct MHD_Connection *c, struct sandbox *sb)
 {
 	char user[64], path[PROTO_PATH_MAX];
@@ -251,29 +219,15 @@ enum MHD_Result e2b_files_get(struct serve_req *r, struct MHD_Connection *c, str
 	const char *p = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "path");
 	if (!p || e2b_path(user, p, path, sizeof(path)) < 0)
 		return serve_error(c, MHD_HTTP_BAD_REQUEST, "invalid path");
-	struct download *d = calloc(1, sizeof(*d));
-	if (!d)
-		return MHD_NO;
-	d->rx = aclient_rx_file(sb->addr, path, &mode, &size, &d->e);
-	if (!d->rx) {
-		unsigned status = d->e.code == ENOENT ? MHD_HTTP_NOT_FOUND
-				  : d->e.code == EISDIR || d->e.code == EINVAL
-					  ? MHD_HTTP_BAD_REQUEST
-					  : MHD_HTTP_BAD_GATEWAY;
-		enum MHD_Result ret = serve_error(c, status, "%s: %s", path, d->e.msg);
-		free(d);
-		return ret;
-	}
-	struct MHD_Response *resp =
-		MHD_create_response_from_callback(size, 64 * 1024, dl_read, d, dl_free);
-	if (!resp) {
-		dl_free(d);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	struct aclient_err e = { 0 };
+	struct aclient_rx *rx = aclient_rx_file(sb->addr, path, &mode, &size, &e);
+	if (!rx)
+		return serve_error(c,
+				   e.code == ENOENT			  ? MHD_HTTP_NOT_FOUND
+				   : e.code == EISDIR || e.code == EINVAL ? MHD_HTTP_BAD_REQUEST
+									  : MHD_HTTP_BAD_GATEWAY,
+				   "%s: %s", path, e.msg);
+	return serve_rx_reply(c, rx, size, "application/octet-stream", NULL, 0);
 }
 
 /* --- POST /files ------------------------------------------------------------ */
@@ -402,6 +356,8 @@ int e2b_upload_begin(struct serve_req *r, struct MHD_Connection *c)
 	run_init(&u->run);
 	u->written = json_array();
 	r->upload = u;
+	r->sink = e2b_upload_data;
+	r->sink_free = e2b_upload_free;
 	if (e2b_envd_sandbox(r, c, &u->sb, true, &ret) < 0)
 		return -1;
 	u->have_sb = true;

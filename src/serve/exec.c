@@ -7,6 +7,9 @@
  *            {"stdout": BASE64}  {"stderr": BASE64}  ...
  *            then {"exit_code": N, "signal": S, "timed_out": BOOL}
  *            or, if it could not run, {"exit_code": 126|127, "error": "..."}
+ *   or, with Accept: application/vnd.docker.multiplexed-stream, Docker's
+ *            framing (8-byte header: stream 1|2, 0, 0, 0, big-endian length)
+ *            with raw bytes, and a last frame of stream 3 holding that line
  *
  * The command runs as run.c runs it; the response's reader, on the
  * connection's own thread, turns its output into lines. A client that goes
@@ -28,14 +31,18 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define CHUNK	     (24 * 1024) /* raw bytes per line: 32 KiB of base64 */
+#define CHUNK	     (48 * 1024) /* raw bytes per line: 64 KiB of base64 */
 #define OUT_LINE_MAX (CHUNK * 4 / 3 + 64)
 #define ENV_MAX	     (SB_ENV_MAX + 64)
+/* Accept: this, and the output comes as Docker's multiplexed stream (its
+ * attach API's framing) with the bytes as they are, no base64: what a
+ * client that moves much output wants */
+#define RAW_TYPE     "application/vnd.docker.multiplexed-stream"
 
 struct job {
 	struct run run;
 	int sock;
-	bool ended;
+	bool ended, raw; /* raw: multiplexed frames, not NDJSON */
 	/* what the reader formatted and has not handed to MHD yet */
 	char line[OUT_LINE_MAX];
 	size_t len, off;
@@ -50,6 +57,18 @@ static void on_free(void *cls)
 	free(j);
 }
 
+/* Docker's multiplexed stream header: the stream (1 stdout, 2 stderr; 3,
+ * silo's, the end), three zero bytes, the payload's length big-endian. */
+static void frame_header(char *h, int stream, size_t n)
+{
+	h[0] = (char)stream;
+	h[1] = h[2] = h[3] = 0;
+	h[4] = (char)(n >> 24);
+	h[5] = (char)(n >> 16);
+	h[6] = (char)(n >> 8);
+	h[7] = (char)n;
+}
+
 static void put_line(struct job *j, json_t *v)
 {
 	char *text = json_dumps(v, JSON_COMPACT);
@@ -57,6 +76,16 @@ static void put_line(struct job *j, json_t *v)
 	j->len = j->off = 0;
 	if (!text)
 		return;
+	if (j->raw) {
+		/* the end frame: stream 3, the same JSON */
+		size_t n = strlen(text);
+		n = n < sizeof(j->line) - 8 ? n : sizeof(j->line) - 8;
+		frame_header(j->line, 3, n);
+		memcpy(j->line + 8, text, n);
+		j->len = n + 8;
+		free(text);
+		return;
+	}
 	j->len = (size_t)snprintf(j->line, sizeof(j->line), "%s\n", text);
 	if (j->len >= sizeof(j->line))
 		j->len = 0;
@@ -84,7 +113,6 @@ static ssize_t on_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct job *j = cls;
 	unsigned char raw[CHUNK];
-	char b64[CHUNK * 4 / 3 + 8];
 	size_t len;
 	int which;
 	(void)pos;
@@ -93,11 +121,27 @@ static ssize_t on_read(void *cls, uint64_t pos, char *buf, size_t max)
 		if (j->ended)
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		switch (run_next(&j->run, j->sock, -1, raw, sizeof(raw), &len, &which)) {
-		case RUN_DATA:
-			sodium_bin2base64(b64, sizeof(b64), raw, len,
+		case RUN_DATA: {
+			if (j->raw) {
+				frame_header(j->line, which, len);
+				memcpy(j->line + 8, raw, len);
+				j->len = len + 8;
+				j->off = 0;
+				break;
+			}
+			/* base64 needs no JSON escaping: the line is written as it
+			 * is, not through jansson (which would check and escape
+			 * every byte of it again) */
+			int n = snprintf(j->line, sizeof(j->line), "{\"%s\":\"",
+					 which == 1 ? "stdout" : "stderr");
+			sodium_bin2base64(j->line + n, sizeof(j->line) - (size_t)n - 3, raw, len,
 					  sodium_base64_VARIANT_ORIGINAL);
-			put_line(j, json_pack("{s:s}", which == 1 ? "stdout" : "stderr", b64));
+			n += (int)strlen(j->line + n);
+			memcpy(j->line + n, "\"}\n", 3);
+			j->len = (size_t)n + 3;
+			j->off = 0;
 			break;
+		}
 		case RUN_ENDED:
 			end_line(j);
 			break;
@@ -213,6 +257,9 @@ enum MHD_Result v1_exec(struct serve_req *r, struct MHD_Connection *c, struct sa
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	j->sock = ci ? ci->connect_fd : -1;
+	const char *accept =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	j->raw = accept && strstr(accept, RAW_TYPE);
 	if (run_start(&j->run) < 0) {
 		on_free(j);
 		return serve_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", sb_errmsg());
@@ -223,7 +270,8 @@ enum MHD_Result v1_exec(struct serve_req *r, struct MHD_Connection *c, struct sa
 		on_free(j);
 		return MHD_NO;
 	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/x-ndjson");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				j->raw ? RAW_TYPE : "application/x-ndjson");
 	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
 	MHD_destroy_response(resp);
 	return ret;

@@ -31,21 +31,16 @@ json_t *serve_str(const char *s)
 	return json_string(sb_escape(s ? s : "", buf, sizeof(buf)));
 }
 
-enum MHD_Result serve_json(struct MHD_Connection *c, unsigned status, json_t *v)
+enum MHD_Result serve_reply(struct MHD_Connection *c, unsigned status, const char *type, char *body,
+			    size_t len)
 {
-	char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
-	json_decref(v);
-	if (!text)
-		return MHD_NO; /* out of memory: drop the connection */
-	size_t len = strlen(text);
-	text[len] = '\n'; /* replaces the NUL: the body is a line */
 	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(len + 1, text, MHD_RESPMEM_MUST_FREE);
+		MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
-		free(text);
-		return MHD_NO;
+		free(body);
+		return MHD_NO; /* out of memory: drop the connection */
 	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (status == MHD_HTTP_TOO_MANY_REQUESTS || status == MHD_HTTP_SERVICE_UNAVAILABLE)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	if (status == MHD_HTTP_UNAUTHORIZED)
@@ -53,6 +48,17 @@ enum MHD_Result serve_json(struct MHD_Connection *c, unsigned status, json_t *v)
 	enum MHD_Result r = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 	return r;
+}
+
+enum MHD_Result serve_json(struct MHD_Connection *c, unsigned status, json_t *v)
+{
+	char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+	json_decref(v);
+	if (!text)
+		return MHD_NO;
+	size_t len = strlen(text);
+	text[len] = '\n'; /* replaces the NUL: the body is a line */
+	return serve_reply(c, status, "application/json", text, len + 1);
 }
 
 enum MHD_Result serve_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
@@ -108,6 +114,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		/* an upload streams into the guest as it comes: no limit here */
 		if (r->kind == 2 && !strcmp(url, "/files") && !strcmp(method, "POST"))
 			return e2b_upload_begin(r, c) < 0 && !r->upload ? MHD_NO : MHD_YES;
+		char name[SB_NAME_MAX + 2], verb[8];
+		if (!r->kind && !strcmp(method, "PUT") &&
+		    sscanf(url, "/v1/sandboxes/%64[^/]/%7s", name, verb) == 2 &&
+		    !strcmp(verb, "files")) {
+			v1_files_put_begin(r, c, name);
+			return MHD_YES;
+		}
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > SERVE_BODY_MAX)
@@ -115,8 +128,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 					   "request body over %u bytes", SERVE_BODY_MAX);
 		return MHD_YES;
 	}
-	if (*upload_size && r->upload) {
-		e2b_upload_data(r, upload_data, *upload_size);
+	if (*upload_size && r->sink) {
+		r->sink(r, upload_data, *upload_size);
 		*upload_size = 0;
 		return MHD_YES;
 	}
@@ -158,7 +171,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 		return;
 	if (r->counted)
 		atomic_fetch_sub(&((struct serve *)cls)->busy, 1);
-	e2b_upload_free(r);
+	if (r->sink_free)
+		r->sink_free(r);
 	free(r->body);
 	free(r);
 	*req_cls = NULL;

@@ -66,9 +66,17 @@ struct serve_req {
 	size_t len;
 	bool too_big, counted; /* counted: holds one of s->busy */
 	int kind;	       /* 0 silo's own, 1 E2B's API, 2 E2B's envd (e2b.h) */
-	void *upload;	       /* POST /files: its body streamed (e2b_fs.c) */
+	/* A body streamed as it arrives instead of kept (E2B's POST /files,
+	 * PUT /v1/.../files): set by the route at the first call */
+	void *upload;
+	void (*sink)(struct serve_req *r, const char *data, size_t len);
+	void (*sink_free)(struct serve_req *r);
 };
 
+/* Reply with body (malloc'd, stolen) of type; 429 and 503 say Retry-After,
+ * 401 WWW-Authenticate. */
+enum MHD_Result serve_reply(struct MHD_Connection *c, unsigned status, const char *type, char *body,
+			    size_t len);
 /* Reply with a JSON value (stolen) or an error {"code": status, "message"}. */
 enum MHD_Result serve_json(struct MHD_Connection *c, unsigned status, json_t *v);
 enum MHD_Result serve_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
@@ -128,6 +136,18 @@ void run_kill(struct run *r);
 void run_finish(struct run *r);
 /* Kill it if it still runs, close and free everything. */
 void run_free(struct run *r);
+
+/* --- v1_files.c: files as tar, and the console log --------------------------- */
+/* PUT /v1/sandboxes/NAME/files?path=DIR: at the first call (0, or -1 with
+ * the reply queued); the tar body streams into the guest; then its end. */
+int v1_files_put_begin(struct serve_req *r, struct MHD_Connection *c, const char *name);
+enum MHD_Result v1_files_put_end(struct serve_req *r, struct MHD_Connection *c);
+enum MHD_Result v1_files_get(struct MHD_Connection *c, struct sandbox *sb);
+/* 200 with what rx streams (size, or MHD_SIZE_UNKNOWN), first the n bytes
+ * at first already read from it; rx is the response's from now on. */
+enum MHD_Result serve_rx_reply(struct MHD_Connection *c, struct aclient_rx *rx, uint64_t size,
+			       const char *type, const void *first, size_t n);
+enum MHD_Result v1_logs(struct MHD_Connection *c, struct sandbox *sb);
 
 /* --- exec.c: a command's output as NDJSON ------------------------------------ */
 /* POST /v1/sandboxes/NAME/exec with body b (validated here). */

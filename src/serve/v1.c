@@ -5,6 +5,11 @@
  *   GET    /v1/sandboxes/NAME         one
  *   DELETE /v1/sandboxes/NAME         stop (?force=true: at once) and remove
  *   POST   /v1/sandboxes/NAME/exec    run a command: its output as NDJSON (exec.c)
+ *   GET    /v1/sandboxes/NAME/files   ?path=P: a tar of P          (v1_files.c)
+ *   PUT    /v1/sandboxes/NAME/files   ?path=DIR: a tar unpacked there
+ *   GET    /v1/sandboxes/NAME/logs    the console log
+ *   GET    /v1/sandboxes/NAME/policy  its network policy; PUT: a new one, live
+ *   GET    /v1/templates              the templates; DELETE /v1/templates/T
  *
  * Each handler makes the same library calls as the CLI command of the same
  * name (src/cli/run.c, rm.c): the server adds no behaviour of its own.
@@ -322,6 +327,100 @@ static json_t *body_object(struct serve_req *r, struct MHD_Connection *c, enum M
 	return b;
 }
 
+/* A policy as the create request's "network" names it. */
+static json_t *policy_json(const struct net_policy *p)
+{
+	json_t *o = json_pack("{s:s,s:[],s:[]}", "mode", net_mode_name(p ? p->mode : NET_MODE_NONE),
+			      "allow", "deny");
+	for (size_t i = 0; o && p && i < p->nrules; i++) {
+		char text[NET_NAME_MAX + 64];
+		if (net_rule_format(&p->rules[i], text, sizeof(text)) < 0)
+			continue;
+		json_array_append_new(
+			json_object_get(o, p->rules[i].action == NET_DENY ? "deny" : "allow"),
+			json_string(text));
+	}
+	return o;
+}
+
+static enum MHD_Result policy(struct serve_req *r, struct MHD_Connection *c, struct sandbox *sb,
+			      bool put)
+{
+	struct net_policy *p = NULL;
+	enum MHD_Result ret;
+	if (!put) {
+		if (sb_net_load(sb, &p) < 0)
+			return lib_error(c);
+		ret = serve_json(c, MHD_HTTP_OK, policy_json(p));
+		free(p);
+		return ret;
+	}
+	json_t *b = body_object(r, c, &ret);
+	if (!b)
+		return ret;
+	struct sb_config cfg = { 0 };
+	unsigned n;
+	const char *why;
+	/* the same body as create's "network"; none is refused: a running
+	 * sandbox keeps the network it was made with or without */
+	if (network_policy(b, &cfg) < 0 || !cfg.policy) {
+		ret = serve_error(c, MHD_HTTP_BAD_REQUEST, "%s",
+				  cfg.policy ? sb_errmsg()
+					     : "use mode allowlist or open: a "
+					       "sandbox's network cannot be removed");
+	} else if (!(p = malloc(sizeof(*p))) ||
+		   (net_policy_init(p, NET_MODE_ALLOWLIST),
+		    net_policy_parse(p, cfg.policy, strlen(cfg.policy), &n, &why) < 0)) {
+		ret = serve_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot use the policy");
+	} else {
+		struct net_policy *old = NULL;
+		if (sb_net_load(sb, &old) < 0 || !old)
+			ret = serve_error(c, 409, "sandbox %s has no network (--network none)",
+					  sb->name);
+		else if (sb_net_save(sb, p) < 0)
+			ret = lib_error(c);
+		else
+			ret = serve_json(c, MHD_HTTP_OK, policy_json(p));
+		free(old);
+	}
+	free(p);
+	free(cfg.policy);
+	json_decref(b);
+	return ret;
+}
+
+static enum MHD_Result templates(struct serve_req *r, struct MHD_Connection *c, const char *method,
+				 const char *name)
+{
+	const struct sb_paths *p = r->srv->paths;
+	if (name && !strcmp(method, "DELETE"))
+		return sb_template_remove(p, name) < 0
+			       ? lib_error(c)
+			       : serve_json(c, MHD_HTTP_OK, json_pack("{s:s}", "removed", name));
+	if (name || strcmp(method, "GET"))
+		return serve_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+				   "use GET /v1/templates or "
+				   "DELETE /v1/templates/NAME");
+	char **names;
+	size_t n;
+	if (sb_template_list(p, &names, &n) < 0)
+		return lib_error(c);
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < n; i++) {
+		struct sb_template t;
+		if (sb_template_load(p, names[i], &t) < 0)
+			continue;
+		json_array_append_new(a,
+				      json_pack("{s:s,s:i,s:I,s:I,s:I,s:b,s:I}", "name", t.name,
+						"cpus", (int)t.cpus, "memory", (json_int_t)t.memory,
+						"disk", (json_int_t)t.disk, "created",
+						(json_int_t)t.created, "docker", !t.no_docker,
+						"size", (json_int_t)sb_template_du(p, names[i])));
+	}
+	sb_names_free(names, n);
+	return serve_json(c, MHD_HTTP_OK, a);
+}
+
 enum MHD_Result v1_route(struct serve_req *r, struct MHD_Connection *c, const char *method,
 			 const char *path)
 {
@@ -341,6 +440,12 @@ enum MHD_Result v1_route(struct serve_req *r, struct MHD_Connection *c, const ch
 		json_decref(b);
 		return ret;
 	}
+	if (!strcmp(path, "/templates") || !strncmp(path, "/templates/", 11)) {
+		const char *t = path[10] ? path + 11 : NULL;
+		if (t && !sb_name_valid(t))
+			return serve_error(c, MHD_HTTP_NOT_FOUND, "no such template: %s", t);
+		return templates(r, c, method, t);
+	}
 	/* /sandboxes/NAME[/VERB] */
 	if (strncmp(path, "/sandboxes/", 11) || sscanf(path + 11, "%64[^/]%31s", name, rest) < 1 ||
 	    (rest[0] && rest[0] != '/'))
@@ -357,6 +462,18 @@ enum MHD_Result v1_route(struct serve_req *r, struct MHD_Connection *c, const ch
 		json_t *o = sandbox_json(&sb);
 		sb_close(&sb);
 		return o ? serve_json(c, MHD_HTTP_OK, o) : lib_error(c);
+	}
+	if (!strcmp(rest, "/files") && !strcmp(method, "PUT"))
+		return v1_files_put_end(r, c);
+	if ((!strcmp(rest, "/files") || !strcmp(rest, "/logs") || !strcmp(rest, "/policy")) &&
+	    (get || (!strcmp(rest, "/policy") && !strcmp(method, "PUT")))) {
+		if (sb_open(&sb, r->srv->paths, name, false) < 0)
+			return lib_error(c);
+		ret = !strcmp(rest, "/files")  ? v1_files_get(c, &sb)
+		      : !strcmp(rest, "/logs") ? v1_logs(c, &sb)
+					       : policy(r, c, &sb, !get);
+		sb_close(&sb);
+		return ret;
 	}
 	if (!strcmp(rest, "/exec") && post) {
 		if (!(b = body_object(r, c, &ret)))

@@ -4,9 +4,11 @@ running, and many clients at once, with nothing left behind.
 The API without a VM (keys, bad input, limits): test_serve_host.py."""
 import base64
 import concurrent.futures
+import io
 import json
 import socket
 import subprocess
+import tarfile
 import time
 
 import pytest
@@ -63,6 +65,11 @@ def test_sandbox_through_the_api(env):
     out, _, last = s.exec("api", ["cat"], stdin=base64.b64encode(b"in\x00put").decode(),
                           user="root", cwd="/tmp")
     assert out == b"in\x00put" and last["exit_code"] == 0
+    # raw frames (Docker's multiplexed stream): the same, without base64
+    out, err, last = s.exec_raw("api", ["sh", "-c", "printf 'a\\377\\000'; echo e >&2; exit 5"])
+    assert (out, err, last["exit_code"]) == (b"a\xff\x00", b"e\n", 5)
+    out, _, last = s.exec_raw("api", ["head", "-c", "3000000", "/dev/zero"])
+    assert out == bytes(3000000) and last["exit_code"] == 0
     # a large output arrives whole
     out, _, last = s.exec("api", ["head", "-c", "3000000", "/dev/urandom"])
     assert len(out) == 3000000 and last["exit_code"] == 0
@@ -89,6 +96,35 @@ def test_sandbox_through_the_api(env):
             break
         time.sleep(0.2)
     assert out == b"", "the command outlived its client"
+
+    # files as tar, both ways (as silo cp)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        data = b"hi\n"
+        info = tarfile.TarInfo("in/hello.txt")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    status, body = s.request("PUT", "/v1/sandboxes/api/files?path=/workspace/up", raw=buf.getvalue(),
+                             headers={"Content-Type": "application/x-tar"})
+    assert (status, body) == (200, {"path": "/workspace/up"})
+    assert s.exec("api", ["cat", "/workspace/up/in/hello.txt"])[0] == b"hi\n"
+    status, tar = s.request("GET", "/v1/sandboxes/api/files?path=/workspace/up")
+    assert status == 200
+    with tarfile.open(fileobj=io.BytesIO(tar)) as t:
+        assert t.extractfile("up/in/hello.txt").read() == b"hi\n"
+    assert s.request("GET", "/v1/sandboxes/api/files?path=/nope")[0] == 404
+    status, body = s.request("PUT", "/v1/sandboxes/api/files?path=/workspace/x", raw=b"not a tar" * 100)
+    assert status == 400 and "cannot unpack" in body["message"]
+    # the console log, the network policy, live
+    status, log = s.request("GET", "/v1/sandboxes/api/logs")
+    assert status == 200 and b"Linux version" in log
+    status, pol = s.request("GET", "/v1/sandboxes/api/policy")
+    assert status == 200 and pol["mode"] == "allowlist" and "github.com" in pol["allow"]
+    new = {"mode": "allowlist", "allow": ["example.com"], "deny": []}
+    assert s.request("PUT", "/v1/sandboxes/api/policy", {"mode": "allowlist", "allow": ["example.com"]}) \
+        == (200, new)
+    assert s.request("GET", "/v1/sandboxes/api/policy") == (200, new)
+    assert s.request("GET", "/v1/templates") == (200, [])
 
     # stopping the server leaves the sandbox running; a new one finds it
     code, err = s.stop()

@@ -54,6 +54,7 @@ def test_auth(server):
         status, body = server.request("GET", "/v1/sandboxes", key=key)
         assert status == 401 and "API key" in body["message"], (key, body)
     assert server.request("GET", "/v1/sandboxes") == (200, [])
+    assert server.request("GET", "/v1/templates") == (200, [])
     status, _ = server.request("GET", "/v1/sandboxes", key=False,
                                headers={"Authorization": "Bearer " + server.key})
     assert status == 200
@@ -133,6 +134,12 @@ def test_bad_requests(server):
         ("DELETE", "/v1/sandboxes/nope", None, 404, "no such sandbox: nope"),
         ("POST", "/v1/sandboxes/nope/exec", b'{"cmd": ["true"]}', 404, "no such sandbox"),
         ("GET", "/v1/sandboxes/..%2f..%2fetc", None, 404, "no such sandbox"),
+        ("GET", "/v1/sandboxes/nope/logs", None, 404, "no such sandbox: nope"),
+        ("GET", "/v1/sandboxes/nope/policy", None, 404, "no such sandbox: nope"),
+        ("GET", "/v1/sandboxes/nope/files?path=/x", None, 404, "no such sandbox: nope"),
+        ("PUT", "/v1/sandboxes/nope/files?path=/x", b"junk", 404, "no such sandbox: nope"),
+        ("DELETE", "/v1/templates/nope", None, 404, "no such template"),
+        ("POST", "/v1/templates", b"{}", 405, "use GET"),
         ("GET", "/v1/nothing", None, 404, "no such endpoint"),
         ("GET", "/", None, 404, "no such endpoint"),
         ("PUT", "/v1/sandboxes", b"{}", 405, "use GET or POST"),

@@ -1,6 +1,7 @@
 """A `silo serve` of its own for a test or a benchmark, and a small client
 for its API (docs/api.md): standard library only."""
 import base64
+import http.client
 import json
 import os
 import pathlib
@@ -15,6 +16,7 @@ from silo_testlib.paths import BUILD, TOP
 
 SILO = BUILD / "silo"
 OPENAPI = TOP / "docs" / "openapi.json"
+RAW = "application/vnd.docker.multiplexed-stream"
 
 
 class Contract:
@@ -36,6 +38,13 @@ class Contract:
                                               for p, g in zip(parts, got)):
                 return item.get(method.lower())
         return None
+
+    def media(self, method, path, status, media):
+        op = self.operation(method, path)
+        assert op, f"{method} {path} is not in {OPENAPI.name}"
+        resp = op["responses"].get(str(status)) or op["responses"].get("default")
+        assert resp and media in resp.get("content", {}), \
+            f"{method} {path} {status}: {media} is not in {OPENAPI.name}"
 
     def check(self, method, path, status, body, media="application/json"):
         op = self.operation(method, path)
@@ -103,6 +112,10 @@ class Server:
             for line in text.decode().splitlines():
                 contract().check(method, path, status, json.loads(line), "application/x-ndjson")
             return status, text
+        if not ctype.startswith("application/json"):
+            # a tar, a log: the document must list this media type for it
+            contract().media(method, path, status, ctype.split(";")[0])
+            return status, text
         body = json.loads(text)
         contract().check(method, path, status, body)
         return status, body
@@ -117,16 +130,44 @@ class Server:
                 break
             time.sleep(0.5)
         assert status == 200, (status, text)
-        out, err, last = b"", b"", None
-        for line in text.decode().splitlines():
+        out, err, last = [], [], None
+        for line in text.splitlines():
             o = json.loads(line)
             if "stdout" in o:
-                out += base64.b64decode(o["stdout"])
+                out.append(base64.b64decode(o["stdout"]))
             elif "stderr" in o:
-                err += base64.b64decode(o["stderr"])
+                err.append(base64.b64decode(o["stderr"]))
             else:
                 last = o
+        out, err = b"".join(out), b"".join(err)
         return out, err, last
+
+    def exec_raw(self, name, cmd, http_timeout=600, **fields):
+        """exec with Accept: application/vnd.docker.multiplexed-stream:
+        (stdout, stderr, last line), the output as raw frames."""
+        host, port = self.addr.rsplit(":", 1)
+        c = http.client.HTTPConnection(host, int(port), timeout=http_timeout)
+        c.request("POST", f"/v1/sandboxes/{name}/exec", json.dumps(dict(fields, cmd=cmd)),
+                  headers={"X-API-Key": self.key, "Accept": RAW})
+        r = c.getresponse()
+        assert r.status == 200, (r.status, r.read())
+        contract().media("POST", f"/v1/sandboxes/{name}/exec", 200,
+                         r.headers["Content-Type"])
+        out, err, last = [], [], None
+        while last is None:
+            h = r.read(8)
+            assert len(h) == 8, h
+            n = int.from_bytes(h[4:], "big")
+            body = r.read(n)
+            if h[0] == 3:
+                last = json.loads(body)
+                contract().check("POST", f"/v1/sandboxes/{name}/exec", 200, last,
+                                 "application/x-ndjson")
+            else:
+                (out if h[0] == 1 else err).append(body)
+        assert r.read() == b""
+        c.close()
+        return b"".join(out), b"".join(err), last
 
     def stderr(self):
         self.log.seek(0)
