@@ -9,7 +9,7 @@
  *   PUT    /v1/sandboxes/NAME/files   ?path=DIR: a tar unpacked there
  *   GET    /v1/sandboxes/NAME/logs    the console log
  *   GET    /v1/sandboxes/NAME/policy  its network policy; PUT: a new one, live
- *   GET    /v1/templates              the templates; DELETE /v1/templates/T
+ *   GET    /v1/templates              the templates; POST: build one; DELETE /v1/templates/T
  *
  * Each handler makes the same library calls as the CLI command of the same
  * name (src/cli/run.c, rm.c): the server adds no behaviour of its own.
@@ -389,6 +389,83 @@ static enum MHD_Result policy(struct serve_req *r, struct MHD_Connection *c, str
 	return ret;
 }
 
+static json_t *template_json(const struct sb_paths *p, const char *name)
+{
+	struct sb_template t;
+	if (sb_template_load(p, name, &t) < 0)
+		return NULL;
+	return json_pack("{s:s,s:i,s:I,s:I,s:I,s:b,s:I}", "name", t.name, "cpus", (int)t.cpus,
+			 "memory", (json_int_t)t.memory, "disk", (json_int_t)t.disk, "created",
+			 (json_int_t)t.created, "docker", !t.no_docker, "size",
+			 (json_int_t)sb_template_du(p, name));
+}
+
+/* POST /v1/templates, as `silo template build`: the create body's fields
+ * but env and template (a template holds no secrets: docs/snapshots.md),
+ * and "cmd", run in it before the snapshot. 201 once it is kept. */
+static enum MHD_Result template_build(struct serve_req *r, struct MHD_Connection *c)
+{
+	const struct sb_paths *p = r->srv->paths;
+	struct sb_opts opts = { .cancel = &r->srv->cancel };
+	struct sb_config cfg;
+	const char *name = NULL, **cmd = NULL;
+	unsigned given;
+	enum MHD_Result ret;
+	json_t *b = body_object(r, c, &ret), *v;
+	size_t i;
+
+	if (!b)
+		return ret;
+	sb_config_init(&cfg);
+	json_t *argv = json_object_get(b, "cmd");
+	if (argv) {
+		json_incref(argv);
+		json_object_del(b, "cmd");
+	}
+	if (json_object_get(b, "env") || json_object_get(b, "template")) {
+		ret = serve_error(c, MHD_HTTP_BAD_REQUEST,
+				  "a template takes no env or template: give them to the sandboxes "
+				  "made from it");
+		goto out;
+	}
+	if (create_config(b, &cfg, &name, &given) < 0 || (argv && !json_is_array(argv))) {
+		ret = serve_error(c, MHD_HTTP_BAD_REQUEST, "%s",
+				  argv && !json_is_array(argv)
+					  ? "invalid cmd: use a list of strings"
+					  : sb_errmsg());
+		goto out;
+	}
+	if (argv && json_array_size(argv)) {
+		cmd = calloc(json_array_size(argv) + 1, sizeof(char *));
+		json_array_foreach(argv, i, v)
+		{
+			if (!cmd || !(cmd[i] = json_string_value(v))) {
+				ret = serve_error(c, MHD_HTTP_BAD_REQUEST,
+						  "invalid cmd: use a list of strings");
+				goto out;
+			}
+		}
+	}
+	name = name ? name : SB_TEMPLATE_DEFAULT;
+	if (!serve_take_slot(r)) {
+		ret = serve_error(c, MHD_HTTP_TOO_MANY_REQUESTS,
+				  "too many requests at work: retry later");
+		goto out;
+	}
+	if (sb_check_host(p) < 0 || sb_template_build(p, name, &cfg, cmd, &opts) < 0) {
+		ret = lib_error(c);
+		goto out;
+	}
+	json_t *o = template_json(p, name);
+	ret = o ? serve_json(c, MHD_HTTP_CREATED, o) : lib_error(c);
+out:
+	free(cmd);
+	json_decref(argv);
+	json_decref(b);
+	sb_config_free(&cfg);
+	return ret;
+}
+
 static enum MHD_Result templates(struct serve_req *r, struct MHD_Connection *c, const char *method,
 				 const char *name)
 {
@@ -397,25 +474,20 @@ static enum MHD_Result templates(struct serve_req *r, struct MHD_Connection *c, 
 		return sb_template_remove(p, name) < 0
 			       ? lib_error(c)
 			       : serve_json(c, MHD_HTTP_OK, json_pack("{s:s}", "removed", name));
+	if (!name && !strcmp(method, "POST"))
+		return template_build(r, c);
 	if (name || strcmp(method, "GET"))
 		return serve_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-				   "use GET /v1/templates or "
-				   "DELETE /v1/templates/NAME");
+				   "use GET or POST /v1/templates, DELETE /v1/templates/NAME");
 	char **names;
 	size_t n;
 	if (sb_template_list(p, &names, &n) < 0)
 		return lib_error(c);
 	json_t *a = json_array();
 	for (size_t i = 0; a && i < n; i++) {
-		struct sb_template t;
-		if (sb_template_load(p, names[i], &t) < 0)
-			continue;
-		json_array_append_new(a,
-				      json_pack("{s:s,s:i,s:I,s:I,s:I,s:b,s:I}", "name", t.name,
-						"cpus", (int)t.cpus, "memory", (json_int_t)t.memory,
-						"disk", (json_int_t)t.disk, "created",
-						(json_int_t)t.created, "docker", !t.no_docker,
-						"size", (json_int_t)sb_template_du(p, names[i])));
+		json_t *o = template_json(p, names[i]);
+		if (o)
+			json_array_append_new(a, o);
 	}
 	sb_names_free(names, n);
 	return serve_json(c, MHD_HTTP_OK, a);

@@ -159,3 +159,16 @@ test('timeouts and kill', { timeout: 600_000 }, async () => {
   const ids = (await Sandbox.list().nextItems()).map((s) => s.sandboxId)
   assert.ok(!ids.includes(a.sandboxId) && !ids.includes(b.sandboxId), JSON.stringify(ids))
 })
+
+test('from a silo template', { timeout: 600_000 }, async () => {
+  // built by test_e2b.py (POST /v1/templates), with /tmp/baked made before
+  // its snapshot: a sandbox from it is restored, not booted
+  const t = process.env.SILO_E2B_TEMPLATE
+  const sbx = await Sandbox.create(t, { timeoutMs: 600_000 })
+  try {
+    assert.equal((await sbx.getInfo()).templateId, t)
+    assert.equal((await sbx.commands.run('cat /tmp/baked; whoami')).stdout, 'baked\nuser\n')
+  } finally {
+    await sbx.kill()
+  }
+})
