@@ -28,7 +28,6 @@
 
 #define CHUNK	  (24 * 1024)
 #define FRAME_MAX (CHUNK * 4 / 3 + 256)
-#define ENV_MAX	  (SB_ENV_MAX + 128)
 #define KEEPALIVE 30000 /* ms: an event on an idle stream, as envd sends */
 #define MAX_PROCS 1024	/* per server */
 
@@ -173,10 +172,7 @@ static ssize_t on_read(void *cls, uint64_t pos, char *buf, size_t max)
 			return MHD_CONTENT_READER_END_WITH_ERROR;
 		}
 	}
-	size_t n = p->len - p->off < max ? p->len - p->off : max;
-	memcpy(buf, p->frame + p->off, n);
-	p->off += n;
-	return (ssize_t)n;
+	return serve_pending(buf, max, p->frame, p->len, &p->off);
 }
 
 /* Start's request into p->run: 0, or -1 with the reason. */
@@ -184,16 +180,16 @@ static int start_config(struct proc *p, const struct sandbox *sb, json_t *msg,
 			struct MHD_Connection *c)
 {
 	json_t *proc = json_object_get(msg, "process"), *v;
-	const char *cmd = json_string_value(json_object_get(proc, "cmd")), *k;
+	const char *cmd = json_string_value(json_object_get(proc, "cmd"));
 	json_t *args = json_object_get(proc, "args"), *envs = json_object_get(proc, "envs");
 	struct run *r = &p->run;
 	char user[64], cwd[PROTO_PATH_MAX];
-	size_t i, n = 0;
+	size_t i;
 
 	if (!cmd || !cmd[0] || (args && !json_is_array(args)) || (envs && !json_is_object(envs)))
 		return sb_fail("invalid process: cmd, args and envs");
 	if (!(r->argv = calloc(json_array_size(args) + 2, sizeof(char *))) ||
-	    !(r->env = calloc(ENV_MAX + 1, sizeof(char *))) || !(r->argv[0] = strdup(cmd)))
+	    !(r->argv[0] = strdup(cmd)))
 		return sb_fail("out of memory");
 	json_array_foreach(args, i, v)
 	{
@@ -201,15 +197,8 @@ static int start_config(struct proc *p, const struct sandbox *sb, json_t *msg,
 			return sb_fail("invalid args: use strings");
 	}
 	/* the sandbox's envVars (create), then the call's */
-	for (unsigned e = 0; e < sb->cfg.nenv && n < ENV_MAX; e++)
-		r->env[n++] = strdup(sb->cfg.env[e]);
-	json_object_foreach(envs, k, v)
-	{
-		if (!json_is_string(v) || !k[0] || strchr(k, '=') || n >= ENV_MAX)
-			return sb_fail("invalid envs %s", k);
-		if (asprintf(&r->env[n++], "%s=%s", k, json_string_value(v)) < 0)
-			return sb_fail("out of memory");
-	}
+	if (run_env(r, sb, envs) < 0)
+		return -1;
 	e2b_user(c, user, sizeof(user));
 	const char *dir = json_string_value(json_object_get(proc, "cwd"));
 	if (e2b_path(user, dir, cwd, sizeof(cwd)) < 0 || !(r->cwd = strdup(cwd)) ||
@@ -282,16 +271,7 @@ static enum MHD_Result start(struct serve_req *r, struct MHD_Connection *c, stru
 		proc_free(p);
 		return connect_stream_error(c, CONNECT_INTERNAL, "%s", sb_errmsg());
 	}
-	struct MHD_Response *resp =
-		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, on_read, p, on_free);
-	if (!resp) {
-		on_free(p);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/connect+json");
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return serve_stream(c, MHD_SIZE_UNKNOWN, "application/connect+json", on_read, p, on_free);
 }
 
 /* What a unary call does to one command, under the table's lock (it only

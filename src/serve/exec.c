@@ -33,7 +33,6 @@
 
 #define CHUNK	     (48 * 1024) /* raw bytes per line: 64 KiB of base64 */
 #define OUT_LINE_MAX (CHUNK * 4 / 3 + 64)
-#define ENV_MAX	     (SB_ENV_MAX + 64)
 /* Accept: this, and the output comes as Docker's multiplexed stream (its
  * attach API's framing) with the bytes as they are, no base64: what a
  * client that moves much output wants */
@@ -150,10 +149,7 @@ static ssize_t on_read(void *cls, uint64_t pos, char *buf, size_t max)
 			return MHD_CONTENT_READER_END_WITH_ERROR;
 		}
 	}
-	size_t n = j->len - j->off < max ? j->len - j->off : max;
-	memcpy(buf, j->line + j->off, n);
-	j->off += n;
-	return (ssize_t)n;
+	return serve_pending(buf, max, j->line, j->len, &j->off);
 }
 
 static char *dup_str(json_t *v, const char *def)
@@ -167,7 +163,7 @@ static int parse(struct run *j, const struct sandbox *sb, json_t *b)
 {
 	json_t *cmd = json_object_get(b, "cmd"), *v;
 	const char *k;
-	size_t i, n = 0;
+	size_t i;
 
 	json_object_foreach(b, k, v)
 	{
@@ -177,27 +173,15 @@ static int parse(struct run *j, const struct sandbox *sb, json_t *b)
 	}
 	if (!json_is_array(cmd) || !json_array_size(cmd) || json_array_size(cmd) > 4096)
 		return sb_fail("invalid cmd: use a list of strings, the program first");
-	if (!(j->argv = calloc(json_array_size(cmd) + 1, sizeof(char *))) ||
-	    !(j->env = calloc(ENV_MAX + 1, sizeof(char *))))
+	if (!(j->argv = calloc(json_array_size(cmd) + 1, sizeof(char *))))
 		return sb_fail("out of memory");
 	json_array_foreach(cmd, i, v)
 	{
 		if (!json_is_string(v) || !(j->argv[i] = strdup(json_string_value(v))))
 			return sb_fail("invalid cmd: use a list of strings");
 	}
-	/* the sandbox's own (silo create -e), then the request's */
-	for (unsigned e = 0; e < sb->cfg.nenv && n < ENV_MAX; e++)
-		j->env[n++] = strdup(sb->cfg.env[e]);
-	json_t *env = json_object_get(b, "env");
-	if (env && !json_is_object(env))
-		return sb_fail("invalid env: use an object of strings");
-	json_object_foreach(env, k, v)
-	{
-		if (!json_is_string(v) || !k[0] || strchr(k, '=') || n >= ENV_MAX)
-			return sb_fail("invalid env '%s': a name without '=' and a string", k);
-		if (asprintf(&j->env[n++], "%s=%s", k, json_string_value(v)) < 0)
-			return sb_fail("out of memory");
-	}
+	if (run_env(j, sb, json_object_get(b, "env")) < 0)
+		return -1;
 	if ((v = json_object_get(b, "cwd")) && !json_is_string(v))
 		return sb_fail("invalid cwd: use a path");
 	if ((v = json_object_get(b, "user")) && !json_is_string(v))
@@ -264,15 +248,6 @@ enum MHD_Result v1_exec(struct serve_req *r, struct MHD_Connection *c, struct sa
 		on_free(j);
 		return serve_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", sb_errmsg());
 	}
-	struct MHD_Response *resp =
-		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, on_read, j, on_free);
-	if (!resp) {
-		on_free(j);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-				j->raw ? RAW_TYPE : "application/x-ndjson");
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return serve_stream(c, MHD_SIZE_UNKNOWN, j->raw ? RAW_TYPE : "application/x-ndjson",
+			    on_read, j, on_free);
 }

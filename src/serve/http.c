@@ -50,6 +50,31 @@ enum MHD_Result serve_reply(struct MHD_Connection *c, unsigned status, const cha
 	return r;
 }
 
+enum MHD_Result serve_stream(struct MHD_Connection *c, uint64_t size, const char *type,
+			     MHD_ContentReaderCallback read, void *cls,
+			     MHD_ContentReaderFreeCallback done)
+{
+	/* 64 KiB: a whole NDJSON line or frame per call of read */
+	struct MHD_Response *resp =
+		MHD_create_response_from_callback(size, 64 * 1024, read, cls, done);
+	if (!resp) {
+		done(cls);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+ssize_t serve_pending(char *buf, size_t max, const void *frame, size_t len, size_t *off)
+{
+	size_t n = len - *off < max ? len - *off : max;
+	memcpy(buf, (const char *)frame + *off, n);
+	*off += n;
+	return (ssize_t)n;
+}
+
 enum MHD_Result serve_json(struct MHD_Connection *c, unsigned status, json_t *v)
 {
 	char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;

@@ -48,6 +48,29 @@ void run_init(struct run *r)
 	r->out[0] = r->out[1] = r->err[0] = r->err[1] = r->sig[0] = r->sig[1] = -1;
 }
 
+int run_env(struct run *r, const struct sandbox *sb, json_t *env)
+{
+	const char *k;
+	json_t *v;
+	size_t n = 0;
+
+	if (env && !json_is_object(env))
+		return sb_fail("invalid env: use an object of strings");
+	if (!(r->env = calloc(RUN_ENV_MAX + 1, sizeof(char *))))
+		return sb_fail("out of memory");
+	for (unsigned e = 0; e < sb->cfg.nenv && n < RUN_ENV_MAX; e++)
+		if (!(r->env[n++] = strdup(sb->cfg.env[e])))
+			return sb_fail("out of memory");
+	json_object_foreach(env, k, v)
+	{
+		if (!json_is_string(v) || !k[0] || strchr(k, '=') || n >= RUN_ENV_MAX)
+			return sb_fail("invalid env '%s': a name without '=' and a string", k);
+		if (asprintf(&r->env[n++], "%s=%s", k, json_string_value(v)) < 0)
+			return sb_fail("out of memory");
+	}
+	return 0;
+}
+
 int run_start(struct run *r)
 {
 	if (pipe2(r->out, O_CLOEXEC) < 0 || pipe2(r->err, O_CLOEXEC) < 0 ||

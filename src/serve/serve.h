@@ -77,6 +77,15 @@ struct serve_req {
  * 401 WWW-Authenticate. */
 enum MHD_Result serve_reply(struct MHD_Connection *c, unsigned status, const char *type, char *body,
 			    size_t len);
+/* 200 with a body that read(cls) makes as it goes (size, or
+ * MHD_SIZE_UNKNOWN: chunked); done(cls) when MHD is through with it, also
+ * here when the reply cannot be made. */
+enum MHD_Result serve_stream(struct MHD_Connection *c, uint64_t size, const char *type,
+			     MHD_ContentReaderCallback read, void *cls,
+			     MHD_ContentReaderFreeCallback done);
+/* For a read callback: hand MHD what is left of frame (len bytes, *off of
+ * them already handed), at most max of it, into buf. */
+ssize_t serve_pending(char *buf, size_t max, const void *frame, size_t len, size_t *off);
 /* Reply with a JSON value (stolen) or an error {"code": status, "message"}. */
 enum MHD_Result serve_json(struct MHD_Connection *c, unsigned status, json_t *v);
 enum MHD_Result serve_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
@@ -120,6 +129,11 @@ struct run {
 };
 enum { RUN_GONE = -1, RUN_IDLE = 0, RUN_DATA = 1, RUN_ENDED = 2 };
 void run_init(struct run *r);
+/* variables of a command: the sandbox's, and up to 128 a request adds */
+#define RUN_ENV_MAX (SB_ENV_MAX + 128)
+/* r->env: the sandbox's own variables (create's env), then those of the
+ * request's object env (NULL: none): 0, or -1 with the reason. */
+int run_env(struct run *r, const struct sandbox *sb, json_t *env);
 int run_start(struct run *r);
 /* Wait at most timeout_ms (-1: for ever) for output, the command's end or
  * a hangup on sock (-1: none). RUN_DATA: *len bytes of stream *which

@@ -39,10 +39,7 @@ static ssize_t rx_read(void *cls, uint64_t pos, char *out, size_t max)
 		t->len = (size_t)n;
 		t->off = 0;
 	}
-	size_t n = t->len - t->off < max ? t->len - t->off : max;
-	memcpy(out, (const char *)t->buf + t->off, n);
-	t->off += n;
-	return (ssize_t)n;
+	return serve_pending(out, max, t->buf, t->len, &t->off);
 }
 
 static void rx_free(void *cls)
@@ -61,16 +58,7 @@ enum MHD_Result serve_rx_reply(struct MHD_Connection *c, struct aclient_rx *rx, 
 		return MHD_NO;
 	}
 	*t = (struct rx_out){ .rx = rx, .buf = first, .len = n };
-	struct MHD_Response *resp =
-		MHD_create_response_from_callback(size, 64 * 1024, rx_read, t, rx_free);
-	if (!resp) {
-		rx_free(t);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return serve_stream(c, size, type, rx_read, t, rx_free);
 }
 
 static const char *query_path(struct MHD_Connection *c)
