@@ -30,7 +30,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-PHONY_EXTRA := test-hooks e2b-sdk
+PHONY_EXTRA := test-hooks e2b-sdk agents
 .PHONY: $(PHONY_EXTRA) soak all deps image lab test unit fuzz fuzz-build e2e bench asan asan-build demo clean help
 all: deps $(BUILD)/silo-vmm $(BUILD)/silo-init $(BUILD)/silo-init-host $(BUILD)/silo-agent $(BUILD)/silo $(BUILD)/silo-netd
 
@@ -130,7 +130,7 @@ lab: image
 # silo-netd fed malformed headers by a fake guest, and silo serve fed bad
 # requests and a flood of them.
 ASAN_E2E_MODULES := tests/e2e/test_agent_host.py tests/e2e/test_cp_hostile.py tests/e2e/test_vmm.py \
-                    tests/e2e/test_netd.py tests/e2e/test_serve_host.py
+                    tests/e2e/test_netd.py tests/e2e/test_netd_secrets.py tests/e2e/test_serve_host.py
 ASAN_E2E_FILTER  := test_agent_host or test_cp_hostile or boot_to_marker or bzimage or balloon or stalled_disk \
                     or test_netd or test_serve_host
 
@@ -141,7 +141,12 @@ ASAN_E2E_FILTER  := test_agent_host or test_cp_hostile or boot_to_marker or bzim
 e2b-sdk:
 	@mkdir -p build && ln -sfn "$$(scripts/e2b-sdk.sh)" build/e2b-sdk
 
-test: all unit image test-hooks e2b-sdk $(E2E_HELPERS) $(if $(ASAN),asan-build)
+# The coding agents' npm packages (scripts/agents.sh), for
+# tests/e2e/test_agents.py and bench/agent.py: build/agents links to them.
+agents: $(BUILD)/silo
+	@mkdir -p build && ln -sfn "$$(scripts/agents.sh $(BUILD)/silo claude codex)" build/agents
+
+test: all unit image test-hooks e2b-sdk agents $(E2E_HELPERS) $(if $(ASAN),asan-build)
 	@scripts/deps.sh e2e fuzz
 	@$(if $(ASAN),SILO_ASAN_BUILD=build/asan SILO_ASAN_E2E_MODULES="$(ASAN_E2E_MODULES)" \
 	  SILO_ASAN_E2E_FILTER="$(ASAN_E2E_FILTER)") scripts/test.sh
@@ -186,7 +191,7 @@ fuzz: deps
 	@scripts/deps.sh fuzz
 	@scripts/fuzz.sh $(or $(FUZZ_SECONDS),60)
 
-bench: all image e2b-sdk
+bench: all image e2b-sdk agents
 	@scripts/deps.sh e2e
 	@bench/run.sh
 

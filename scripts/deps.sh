@@ -5,7 +5,7 @@
 set -euo pipefail
 
 declare -A GROUP=(
-  [build]="gcc make libc6-dev linux-libc-dev ccache libarchive-dev libseccomp-dev libmicrohttpd-dev libjansson-dev libsodium-dev"
+  [build]="gcc make libc6-dev linux-libc-dev ccache libarchive-dev libseccomp-dev libmicrohttpd-dev libjansson-dev libsodium-dev libssl-dev"
   [unit]="libcmocka-dev pkg-config"
   [agent]="musl-tools"
   [fuzz]="clang libclang-rt-14-dev"

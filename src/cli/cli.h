@@ -73,8 +73,9 @@ int cli_net_policy_text(const struct cli_net *n, char **out);
 
 struct create_opts {
 	const char *name, *workspace;
-	const char *template; /* --template T */
-	unsigned given;	      /* SB_GIVEN_*: the flags a template must agree with */
+	const char *template;	      /* --template T */
+	const struct sb_agent *agent; /* --agent NAME (run, template build) */
+	unsigned given;		      /* SB_GIVEN_*: the flags a template must agree with */
 	struct sb_config cfg;
 	bool rm;    /* run --rm */
 	bool quiet; /* run -q: no progress line */
@@ -86,6 +87,10 @@ int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm
 /* --template: load it and make o->cfg a sandbox of it (sb_template_apply);
  * 0, or -1 with the error printed. No --template: nothing to do. */
 int cli_apply_template(struct cli *c, struct create_opts *o);
+/* --agent NAME. run: its variables into o->cfg, and its template as
+ * --template unless one was given; template build: the template's name
+ * unless --name. 0, or -1 with the error printed. */
+int cli_apply_agent(struct create_opts *o, bool run);
 
 /* The status line while a start waits (c->progress, sandbox.h): on stderr
  * when it is a terminal, unless quiet. */
@@ -141,6 +146,8 @@ int cmd_net(struct cli *c, int argc, char **argv);
 int cmd_port(struct cli *c, int argc, char **argv);
 int cmd_template(struct cli *c, int argc, char **argv);
 int cmd_serve(struct cli *c, int argc, char **argv);
+int cmd_secret(struct cli *c, int argc, char **argv);
+int cmd_agent(struct cli *c, int argc, char **argv);
 int cmd_mcp(struct cli *c, int argc, char **argv);
 
 #endif

@@ -14,7 +14,8 @@ enum {
 	O_RM,
 	O_NO_DOCKER,
 	O_WAIT_DOCKER,
-	O_TEMPLATE
+	O_TEMPLATE,
+	O_AGENT
 };
 
 /* --cpus, --memory (-m), --disk: 0, or -1 after the one-line error. */
@@ -56,6 +57,7 @@ static const struct option create_longs[] = {
 	{ "no-docker", no_argument, NULL, O_NO_DOCKER },
 	{ "wait-docker", no_argument, NULL, O_WAIT_DOCKER },
 	{ "template", required_argument, NULL, O_TEMPLATE },
+	{ "agent", required_argument, NULL, O_AGENT },
 	{ "env", required_argument, NULL, 'e' },
 	{ "rm", no_argument, NULL, O_RM },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -97,6 +99,13 @@ int cli_parse_create(int argc, char **argv, struct create_opts *o, bool allow_rm
 			break;
 		case O_WORKSPACE:
 			o->workspace = optarg;
+			break;
+		case O_AGENT:
+			if (!(o->agent = sb_agent_find(optarg))) {
+				cli_failf("unknown agent '%s': silo knows %s", optarg,
+					  sb_agent_names());
+				goto err;
+			}
 			break;
 		case O_NO_DOCKER:
 			o->cfg.no_docker = true;
@@ -145,12 +154,41 @@ err:
 	return -1;
 }
 
+int cli_apply_agent(struct create_opts *o, bool run)
+{
+	static char tmpl[SB_NAME_MAX + 1];
+	const struct sb_agent *a = o->agent;
+
+	if (!a)
+		return 0;
+	/* (a template holds none: its sandboxes get them) */
+	for (size_t i = 0; run && i < sizeof(a->env) / sizeof(a->env[0]) && a->env[i]; i++)
+		if (sb_config_add_env(&o->cfg, a->env[i]) < 0) {
+			cli_fail();
+			return -1;
+		}
+	snprintf(tmpl, sizeof(tmpl), SB_AGENT_TEMPLATE "%s", a->name);
+	if (run && !o->template)
+		o->template = tmpl;
+	else if (!run && !o->name)
+		o->name = tmpl;
+	return 0;
+}
+
 int cli_apply_template(struct cli *c, struct create_opts *o)
 {
 	struct sb_template t;
+	char f[SB_PATH_MAX];
 
 	if (!o->template)
 		return 0;
+	/* --agent's own template not built yet: say how */
+	if (o->agent && !strncmp(o->template, SB_AGENT_TEMPLATE, strlen(SB_AGENT_TEMPLATE)) &&
+	    sb_template_dir(&c->paths, o->template, f) == 0 && !sb_exists(f)) {
+		cli_failf("no template %s yet: build it once with 'silo template build --agent %s'",
+			  o->template, o->agent->name);
+		return -1;
+	}
 	if (sb_template_load(&c->paths, o->template, &t) < 0 ||
 	    sb_template_apply(&t, o->given, &o->cfg) < 0) {
 		cli_fail();
@@ -165,6 +203,10 @@ int cmd_create(struct cli *c, int argc, char **argv)
 	int first = cli_parse_create(argc, argv, &o, false);
 	if (first < 0)
 		return EXIT_OWN;
+	if (o.agent) {
+		sb_config_free(&o.cfg);
+		return cli_failf("create takes no --agent: 'silo run --agent %s'", o.agent->name);
+	}
 	if (cli_apply_template(c, &o) < 0) {
 		sb_config_free(&o.cfg);
 		return EXIT_OWN;

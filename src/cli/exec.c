@@ -29,7 +29,7 @@ int cmd_exec(struct cli *c, int argc, char **argv)
 {
 	bool in = false, tty = false;
 	const char *cwd = "/workspace", *user = "agent";
-	const char *env[SB_ENV_MAX * 2 + 2];
+	const char *env[SB_ENV_MAX + 1];
 	size_t nenv = 0;
 	int ch;
 	optind = 1;
@@ -51,7 +51,7 @@ int cmd_exec(struct cli *c, int argc, char **argv)
 		case 'e':
 			if (!strchr(optarg, '=') || optarg[0] == '=' || nenv >= SB_ENV_MAX)
 				return cli_failf("invalid -e '%s': use KEY=VALUE", optarg);
-			env[SB_ENV_MAX + nenv++] = optarg;
+			env[nenv++] = optarg;
 			break;
 		default:
 			return cli_failf("usage: silo exec [-i] [-t] [-e K=V]... [-w DIR] "
@@ -69,21 +69,21 @@ int cmd_exec(struct cli *c, int argc, char **argv)
 	struct sandbox sb;
 	if (cli_open_running(c, &sb, name) < 0)
 		return cli_fail();
-	/* sandbox-wide -e first, then this exec's: later ones win */
-	const char *all[SB_ENV_MAX * 2 + 1];
-	size_t n = 0;
-	for (unsigned i = 0; i < sb.cfg.nenv; i++)
-		all[n++] = sb.cfg.env[i];
-	for (size_t i = 0; i < nenv; i++)
-		all[n++] = env[SB_ENV_MAX + i];
-	all[n] = NULL;
+	/* the run's, the sandbox-wide -e, then this exec's: later ones win */
+	char **all;
+	env[nenv] = NULL;
+	if (sb_exec_env(&sb, env, &all) < 0) {
+		sb_close(&sb);
+		return cli_fail();
+	}
 	struct cli_exec_req r = { .argv = (const char *const *)argv + optind,
-				  .env = all,
+				  .env = (const char *const *)all,
 				  .cwd = cwd,
 				  .user = user,
 				  .tty = tty,
 				  .stdin = in };
 	int rc = cli_exec(&sb, &r);
+	sb_env_free(all);
 	sb_close(&sb);
 	return rc;
 }

@@ -114,7 +114,7 @@ static const struct cli_cmd {
 	{ "run", cmd_run,
 	  "run [--name N] [--template T] [--cpus N] [--memory SIZE] [--disk SIZE] "
 	  "[-e K=V]... [--workspace DIR] [--no-docker|--wait-docker] [NETWORK] [--rm] [-q] "
-	  "[-- CMD...]" },
+	  "[--agent NAME] [-- CMD...]" },
 	{ "create", cmd_create,
 	  "create [--name N] [--template T] [--cpus N] [--memory SIZE] [--disk SIZE] "
 	  "[-e K=V]... [--workspace DIR] [--no-docker|--wait-docker] "
@@ -139,12 +139,16 @@ static const struct cli_cmd {
 	  "[--deny RULE]... [--remove RULE]..." },
 	{ "net", cmd_net, "net log NAME [-f]" },
 	{ "port", cmd_port, "port NAME" },
+	{ "agent", cmd_agent, "agent ls | pull NAME...   (coding agents: docs/agents.md)" },
+	{ "secret", cmd_secret,
+	  "secret set NAME [--host H]... [--header HDR] [--format F] [--env VAR] | ls | "
+	  "rm NAME...   (the value on stdin; docs/secrets.md)" },
 	{ "mcp", cmd_mcp, "mcp   (an MCP server on stdin and stdout: docs/api.md)" },
 	{ "serve", cmd_serve,
 	  "serve [--listen ADDR:PORT] [--token-file FILE] [--max-busy N] [--ready-fd FD]" },
 	{ "template", cmd_template,
 	  "template build [--name T] [--cpus N] [--memory SIZE] [--disk SIZE] [--no-docker] "
-	  "[NETWORK] [-- CMD...] | ls | rm T..." },
+	  "[--agent NAME] [NETWORK] [-- CMD...] | ls | rm T..." },
 };
 
 /* silo COMMAND --help: its usage line, and what -q means where it applies */
@@ -196,7 +200,8 @@ static int cli_settings(struct sb_settings *s, const char *data, const char *run
 				   .guest_dir = getenv("SILO_GUEST_DIR"),
 				   .netd = getenv("SILO_NETD"),
 				   .boot_timeout = env_seconds("SILO_BOOT_TIMEOUT"),
-				   .cmdline_extra = getenv("SILO_GUEST_CMDLINE_EXTRA") };
+				   .cmdline_extra = getenv("SILO_GUEST_CMDLINE_EXTRA"),
+				   .egress_ca = getenv("SILO_EGRESS_CA") };
 	return s->boot_timeout < 0 ? -1 : 0;
 }
 

@@ -3,6 +3,7 @@
  * sandbox never came up removes it again: nothing is left behind. */
 #include "cli/cli.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -12,13 +13,14 @@ int cmd_run(struct cli *c, int argc, char **argv)
 	int first = cli_parse_create(argc, argv, &o, true);
 	if (first < 0)
 		return EXIT_OWN;
-	if (cli_apply_template(c, &o) < 0) {
+	if (cli_apply_agent(&o, true) < 0 || cli_apply_template(c, &o) < 0) {
 		sb_config_free(&o.cfg);
 		return EXIT_OWN;
 	}
 	if (first < argc && !strcmp(argv[first], "--"))
 		first++;
 	int rc = EXIT_OWN;
+	const char **agent_argv = NULL;
 	struct sandbox sb;
 	cli_catch_cancel();
 	cli_progress(c, o.quiet);
@@ -54,8 +56,27 @@ int cmd_run(struct cli *c, int argc, char **argv)
 	}
 	static const char *const shell[] = { "bash", "-l", NULL };
 	bool interactive = isatty(0) && isatty(1);
-	struct cli_exec_req r = { .argv = first < argc ? (const char *const *)argv + first : shell,
-				  .env = (const char *const *)sb.cfg.env,
+	/* --agent: the agent, with what follows -- as its arguments */
+	if (o.agent && !(agent_argv = calloc((size_t)(argc - first) + 2, sizeof(char *)))) {
+		cli_failf("out of memory");
+		goto out;
+	}
+	if (o.agent) {
+		const char *prog = strrchr(o.agent->program, '/');
+		agent_argv[0] = prog ? prog + 1 : o.agent->program;
+		for (int i = first; i < argc; i++)
+			agent_argv[i - first + 1] = argv[i];
+	}
+	char **env;
+	if (sb_exec_env(&sb, NULL, &env) < 0) {
+		sb_close(&sb);
+		cli_fail();
+		goto remove;
+	}
+	struct cli_exec_req r = { .argv = agent_argv	 ? agent_argv
+					  : first < argc ? (const char *const *)argv + first
+							 : shell,
+				  .env = (const char *const *)env,
 				  .cwd = "/workspace",
 				  .user = "agent",
 				  .tty = interactive,
@@ -63,6 +84,7 @@ int cmd_run(struct cli *c, int argc, char **argv)
 	if (!o.name)
 		fprintf(stderr, "silo: sandbox %s\n", name);
 	rc = cli_exec(&sb, &r);
+	sb_env_free(env);
 	sb_close(&sb);
 remove:
 	if (o.rm && sb_open(&sb, &c->paths, name, true) == 0) {
@@ -71,6 +93,7 @@ remove:
 		sb_close(&sb);
 	}
 out:
+	free(agent_argv);
 	sb_config_free(&o.cfg);
 	return rc;
 }

@@ -14,7 +14,7 @@
 
 #define BUILD_USAGE                                                                       \
 	"usage: silo template build [--name T] [--cpus N] [--memory SIZE] [--disk SIZE] " \
-	"[--no-docker] [NETWORK] [-- CMD...]"
+	"[--no-docker] [--agent NAME] [NETWORK] [-- CMD...]"
 
 static int template_build(struct cli *c, int argc, char **argv)
 {
@@ -24,6 +24,9 @@ static int template_build(struct cli *c, int argc, char **argv)
 
 	if (first < 0)
 		return EXIT_OWN;
+	/* --agent: named agent-NAME unless --name says otherwise */
+	if (cli_apply_agent(&o, false) < 0)
+		goto out;
 	name = o.name ? o.name : SB_TEMPLATE_DEFAULT;
 	/* What belongs to a sandbox, not to what every clone starts from
 	 * (and must hold no secrets: docs/snapshots.md). */
@@ -42,7 +45,7 @@ static int template_build(struct cli *c, int argc, char **argv)
 	cli_catch_cancel();
 	cli_progress(c, false);
 	if (sb_check_host(&c->paths) < 0 ||
-	    sb_template_build(&c->paths, name, &o.cfg, cmd, &c->opts) < 0) {
+	    sb_template_build(&c->paths, name, &o.cfg, cmd, o.agent, &c->opts) < 0) {
 		cli_fail();
 		goto out;
 	}
@@ -72,8 +75,8 @@ static int template_ls(struct cli *c, int argc)
 		return cli_failf("usage: silo template ls");
 	if (sb_template_list(&c->paths, &names, &n) < 0)
 		return cli_fail();
-	printf("%-24s %7s %7s %4s %7s %-6s %s\n", "NAME", "SIZE", "MEMORY", "CPUS", "DISK",
-	       "DOCKER", "CREATED");
+	printf("%-24s %7s %7s %4s %7s %-6s %-19s %s\n", "NAME", "SIZE", "MEMORY", "CPUS", "DISK",
+	       "DOCKER", "CREATED", "AGENT");
 	for (size_t i = 0; i < n; i++) {
 		struct sb_template t;
 		char size[32], mem[32], disk[32], when[32];
@@ -83,11 +86,11 @@ static int template_ls(struct cli *c, int argc)
 			continue;
 		time_t at = (time_t)t.created;
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&at, &tm));
-		printf("%-24s %7s %7s %4u %7s %-6s %s\n", t.name,
+		printf("%-24s %7s %7s %4u %7s %-6s %-19s %s\n", t.name,
 		       human(sb_template_du(&c->paths, t.name), size, sizeof(size)),
 		       sb_format_size(t.memory, mem, sizeof(mem)), t.cpus,
-		       sb_format_size(t.disk, disk, sizeof(disk)), t.no_docker ? "no" : "yes",
-		       when);
+		       sb_format_size(t.disk, disk, sizeof(disk)), t.no_docker ? "no" : "yes", when,
+		       t.agent[0] ? t.agent : "-");
 	}
 	sb_names_free(names, n);
 	return 0;

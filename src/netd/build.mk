@@ -13,7 +13,7 @@ NETD_SRCS := $(filter-out src/netd/jail_allow.c,$(sort $(wildcard src/netd/*.c))
 NETD_SHARED := $(BUILD)/src/vmm/jail/userns.o
 
 $(BUILD)/silo-netd: $(NETD_SRCS:%.c=$(BUILD)/%.o) $(NETD_SHARED) $(BUILD)/gen/netd_bpf.o $(NET_LIB)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lpthread
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lssl -lcrypto -lpthread
 
 # silo-netd with the test-only SILO_NETD_TEST_SYSCALL (src/netd/jail.c):
 # tests/e2e/test_netd.py makes it attempt a forbidden call. Never installed.
@@ -23,7 +23,7 @@ $(BUILD)/hooks/src/netd/jail.o: src/netd/jail.c
 
 $(BUILD)/silo-netd-test-hooks: $(filter-out $(BUILD)/src/netd/jail.o,$(NETD_SRCS:%.c=$(BUILD)/%.o)) \
 		$(BUILD)/hooks/src/netd/jail.o $(NETD_SHARED) $(BUILD)/gen/netd_bpf.o $(NET_LIB)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lpthread
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lssl -lcrypto -lpthread
 
 test-hooks: $(BUILD)/silo-netd-test-hooks
 

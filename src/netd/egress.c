@@ -241,6 +241,7 @@ void netd_egress(struct netd *n, int fd)
 	char dest[NET_CIDR_STRLEN + 16], why[REASON_MAX];
 	int out = -1;
 	long got;
+	char name[DNS_NAME_TEXT_MAX] = "";
 	enum wire_err e;
 
 	/* The guest may open this stream before it has a connection for it
@@ -267,7 +268,6 @@ void netd_egress(struct netd *n, int fd)
 	struct in_addr v4;
 	memcpy(&v4, a.bytes, 4);
 	if (a.family == AF_INET && pool_in_range(&n->pool, v4)) {
-		char name[DNS_NAME_TEXT_MAX] = "";
 		const char *miss = NULL;
 		pthread_mutex_lock(&n->pool_lock);
 		const char *nm = pool_name_of(&n->pool, v4);
@@ -290,7 +290,11 @@ void netd_egress(struct netd *n, int fd)
 	}
 done_reply:
 	reply(fd, out >= 0 ? WIRE_CONNECTED : st);
-	if (out >= 0) {
+	const struct netd_secret *sec = out >= 0 ? netd_secret_for(n, name, c.port) : NULL;
+	if (sec) {
+		netd_intercept(n, fd, out, sec, dest);
+		close(out);
+	} else if (out >= 0) {
 		netd_relay(fd, out);
 		close(out);
 	} else {

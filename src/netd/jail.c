@@ -10,7 +10,10 @@
  * socket is bound, before the stats and connection threads exist, so the
  * one filter covers every thread: a filter is inherited by the threads
  * created after it, and no SECCOMP_FILTER_FLAG_TSYNC is needed):
- *   1. no core dump (it would hold the guest's traffic);
+ *   1. no core dump (it would hold the guest's traffic, and the secrets
+ *      it adds to it): RLIMIT_CORE 0, and not dumpable, which also holds
+ *      for a core_pattern pipe (that ignores the limit) and keeps
+ *      /proc/PID/mem and ptrace to root;
  *   2. every capability dropped (as root: the bounding set first, which
  *      needs CAP_SETPCAP; rootless there are none);
  *   3. no_new_privs, which loading a filter without CAP_SYS_ADMIN needs;
@@ -103,6 +106,9 @@ int netd_jail_enter(int ready_fd, const char **what)
 		return -EINVAL;
 	*what = "RLIMIT_CORE";
 	if (setrlimit(RLIMIT_CORE, &none) < 0)
+		return -errno;
+	*what = "PR_SET_DUMPABLE";
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return -errno;
 	if ((ret = drop_caps(what)))
 		return ret;

@@ -48,6 +48,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: silo-netd --vsock PATH --policy FILE --log FILE --stats FILE\n"
 		"                 [--publish [HOST_IP:]HOST_PORT:GUEST_PORT]... [--peer-fd N]\n"
+		"                 [--secrets-fd N --ca-out FILE [--upstream-ca FILE]]\n"
 		"                 [--ready-fd N]\n"
 		"\n"
 		"The host-side network broker of one silo sandbox. It listens on PATH_1080\n"
@@ -63,6 +64,10 @@ static void usage(FILE *f)
 		"  --peer-fd N       also take the guest's streams from silo-vmm --vsock-peer:\n"
 		"                    each comes on this SOCK_SEQPACKET socket as a descriptor\n"
 		"                    with its port (4 bytes, little endian)\n"
+		"  --secrets-fd N    secrets to add to HTTPS requests for their hosts, a line\n"
+		"                    NAME<TAB>HOST<TAB>HEADER<TAB>VALUE each (docs/secrets.md)\n"
+		"  --ca-out FILE     where the certificate of this run's CA goes (PEM)\n"
+		"  --upstream-ca FILE  also trust these CAs for the secrets' hosts\n"
 		"  --ready-fd N      write \"ready\\n\" (or \"error: ...\\n\") to fd N, then close it\n"
 		"  --log-max BYTES   log size before rotation (default %u)\n"
 		"  -h, --help        this text\n"
@@ -364,21 +369,28 @@ static void add_publish(struct netd *n, const char *spec, char perr[512])
 		n->npub++;
 }
 
-/* --ready-fd: checked at once, as the errors after it go there. */
-static void set_ready_fd(const char *arg)
+/* An inherited descriptor's number (at least min) that is open, set
+ * close-on-exec (we exec nothing, today); -1 if arg is not one. */
+static int inherited_fd(const char *arg, long min)
 {
 	char *end;
 	long v;
 
 	errno = 0;
 	v = strtol(arg, &end, 10);
-	if (errno || *end || end == arg || v < 0 || v > INT_MAX || fcntl((int)v, F_GETFD) < 0) {
+	if (errno || *end || end == arg || v < min || v > INT_MAX || fcntl((int)v, F_GETFD) < 0)
+		return -1;
+	fcntl((int)v, F_SETFD, FD_CLOEXEC);
+	return (int)v;
+}
+
+/* --ready-fd: checked at once, as the errors after it go there. */
+static void set_ready_fd(const char *arg)
+{
+	if ((ready_fd = inherited_fd(arg, 0)) < 0) {
 		fprintf(stderr, "silo-netd: error: --ready-fd %s: not an open fd\n", arg);
 		exit(2);
 	}
-	ready_fd = (int)v;
-	/* not inherited by anything we might exec (nothing today) */
-	fcntl(ready_fd, F_SETFD, FD_CLOEXEC);
 }
 
 static void set_log_max(struct netd *n, const char *arg, char perr[512])
@@ -397,20 +409,20 @@ static void set_log_max(struct netd *n, const char *arg, char perr[512])
 /* --peer-fd: an inherited SEQPACKET socket (silo-vmm's --vsock-peer). */
 static void set_peer_fd(const char *arg, char perr[512])
 {
-	int type = 0;
+	int type = 0, fd = inherited_fd(arg, 3);
 	socklen_t tl = sizeof(type);
-	char *end;
-	long v;
 
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno || *end || end == arg || v < 3 || v > INT_MAX ||
-	    getsockopt((int)v, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_SEQPACKET) {
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_SEQPACKET)
 		fail(perr, "--peer-fd %s: not an open SOCK_SEQPACKET socket", arg);
-		return;
-	}
-	peer_fd = (int)v;
-	fcntl(peer_fd, F_SETFD, FD_CLOEXEC);
+	else
+		peer_fd = fd;
+}
+
+/* --secrets-fd: an inherited descriptor to read the secrets from. */
+static void set_secrets_fd(struct netd *n, const char *arg, char perr[512])
+{
+	if ((n->secrets_fd = inherited_fd(arg, 3)) < 0)
+		fail(perr, "--secrets-fd %s: not an open fd", arg);
 }
 
 /* What the options together must say. */
@@ -426,6 +438,10 @@ static void check_args(struct netd *n, const char *perr, int argc, char **argv)
 	if (n->vsock[0] != '/' || n->policy_path[0] != '/' || n->log_path[0] != '/' ||
 	    n->stats_path[0] != '/')
 		die("--vsock, --policy, --log and --stats want absolute paths");
+	if ((n->ca_out || n->upstream_ca) && n->secrets_fd < 0)
+		die("--ca-out and --upstream-ca go with --secrets-fd");
+	if (n->secrets_fd >= 0 && (!n->ca_out || n->ca_out[0] != '/'))
+		die("--secrets-fd wants --ca-out with an absolute path");
 	/* a spec twice would fail as "in use" against ourselves: say why */
 	for (size_t i = 0; i < n->npub; i++)
 		for (size_t k = 0; k < i; k++)
@@ -445,6 +461,9 @@ static void parse_args(struct netd *n, int argc, char **argv)
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "log-max", required_argument, NULL, 'm' },
 		{ "peer-fd", required_argument, NULL, 'f' },
+		{ "secrets-fd", required_argument, NULL, 'S' },
+		{ "ca-out", required_argument, NULL, 'C' },
+		{ "upstream-ca", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -476,6 +495,15 @@ static void parse_args(struct netd *n, int argc, char **argv)
 			break;
 		case 'f':
 			set_peer_fd(optarg, perr);
+			break;
+		case 'S':
+			set_secrets_fd(n, optarg, perr);
+			break;
+		case 'C':
+			n->ca_out = optarg;
+			break;
+		case 'U':
+			n->upstream_ca = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -533,6 +561,10 @@ static void setup(struct netd *n)
 		die("synthetic address pool: %s", strerror(-r));
 	if ((r = netd_log_open(n)) < 0)
 		die("cannot open log %s: %s", n->log_path, strerror(-r));
+	/* before the view and the jail: OpenSSL reads its files now */
+	if (n->secrets_fd >= 0 &&
+	    netd_tls_setup(&n->tls, n->secrets_fd, n->ca_out, n->upstream_ca, err, sizeof(err)) < 0)
+		die("secrets: %s", err);
 	if ((r = netd_stats_write(n)) < 0)
 		die("cannot write stats %s: %s", n->stats_path, strerror(-r));
 
@@ -658,7 +690,7 @@ static void serve(struct netd *n, int sfd)
 
 int main(int argc, char **argv)
 {
-	static struct netd n = { .log_fd = -1, .log_max = NETD_LOG_MAX };
+	static struct netd n = { .log_fd = -1, .log_max = NETD_LOG_MAX, .secrets_fd = -1 };
 	int sfd;
 
 	parse_args(&n, argc, argv);
@@ -685,6 +717,7 @@ int main(int argc, char **argv)
 		if (lis[i].path[0])
 			unlink(lis[i].path);
 	netd_stats_write(&n); /* the changes of the last interval */
+	netd_tls_free(&n.tls);
 	/* connection threads are cut off with the process: the guest sees
 	 * its streams end, which it would at a VM stop anyway */
 	return 0;

@@ -63,6 +63,27 @@ struct netd_stats {
 	uint64_t dials, dial_us;
 };
 
+/* A secret added to the requests for one host (tls.c, intercept.c). */
+#define NETD_MAX_SECRETS 64
+typedef struct ssl_ctx_st SSL_CTX;
+typedef struct x509_st X509;
+typedef struct evp_pkey_st EVP_PKEY;
+struct netd_secret {
+	char name[64];		      /* the user's name for it: for the log */
+	char host[DNS_NAME_TEXT_MAX]; /* normalised; port 443 */
+	char header[64];	      /* the field it sets */
+	const char *value;	      /* in netd_tls.mem */
+	SSL_CTX *server;	      /* the guest's side: our certificate for host */
+};
+struct netd_tls {
+	struct netd_secret sec[NETD_MAX_SECRETS];
+	size_t nsec;
+	char *mem;     /* the values: mlock'd, not dumped, wiped at exit */
+	EVP_PKEY *key; /* the CA's and its certificates' */
+	X509 *ca;
+	SSL_CTX *client; /* the API servers' side */
+};
+
 /* One name's addresses from the host resolver (resolve.c). */
 struct netd_resolved {
 	char name[DNS_NAME_TEXT_MAX];
@@ -104,6 +125,11 @@ struct netd {
 
 	struct net_publish pub[NETD_MAX_PUBLISH];
 	size_t npub;
+
+	/* secrets at egress (--secrets-fd; docs/secrets.md) */
+	int secrets_fd; /* -1: none */
+	const char *ca_out, *upstream_ca;
+	struct netd_tls tls;
 };
 
 /* ---- log.c ---- */
@@ -172,6 +198,19 @@ int netd_addrconfig_family(const struct ifaddrs *ifs);
 void netd_egress(struct netd *n, int fd);				/* egress.c, port 1080 */
 void netd_dns(struct netd *n, int fd);					/* dns_srv.c, port 1053 */
 void netd_publish(struct netd *n, const struct net_publish *p, int fd); /* publish.c */
+
+/* ---- tls.c, intercept.c: secrets at egress ---- */
+/* Read the secrets on fd (closed), and for them make the CA (its
+ * certificate to ca_out), the servers' certificates and the client
+ * context. 0 (also for no secrets), or -1 with err. */
+int netd_tls_setup(struct netd_tls *t, int fd, const char *ca_out, const char *upstream_ca,
+		   char *err, size_t len);
+void netd_tls_free(struct netd_tls *t);
+/* The secret for a connection to name:port, or NULL: relay as it is. */
+const struct netd_secret *netd_secret_for(const struct netd *n, const char *name, uint16_t port);
+/* Serve guest fd, connected to the secret's host on fd up, until it ends
+ * (closes neither). */
+void netd_intercept(struct netd *n, int fd, int up, const struct netd_secret *s, const char *dest);
 
 /* ---- main.c ---- */
 /* The host's own addresses (getifaddrs) into p. 0 or -errno. */

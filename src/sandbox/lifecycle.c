@@ -410,7 +410,7 @@ void sb_kill(struct sandbox *sb)
 		kill(st.sup_pid, SIGKILL);
 }
 
-static void spawn_supervisor(struct sandbox *sb, char **argv, const char *console)
+static void spawn_supervisor(struct sandbox *sb, char **argv, const char *console, int secrets)
 {
 	/* Double fork + setsid: the supervisor is nobody's child we would
          * have to reap and survives this CLI and its terminal. */
@@ -431,7 +431,12 @@ static void spawn_supervisor(struct sandbox *sb, char **argv, const char *consol
 	dup2(in, 0);
 	dup2(log, 1);
 	dup2(log, 2);
-	close_range(3, ~0u, 0);
+	/* the secrets for silo-netd at SB_SECRETS_FD, inherited: every other
+	 * descriptor of ours is closed */
+	if (secrets >= 0 &&
+	    (dup2(secrets, SB_SECRETS_FD) < 0 || fcntl(SB_SECRETS_FD, F_SETFD, 0) < 0))
+		_exit(125);
+	close_range(secrets >= 0 ? SB_SECRETS_FD + 1 : 3, ~0u, 0);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
 	(void)sb;
@@ -460,7 +465,8 @@ static int prepare_rundir(struct sandbox *sb)
 /* What the command line depends on beyond the sandbox itself: the network
  * (a policy file, and not mode none, network.c) and the caller's
  * settings (sb_paths). */
-static int vmm_inputs(const struct sandbox *sb, struct sb_vmm_in *in, char *netd, size_t n)
+static int vmm_inputs(const struct sandbox *sb, struct sb_vmm_in *in, char *netd, size_t n,
+		      int *secrets)
 {
 	struct net_policy *pol = NULL;
 	*in = (struct sb_vmm_in){ .paths = sb->paths,
@@ -477,6 +483,18 @@ static int vmm_inputs(const struct sandbox *sb, struct sb_vmm_in *in, char *netd
 	if (net && sb_netd_path(sb->paths, netd, n) < 0)
 		return -1;
 	in->netd = net ? netd : NULL;
+	/* the secrets go with a network only: without one there is nothing
+	 * to add them to */
+	char *env = NULL, f[SB_PATH_MAX];
+	if (net && sb_secrets_netd(sb->paths, secrets, &env) < 0)
+		return -1;
+	in->secrets = *secrets >= 0;
+	if (env && (sb_path(f, "%s/%s", sb->rundir, SB_SECRET_ENV) < 0 ||
+		    sb_write_file_atomic(f, env, strlen(env)) < 0)) {
+		free(env);
+		return sb_fail("%s: %s", f, strerror(errno));
+	}
+	free(env);
 	return 0;
 }
 
@@ -586,16 +604,24 @@ int sb_start(struct sandbox *sb)
 	struct sb_vmm_in in;
 	struct sb_cgroup cg;
 	char netd[SB_PATH_MAX], tdir[SB_PATH_MAX];
-	if (vmm_inputs(sb, &in, netd, sizeof(netd)) < 0 ||
-	    (sb->cfg.restore_pending && restore_inputs(sb, &in, tdir) < 0))
+	int secrets = -1;
+	if (vmm_inputs(sb, &in, netd, sizeof(netd), &secrets) < 0 ||
+	    (sb->cfg.restore_pending && restore_inputs(sb, &in, tdir) < 0)) {
+		if (secrets >= 0)
+			close(secrets);
 		return -1;
+	}
 	sb_cgroup_setup(sb, SB_CGROUP_FS, in.netd != NULL, &cg);
 	in.cgroup = cg.path[0] ? cg.path : NULL;
 	if (sb_vmm_cmd(&in, &cmd) < 0) {
+		if (secrets >= 0)
+			close(secrets);
 		sb_cgroup_remove(sb, SB_CGROUP_FS);
 		return -1;
 	}
-	spawn_supervisor(sb, cmd.argv, cmd.console);
+	spawn_supervisor(sb, cmd.argv, cmd.console, secrets);
+	if (secrets >= 0)
+		close(secrets);
 	sb_progress_begin(sb_status_line(sb), sb->name);
 	int rc = wait_ready(sb, cmd.vsock, in.boot_timeout, &st);
 	if (rc == 0 && sb->cfg.restore_pending) {
@@ -611,6 +637,10 @@ int sb_start(struct sandbox *sb)
 			rc = sb_save_config(sb);
 		}
 	}
+	/* before anything of the user's runs: the guest trusts this run's
+	 * CA (a new one each start, silo-netd's) */
+	if (rc == 0 && in.secrets)
+		rc = sb_secrets_guest(sb);
 	if (rc == 0 && sb->cfg.workspace_pending) {
 		sb_progress_step(sb_status_line(sb), "copying the workspace in");
 		rc = sb_workspace_copy_in(sb);

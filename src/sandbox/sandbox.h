@@ -127,6 +127,9 @@ struct sb_settings {
 	const char *vmm, *guest_dir, *netd; /* SILO_VMM, SILO_GUEST_DIR, SILO_NETD */
 	int boot_timeout;		    /* SILO_BOOT_TIMEOUT, seconds; 0: the default */
 	const char *cmdline_extra;	    /* SILO_GUEST_CMDLINE_EXTRA: appended to the guest's */
+	/* SILO_EGRESS_CA: CA certificates silo-netd also trusts for the
+	 * secrets' hosts (a company's TLS-inspecting proxy; a test's server) */
+	const char *egress_ca;
 };
 /* How long a start waits for the agent, and then for Docker. */
 #define SB_BOOT_TIMEOUT_DEFAULT 120
@@ -142,6 +145,7 @@ struct sb_paths {
 	const char *run_hint;
 	int boot_timeout; /* seconds */
 	char cmdline_extra[512];
+	char egress_ca[SB_PATH_MAX]; /* "": none */
 };
 /* Settings s (NULL: all defaults) resolved into p. Creates <run> (0700)
  * if missing; fails when <run>, or <data> if it exists, is not private
@@ -225,6 +229,9 @@ void sb_status_text(const struct sb_status *st, char *buf, size_t n);
 /* Names of all sandboxes (sorted); free with sb_names_free. */
 int sb_list(const struct sb_paths *p, char ***names, size_t *n);
 void sb_names_free(char **names, size_t n);
+/* The valid names (sb_name_valid, not hidden) in directory d, sorted; none
+ * when d does not exist. */
+int sb_dir_names(const char *d, char ***names, size_t *n);
 
 /* Checks that need no sandbox: guest image and silo-vmm present, /dev/kvm
  * usable. Fails with the message that says how to fix it. */
@@ -250,6 +257,7 @@ struct sb_vmm_in {
 	const char *cmdline_extra;   /* appended to the guest's; may be NULL */
 	const char *restore;	     /* a template's directory: --restore it */
 	const char *cgroup;	     /* the sandbox's cgroup (cgroup.h), or NULL */
+	bool secrets;		     /* silo-netd gets SB_SECRETS_FD (secret.c) */
 };
 #define SB_VMM_ARGC_MAX (48 + 2 * SB_PUBLISH_MAX)
 struct sb_vmm_cmd {
@@ -420,6 +428,7 @@ struct sb_template {
 	bool no_docker;	       /* built with --no-docker */
 	bool net;	       /* built with a network (guest word silo.net=1) */
 	struct sb_base_id base;
+	char agent[64]; /* "claude 2.1.332" (--agent), or "" */
 };
 /* Pure (unit tested): every key required, bad values fail, unknown keys
  * are ignored (newer silo). */
@@ -449,8 +458,10 @@ int sb_base_id(const struct sb_paths *p, struct sb_base_id *id);
 int sb_templates_lock(const struct sb_paths *p, bool exclusive);
 /* Boot a sandbox from want, wait until it is ready (Docker unless
  * no_docker), snapshot it and keep it as template name. */
+struct sb_agent;
 int sb_template_build(const struct sb_paths *p, const char *name, const struct sb_config *want,
-		      const char *const *cmd, const struct sb_opts *opts);
+		      const char *const *cmd, const struct sb_agent *agent,
+		      const struct sb_opts *opts);
 /* One request on silo-vmm's control socket ctl, with nfds (<= 4)
  * descriptors passed along (SCM_RIGHTS), its reply line in reply. */
 int sb_control(const char *ctl, const char *req, const int *fds, unsigned int nfds, char *reply,
@@ -478,6 +489,65 @@ int sb_rmtree(const char *path);
 int sb_rmtree_at(int dirfd, const char *name);
 int sb_mkdir_p(const char *path, unsigned mode);
 bool sb_exists(const char *path);
+
+/* secret.c: secrets at egress (docs/secrets.md). A secret is kept on the
+ * host, in <data>/secrets/NAME, and handed to each sandbox's silo-netd,
+ * which adds it to the HTTPS requests for its hosts; the guest never has
+ * it. */
+#define SB_SECRET_HOSTS 8
+#define SB_SECRETS_FD	3		/* silo-netd's --secrets-fd, as the supervisor passes it */
+#define SB_EGRESS_CA	"egress-ca.pem" /* in <rundir>: this run's CA (silo-netd --ca-out) */
+#define SB_SECRET_ENV	"secret.env"	/* in <rundir>: the guest's placeholders */
+struct sb_secret {
+	char name[SB_NAME_MAX + 1];
+	char hosts[SB_SECRET_HOSTS][254]; /* port 443 */
+	unsigned nhosts;
+	char header[64];  /* the request header it sets */
+	char format[256]; /* the header's value, {} standing for the secret */
+	char env[64];	  /* the guest variable that gets a placeholder, or "" */
+};
+/* The built-in secret called name (anthropic, openai, gemini): 0, or -1. */
+int sb_secret_preset(const char *name, struct sb_secret *s);
+/* Store s with value (0600); replaces one of that name. */
+int sb_secret_set(const struct sb_paths *p, const struct sb_secret *s, const char *value);
+/* s, and its value when value is not NULL (malloc'd: wipe and free it). */
+int sb_secret_load(const struct sb_paths *p, const char *name, struct sb_secret *s, char **value);
+int sb_secret_list(const struct sb_paths *p, char ***names, size_t *n);
+int sb_secret_remove(const struct sb_paths *p, const char *name);
+/* For a start: every secret as silo-netd's --secrets-fd lines, in a sealed
+ * memfd (*fd, -1 when there are none), and the guest's placeholder
+ * variables as "K=V" lines (*env, malloc'd, NULL when none). */
+int sb_secrets_netd(const struct sb_paths *p, int *fd, char **env);
+/* Once the guest answers: trust this run's CA there (system store, Node). */
+int sb_secrets_guest(const struct sandbox *sb);
+/* What a command in sb runs with: the run's own variables (placeholders,
+ * NODE_EXTRA_CA_CERTS), the sandbox's (create -e), then extra's (may be
+ * NULL); later ones win in the guest. NULL-terminated, malloc'd: free with
+ * sb_env_free. */
+int sb_exec_env(const struct sandbox *sb, const char *const *extra, char ***out);
+void sb_env_free(char **env);
+
+/* agent.c: coding agents from the npm registry (docs/agents.md). */
+#define SB_AGENT_TEMPLATE "agent-" /* + name: the template `--agent` builds and runs */
+struct sb_agent {
+	const char *name;     /* claude */
+	const char *package;  /* @anthropic-ai/claude-code */
+	const char *version;  /* pinned: the one silo was tested with */
+	const char *payload;  /* under the npm prefix: what goes into the guest */
+	const char *program;  /* under payload: the command */
+	const char *path;     /* under payload: a directory for the command's PATH, or NULL */
+	const char *secret;   /* the built-in secret it uses (secret.c) */
+	const char *hosts[4]; /* its API hosts, for the network preset */
+	const char *env[4];   /* "K=V" it runs with */
+};
+const struct sb_agent *sb_agent_find(const char *name);
+const char *sb_agent_names(void); /* "claude, codex": for errors */
+/* The agent's npm package in <data>/agents/NAME-VERSION (dir, SB_PATH_MAX),
+ * fetched with the host's npm unless it is there already. */
+int sb_agent_fetch(const struct sb_paths *p, const struct sb_agent *a, char *dir);
+/* Into a running sandbox: the payload to /opt/silo/agents/NAME, the
+ * command on PATH, and a check that it runs. */
+int sb_agent_install(const struct sandbox *sb, const struct sb_agent *a, const char *dir);
 
 /* progress.c: the status line `silo run`/`start` draw on a terminal while
  * they wait. fd -1 (the default, and for -q or a stderr that is not a

@@ -159,6 +159,14 @@ int sb_paths_init(struct sb_paths *p, const struct sb_settings *s)
 					 s->cmdline_extra) >= (int)sizeof(p->cmdline_extra))
 		return sb_fail("SILO_GUEST_CMDLINE_EXTRA is too long (at most %zu bytes)",
 			       sizeof(p->cmdline_extra) - 1);
+	/* silo-netd loads it long after this, from its own view: an absolute
+	 * path to a file that is there now */
+	if (s->egress_ca && s->egress_ca[0] &&
+	    (s->egress_ca[0] != '/' || access(s->egress_ca, R_OK) < 0 ||
+	     snprintf(p->egress_ca, sizeof(p->egress_ca), "%s", s->egress_ca) >=
+		     (int)sizeof(p->egress_ca)))
+		return sb_fail("SILO_EGRESS_CA %s: not a readable file by absolute path",
+			       s->egress_ca);
 	p->data_hint = data_hints[d];
 	p->run_hint = run_hints[r];
 	/* <run> now, before anything looks inside it: made later, someone
@@ -454,14 +462,10 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int sb_list(const struct sb_paths *p, char ***names, size_t *n)
+int sb_dir_names(const char *d, char ***names, size_t *n)
 {
-	char d[SB_PATH_MAX];
 	*names = NULL;
 	*n = 0;
-	if (sb_path(d, "%s/sandboxes", p->data) < 0 ||
-	    sb_dir_private(d, "data directory", p->data_hint, false) < 0)
-		return -1;
 	DIR *dir = opendir(d);
 	if (!dir)
 		return errno == ENOENT ? 0 : sb_fail("%s: %s", d, strerror(errno));
@@ -478,12 +482,24 @@ int sb_list(const struct sb_paths *p, char ***names, size_t *n)
 				break;
 			*names = v;
 		}
-		(*names)[(*n)++] = strdup(e->d_name);
+		if (((*names)[*n] = strdup(e->d_name)))
+			(*n)++;
 	}
 	closedir(dir);
 	if (*n)
 		qsort(*names, *n, sizeof(**names), cmp_str);
 	return 0;
+}
+
+int sb_list(const struct sb_paths *p, char ***names, size_t *n)
+{
+	char d[SB_PATH_MAX];
+	*names = NULL;
+	*n = 0;
+	if (sb_path(d, "%s/sandboxes", p->data) < 0 ||
+	    sb_dir_private(d, "data directory", p->data_hint, false) < 0)
+		return -1;
+	return sb_dir_names(d, names, n);
 }
 
 void sb_names_free(char **names, size_t n)

@@ -237,13 +237,15 @@ struct netd_opts {
 	const char *path, *dir;
 	const char *publish[SB_PUBLISH_MAX];
 	int npublish;
-	int peer; /* its end of the vsock peer socket (make_peer), or -1 */
+	int peer;		 /* its end of the vsock peer socket (make_peer), or -1 */
+	int secrets;		 /* --secrets-fd (SB_SECRETS_FD), or -1 */
+	const char *upstream_ca; /* --upstream-ca, or NULL */
 };
 
 /* The broker's files, named under rundir and the sandbox's dir. */
 struct netd_files {
 	char vsock[SB_PATH_MAX], policy[SB_PATH_MAX], log[SB_PATH_MAX], stats[SB_PATH_MAX];
-	char fdnum[16], peernum[16];
+	char fdnum[16], peernum[16], secretsnum[16], ca_out[SB_PATH_MAX];
 };
 
 /* silo-netd's argv (docs/network.md "The broker"); --ready-fd last, as
@@ -269,6 +271,16 @@ static void netd_argv(const struct netd_opts *o, const struct netd_files *f, con
 		argv[a++] = "--peer-fd";
 		argv[a++] = f->peernum;
 	}
+	if (o->secrets >= 0) {
+		argv[a++] = "--secrets-fd";
+		argv[a++] = f->secretsnum;
+		argv[a++] = "--ca-out";
+		argv[a++] = f->ca_out;
+	}
+	if (o->secrets >= 0 && o->upstream_ca) {
+		argv[a++] = "--upstream-ca";
+		argv[a++] = o->upstream_ca;
+	}
 	argv[a++] = "--ready-fd";
 	argv[a++] = f->fdnum;
 	argv[a] = NULL;
@@ -277,7 +289,8 @@ static void netd_argv(const struct netd_opts *o, const struct netd_files *f, con
 /* The child's side of clone_ns: dies with us, reports an exec failure on
  * the ready pipe. */
 static void exec_netd(int alive[2], const char *path, const char **argv, int ready, int peer,
-		      const struct sup_cgroup *cg, bool userns, unsigned uid, unsigned gid)
+		      int secrets, const struct sup_cgroup *cg, bool userns, unsigned uid,
+		      unsigned gid)
 {
 	struct pollfd p = { .fd = alive[0] };
 	int r;
@@ -302,7 +315,8 @@ static void exec_netd(int alive[2], const char *path, const char **argv, int rea
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
-	if (fcntl(ready, F_SETFD, 0) < 0 || (peer >= 0 && fcntl(peer, F_SETFD, 0) < 0))
+	if (fcntl(ready, F_SETFD, 0) < 0 || (peer >= 0 && fcntl(peer, F_SETFD, 0) < 0) ||
+	    (secrets >= 0 && fcntl(secrets, F_SETFD, 0) < 0))
 		_exit(125);
 	execv(path, (char **)argv);
 	dprintf(ready, "error: cannot execute %s: %s\n", path, strerror(errno));
@@ -342,19 +356,21 @@ static int start_netd(const char *rundir, const struct netd_opts *o, const struc
 		      char *why, size_t n)
 {
 	struct netd_files f;
-	const char *argv[16 + 2 * SB_PUBLISH_MAX];
+	const char *argv[24 + 2 * SB_PUBLISH_MAX];
 	char line[400];
 	int ready[2];
 
 	if (sb_path(f.vsock, "%s/vsock.sock", rundir) < 0 ||
 	    sb_path(f.policy, "%s/%s", o->dir, SB_POLICY_FILE) < 0 ||
 	    sb_path(f.log, "%s/%s", o->dir, SB_NET_LOG) < 0 ||
-	    sb_path(f.stats, "%s/%s", rundir, SB_NET_STATS) < 0 || pipe2(ready, O_CLOEXEC) < 0) {
+	    sb_path(f.stats, "%s/%s", rundir, SB_NET_STATS) < 0 ||
+	    sb_path(f.ca_out, "%s/%s", rundir, SB_EGRESS_CA) < 0 || pipe2(ready, O_CLOEXEC) < 0) {
 		snprintf(why, n, "cannot set up the network broker: %s", strerror(errno));
 		return -1;
 	}
 	snprintf(f.fdnum, sizeof(f.fdnum), "%d", ready[1]);
 	snprintf(f.peernum, sizeof(f.peernum), "%d", o->peer);
+	snprintf(f.secretsnum, sizeof(f.secretsnum), "%d", o->secrets);
 	netd_argv(o, &f, argv);
 	int alive[2];
 	if (pipe2(alive, O_CLOEXEC) < 0) {
@@ -367,7 +383,8 @@ static int start_netd(const char *rundir, const struct netd_opts *o, const struc
 	bool userns;
 	int pid = clone_ns("SILO_NETD_JAIL", &userns);
 	if (pid == 0)
-		exec_netd(alive, o->path, argv, ready[1], o->peer, cg, userns, uid, gid);
+		exec_netd(alive, o->path, argv, ready[1], o->peer, o->secrets, cg, userns, uid,
+			  gid);
 	close(ready[1]);
 	close(alive[0]);
 	if (pid < 0) {
@@ -444,8 +461,8 @@ static void write_exit(const char *rundir, int code, int sig, const char *line)
 		unlink(f);
 }
 
-/* "[--fsize N] [--cgroup DIR] [--netd PATH --net-dir DIR [--publish SPEC]...]
- * -- VMM ARGV": the index of the VMM's argv in argv; a malformed line
+/* "[--fsize N] [--cgroup DIR] [--netd PATH --net-dir DIR [--publish SPEC]...
+ * [--secrets-fd 3 [--upstream-ca FILE]]] -- VMM ARGV": the index of the VMM's argv in argv; a malformed line
  * exits 125 (it comes from silo itself, never from a user). */
 static int parse_supervise_args(int argc, char **argv, unsigned long long *fsize,
 				struct sup_cgroup *cg, struct netd_opts *netd)
@@ -468,6 +485,13 @@ static int parse_supervise_args(int argc, char **argv, unsigned long long *fsize
 			netd->dir = val;
 		} else if (!strcmp(opt, "--publish") && netd->npublish < SB_PUBLISH_MAX) {
 			netd->publish[netd->npublish++] = val;
+		} else if (!strcmp(opt, "--secrets-fd") && !strcmp(val, "3")) {
+			/* silo-netd's alone: silo-vmm must not inherit it */
+			netd->secrets = SB_SECRETS_FD;
+			if (fcntl(netd->secrets, F_SETFD, FD_CLOEXEC) < 0)
+				_exit(125);
+		} else if (!strcmp(opt, "--upstream-ca")) {
+			netd->upstream_ca = val;
 		} else {
 			_exit(125);
 		}
@@ -520,6 +544,8 @@ static int supervise_netd(const char *rundir, const struct netd_opts *netd, stru
 	if (!netd->path)
 		return 0;
 	pid = start_netd(rundir, netd, cg, why, sizeof(why));
+	if (netd->secrets >= 0)
+		close(netd->secrets); /* read by now (it said ready), or never */
 	if (pid < 0) {
 		dprintf(STDERR_FILENO, "silo: network: %s\n", why);
 		snprintf(line, sizeof(line), "network: %s", why);
@@ -635,7 +661,7 @@ void sb_supervise_main(int argc, char **argv)
 {
 	const char *rundir = argc > 0 ? argv[0] : NULL;
 	unsigned long long fsize = 0;
-	struct netd_opts netd = { 0 };
+	struct netd_opts netd = { .secrets = -1 };
 	struct sup_cgroup cg = { 0 };
 	int at = parse_supervise_args(argc, argv, &fsize, &cg, &netd);
 

@@ -124,6 +124,15 @@ int sb_template_parse(const char *text, struct sb_template *t)
 		if (!v)
 			return sb_fail("template file: bad line '%.40s'", line);
 		*v++ = 0;
+		if (!strcmp(line, "agent")) {
+			/* optional: "NAME VERSION" of a --agent build */
+			if (strlen(v) >= sizeof(t->agent) ||
+			    strspn(v, "abcdefghijklmnopqrstuvwxyz"
+				      "0123456789.-+ ") != strlen(v))
+				return sb_fail("template file: bad value for agent: '%.40s'", v);
+			snprintf(t->agent, sizeof(t->agent), "%s", v);
+			continue;
+		}
 		int r = template_key(t, line, v);
 		if (r < 0)
 			return sb_fail("template file: bad value for %.40s: '%.40s'", line, v);
@@ -143,6 +152,8 @@ int sb_template_format(const struct sb_template *t, FILE *f)
 		"\nbase_size=%" PRIu64 "\nbase_mtime_ns=%" PRId64 "\n",
 		t->name, t->cpus, t->memory, t->disk, t->created, !t->no_docker, t->net,
 		t->base.dev, t->base.ino, t->base.size, t->base.mtime_ns);
+	if (t->agent[0])
+		fprintf(f, "agent=%s\n", t->agent);
 	return ferror(f) ? -1 : 0;
 }
 
@@ -180,39 +191,14 @@ int sb_template_load(const struct sb_paths *p, const char *name, struct sb_templ
 int sb_template_list(const struct sb_paths *p, char ***names, size_t *n)
 {
 	char d[SB_PATH_MAX];
-	size_t cap = 0;
-	struct dirent *e;
 
 	*names = NULL;
 	*n = 0;
+	/* hidden: the lock, builds in progress */
 	if (sb_templates_dir(p, d) < 0 ||
 	    sb_dir_private(d, "templates directory", p->data_hint, false) < 0)
 		return -1;
-	DIR *dir = opendir(d);
-	if (!dir)
-		return errno == ENOENT ? 0 : sb_fail("%s: %s", d, strerror(errno));
-	while ((e = readdir(dir))) {
-		/* hidden: the lock, builds in progress */
-		if (e->d_name[0] == '.' || !sb_name_valid(e->d_name))
-			continue;
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			char **v = realloc(*names, cap * sizeof(*v));
-			if (!v)
-				break;
-			*names = v;
-		}
-		if (((*names)[*n] = strdup(e->d_name)))
-			(*n)++;
-	}
-	closedir(dir);
-	for (size_t i = 1; i < *n; i++) /* few: insertion sort */
-		for (size_t j = i; j > 0 && strcmp((*names)[j - 1], (*names)[j]) > 0; j--) {
-			char *x = (*names)[j];
-			(*names)[j] = (*names)[j - 1];
-			(*names)[j - 1] = x;
-		}
-	return 0;
+	return sb_dir_names(d, names, n);
 }
 
 uint64_t sb_template_du(const struct sb_paths *p, const char *name)

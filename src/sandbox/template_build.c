@@ -347,7 +347,8 @@ out:
 }
 
 int sb_template_build(const struct sb_paths *p, const char *name, const struct sb_config *want,
-		      const char *const *cmd, const struct sb_opts *opts)
+		      const char *const *cmd, const struct sb_agent *agent,
+		      const struct sb_opts *opts)
 {
 	char tmp[SB_PATH_MAX], final[SB_PATH_MAX];
 	struct sb_template t = { .cpus = want->cpus,
@@ -359,11 +360,25 @@ int sb_template_build(const struct sb_paths *p, const char *name, const struct s
 	struct sandbox sb = { .lock_fd = -1 };
 	int r;
 
+	char agent_dir[SB_PATH_MAX];
+
 	snprintf(t.name, sizeof(t.name), "%s", name);
-	if (sb_template_dir(p, name, final) < 0 || sb_base_id(p, &t.base) < 0 ||
-	    prepare_dirs(p, name, tmp) < 0)
+	if (agent)
+		snprintf(t.agent, sizeof(t.agent), "%s %s", agent->name, agent->version);
+	if (sb_template_dir(p, name, final) < 0 || sb_base_id(p, &t.base) < 0)
+		return -1;
+	/* the package before anything boots: npm is the likely failure */
+	if (agent && sb_agent_fetch(p, agent, agent_dir) < 0)
+		return -1;
+	if (prepare_dirs(p, name, tmp) < 0)
 		return -1;
 	r = boot(&sb, p, name, want, opts);
+	if (r == 0 && agent) {
+		sb_progress_begin(sb_status_line(&sb), sb.name);
+		sb_progress_step(sb_status_line(&sb), "installing the agent");
+		r = sb_agent_install(&sb, agent, agent_dir);
+		sb_progress_end(sb_status_line(&sb));
+	}
 	if (r == 0 && cmd && cmd[0])
 		r = run_prep(&sb, cmd);
 	if (r == 0 && sb_cancelled(&sb))

@@ -88,6 +88,8 @@ static int machine_args(struct sb_vmm_cmd *c, size_t *n)
 	return r;
 }
 
+_Static_assert(SB_SECRETS_FD == 3, "--secrets-fd below spells SB_SECRETS_FD");
+
 int sb_vmm_cmd(const struct sb_vmm_in *in, struct sb_vmm_cmd *c)
 {
 	const char *sup[] = { in->paths->self, "_supervise", in->rundir, "--fsize", c->fsize };
@@ -104,6 +106,10 @@ int sb_vmm_cmd(const struct sb_vmm_in *in, struct sb_vmm_cmd *c)
 			r = add2(c, &n, "--net-dir", in->dir);
 		for (unsigned i = 0; r == 0 && i < in->cfg->npublish; i++)
 			r = add2(c, &n, "--publish", in->cfg->publish[i]);
+		if (r == 0 && in->secrets)
+			r = add2(c, &n, "--secrets-fd", "3");
+		if (r == 0 && in->secrets && in->paths->egress_ca[0])
+			r = add2(c, &n, "--upstream-ca", in->paths->egress_ca);
 	}
 	if (r == 0)
 		r = add(c, &n, "--");

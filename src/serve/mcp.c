@@ -137,10 +137,13 @@ static int run_sh(const struct sandbox *sb, const char *command, const char *arg
 		  const char *user, uint32_t timeout_ms, int in_fd, char **out, char **err)
 {
 	const char *argv[] = { "sh", "-c", command, arg0, NULL };
+	char **env;
+	if (sb_exec_env(sb, NULL, &env) < 0)
+		return -1;
 	int fds[2] = { memfd_create("silo-out", MFD_CLOEXEC),
 		       memfd_create("silo-err", MFD_CLOEXEC) };
 	struct aclient_exec_opts o = { .argv = argv,
-				       .env = (const char *const *)sb->cfg.env,
+				       .env = (const char *const *)env,
 				       .cwd = cwd,
 				       .user = user,
 				       .timeout_ms = timeout_ms,
@@ -152,6 +155,7 @@ static int run_sh(const struct sandbox *sb, const char *command, const char *arg
 	struct aclient_err e = { 0 };
 	struct proto_exit x;
 	int rc = fds[0] >= 0 && fds[1] >= 0 ? aclient_exec(sb->addr, &o, &x, &e) : -1;
+	sb_env_free(env);
 	char **dst[2] = { out, err };
 	for (int i = 0; i < 2; i++) {
 		off_t len = fds[i] >= 0 ? lseek(fds[i], 0, SEEK_END) : 0;

@@ -53,14 +53,21 @@ int run_env(struct run *r, const struct sandbox *sb, json_t *env)
 	const char *k;
 	json_t *v;
 	size_t n = 0;
+	char **base;
 
 	if (env && !json_is_object(env))
 		return sb_fail("invalid env: use an object of strings");
 	if (!(r->env = calloc(RUN_ENV_MAX + 1, sizeof(char *))))
 		return sb_fail("out of memory");
-	for (unsigned e = 0; e < sb->cfg.nenv && n < RUN_ENV_MAX; e++)
-		if (!(r->env[n++] = strdup(sb->cfg.env[e])))
+	/* the run's (secrets' placeholders) and the sandbox's own */
+	if (sb_exec_env(sb, NULL, &base) < 0)
+		return -1;
+	for (char **e = base; *e && n < RUN_ENV_MAX; e++)
+		if (!(r->env[n++] = strdup(*e))) {
+			sb_env_free(base);
 			return sb_fail("out of memory");
+		}
+	sb_env_free(base);
 	json_object_foreach(env, k, v)
 	{
 		if (!json_is_string(v) || !k[0] || strchr(k, '=') || n >= RUN_ENV_MAX)

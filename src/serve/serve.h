@@ -129,10 +129,10 @@ struct run {
 };
 enum { RUN_GONE = -1, RUN_IDLE = 0, RUN_DATA = 1, RUN_ENDED = 2 };
 void run_init(struct run *r);
-/* variables of a command: the sandbox's, and up to 128 a request adds */
-#define RUN_ENV_MAX (SB_ENV_MAX + 128)
-/* r->env: the sandbox's own variables (create's env), then those of the
- * request's object env (NULL: none): 0, or -1 with the reason. */
+/* variables of a command: the run's and the sandbox's, and up to 128 a request adds */
+#define RUN_ENV_MAX (SB_ENV_MAX + 256)
+/* r->env: the run's and the sandbox's variables (sb_exec_env), then those
+ * of the request's object env (NULL: none): 0, or -1 with the reason. */
 int run_env(struct run *r, const struct sandbox *sb, json_t *env);
 int run_start(struct run *r);
 /* Wait at most timeout_ms (-1: for ever) for output, the command's end or

@@ -452,7 +452,7 @@ static enum MHD_Result template_build(struct serve_req *r, struct MHD_Connection
 				  "too many requests at work: retry later");
 		goto out;
 	}
-	if (sb_check_host(p) < 0 || sb_template_build(p, name, &cfg, cmd, &opts) < 0) {
+	if (sb_check_host(p) < 0 || sb_template_build(p, name, &cfg, cmd, NULL, &opts) < 0) {
 		ret = lib_error(c);
 		goto out;
 	}

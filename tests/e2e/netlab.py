@@ -43,6 +43,122 @@ HOSTS = {
 
 BIG_SIZE = 100 << 20
 
+API_CA, API_CERT, API_KEY = DATA / "api-test-ca.crt", DATA / "api-test.crt", DATA / "api-test.key"
+API = "11.9.0.4"          # api.silo.test: fake_api()
+
+# A model API's stand-in (secrets at egress, docs/secrets.md): HTTPS on
+# ADDR:443 with a certificate for api.test, other.test, api.silo.test and
+# other.silo.test from a test CA (API_CA); HTTP/1.1 with keep-alive and
+# chunked request bodies; answers each request with what it got (method,
+# path, header fields, body) in a file, one JSON line each, and answers
+# with the method, the path and that line's index ("seq"); POST
+# .../v1/messages answers as a model would (messages() below).
+API_SERVER = r"""
+import http.server, json, socketserver, ssl, sys, threading
+addr, cert, key, record = sys.argv[1:5]
+lock = threading.Lock()
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = b""
+            while True:
+                n = int(self.rfile.readline().split(b";")[0], 16)
+                if n == 0:
+                    while self.rfile.readline() not in (b"\r\n", b""):
+                        pass
+                    return out
+                out += self.rfile.read(n)
+                self.rfile.read(2)
+        return self.rfile.read(int(self.headers.get("Content-Length", 0)))
+    def answer(self):
+        got = {"method": self.command, "path": self.path, "headers": self.headers.items(),
+               "body": self.body().decode(errors="replace")}
+        with lock, open(record, "a+") as f:
+            f.seek(0)
+            seq = len(f.readlines())
+            f.write(json.dumps(got) + "\n")
+        if self.path.split("?")[0].endswith("/v1/messages") and self.command == "POST":
+            return self.messages(json.loads(got["body"] or "{}"))
+        # never the header fields: a key the broker added must not come
+        # back to the guest in an answer (the record has them)
+        out = json.dumps({"method": self.command, "path": self.path, "seq": seq}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+    do_GET = do_POST = do_HEAD = answer
+    def messages(self, req):
+        # Anthropic's Messages API, as far as an agent's turn needs: a
+        # prompt with WRITEFILE gets a Write tool call for
+        # /workspace/hello.txt, the tool's result a last word, anything
+        # else "hi"; streamed (server-sent events) when asked
+        last = next((m for m in reversed(req.get("messages", [])) if m.get("role") == "user"), {})
+        c = last.get("content", "")
+        blocks = [{"type": "text", "text": c}] if isinstance(c, str) else c
+        tools = [t.get("name") for t in req.get("tools") or []]
+        text = " ".join(b.get("text", "") for b in blocks if b.get("type") == "text")
+        if any(b.get("type") == "tool_result" for b in blocks):
+            content, stop = [{"type": "text", "text": "Done: file written."}], "end_turn"
+        elif "WRITEFILE" in text and "Write" in tools:
+            content, stop = [{"type": "tool_use", "id": "toolu_silo0000000000000000001",
+                              "name": "Write", "input": {"file_path": "/workspace/hello.txt",
+                                                         "content": "hello from the model\n"}}], \
+                "tool_use"
+        else:
+            content, stop = [{"type": "text", "text": "hi"}], "end_turn"
+        usage = {"input_tokens": 10, "output_tokens": 5, "cache_creation_input_tokens": 0,
+                 "cache_read_input_tokens": 0}
+        msg = {"id": "msg_silo", "type": "message", "role": "assistant",
+               "model": req.get("model", "m"), "content": content, "stop_reason": stop,
+               "stop_sequence": None, "usage": usage}
+        if not req.get("stream"):
+            out = json.dumps(msg).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        def ev(name, data):
+            self.wfile.write(("event: %s\ndata: %s\n\n" % (name, json.dumps(data))).encode())
+        ev("message_start", {"type": "message_start", "message": dict(msg, content=[],
+                                                                        stop_reason=None)})
+        for i, b in enumerate(content):
+            if b["type"] == "text":
+                ev("content_block_start", {"type": "content_block_start", "index": i,
+                                           "content_block": {"type": "text", "text": ""}})
+                delta = {"type": "text_delta", "text": b["text"]}
+            else:
+                ev("content_block_start", {"type": "content_block_start", "index": i,
+                                           "content_block": dict(b, input={})})
+                delta = {"type": "input_json_delta", "partial_json": json.dumps(b["input"])}
+            ev("content_block_delta", {"type": "content_block_delta", "index": i, "delta": delta})
+            ev("content_block_stop", {"type": "content_block_stop", "index": i})
+        ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop,
+                                                                "stop_sequence": None},
+                             "usage": {"output_tokens": 5}})
+        ev("message_stop", {"type": "message_stop"})
+        self.wfile.flush()
+        self.close_connection = True
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+s = S((addr, 443), H)
+s.socket = ctx.wrap_socket(s.socket, server_side=True)
+print("listening", flush=True)
+s.serve_forever()
+"""
+
+
 # The servers, in one Python process per namespace: HTTP (with /big.bin, a
 # 100 MiB deterministic file), TLS and echo.
 SERVERS = r'''
@@ -113,14 +229,14 @@ def sh(cmd):
     subprocess.run(cmd, shell=True, check=True, stdout=subprocess.DEVNULL)
 
 
-def _hosts_edit(add):
+def _hosts_edit(add, hosts=HOSTS, mark="# silo-e2e-net"):
     """Add or remove our lines in /etc/hosts, under a lock: other test
     modules running at the same time edit it too."""
-    lines = [f"{a} {n}  # silo-e2e-net" for n, a in HOSTS.items()]
+    lines = [f"{a} {n}  {mark}" for n, a in hosts.items()]
     with open("/etc/hosts", "a+") as f:   # the lab's root may have none
         fcntl.flock(f, fcntl.LOCK_EX)
         f.seek(0)
-        kept = [ln for ln in f.read().splitlines() if not ln.endswith("# silo-e2e-net")]
+        kept = [ln for ln in f.read().splitlines() if not ln.endswith(mark)]
         f.seek(0)
         f.truncate()
         f.write("\n".join(kept + (lines if add else [])) + "\n")
@@ -151,6 +267,10 @@ def internet():
         raise RuntimeError("the network tests need root (they run in the lab)")
     procs = []
     loop = socket.socket()
+    # one user at a time: the namespaces, links and names are fixed, and
+    # the lab runs two test modules at once (test_network, test_agents)
+    lock = open("/run/silo-e2e-netlab.lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     try:
         for ns in (INET_NS, META_NS):
             subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL, check=False)
@@ -192,6 +312,29 @@ def internet():
                        shell=True, stderr=subprocess.DEVNULL, check=False)
         for ns in (INET_NS, META_NS):
             subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL, check=False)
+        lock.close()
+
+
+@contextlib.contextmanager
+def fake_api(record):
+    """The API_SERVER as api.silo.test (API), inside internet()'s namespace:
+    what it got goes to the file record, one JSON line per request."""
+    inside = f"ip netns exec {INET_NS}"
+    sh(f"{inside} ip addr add {API}/24 dev se2e-inet-p")
+    p = subprocess.Popen(["ip", "netns", "exec", INET_NS, sys.executable, "-c", API_SERVER, API,
+                          str(API_CERT), str(API_KEY), str(record)],
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        if p.stdout.readline().strip() != "listening":
+            raise RuntimeError("the fake API did not start")
+        _hosts_edit(True, {"api.silo.test": API}, "# silo-e2e-api")
+        yield API
+    finally:
+        _hosts_edit(False, {}, "# silo-e2e-api")
+        p.kill()
+        p.wait()
+        subprocess.run(f"{inside} ip addr del {API}/24 dev se2e-inet-p", shell=True,
+                       stderr=subprocess.DEVNULL, check=False)
 
 
 DNS_SERVER = r'''

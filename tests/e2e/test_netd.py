@@ -20,6 +20,7 @@ on a SOCK_SEQPACKET socket, and hostile messages on it.
 
 Needs root (ip netns, unshare -m): it runs in the lab (scripts/test.sh).
 """
+import contextlib
 import hashlib
 import os
 import pathlib
@@ -99,27 +100,29 @@ def sh(*cmd):
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-@pytest.fixture(scope="module")
-def internet():
-    va, vb = f"nda{os.getpid() % 100000}", f"ndb{os.getpid() % 100000}"
+@contextlib.contextmanager
+def namespace_internet(ns, host_side, ns_side, priv_host, priv_ns, tag):
+    """The namespace and its veth pair (see the module's text), for these
+    addresses; tag makes the veth names unique."""
+    va, vb = f"nd{tag}a{os.getpid() % 100000}", f"nd{tag}b{os.getpid() % 100000}"
     # the brokers bind-mount their hosts file over /etc/hosts, which must
     # exist; the lab's root filesystem may have none (a throwaway snapshot)
     made = [f for f in ("/etc/hosts", "/etc/nsswitch.conf") if not os.path.exists(f)]
     for f in made:
         pathlib.Path(f).write_text("")
-    sh("ip", "netns", "add", NS)
+    sh("ip", "netns", "add", ns)
     srv = None
     try:
         sh("ip", "link", "add", va, "type", "veth", "peer", "name", vb)
-        sh("ip", "link", "set", vb, "netns", NS)
-        sh("ip", "addr", "add", f"{HOST_SIDE}/24", "dev", va)
-        sh("ip", "addr", "add", f"{PRIV_HOST}/24", "dev", va)
+        sh("ip", "link", "set", vb, "netns", ns)
+        sh("ip", "addr", "add", f"{host_side}/24", "dev", va)
+        sh("ip", "addr", "add", f"{priv_host}/24", "dev", va)
         sh("ip", "link", "set", va, "up")
-        sh("ip", "-n", NS, "addr", "add", f"{NS_SIDE}/24", "dev", vb)
-        sh("ip", "-n", NS, "addr", "add", f"{PRIV_NS}/24", "dev", vb)
-        sh("ip", "-n", NS, "link", "set", vb, "up")
-        sh("ip", "-n", NS, "link", "set", "lo", "up")
-        srv = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, "-c", SERVER,
+        sh("ip", "-n", ns, "addr", "add", f"{ns_side}/24", "dev", vb)
+        sh("ip", "-n", ns, "addr", "add", f"{priv_ns}/24", "dev", vb)
+        sh("ip", "-n", ns, "link", "set", vb, "up")
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        srv = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", SERVER,
                                 str(ECHO_PORT)], stdout=subprocess.PIPE, text=True)
         assert srv.stdout.readline().strip() == "listening"
         yield
@@ -128,9 +131,15 @@ def internet():
             srv.kill()
             srv.wait()
         subprocess.run(["ip", "link", "del", va], stderr=subprocess.DEVNULL)
-        subprocess.run(["ip", "netns", "del", NS], stderr=subprocess.DEVNULL)
+        subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
         for f in made:
             os.unlink(f)
+
+
+@pytest.fixture(scope="module")
+def internet():
+    with namespace_internet(NS, HOST_SIDE, NS_SIDE, PRIV_HOST, PRIV_NS, ""):
+        yield
 
 
 class Broker:

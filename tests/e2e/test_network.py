@@ -300,3 +300,89 @@ def test_network_none(env, net):
     assert "default" not in out and "rc=0" not in out and "hello" not in out, out
     assert not list((pathlib.Path(env["SILO_RUN_DIR"]) / "off").glob("vsock.sock_*"))
     silo(env, "rm", "-f", "off", check=0)
+
+
+# --- secrets at egress (docs/secrets.md) --------------------------------------
+
+def vmm_memory_holds(pid, needles):
+    """Which of needles (bytes) are in silo-vmm's memory: the host's view of
+    the guest's RAM (and of the VMM's own), read through /proc/PID/mem."""
+    found, keep = set(), max(len(n) for n in needles)
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+        for line in maps:
+            f = line.split()
+            lo, hi = (int(x, 16) for x in f[0].split("-"))
+            if not f[1].startswith("r"):
+                continue
+            tail, at = b"", lo
+            while at < hi:
+                try:
+                    mem.seek(at)
+                    b = tail + mem.read(min(8 << 20, hi - at))
+                except OSError:
+                    break
+                found |= {n for n in needles if n in b}
+                tail, at = b[-keep:], at + len(b) - len(tail)
+    return found
+
+
+def test_secret_added_at_egress_never_in_the_guest(net, tmp_path):
+    """A key set with `silo secret set` reaches the API server in the
+    request's header, and exists nowhere in the guest: not in its
+    environment, files, processes' environments or RAM; a site without a
+    secret keeps its own certificate."""
+    key = "sk-lab-" + os.urandom(12).hex()
+    e = dict(os.environ, SILO_DATA_DIR=str(tmp_path / "data"), SILO_RUN_DIR=str(tmp_path / "run"),
+             SILO_BOOT_TIMEOUT=str(BOOT_TIMEOUT), SILO_GUEST_DIR=str(GUEST),
+             SILO_VMM=os.environ.get("SILO_VMM", str(BUILD / "silo-vmm")),
+             SILO_EGRESS_CA=str(netlab.API_CA))
+    record = tmp_path / "api.jsonl"
+    record.write_text("")
+    with netlab.fake_api(record):
+        r = silo(e, "secret", "set", "anthropic", "--host", "api.silo.test", check=0,
+                 input=key.encode() + b"\n")
+        assert key.encode() not in r.stdout + r.stderr
+        ls = silo(e, "secret", "ls", check=0).stdout.decode()
+        assert "anthropic" in ls and "api.silo.test" in ls and key not in ls
+        silo(e, "create", "--name", "sec", "--no-docker", "--memory", "512M",
+             "--network", "allowlist", "--allow", "api.silo.test", "--allow", "web.silo.test",
+             check=0)
+        try:
+            silo(e, "start", "sec", check=0)
+            # the agent's client: the placeholder it has, the system trust store
+            r = gsh(e, "sec", 'curl -sS --max-time 30 https://api.silo.test/v1/echo '
+                              '-H "x-api-key: $ANTHROPIC_API_KEY" -d "{}"', user="agent")
+            assert key.encode() not in r.stdout
+            got = [json.loads(ln) for ln in record.read_text().splitlines()][
+                json.loads(r.stdout)["seq"]]
+            assert [v for k, v in got["headers"] if k.lower() == "x-api-key"] == [key]
+            assert got["path"] == "/v1/echo" and got["body"] == "{}"
+            # what the guest has: a placeholder, the CA for Node, no key
+            env_out = gsh(e, "sec", "env", user="agent").stdout.decode()
+            assert "ANTHROPIC_API_KEY=silo-secret-anthropic" in env_out
+            assert "NODE_EXTRA_CA_CERTS=/usr/local/share/ca-certificates/silo-egress.crt" in env_out
+            # (a pattern that matches the key without being it: the
+            # command itself goes into the guest's memory)
+            pat = f"{key[:9]}[{key[9]}]{key[10:]}"
+            hunt = gsh(e, "sec", f"grep -rls -- '{pat}' /etc /root /home /workspace /tmp /var "
+                                 f"2>/dev/null; cat /proc/[0-9]*/environ 2>/dev/null | "
+                                 f"grep -c -- '{pat}'", check=None)
+            assert hunt.stdout.decode().split() == ["0"], hunt.stdout
+            # a site without a secret: its own certificate, untouched
+            r = gsh(e, "sec", "openssl s_client -connect web.silo.test:443 -servername "
+                              "web.silo.test </dev/null 2>/dev/null | openssl x509 -noout -issuer")
+            assert "web.silo.test" in r.stdout.decode() and "silo" not in r.stdout.decode().replace(
+                "web.silo.test", "")
+            # the guest's RAM, as the host sees it: the placeholder is there
+            # (the scan works), the key is not
+            pid = int((tmp_path / "run" / "sec" / "vmm.pid").read_text())
+            seen = vmm_memory_holds(pid, [key.encode(), b"silo-secret-anthropic"])
+            assert seen == {b"silo-secret-anthropic"}, seen
+            # and none of silo's files on the host show it but the secret's
+            # own (the disks' contents are the guest's files, looked at above)
+            for f in [*(tmp_path / "data").rglob("*"), *(tmp_path / "run").rglob("*")]:
+                if f.is_file() and f.parent.name != "secrets" and f.suffix != ".img":
+                    assert key.encode() not in f.read_bytes(), f
+        finally:
+            silo(e, "rm", "-f", "sec", check=0)
+    assert len(requests := [json.loads(ln) for ln in record.read_text().splitlines()]) == 1, requests

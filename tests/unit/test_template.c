@@ -57,6 +57,32 @@ static void test_format_round_trip(void **state)
 	free(text);
 }
 
+/* --agent's templates say which agent and version; optional, checked. */
+static void test_agent_key(void **state)
+{
+	(void)state;
+	struct sb_template t, u;
+	char text[1024], *out = NULL;
+	size_t len = 0;
+	assert_int_equal(sb_template_parse(good, &t), 0);
+	assert_string_equal(t.agent, "");
+	snprintf(text, sizeof(text), "%sagent=claude 2.1.332\n", good);
+	assert_int_equal(sb_template_parse(text, &t), 0);
+	assert_string_equal(t.agent, "claude 2.1.332");
+	FILE *f = open_memstream(&out, &len);
+	assert_int_equal(sb_template_format(&t, f), 0);
+	fclose(f);
+	assert_non_null(strstr(out, "agent=claude 2.1.332\n"));
+	assert_int_equal(sb_template_parse(out, &u), 0);
+	assert_memory_equal(&t, &u, sizeof(t));
+	free(out);
+	/* what `template ls` prints as it is: no control bytes, no spaces run wild */
+	snprintf(text, sizeof(text), "%sagent=claude\x1b[2J\n", good);
+	assert_int_equal(sb_template_parse(text, &t), -1);
+	snprintf(text, sizeof(text), "%sagent=%0100d\n", good, 7);
+	assert_int_equal(sb_template_parse(text, &t), -1);
+}
+
 /* A newer silo's keys and comments are skipped. */
 static void test_unknown_keys_ignored(void **state)
 {
@@ -314,6 +340,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_good),
 		cmocka_unit_test(test_format_round_trip),
+		cmocka_unit_test(test_agent_key),
 		cmocka_unit_test(test_unknown_keys_ignored),
 		cmocka_unit_test(test_every_key_required),
 		cmocka_unit_test(test_bad_values),
