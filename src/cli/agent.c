@@ -45,7 +45,8 @@ static int agent_pull(struct cli *c, int argc, char **argv)
 		const struct sb_agent *a = sb_agent_find(argv[i]);
 		char dir[SB_PATH_MAX];
 		if (!a)
-			rc = cli_failf("unknown agent '%s': silo knows %s", argv[i], sb_agent_names());
+			rc = cli_failf("unknown agent '%s': silo knows %s", argv[i],
+				       sb_agent_names());
 		else if (sb_agent_fetch(&c->paths, a, dir) < 0)
 			rc = cli_fail();
 		else

@@ -16,7 +16,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define SET_USAGE                                                                      \
+#define SET_USAGE                                                                           \
 	"usage: silo secret set NAME [--host H]... [--header HDR] [--format F] [--env VAR]" \
 	"   (the value on stdin)"
 
@@ -37,8 +37,8 @@ static int read_value(const char *name, char *buf, size_t n)
 		fputc('\n', stderr);
 	}
 	if (!got)
-		return cli_failf("secret %s: no value on stdin (echo KEY | silo secret set %s)", name,
-				 name);
+		return cli_failf("secret %s: no value on stdin (echo KEY | silo secret set %s)",
+				 name, name);
 	size_t len = strcspn(buf, "\r\n");
 	if (buf[len] == 0 && len == n - 1)
 		return cli_failf("secret %s: the value is longer than %zu bytes", name, n - 2);
@@ -49,8 +49,10 @@ static int read_value(const char *name, char *buf, size_t n)
 static int secret_set(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "host", required_argument, NULL, 'H' },   { "header", required_argument, NULL, 'h' },
-		{ "format", required_argument, NULL, 'f' }, { "env", required_argument, NULL, 'e' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "header", required_argument, NULL, 'h' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "env", required_argument, NULL, 'e' },
 		{ 0 },
 	};
 	struct sb_secret s = { 0 };

@@ -30,7 +30,8 @@ int http1_init(struct http1_framer *f, const char *name, const char *value)
 			return -1;
 	/* fields that frame the message or route it are not ours to set */
 	static const char *const framing[] = { "content-length", "transfer-encoding", "host",
-					       "connection", "upgrade", "te", "trailer" };
+					       "connection",	 "upgrade",	      "te",
+					       "trailer" };
 	for (size_t i = 0; i < sizeof(framing) / sizeof(framing[0]); i++)
 		if (!strcasecmp(name, framing[i]))
 			return -1;
@@ -252,7 +253,8 @@ static int line_byte(struct http1_framer *f, unsigned char c, size_t max, const 
 	if ((c == '\n') != cr)
 		return fail(f, why, "bare CR or LF");
 	if (f->hlen == max)
-		return fail(f, why, f->state == HTTP1_HEAD ? "request head too large" : "line too long");
+		return fail(f, why,
+			    f->state == HTTP1_HEAD ? "request head too large" : "line too long");
 	f->line[f->hlen++] = (char)c;
 	return c == '\n';
 }
@@ -297,7 +299,8 @@ int http1_feed(struct http1_framer *f, const uint8_t *in, size_t n, struct http1
 				return -1;
 			if (r && f->hlen == 2) {
 				f->hlen = 0; /* §2.2: an empty line before a request */
-			} else if (r && f->hlen >= 4 && !memcmp(f->line + f->hlen - 4, "\r\n\r\n", 4)) {
+			} else if (r && f->hlen >= 4 &&
+				   !memcmp(f->line + f->hlen - 4, "\r\n\r\n", 4)) {
 				if (head_done(f, out, why) < 0)
 					return -1;
 			}

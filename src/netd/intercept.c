@@ -144,8 +144,7 @@ static void relay(struct netd *n, struct side *g, struct side *u, struct http1_f
 	http1_buf_free(&down);
 }
 
-void netd_intercept(struct netd *n, int gfd, int ufd, const struct netd_secret *s,
-		    const char *dest)
+void netd_intercept(struct netd *n, int gfd, int ufd, const struct netd_secret *s, const char *dest)
 {
 	struct side g = { .fd = gfd }, u = { .fd = ufd };
 	struct http1_framer *f = malloc(sizeof(*f));

@@ -254,8 +254,8 @@ static int read_secrets(struct netd_tls *t, int fd, char *err, size_t len)
 	return 0;
 }
 
-int netd_tls_setup(struct netd_tls *t, int secrets_fd, const char *ca_out,
-		   const char *upstream_ca, char *err, size_t len)
+int netd_tls_setup(struct netd_tls *t, int secrets_fd, const char *ca_out, const char *upstream_ca,
+		   char *err, size_t len)
 {
 	if (read_secrets(t, secrets_fd, err, len) < 0)
 		return -1;

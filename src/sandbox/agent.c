@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,27 +63,46 @@ const char *sb_agent_names(void)
 	return "claude, codex";
 }
 
-/* Run argv with stdout to stderr and stdin from /dev/null; its exit
- * status, or -1 when it could not start. */
-static int spawn_wait(char *const argv[])
+/* Run argv with stdin from /dev/null and its output into a memfd; its
+ * exit status (-1: it could not start), and the output's last line in
+ * last. */
+static int spawn_wait(char *const argv[], char *last, size_t n)
 {
 	posix_spawn_file_actions_t fa;
+	int out = memfd_create("silo-npm", MFD_CLOEXEC), st, r;
 	pid_t pid;
-	int st, r;
 
-	if (posix_spawn_file_actions_init(&fa))
+	last[0] = 0;
+	if (out < 0 || posix_spawn_file_actions_init(&fa)) {
+		if (out >= 0)
+			close(out);
 		return -1;
+	}
 	r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	r = r ? r : posix_spawn_file_actions_adddup2(&fa, 2, 1);
+	r = r ? r : posix_spawn_file_actions_adddup2(&fa, out, 1);
+	r = r ? r : posix_spawn_file_actions_adddup2(&fa, out, 2);
 	r = r ? r : posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (r) {
+		close(out);
 		errno = r;
 		return -1;
 	}
 	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
+		if (errno != EINTR) {
+			close(out);
 			return -1;
+		}
+	/* the last line: npm ends with what went wrong */
+	off_t end = lseek(out, 0, SEEK_END), from = end > (off_t)n - 1 ? end - (off_t)n + 1 : 0;
+	ssize_t k = end > 0 ? pread(out, last, n - 1, from) : 0;
+	last[k > 0 ? k : 0] = 0;
+	while (k > 0 && (last[k - 1] == '\n' || last[k - 1] == '\r'))
+		last[--k] = 0;
+	char *nl = strrchr(last, '\n');
+	if (nl)
+		memmove(last, nl + 1, strlen(nl + 1) + 1);
+	close(out);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
@@ -105,20 +125,24 @@ int sb_agent_fetch(const struct sb_paths *p, const struct sb_agent *a, char *dir
 	snprintf(spec, sizeof(spec), "%s@%s", a->package, a->version);
 	/* the guest's platform, whatever the host's; no scripts: the
 	 * package's code runs in the guest or not at all */
-	char *argv[] = { "npm",	       "install",     "--prefix",	 tmp,
-			 "--ignore-scripts", "--no-audit",   "--no-fund",	 "--omit=dev",
-			 "--os=linux",	     "--cpu=x64",    "--libc=glibc",	 "--loglevel=error",
-			 spec,		     NULL };
+	char *argv[] = {
+		"npm",		"install",	    "--prefix",	  tmp,		"--ignore-scripts",
+		"--no-audit",	"--no-fund",	    "--omit=dev", "--os=linux", "--cpu=x64",
+		"--libc=glibc", "--loglevel=error", spec,	  NULL
+	};
+	char last[512];
 	sb_rmtree(tmp);
-	int rc = spawn_wait(argv);
+	int rc = spawn_wait(argv, last, sizeof(last));
 	if (rc != 0) {
+		int e = errno;
 		sb_rmtree(tmp);
 		if (rc < 0)
-			return sb_fail("agent %s: cannot run npm (%s): install it (apt-get install npm)",
-				       a->name, strerror(errno));
-		return sb_fail("agent %s: npm install %s failed (exit %d; its output is above): is "
-			       "the npm registry reachable?",
-			       a->name, spec, rc);
+			return sb_fail(
+				"agent %s: cannot run npm (%s): install it (apt-get install npm)",
+				a->name, strerror(e));
+		return sb_fail("agent %s: npm install %s failed (exit %d%s%s): is the npm registry "
+			       "reachable?",
+			       a->name, spec, rc, last[0] ? ": " : "", last);
 	}
 	if (sb_path(payload, "%s/%s/%s", tmp, a->payload, a->program) < 0 ||
 	    stat(payload, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -127,13 +151,18 @@ int sb_agent_fetch(const struct sb_paths *p, const struct sb_agent *a, char *dir
 			       "knows",
 			       a->name, spec, a->payload, a->program);
 	}
-	if (rename(tmp, dir) < 0 && errno != ENOTEMPTY && errno != EEXIST) {
-		int e = errno;
-		sb_rmtree(tmp);
-		return sb_fail("cannot create %s: %s", dir, strerror(e));
-	}
-	sb_rmtree(tmp); /* another fetch won the race: theirs is as good */
-	return 0;
+	if (rename(tmp, dir) == 0)
+		return 0;
+	int e = errno;
+	sb_rmtree(tmp);
+	/* another fetch won the race: theirs is as good; anything else there
+	 * is not ours to remove */
+	if (sb_path(payload, "%s/%s/%s", dir, a->payload, a->program) == 0 &&
+	    stat(payload, &st) == 0)
+		return 0;
+	return sb_fail("cannot create %s: %s", dir,
+		       e == ENOTEMPTY || e == EEXIST ? "something else is there: remove it"
+						     : strerror(e));
 }
 
 int sb_agent_install(const struct sandbox *sb, const struct sb_agent *a, const char *dir)

@@ -291,9 +291,9 @@ int sb_secrets_netd(const struct sb_paths *p, int *fd, char **env)
 	if (ef)
 		fclose(ef);
 	/* read from the start, and nobody changes it after us */
-	if (r == 0 && (lseek(m, 0, SEEK_SET) < 0 ||
-		       fcntl(m, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK |
-						     F_SEAL_SEAL) < 0))
+	if (r == 0 &&
+	    (lseek(m, 0, SEEK_SET) < 0 ||
+	     fcntl(m, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0))
 		r = sb_fail("secrets: %s", strerror(errno));
 	if (r < 0) {
 		if (m >= 0)
@@ -306,7 +306,6 @@ int sb_secrets_netd(const struct sb_paths *p, int *fd, char **env)
 	return 0;
 }
 
-
 int sb_secrets_guest(const struct sandbox *sb)
 {
 	char f[SB_PATH_MAX], pem[8192], *script = NULL, *out = NULL;
@@ -318,17 +317,20 @@ int sb_secrets_guest(const struct sandbox *sb)
 		fclose(fp);
 	pem[n] = 0;
 	/* silo-netd wrote it before it said ready: base64 and dashes only */
-	if (!n || n == sizeof(pem) - 1 || strspn(pem, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=- \n") != n)
+	if (!n || n == sizeof(pem) - 1 ||
+	    strspn(pem, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=- \n") !=
+		    n)
 		return sb_fail("sandbox %s: %s is missing or not a certificate", sb->name, f);
-	if (asprintf(&script,
-		     "set -e; umask 022; mkdir -p %s; d=" GUEST_CA "\n"
-		     "cat > \"$d\" <<'SILO_EGRESS_CA'\n%sSILO_EGRESS_CA\n"
-		     "b=/etc/ssl/certs/ca-certificates.crt\n"
-		     "if [ -f \"$b\" ]; then\n"
-		     "  sed -i '/^# silo-egress begin$/,/^# silo-egress end$/d' \"$b\"\n"
-		     "  { echo '# silo-egress begin'; cat \"$d\"; echo '# silo-egress end'; } >> \"$b\"\n"
-		     "fi\n",
-		     "/usr/local/share/ca-certificates", pem) < 0)
+	if (asprintf(
+		    &script,
+		    "set -e; umask 022; mkdir -p %s; d=" GUEST_CA "\n"
+		    "cat > \"$d\" <<'SILO_EGRESS_CA'\n%sSILO_EGRESS_CA\n"
+		    "b=/etc/ssl/certs/ca-certificates.crt\n"
+		    "if [ -f \"$b\" ]; then\n"
+		    "  sed -i '/^# silo-egress begin$/,/^# silo-egress end$/d' \"$b\"\n"
+		    "  { echo '# silo-egress begin'; cat \"$d\"; echo '# silo-egress end'; } >> \"$b\"\n"
+		    "fi\n",
+		    "/usr/local/share/ca-certificates", pem) < 0)
 		return sb_fail("out of memory");
 	int rc = sb_guest_sh(sb, script, &out, NULL);
 	free(script);

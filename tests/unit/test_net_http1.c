@@ -114,7 +114,8 @@ static void test_upgrade_and_connect_pass_the_rest(void **st)
 	(void)st;
 	expect("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\nGET / HTTP/1.1\r\n\r\n",
 	       "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n" KEY "\r\nGET / HTTP/1.1\r\n\r\n");
-	expect("CONNECT a:443 HTTP/1.1\r\n\r\n\x01\x02", "CONNECT a:443 HTTP/1.1\r\n" KEY "\r\n\x01\x02");
+	expect("CONNECT a:443 HTTP/1.1\r\n\r\n\x01\x02",
+	       "CONNECT a:443 HTTP/1.1\r\n" KEY "\r\n\x01\x02");
 }
 
 static void test_ambiguous_requests_refused(void **st)
@@ -126,10 +127,8 @@ static void test_ambiguous_requests_refused(void **st)
 		"Content-Length");
 	refused("POST / HTTP/1.1\r\nContent-Length: 1,1\r\n\r\n", "Content-Length");
 	refused("POST / HTTP/1.1\r\nContent-Length: +1\r\n\r\n", "Content-Length");
-	refused("POST / HTTP/1.1\r\nContent-Length: 1234567890123456789\r\n\r\n",
-		"Content-Length");
-	refused("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
-		"Transfer-Encoding");
+	refused("POST / HTTP/1.1\r\nContent-Length: 1234567890123456789\r\n\r\n", "Content-Length");
+	refused("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "Transfer-Encoding");
 	refused("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
 		"Transfer-Encoding");
 	refused("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", "Transfer-Encoding");
