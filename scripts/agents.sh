@@ -10,7 +10,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/cache.sh"
 silo=$1; shift
-key=$(CACHE_EXTRA="$*" cache_key agents "$0" "$here/../src/sandbox/agent.c")
+# keyed by the pins (package and version lines), not the rest of agent.c
+pins=$(grep -E '^[[:space:]]*\.(package|version) = ' "$here/../src/sandbox/agent.c")
+key=$(CACHE_EXTRA="$* $pins" cache_key agents "$0")
 if cache_done "$key"; then echo "$SILO_CACHE/$key/agents"; exit 0; fi
 command -v npm >/dev/null || "$here/deps.sh" node >&2
 out=$(cache_begin "$key")
