@@ -34,8 +34,6 @@ static const struct sb_agent agents[] = {
 	  .version = "2.1.332",
 	  .payload = "node_modules/@anthropic-ai/claude-code-linux-x64",
 	  .program = "claude",
-	  .secret = "anthropic",
-	  .hosts = { "api.anthropic.com" },
 	  /* no telemetry, error reports or update checks: calls the
 	   * sandbox's policy would have to allow for nothing */
 	  .env = { "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1" } },
@@ -45,8 +43,6 @@ static const struct sb_agent agents[] = {
 	  .payload = "node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl",
 	  .program = "bin/codex",
 	  .path = "codex-path",
-	  .secret = "openai",
-	  .hosts = { "api.openai.com" },
 	  .env = { "CODEX_API_KEY=silo-secret-openai" } },
 };
 
@@ -94,12 +90,7 @@ static int spawn_wait(char *const argv[], char *last, size_t n)
 			return -1;
 		}
 	/* the last line: npm ends with what went wrong */
-	off_t end = lseek(out, 0, SEEK_END), from = end > (off_t)n - 1 ? end - (off_t)n + 1 : 0;
-	ssize_t k = end > 0 ? pread(out, last, n - 1, from) : 0;
-	last[k > 0 ? k : 0] = 0;
-	while (k > 0 && (last[k - 1] == '\n' || last[k - 1] == '\r'))
-		last[--k] = 0;
-	char *nl = strrchr(last, '\n');
+	char *nl = strrchr(sb_fd_tail(out, last, n), '\n');
 	if (nl)
 		memmove(last, nl + 1, strlen(nl + 1) + 1);
 	close(out);

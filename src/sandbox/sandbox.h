@@ -488,6 +488,9 @@ int sb_write_file_atomic(const char *path, const char *data, size_t len);
 int sb_rmtree(const char *path);
 int sb_rmtree_at(int dirfd, const char *name);
 int sb_mkdir_p(const char *path, unsigned mode);
+/* The last n - 1 bytes of what fd holds (a command's output, a memfd),
+ * without the trailing newlines, in buf; returns buf. */
+const char *sb_fd_tail(int fd, char *buf, size_t n);
 bool sb_exists(const char *path);
 
 /* secret.c: secrets at egress (docs/secrets.md). A secret is kept on the
@@ -530,15 +533,13 @@ void sb_env_free(char **env);
 /* agent.c: coding agents from the npm registry (docs/agents.md). */
 #define SB_AGENT_TEMPLATE "agent-" /* + name: the template `--agent` builds and runs */
 struct sb_agent {
-	const char *name;     /* claude */
-	const char *package;  /* @anthropic-ai/claude-code */
-	const char *version;  /* pinned: the one silo was tested with */
-	const char *payload;  /* under the npm prefix: what goes into the guest */
-	const char *program;  /* under payload: the command */
-	const char *path;     /* under payload: a directory for the command's PATH, or NULL */
-	const char *secret;   /* the built-in secret it uses (secret.c) */
-	const char *hosts[4]; /* its API hosts, for the network preset */
-	const char *env[4];   /* "K=V" it runs with */
+	const char *name;    /* claude */
+	const char *package; /* @anthropic-ai/claude-code */
+	const char *version; /* pinned: the one silo was tested with */
+	const char *payload; /* under the npm prefix: what goes into the guest */
+	const char *program; /* under payload: the command */
+	const char *path;    /* under payload: a directory for the command's PATH, or NULL */
+	const char *env[4];  /* "K=V" it runs with */
 };
 const struct sb_agent *sb_agent_find(const char *name);
 const char *sb_agent_names(void); /* "claude, codex": for errors */

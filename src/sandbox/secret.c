@@ -338,36 +338,46 @@ int sb_secrets_guest(const struct sandbox *sb)
 	return rc == 0 ? 0 : -1;
 }
 
+/* s appended to *env (NULL-terminated, grown as needed): 0, or -1. */
+static int env_add(char ***env, size_t *n, const char *s)
+{
+	char **v = realloc(*env, (*n + 2) * sizeof(char *));
+	if (!v)
+		return -1;
+	*env = v;
+	if (!(v[*n] = strdup(s)))
+		return -1;
+	v[++*n] = NULL;
+	return 0;
+}
+
 int sb_exec_env(const struct sandbox *sb, const char *const *extra, char ***out)
 {
 	char f[SB_PATH_MAX], line[512];
-	size_t n = 0, cap = sb->cfg.nenv + 2 + SB_SECRET_HOSTS * 8;
-	for (const char *const *e = extra; e && *e; e++)
-		cap++;
-	char **env = calloc(cap + 64 + 1, sizeof(char *));
-	*out = env;
-	if (!env)
-		return sb_fail("out of memory");
-	cap += 64;
+	size_t n = 0;
+	int r = 0;
+
+	*out = NULL;
 	FILE *fp = sb_path(f, "%s/%s", sb->rundir, SB_SECRET_ENV) == 0 ? fopen(f, "re") : NULL;
-	if (fp) {
-		while (n < cap && fgets(line, sizeof(line), fp)) {
-			line[strcspn(line, "\n")] = 0;
-			if (strchr(line, '='))
-				env[n++] = strdup(line);
-		}
-		fclose(fp);
+	while (fp && r == 0 && fgets(line, sizeof(line), fp)) {
+		line[strcspn(line, "\n")] = 0;
+		if (strchr(line, '='))
+			r = env_add(out, &n, line);
 	}
-	for (unsigned i = 0; i < sb->cfg.nenv && n < cap; i++)
-		env[n++] = strdup(sb->cfg.env[i]);
-	for (const char *const *e = extra; e && *e && n < cap; e++)
-		env[n++] = strdup(*e);
-	for (size_t i = 0; i < n; i++)
-		if (!env[i]) {
-			sb_env_free(env);
-			*out = NULL;
-			return sb_fail("out of memory");
-		}
+	if (fp)
+		fclose(fp);
+	for (unsigned i = 0; r == 0 && i < sb->cfg.nenv; i++)
+		r = env_add(out, &n, sb->cfg.env[i]);
+	for (const char *const *e = extra; r == 0 && e && *e; e++)
+		r = env_add(out, &n, *e);
+	/* nothing at all: still an empty list, not NULL */
+	if (r == 0 && !*out && !(*out = calloc(1, sizeof(char *))))
+		r = -1;
+	if (r < 0) {
+		sb_env_free(*out);
+		*out = NULL;
+		return sb_fail("out of memory");
+	}
 	return 0;
 }
 

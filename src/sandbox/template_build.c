@@ -190,18 +190,6 @@ static int boot(struct sandbox *sb, const struct sb_paths *p, const char *name,
 	return 0;
 }
 
-/* The last line(s) of what efd holds, at most PREP_TAIL bytes, in buf. */
-static const char *err_tail(int efd, char *buf, size_t n)
-{
-	off_t end = lseek(efd, 0, SEEK_END), from = end > (off_t)n - 1 ? end - (off_t)n + 1 : 0;
-	ssize_t k = end > 0 ? pread(efd, buf, n - 1, from) : 0;
-
-	buf[k > 0 ? k : 0] = 0;
-	while (k > 0 && (buf[k - 1] == '\n' || buf[k - 1] == '\r'))
-		buf[--k] = 0;
-	return buf;
-}
-
 /* The build command, as `silo exec` would run it; its stdout goes to our
  * stderr (our stdout is the template's name), its stderr to a memfd whose
  * tail a failure shows. No time limit: an image build may be long. */
@@ -233,7 +221,7 @@ static int run_prep(struct sandbox *sb, const char *const *cmd)
 	int code = (x.flags & EXIT_F_SIGNALED) ? 128 + (x.code & 0x7f) : (x.code & 0xff);
 	if (code != 0) {
 		/* the tail to stderr, its last line in the error */
-		const char *last = err_tail(efd, tail, sizeof(tail)), *nl = strrchr(last, '\n');
+		const char *last = sb_fd_tail(efd, tail, sizeof(tail)), *nl = strrchr(last, '\n');
 
 		if (nl) {
 			fprintf(stderr, "%.*s\n", (int)(nl - last), last);

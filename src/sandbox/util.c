@@ -680,3 +680,14 @@ bool sb_exists(const char *path)
 	struct stat st;
 	return lstat(path, &st) == 0;
 }
+
+const char *sb_fd_tail(int fd, char *buf, size_t n)
+{
+	off_t end = lseek(fd, 0, SEEK_END), from = end > (off_t)n - 1 ? end - (off_t)n + 1 : 0;
+	ssize_t k = end > 0 ? pread(fd, buf, n - 1, from) : 0;
+
+	buf[k > 0 ? k : 0] = 0;
+	while (k > 0 && (buf[k - 1] == '\n' || buf[k - 1] == '\r'))
+		buf[--k] = 0;
+	return buf;
+}
