@@ -32,7 +32,7 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 PHONY_EXTRA := test-hooks e2b-sdk agents
 .PHONY: $(PHONY_EXTRA) soak all deps image lab test unit fuzz fuzz-build e2e bench asan asan-build demo clean help
-all: deps $(BUILD)/silo-vmm $(BUILD)/silo-init $(BUILD)/silo-init-host $(BUILD)/silo-agent $(BUILD)/silo $(BUILD)/silo-netd
+all: deps $(BUILD)/silo-vmm $(BUILD)/silo-init $(BUILD)/silo-init-host $(BUILD)/silo-agent $(BUILD)/silo $(BUILD)/silo-runtime $(BUILD)/silo-netd
 
 help:
 	@echo "make          host binaries ($(BUILD)/silo-vmm, silo-agent) and the guest agent silo-init"
@@ -110,6 +110,7 @@ include src/agent/build.mk
 include src/cli/build.mk
 include src/net/build.mk
 include src/netd/build.mk
+include src/oci/build.mk
 # version.h, make install/uninstall, make deb.
 include mk/install.mk
 include mk/format.mk

@@ -34,7 +34,7 @@ BASHCOMPDIR := $(PREFIX)/share/bash-completion/completions
 INSTALL_STRIP ?=
 GUEST_PARTS := vmlinux agent.cpio.gz rootfs.ext4 manifest
 MAN_PAGES   := docs/man/silo.1 docs/man/silo-vmm.1
-INSTALLED   := $(BINDIR)/silo $(LIBEXECDIR)/silo-vmm $(LIBEXECDIR)/silo-netd \
+INSTALLED   := $(BINDIR)/silo $(BINDIR)/silo-runtime $(LIBEXECDIR)/silo-vmm $(LIBEXECDIR)/silo-netd \
                $(GUEST_PARTS:%=$(DATADIR)/%) $(MAN_PAGES:docs/man/%=$(MAN1DIR)/%.gz) \
                $(BASHCOMPDIR)/silo
 
@@ -45,6 +45,7 @@ install: $(BUILD)/silo $(BUILD)/silo-vmm $(BUILD)/silo-netd
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR) \
 	  $(DESTDIR)$(MAN1DIR) $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(INSTALL_STRIP) $(BUILD)/silo $(DESTDIR)$(BINDIR)/silo
+	ln -f $(DESTDIR)$(BINDIR)/silo $(DESTDIR)$(BINDIR)/silo-runtime
 	install -m 0755 $(INSTALL_STRIP) $(BUILD)/silo-vmm $(BUILD)/silo-netd $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0644 $(GUEST_PARTS:%=$(BUILD)/guest/%) $(DESTDIR)$(DATADIR)/
 	for m in $(MAN_PAGES); do gzip -9nc $$m > $(DESTDIR)$(MAN1DIR)/$${m##*/}.gz && \

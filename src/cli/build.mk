@@ -33,8 +33,10 @@ $(SANDBOX_LIB): $(SANDBOX_SRCS:%.c=$(BUILD)/%.o) $(SANDBOX_VMM_SHARED)
 # (scripts/deps.sh build).
 SERVE_SRCS := $(sort $(wildcard src/serve/*.c))
 SERVE_LIBS := -lmicrohttpd -ljansson -lsodium -lpthread
-$(BUILD)/silo: $(CLI_SRCS:%.c=$(BUILD)/%.o) $(SERVE_SRCS:%.c=$(BUILD)/%.o) $(SANDBOX_LIB) \
-		$(SANDBOX_NET) $(SILO_LIB)
+# The OCI runtime (src/oci/build.mk, included after this file).
+SILO_OCI := $(BUILD)/libsilo-oci.a
+$(BUILD)/silo: $(CLI_SRCS:%.c=$(BUILD)/%.o) $(SERVE_SRCS:%.c=$(BUILD)/%.o) $(SILO_OCI) \
+		$(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -larchive $(SERVE_LIBS)
 
 # The top Makefile links unit tests against libvmm.a only; add ours.

@@ -7,8 +7,10 @@
  */
 #include "cli/cli.h"
 #include "client/client.h"
+#include "oci/oci.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -164,7 +166,9 @@ static int cmd_help(const struct cli_cmd *c)
 static int usage(FILE *f)
 {
 	fprintf(f, "usage: silo [--data-dir DIR] [--run-dir DIR] COMMAND\n"
-		   "       silo version | --version\n");
+		   "       silo version | --version\n"
+		   "       silo oci COMMAND ...   (the OCI runtime, as silo-runtime: "
+		   "docs/containerd.md)\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  silo %s\n", cmds[i].usage);
 	return f == stdout ? 0 : EXIT_OWN;
@@ -202,6 +206,11 @@ static int cli_settings(struct sb_settings *s, const char *data, const char *run
 				   .boot_timeout = env_seconds("SILO_BOOT_TIMEOUT"),
 				   .cmdline_extra = getenv("SILO_GUEST_CMDLINE_EXTRA"),
 				   .egress_ca = getenv("SILO_EGRESS_CA") };
+	/* a service's environment may have no HOME (containerd's, which
+	 * runs silo-runtime): the user's home all the same */
+	struct passwd *pw;
+	if (!s->home && (pw = getpwuid(getuid())))
+		s->home = pw->pw_dir;
 	return s->boot_timeout < 0 ? -1 : 0;
 }
 
@@ -212,6 +221,15 @@ int main(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "_supervise"))
 		sb_supervise_main(argc - 2, argv + 2);
 	signal(SIGPIPE, SIG_IGN);
+	/* called as silo-runtime (a link to silo): the OCI runtime, runc's
+	 * command line (src/oci/, docs/containerd.md) */
+	const char *base = strrchr(argv[0], '/');
+	if (!strcmp(base ? base + 1 : argv[0], "silo-runtime")) {
+		struct sb_settings set;
+		return cli_settings(&set, NULL, NULL) < 0
+			       ? 1
+			       : oci_main(argc, argv, &set, cli_version_text());
+	}
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
@@ -238,6 +256,8 @@ int main(int argc, char **argv)
 		return EXIT_OWN;
 	if (!strcmp(argv[i], "version") || !strcmp(argv[i], "--version"))
 		return cli_version(&set);
+	if (!strcmp(argv[i], "oci"))
+		return oci_main(argc - i, argv + i, &set, cli_version_text());
 	/* SILO_AGENT_TIMEOUT=S: wait at most S seconds for the guest agent
          * at every step (connect, an answer, a silent stream) instead of
          * the defaults in client.h; mostly for tests. */

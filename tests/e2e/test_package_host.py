@@ -49,6 +49,10 @@ def test_installed_silo_finds_its_parts(destdir, tmp_path):
     r = subprocess.run([destdir / "usr/bin/silo", "ls", "--json"], capture_output=True, text=True,
                        env=env)
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
+    # the OCI runtime is silo under its own name (docs/containerd.md)
+    r = subprocess.run([destdir / "usr/bin/silo-runtime", "--version"], capture_output=True,
+                       text=True, env=env)
+    assert r.returncode == 0 and r.stdout.startswith("silo-runtime version "), r
 
 
 def test_guest_parts_are_read_only_for_users(destdir):

@@ -11,8 +11,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # man-db: test_package checks `man -w silo` after dpkg -i, as a user would.
 # libmicrohttpd12, libjansson4, libsodium23: silo serve; nodejs: the SDK
 # clients its tests drive it with; python3-jsonschema: its responses checked
-# against docs/openapi.json.
-PKGS=python3,python3-pytest,qemu-system-x86,busybox-static,kmod,e2fsprogs,procps,iproute2,util-linux,coreutils,socat,libarchive13,man-db,libmicrohttpd12,libjansson4,libsodium23,nodejs,python3-jsonschema
+# against docs/openapi.json. containerd (with runc and its shim) and
+# python3-grpcio: silo-runtime driven by ctr and by a CRI client.
+PKGS=python3,python3-pytest,qemu-system-x86,busybox-static,kmod,e2fsprogs,procps,iproute2,util-linux,coreutils,socat,libarchive13,man-db,libmicrohttpd12,libjansson4,libsodium23,nodejs,python3-jsonschema,containerd,python3-grpcio
 MIRROR=${SILO_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # Modules the stage-1 initrd loads (with their dependencies) to reach the root
 # disk and the 9p shares. kvm_amd is loaded later, from the root filesystem.
@@ -54,6 +55,8 @@ rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
        "$root"/usr/share/doc "$root"/usr/share/man "$root"/usr/share/locale "$root/boot"
 mkdir -p "$root/lab"
 echo silo-lab > "$root/etc/hostname"
+# what a host has and minbase leaves out: containerd copies it into host-network pods
+printf "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" > "$root/etc/hosts"
 
 log "initrd with $INITRD_MODS"
 ird=$out/initrd

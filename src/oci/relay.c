@@ -1,0 +1,274 @@
+/* relay.c: the host process behind a container's (or an exec's) process.
+ *
+ * containerd's runc shim is a subreaper: it waits for the pid that create
+ * (or exec --detach) wrote to --pid-file and takes its exit status as the
+ * container's. A VM's process is not a host process, so that pid is a
+ * relay's: it runs the process in the guest through the agent, with the
+ * shim's stdio (or a pty whose master went to --console-socket), passes
+ * signals on, and exits with the guest process's status (128+N if killed
+ * by signal N, as the shim reports a killed runc init).
+ *
+ * A pod's sandbox container has no process in the guest: its relay holds
+ * the pod's VM, and a signal that ends it stops the VM.
+ */
+#include "oci/oci.h"
+#include "client/exec_fe.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t started, end_sig;
+static int sig_wr = -1;
+
+/* What a process with the default disposition shrugs off. */
+static bool ignored_by_default(int sig)
+{
+	return sig == SIGCHLD || sig == SIGWINCH || sig == SIGURG || sig == SIGCONT ||
+	       sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+static void on_signal(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	if (sig == OCI_RELAY_SIG) {
+		/* only what `kill` queued: its value is the signal */
+		if (si->si_code != SI_QUEUE || si->si_value.sival_int < 1 ||
+		    si->si_value.sival_int > 64)
+			return;
+		sig = si->si_value.sival_int;
+	}
+	if (!started || sig_wr < 0) {
+		/* no guest process yet (before start), or none at all (a
+		 * pod's sandbox): the relay itself is the process */
+		if (!ignored_by_default(sig))
+			end_sig = sig;
+		return;
+	}
+	int e = errno;
+	unsigned char b = (unsigned char)sig;
+	if (write(sig_wr, &b, 1) < 0) {
+		/* a full pipe: the relay is wedged behind the agent anyway */
+	}
+	errno = e;
+}
+
+static void catch_signals(bool restart)
+{
+	struct sigaction sa = { .sa_sigaction = on_signal,
+				.sa_flags = SA_SIGINFO | (restart ? SA_RESTART : 0) };
+	sigfillset(&sa.sa_mask);
+	for (int s = 1; s < SIGRTMIN; s++)
+		if (s != SIGKILL && s != SIGSTOP && s != SIGCHLD && s != SIGPIPE)
+			sigaction(s, &sa, NULL);
+	sigaction(OCI_RELAY_SIG, &sa, NULL);
+}
+
+/* runc's console socket: the pty master travels with SCM_RIGHTS, the
+ * slave's name as the message (what go-runc's ReceiveMaster reads). */
+static int send_master(const char *sock, int master, const char *name)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(sock) >= sizeof(sa.sun_path))
+		return sb_fail("--console-socket %s: path too long", sock);
+	strcpy(sa.sun_path, sock);
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		if (s >= 0)
+			close(s);
+		return sb_fail("--console-socket %s: %s", sock, strerror(e));
+	}
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} c;
+	struct iovec iov = { .iov_base = (void *)name, .iov_len = strlen(name) };
+	struct msghdr m = { .msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = c.buf,
+			    .msg_controllen = sizeof(c.buf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &master, sizeof(int));
+	ssize_t w = sendmsg(s, &m, MSG_NOSIGNAL);
+	int e = errno;
+	close(s);
+	return w < 0 ? sb_fail("--console-socket %s: %s", sock, strerror(e)) : 0;
+}
+
+/* A host pty for a terminal process: its master to the console socket,
+ * its slave (raw: the guest's pty does the line discipline) returned. */
+static int open_pty(const struct oci_relay *r)
+{
+	if (!r->console_socket)
+		return sb_fail("process.terminal is true but no --console-socket was given");
+	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC), slave = -1;
+	char name[64];
+	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 ||
+	    ptsname_r(master, name, sizeof(name)) != 0 ||
+	    (slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+		int e = errno;
+		if (master >= 0)
+			close(master);
+		return sb_fail("cannot open a pty: %s", strerror(e));
+	}
+	struct termios t;
+	if (tcgetattr(slave, &t) == 0) {
+		cfmakeraw(&t);
+		tcsetattr(slave, TCSANOW, &t);
+	}
+	if (r->proc->rows && r->proc->cols) {
+		struct winsize ws = { .ws_row = (unsigned short)r->proc->rows,
+				      .ws_col = (unsigned short)r->proc->cols };
+		ioctl(master, TIOCSWINSZ, &ws);
+	}
+	int rc = send_master(r->console_socket, master, name);
+	close(master);
+	if (rc < 0) {
+		close(slave);
+		return -1;
+	}
+	return slave;
+}
+
+/* The pod's VM is this container's: its end (a signal, or the VM's own)
+ * is the relay's. */
+static int hold_vm(const struct oci_relay *r)
+{
+	for (unsigned tick = 0;; tick++) {
+		struct timespec ts = { 0, 200 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+		if (end_sig) {
+			struct sandbox sb;
+			if (sb_open(&sb, r->paths, r->sandbox, true) == 0) {
+				sb_stop(&sb, 0);
+				sb_close(&sb);
+			}
+			return 128 + end_sig;
+		}
+		if (tick % 10)
+			continue;
+		struct sandbox sb;
+		struct sb_status st;
+		if (sb_open(&sb, r->paths, r->sandbox, false) < 0)
+			return 255;
+		int rc = sb_status(&sb, &st);
+		sb_close(&sb);
+		if (rc == 0 && st.state != SB_RUNNING) {
+			fprintf(stderr, "silo-runtime: the pod's VM %s ended\n", r->sandbox);
+			return 255;
+		}
+	}
+}
+
+static int run_in_guest(const struct oci_relay *r, int tty, int sig_rd)
+{
+	struct sandbox sb;
+	char **env = NULL;
+	if (sb_open(&sb, r->paths, r->sandbox, false) < 0 ||
+	    sb_exec_env(&sb, (const char *const *)r->proc->env, &env) < 0) {
+		fprintf(stderr, "silo-runtime: %s\n", sb_errmsg());
+		return ACLIENT_EXIT_OWN;
+	}
+	struct aclient_exec_opts o = { .argv = (const char *const *)r->proc->args,
+				       .env = (const char *const *)env,
+				       .cwd = r->proc->cwd,
+				       .user = r->proc->user,
+				       .tty = tty >= 0,
+				       .rows = (uint16_t)r->proc->rows,
+				       .cols = (uint16_t)r->proc->cols,
+				       .in_fd = 0,
+				       .out_fd = 1,
+				       .err_fd = tty >= 0 ? 1 : 2,
+				       .sig_fd = sig_rd,
+				       .tty_fd = tty };
+	struct proto_exit x;
+	struct aclient_err err;
+	int rc = aclient_exec(sb.addr, &o, &x, &err);
+	if (rc < 0)
+		fprintf(stderr, "silo-runtime: %s\n", err.msg);
+	sb_env_free(env);
+	sb_close(&sb);
+	return aclient_exit_status(rc, &x, &err);
+}
+
+static void __attribute__((noreturn)) relay_main(const struct oci_relay *r, int tty)
+{
+	setsid();
+	if (tty >= 0) {
+		ioctl(tty, TIOCSCTTY, 0);
+		for (int fd = 0; fd < 3; fd++)
+			dup2(tty, fd);
+		close(tty);
+		tty = 0;
+	}
+	close_range(3, ~0u, 0);
+	signal(SIGPIPE, SIG_IGN);
+	/* until start, a signal ends the relay: open(2) on the fifo must
+	 * return EINTR for it, hence no SA_RESTART */
+	catch_signals(false);
+	if (r->fifo) {
+		int fd;
+		while ((fd = open(r->fifo, O_WRONLY | O_CLOEXEC)) < 0 && errno == EINTR && !end_sig)
+			;
+		if (end_sig)
+			_exit(128 + end_sig);
+		if (fd < 0 || write(fd, "0", 1) != 1) {
+			fprintf(stderr, "silo-runtime: %s: %s\n", r->fifo, strerror(errno));
+			_exit(ACLIENT_EXIT_OWN);
+		}
+		close(fd);
+	}
+	if (end_sig)
+		_exit(128 + end_sig);
+	if (r->kind == OCI_POD_SANDBOX)
+		_exit(hold_vm(r));
+	/* from here on signals go to the guest process, through a pipe
+	 * that aclient_exec reads */
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		fprintf(stderr, "silo-runtime: pipe: %s\n", strerror(errno));
+		_exit(ACLIENT_EXIT_OWN);
+	}
+	fcntl(pfd[1], F_SETFL, O_NONBLOCK);
+	sig_wr = pfd[1];
+	catch_signals(true);
+	started = 1;
+	if (end_sig) /* it came before the pipe was there */
+		_exit(128 + end_sig);
+	_exit(run_in_guest(r, tty, pfd[0]));
+}
+
+int oci_relay_spawn(const struct oci_relay *r, int *pid)
+{
+	int tty = -1;
+	if (r->kind != OCI_POD_SANDBOX && r->proc->terminal && (tty = open_pty(r)) < 0)
+		return -1;
+	fflush(NULL);
+	pid_t p = fork();
+	if (p < 0) {
+		int e = errno;
+		if (tty >= 0)
+			close(tty);
+		return sb_fail("fork: %s", strerror(e));
+	}
+	if (p == 0)
+		relay_main(r, tty);
+	if (tty >= 0)
+		close(tty);
+	*pid = p;
+	return 0;
+}

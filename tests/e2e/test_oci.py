@@ -1,0 +1,135 @@
+"""silo as an OCI runtime (docs/containerd.md) under Debian's real containerd,
+with real VMs: `ctr run --runc-binary silo-runtime` through containerd's own
+runc v2 shim, then the CRI path kubelet takes (a pod whose runtime handler
+is silo). Boots are few: one VM per ctr container, one for the pod.
+
+containerd runs with a throwaway configuration (silo_testlib/containerd.py);
+its environment carries the SILO_* settings down to silo-runtime.
+"""
+import os
+import pathlib
+import subprocess
+import time
+
+import pytest
+
+from conftest import BUILD, GUEST
+from silo_testlib.cli import processes_naming, sandbox_names, silo_env
+from silo_testlib.containerd import CRI_NS, Containerd, cri, have_containerd
+from test_cli import needs_kvm
+
+RUNTIME = BUILD / "silo-runtime"
+
+pytestmark = [needs_kvm, pytest.mark.lab_seconds(420),
+              pytest.mark.skipif(not have_containerd(), reason="containerd not installed"),
+              pytest.mark.skipif(os.geteuid() != 0, reason="containerd runs as root")]
+
+
+def guest_kernel():
+    """The release of the kernel silo boots (build/guest/manifest)."""
+    for line in (GUEST / "manifest").read_text().splitlines():
+        if line.startswith("kernel="):
+            return line.split("=", 1)[1].split()[0]
+    raise AssertionError("no kernel= in the guest manifest")
+
+
+@pytest.fixture(scope="module")
+def ctd(tmp_path_factory):
+    d = tmp_path_factory.mktemp("oci")
+    env = silo_env(d)
+    with Containerd(d / "ctd", RUNTIME.resolve(), env) as c:
+        c.silo_env = env
+        c.image = c.import_image()
+        c.import_image(ns=CRI_NS)
+        yield c
+    left = sandbox_names(env)
+    assert left == [], left
+
+
+def nothing_left(c, ns):
+    env = c.silo_env
+    assert sandbox_names(env) == []
+    assert [p for p in processes_naming((env["SILO_RUN_DIR"], env["SILO_DATA_DIR"]))
+            if p[2] != "Z"] == []
+    root = pathlib.Path("/run/containerd/runc") / ns
+    assert not root.exists() or list(root.iterdir()) == []
+
+
+def run(c, cid, *cmd, extra=(), check=None, **kw):
+    return c.ctr("run", "--rm", "--runc-binary", str(RUNTIME.resolve()), *extra, c.image, cid,
+                 *cmd, check=check, **kw)
+
+
+def test_ctr_run_output_and_exit_code(ctd):
+    """stdout and stderr reach ctr; the process's status is ctr's; it ran in
+    the VM (the guest's kernel, not the host's); --rm leaves nothing."""
+    r = run(ctd, "c1", "sh", "-c", "echo out; echo err >&2; uname -r; exit 3", check=3)
+    out = r.stdout.decode().split()
+    assert out[0] == "out" and out[1] == guest_kernel(), r
+    assert out[1] != os.uname().release
+    assert b"err" in r.stderr, r.stderr
+    nothing_left(ctd, "silo-test")
+
+
+def test_ctr_exec_kill_and_states(ctd):
+    """A running task: `ctr task ls` says RUNNING, `ctr task exec` runs in
+    its VM with its own status, SIGKILL through `ctr task kill` ends the
+    guest process (128+9 for ctr), and removal leaves nothing."""
+    p = subprocess.Popen(["ctr", "--address", str(ctd.sock), "--namespace", "silo-test", "run",
+                          "--rm", "--runc-binary", str(RUNTIME.resolve()), ctd.image, "c2",
+                          "sh", "-c", "echo started; exec sleep 1000"],
+                         env=ctd.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        assert p.stdout.readline() == b"started\n"
+        ls = ctd.ctr("task", "ls").stdout.decode()
+        assert any(l.split()[0] == "c2" and l.split()[-1] == "RUNNING"
+                   for l in ls.splitlines()[1:]), ls
+        r = ctd.ctr("task", "exec", "--exec-id", "e1", "c2", "sh", "-c",
+                    "echo fromexec; ls /proc/1/exe >/dev/null; exit 5", check=5)
+        assert r.stdout == b"fromexec\n", r
+        ctd.ctr("task", "kill", "--signal", "SIGKILL", "c2")
+        assert p.wait(timeout=120) == 128 + 9, p.stderr.read()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    for _ in range(100):
+        if "c2" not in ctd.ctr("containers", "ls", "-q").stdout.decode().split():
+            break
+        time.sleep(0.2)
+    nothing_left(ctd, "silo-test")
+
+
+def test_cri_pod(ctd, tmp_path):
+    """What kubelet does for a pod with runtimeClassName silo: its sandbox
+    boots one VM; a container's output lands in its CRI log and its status
+    in ContainerStatus; ExecSync in another runs in the VM (the guest's
+    kernel); stopping and removing the pod leaves no VM."""
+    logdir = tmp_path / "pod-logs"
+    logdir.mkdir()
+    with cri(ctd.sock) as c:
+        name, api = c.version()
+        assert name == "containerd" and api == "v1", (name, api)
+        cfg = c.pod_config("agent-pod", logdir)
+        pod = c.run_pod(cfg, handler="silo")
+        image = ctd.image
+        one = c.create_container(pod, cfg, "one", image, ["sh", "-c", "echo hi; exit 7"],
+                                 "one.log")
+        c.start_container(one)
+        st = c.wait_exited(one, timeout=120)
+        assert st["exit_code"] == 7, st
+        log = (logdir / "one.log").read_text()
+        assert " stdout F hi" in log, log
+        two = c.create_container(pod, cfg, "two", image, ["sleep", "1000"], "two.log")
+        c.start_container(two)
+        out, err, code = c.exec_sync(two, ["uname", "-r"])
+        assert (code, out.decode().strip()) == (0, guest_kernel()), (code, out, err)
+        c.stop_container(two, timeout=5)
+        st = c.container_status(two)
+        assert st["state"] == 2 and st["exit_code"] in (128 + 15, 128 + 9), st
+        for cid in (one, two):
+            c.remove_container(cid)
+        c.stop_pod(pod)
+        c.remove_pod(pod)
+    nothing_left(ctd, CRI_NS)
