@@ -83,9 +83,9 @@ static const struct {
 	const char *cmd;
 	const struct flag *flags;
 } cmds[] = {
-	{ "create", f_create }, { "exec", f_exec },     { "kill", f_kill },
-	{ "delete", f_delete }, { "ps", f_ps },	        { "update", f_update },
-	{ "start", f_none },    { "state", f_none },    { "features", f_none },
+	{ "create", f_create }, { "exec", f_exec },  { "kill", f_kill },
+	{ "delete", f_delete }, { "ps", f_ps },	     { "update", f_update },
+	{ "start", f_none },	{ "state", f_none }, { "features", f_none },
 };
 
 static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -149,8 +149,9 @@ int oci_parse_args(int argc, char **argv, struct oci_args *a, char *err, size_t 
 	if (i >= argc) {
 		if (a->version)
 			return 0;
-		return fail(err, n, "no command: give one of create, start, state, kill, delete, "
-				    "exec, ps, update, features");
+		return fail(err, n,
+			    "no command: give one of create, start, state, kill, delete, "
+			    "exec, ps, update, features");
 	}
 	a->cmd = argv[i++];
 	const struct flag *t = f_none;
@@ -194,14 +195,16 @@ int oci_signal_parse(const char *s)
 		const char *name;
 		int sig;
 	} names[] = {
-		{ "HUP", SIGHUP },   { "INT", SIGINT },	    { "QUIT", SIGQUIT }, { "ILL", SIGILL },
-		{ "TRAP", SIGTRAP }, { "ABRT", SIGABRT },   { "BUS", SIGBUS },	 { "FPE", SIGFPE },
-		{ "KILL", SIGKILL }, { "USR1", SIGUSR1 },   { "SEGV", SIGSEGV }, { "USR2", SIGUSR2 },
-		{ "PIPE", SIGPIPE }, { "ALRM", SIGALRM },   { "TERM", SIGTERM }, { "CHLD", SIGCHLD },
-		{ "CONT", SIGCONT }, { "STOP", SIGSTOP },   { "TSTP", SIGTSTP }, { "TTIN", SIGTTIN },
-		{ "TTOU", SIGTTOU }, { "URG", SIGURG },	    { "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },
+		{ "HUP", SIGHUP },	 { "INT", SIGINT },   { "QUIT", SIGQUIT },
+		{ "ILL", SIGILL },	 { "TRAP", SIGTRAP }, { "ABRT", SIGABRT },
+		{ "BUS", SIGBUS },	 { "FPE", SIGFPE },   { "KILL", SIGKILL },
+		{ "USR1", SIGUSR1 },	 { "SEGV", SIGSEGV }, { "USR2", SIGUSR2 },
+		{ "PIPE", SIGPIPE },	 { "ALRM", SIGALRM }, { "TERM", SIGTERM },
+		{ "CHLD", SIGCHLD },	 { "CONT", SIGCONT }, { "STOP", SIGSTOP },
+		{ "TSTP", SIGTSTP },	 { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU },
+		{ "URG", SIGURG },	 { "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },
 		{ "VTALRM", SIGVTALRM }, { "PROF", SIGPROF }, { "WINCH", SIGWINCH },
-		{ "IO", SIGIO },     { "PWR", SIGPWR },	    { "SYS", SIGSYS },
+		{ "IO", SIGIO },	 { "PWR", SIGPWR },   { "SYS", SIGSYS },
 	};
 	if (!s || !*s)
 		return -1;

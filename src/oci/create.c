@@ -11,6 +11,7 @@
  */
 #include "oci/rt.h"
 #include "net/policy.h"
+#include "sandbox/cgroup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -56,29 +57,32 @@ static int policy_text(const struct oci_spec *s, char **out)
 	return rc;
 }
 
-/* A new silo sandbox called name for the container, booted. */
-static int boot_vm(struct oci_rt *rt, const struct oci_spec *s, const char *name)
+/* A new silo sandbox called name for the container, booted; its silo-vmm
+ * and silo-netd in cgroup (under the cgroup root) when not "". */
+static int boot_vm(struct oci_rt *rt, const struct oci_spec *s, const char *name,
+		   const char *cgroup)
 {
 	struct sb_config cfg;
 	struct sandbox sb;
 	sb_config_init(&cfg);
+	snprintf(cfg.cgroup, sizeof(cfg.cgroup), "%s", cgroup);
+	cfg.no_docker = s->no_docker;
+	if (policy_text(s, &cfg.policy) < 0)
+		goto fail;
 	if (s->template[0]) {
-		/* a template fixes the VM's size: the limits are not asked
-		 * for again (given 0), they are the template's */
+		/* a template fixes the VM's size: the container's limits are
+		 * not asked for again (only the network, when annotated) */
 		struct sb_template t;
 		if (sb_template_load(&rt->paths, s->template, &t) < 0 ||
-		    sb_template_apply(&t, 0, &cfg) < 0)
+		    sb_template_apply(&t, s->network ? SB_GIVEN_NET : 0, &cfg) < 0)
 			goto fail;
-		snprintf(cfg.template, sizeof(cfg.template), "%s", s->template);
 	} else {
 		if (s->cpus)
 			cfg.cpus = s->cpus;
 		if (s->memory)
 			cfg.memory = s->memory;
-		cfg.no_docker = s->no_docker;
 	}
-	if (policy_text(s, &cfg.policy) < 0 || sb_check_host(&rt->paths) < 0 ||
-	    sb_create(&sb, &rt->paths, name, &cfg, NULL) < 0)
+	if (sb_check_host(&rt->paths) < 0 || sb_create(&sb, &rt->paths, name, &cfg, NULL) < 0)
 		goto fail;
 	sb_close(&sb);
 	sb_config_free(&cfg);
@@ -185,8 +189,30 @@ int oci_create(struct oci_rt *rt)
 	snprintf(st.id, sizeof(st.id), "%s", id);
 	snprintf(st.bundle, sizeof(st.bundle), "%s", bundle);
 	bool own_vm = s.kind != OCI_POD_CONTAINER;
-	int rc = own_vm ? (oci_silo_name(id, st.sandbox), boot_vm(rt, &s, st.sandbox))
+	/* linux.cgroupsPath: the VM's and the relay's group, so that the
+	 * engine's accounting covers the VM; as root only (rootless, the
+	 * sandbox keeps silo's own, docs/containerd.md) */
+	char rel[SB_CGROUP_PATH_MAX] = "", cgroup[SB_PATH_MAX] = "";
+	if (s.cgroups_path && geteuid() == 0 &&
+	    oci_cgroup_path(s.cgroups_path, a->systemd_cgroup, rel, sizeof(rel), err, sizeof(err)) <
+		    0) {
+		sb_rmtree(dir);
+		oci_spec_free(&s);
+		return oci_fail(rt, "%s", err);
+	}
+	int rc = own_vm ? (oci_silo_name(id, st.sandbox), boot_vm(rt, &s, st.sandbox, rel))
 			: pod_vm(rt, s.pod, st.sandbox);
+	if (rc == 0 && rel[0]) {
+		/* the VM's start made its group; a pod's container gets its
+		 * own (for the relay alone: its process is in the pod's VM) */
+		int fd = sb_cg_make(SB_CGROUP_FS, rel, cgroup, err, sizeof(err));
+		if (fd >= 0)
+			close(fd);
+		else
+			cgroup[0] = 0;
+		if (!own_vm)
+			snprintf(st.cgroup, sizeof(st.cgroup), "%s", cgroup);
+	}
 	if (rc < 0) {
 		snprintf(err, sizeof(err), "%s", sb_errmsg());
 		sb_rmtree(dir);
@@ -197,7 +223,8 @@ int oci_create(struct oci_rt *rt)
 			       .kind = s.kind,
 			       .proc = &s.proc,
 			       .fifo = fifo,
-			       .console_socket = a->console_socket };
+			       .console_socket = a->console_socket,
+			       .cgroup = cgroup[0] ? cgroup : NULL };
 	snprintf(r.sandbox, sizeof(r.sandbox), "%s", st.sandbox);
 	char *text = NULL;
 	if (mkfifo(fifo, 0600) < 0) {
@@ -224,6 +251,8 @@ undo:
 	free(text);
 	if (own_vm)
 		drop_vm(rt, st.sandbox);
+	else if (st.cgroup[0])
+		rmdir(st.cgroup);
 	sb_rmtree(dir);
 	oci_spec_free(&s);
 	return oci_fail(rt, "%s", err);
@@ -245,8 +274,9 @@ int oci_start(struct oci_rt *rt)
 		return oci_fail(rt, "--root %s: path too long", rt->root);
 	int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? oci_fail(rt, "cannot start container %s: it was "
-						      "started already",
+		return errno == ENOENT ? oci_fail(rt,
+						  "cannot start container %s: it was "
+						  "started already",
 						  id)
 				       : oci_fail(rt, "%s: %s", fifo, strerror(errno));
 	/* The relay's open(O_WRONLY) returns now and it writes its byte. A
@@ -289,13 +319,16 @@ int oci_delete(struct oci_rt *rt)
 	 * --force, a running one only with it */
 	if (!strcmp(oci_status(rt, &st), "running") && !rt->a.force) {
 		oci_state_free(&st);
-		return oci_fail(rt, "cannot delete container %s that is not stopped: stop it "
-				    "first or use --force",
+		return oci_fail(rt,
+				"cannot delete container %s that is not stopped: stop it "
+				"first or use --force",
 				id);
 	}
 	end_relay(&st);
 	if (st.kind != OCI_POD_CONTAINER)
 		drop_vm(rt, st.sandbox);
+	else if (st.cgroup[0] && rmdir(st.cgroup) < 0 && errno != ENOENT)
+		sb_warn("cannot remove the cgroup %s: %s", st.cgroup, strerror(errno));
 	oci_state_free(&st);
 	if (sb_rmtree(dir) < 0)
 		return oci_fail(rt, "%s", sb_errmsg());

@@ -91,8 +91,7 @@ const char *oci_status(const struct oci_rt *rt, const struct oci_state *st)
 	char fifo[SB_PATH_MAX];
 	if (!oci_alive(st))
 		return "stopped";
-	return oci_path(rt, fifo, st->id, OCI_FIFO) == 0 && sb_exists(fifo) ? "created"
-									   : "running";
+	return oci_path(rt, fifo, st->id, OCI_FIFO) == 0 && sb_exists(fifo) ? "created" : "running";
 }
 
 int oci_write_pid(const char *file, int pid)
@@ -249,13 +248,13 @@ int oci_main(int argc, char **argv, const struct sb_settings *set, const char *v
 		return cmd_features();
 	for (size_t k = 0; k < sizeof(refused) / sizeof(refused[0]); k++)
 		if (!strcmp(rt.a.cmd, refused[k].cmd))
-			return oci_fail(&rt, "%s is not supported for a VM container: %s",
-					rt.a.cmd, refused[k].why);
+			return oci_fail(&rt, "%s is not supported for a VM container: %s", rt.a.cmd,
+					refused[k].why);
 	static const struct {
 		const char *cmd;
 		int (*fn)(struct oci_rt *);
 	} cmds[] = {
-		{ "create", oci_create }, { "start", oci_start }, { "state", cmd_state },
+		{ "create", oci_create }, { "start", oci_start },   { "state", cmd_state },
 		{ "kill", cmd_kill },	  { "delete", oci_delete }, { "exec", oci_exec },
 		{ "ps", cmd_ps },	  { "update", cmd_update },
 	};

@@ -83,6 +83,7 @@ struct oci_spec {
 	char template[SB_NAME_MAX + 1]; /* dev.silo.template */
 	const char *network;		/* dev.silo.network: open|allowlist|none, or NULL */
 	bool no_docker;			/* dev.silo.docker=false */
+	const char *cgroups_path;	/* linux.cgroupsPath as given, or NULL */
 	json_t *annotations;		/* kept for `state` (a reference) */
 	json_t *root;			/* the parsed document */
 };
@@ -93,6 +94,11 @@ struct oci_spec {
  * in err. Free with oci_spec_free. */
 int oci_spec_parse(const char *text, struct oci_spec *s, char *err, size_t n);
 void oci_spec_free(struct oci_spec *s);
+/* linux.cgroupsPath as a path under the cgroup v2 root ("/a/b"):
+ * cgroupfs form as is ("a/b" from the root), systemd form
+ * ("slice:prefix:name", --systemd-cgroup) as systemd lays it out
+ * ("/a.slice/a-b.slice/prefix-name.scope"). 0, or -1 with err. */
+int oci_cgroup_path(const char *given, bool systemd, char *out, size_t n, char *err, size_t en);
 /* An OCI "process" object (exec --process's file: the same shape). */
 int oci_proc_parse(json_t *process, struct oci_proc *p, char *err, size_t n);
 int oci_proc_text(const char *text, struct oci_proc *p, char *err, size_t n);
@@ -113,6 +119,9 @@ struct oci_state {
 	unsigned long long start; /* its start time (sb_proc_start) */
 	int64_t created_ns;	  /* unix time, ns */
 	json_t *annotations;	  /* config.json's, or NULL */
+	/* the cgroup (full path) the relay joined, or "": a pod's container
+	 * made it, and delete removes it */
+	char cgroup[SB_PATH_MAX];
 };
 int oci_state_format(const struct oci_state *st, char **out);
 int oci_state_parse(const char *text, struct oci_state *st, char *err, size_t n);
@@ -136,6 +145,7 @@ struct oci_relay {
 	const struct oci_proc *proc;
 	const char *fifo;	    /* create: wait on it for start; NULL: run now */
 	const char *console_socket; /* proc->terminal: where the pty master goes */
+	const char *cgroup;	    /* a cgroup (full path) to join, or NULL */
 };
 /* Fork the relay; its pid in *pid. The caller's stdin, stdout and stderr
  * become the guest process's (a pty when proc->terminal). 0, or -1 with

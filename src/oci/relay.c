@@ -8,8 +8,8 @@
  * signals on, and exits with the guest process's status (128+N if killed
  * by signal N, as the shim reports a killed runc init).
  *
- * A pod's sandbox container has no process in the guest: its relay holds
- * the pod's VM, and a signal that ends it stops the VM.
+ * A pod's sandbox container has no process in the guest: its relay stands
+ * for the pod's VM until a signal ends it or the VM ends.
  */
 #include "oci/oci.h"
 #include "client/exec_fe.h"
@@ -144,21 +144,18 @@ static int open_pty(const struct oci_relay *r)
 	return slave;
 }
 
-/* The pod's VM is this container's: its end (a signal, or the VM's own)
- * is the relay's. */
+/* The pod's VM is this container's: the relay ends with a signal, or when
+ * the VM ended. */
 static int hold_vm(const struct oci_relay *r)
 {
 	for (unsigned tick = 0;; tick++) {
 		struct timespec ts = { 0, 200 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
-		if (end_sig) {
-			struct sandbox sb;
-			if (sb_open(&sb, r->paths, r->sandbox, true) == 0) {
-				sb_stop(&sb, 0);
-				sb_close(&sb);
-			}
+		/* the VM stays until delete: the pod's containers end first
+		 * (CRI stops them before the sandbox), and the relay, in the
+		 * VM's cgroup, would be killed with it */
+		if (end_sig)
 			return 128 + end_sig;
-		}
 		if (tick % 10)
 			continue;
 		struct sandbox sb;
@@ -217,11 +214,20 @@ static void __attribute__((noreturn)) relay_main(const struct oci_relay *r, int 
 	}
 	close_range(3, ~0u, 0);
 	signal(SIGPIPE, SIG_IGN);
+	/* the container's cgroup, as runc's init joins it: the shim reads
+	 * its pid's group for the container's stats */
+	char procs[SB_PATH_MAX + 16];
+	int fd = -1;
+	if (r->cgroup && snprintf(procs, sizeof(procs), "%s/cgroup.procs", r->cgroup) > 0 &&
+	    ((fd = open(procs, O_WRONLY | O_CLOEXEC)) < 0 || write(fd, "0", 1) != 1))
+		fprintf(stderr, "silo-runtime: warning: cannot join the cgroup %s: %s\n", r->cgroup,
+			strerror(errno));
+	if (r->cgroup && fd >= 0)
+		close(fd);
 	/* until start, a signal ends the relay: open(2) on the fifo must
 	 * return EINTR for it, hence no SA_RESTART */
 	catch_signals(false);
 	if (r->fifo) {
-		int fd;
 		while ((fd = open(r->fifo, O_WRONLY | O_CLOEXEC)) < 0 && errno == EINTR && !end_sig)
 			;
 		if (end_sig)

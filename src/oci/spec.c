@@ -171,9 +171,8 @@ static void resources(json_t *root, json_t *ann, struct oci_spec *s)
 /* Bind mounts the engines add for every container, each of which the
  * guest has its own of: taken as satisfied. */
 static const char *const own_mounts[] = {
-	"/etc/hosts",	      "/etc/hostname",	     "/etc/resolv.conf",
-	"/dev/shm",	      "/dev/termination-log", "/run/.containerenv",
-	"/run/secrets", NULL,
+	"/etc/hosts",		"/etc/hostname",      "/etc/resolv.conf", "/dev/shm",
+	"/dev/termination-log", "/run/.containerenv", "/run/secrets",	  NULL,
 };
 
 /* A silo VM shares no host directory (docs/containerd.md): a volume's
@@ -206,6 +205,61 @@ static int mounts(json_t *root, char *err, size_t n)
 				    "directory; drop the volume, or copy the files in with silo cp",
 				    src ? src : "?", dst);
 	}
+	return 0;
+}
+
+/* systemd's slice "a-b.slice" is /a.slice/a-b.slice (systemd.slice(5):
+ * dashes nest); "-.slice" and "" are the root. */
+static int expand_slice(const char *slice, char *out, size_t n)
+{
+	size_t len = strlen(slice), o = 0;
+	out[0] = 0;
+	if (!len || !strcmp(slice, "-.slice"))
+		return 0;
+	if (len < 7 || strcmp(slice + len - 6, ".slice") || strchr(slice, '/'))
+		return -1;
+	len -= 6;
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && slice[i] != '-')
+			continue;
+		if (!i || slice[i - 1] == '-')
+			return -1; /* "-a.slice", "a--b.slice" */
+		int w = snprintf(out + o, n - o, "/%.*s.slice", (int)i, slice);
+		if (w < 0 || (size_t)w >= n - o)
+			return -1;
+		o += (size_t)w;
+	}
+	return 0;
+}
+
+int oci_cgroup_path(const char *given, bool systemd, char *out, size_t n, char *err, size_t en)
+{
+	if (!systemd) {
+		if (snprintf(out, n, "%s%s", given[0] == '/' ? "" : "/", given) >= (int)n ||
+		    !sb_cgroup_path_valid(out))
+			return fail(err, en, "linux.cgroupsPath '%s' is not a cgroup path", given);
+		return 0;
+	}
+	char slice[256], prefix[256];
+	const char *c1 = strchr(given, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	if (!c2 || (size_t)(c1 - given) >= sizeof(slice) || (size_t)(c2 - c1 - 1) >= sizeof(prefix))
+		return fail(err, en,
+			    "linux.cgroupsPath '%s' is not slice:prefix:name (--systemd-cgroup)",
+			    given);
+	snprintf(slice, sizeof(slice), "%.*s", (int)(c1 - given), given);
+	snprintf(prefix, sizeof(prefix), "%.*s", (int)(c2 - c1 - 1), c1 + 1);
+	const char *name = c2 + 1;
+	size_t nl = strlen(name);
+	if (expand_slice(slice[0] ? slice : "system.slice", out, n) < 0 || !nl)
+		return fail(err, en, "linux.cgroupsPath '%s': bad slice or name", given);
+	size_t o = strlen(out);
+	/* a name that is a slice is the unit; else a scope (runc's rule) */
+	int w = nl > 6 && !strcmp(name + nl - 6, ".slice")
+			? snprintf(out + o, n - o, "/%s", name)
+			: snprintf(out + o, n - o, "/%s%s%s.scope", prefix, prefix[0] ? "-" : "",
+				   name);
+	if (w < 0 || (size_t)w >= n - o || !sb_cgroup_path_valid(out))
+		return fail(err, en, "linux.cgroupsPath '%s' is not a cgroup path", given);
 	return 0;
 }
 
@@ -254,6 +308,9 @@ int oci_spec_parse(const char *text, struct oci_spec *s, char *err, size_t n)
 	if (mounts(s->root, err, n) < 0)
 		goto err;
 	resources(s->root, ann, s);
+	json_t *cgp = json_object_get(json_object_get(s->root, "linux"), "cgroupsPath");
+	s->cgroups_path =
+		json_is_string(cgp) && *json_string_value(cgp) ? json_string_value(cgp) : NULL;
 	const char *t = annotation(ann, "dev.silo.template");
 	if (t && !sb_name_valid(t)) {
 		fail(err, n, "annotation dev.silo.template: invalid template name '%s'", t);

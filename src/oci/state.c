@@ -22,7 +22,7 @@ void oci_silo_name(const char *id, char out[SB_NAME_MAX + 1])
 	uint64_t h = 0xcbf29ce484222325ull;
 	for (const unsigned char *p = (const unsigned char *)id; *p; p++)
 		h = (h ^ *p) * 0x100000001b3ull;
-	char keep[32];
+	char keep[13]; /* 12: the name stays short, for the run dir's sockets */
 	size_t k = 0;
 	for (const char *p = id; *p && k < sizeof(keep) - 1; p++)
 		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
@@ -47,14 +47,16 @@ static const char *const kinds[] = { "vm", "pod-sandbox", "pod-container" };
 
 int oci_state_format(const struct oci_state *st, char **out)
 {
-	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:I}", "id", st->id, "bundle",
-			      st->bundle, "sandbox", st->sandbox, "kind", kinds[st->kind], "pid",
-			      st->pid, "start", (json_int_t)st->start, "created",
-			      (json_int_t)st->created_ns);
+	json_t *j =
+		json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:I}", "id", st->id, "bundle", st->bundle,
+			  "sandbox", st->sandbox, "kind", kinds[st->kind], "pid", st->pid, "start",
+			  (json_int_t)st->start, "created", (json_int_t)st->created_ns);
 	if (!j)
 		return -1;
 	if (st->annotations)
 		json_object_set(j, "annotations", st->annotations);
+	if (st->cgroup[0])
+		json_object_set_new(j, "cgroup", json_string(st->cgroup));
 	*out = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	return *out ? 0 : -1;
@@ -67,9 +69,10 @@ int oci_state_parse(const char *text, struct oci_state *st, char *err, size_t n)
 	json_t *j = json_loads(text, 0, &je);
 	const char *id, *bundle, *sandbox, *kind;
 	json_int_t pid, start, created;
-	if (!j || json_unpack(j, "{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "id", &id, "bundle",
-			      &bundle, "sandbox", &sandbox, "kind", &kind, "pid", &pid, "start",
-			      &start, "created", &created) < 0 ||
+	if (!j ||
+	    json_unpack(j, "{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "id", &id, "bundle", &bundle,
+			"sandbox", &sandbox, "kind", &kind, "pid", &pid, "start", &start, "created",
+			&created) < 0 ||
 	    strlen(id) > OCI_ID_MAX || strlen(bundle) >= sizeof(st->bundle) ||
 	    !sb_name_valid(sandbox) || pid < 0 || pid > INT32_MAX || start < 0) {
 		snprintf(err, n, "damaged state.json");
@@ -91,6 +94,9 @@ int oci_state_parse(const char *text, struct oci_state *st, char *err, size_t n)
 	st->pid = (int)pid;
 	st->start = (unsigned long long)start;
 	st->created_ns = created;
+	json_t *cg = json_object_get(j, "cgroup");
+	if (json_is_string(cg) && strlen(json_string_value(cg)) < sizeof(st->cgroup))
+		snprintf(st->cgroup, sizeof(st->cgroup), "%s", json_string_value(cg));
 	json_t *ann = json_object_get(j, "annotations");
 	st->annotations = json_is_object(ann) ? json_incref(ann) : NULL;
 	json_decref(j);
@@ -109,14 +115,13 @@ json_t *oci_state_runc(const struct oci_state *st, const char *status)
 	oci_time_text(st->created_ns, created, sizeof(created));
 	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", st->bundle);
 	/* runc's: a stopped container's pid is 0 */
-	json_t *j = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s}", "ociVersion", "1.0.2",
-			      "id", st->id, "pid", strcmp(status, "stopped") ? st->pid : 0,
-			      "status", status, "bundle", st->bundle, "rootfs", rootfs,
-			      "created", created, "owner", "");
+	json_t *j =
+		json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s}", "ociVersion", "1.0.2", "id",
+			  st->id, "pid", strcmp(status, "stopped") ? st->pid : 0, "status", status,
+			  "bundle", st->bundle, "rootfs", rootfs, "created", created, "owner", "");
 	if (j)
 		json_object_set_new(j, "annotations",
-				    st->annotations ? json_incref(st->annotations)
-						    : json_object());
+				    st->annotations ? json_incref(st->annotations) : json_object());
 	return j;
 }
 

@@ -239,6 +239,53 @@ static int kill_and_rmdir(int pfd, const char *name)
 	return -1;
 }
 
+int sb_cg_make(const char *fsroot, const char *rel, char *path, char *why, size_t n)
+{
+	struct statfs fs;
+	if (statfs(fsroot, &fs) < 0 || fs.f_type != CGROUP2_SUPER_MAGIC) {
+		snprintf(why, n, "%.200s is not a cgroup v2 mount", fsroot);
+		return -1;
+	}
+	if (!sb_cgroup_path_valid(rel) || sb_path(path, "%s%s", fsroot, rel) < 0) {
+		snprintf(why, n, "invalid cgroup path %.200s", rel);
+		path[0] = 0;
+		return -1;
+	}
+	int fd = open(fsroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	unsigned on = SB_CG_ALL;
+	char comp[NAME_MAX + 1];
+	for (const char *p = rel; fd >= 0 && *p;) {
+		p += strspn(p, "/");
+		size_t len = strcspn(p, "/");
+		if (!len)
+			break;
+		if (len > NAME_MAX) {
+			close(fd);
+			fd = -1;
+			errno = ENAMETOOLONG;
+			break;
+		}
+		memcpy(comp, p, len);
+		comp[len] = 0;
+		p += len;
+		/* each level hands the controllers down (a level with
+		 * processes of its own cannot: then the leaf has fewer) */
+		on = sb_cg_enable(fd, on);
+		int next = -1;
+		if (mkdirat(fd, comp, 0755) == 0 || errno == EEXIST)
+			next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		int e = errno;
+		close(fd);
+		fd = next;
+		errno = e;
+	}
+	if (fd < 0) {
+		snprintf(why, n, "cannot create %.200s: %s", path, strerror(errno));
+		path[0] = 0;
+	}
+	return fd;
+}
+
 /* Remove the group at path (a full path) if it is sb's: under fsroot and
  * named as sb's group, whatever the record says. */
 static void remove_path(const char *path, const char *fsroot, const char *gname)
@@ -286,6 +333,12 @@ void sb_cgroup_remove(const struct sandbox *sb, const char *fsroot)
 	char gname[SB_NAME_MAX + 16], path[SB_PATH_MAX];
 	struct sb_cgroup cg;
 
+	/* the engine's group (silo-runtime): its leaf, named as the engine
+	 * named it; a runc delete removes it too */
+	if (sb->cfg.cgroup[0] && sb_path(path, "%s%s", fsroot, sb->cfg.cgroup) == 0) {
+		const char *base = strrchr(path, '/');
+		remove_path(path, fsroot, base + 1);
+	}
 	if (group_name(sb, gname, sizeof(gname)) < 0)
 		return;
 	if (sb_cgroup_load(sb, &cg) == 0 && cg.path[0])
@@ -411,9 +464,19 @@ void sb_cgroup_setup(const struct sandbox *sb, const char *fsroot, bool netd, st
 
 	*cg = (struct sb_cgroup){ 0 };
 	sb_cg_limits(&sb->cfg, netd, &l);
-	if (group_name(sb, gname, sizeof(gname)) == 0 &&
-	    find_parent(fsroot, parent, why, sizeof(why)) == 0)
+	if (sb->cfg.cgroup[0]) {
+		/* the engine's (silo-runtime's linux.cgroupsPath): its
+		 * accounting covers the VM; silo's limits go on its leaf */
+		int gfd = sb_cg_make(fsroot, sb->cfg.cgroup, cg->path, why, sizeof(why));
+		if (gfd >= 0) {
+			cg->enforced = sb_cg_write_limits(gfd, &l);
+			snprintf(why, sizeof(why), "not available in %.200s", cg->path);
+			close(gfd);
+		}
+	} else if (group_name(sb, gname, sizeof(gname)) == 0 &&
+		   find_parent(fsroot, parent, why, sizeof(why)) == 0) {
 		cg->enforced = make_group(parent, gname, &l, cg->path, why, sizeof(why));
+	}
 	missing = SB_CG_ALL & ~cg->enforced;
 	if (missing)
 		snprintf(cg->note, sizeof(cg->note), "%s (%s)",

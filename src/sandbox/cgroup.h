@@ -91,6 +91,11 @@ unsigned sb_cg_enable(int dirfd, unsigned want);
  * when its controller is on: the SB_CG_* bits written. */
 unsigned sb_cg_write_limits(int gfd, const struct sb_cg_limits *l);
 
+/* The group fsroot + rel (a valid sb_cgroup_path_valid path), made with
+ * its missing parents, each handing the controllers down: its directory's
+ * fd, and its full path in path (SB_PATH_MAX); -1 with why. */
+int sb_cg_make(const char *fsroot, const char *rel, char *path, char *why, size_t n);
+
 /* --- a sandbox's group ------------------------------------------------- */
 struct sb_cgroup {
 	char path[SB_PATH_MAX]; /* "" when there is none */

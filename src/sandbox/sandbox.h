@@ -33,16 +33,17 @@
 #include <stdio.h>
 #include <time.h>
 
-#define SB_NAME_MAX    63
-#define SB_ENV_MAX     64
-#define SB_PUBLISH_MAX 32
-#define SB_PATH_MAX    4096
-#define SB_MIN_MEMORY  (32ull << 20)
-#define SB_MIN_DISK    (64ull << 20)
+#define SB_NAME_MAX	   63
+#define SB_ENV_MAX	   64
+#define SB_PUBLISH_MAX	   32
+#define SB_PATH_MAX	   4096
+#define SB_MIN_MEMORY	   (32ull << 20)
+#define SB_MIN_DISK	   (64ull << 20)
 /* Seconds without agent work before a sandbox's guest gives its page cache
  * back to the host (src/agent/trim.c): long enough that an agent thinking
  * between two commands keeps its warm cache. */
-#define SB_IDLE_TRIM_S 30
+#define SB_IDLE_TRIM_S	   30
+#define SB_CGROUP_PATH_MAX 1024
 
 /* --- errors ------------------------------------------------------------ */
 const char *sb_errmsg(void);
@@ -58,6 +59,9 @@ bool sb_name_valid(const char *name);
 /* 0, or -1 with the error that says what a name may be; what: "sandbox",
  * "template". */
 int sb_name_check(const char *name, const char *what);
+/* A cgroup below the cgroup root: "/a/b", no "." or ".." component, no
+ * control byte, shorter than SB_CGROUP_PATH_MAX. */
+bool sb_cgroup_path_valid(const char *path);
 /* "1G" for exact multiples, else bytes; buf >= 32. */
 const char *sb_format_size(uint64_t bytes, char *buf, size_t n);
 
@@ -76,6 +80,11 @@ struct sb_config {
 	 * until a start succeeded), later starts boot its own disk. */
 	char template[SB_NAME_MAX + 1];
 	bool restore_pending;
+	/* The cgroup (v2, under /sys/fs/cgroup) its silo-vmm and silo-netd
+	 * run in instead of silo's own: the OCI runtime's linux.cgroupsPath,
+	 * so that the engine's accounting covers the VM (cgroup.c; config key
+	 * cgroup=). "" for silo's own group. */
+	char cgroup[SB_CGROUP_PATH_MAX];
 	char *env[SB_ENV_MAX + 1]; /* "K=V", NULL-terminated, malloc'd */
 	unsigned nenv;
 	/* -p: canonical "HOST_IP:HOST_PORT:GUEST_PORT" (net/publish.h),

@@ -139,6 +139,22 @@ int sb_name_check(const char *name, const char *what)
 		       what, name);
 }
 
+bool sb_cgroup_path_valid(const char *path)
+{
+	size_t len = strlen(path);
+	if (path[0] != '/' || len < 2 || len >= SB_CGROUP_PATH_MAX)
+		return false;
+	for (const char *p = path; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return false;
+	for (const char *c = path; c; c = strchr(c + 1, '/')) {
+		size_t n = strcspn(c + 1, "/");
+		if ((n == 1 && c[1] == '.') || (n == 2 && c[1] == '.' && c[2] == '.'))
+			return false;
+	}
+	return true;
+}
+
 void sb_config_init(struct sb_config *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -354,6 +370,10 @@ int sb_config_parse(const char *text, struct sb_config *c)
 			bad = !sb_name_valid(v);
 			if (!bad)
 				snprintf(c->template, sizeof(c->template), "%s", v);
+		} else if (!strcmp(line, "cgroup")) {
+			bad = !sb_cgroup_path_valid(v);
+			if (!bad)
+				snprintf(c->cgroup, sizeof(c->cgroup), "%s", v);
 		} else if (!strcmp(line, "restore")) {
 			bad = strcmp(v, "0") && strcmp(v, "1");
 			c->restore_pending = !strcmp(v, "1");
@@ -391,6 +411,8 @@ int sb_config_format(const struct sb_config *c, FILE *f)
 		fprintf(f, "wait_docker=1\n");
 	if (c->template[0])
 		fprintf(f, "template=%s\nrestore=%d\n", c->template, c->restore_pending);
+	if (c->cgroup[0])
+		fprintf(f, "cgroup=%s\n", c->cgroup);
 	/* Raw, as before the encoding: sb_config_add_env refuses a newline,
          * and a value like PS1=\n$ must keep meaning what it meant. */
 	for (unsigned i = 0; i < c->nenv; i++)

@@ -6,9 +6,14 @@ is silo). Boots are few: one VM per ctr container, one for the pod.
 containerd runs with a throwaway configuration (silo_testlib/containerd.py);
 its environment carries the SILO_* settings down to silo-runtime.
 """
+import fcntl
 import os
 import pathlib
+import pty
+import struct
 import subprocess
+import tempfile
+import termios
 import time
 
 import pytest
@@ -37,6 +42,9 @@ def guest_kernel():
 def ctd(tmp_path_factory):
     d = tmp_path_factory.mktemp("oci")
     env = silo_env(d)
+    # a short run directory: a pod container's sandbox name is long
+    # (oci-PREFIX-HASH), and its sockets' paths must fit sun_path
+    env["SILO_RUN_DIR"] = tempfile.mkdtemp(prefix="oci-", dir="/tmp")
     with Containerd(d / "ctd", RUNTIME.resolve(), env) as c:
         c.silo_env = env
         c.image = c.import_image()
@@ -44,6 +52,8 @@ def ctd(tmp_path_factory):
         yield c
     left = sandbox_names(env)
     assert left == [], left
+    assert os.listdir(env["SILO_RUN_DIR"]) == []
+    os.rmdir(env["SILO_RUN_DIR"])
 
 
 def nothing_left(c, ns):
@@ -83,8 +93,16 @@ def test_ctr_exec_kill_and_states(ctd):
     try:
         assert p.stdout.readline() == b"started\n"
         ls = ctd.ctr("task", "ls").stdout.decode()
-        assert any(l.split()[0] == "c2" and l.split()[-1] == "RUNNING"
-                   for l in ls.splitlines()[1:]), ls
+        row = [l.split() for l in ls.splitlines()[1:] if l.split()[0] == "c2"]
+        assert row and row[0][-1] == "RUNNING", ls
+        # ctr's linux.cgroupsPath (/NAMESPACE/ID) holds the relay (the
+        # task's pid) and the VM: the engine's accounting covers the VM
+        run_dir = pathlib.Path(ctd.silo_env["SILO_RUN_DIR"]) / "oci-c2"
+        vmm = int((run_dir / "vmm.pid").read_text())
+        for pid in (int(row[0][1]), vmm):
+            assert pathlib.Path(f"/proc/{pid}/cgroup").read_text() == "0::/silo-test/c2\n"
+        mem_max = pathlib.Path("/sys/fs/cgroup/silo-test/c2/memory.max").read_text()
+        assert int(mem_max) > 1 << 30, mem_max  # silo's limit: the guest's RAM and more
         r = ctd.ctr("task", "exec", "--exec-id", "e1", "c2", "sh", "-c",
                     "echo fromexec; ls /proc/1/exe >/dev/null; exit 5", check=5)
         assert r.stdout == b"fromexec\n", r
@@ -98,6 +116,33 @@ def test_ctr_exec_kill_and_states(ctd):
         if "c2" not in ctd.ctr("containers", "ls", "-q").stdout.decode().split():
             break
         time.sleep(0.2)
+    nothing_left(ctd, "silo-test")
+
+
+def test_ctr_terminal(ctd):
+    """ctr run -t: the process gets a terminal in the guest, of ctr's size
+    (the pty master went to the shim over --console-socket)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    p = subprocess.Popen(["ctr", "--address", str(ctd.sock), "--namespace", "silo-test", "run",
+                          "-t", "--rm", "--runc-binary", str(RUNTIME.resolve()), ctd.image,
+                          "c3", "sh", "-c", "tty; stty size; exit 4"],
+                         env=ctd.env, stdin=slave, stdout=slave, stderr=slave,
+                         start_new_session=True)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: every slave is closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert p.wait(timeout=60) == 4, out
+    text = out.decode(errors="replace")
+    assert "/dev/pts/" in text and "30 100" in text, text
     nothing_left(ctd, "silo-test")
 
 

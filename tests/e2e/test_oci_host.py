@@ -98,6 +98,13 @@ def bundle(tmp_path, config):
      "bind mount of /srv on /data"),
     ({"process": {"args": []}}, "process.args is empty"),
     ({"process": {"args": ["true"]}}, "guest image not found"),
+    ({"process": {"args": ["true"]}, "annotations": {"dev.silo.template": "nope"}},
+     "no such template"),
+    ({"process": {"args": ["true"]}, "annotations": {"dev.silo.network": "wide"}},
+     "annotation dev.silo.network"),
+    pytest.param({"process": {"args": ["true"]}, "linux": {"cgroupsPath": "/a/../b"}},
+                 "linux.cgroupsPath", marks=pytest.mark.skipif(
+                     os.geteuid() != 0, reason="cgroupsPath is taken as root only")),
 ])
 def test_create_fails_leaving_nothing(env, tmp_path, config, want):
     b = bundle(tmp_path, config)

@@ -15,8 +15,8 @@
 
 #include "oci/oci.h"
 
-#define ARGV(...) ((char *[]){ "silo-runtime", __VA_ARGS__, NULL })
-#define ARGC(...) ((int)(sizeof((char *[]){ "silo-runtime", __VA_ARGS__ }) / sizeof(char *)))
+#define ARGV(...)	   ((char *[]){ "silo-runtime", __VA_ARGS__, NULL })
+#define ARGC(...)	   ((int)(sizeof((char *[]){ "silo-runtime", __VA_ARGS__ }) / sizeof(char *)))
 #define PARSE(a, err, ...) oci_parse_args(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), a, err, sizeof(err))
 
 /* go-runc's create, exactly as the runc v2 shim runs it */
@@ -311,7 +311,9 @@ static void test_state_round_trip(void **state)
 	oci_state_free(&st);
 
 	static const char *const damaged[] = {
-		"", "{}", "{\"id\":\"c\"}",
+		"",
+		"{}",
+		"{\"id\":\"c\"}",
 		"{\"id\":\"c\",\"bundle\":\"/b\",\"sandbox\":\"../x\",\"kind\":\"vm\",\"pid\":1,"
 		"\"start\":1,\"created\":1}",
 		"{\"id\":\"c\",\"bundle\":\"/b\",\"sandbox\":\"s\",\"kind\":\"pod\",\"pid\":1,"
@@ -321,6 +323,71 @@ static void test_state_round_trip(void **state)
 	};
 	for (size_t i = 0; i < sizeof(damaged) / sizeof(damaged[0]); i++)
 		assert_int_equal(oci_state_parse(damaged[i], &back, err, sizeof(err)), -1);
+}
+
+/* linux.cgroupsPath in both of runc's forms */
+static void test_cgroup_paths(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in;
+		bool systemd;
+		const char *want; /* NULL: refused */
+	} cases[] = {
+		{ "/silo-test/c2", false, "/silo-test/c2" },
+		{ "k8s.io/abc", false, "/k8s.io/abc" },
+		{ "/kubepods/burstable/pod1/c", false, "/kubepods/burstable/pod1/c" },
+		{ "/a/../etc", false, NULL },
+		{ "/a/./b", false, NULL },
+		{ "/", false, NULL },
+		{ "/a\nb", false, NULL },
+		{ "system.slice:cri-containerd:abc", true,
+		  "/system.slice/cri-containerd-abc.scope" },
+		{ "kubepods-burstable-pod1.slice:cri-containerd:abc", true,
+		  "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/"
+		  "cri-containerd-abc.scope" },
+		{ ":docker:abc", true, "/system.slice/docker-abc.scope" },
+		{ "-.slice::abc", true, "/abc.scope" },
+		{ "machine.slice:x:y.slice", true, "/machine.slice/y.slice" },
+		{ "/a/b", true, NULL },
+		{ "bad-.slice:p:n", true, NULL },
+		{ "a--b.slice:p:n", true, NULL },
+		{ "notaslice:p:n", true, NULL },
+		{ "a.slice:p:", true, NULL },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[SB_CGROUP_PATH_MAX], err[256] = "";
+		int r = oci_cgroup_path(cases[i].in, cases[i].systemd, out, sizeof(out), err,
+					sizeof(err));
+		if (cases[i].want && (r != 0 || strcmp(out, cases[i].want)))
+			fail_msg("%s: got %d '%s' (%s), want '%s'", cases[i].in, r, r ? "" : out,
+				 err, cases[i].want);
+		if (!cases[i].want && (r != -1 || !strstr(err, "linux.cgroupsPath")))
+			fail_msg("%s: accepted as '%s'", cases[i].in, out);
+	}
+}
+
+/* the engine's cgroup is recorded with the sandbox (config key cgroup=) */
+static void test_config_cgroup_key(void **state)
+{
+	(void)state;
+	struct sb_config c, back;
+	sb_config_init(&c);
+	snprintf(c.name, sizeof(c.name), "oci-c1");
+	snprintf(c.cgroup, sizeof(c.cgroup), "/silo-test/c1");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	assert_int_equal(sb_config_format(&c, f), 0);
+	fclose(f);
+	assert_non_null(strstr(text, "cgroup=/silo-test/c1\n"));
+	assert_int_equal(sb_config_parse(text, &back), 0);
+	assert_string_equal(back.cgroup, "/silo-test/c1");
+	sb_config_free(&back);
+	free(text);
+	assert_int_equal(sb_config_parse("name=x\ncgroup=/a/../b\n", &back), -1);
+	assert_int_equal(sb_config_parse("name=x\ncgroup=rel\n", &back), -1);
+	sb_config_free(&c);
 }
 
 /* runc's JSON log line, which the shim shows: valid JSON whatever msg is */
@@ -342,6 +409,7 @@ int main(void)
 		cmocka_unit_test(test_silo_names),	 cmocka_unit_test(test_spec_ctr),
 		cmocka_unit_test(test_spec_cri),	 cmocka_unit_test(test_spec_errors),
 		cmocka_unit_test(test_state_round_trip), cmocka_unit_test(test_log_line),
+		cmocka_unit_test(test_cgroup_paths),	 cmocka_unit_test(test_config_cgroup_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
