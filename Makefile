@@ -128,12 +128,13 @@ lab: image
 # What `make asan` runs end to end with the sanitizer build: the agent on the
 # host, silo cp unpacking hostile tar streams, silo-vmm booting a guest and
 # serving a disk on its own thread (in the lab without usable KVM), and
-# silo-netd fed malformed headers by a fake guest, and silo serve fed bad
-# requests and a flood of them.
+# silo-netd fed malformed headers by a fake guest, silo serve fed bad
+# requests and a flood of them, and silo-runtime's command line and errors.
 ASAN_E2E_MODULES := tests/e2e/test_agent_host.py tests/e2e/test_cp_hostile.py tests/e2e/test_vmm.py \
-                    tests/e2e/test_netd.py tests/e2e/test_netd_secrets.py tests/e2e/test_serve_host.py
+                    tests/e2e/test_netd.py tests/e2e/test_netd_secrets.py tests/e2e/test_serve_host.py \
+                    tests/e2e/test_oci_host.py
 ASAN_E2E_FILTER  := test_agent_host or test_cp_hostile or boot_to_marker or bzimage or balloon or stalled_disk \
-                    or test_netd or test_serve_host
+                    or test_netd or test_serve_host or test_oci_host
 
 # `make test ASAN=1` also runs what `make asan` runs, in the same lab host:
 # one lab boot fewer, and its boots share the lab's two lanes (.ci/run).

@@ -11,7 +11,9 @@
 #   - silo serve: no-op requests/s and latency, exec through the API vs silo exec,
 #     E2B SDK create -> first output cold and from a template (bench/serve.py);
 #   - a coding agent answering: silo run --agent from its template vs a cold boot
-#     plus copying the agent in (bench/coding_agent.py).
+#     plus copying the agent in (bench/coding_agent.py);
+#   - silo-runtime's overhead: first output through ctr run and a CRI pod vs silo
+#     run, cold and from a template (bench/oci.py).
 # All but the first run on this host when its /dev/kvm boots Linux, else in the
 # lab, each in a lab host of its own (times there are TCG-inflated; compare only
 # figures from one benchmark run, e.g. boot.py's side-by-side table).
@@ -36,7 +38,7 @@ bigmb=${BENCH_BIG_MB:+--big-mb $BENCH_BIG_MB}
 sbruns=${BENCH_SANDBOX_RUNS:+--runs $BENCH_SANDBOX_RUNS}
 # Each benchmark runs even if an earlier one failed; the exit status is the first failure.
 benches=("vmm_start.py --runs ${BENCH_START_RUNS:-20}" "boot.py --runs $runs" "agent.py $bigmb" "sandbox.py $sbruns"
-         "network.py" "template.py --runs ${BENCH_TEMPLATE_RUNS:-5}" "serve.py" "coding_agent.py")
+         "network.py" "template.py --runs ${BENCH_TEMPLATE_RUNS:-5}" "serve.py" "coding_agent.py" "oci.py")
 rc=0
 if why=$(scripts/kvm-usable.sh); then
   echo "bench: running on this host ($why)"

@@ -38,9 +38,8 @@ int cmd_run(struct cli *c, int argc, char **argv)
 	}
 	sb.opts = &c->opts;
 	if (sb_start(&sb) < 0) {
+		sb_discard(&sb);
 		cli_fail();
-		sb_stop(&sb, 0);
-		sb_remove(&sb);
 		sb_close(&sb);
 		goto out;
 	}

@@ -88,16 +88,6 @@ static const struct {
 	{ "start", f_none },	{ "state", f_none }, { "features", f_none },
 };
 
-static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* argv[*i] is a flag: match it in t and take its value. 0, or -1. */
 static int one_flag(const struct flag *t, int argc, char **argv, int *i, struct oci_args *a,
 		    const char *where, char *err, size_t n)
@@ -114,24 +104,25 @@ static int one_flag(const struct flag *t, int argc, char **argv, int *i, struct 
 		    (t->shrt && len == 1 && name[0] == t->shrt && arg[1] != '-'))
 			f = t;
 	if (!f)
-		return fail(err, n, "unknown flag '%.*s'%s", (int)(name - arg + len), arg, where);
+		return oci_err(err, n, "unknown flag '%.*s'%s", (int)(name - arg + len), arg,
+			       where);
 	if (f->kind == F_BOOL || f->kind == F_NOOP) {
 		/* Go's -flag=false */
 		bool on = !val || !strcmp(val, "true") || !strcmp(val, "1");
 		if (val && !on && strcmp(val, "false") && strcmp(val, "0"))
-			return fail(err, n, "flag '%s' takes true or false", arg);
+			return oci_err(err, n, "flag '%s' takes true or false", arg);
 		if (f->kind == F_BOOL)
 			*(bool *)((char *)a + f->off) = on;
 		return 0;
 	}
 	if (!val) {
 		if (*i + 1 >= argc)
-			return fail(err, n, "flag '%s' needs a value", arg);
+			return oci_err(err, n, "flag '%s' needs a value", arg);
 		val = argv[++*i];
 	}
 	if (f->kind == F_ENV) {
 		if (a->nenv >= OCI_ENV_MAX)
-			return fail(err, n, "more than %d -e flags", OCI_ENV_MAX);
+			return oci_err(err, n, "more than %d -e flags", OCI_ENV_MAX);
 		a->env[a->nenv++] = val;
 	} else if (f->kind == F_VALUE) {
 		*(const char **)((char *)a + f->off) = val;
@@ -149,9 +140,9 @@ int oci_parse_args(int argc, char **argv, struct oci_args *a, char *err, size_t 
 	if (i >= argc) {
 		if (a->version)
 			return 0;
-		return fail(err, n,
-			    "no command: give one of create, start, state, kill, delete, "
-			    "exec, ps, update, features");
+		return oci_err(err, n,
+			       "no command: give one of create, start, state, kill, delete, "
+			       "exec, ps, update, features");
 	}
 	a->cmd = argv[i++];
 	const struct flag *t = f_none;
@@ -172,7 +163,7 @@ int oci_parse_args(int argc, char **argv, struct oci_args *a, char *err, size_t 
 	}
 	for (; i < argc; i++) {
 		if (a->noper >= OCI_OPER_MAX)
-			return fail(err, n, "more than %d operands", OCI_OPER_MAX);
+			return oci_err(err, n, "more than %d operands", OCI_OPER_MAX);
 		a->oper[a->noper++] = argv[i];
 	}
 	return 0;

@@ -89,12 +89,9 @@ static int boot_vm(struct oci_rt *rt, const struct oci_spec *s, const char *name
 	if (sb_open(&sb, &rt->paths, name, true) < 0)
 		return -1;
 	if (sb_start(&sb) < 0) {
-		char why[1024];
-		snprintf(why, sizeof(why), "%s", sb_errmsg());
-		sb_stop(&sb, 0);
-		sb_remove(&sb);
+		sb_discard(&sb);
 		sb_close(&sb);
-		return sb_fail("%s", why);
+		return -1;
 	}
 	sb_close(&sb);
 	return 0;

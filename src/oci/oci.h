@@ -32,6 +32,9 @@
 #define OCI_ENV_MAX  256 /* exec -e */
 #define OCI_OPER_MAX 64	 /* operands after the subcommand's flags */
 
+/* The pure parts' errors: fmt into err (n bytes); returns -1 (state.c). */
+int oci_err(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* --- the command line (args.c) ----------------------------------------- */
 struct oci_args {
 	/* runc's global flags, before the subcommand */

@@ -11,16 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static void strv_free(char **v)
 {
 	for (size_t i = 0; v && v[i]; i++)
@@ -34,16 +24,16 @@ static int strv(json_t *arr, char ***out, const char *what, char *err, size_t n)
 {
 	*out = NULL;
 	if (arr && !json_is_array(arr))
-		return fail(err, n, "config: %s is not an array of strings", what);
+		return oci_err(err, n, "config: %s is not an array of strings", what);
 	size_t len = arr ? json_array_size(arr) : 0;
 	char **v = calloc(len + 1, sizeof(*v));
 	if (!v)
-		return fail(err, n, "out of memory");
+		return oci_err(err, n, "out of memory");
 	for (size_t i = 0; i < len; i++) {
 		json_t *s = json_array_get(arr, i);
 		if (!json_is_string(s) || !(v[i] = strdup(json_string_value(s)))) {
 			strv_free(v);
-			return fail(err, n, "config: %s[%zu] is not a string", what, i);
+			return oci_err(err, n, "config: %s[%zu] is not a string", what, i);
 		}
 	}
 	*out = v;
@@ -70,19 +60,19 @@ int oci_proc_parse(json_t *process, struct oci_proc *p, char *err, size_t n)
 {
 	memset(p, 0, sizeof(*p));
 	if (!json_is_object(process))
-		return fail(err, n, "config: no process object");
+		return oci_err(err, n, "config: no process object");
 	if (strv(json_object_get(process, "args"), &p->args, "process.args", err, n) < 0 ||
 	    strv(json_object_get(process, "env"), &p->env, "process.env", err, n) < 0)
 		goto err;
 	for (size_t i = 0; p->env[i]; i++)
 		if (!strchr(p->env[i], '=') || p->env[i][0] == '=') {
-			fail(err, n, "config: process.env[%zu] is not KEY=VALUE", i);
+			oci_err(err, n, "config: process.env[%zu] is not KEY=VALUE", i);
 			goto err;
 		}
 	json_t *cwd = json_object_get(process, "cwd");
 	const char *c = json_is_string(cwd) ? json_string_value(cwd) : "/";
 	if (c[0] != '/' || strlen(c) >= sizeof(p->cwd)) {
-		fail(err, n, "config: process.cwd must be an absolute path");
+		oci_err(err, n, "config: process.cwd must be an absolute path");
 		goto err;
 	}
 	snprintf(p->cwd, sizeof(p->cwd), "%s", c);
@@ -94,7 +84,7 @@ int oci_proc_parse(json_t *process, struct oci_proc *p, char *err, size_t n)
 		     (json_object_get(user, "uid") && !uint_field(user, "uid", &uid)) ||
 		     (json_object_get(user, "gid") && !uint_field(user, "gid", &gid)) ||
 		     uid > UINT32_MAX || gid > UINT32_MAX)) {
-		fail(err, n, "config: process.user needs numeric uid and gid");
+		oci_err(err, n, "config: process.user needs numeric uid and gid");
 		goto err;
 	}
 	snprintf(p->user, sizeof(p->user), "%llu:%llu", (unsigned long long)uid,
@@ -118,7 +108,7 @@ int oci_proc_text(const char *text, struct oci_proc *p, char *err, size_t n)
 	json_error_t je;
 	json_t *j = json_loads(text, 0, &je);
 	if (!j)
-		return fail(err, n, "process: not JSON (line %d: %s)", je.line, je.text);
+		return oci_err(err, n, "process: not JSON (line %d: %s)", je.line, je.text);
 	int rc = oci_proc_parse(j, p, err, n);
 	json_decref(j);
 	return rc;
@@ -200,10 +190,11 @@ static int mounts(json_t *root, char *err, size_t n)
 		for (const char *const *d = own_mounts; *d && !own; d++)
 			own = !strcmp(dst, *d);
 		if (!own)
-			return fail(err, n,
-				    "config: bind mount of %s on %s: a silo VM shares no host "
-				    "directory; drop the volume, or copy the files in with silo cp",
-				    src ? src : "?", dst);
+			return oci_err(
+				err, n,
+				"config: bind mount of %s on %s: a silo VM shares no host "
+				"directory; drop the volume, or copy the files in with silo cp",
+				src ? src : "?", dst);
 	}
 	return 0;
 }
@@ -237,21 +228,22 @@ int oci_cgroup_path(const char *given, bool systemd, char *out, size_t n, char *
 	if (!systemd) {
 		if (snprintf(out, n, "%s%s", given[0] == '/' ? "" : "/", given) >= (int)n ||
 		    !sb_cgroup_path_valid(out))
-			return fail(err, en, "linux.cgroupsPath '%s' is not a cgroup path", given);
+			return oci_err(err, en, "linux.cgroupsPath '%s' is not a cgroup path",
+				       given);
 		return 0;
 	}
 	char slice[256], prefix[256];
 	const char *c1 = strchr(given, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 	if (!c2 || (size_t)(c1 - given) >= sizeof(slice) || (size_t)(c2 - c1 - 1) >= sizeof(prefix))
-		return fail(err, en,
-			    "linux.cgroupsPath '%s' is not slice:prefix:name (--systemd-cgroup)",
-			    given);
+		return oci_err(err, en,
+			       "linux.cgroupsPath '%s' is not slice:prefix:name (--systemd-cgroup)",
+			       given);
 	snprintf(slice, sizeof(slice), "%.*s", (int)(c1 - given), given);
 	snprintf(prefix, sizeof(prefix), "%.*s", (int)(c2 - c1 - 1), c1 + 1);
 	const char *name = c2 + 1;
 	size_t nl = strlen(name);
 	if (expand_slice(slice[0] ? slice : "system.slice", out, n) < 0 || !nl)
-		return fail(err, en, "linux.cgroupsPath '%s': bad slice or name", given);
+		return oci_err(err, en, "linux.cgroupsPath '%s': bad slice or name", given);
 	size_t o = strlen(out);
 	/* a name that is a slice is the unit; else a scope (runc's rule) */
 	int w = nl > 6 && !strcmp(name + nl - 6, ".slice")
@@ -259,7 +251,7 @@ int oci_cgroup_path(const char *given, bool systemd, char *out, size_t n, char *
 			: snprintf(out + o, n - o, "/%s%s%s.scope", prefix, prefix[0] ? "-" : "",
 				   name);
 	if (w < 0 || (size_t)w >= n - o || !sb_cgroup_path_valid(out))
-		return fail(err, en, "linux.cgroupsPath '%s' is not a cgroup path", given);
+		return oci_err(err, en, "linux.cgroupsPath '%s' is not a cgroup path", given);
 	return 0;
 }
 
@@ -275,9 +267,9 @@ int oci_spec_parse(const char *text, struct oci_spec *s, char *err, size_t n)
 	json_error_t je;
 	memset(s, 0, sizeof(*s));
 	if (!(s->root = json_loads(text, 0, &je)))
-		return fail(err, n, "config.json: not JSON (line %d: %s)", je.line, je.text);
+		return oci_err(err, n, "config.json: not JSON (line %d: %s)", je.line, je.text);
 	if (!json_is_object(s->root)) {
-		fail(err, n, "config.json: not an object");
+		oci_err(err, n, "config.json: not an object");
 		goto err;
 	}
 	json_t *ann = json_object_get(s->root, "annotations");
@@ -294,7 +286,8 @@ int oci_spec_parse(const char *text, struct oci_spec *s, char *err, size_t n)
 	if (type && !strcmp(type, "container")) {
 		s->kind = OCI_POD_CONTAINER;
 		if (!pod || !oci_id_valid(pod)) {
-			fail(err, n, "config.json: a pod's container without a valid sandbox id");
+			oci_err(err, n,
+				"config.json: a pod's container without a valid sandbox id");
 			goto err;
 		}
 		snprintf(s->pod, sizeof(s->pod), "%s", pod);
@@ -302,7 +295,7 @@ int oci_spec_parse(const char *text, struct oci_spec *s, char *err, size_t n)
 		s->kind = type && !strcmp(type, "sandbox") ? OCI_POD_SANDBOX : OCI_VM;
 	}
 	if (s->kind != OCI_POD_SANDBOX && !s->proc.args[0]) {
-		fail(err, n, "config.json: process.args is empty: nothing to run");
+		oci_err(err, n, "config.json: process.args is empty: nothing to run");
 		goto err;
 	}
 	if (mounts(s->root, err, n) < 0)
@@ -313,20 +306,21 @@ int oci_spec_parse(const char *text, struct oci_spec *s, char *err, size_t n)
 		json_is_string(cgp) && *json_string_value(cgp) ? json_string_value(cgp) : NULL;
 	const char *t = annotation(ann, "dev.silo.template");
 	if (t && !sb_name_valid(t)) {
-		fail(err, n, "annotation dev.silo.template: invalid template name '%s'", t);
+		oci_err(err, n, "annotation dev.silo.template: invalid template name '%s'", t);
 		goto err;
 	}
 	snprintf(s->template, sizeof(s->template), "%s", t ? t : "");
 	s->network = annotation(ann, "dev.silo.network");
 	if (s->network && strcmp(s->network, "open") && strcmp(s->network, "allowlist") &&
 	    strcmp(s->network, "none")) {
-		fail(err, n, "annotation dev.silo.network: '%s' is none of open, allowlist, none",
-		     s->network);
+		oci_err(err, n,
+			"annotation dev.silo.network: '%s' is none of open, allowlist, none",
+			s->network);
 		goto err;
 	}
 	const char *d = annotation(ann, "dev.silo.docker");
 	if (d && strcmp(d, "true") && strcmp(d, "false")) {
-		fail(err, n, "annotation dev.silo.docker: '%s' is neither true nor false", d);
+		oci_err(err, n, "annotation dev.silo.docker: '%s' is neither true nor false", d);
 		goto err;
 	}
 	s->no_docker = d && !strcmp(d, "false");

@@ -11,6 +11,15 @@
 
 #define NAME_PREFIX "oci-"
 
+int oci_err(char *err, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 void oci_silo_name(const char *id, char out[SB_NAME_MAX + 1])
 {
 	snprintf(out, SB_NAME_MAX + 1, NAME_PREFIX "%s", id);

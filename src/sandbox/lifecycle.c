@@ -658,6 +658,15 @@ int sb_start(struct sandbox *sb)
 	return 0;
 }
 
+int sb_discard(struct sandbox *sb)
+{
+	char msg[1024];
+	snprintf(msg, sizeof(msg), "%s", sb_errmsg());
+	sb_stop(sb, 0);
+	sb_remove(sb);
+	return sb_fail("%s", msg);
+}
+
 /* silo-vmm's control socket (src/vmm/control.c): "stop" ends the VM at
  * once. A send timeout bounds connect(2) and the write, so a VMM whose
  * event loop is stuck only makes this fail. */

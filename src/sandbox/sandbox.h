@@ -297,6 +297,10 @@ int sb_vmm_open_fds(char **argv, struct sb_vmm_fd_words *w, char *why, size_t n)
  * then the control socket, SIGTERM, SIGKILL, each step with a deadline;
  * removes the run dir. */
 int sb_stop(struct sandbox *sb, int timeout_s);
+/* A sandbox just made that never came up (its start failed): stop and
+ * remove it, keeping sb_errmsg() (the start's error). sb must be locked.
+ * Returns -1, for `return sb_discard(sb);`. */
+int sb_discard(struct sandbox *sb);
 /* SIGKILL silo-vmm and its supervisor now, lock or not (rm -f when another
  * silo holds the lock: whatever it waits for in the guest ends with it). */
 void sb_kill(struct sandbox *sb);

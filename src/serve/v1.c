@@ -234,12 +234,9 @@ int serve_start_new(struct serve_req *r, const char *name, struct sb_config *cfg
 		rc = sb_wait_docker(&sb, sb_boot_timeout(&sb));
 	if (rc < 0) {
 		/* as `silo run`: a sandbox that never came up is not kept */
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "%s", sb_errmsg());
-		sb_stop(&sb, 0);
-		sb_remove(&sb);
+		sb_discard(&sb);
 		sb_close(&sb);
-		return sb_fail("%s", msg);
+		return -1;
 	}
 	sb_close(&sb);
 	return 0;

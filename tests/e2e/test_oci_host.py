@@ -133,3 +133,50 @@ def test_ctr_shows_the_runtime_error(env, tmp_path):
         runc_root = pathlib.Path("/run/containerd/runc/silo-test")
         assert not runc_root.exists() or not (runc_root / "c1").exists()
     assert sandbox_names(env) == []
+
+
+def proc_start(pid):
+    """Field 22 of /proc/PID/stat: what tells a pid from its reuse."""
+    stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2:].split()[19])
+
+
+def test_state_ps_update_kill_delete_of_a_recorded_container(env, tmp_path):
+    """What create records, with a stand-in for the relay (a sleep): state
+    follows the relay (created while the start fifo is there, running,
+    stopped with pid 0), ps lists it, update takes resources, kill reaches
+    it, delete removes the record."""
+    relay = subprocess.Popen(["sleep", "600"])
+    try:
+        d = tmp_path / "root" / "c1"
+        d.mkdir(parents=True)
+        (d / "state.json").write_text(json.dumps({
+            "id": "c1", "bundle": str(tmp_path / "b"), "sandbox": "oci-c1", "kind": "vm",
+            "pid": relay.pid, "start": proc_start(relay.pid), "created": 1764979200 * 10**9,
+            "annotations": {"a": "b"}}))
+        os.mkfifo(d / "exec.fifo")
+        st = json.loads(rt(env, tmp_path, "state", "c1").stdout)
+        assert (st["status"], st["pid"], st["id"]) == ("created", relay.pid, "c1"), st
+        assert st["created"] == "2025-12-06T00:00:00.000000000Z" and st["annotations"] == {"a": "b"}
+        (d / "exec.fifo").unlink()
+        assert json.loads(rt(env, tmp_path, "state", "c1").stdout)["status"] == "running"
+        r = rt(env, tmp_path, "ps", "--format", "json", "c1")
+        assert r.returncode == 0 and json.loads(r.stdout) == [relay.pid], r
+        r = rt(env, tmp_path, "update", "--resources", "-", "c1", input=b'{"memory":{}}')
+        assert r.returncode == 0, r
+        one_error(rt(env, tmp_path, "update", "--resources", "-", "c1", input=b"[1"), tmp_path,
+                  "--resources: not a JSON object")
+        one_error(rt(env, tmp_path, "kill", "c1", "NOSIG"), tmp_path, "invalid signal 'NOSIG'")
+        # a running container is deleted only with --force
+        one_error(rt(env, tmp_path, "delete", "c1"), tmp_path, "that is not stopped")
+        # kill queues the signal for the relay (SIGRTMIN+1, which ends a sleep)
+        assert rt(env, tmp_path, "kill", "c1", "TERM").returncode == 0
+        assert relay.wait(timeout=10) != 0
+        st = json.loads(rt(env, tmp_path, "state", "c1").stdout)
+        assert (st["status"], st["pid"]) == ("stopped", 0), st
+        one_error(rt(env, tmp_path, "kill", "c1", "KILL"), tmp_path, "container not running")
+        r = rt(env, tmp_path, "delete", "c1")
+        assert r.returncode == 0 and not d.exists(), r
+    finally:
+        relay.kill()
+        relay.wait()
