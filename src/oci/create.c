@@ -207,8 +207,7 @@ int oci_create(struct oci_rt *rt)
 			close(fd);
 		else
 			cgroup[0] = 0;
-		if (!own_vm)
-			snprintf(st.cgroup, sizeof(st.cgroup), "%s", cgroup);
+		snprintf(st.cgroup, sizeof(st.cgroup), "%s", cgroup);
 	}
 	if (rc < 0) {
 		snprintf(err, sizeof(err), "%s", sb_errmsg());
@@ -383,10 +382,12 @@ int oci_exec(struct oci_rt *rt)
 		oci_state_free(&st);
 		return oci_fail(rt, "%s", err);
 	}
+	/* in the container's cgroup, as runc's exec joins it */
 	struct oci_relay rl = { .paths = &rt->paths,
 				.kind = st.kind == OCI_POD_SANDBOX ? OCI_VM : st.kind,
 				.proc = &p,
-				.console_socket = a->console_socket };
+				.console_socket = a->console_socket,
+				.cgroup = st.cgroup[0] ? st.cgroup : NULL };
 	snprintf(rl.sandbox, sizeof(rl.sandbox), "%s", st.sandbox);
 	oci_state_free(&st);
 	int pid;

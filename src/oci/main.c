@@ -161,28 +161,51 @@ static int cmd_kill(struct oci_rt *rt)
 	return 0;
 }
 
+/* The host's processes of a container, as runc lists its cgroup's: the
+ * relays, and for a VM's owner its silo-vmm and silo-netd (the guest's
+ * own processes are behind the VM boundary). Without a cgroup, the relay. */
+static json_t *host_pids(const struct oci_state *st, bool alive)
+{
+	json_t *a = json_array();
+	char f[SB_PATH_MAX + 16], *text = NULL;
+	if (st->cgroup[0] && snprintf(f, sizeof(f), "%s/cgroup.procs", st->cgroup) > 0 &&
+	    sb_read_file(f, &text, NULL) == 0) {
+		for (char *p = text, *end; *p; p = end) {
+			long pid = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			json_array_append_new(a, json_integer(pid));
+		}
+		free(text);
+	} else if (alive) {
+		json_array_append_new(a, json_integer(st->pid));
+	}
+	return a;
+}
+
 static int cmd_ps(struct oci_rt *rt)
 {
 	struct oci_state st;
 	int r = load_one(rt, "ps [--format table|json] ID", &st);
 	if (r)
 		return r;
-	bool alive = oci_alive(&st);
+	json_t *pids = host_pids(&st, oci_alive(&st));
 	oci_state_free(&st);
 	const char *fmt = rt->a.format ? rt->a.format : "table";
-	/* the host's processes of the container: its relay (the guest's own
-	 * are the guest's, behind the VM boundary) */
-	if (!strcmp(fmt, "json")) {
-		json_t *a = json_array();
-		if (alive)
-			json_array_append_new(a, json_integer(st.pid));
-		return print_json(a, JSON_COMPACT);
-	}
-	if (strcmp(fmt, "table"))
+	if (!strcmp(fmt, "json"))
+		return print_json(pids, JSON_COMPACT);
+	if (strcmp(fmt, "table")) {
+		json_decref(pids);
 		return oci_fail(rt, "invalid --format '%s': table or json", fmt);
+	}
 	printf("PID\n");
-	if (alive)
-		printf("%d\n", st.pid);
+	size_t i;
+	json_t *v;
+	json_array_foreach(pids, i, v)
+	{
+		printf("%lld\n", (long long)json_integer_value(v));
+	}
+	json_decref(pids);
 	return 0;
 }
 

@@ -122,8 +122,8 @@ struct oci_state {
 	unsigned long long start; /* its start time (sb_proc_start) */
 	int64_t created_ns;	  /* unix time, ns */
 	json_t *annotations;	  /* config.json's, or NULL */
-	/* the cgroup (full path) the relay joined, or "": a pod's container
-	 * made it, and delete removes it */
+	/* the cgroup (full path) its relays join, or "": a pod's container's
+	 * own is removed by its delete, a VM's with the VM */
 	char cgroup[SB_PATH_MAX];
 };
 int oci_state_format(const struct oci_state *st, char **out);

@@ -111,9 +111,12 @@ def test_ctr_exec_kill_and_states(ctd):
         # the container's memory limit is the VM's RAM (less what the
         # guest kernel keeps for itself)
         assert 600 << 10 < int(out[2]) <= 768 << 10, out
-        # the shim's Pids: the relay's
+        # a command the guest does not have: 127, and why on its stderr
+        r = ctd.ctr("task", "exec", "--exec-id", "e2", "c2", "no-such-command", check=127)
+        assert b"no-such-command" in r.stderr, r
+        # the shim's Pids: the container cgroup's, the relay and the VM
         ps = ctd.ctr("task", "ps", "c2").stdout.decode().split()
-        assert row[0][1] in ps, ps
+        assert row[0][1] in ps and str(vmm) in ps, ps
         ctd.ctr("task", "kill", "--signal", "SIGKILL", "c2")
         assert p.wait(timeout=120) == 128 + 9, p.stderr.read()
     finally:

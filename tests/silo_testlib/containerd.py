@@ -96,6 +96,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       runtime_type = "io.containerd.runc.v2"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.silo]
       runtime_type = "io.containerd.runc.v2"
+      pod_annotations = ["dev.silo.*"]
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.silo.options]
         BinaryName = "{runtime}"
   [plugins."io.containerd.grpc.v1.cri".cni]
