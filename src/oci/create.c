@@ -57,9 +57,9 @@ static int policy_text(const struct oci_spec *s, char **out)
 	return rc;
 }
 
-/* A new silo sandbox called name for the container, booted; its silo-vmm
- * and silo-netd in cgroup (under the cgroup root) when not "". */
-static int boot_vm(struct oci_rt *rt, const struct oci_spec *s, const char *name,
+/* A new silo sandbox called name for the container (not started yet);
+ * its silo-vmm and silo-netd in cgroup (under the cgroup root) when not "". */
+static int make_vm(struct oci_rt *rt, const struct oci_spec *s, const char *name,
 		   const char *cgroup)
 {
 	struct sb_config cfg;
@@ -86,7 +86,16 @@ static int boot_vm(struct oci_rt *rt, const struct oci_spec *s, const char *name
 		goto fail;
 	sb_close(&sb);
 	sb_config_free(&cfg);
-	if (sb_open(&sb, &rt->paths, name, true) < 0)
+	return 0;
+fail:
+	sb_config_free(&cfg);
+	return -1;
+}
+
+int oci_vm_start(const struct sb_paths *p, const char *name)
+{
+	struct sandbox sb;
+	if (sb_open(&sb, p, name, true) < 0)
 		return -1;
 	if (sb_start(&sb) < 0) {
 		sb_discard(&sb);
@@ -95,9 +104,6 @@ static int boot_vm(struct oci_rt *rt, const struct oci_spec *s, const char *name
 	}
 	sb_close(&sb);
 	return 0;
-fail:
-	sb_config_free(&cfg);
-	return -1;
 }
 
 /* Stop and remove the VM called name; quiet when it is gone already. */
@@ -111,7 +117,32 @@ static void drop_vm(struct oci_rt *rt, const char *name)
 	sb_close(&sb);
 }
 
-/* The VM a pod's container runs in: its sandbox container's, running. */
+/* A pod's VM boots behind its sandbox container's create (its relay
+ * boots it, relay.c): wait until the relay says it is up, or why not. */
+static int wait_booted(struct oci_rt *rt, const struct oci_state *ps)
+{
+	char ready[SB_PATH_MAX], failed[SB_PATH_MAX], *why;
+	if (oci_path(rt, ready, ps->id, OCI_BOOTED) < 0 ||
+	    oci_path(rt, failed, ps->id, OCI_BOOT_ERROR) < 0)
+		return sb_fail("--root %s: path too long", rt->root);
+	/* the boot's own timeouts end it well before this */
+	for (long ms = 0; ms < (rt->paths.boot_timeout + 60) * 1000L; ms += 50) {
+		if (sb_exists(ready))
+			return 0;
+		if (sb_read_file(failed, &why, NULL) == 0) {
+			why[strcspn(why, "\n")] = 0;
+			int rc = sb_fail("the pod's VM did not start: %s", why);
+			free(why);
+			return rc;
+		}
+		if (!oci_alive(ps))
+			return sb_fail("the pod's sandbox container %s is not running", ps->id);
+		nap_ms(50);
+	}
+	return sb_fail("the pod's VM did not start within %d s", rt->paths.boot_timeout + 60);
+}
+
+/* The VM a pod's container runs in: its sandbox container's, up. */
 static int pod_vm(struct oci_rt *rt, const char *pod, char *name)
 {
 	struct oci_state ps;
@@ -121,11 +152,12 @@ static int pod_vm(struct oci_rt *rt, const char *pod, char *name)
 		return r > 0 ? sb_fail("the pod's sandbox container %s does not exist", pod)
 			     : sb_fail("%s", err);
 	snprintf(name, SB_NAME_MAX + 1, "%s", ps.sandbox);
+	r = ps.kind == OCI_POD_SANDBOX ? wait_booted(rt, &ps) : 0;
 	bool alive = oci_alive(&ps);
 	oci_state_free(&ps);
-	if (!alive)
+	if (r == 0 && !alive)
 		return sb_fail("the pod's sandbox container %s is not running", pod);
-	return 0;
+	return r;
 }
 
 static int read_config(const char *bundle, struct oci_spec *s, char *err, size_t n)
@@ -197,8 +229,15 @@ int oci_create(struct oci_rt *rt)
 		oci_spec_free(&s);
 		return oci_fail(rt, "%s", err);
 	}
-	int rc = own_vm ? (oci_silo_name(id, st.sandbox), boot_vm(rt, &s, st.sandbox, rel))
+	/* A container's own VM is booted here: create fails with the boot's
+	 * error. A pod's is booted by the sandbox container's relay: the
+	 * engine goes on with the pod (starting it, making its containers)
+	 * meanwhile, and a container's create waits for it (pod_vm). */
+	bool async = s.kind == OCI_POD_SANDBOX;
+	int rc = own_vm ? (oci_silo_name(id, st.sandbox), make_vm(rt, &s, st.sandbox, rel))
 			: pod_vm(rt, s.pod, st.sandbox);
+	if (rc == 0 && own_vm && !async && (rc = oci_vm_start(&rt->paths, st.sandbox)) < 0)
+		own_vm = false; /* sb_discard removed it */
 	if (rc == 0 && rel[0]) {
 		/* the VM's start made its group; a pod's container gets its
 		 * own (for the relay alone: its process is in the pod's VM) */
@@ -215,14 +254,23 @@ int oci_create(struct oci_rt *rt)
 		oci_spec_free(&s);
 		return oci_fail(rt, "%s", err);
 	}
+	char booted[SB_PATH_MAX], failed[SB_PATH_MAX], *text = NULL;
 	struct oci_relay r = { .paths = &rt->paths,
 			       .kind = s.kind,
 			       .proc = &s.proc,
 			       .fifo = fifo,
 			       .console_socket = a->console_socket,
 			       .cgroup = cgroup[0] ? cgroup : NULL };
+	if (async && (oci_path(rt, booted, id, OCI_BOOTED) < 0 ||
+		      oci_path(rt, failed, id, OCI_BOOT_ERROR) < 0)) {
+		sb_fail("--root %s: path too long", rt->root);
+		goto undo;
+	}
+	if (async) {
+		r.booted = booted;
+		r.boot_error = failed;
+	}
 	snprintf(r.sandbox, sizeof(r.sandbox), "%s", st.sandbox);
-	char *text = NULL;
 	if (mkfifo(fifo, 0600) < 0) {
 		sb_fail("%s: %s", fifo, strerror(errno));
 		goto undo;

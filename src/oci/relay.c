@@ -24,6 +24,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -144,9 +145,39 @@ static int open_pty(const struct oci_relay *r)
 	return slave;
 }
 
+/* A pod's VM boots while the engine goes on (create.c): in a child of the
+ * relay, which says how it went in r->booted or r->boot_error. */
+static pid_t boot(const struct oci_relay *r)
+{
+	pid_t p = fork();
+	if (p != 0)
+		return p;
+	signal(SIGTERM, SIG_DFL);
+	if (oci_vm_start(r->paths, r->sandbox) < 0) {
+		char line[1100];
+		int n = snprintf(line, sizeof(line), "%s\n", sb_errmsg());
+		sb_write_file_atomic(r->boot_error, line, (size_t)n);
+		fprintf(stderr, "silo-runtime: %s", line);
+		_exit(1);
+	}
+	_exit(sb_write_file_atomic(r->booted, "", 0) < 0);
+}
+
+static void join_cgroup(const char *cgroup)
+{
+	char procs[SB_PATH_MAX + 16];
+	int fd = -1;
+	if (cgroup && snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgroup) > 0 &&
+	    ((fd = open(procs, O_WRONLY | O_CLOEXEC)) < 0 || write(fd, "0", 1) != 1))
+		fprintf(stderr, "silo-runtime: warning: cannot join the cgroup %s: %s\n", cgroup,
+			strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 /* The pod's VM is this container's: the relay ends with a signal, or when
- * the VM ended. */
-static int hold_vm(const struct oci_relay *r)
+ * the VM ended (or never came up). */
+static int hold_vm(const struct oci_relay *r, pid_t booter)
 {
 	for (unsigned tick = 0;; tick++) {
 		struct timespec ts = { 0, 200 * 1000 * 1000 };
@@ -156,6 +187,16 @@ static int hold_vm(const struct oci_relay *r)
 		 * VM's cgroup, would be killed with it */
 		if (end_sig)
 			return 128 + end_sig;
+		int ws;
+		if (booter > 0 && waitpid(booter, &ws, WNOHANG) == booter) {
+			booter = 0;
+			if (!WIFEXITED(ws) || WEXITSTATUS(ws))
+				return ACLIENT_EXIT_OWN;
+			/* only now: the VM's start clears its group first */
+			join_cgroup(r->cgroup);
+		}
+		if (booter > 0)
+			continue;
 		if (tick % 10)
 			continue;
 		struct sandbox sb;
@@ -215,19 +256,20 @@ static void __attribute__((noreturn)) relay_main(const struct oci_relay *r, int 
 	close_range(3, ~0u, 0);
 	signal(SIGPIPE, SIG_IGN);
 	/* the container's cgroup, as runc's init joins it: the shim reads
-	 * its pid's group for the container's stats */
-	char procs[SB_PATH_MAX + 16];
-	int fd = -1;
-	if (r->cgroup && snprintf(procs, sizeof(procs), "%s/cgroup.procs", r->cgroup) > 0 &&
-	    ((fd = open(procs, O_WRONLY | O_CLOEXEC)) < 0 || write(fd, "0", 1) != 1))
-		fprintf(stderr, "silo-runtime: warning: cannot join the cgroup %s: %s\n", r->cgroup,
-			strerror(errno));
-	if (r->cgroup && fd >= 0)
-		close(fd);
+	 * its pid's group for the container's stats (a pod's VM: once it
+	 * booted) */
+	pid_t booter = r->booted ? boot(r) : 0;
+	if (booter < 0) {
+		fprintf(stderr, "silo-runtime: fork: %s\n", strerror(errno));
+		_exit(ACLIENT_EXIT_OWN);
+	}
+	if (!r->booted)
+		join_cgroup(r->cgroup);
 	/* until start, a signal ends the relay: open(2) on the fifo must
 	 * return EINTR for it, hence no SA_RESTART */
 	catch_signals(false);
 	if (r->fifo) {
+		int fd;
 		while ((fd = open(r->fifo, O_WRONLY | O_CLOEXEC)) < 0 && errno == EINTR && !end_sig)
 			;
 		if (end_sig)
@@ -241,7 +283,7 @@ static void __attribute__((noreturn)) relay_main(const struct oci_relay *r, int 
 	if (end_sig)
 		_exit(128 + end_sig);
 	if (r->kind == OCI_POD_SANDBOX)
-		_exit(hold_vm(r));
+		_exit(hold_vm(r, booter));
 	/* from here on signals go to the guest process, through a pipe
 	 * that aclient_exec reads */
 	int pfd[2];

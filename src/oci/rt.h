@@ -8,6 +8,9 @@
 #define OCI_ROOT_DEFAULT "/run/silo-runtime"
 #define OCI_STATE_FILE	 "state.json"
 #define OCI_FIFO	 "exec.fifo"
+/* A pod's sandbox container's relay boots its VM: then one of these */
+#define OCI_BOOTED	 "booted"
+#define OCI_BOOT_ERROR	 "boot.error" /* its one-line error */
 
 struct oci_rt {
 	struct oci_args a;

@@ -20,7 +20,7 @@ import pytest
 
 from conftest import BUILD, GUEST
 from silo_testlib.cli import processes_naming, sandbox_names, silo_env
-from silo_testlib.containerd import CRI_NS, Containerd, cri, have_containerd
+from silo_testlib.containerd import CRI_NS, IMAGE, Containerd, cri, have_containerd
 from test_cli import needs_kvm
 
 RUNTIME = BUILD / "silo-runtime"
@@ -189,3 +189,36 @@ def test_cri_pod(ctd, tmp_path):
         c.stop_pod(pod)
         c.remove_pod(pod)
     nothing_left(ctd, CRI_NS)
+
+
+def test_cri_pod_whose_vm_fails(tmp_path):
+    """A pod's VM boots behind RunPodSandbox (the engine goes on meanwhile):
+    one that fails (a silo-vmm that exits at once) fails the pod's
+    container's create with the boot's error, and removing the pod leaves
+    nothing."""
+    d = tmp_path / "x"
+    env = silo_env(d)
+    env["SILO_RUN_DIR"] = tempfile.mkdtemp(prefix="oci-", dir="/tmp")
+    env["SILO_VMM"] = "/bin/false"
+    env["SILO_NETD"] = str(BUILD / "silo-netd")   # else looked for beside SILO_VMM
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    with Containerd(d / "ctd", RUNTIME.resolve(), env) as c, cri(c.sock) as api:
+        c.silo_env = env
+        c.import_image(ns=CRI_NS)
+        cfg = api.pod_config("doomed", logdir)
+        pod = api.run_pod(cfg, handler="silo")
+        # CRI's StartContainer runs silo-runtime create, which waits for
+        # the VM and says why it did not start; once the sandbox
+        # container's relay has gone too, containerd refuses first
+        with pytest.raises(Exception) as e:
+            cid = api.create_container(pod, cfg, "one", IMAGE, ["true"], "one.log")
+            api.start_container(cid)
+        msg = str(e.value)
+        assert ("the pod's VM did not start" in msg and "silo-vmm" in msg) or \
+            "no running task found" in msg, msg
+        api.stop_pod(pod)
+        api.remove_pod(pod)
+        nothing_left(c, CRI_NS)
+    assert os.listdir(env["SILO_RUN_DIR"]) == []
+    os.rmdir(env["SILO_RUN_DIR"])
