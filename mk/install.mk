@@ -39,13 +39,12 @@ INSTALLED   := $(BINDIR)/silo $(BINDIR)/silo-runtime $(LIBEXECDIR)/silo-vmm $(LI
                $(BASHCOMPDIR)/silo
 
 .PHONY: install uninstall deb
-install: $(BUILD)/silo $(BUILD)/silo-vmm $(BUILD)/silo-netd
+install: $(BUILD)/silo $(BUILD)/silo-runtime $(BUILD)/silo-vmm $(BUILD)/silo-netd
 	@for f in $(GUEST_PARTS); do [ -e $(BUILD)/guest/$$f ] || \
 	  { echo "install: $(BUILD)/guest/$$f missing: run 'make image'" >&2; exit 1; }; done
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR) \
 	  $(DESTDIR)$(MAN1DIR) $(DESTDIR)$(BASHCOMPDIR)
-	install -m 0755 $(INSTALL_STRIP) $(BUILD)/silo $(DESTDIR)$(BINDIR)/silo
-	ln -f $(DESTDIR)$(BINDIR)/silo $(DESTDIR)$(BINDIR)/silo-runtime
+	install -m 0755 $(INSTALL_STRIP) $(BUILD)/silo $(BUILD)/silo-runtime $(DESTDIR)$(BINDIR)/
 	install -m 0755 $(INSTALL_STRIP) $(BUILD)/silo-vmm $(BUILD)/silo-netd $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0644 $(GUEST_PARTS:%=$(BUILD)/guest/%) $(DESTDIR)$(DATADIR)/
 	for m in $(MAN_PAGES); do gzip -9nc $$m > $(DESTDIR)$(MAN1DIR)/$${m##*/}.gz && \
@@ -63,7 +62,7 @@ DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 DEB      := $(BUILD)/silo_$(SILO_VERSION)_$(DEB_ARCH).deb
 # The guest parts as they are when make starts (none in a fresh clone: then
 # the .deb does not exist either); `| image` makes them first.
-DEB_IN   := $(BUILD)/silo $(BUILD)/silo-vmm $(BUILD)/silo-netd \
+DEB_IN   := $(BUILD)/silo $(BUILD)/silo-runtime $(BUILD)/silo-vmm $(BUILD)/silo-netd \
             $(wildcard $(GUEST_PARTS:%=$(BUILD)/guest/%)) \
             $(MAN_PAGES) contrib/bash-completion/silo scripts/deb.sh mk/install.mk \
             $(wildcard debian/*)

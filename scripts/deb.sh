@@ -32,7 +32,8 @@ install -m 0644 "$top/debian/lintian-overrides" "$stage/usr/share/lintian/overri
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/debian"
 printf 'Source: silo\n\nPackage: silo\nArchitecture: any\n' > "$tmp/debian/control"
-shlibs=$(cd "$tmp" && dpkg-shlibdeps -O "$stage/usr/bin/silo" "$stage/usr/libexec/silo/silo-vmm" \
+shlibs=$(cd "$tmp" && dpkg-shlibdeps -O "$stage/usr/bin/silo" "$stage/usr/bin/silo-runtime" \
+  "$stage/usr/libexec/silo/silo-vmm" \
   "$stage/usr/libexec/silo/silo-netd" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
 
 install -d "$stage/DEBIAN"

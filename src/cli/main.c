@@ -10,7 +10,6 @@
 #include "oci/oci.h"
 
 #include <errno.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -167,51 +166,11 @@ static int usage(FILE *f)
 {
 	fprintf(f, "usage: silo [--data-dir DIR] [--run-dir DIR] COMMAND\n"
 		   "       silo version | --version\n"
-		   "       silo oci COMMAND ...   (the OCI runtime, as silo-runtime: "
+		   "       silo oci COMMAND ...   (the OCI runtime, silo-runtime's: "
 		   "docs/containerd.md)\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  silo %s\n", cmds[i].usage);
 	return f == stdout ? 0 : EXIT_OWN;
-}
-
-/* Seconds from variable name (unset or empty: 0, the default); -1 with
- * the error printed when it is not 1..86400. */
-static int env_seconds(const char *name)
-{
-	const char *v = getenv(name);
-	if (!v || !v[0])
-		return 0;
-	char *end;
-	unsigned long s = strtoul(v, &end, 10);
-	if (*end || s < 1 || s > 86400) {
-		cli_failf("invalid %s '%s': use seconds, 1..86400", name, v);
-		return -1;
-	}
-	return (int)s;
-}
-
-/* The environment, read here once: the library reads none of it. */
-static int cli_settings(struct sb_settings *s, const char *data, const char *run)
-{
-	*s = (struct sb_settings){ .data_flag = data,
-				   .data_env = getenv("SILO_DATA_DIR"),
-				   .run_flag = run,
-				   .run_env = getenv("SILO_RUN_DIR"),
-				   .home = getenv("HOME"),
-				   .xdg_data = getenv("XDG_DATA_HOME"),
-				   .xdg_run = getenv("XDG_RUNTIME_DIR"),
-				   .vmm = getenv("SILO_VMM"),
-				   .guest_dir = getenv("SILO_GUEST_DIR"),
-				   .netd = getenv("SILO_NETD"),
-				   .boot_timeout = env_seconds("SILO_BOOT_TIMEOUT"),
-				   .cmdline_extra = getenv("SILO_GUEST_CMDLINE_EXTRA"),
-				   .egress_ca = getenv("SILO_EGRESS_CA") };
-	/* a service's environment may have no HOME (containerd's, which
-	 * runs silo-runtime): the user's home all the same */
-	struct passwd *pw;
-	if (!s->home && (pw = getpwuid(getuid())))
-		s->home = pw->pw_dir;
-	return s->boot_timeout < 0 ? -1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -221,15 +180,6 @@ int main(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "_supervise"))
 		sb_supervise_main(argc - 2, argv + 2);
 	signal(SIGPIPE, SIG_IGN);
-	/* called as silo-runtime (a link to silo): the OCI runtime, runc's
-	 * command line (src/oci/, docs/containerd.md) */
-	const char *base = strrchr(argv[0], '/');
-	if (!strcmp(base ? base + 1 : argv[0], "silo-runtime")) {
-		struct sb_settings set;
-		return cli_settings(&set, NULL, NULL) < 0
-			       ? 1
-			       : oci_main(argc, argv, &set, cli_version_text());
-	}
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
@@ -252,8 +202,8 @@ int main(int argc, char **argv)
 	if (i >= argc)
 		return usage(stderr);
 	struct sb_settings set;
-	if (cli_settings(&set, data, run) < 0)
-		return EXIT_OWN;
+	if (sb_settings_env(&set, data, run) < 0)
+		return cli_fail();
 	if (!strcmp(argv[i], "version") || !strcmp(argv[i], "--version"))
 		return cli_version(&set);
 	if (!strcmp(argv[i], "oci"))
@@ -261,9 +211,9 @@ int main(int argc, char **argv)
 	/* SILO_AGENT_TIMEOUT=S: wait at most S seconds for the guest agent
          * at every step (connect, an answer, a silent stream) instead of
          * the defaults in client.h; mostly for tests. */
-	int at = env_seconds("SILO_AGENT_TIMEOUT");
+	int at = sb_env_seconds("SILO_AGENT_TIMEOUT");
 	if (at < 0)
-		return EXIT_OWN;
+		return cli_fail();
 	if (at > 0) {
 		uint32_t ms = (uint32_t)at * 1000;
 		aclient_set_timeouts(&(struct aclient_timeouts){ ms, ms, ms });

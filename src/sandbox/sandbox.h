@@ -140,6 +140,13 @@ struct sb_settings {
 	 * secrets' hosts (a company's TLS-inspecting proxy; a test's server) */
 	const char *egress_ca;
 };
+/* The settings the variables above name, with the flags given (may be
+ * NULL), for a command (settings.c). -1 with sb_errmsg() for a bad
+ * SILO_BOOT_TIMEOUT. */
+int sb_settings_env(struct sb_settings *s, const char *data_flag, const char *run_flag);
+/* Seconds from variable name: 0 when unset or empty, -1 with sb_errmsg()
+ * when not 1..86400. */
+int sb_env_seconds(const char *name);
 /* How long a start waits for the agent, and then for Docker. */
 #define SB_BOOT_TIMEOUT_DEFAULT 120
 
