@@ -304,15 +304,12 @@ undo:
 
 int oci_start(struct oci_rt *rt)
 {
-	if (rt->a.noper != 1)
-		return oci_fail(rt, "usage: start ID");
-	const char *id = rt->a.oper[0];
 	struct oci_state st;
-	char fifo[SB_PATH_MAX], err[512];
-	int r = oci_load(rt, id, &st, err, sizeof(err));
+	char fifo[SB_PATH_MAX];
+	int r = oci_load_one(rt, "start ID", &st);
 	if (r)
-		return r > 0 ? oci_fail(rt, "container %s does not exist", id)
-			     : oci_fail(rt, "%s", err);
+		return r;
+	const char *id = rt->a.oper[0];
 	oci_state_free(&st);
 	if (oci_path(rt, fifo, id, OCI_FIFO) < 0)
 		return oci_fail(rt, "--root %s: path too long", rt->root);

@@ -103,8 +103,7 @@ int oci_write_pid(const char *file, int pid)
 	return 0;
 }
 
-/* Load the one operand's container; 0, or the status to exit with. */
-static int load_one(struct oci_rt *rt, const char *usage, struct oci_state *st)
+int oci_load_one(struct oci_rt *rt, const char *usage, struct oci_state *st)
 {
 	char err[512];
 	if (rt->a.noper < 1)
@@ -129,7 +128,7 @@ static int print_json(json_t *j, size_t flags)
 static int cmd_state(struct oci_rt *rt)
 {
 	struct oci_state st;
-	int r = load_one(rt, "state ID", &st);
+	int r = oci_load_one(rt, "state ID", &st);
 	if (r)
 		return r;
 	r = print_json(oci_state_runc(&st, oci_status(rt, &st)), JSON_INDENT(2));
@@ -140,7 +139,7 @@ static int cmd_state(struct oci_rt *rt)
 static int cmd_kill(struct oci_rt *rt)
 {
 	struct oci_state st;
-	int r = load_one(rt, "kill [--all] ID [SIGNAL]", &st);
+	int r = oci_load_one(rt, "kill [--all] ID [SIGNAL]", &st);
 	if (r)
 		return r;
 	const char *name = rt->a.noper > 1 ? rt->a.oper[1] : "SIGTERM";
@@ -186,7 +185,7 @@ static json_t *host_pids(const struct oci_state *st, bool alive)
 static int cmd_ps(struct oci_rt *rt)
 {
 	struct oci_state st;
-	int r = load_one(rt, "ps [--format table|json] ID", &st);
+	int r = oci_load_one(rt, "ps [--format table|json] ID", &st);
 	if (r)
 		return r;
 	json_t *pids = host_pids(&st, oci_alive(&st));
@@ -212,7 +211,7 @@ static int cmd_ps(struct oci_rt *rt)
 static int cmd_update(struct oci_rt *rt)
 {
 	struct oci_state st;
-	int r = load_one(rt, "update --resources FILE|- ID", &st);
+	int r = oci_load_one(rt, "update --resources FILE|- ID", &st);
 	if (r)
 		return r;
 	oci_state_free(&st);

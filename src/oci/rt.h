@@ -26,6 +26,9 @@ int oci_path(const struct oci_rt *rt, char *buf, const char *id, const char *fil
 /* Read <root>/<id>/state.json. 0; 1 when there is no such container; -1
  * with the error in err. */
 int oci_load(const struct oci_rt *rt, const char *id, struct oci_state *st, char *err, size_t n);
+/* Load the container the first operand names; 0, or the status to exit
+ * with (its error logged): usage when there is no operand. */
+int oci_load_one(struct oci_rt *rt, const char *usage, struct oci_state *st);
 /* The relay still runs (same pid, same start time, not a zombie). */
 bool oci_alive(const struct oci_state *st);
 /* "created" (waiting for start), "running" or "stopped". */
