@@ -562,10 +562,15 @@ def test_docker_containers_use_the_forwarder(env, lab_servers):  # noqa: F811
         assert b"GET /from-build " in r.stdout, r
         # container to container on the default bridge: not through the forwarder
         n0 = len(broker.connects)
-        r = sh(env, name, "docker run -d --name srv silo-busybox sh -c 'echo from-server | nc -l -p 7000' "
+        # each nc bounded (busybox timeout): an exchange that stalls fails
+        # this step with nc's status instead of holding it until the
+        # test's timeout (CI once lost the whole step here)
+        r = sh(env, name, "docker run -d --name srv silo-busybox sh -c "
+                          "'echo from-server | timeout 120 nc -l -p 7000' "
                           ">/dev/null && ip=$(docker inspect -f '{{.NetworkSettings.IPAddress}}' srv) && "
                           "docker run --rm silo-busybox sh -c "
-                          "\"for i in 1 2 3 4 5; do nc $ip 7000 && exit 0; sleep 1; done; exit 1\"",
+                          "\"for i in 1 2 3 4 5; do timeout 20 nc $ip 7000 && exit 0; sleep 1; done; "
+                          "exit 1\"",
                timeout=step_tmo)
         assert r.stdout == b"from-server\n", r
         assert len(broker.connects) == n0, broker.connects[n0:]
