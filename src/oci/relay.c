@@ -13,6 +13,7 @@
  */
 #include "oci/oci.h"
 #include "client/exec_fe.h"
+#include "sandbox/cgroup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -166,11 +167,12 @@ static pid_t boot(const struct oci_relay *r)
 static void join_cgroup(const char *cgroup)
 {
 	char procs[SB_PATH_MAX + 16];
-	int fd = -1;
-	if (cgroup && snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgroup) > 0 &&
-	    ((fd = open(procs, O_WRONLY | O_CLOEXEC)) < 0 || write(fd, "0", 1) != 1))
+	if (!cgroup || snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgroup) < 0)
+		return;
+	int fd = open(procs, O_WRONLY | O_CLOEXEC), r = fd < 0 ? -errno : sb_cg_join(fd);
+	if (r < 0)
 		fprintf(stderr, "silo-runtime: warning: cannot join the cgroup %s: %s\n", cgroup,
-			strerror(errno));
+			strerror(-r));
 	if (fd >= 0)
 		close(fd);
 }
