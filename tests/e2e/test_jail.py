@@ -57,6 +57,14 @@ def thread_status(pid):
     return out
 
 
+def read_or_empty(path):
+    """A /proc file's bytes, or b"" for a process that ended meanwhile."""
+    try:
+        return pathlib.Path(path).read_bytes()
+    except OSError:
+        return b""
+
+
 def test_every_thread_is_filtered_and_the_guest_still_works(tmp_path):
     sb = HookVM(tmp_path, vmm=BUILD / "silo-vmm").boot()
     try:
@@ -87,6 +95,10 @@ def test_every_thread_is_filtered_and_the_guest_still_works(tmp_path):
         assert re.search(r"^Max core file size\s+0\s+0\s", limits, re.M), limits
         # an empty root: nothing of the host's tree is visible to it
         assert os.listdir(f"/proc/{pid}/root") == []
+        # the copy of silo-vmm that made those namespaces is gone
+        copies = [p for p in os.listdir("/proc") if p.isdigit()
+                  and b"--jail-namespaces" in read_or_empty(f"/proc/{p}/cmdline")]
+        assert copies == [], copies
         # started as root, it runs as the dedicated uid (no "silo-vmm"
         # user in the lab: nobody)
         uids = threads["silo-vmm"]["Uid"].split()
