@@ -23,7 +23,7 @@ import time
 import pytest
 
 from conftest import BUILD
-from silo_testlib.cli import silo_env
+from silo_testlib.cli import processes_naming, silo_env
 from silo_testlib.vm import BASE
 from test_agent_vm import Sandbox
 from test_snapshot import control, take_snapshot
@@ -57,14 +57,6 @@ def thread_status(pid):
     return out
 
 
-def read_or_empty(path):
-    """A /proc file's bytes, or b"" for a process that ended meanwhile."""
-    try:
-        return pathlib.Path(path).read_bytes()
-    except OSError:
-        return b""
-
-
 def test_every_thread_is_filtered_and_the_guest_still_works(tmp_path):
     sb = HookVM(tmp_path, vmm=BUILD / "silo-vmm").boot()
     try:
@@ -96,8 +88,7 @@ def test_every_thread_is_filtered_and_the_guest_still_works(tmp_path):
         # an empty root: nothing of the host's tree is visible to it
         assert os.listdir(f"/proc/{pid}/root") == []
         # the copy of silo-vmm that made those namespaces is gone
-        copies = [p for p in os.listdir("/proc") if p.isdigit()
-                  and b"--jail-namespaces" in read_or_empty(f"/proc/{p}/cmdline")]
+        copies = list(processes_naming(["--jail-namespaces"]))
         assert copies == [], copies
         # started as root, it runs as the dedicated uid (no "silo-vmm"
         # user in the lab: nobody)

@@ -169,9 +169,6 @@ struct ns_report {
 	gid_t gid;
 };
 
-static uid_t maker_uid;
-static gid_t maker_gid;
-
 static struct {
 	pid_t pid; /* 0: none */
 	int pidfd;
@@ -296,8 +293,8 @@ int jail_start(void)
 	return 0;
 }
 
-/* Step 4, and the copy's end. */
-static int join_namespaces(void)
+/* Step 4, and the copy's end; *uid and *gid the dedicated ids it read. */
+static int join_namespaces(uid_t *uid, gid_t *gid)
 {
 	struct ns_report r;
 	ssize_t n;
@@ -316,8 +313,8 @@ static int join_namespaces(void)
 	else if (setns(maker.pidfd, JAIL_NS | (getuid() ? CLONE_NEWUSER : 0)) < 0)
 		ret = err_ret(-errno, "jail: joining its namespaces: %m");
 	else {
-		maker_uid = r.uid;
-		maker_gid = r.gid;
+		*uid = r.uid;
+		*gid = r.gid;
 	}
 	close(maker.report);
 	close(maker.hold);
@@ -329,7 +326,9 @@ static int join_namespaces(void)
 int jail_enter_process(void)
 {
 	struct rlimit nofile, none = { 0, 0 };
-	int ret = join_namespaces();
+	uid_t uid = 0;
+	gid_t gid = 0;
+	int ret = join_namespaces(&uid, &gid);
 
 	if (ret)
 		return ret;
@@ -338,5 +337,5 @@ int jail_enter_process(void)
 	nofile.rlim_max = nofile.rlim_cur;
 	if (setrlimit(RLIMIT_NOFILE, &nofile) < 0)
 		return err_ret(-errno, "jail: RLIMIT_NOFILE: %m");
-	return drop_caps(getuid() == 0, maker_uid, maker_gid);
+	return drop_caps(getuid() == 0, uid, gid);
 }
