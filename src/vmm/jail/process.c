@@ -192,7 +192,7 @@ static int keep_only(int a, int b)
 int jail_maker_main(int argc, char **argv)
 {
 	struct ns_report r = { 0 };
-	const char *what = "namespaces";
+	const char *what = "its descriptors";
 	int report, hold;
 	char c;
 
@@ -203,12 +203,14 @@ int jail_maker_main(int argc, char **argv)
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (getppid() != atoi(argv[2]) || report < 3 || hold < 3 || report == hold)
 		return 2;
-	if ((r.ret = keep_only(report < hold ? report : hold, report < hold ? hold : report)))
-		what = "its descriptors";
+	r.ret = keep_only(report < hold ? report : hold, report < hold ? hold : report);
 	if (!r.ret && getuid() != 0)
 		r.ret = jail_own_user_ns(&what);
-	if (!r.ret && unshare(JAIL_NS) < 0)
-		r.ret = -errno;
+	if (!r.ret) {
+		what = "namespaces"; /* not the user namespace's last step */
+		if (unshare(JAIL_NS) < 0)
+			r.ret = -errno;
+	}
 	if (!r.ret && getuid() == 0)
 		dedicated_ids(&r.uid, &r.gid);
 #ifndef __SANITIZE_ADDRESS__
