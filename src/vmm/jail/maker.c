@@ -55,7 +55,9 @@ static const struct {
 	{ CLONE_NEWNET, "/proc/self/ns/net" },	 { CLONE_NEWIPC, "/proc/self/ns/ipc" },
 	{ CLONE_NEWUTS, "/proc/self/ns/uts" },	 { CLONE_NEWCGROUP, "/proc/self/ns/cgroup" },
 };
-#define NR_NS (sizeof(ns_files) / sizeof(ns_files[0]))
+#define NR_NS	(sizeof(ns_files) / sizeof(ns_files[0]))
+/* step 2: all of the above but the user namespace */
+#define JAIL_NS (CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP)
 
 /* Shared with the task: it writes, we read once waitid has seen it end. */
 static struct {
@@ -266,9 +268,7 @@ static int maker_main(void *unused)
 		ret = own_user_ns();
 	if (!ret) {
 		maker.what = "namespaces"; /* not the user namespace's last step */
-		ret = sys(SYS_unshare, CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
-					       CLONE_NEWCGROUP,
-			  0, 0, 0, 0);
+		ret = sys(SYS_unshare, JAIL_NS, 0, 0, 0, 0);
 	}
 	if (!ret && maker.root)
 		dedicated_ids();
@@ -320,7 +320,8 @@ int jail_join_namespaces(uid_t *uid, gid_t *gid)
 	/* its end: after it, its writes to maker are ours to read */
 	while (waitid(P_PIDFD, (id_t)maker.pidfd, &si, WEXITED) < 0)
 		if (errno != EINTR) {
-			ret = err_ret(-errno, "jail: waiting for the task that makes its namespaces: %m");
+			ret = err_ret(-errno,
+				      "jail: waiting for the task that makes its namespaces: %m");
 			goto out;
 		}
 	if (si.si_code != CLD_EXITED || si.si_status != 0)
