@@ -1,8 +1,7 @@
 /* userns.h: a user namespace in which the caller stays who it was, for
- * the jail of silo-netd (src/netd/view.c) and the supervisor's clone of
- * silo-vmm (src/sandbox/supervise.c). Plain libc, no logging: callers say
- * what failed. (silo-vmm's own jail makes its user namespace in a task
- * that may not call libc: jail/maker.c does the same steps itself.) */
+ * the jails of silo-vmm (process.c), silo-netd (src/netd/view.c) and the
+ * supervisor's clone of silo-vmm (src/sandbox/supervise.c). Plain libc,
+ * no logging: callers say what failed. */
 #ifndef SILO_VMM_JAIL_USERNS_H
 #define SILO_VMM_JAIL_USERNS_H
 
