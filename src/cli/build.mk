@@ -29,10 +29,10 @@ $(SANDBOX_LIB): $(SANDBOX_SRCS:%.c=$(BUILD)/%.o) $(SANDBOX_VMM_SHARED)
 
 # libarchive (libarchive-dev, scripts/deps.sh build): reading the guest's
 # tar streams in silo cp (src/sandbox/extract.c).
-# silo serve (src/serve/): libmicrohttpd, jansson and libsodium
-# (scripts/deps.sh build).
+# silo serve (src/serve/): libmicrohttpd, jansson, libsodium and
+# libcrypto (its base64; scripts/deps.sh build).
 SERVE_SRCS := $(sort $(wildcard src/serve/*.c))
-SERVE_LIBS := -lmicrohttpd -ljansson -lsodium -lpthread
+SERVE_LIBS := -lmicrohttpd -ljansson -lsodium -lcrypto -lpthread
 # The OCI runtime (src/oci/build.mk, included after this file).
 SILO_OCI := $(BUILD)/libsilo-oci.a
 $(BUILD)/silo: $(CLI_SRCS:%.c=$(BUILD)/%.o) $(SERVE_SRCS:%.c=$(BUILD)/%.o) $(SILO_OCI) \

@@ -126,7 +126,7 @@ static ssize_t on_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct proc *p = cls;
 	unsigned char raw[CHUNK];
-	char b64[CHUNK * 4 / 3 + 8];
+	char b64[SERVE_B64_LEN(CHUNK)];
 	size_t len;
 	int which;
 	(void)pos;
@@ -150,8 +150,7 @@ static ssize_t on_read(void *cls, uint64_t pos, char *buf, size_t max)
 		}
 		switch (run_next(&p->run, p->sock, KEEPALIVE, raw, sizeof(raw), &len, &which)) {
 		case RUN_DATA:
-			sodium_bin2base64(b64, sizeof(b64), raw, len,
-					  sodium_base64_VARIANT_ORIGINAL);
+			serve_b64(b64, raw, len);
 			put(p, json_pack("{s:{s:s}}", "data",
 					 p->pty_m >= 0 ? "pty"
 					 : which == 1  ? "stdout"

@@ -32,7 +32,7 @@
 #include <unistd.h>
 
 #define CHUNK	     (48 * 1024) /* raw bytes per line: 64 KiB of base64 */
-#define OUT_LINE_MAX (CHUNK * 4 / 3 + 64)
+#define OUT_LINE_MAX (SERVE_B64_LEN(CHUNK) + 64)
 /* Accept: this, and the output comes as Docker's multiplexed stream (its
  * attach API's framing) with the bytes as they are, no base64: what a
  * client that moves much output wants */
@@ -115,11 +115,16 @@ static ssize_t on_read(void *cls, uint64_t pos, char *buf, size_t max)
 	size_t len;
 	int which;
 	(void)pos;
+	/* Read no more than one call of ours can hand MHD whole (max: what is
+	 * free of its buffer, ~64 KiB less the request's headers): a line cut
+	 * in two costs a chunk and a send() of its own for a few bytes. */
+	size_t fit = j->raw ? max - 8 : (max - 16) / 4 * 3;
+	size_t cap = max < 64 || fit > sizeof(raw) ? sizeof(raw) : fit;
 
 	while (j->off == j->len) {
 		if (j->ended)
 			return MHD_CONTENT_READER_END_OF_STREAM;
-		switch (run_next(&j->run, j->sock, -1, raw, sizeof(raw), &len, &which)) {
+		switch (run_next(&j->run, j->sock, -1, raw, cap, &len, &which)) {
 		case RUN_DATA: {
 			if (j->raw) {
 				frame_header(j->line, which, len);
@@ -133,9 +138,7 @@ static ssize_t on_read(void *cls, uint64_t pos, char *buf, size_t max)
 			 * every byte of it again) */
 			int n = snprintf(j->line, sizeof(j->line), "{\"%s\":\"",
 					 which == 1 ? "stdout" : "stderr");
-			sodium_bin2base64(j->line + n, sizeof(j->line) - (size_t)n - 3, raw, len,
-					  sodium_base64_VARIANT_ORIGINAL);
-			n += (int)strlen(j->line + n);
+			n += (int)serve_b64(j->line + n, raw, len);
 			memcpy(j->line + n, "\"}\n", 3);
 			j->len = (size_t)n + 3;
 			j->off = 0;

@@ -86,6 +86,10 @@ enum MHD_Result serve_stream(struct MHD_Connection *c, uint64_t size, const char
 /* For a read callback: hand MHD what is left of frame (len bytes, *off of
  * them already handed), at most max of it, into buf. */
 ssize_t serve_pending(char *buf, size_t max, const void *frame, size_t len, size_t *off);
+/* Command output as base64 (RFC 4648 section 4, padded) into dst, which
+ * holds SERVE_B64_LEN(n) bytes: the length written, NUL not counted. */
+#define SERVE_B64_LEN(n) (((n) + 2) / 3 * 4 + 1)
+size_t serve_b64(char *dst, const void *src, size_t n);
 /* Reply with a JSON value (stolen) or an error {"code": status, "message"}. */
 enum MHD_Result serve_json(struct MHD_Connection *c, unsigned status, json_t *v);
 enum MHD_Result serve_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)

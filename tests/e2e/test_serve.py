@@ -4,6 +4,7 @@ running, and many clients at once, with nothing left behind.
 The API without a VM (keys, bad input, limits): test_serve_host.py."""
 import base64
 import concurrent.futures
+import hashlib
 import io
 import json
 import socket
@@ -70,9 +71,11 @@ def test_sandbox_through_the_api(env):
     assert (out, err, last["exit_code"]) == (b"a\xff\x00", b"e\n", 5)
     out, _, last = s.exec_raw("api", ["head", "-c", "3000000", "/dev/zero"])
     assert out == bytes(3000000) and last["exit_code"] == 0
-    # a large output arrives whole
-    out, _, last = s.exec("api", ["head", "-c", "3000000", "/dev/urandom"])
-    assert len(out) == 3000000 and last["exit_code"] == 0
+    # a large output arrives whole and unchanged (every base64 line of it)
+    out, err, last = s.exec("api", ["sh", "-c", "head -c 3000001 /dev/urandom > /tmp/r; "
+                                    "cat /tmp/r; sha256sum < /tmp/r >&2"], user="root")
+    assert len(out) == 3000001 and last["exit_code"] == 0
+    assert err.split()[0].decode() == hashlib.sha256(out).hexdigest()
     _, _, last = s.exec("api", ["sleep", "30"], timeout=1)
     assert last["timed_out"] and last["signal"] == 9
     _, _, last = s.exec("api", ["no-such-program"])

@@ -123,36 +123,48 @@ class Server:
         return status, body
 
     def exec(self, name, cmd, http_timeout=600, check=True, **fields):
-        """Run cmd in sandbox name: (stdout bytes, stderr bytes, last line).
-        A 429 (every slot at work) is retried, as a client would."""
+        """Run cmd in sandbox name: (stdout bytes, stderr bytes, last line),
+        each line decoded as it arrives, as a client showing live output
+        would. A 429 (every slot at work) is retried, as a client would."""
+        path = f"/v1/sandboxes/{name}/exec"
         while True:
-            status, text = self.request("POST", f"/v1/sandboxes/{name}/exec",
-                                        dict(fields, cmd=cmd), timeout=http_timeout,
-                                        check=check)
-            if status != 429:
+            c, r = self._post(path, dict(fields, cmd=cmd), http_timeout)
+            if r.status != 429:
                 break
+            c.close()
             time.sleep(0.5)
-        assert status == 200, (status, text)
+        if r.status != 200:
+            body = r.read()
+            c.close()
+            raise AssertionError((r.status, body))
         out, err, last = [], [], None
-        for line in text.splitlines():
+        for line in iter(r.readline, b""):
             o = json.loads(line)
+            if check:
+                contract().check("POST", path, 200, o, "application/x-ndjson")
             if "stdout" in o:
                 out.append(base64.b64decode(o["stdout"]))
             elif "stderr" in o:
                 err.append(base64.b64decode(o["stderr"]))
             else:
                 last = o
-        out, err = b"".join(out), b"".join(err)
-        return out, err, last
+        c.close()
+        return b"".join(out), b"".join(err), last
+
+    def _post(self, path, body, timeout, headers=None):
+        """A POST of body (JSON) on a connection of its own: (connection,
+        response), the response's body not read yet."""
+        host, port = self.addr.rsplit(":", 1)
+        c = http.client.HTTPConnection(host, int(port), timeout=timeout)
+        c.request("POST", path, json.dumps(body),
+                  headers=dict(headers or {}, **{"X-API-Key": self.key}))
+        return c, c.getresponse()
 
     def exec_raw(self, name, cmd, http_timeout=600, **fields):
         """exec with Accept: application/vnd.docker.multiplexed-stream:
         (stdout, stderr, last line), the output as raw frames."""
-        host, port = self.addr.rsplit(":", 1)
-        c = http.client.HTTPConnection(host, int(port), timeout=http_timeout)
-        c.request("POST", f"/v1/sandboxes/{name}/exec", json.dumps(dict(fields, cmd=cmd)),
-                  headers={"X-API-Key": self.key, "Accept": RAW})
-        r = c.getresponse()
+        c, r = self._post(f"/v1/sandboxes/{name}/exec", dict(fields, cmd=cmd), http_timeout,
+                          {"Accept": RAW})
         assert r.status == 200, (r.status, r.read())
         contract().media("POST", f"/v1/sandboxes/{name}/exec", 200,
                          r.headers["Content-Type"])
