@@ -81,8 +81,11 @@ def main():
         env = silo_env(d)
         env["SILO_RUN_DIR"] = tempfile.mkdtemp(prefix="oci-", dir="/tmp")
         try:
-            subprocess.run([SILO, "template", "build", "--name", TEMPLATE], env=env, check=True,
-                           capture_output=True, timeout=1800)
+            r = subprocess.run([SILO, "template", "build", "--name", TEMPLATE], env=env,
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               timeout=1800)
+            if r.returncode != 0:
+                raise RuntimeError(f"silo template build: {r.stderr.strip()[-800:]}")
             with Containerd(pathlib.Path(d) / "ctd", RUNTIME, env) as ctd, cri(ctd.sock) as c:
                 image = ctd.import_image()
                 ctd.import_image(ns=CRI_NS)
