@@ -27,7 +27,6 @@ KVM host and inside the lab. Prints a table and one JSON line "BENCH ...".
 """
 import argparse
 import json
-import os
 import pathlib
 import shutil
 import statistics

@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import re
-import shlex
 import statistics
 import subprocess
 import sys
@@ -98,7 +97,7 @@ def main():
         print(f"  {'VMM overhead = RSS - guest (KiB)':<40}{res['overhead_kib']:>10}   goal <= 3072")
     else:
         print(f"  memory: no run booted to the end here (exit codes {res['exit_codes']})")
-    print(f"\nthe jail (seccomp filters, namespaces, no capabilities), on vs off "
+    print("\nthe jail (seccomp filters, namespaces, no capabilities), on vs off "
           "(SILO_VMM_SECCOMP=0 SILO_VMM_JAIL=0), same runs taking turns")
     print(f"  {'':<40}{'on':>10}{'off':>10}{'on/off':>10}")
     for label, k in (("start -> first KVM_RUN (ms)", "start_to_first_kvm_run_ms"),
