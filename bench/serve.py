@@ -83,7 +83,7 @@ def noop(s, clients, seconds):
 def ndjson_delivered(s, name, cmd):
     """The NDJSON answer read to its end, its data lines left encoded: the
     last line, how the command ended."""
-    c, r = s._post(f"/v1/sandboxes/{name}/exec", {"cmd": cmd}, 600)
+    c, r = s.post_stream(f"/v1/sandboxes/{name}/exec", {"cmd": cmd}, 600)
     body = r.read()
     c.close()
     assert r.status == 200, (r.status, body[-300:])

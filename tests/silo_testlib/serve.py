@@ -128,7 +128,7 @@ class Server:
         would. A 429 (every slot at work) is retried, as a client would."""
         path = f"/v1/sandboxes/{name}/exec"
         while True:
-            c, r = self._post(path, dict(fields, cmd=cmd), http_timeout)
+            c, r = self.post_stream(path, dict(fields, cmd=cmd), http_timeout)
             if r.status != 429:
                 break
             c.close()
@@ -151,7 +151,7 @@ class Server:
         c.close()
         return b"".join(out), b"".join(err), last
 
-    def _post(self, path, body, timeout, headers=None):
+    def post_stream(self, path, body, timeout, headers=None):
         """A POST of body (JSON) on a connection of its own: (connection,
         response), the response's body not read yet."""
         host, port = self.addr.rsplit(":", 1)
@@ -163,8 +163,8 @@ class Server:
     def exec_raw(self, name, cmd, http_timeout=600, **fields):
         """exec with Accept: application/vnd.docker.multiplexed-stream:
         (stdout, stderr, last line), the output as raw frames."""
-        c, r = self._post(f"/v1/sandboxes/{name}/exec", dict(fields, cmd=cmd), http_timeout,
-                          {"Accept": RAW})
+        c, r = self.post_stream(f"/v1/sandboxes/{name}/exec", dict(fields, cmd=cmd),
+                                http_timeout, {"Accept": RAW})
         assert r.status == 200, (r.status, r.read())
         contract().media("POST", f"/v1/sandboxes/{name}/exec", 200,
                          r.headers["Content-Type"])
