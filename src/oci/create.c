@@ -1,11 +1,13 @@
 /* create.c: create, start, exec and delete: the VM and the relays behind a
  * container (docs/containerd.md "Semantics").
  *
- *   create  boots the container's VM (its own, or the pod's for a pod's
+ *   create  makes the container's VM (its own, or the pod's for a pod's
  *           sandbox container) or finds its pod's, then forks the relay,
- *           which waits on <root>/<id>/exec.fifo (runc's pattern): the
- *           VM's boot is create's, so start only releases the process
- *   start   opens the fifo: the relay goes on and runs the process
+ *           which boots a VM of its own in a child while it waits on
+ *           <root>/<id>/exec.fifo (runc's pattern): the engine's work
+ *           between create and start overlaps the boot
+ *   start   waits for the boot, opens the fifo: the relay goes on and
+ *           runs the process
  *   exec    a relay that runs at once
  *   delete  ends the relay and, for a VM's owner, stops and removes the VM
  */
@@ -92,20 +94,6 @@ fail:
 	return -1;
 }
 
-int oci_vm_start(const struct sb_paths *p, const char *name)
-{
-	struct sandbox sb;
-	if (sb_open(&sb, p, name, true) < 0)
-		return -1;
-	if (sb_start(&sb) < 0) {
-		sb_discard(&sb);
-		sb_close(&sb);
-		return -1;
-	}
-	sb_close(&sb);
-	return 0;
-}
-
 /* Stop and remove the VM called name; quiet when it is gone already. */
 static void drop_vm(struct oci_rt *rt, const char *name)
 {
@@ -117,29 +105,56 @@ static void drop_vm(struct oci_rt *rt, const char *name)
 	sb_close(&sb);
 }
 
-/* A pod's VM boots behind its sandbox container's create (its relay
- * boots it, relay.c): wait until the relay says it is up, or why not. */
-static int wait_booted(struct oci_rt *rt, const struct oci_state *ps)
+/* A container's own VM boots behind its create (its relay boots it,
+ * relay.c): wait until the relay says it is up, or why not. what names
+ * the VM in errors ("the pod's VM"). */
+static int wait_booted(struct oci_rt *rt, const struct oci_state *ps, const char *what)
 {
 	char ready[SB_PATH_MAX], failed[SB_PATH_MAX], *why;
 	if (oci_path(rt, ready, ps->id, OCI_BOOTED) < 0 ||
 	    oci_path(rt, failed, ps->id, OCI_BOOT_ERROR) < 0)
 		return sb_fail("--root %s: path too long", rt->root);
-	/* the boot's own timeouts end it well before this */
-	for (long ms = 0; ms < (rt->paths.boot_timeout + 60) * 1000L; ms += 50) {
+	/* the boot's own timeouts end it well before this; a relay gone
+	 * leaves the booter a moment to write why (a VM that failed after
+	 * its cgroup was made took the relay with it) */
+	long gone_ms = -1;
+	for (long ms = 0; ms < (rt->paths.boot_timeout + 60) * 1000L; ms += 10) {
 		if (sb_exists(ready))
 			return 0;
 		if (sb_read_file(failed, &why, NULL) == 0) {
 			why[strcspn(why, "\n")] = 0;
-			int rc = sb_fail("the pod's VM did not start: %s", why);
+			int rc = sb_fail("%s did not start: %s", what, why);
 			free(why);
 			return rc;
 		}
-		if (!oci_alive(ps))
-			return sb_fail("the pod's sandbox container %s is not running", ps->id);
-		nap_ms(50);
+		if (gone_ms < 0 && !oci_alive(ps))
+			gone_ms = ms;
+		if (gone_ms >= 0 && ms - gone_ms > 5000)
+			return sb_fail("the container %s is not running", ps->id);
+		nap_ms(10);
 	}
-	return sb_fail("the pod's VM did not start within %d s", rt->paths.boot_timeout + 60);
+	return sb_fail("%s did not start within %d s", what, rt->paths.boot_timeout + 60);
+}
+
+/* The relay's booter made the VM's cgroup and moved the relay in (one
+ * byte on rd), or failed before that (EOF; its error in boot.error). */
+static int wait_cgroup(struct oci_rt *rt, int rd, const char *failed)
+{
+	struct pollfd p = { .fd = rd, .events = POLLIN };
+	char b, *why;
+	int r;
+	while ((r = poll(&p, 1, (rt->paths.boot_timeout + 60) * 1000)) < 0 && errno == EINTR)
+		;
+	if (r > 0 && read(rd, &b, 1) == 1)
+		return 0;
+	if (r == 0)
+		return sb_fail("the VM did not start within %d s", rt->paths.boot_timeout + 60);
+	if (sb_read_file(failed, &why, NULL) < 0)
+		return sb_fail("the VM did not start (its relay ended)");
+	why[strcspn(why, "\n")] = 0;
+	r = sb_fail("%s", why);
+	free(why);
+	return r;
 }
 
 /* The VM a pod's container runs in: its sandbox container's, up. */
@@ -152,7 +167,7 @@ static int pod_vm(struct oci_rt *rt, const char *pod, char *name)
 		return r > 0 ? sb_fail("the pod's sandbox container %s does not exist", pod)
 			     : sb_fail("%s", err);
 	snprintf(name, SB_NAME_MAX + 1, "%s", ps.sandbox);
-	r = ps.kind == OCI_POD_SANDBOX ? wait_booted(rt, &ps) : 0;
+	r = ps.kind == OCI_POD_SANDBOX ? wait_booted(rt, &ps, "the pod's VM") : 0;
 	bool alive = oci_alive(&ps);
 	oci_state_free(&ps);
 	if (r == 0 && !alive)
@@ -229,15 +244,14 @@ int oci_create(struct oci_rt *rt)
 		oci_spec_free(&s);
 		return oci_fail(rt, "%s", err);
 	}
-	/* A container's own VM is booted here: create fails with the boot's
-	 * error. A pod's is booted by the sandbox container's relay: the
-	 * engine goes on with the pod (starting it, making its containers)
-	 * meanwhile, and a container's create waits for it (pod_vm). */
-	bool async = s.kind == OCI_POD_SANDBOX;
+	/* A container's own VM (and a pod's, its sandbox container's) is
+	 * made here and booted by its relay: the engine goes on meanwhile
+	 * (with the start that follows a create; with the pod, starting it
+	 * and making its containers). create waits only until the relay is
+	 * in the VM's cgroup; start waits for the boot, and fails with its
+	 * error, as does a pod's container's create (pod_vm). */
 	int rc = own_vm ? (oci_silo_name(id, st.sandbox), make_vm(rt, &s, st.sandbox, rel))
 			: pod_vm(rt, s.pod, st.sandbox);
-	if (rc == 0 && own_vm && !async && (rc = oci_vm_start(&rt->paths, st.sandbox)) < 0)
-		own_vm = false; /* sb_discard removed it */
 	if (rc == 0 && rel[0]) {
 		/* the VM's start made its group; a pod's container gets its
 		 * own (for the relay alone: its process is in the pod's VM) */
@@ -255,43 +269,65 @@ int oci_create(struct oci_rt *rt)
 		return oci_fail(rt, "%s", err);
 	}
 	char booted[SB_PATH_MAX], failed[SB_PATH_MAX], *text = NULL;
+	int ready[2] = { -1, -1 };
 	struct oci_relay r = { .paths = &rt->paths,
 			       .kind = s.kind,
 			       .proc = &s.proc,
 			       .fifo = fifo,
 			       .console_socket = a->console_socket,
-			       .cgroup = cgroup[0] ? cgroup : NULL };
-	if (async && (oci_path(rt, booted, id, OCI_BOOTED) < 0 ||
-		      oci_path(rt, failed, id, OCI_BOOT_ERROR) < 0)) {
-		sb_fail("--root %s: path too long", rt->root);
-		goto undo;
-	}
-	if (async) {
+			       .cgroup = cgroup[0] ? cgroup : NULL,
+			       .ready_fd = -1 };
+	st.pid = 0;
+	if (own_vm) {
+		if (oci_path(rt, booted, id, OCI_BOOTED) < 0 ||
+		    oci_path(rt, failed, id, OCI_BOOT_ERROR) < 0) {
+			sb_fail("--root %s: path too long", rt->root);
+			goto undo;
+		}
+		if (pipe2(ready, O_CLOEXEC) < 0) {
+			sb_fail("pipe: %s", strerror(errno));
+			goto undo;
+		}
 		r.booted = booted;
 		r.boot_error = failed;
+		r.ready_fd = ready[1];
 	}
 	snprintf(r.sandbox, sizeof(r.sandbox), "%s", st.sandbox);
 	if (mkfifo(fifo, 0600) < 0) {
 		sb_fail("%s: %s", fifo, strerror(errno));
 		goto undo;
 	}
-	if (oci_relay_spawn(&r, &st.pid) < 0)
+	if (oci_relay_spawn(&r, &st.pid) < 0) {
+		st.pid = 0;
 		goto undo;
+	}
+	if (own_vm) {
+		close(ready[1]);
+		ready[1] = -1;
+	}
 	char state;
-	if (sb_proc_start(st.pid, &st.start, &state) < 0 || oci_state_format(&st, &text) < 0 ||
+	if ((own_vm && wait_cgroup(rt, ready[0], failed) < 0) ||
+	    sb_proc_start(st.pid, &st.start, &state) < 0 || oci_state_format(&st, &text) < 0 ||
 	    sb_write_file_atomic(f, text, strlen(text)) < 0 ||
 	    (a->pid_file && oci_write_pid(a->pid_file, st.pid) < 0)) {
-		kill(st.pid, SIGKILL);
-		waitpid(st.pid, NULL, 0);
 		if (!sb_errmsg()[0])
 			sb_fail("cannot record container %s", id);
 		goto undo;
 	}
+	if (own_vm)
+		close(ready[0]);
 	free(text);
 	oci_spec_free(&s);
 	return 0;
 undo:
 	snprintf(err, sizeof(err), "%s", sb_errmsg());
+	for (int i = 0; i < 2; i++)
+		if (ready[i] >= 0)
+			close(ready[i]);
+	if (st.pid > 0) {
+		kill(st.pid, SIGKILL);
+		waitpid(st.pid, NULL, 0);
+	}
 	free(text);
 	if (own_vm)
 		drop_vm(rt, st.sandbox);
@@ -313,6 +349,11 @@ int oci_start(struct oci_rt *rt)
 	oci_state_free(&st);
 	if (oci_path(rt, fifo, id, OCI_FIFO) < 0)
 		return oci_fail(rt, "--root %s: path too long", rt->root);
+	/* a VM of its own boots behind create: its process runs once it is
+	 * up, and a boot that failed fails start (a pod's sandbox container
+	 * has no process: its VM is waited for by the pod's containers) */
+	if (st.kind == OCI_VM && sb_exists(fifo) && wait_booted(rt, &st, "its VM") < 0)
+		return oci_fail(rt, "cannot start container %s: %s", id, sb_errmsg());
 	int fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? oci_fail(rt,

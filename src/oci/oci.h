@@ -149,13 +149,14 @@ struct oci_relay {
 	const char *fifo;	    /* create: wait on it for start; NULL: run now */
 	const char *console_socket; /* proc->terminal: where the pty master goes */
 	const char *cgroup;	    /* a cgroup (full path) to join, or NULL */
-	/* a pod's sandbox container: the relay boots its VM (made, not
-	 * started) and then writes booted, or its error to boot_error */
+	/* a container with a VM of its own (a pod's sandbox container, or
+	 * one outside a pod): the relay boots the VM (made, not started) and
+	 * then writes booted, or its error to boot_error. Once the VM's
+	 * cgroup is made, the relay is moved into cgroup and a byte goes to
+	 * ready_fd (create waits for it; EOF: the boot failed before). */
 	const char *booted, *boot_error;
+	int ready_fd;
 };
-/* Start the sandbox called name (sb_start); one that does not come up is
- * removed (sb_discard). 0, or -1 with sb_errmsg(). */
-int oci_vm_start(const struct sb_paths *p, const char *name);
 /* Fork the relay; its pid in *pid. The caller's stdin, stdout and stderr
  * become the guest process's (a pty when proc->terminal). 0, or -1 with
  * sb_errmsg(). */

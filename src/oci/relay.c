@@ -146,35 +146,82 @@ static int open_pty(const struct oci_relay *r)
 	return slave;
 }
 
-/* A pod's VM boots while the engine goes on (create.c): in a child of the
- * relay, which says how it went in r->booted or r->boot_error. */
-static pid_t boot(const struct oci_relay *r)
+/* pid (0: the caller) into the cgroup at path, if any. */
+static void join_cgroup(const char *cgroup, pid_t pid)
 {
-	pid_t p = fork();
-	if (p != 0)
-		return p;
-	signal(SIGTERM, SIG_DFL);
-	if (oci_vm_start(r->paths, r->sandbox) < 0) {
-		char line[1100];
-		int n = snprintf(line, sizeof(line), "%s\n", sb_errmsg());
-		sb_write_file_atomic(r->boot_error, line, (size_t)n);
-		fprintf(stderr, "silo-runtime: %s", line);
-		_exit(1);
-	}
-	_exit(sb_write_file_atomic(r->booted, "", 0) < 0);
-}
-
-static void join_cgroup(const char *cgroup)
-{
-	char procs[SB_PATH_MAX + 16];
+	char procs[SB_PATH_MAX + 16], num[16];
 	if (!cgroup || snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgroup) < 0)
 		return;
-	int fd = open(procs, O_WRONLY | O_CLOEXEC), r = fd < 0 ? -errno : sb_cg_join(fd);
+	int fd = open(procs, O_WRONLY | O_CLOEXEC), r = fd < 0 ? -errno : 0;
+	if (r == 0 && !pid) {
+		r = sb_cg_join(fd);
+	} else if (r == 0) {
+		int n = snprintf(num, sizeof(num), "%d", (int)pid);
+		r = write(fd, num, (size_t)n) == n ? 0 : -errno;
+	}
 	if (r < 0)
 		fprintf(stderr, "silo-runtime: warning: cannot join the cgroup %s: %s\n", cgroup,
 			strerror(-r));
 	if (fd >= 0)
 		close(fd);
+}
+
+struct booting {
+	const struct oci_relay *r;
+	pid_t relay;
+	int ready_fd; /* create's, until written */
+};
+
+/* sb_start made the VM's cgroup (the engine's linux.cgroupsPath) and has
+ * started nothing in it yet: the relay goes in now, before create
+ * returns, as runc's init is in its group when runc create returns (the
+ * shim reads the group of the pid create wrote, for stats and OOM
+ * events). Not sooner: sb_start empties the group first (what a crashed
+ * run left). */
+static void cgroup_ready(void *arg, const char *path)
+{
+	struct booting *b = arg;
+	(void)path; /* the same group: both come from linux.cgroupsPath */
+	if (getppid() == b->relay)
+		join_cgroup(b->r->cgroup, b->relay);
+	if (b->ready_fd >= 0 && write(b->ready_fd, "c", 1) < 0)
+		fprintf(stderr, "silo-runtime: cannot tell create: %s\n", strerror(errno));
+	if (b->ready_fd >= 0)
+		close(b->ready_fd); /* not for what sb_start spawns next */
+	b->ready_fd = -1;
+}
+
+/* A container's own VM boots while the engine goes on (create.c): in a
+ * child of the relay, which says how it went in r->booted or
+ * r->boot_error. */
+static pid_t boot(const struct oci_relay *r)
+{
+	pid_t relay = getpid(), p = fork();
+	if (p != 0)
+		return p;
+	signal(SIGTERM, SIG_DFL);
+	struct booting b = { r, relay, r->ready_fd };
+	struct sb_opts o = { .cgroup_ready = cgroup_ready, .cgroup_arg = &b };
+	struct sandbox sb;
+	bool opened = sb_open(&sb, r->paths, r->sandbox, true) == 0;
+	if (opened) {
+		sb.opts = &o;
+		if (sb_start(&sb) == 0) {
+			sb_close(&sb);
+			_exit(sb_write_file_atomic(r->booted, "", 0) < 0);
+		}
+	}
+	/* the error first: start and a pod's containers wait for it, and a
+	 * VM that failed after its cgroup was made took the relay with it */
+	char line[1100];
+	int n = snprintf(line, sizeof(line), "%s\n", sb_errmsg());
+	sb_write_file_atomic(r->boot_error, line, (size_t)n);
+	fprintf(stderr, "silo-runtime: %s", line);
+	if (opened) { /* a VM that does not come up is removed */
+		sb_discard(&sb);
+		sb_close(&sb);
+	}
+	_exit(1);
 }
 
 /* The pod's VM is this container's: the relay ends with a signal, or when
@@ -194,8 +241,6 @@ static int hold_vm(const struct oci_relay *r, pid_t booter)
 			booter = 0;
 			if (!WIFEXITED(ws) || WEXITSTATUS(ws))
 				return ACLIENT_EXIT_OWN;
-			/* only now: the VM's start clears its group first */
-			join_cgroup(r->cgroup);
 		}
 		if (booter > 0)
 			continue;
@@ -245,8 +290,21 @@ static int run_in_guest(const struct oci_relay *r, int tty, int sig_rd)
 	return aclient_exit_status(rc, &x, &err);
 }
 
-static void __attribute__((noreturn)) relay_main(const struct oci_relay *r, int tty)
+/* The booter's end: 0 if the VM is up. A signal meanwhile (the process
+ * was released, so it is the process's) ends the relay as it would have
+ * ended the process. */
+static int wait_boot(pid_t booter)
 {
+	int ws;
+	while (waitpid(booter, &ws, 0) < 0)
+		if (errno != EINTR || end_sig)
+			return end_sig ? 128 + end_sig : ACLIENT_EXIT_OWN;
+	return WIFEXITED(ws) && WEXITSTATUS(ws) == 0 ? 0 : ACLIENT_EXIT_OWN;
+}
+
+static void __attribute__((noreturn)) relay_main(const struct oci_relay *cr, int tty)
+{
+	struct oci_relay r = *cr;
 	setsid();
 	if (tty >= 0) {
 		ioctl(tty, TIOCSCTTY, 0);
@@ -255,37 +313,53 @@ static void __attribute__((noreturn)) relay_main(const struct oci_relay *r, int 
 		close(tty);
 		tty = 0;
 	}
-	close_range(3, ~0u, 0);
+	/* nothing of create's but stdio and, for the booter, ready_fd (as 3) */
+	if (r.booted && r.ready_fd >= 0) {
+		if ((r.ready_fd != 3 && dup2(r.ready_fd, 3) < 0) ||
+		    fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
+			_exit(ACLIENT_EXIT_OWN);
+		r.ready_fd = 3;
+		close_range(4, ~0u, 0);
+	} else {
+		close_range(3, ~0u, 0);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	/* the container's cgroup, as runc's init joins it: the shim reads
-	 * its pid's group for the container's stats (a pod's VM: once it
-	 * booted) */
-	pid_t booter = r->booted ? boot(r) : 0;
+	 * its pid's group for the container's stats (a VM of its own: the
+	 * booter moves the relay in, cgroup_ready) */
+	pid_t booter = r.booted ? boot(&r) : 0;
 	if (booter < 0) {
 		fprintf(stderr, "silo-runtime: fork: %s\n", strerror(errno));
 		_exit(ACLIENT_EXIT_OWN);
 	}
-	if (!r->booted)
-		join_cgroup(r->cgroup);
+	if (r.booted && r.ready_fd >= 0)
+		close(r.ready_fd); /* the booter's now: create sees EOF if it dies */
+	if (!r.booted)
+		join_cgroup(r.cgroup, 0);
 	/* until start, a signal ends the relay: open(2) on the fifo must
 	 * return EINTR for it, hence no SA_RESTART */
 	catch_signals(false);
-	if (r->fifo) {
+	if (r.fifo) {
 		int fd;
-		while ((fd = open(r->fifo, O_WRONLY | O_CLOEXEC)) < 0 && errno == EINTR && !end_sig)
+		while ((fd = open(r.fifo, O_WRONLY | O_CLOEXEC)) < 0 && errno == EINTR && !end_sig)
 			;
 		if (end_sig)
 			_exit(128 + end_sig);
 		if (fd < 0 || write(fd, "0", 1) != 1) {
-			fprintf(stderr, "silo-runtime: %s: %s\n", r->fifo, strerror(errno));
+			fprintf(stderr, "silo-runtime: %s: %s\n", r.fifo, strerror(errno));
 			_exit(ACLIENT_EXIT_OWN);
 		}
 		close(fd);
 	}
 	if (end_sig)
 		_exit(128 + end_sig);
-	if (r->kind == OCI_POD_SANDBOX)
-		_exit(hold_vm(r, booter));
+	if (r.kind == OCI_POD_SANDBOX)
+		_exit(hold_vm(&r, booter));
+	/* start waited for the boot (create.c); the booter may not have
+	 * exited yet */
+	int rc = booter > 0 ? wait_boot(booter) : 0;
+	if (rc)
+		_exit(rc);
 	/* from here on signals go to the guest process, through a pipe
 	 * that aclient_exec reads */
 	int pfd[2];
@@ -299,7 +373,7 @@ static void __attribute__((noreturn)) relay_main(const struct oci_relay *r, int 
 	started = 1;
 	if (end_sig) /* it came before the pipe was there */
 		_exit(128 + end_sig);
-	_exit(run_in_guest(r, tty, pfd[0]));
+	_exit(run_in_guest(&r, tty, pfd[0]));
 }
 
 int oci_relay_spawn(const struct oci_relay *r, int *pid)

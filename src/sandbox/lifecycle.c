@@ -613,6 +613,8 @@ int sb_start(struct sandbox *sb)
 	}
 	sb_cgroup_setup(sb, SB_CGROUP_FS, in.netd != NULL, &cg);
 	in.cgroup = cg.path[0] ? cg.path : NULL;
+	if (sb->opts && sb->opts->cgroup_ready)
+		sb->opts->cgroup_ready(sb->opts->cgroup_arg, cg.path);
 	if (sb_vmm_cmd(&in, &cmd) < 0) {
 		if (secrets >= 0)
 			close(secrets);

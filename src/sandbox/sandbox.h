@@ -200,6 +200,11 @@ struct sb_opts {
 	/* seconds sb_start waits for the agent, and sb_template_build for
 	 * Docker; 0: sb_paths' boot_timeout */
 	int boot_timeout;
+	/* called by sb_start once the sandbox's cgroup is made and before
+	 * anything is started in it (silo-runtime moves a relay in there);
+	 * whether or not the cgroup could be made */
+	void (*cgroup_ready)(void *arg, const char *path);
+	void *cgroup_arg;
 };
 
 struct sandbox {

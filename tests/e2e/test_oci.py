@@ -111,6 +111,10 @@ def test_ctr_exec_kill_and_states(ctd):
         # the container's memory limit is the VM's RAM (less what the
         # guest kernel keeps for itself)
         assert 600 << 10 < int(out[2]) <= 768 << 10, out
+        # the shim's own view (ctr task metrics): the group it read when
+        # create returned, the VM's, whose memory.max silo set
+        m = ctd.ctr("task", "metrics", "c2").stdout.decode()
+        assert str(int(mem_max)) in m.split(), m
         # a command the guest does not have: 127, and why on its stderr
         r = ctd.ctr("task", "exec", "--exec-id", "e2", "c2", "no-such-command", check=127)
         assert b"no-such-command" in r.stderr, r
@@ -189,6 +193,32 @@ def test_cri_pod(ctd, tmp_path):
         c.stop_pod(pod)
         c.remove_pod(pod)
     nothing_left(ctd, CRI_NS)
+
+
+def test_ctr_run_whose_vm_fails(tmp_path):
+    """A container's own VM boots behind create (containerd goes on to
+    start meanwhile): one that fails (a silo-vmm that exits at once) fails
+    `ctr run` with the boot's error, and leaves nothing."""
+    d = tmp_path / "x"
+    env = silo_env(d)
+    env["SILO_RUN_DIR"] = tempfile.mkdtemp(prefix="oci-", dir="/tmp")
+    env["SILO_VMM"] = "/bin/false"
+    env["SILO_NETD"] = str(BUILD / "silo-netd")   # else looked for beside SILO_VMM
+    with Containerd(d / "ctd", RUNTIME.resolve(), env) as c:
+        c.silo_env = env
+        c.image = c.import_image()
+        r = run(c, "doomed", "true", check=None, timeout=300)
+        assert r.returncode != 0, r
+        err = r.stderr.decode()
+        assert "its VM did not start" in err and "silo-vmm" in err, err
+        for _ in range(100):
+            if "doomed" not in c.ctr("containers", "ls", "-q").stdout.decode().split():
+                break
+            c.ctr("containers", "rm", "doomed", check=None)
+            time.sleep(0.2)
+        nothing_left(c, "silo-test")
+    assert os.listdir(env["SILO_RUN_DIR"]) == []
+    os.rmdir(env["SILO_RUN_DIR"])
 
 
 def test_cri_pod_whose_vm_fails(tmp_path):
