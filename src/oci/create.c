@@ -277,7 +277,6 @@ int oci_create(struct oci_rt *rt)
 			       .console_socket = a->console_socket,
 			       .cgroup = cgroup[0] ? cgroup : NULL,
 			       .ready_fd = -1 };
-	st.pid = 0;
 	if (own_vm) {
 		if (oci_path(rt, booted, id, OCI_BOOTED) < 0 ||
 		    oci_path(rt, failed, id, OCI_BOOT_ERROR) < 0) {
@@ -297,10 +296,8 @@ int oci_create(struct oci_rt *rt)
 		sb_fail("%s: %s", fifo, strerror(errno));
 		goto undo;
 	}
-	if (oci_relay_spawn(&r, &st.pid) < 0) {
-		st.pid = 0;
-		goto undo;
-	}
+	if (oci_relay_spawn(&r, &st.pid) < 0)
+		goto undo; /* st.pid stays 0: no relay to end */
 	if (own_vm) {
 		close(ready[1]);
 		ready[1] = -1;
