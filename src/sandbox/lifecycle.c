@@ -525,6 +525,30 @@ static void boot_failed(const struct sandbox *sb, const struct sb_exit *x)
 			: "; see 'silo logs'");
 }
 
+/* The last line the guest wrote to its console, escaped (guest text), in
+ * buf (n bytes), "" when it wrote none: the newest of silo-vmm's capped
+ * segments (console.c) that has bytes. A boot that timed out names it,
+ * since `silo run` removes the sandbox, and its log, before printing why. */
+static const char *console_last_line(const struct sandbox *sb, char *buf, size_t n)
+{
+	static const char *const parts[] = { "console.log.2", "console.log.1", "console.log" };
+	char f[SB_PATH_MAX], tail[512];
+	const char *line = "";
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]) && !*line; i++) {
+		int fd = sb_path(f, "%s/%s", sb->dir, parts[i]) < 0
+				 ? -1
+				 : open(f, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		line = sb_fd_tail(fd, tail, sizeof(tail));
+		close(fd);
+		const char *nl = strrchr(line, '\n');
+		line = nl ? nl + 1 : line;
+	}
+	return sb_escape(line, buf, n);
+}
+
 /* Ready when the agent answers; fail early when silo-vmm ended. */
 static int wait_ready(struct sandbox *sb, const char *vsock, int boot_timeout, struct sb_status *st)
 {
@@ -547,10 +571,16 @@ static int wait_ready(struct sandbox *sb, const char *vsock, int boot_timeout, s
 							       "for its agent"
 							     : "booting the guest, waiting for its "
 							       "agent");
-		if (now() > end)
-			return sb_fail("sandbox %s: the guest agent did not answer within %d s; "
-				       "see 'silo logs %s' (SILO_BOOT_TIMEOUT raises the limit)",
-				       sb->name, boot_timeout, sb->name);
+		if (now() > end) {
+			char last[256];
+			console_last_line(sb, last, sizeof(last));
+			return sb_fail("sandbox %s: the guest agent did not answer within %d s "
+				       "(SILO_BOOT_TIMEOUT raises the limit); %s%s%s; "
+				       "see 'silo logs %s'",
+				       sb->name, boot_timeout,
+				       *last ? "its console ends \"" : "its console is empty", last,
+				       *last ? "\"" : "", sb->name);
+		}
 		nap_ms(100);
 	}
 }
@@ -664,6 +694,10 @@ int sb_discard(struct sandbox *sb)
 {
 	char msg[1024];
 	snprintf(msg, sizeof(msg), "%s", sb_errmsg());
+	/* its logs go with it: an error ending in a pointer there loses it */
+	char *see = strstr(msg, "; see 'silo logs"), *q = see ? strchr(see + 16, '\'') : NULL;
+	if (q && !q[1])
+		*see = 0;
 	sb_stop(sb, 0);
 	sb_remove(sb);
 	return sb_fail("%s", msg);

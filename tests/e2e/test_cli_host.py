@@ -1,6 +1,8 @@
 """The silo CLI against another local user and the host disk, without a VM:
 run/data directories someone else made or opened up, a workspace path that
-tries to add a config key, sparse scratch disks that could outgrow the host.
+tries to add a config key, sparse scratch disks that could outgrow the host,
+a guest that never answers (a stand-in for silo-vmm that only writes to its
+console).
 
 `silo create` only needs /dev/kvm to open (it boots nothing): where there is
 none, a private mount namespace gives it one made from /dev/null. Needs root
@@ -14,6 +16,7 @@ import subprocess
 
 import pytest
 
+from silo_testlib.cli import processes_naming
 
 TOP = pathlib.Path(__file__).resolve().parents[2]
 SILO = TOP / os.environ.get("SILO_BUILD", "build") / "silo"
@@ -188,3 +191,33 @@ def test_disks_that_could_outgrow_the_host_warn(env, small_data):
     assert "a 1.0G scratch disk does not fit in" in line and "--disk" in line, line
     assert names(env) == ["b"]
     assert silo(env, "rm", "b")[0] == 0
+
+
+def test_boot_timeout_names_the_console_last_line(env, tmp_path):
+    """A guest whose agent never answers: the error quotes the console's last
+    line (escaped: guest text), since `silo run` removes the sandbox and its
+    log before printing it; and points at 'silo logs' only where it remains."""
+    vmm = tmp_path / "stuck-vmm"
+    vmm.write_text("#!/bin/sh\n"
+                   "printf 'Linux version 6.1 (stand-in)\\nsilo-init: waiting for \\033[2Jvdb\\n'\n"
+                   "exec sleep 6017\n")  # the needle below
+    vmm.chmod(0o755)
+    env = dict(env, SILO_VMM=str(vmm), SILO_BOOT_TIMEOUT="1")
+
+    def error_line(r):  # beside the warning of a host without cgroup v2
+        code, out, err = r
+        return one_error_line((code, out, "\n".join(
+            x for x in err.splitlines() if not x.startswith("silo: warning: "))))
+    line = error_line(silo(env, "run", "--rm", "--no-docker", "--network", "none", "--",
+                               "true", wrap=FAKE_KVM))
+    assert "did not answer within 1 s" in line, line
+    assert 'its console ends "silo-init: waiting for \\033[2Jvdb"' in line, line
+    assert "silo logs" not in line, line
+    assert names(env) == [] and not list(processes_naming(["sleep 6017"]))
+
+    assert silo(env, "create", "--name", "s", "--no-docker", "--network", "none",
+                wrap=FAKE_KVM)[0] == 0
+    line = error_line(silo(env, "start", "s", wrap=FAKE_KVM))
+    assert '\\033[2Jvdb"' in line and line.endswith("see 'silo logs s'"), line
+    assert silo(env, "rm", "-f", "s")[0] == 0
+    assert not list(processes_naming(["sleep 6017"]))
