@@ -386,6 +386,113 @@ static void test_unknown_type(void **state)
 	assert_int_equal(used_len(c, 1), 1);
 }
 
+/* One DISCARD / WRITE_ZEROES range (§5.2.6) in DATA. */
+static void put_range(struct ctx *c, uint64_t sector, uint32_t num, uint32_t flags)
+{
+	struct virtio_blk_discard_write_zeroes r = { htole64(sector), htole32(num),
+						     htole32(flags) };
+
+	memcpy(fake_hva(&c->f, DATA), &r, sizeof(r));
+}
+
+static bool zero_bytes(int fd, off_t off, size_t len)
+{
+	uint8_t buf[DISK_SECTORS * 512];
+
+	assert_true(len <= sizeof(buf));
+	assert_int_equal(pread(fd, buf, len, off), (ssize_t)len);
+	for (size_t i = 0; i < len; i++)
+		if (buf[i])
+			return false;
+	return true;
+}
+
+/* WRITE_ZEROES: the range reads back as zeros, the rest is untouched;
+ * with UNMAP the whole (4 KiB) disk becomes a hole: no space used. */
+static void test_write_zeroes(void **state)
+{
+	struct ctx *c = *state;
+	uint8_t b;
+
+	assert_true(c->vd->ops->features(c->vd) & (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
+	put_range(c, 2, 3, 0);
+	req3(c, VIRTIO_BLK_T_WRITE_ZEROES, 0, 16, R);
+	run(c);
+	assert_int_equal(status(c), VIRTIO_BLK_S_OK);
+	assert_true(zero_bytes(c->fd, 2 * 512, 3 * 512));
+	assert_int_equal(pread(c->fd, &b, 1, 2 * 512 - 1), 1);
+	assert_int_equal(b, pattern(2 * 512 - 1));
+	assert_int_equal(pread(c->fd, &b, 1, 5 * 512), 1);
+	assert_int_equal(b, pattern(5 * 512));
+
+	put_range(c, 0, DISK_SECTORS, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
+	req3(c, VIRTIO_BLK_T_WRITE_ZEROES, 0, 16, R);
+	run(c);
+	assert_int_equal(status(c), VIRTIO_BLK_S_OK);
+	assert_true(zero_bytes(c->fd, 0, DISK_SECTORS * 512));
+	assert_int_equal(lseek(c->fd, 0, SEEK_DATA), -1);
+	assert_int_equal(errno, ENXIO);
+}
+
+/* DISCARD punches too; what the spec refuses is UNSUPP (more than one
+ * range, an unknown flag, UNMAP on a DISCARD), a range past the end or
+ * too long IOERR; none of them touches the disk. */
+static void test_discard_and_bad_ranges(void **state)
+{
+	struct ctx *c = *state;
+	static const struct {
+		uint32_t type;
+		uint64_t sector;
+		uint32_t num, flags, len;
+		uint8_t want;
+	} bad[] = {
+		{ VIRTIO_BLK_T_DISCARD, 0, 1, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP, 16,
+		  VIRTIO_BLK_S_UNSUPP },
+		{ VIRTIO_BLK_T_WRITE_ZEROES, 0, 1, 2, 16, VIRTIO_BLK_S_UNSUPP },
+		{ VIRTIO_BLK_T_WRITE_ZEROES, 0, 1, 0, 32, VIRTIO_BLK_S_UNSUPP },
+		{ VIRTIO_BLK_T_WRITE_ZEROES, 0, 1, 0, 8, VIRTIO_BLK_S_UNSUPP },
+		{ VIRTIO_BLK_T_WRITE_ZEROES, DISK_SECTORS - 1, 2, 0, 16, VIRTIO_BLK_S_IOERR },
+		{ VIRTIO_BLK_T_DISCARD, UINT64_MAX >> 9, 1, 0, 16, VIRTIO_BLK_S_IOERR },
+		{ VIRTIO_BLK_T_WRITE_ZEROES, 0, 0x800000, 0, 16, VIRTIO_BLK_S_IOERR },
+	};
+	uint16_t n = 0;
+
+	assert_true(c->vd->ops->features(c->vd) & (1ULL << VIRTIO_BLK_F_DISCARD));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		put_range(c, bad[i].sector, bad[i].num, bad[i].flags);
+		req3(c, bad[i].type, 0, bad[i].len, R);
+		run(c);
+		assert_int_equal(used_len(c, ++n), 1);
+		assert_int_equal(status(c), bad[i].want);
+	}
+	for (size_t i = 0; i < DISK_SECTORS * 512; i += 511) {
+		uint8_t b;
+		assert_int_equal(pread(c->fd, &b, 1, (off_t)i), 1);
+		assert_int_equal(b, pattern(i));
+	}
+	put_range(c, 4, 4, 0);
+	req3(c, VIRTIO_BLK_T_DISCARD, 0, 16, R);
+	run(c);
+	assert_int_equal(used_len(c, ++n), 1);
+	assert_int_equal(status(c), VIRTIO_BLK_S_OK);
+	assert_true(zero_bytes(c->fd, 4 * 512, 4 * 512));
+}
+
+/* A read-only disk offers neither, and refuses both. */
+static void test_write_zeroes_readonly(void **state)
+{
+	struct ctx *c = *state;
+	uint64_t f = c->vd->ops->features(c->vd);
+
+	assert_false(f & (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
+	assert_false(f & (1ULL << VIRTIO_BLK_F_DISCARD));
+	put_range(c, 0, 1, 0);
+	req3(c, VIRTIO_BLK_T_WRITE_ZEROES, 0, 16, R);
+	run(c);
+	assert_int_equal(status(c), VIRTIO_BLK_S_IOERR);
+	assert_false(zero_bytes(c->fd, 0, 512));
+}
+
 static void test_header_too_short(void **state)
 {
 	struct ctx *c = *state;
@@ -453,6 +560,13 @@ static void test_config_space(void **state)
 	assert_int_equal(le64toh(cap), DISK_SECTORS);
 	c->vd->ops->config_read(c->vd, 0x0c, &seg_max, 4);
 	assert_int_equal(le32toh(seg_max), 254);
+	/* §5.2.4: one range a request, up to 0x7fffff sectors, may unmap */
+	c->vd->ops->config_read(c->vd, 0x30, &seg_max, 4);
+	assert_int_equal(le32toh(seg_max), 0x7fffff);
+	c->vd->ops->config_read(c->vd, 0x34, &seg_max, 4);
+	assert_int_equal(le32toh(seg_max), 1);
+	c->vd->ops->config_read(c->vd, 0x38, &seg_max, 1);
+	assert_int_equal(seg_max & 0xff, 1);
 	c->vd->ops->config_read(c->vd, 0x800, &beyond, 4);
 	assert_int_equal(beyond, 0);
 }
@@ -484,6 +598,9 @@ int main(void)
 		T(test_get_id_padded),
 		TRO(test_get_id_full_and_truncated),
 		T(test_unknown_type),
+		T(test_write_zeroes),
+		T(test_discard_and_bad_ranges),
+		TRO(test_write_zeroes_readonly),
 		T(test_header_too_short),
 		T(test_missing_status),
 		T(test_status_not_writable),
