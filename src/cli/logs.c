@@ -33,7 +33,7 @@ int cmd_logs(struct cli *c, int argc, char **argv)
 	/* silo-vmm caps the console (src/vmm/console.c): console.log is the
          * boot, ending in "[N bytes dropped]" once the tail rotated; then
          * the previous and the current tail segment. Never started: none. */
-	static const char *const parts[] = { "console.log", "console.log.1", "console.log.2" };
+	static const char *const parts[] = SB_CONSOLE_PARTS;
 	int rc = 0;
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]) && !rc; i++) {
 		char f[SB_PATH_MAX];

@@ -531,11 +531,11 @@ static void boot_failed(const struct sandbox *sb, const struct sb_exit *x)
  * since `silo run` removes the sandbox, and its log, before printing why. */
 static const char *console_last_line(const struct sandbox *sb, char *buf, size_t n)
 {
-	static const char *const parts[] = { "console.log.2", "console.log.1", "console.log" };
+	static const char *const parts[] = SB_CONSOLE_PARTS;
 	char f[SB_PATH_MAX], tail[512];
 	const char *line = "";
 
-	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]) && !*line; i++) {
+	for (size_t i = sizeof(parts) / sizeof(parts[0]); i-- > 0 && !*line;) {
 		int fd = sb_path(f, "%s/%s", sb->dir, parts[i]) < 0
 				 ? -1
 				 : open(f, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);

@@ -269,6 +269,13 @@ int sb_start(struct sandbox *sb);
 /* What sb_start runs (vmm_cmd.c; pure, unit tested): "silo _supervise"
  * with the sandbox's run dir and network, then "--" and silo-vmm with its
  * devices and the guest command line. */
+/* A sandbox's console log as silo-vmm caps it (src/vmm/console.c), oldest
+ * first: the boot, the tail segment before the current one, the current. */
+#define SB_CONSOLE_PARTS                                        \
+	{                                                       \
+		"console.log", "console.log.1", "console.log.2" \
+	}
+
 struct sb_vmm_in {
 	const struct sb_paths *paths; /* self, vmm, guest */
 	const char *name, *dir, *rundir;
