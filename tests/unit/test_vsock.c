@@ -209,6 +209,10 @@ static void test_pkt_check(void **state)
 #define TX_DESC	   (RAM_GPA + 0x3000)
 #define TX_AVAIL   (RAM_GPA + 0x4000)
 #define TX_USED	   (RAM_GPA + 0x5000)
+#define EV_DESC	   (RAM_GPA + 0x6000)
+#define EV_AVAIL   (RAM_GPA + 0x7000)
+#define EV_USED	   (RAM_GPA + 0x8000)
+#define EV_BUFS	   (RAM_GPA + 0x9000)	/* 16 x 8 bytes, one event each */
 #define RX_BUFS	   (RAM_GPA + 0x10000)	/* 16 x 8 KiB */
 #define TX_BUFS	   (RAM_GPA + 0x100000) /* 16 x 68 KiB */
 #define RX_BUF_LEN (VSOCK_HDR_SIZE + 4096)
@@ -337,7 +341,8 @@ static void tx_send(struct t *t, uint16_t op, uint32_t src_port, uint32_t dst_po
 	notify(t, 1);
 }
 
-static void setup_vq(struct t *t, unsigned int q, uint64_t desc, uint64_t avail, uint64_t used)
+static void setup_vq_features(struct t *t, unsigned int q, uint64_t desc, uint64_t avail,
+			      uint64_t used, uint64_t features)
 {
 	struct vq *v = &t->vd->vq[q];
 
@@ -345,7 +350,12 @@ static void setup_vq(struct t *t, unsigned int q, uint64_t desc, uint64_t avail,
 	v->cfg = (struct vq_cfg){
 		.num = QN, .ready = true, .desc_gpa = desc, .avail_gpa = avail, .used_gpa = used
 	};
-	assert_int_equal(vq_setup(v, &t->mem, 0, NULL), 0);
+	assert_int_equal(vq_setup(v, &t->mem, features, NULL), 0);
+}
+
+static void setup_vq(struct t *t, unsigned int q, uint64_t desc, uint64_t avail, uint64_t used)
+{
+	setup_vq_features(t, q, desc, avail, used, 0);
 }
 
 static int dev_setup(void **state)
@@ -519,6 +529,75 @@ static void test_no_rx_buffers_then_refill(void **state)
 	assert_int_equal(p.op, VIRTIO_VSOCK_OP_SHUTDOWN);
 	assert_int_equal(p.flags, VIRTIO_VSOCK_SHUTDOWN_SEND | VIRTIO_VSOCK_SHUTDOWN_RCV);
 	tx_send(t, VIRTIO_VSOCK_OP_RST, 77, lport, 0, NULL, 0);
+}
+
+/* The driver posts an event buffer (device-writable, one event long). */
+static void ev_post(struct t *t, uint16_t d)
+{
+	set_desc(t, EV_DESC, d, EV_BUFS + 8ULL * d, sizeof(struct virtio_vsock_event),
+		 VRING_DESC_F_WRITE, 0);
+	avail_add(t, EV_AVAIL, d);
+}
+
+/*
+ * After a restore the device puts a TRANSPORT_RESET in an event buffer,
+ * and holds host clients until the driver has handled it (posted a buffer
+ * again, as Linux does once it has reset its connected sockets): a client
+ * let through before would be connected, then reset by the driver.
+ */
+static void test_restore_holds_clients_until_reset_seen(void **state)
+{
+	struct t *t = *state;
+	struct vring_used *u = hva(t, EV_USED);
+	uint16_t *avail_event = (uint16_t *)&u->ring[QN];
+	struct virtio_vsock_event ev;
+	struct vsock_pkt p;
+	uint32_t lport;
+	int fd;
+
+	setup_vq_features(t, 2, EV_DESC, EV_AVAIL, EV_USED, 1ULL << VIRTIO_RING_F_EVENT_IDX);
+	ev_post(t, 0);
+	ev_post(t, 1);
+	rx_post(t, 8);
+	pthread_mutex_lock(&t->vd->lock);
+	assert_int_equal(t->vd->ops->restore(t->vd, NULL, 0), 0);
+	pthread_mutex_unlock(&t->vd->lock);
+
+	/* the reset, in the first event buffer, and an interrupt */
+	assert_int_equal(le16toh(u->idx), 1);
+	assert_int_equal(le32toh(u->ring[0].id), 0);
+	memcpy(&ev, hva(t, EV_BUFS), sizeof(ev));
+	assert_int_equal(le32toh(ev.id), VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
+	assert_true(t->irqs > 0);
+	/* EVENT_IDX: kick us at the next buffer posted (avail idx is 2) */
+	assert_int_equal(le16toh(*avail_event), 2);
+
+	/* a client waits: no REQUEST reaches the guest */
+	fd = client_connect(t->path);
+	assert_int_equal(write(fd, "CONNECT 1024\n", 13), 13);
+	for (int i = 0; i < 5; i++)
+		virtio_vsock_poll(t->vd);
+	assert_false(rx_get(t, &p, NULL));
+	/* a kick with no buffer posted (the restore replays every queue's) */
+	notify(t, 2);
+	for (int i = 0; i < 5; i++)
+		virtio_vsock_poll(t->vd);
+	assert_false(rx_get(t, &p, NULL));
+
+	/* the driver handled the reset and posted its buffer again */
+	ev_post(t, 0);
+	notify(t, 2);
+	assert_true(rx_wait(t, &p, NULL));
+	assert_int_equal(p.op, VIRTIO_VSOCK_OP_REQUEST);
+	assert_int_equal(p.dst_port, 1024);
+	lport = p.src_port;
+	tx_send(t, VIRTIO_VSOCK_OP_RESPONSE, 1024, lport, 0, NULL, 0);
+	char line[32] = { 0 }, want[32];
+	assert_true(read_timeout(fd, line, sizeof(line) - 1, t) > 0);
+	snprintf(want, sizeof(want), "OK %u\n", lport);
+	assert_string_equal(line, want);
+	close(fd);
+	tx_send(t, VIRTIO_VSOCK_OP_RST, 1024, lport, 0, NULL, 0);
 }
 
 static void test_guest_initiated(void **state)
@@ -709,6 +788,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_rx_buffers_then_refill, dev_setup,
 						dev_teardown),
 		cmocka_unit_test_setup_teardown(test_guest_initiated, dev_setup, dev_teardown),
+		cmocka_unit_test_setup_teardown(test_restore_holds_clients_until_reset_seen,
+						dev_setup, dev_teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_guest, dev_setup, dev_teardown),
 	};
 

@@ -204,6 +204,21 @@ int vq_pop(struct vq *q, struct vq_elem *e, const char **why)
 	return walk(q, head, e, why) ? -EINVAL : 1;
 }
 
+uint16_t vq_avail_idx(struct vq *q)
+{
+	return q->live ? ld16(&q->avail->idx, __ATOMIC_ACQUIRE) : 0;
+}
+
+uint16_t vq_watch_avail(struct vq *q)
+{
+	if (q->live && q->event_idx) {
+		st16(avail_event(q), vq_avail_idx(q), __ATOMIC_RELAXED);
+		/* as in vq_pop: the store before the driver's next read of it */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	}
+	return vq_avail_idx(q);
+}
+
 void vq_push(struct vq *q, uint16_t head, uint32_t len)
 {
 	struct vring_used_elem *u;

@@ -94,4 +94,13 @@ void vq_push(struct vq *q, uint16_t head, uint32_t len);
  */
 bool vq_should_notify(struct vq *q);
 
+/*
+ * vq_watch_avail - the driver's avail idx now (0 for a queue not live),
+ * and with EVENT_IDX a request to be kicked when it makes its next chain
+ * available (avail_event, §2.7.10; without EVENT_IDX it kicks anyway).
+ * vq_avail_idx - the driver's avail idx, to compare with a watched one.
+ */
+uint16_t vq_watch_avail(struct vq *q);
+uint16_t vq_avail_idx(struct vq *q);
+
 #endif

@@ -35,6 +35,10 @@ struct vsock_dev {
 	struct evloop *ev;
 	bool active;	 /* DRIVER_OK seen, not reset since */
 	bool tx_stalled; /* TX stopped because replies could not be queued */
+	/* A restore's TRANSPORT_RESET the driver has not handled yet, and its
+	 * EVENT queue's avail idx when the reset was put there. */
+	bool reset_unseen;
+	uint16_t reset_avail;
 	struct vq_elem elem;
 	struct vsock_mux mux;
 };
@@ -168,7 +172,15 @@ static void vsock_queue_notify(struct vdev *vd, unsigned int qidx)
 		break;
 	default:
 		/* EVENT: the driver posts buffers we keep for TRANSPORT_RESET
-		 * after restore (§5.10.6.7); nothing to do now. */
+		 * after restore (§5.10.6.7). A buffer posted since the reset
+		 * is the driver done with it: Linux handles an event, then
+		 * posts the buffer again (virtio_transport_event_work). A kick
+		 * without one (the restore replays every queue's) changes
+		 * nothing. */
+		if (d->reset_unseen && vq_avail_idx(&vd->vq[EVQ]) != d->reset_avail) {
+			d->reset_unseen = false;
+			vsock_mux_set_active(&d->mux, true);
+		}
 		break;
 	}
 }
@@ -210,6 +222,15 @@ static int vsock_restore(struct vdev *vd, const struct snap_reader *r, uint32_t 
 	}
 	buf_to_iov(e->iov + e->nr_out, e->nr_in, 0, &ev, sizeof(ev));
 	vq_push(&vd->vq[EVQ], e->head, sizeof(ev));
+	/* Host clients wait in the listener's backlog until the driver has
+	 * handled the reset: it resets every connected socket, so a client
+	 * let through before (the host's first ping to the agent, every
+	 * restore) was connected, then reset, then tried again. The vCPUs
+	 * do not run yet, so the driver cannot post a buffer before the
+	 * watch is set. */
+	d->reset_unseen = true;
+	d->reset_avail = vq_watch_avail(&vd->vq[EVQ]);
+	vsock_mux_set_active(&d->mux, false);
 	vdev_signal_used(vd, EVQ);
 	return 0;
 }
@@ -221,6 +242,7 @@ static void vsock_reset(struct vdev *vd)
 	/* §5.10.6: a reset guest has no sockets left; no RSTs are owed. */
 	d->active = false;
 	d->tx_stalled = false;
+	d->reset_unseen = false;
 	vsock_mux_set_active(&d->mux, false);
 	vsock_mux_reset(&d->mux);
 }
