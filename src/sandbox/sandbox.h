@@ -275,6 +275,9 @@ int sb_start(struct sandbox *sb);
 	{                                                       \
 		"console.log", "console.log.1", "console.log.2" \
 	}
+/* The last line the guest wrote there, escaped (guest text), in buf (n
+ * bytes); "" when it wrote none (state.c). */
+const char *sb_console_last_line(const struct sandbox *sb, char *buf, size_t n);
 
 struct sb_vmm_in {
 	const struct sb_paths *paths; /* self, vmm, guest */
@@ -524,6 +527,13 @@ int sb_mkdir_p(const char *path, unsigned mode);
  * without the trailing newlines, in buf; returns buf. */
 const char *sb_fd_tail(int fd, char *buf, size_t n);
 bool sb_exists(const char *path);
+/* A watch on dir for entries made or renamed into it, for sb_dir_wait;
+ * -1 when inotify cannot be had (its limits): sb_dir_wait then sleeps. */
+int sb_dir_watch(const char *dir);
+/* Wait at most ms for the next such entry (woken at once by one made
+ * since the last call), so a waiter sees a file the moment it appears
+ * instead of up to a poll interval later. */
+void sb_dir_wait(int watch, int ms);
 
 /* secret.c: secrets at egress (docs/secrets.md). A secret is kept on the
  * host, in <data>/secrets/NAME, and handed to each sandbox's silo-netd,

@@ -508,3 +508,26 @@ void sb_names_free(char **names, size_t n)
 		free(names[i]);
 	free(names);
 }
+
+/* The newest of silo-vmm's capped console segments (console.c) that has
+ * bytes gives the line. A boot that timed out names it,
+ * since `silo run` removes the sandbox, and its log, before printing why. */
+const char *sb_console_last_line(const struct sandbox *sb, char *buf, size_t n)
+{
+	static const char *const parts[] = SB_CONSOLE_PARTS;
+	char f[SB_PATH_MAX], tail[512];
+	const char *line = "";
+
+	for (size_t i = sizeof(parts) / sizeof(parts[0]); i-- > 0 && !*line;) {
+		int fd = sb_path(f, "%s/%s", sb->dir, parts[i]) < 0
+				 ? -1
+				 : open(f, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		line = sb_fd_tail(fd, tail, sizeof(tail));
+		close(fd);
+		const char *nl = strrchr(line, '\n');
+		line = nl ? nl + 1 : line;
+	}
+	return sb_escape(line, buf, n);
+}

@@ -14,7 +14,9 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -701,6 +703,33 @@ bool sb_exists(const char *path)
 {
 	struct stat st;
 	return lstat(path, &st) == 0;
+}
+
+int sb_dir_watch(const char *dir)
+{
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+
+	if (fd >= 0 && inotify_add_watch(fd, dir, IN_CREATE | IN_MOVED_TO) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+void sb_dir_wait(int watch, int ms)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	struct pollfd p = { .fd = watch, .events = POLLIN };
+
+	if (watch < 0) {
+		struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		return;
+	}
+	if (poll(&p, 1, ms) > 0)
+		while (read(watch, buf, sizeof(buf)) > 0)
+			;
 }
 
 const char *sb_fd_tail(int fd, char *buf, size_t n)
