@@ -86,8 +86,11 @@ int cmd_run(struct cli *c, int argc, char **argv)
 	sb_env_free(env);
 	sb_close(&sb);
 remove:
+	/* --rm throws the disks away: nothing to flush, so the VM ends at
+	 * once, as with rm -f, instead of the guest's shutdown (Docker's
+	 * daemon stopping, sync, unmount: seconds, for nothing). */
 	if (o.rm && sb_open(&sb, &c->paths, name, true) == 0) {
-		if (sb_stop(&sb, 10) < 0 || sb_remove(&sb) < 0)
+		if (sb_stop(&sb, 0) < 0 || sb_remove(&sb) < 0)
 			cli_fail();
 		sb_close(&sb);
 	}
