@@ -32,7 +32,7 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 PHONY_EXTRA := test-hooks e2b-sdk agents
 .PHONY: $(PHONY_EXTRA) soak all deps image lab test unit fuzz fuzz-build e2e bench asan asan-build demo clean help
-all: deps $(BUILD)/silo-vmm $(BUILD)/silo-init $(BUILD)/silo-init-host $(BUILD)/silo-agent $(BUILD)/silo $(BUILD)/silo-runtime $(BUILD)/silo-netd
+all: deps $(BUILD)/silo-vmm $(BUILD)/silo-init $(BUILD)/silo-init-host $(BUILD)/silo-agent $(BUILD)/silo $(BUILD)/silo-serve $(BUILD)/silo-runtime $(BUILD)/silo-netd
 
 help:
 	@echo "make          host binaries ($(BUILD)/silo-vmm, silo-agent) and the guest agent silo-init"

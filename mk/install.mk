@@ -2,7 +2,7 @@
 # Included by the top Makefile (needs BUILD and the binaries' rules).
 #
 # Layout (FHS; docs/install.md): PREFIX/bin/silo, PREFIX/libexec/silo/
-# {silo-vmm,silo-netd}, PREFIX/share/silo/ (guest kernel, initramfs, base
+# {silo-vmm,silo-netd,silo-serve}, PREFIX/share/silo/ (guest kernel, initramfs, base
 # image, manifest: read-only, shared by every user), man pages and bash
 # completion. silo finds the rest relative to itself (sb_find_part), so
 # PREFIX can be anything and the build tree keeps working.
@@ -35,17 +35,19 @@ INSTALL_STRIP ?=
 GUEST_PARTS := vmlinux agent.cpio.gz rootfs.ext4 manifest
 MAN_PAGES   := docs/man/silo.1 docs/man/silo-vmm.1
 INSTALLED   := $(BINDIR)/silo $(BINDIR)/silo-runtime $(LIBEXECDIR)/silo-vmm $(LIBEXECDIR)/silo-netd \
+               $(LIBEXECDIR)/silo-serve \
                $(GUEST_PARTS:%=$(DATADIR)/%) $(MAN_PAGES:docs/man/%=$(MAN1DIR)/%.gz) \
                $(BASHCOMPDIR)/silo
 
 .PHONY: install uninstall deb
-install: $(BUILD)/silo $(BUILD)/silo-runtime $(BUILD)/silo-vmm $(BUILD)/silo-netd
+install: $(BUILD)/silo $(BUILD)/silo-runtime $(BUILD)/silo-vmm $(BUILD)/silo-netd $(BUILD)/silo-serve
 	@for f in $(GUEST_PARTS); do [ -e $(BUILD)/guest/$$f ] || \
 	  { echo "install: $(BUILD)/guest/$$f missing: run 'make image'" >&2; exit 1; }; done
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR) \
 	  $(DESTDIR)$(MAN1DIR) $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(INSTALL_STRIP) $(BUILD)/silo $(BUILD)/silo-runtime $(DESTDIR)$(BINDIR)/
-	install -m 0755 $(INSTALL_STRIP) $(BUILD)/silo-vmm $(BUILD)/silo-netd $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0755 $(INSTALL_STRIP) $(BUILD)/silo-vmm $(BUILD)/silo-netd $(BUILD)/silo-serve \
+	  $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0644 $(GUEST_PARTS:%=$(BUILD)/guest/%) $(DESTDIR)$(DATADIR)/
 	for m in $(MAN_PAGES); do gzip -9nc $$m > $(DESTDIR)$(MAN1DIR)/$${m##*/}.gz && \
 	  chmod 0644 $(DESTDIR)$(MAN1DIR)/$${m##*/}.gz; done
@@ -63,6 +65,7 @@ DEB      := $(BUILD)/silo_$(SILO_VERSION)_$(DEB_ARCH).deb
 # The guest parts as they are when make starts (none in a fresh clone: then
 # the .deb does not exist either); `| image` makes them first.
 DEB_IN   := $(BUILD)/silo $(BUILD)/silo-runtime $(BUILD)/silo-vmm $(BUILD)/silo-netd \
+            $(BUILD)/silo-serve \
             $(wildcard $(GUEST_PARTS:%=$(BUILD)/guest/%)) \
             $(MAN_PAGES) contrib/bash-completion/silo scripts/deb.sh mk/install.mk \
             $(wildcard debian/*)

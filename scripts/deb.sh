@@ -34,7 +34,7 @@ mkdir -p "$tmp/debian"
 printf 'Source: silo\n\nPackage: silo\nArchitecture: any\n' > "$tmp/debian/control"
 shlibs=$(cd "$tmp" && dpkg-shlibdeps -O "$stage/usr/bin/silo" "$stage/usr/bin/silo-runtime" \
   "$stage/usr/libexec/silo/silo-vmm" \
-  "$stage/usr/libexec/silo/silo-netd" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+  "$stage/usr/libexec/silo/silo-netd" "$stage/usr/libexec/silo/silo-serve" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
 
 install -d "$stage/DEBIAN"
 size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)

@@ -3,6 +3,7 @@
 #
 #   $(BUILD)/libsilo-sandbox.a  src/sandbox/*.c (lifecycle; also for the API later)
 #   $(BUILD)/silo               src/cli/*.c + libsilo-sandbox.a + libsilo.a
+#   $(BUILD)/silo-serve         the same with src/serve/ (silo serve, silo mcp)
 #   $(BUILD)/tests/test_cli_parse  cmocka: sizes, names, config/exit records, diff
 #   $(BUILD)/tests/test_extract    cmocka: hostile tar streams into sb_extract_tar
 #   $(BUILD)/tests/test_quote      cmocka: quoting guest text for the terminal and JSON
@@ -35,8 +36,16 @@ SERVE_SRCS := $(sort $(wildcard src/serve/*.c))
 SERVE_LIBS := -lmicrohttpd -ljansson -lsodium -lcrypto -lpthread
 # The OCI runtime (src/oci/build.mk, included after this file).
 SILO_OCI := $(BUILD)/libsilo-oci.a
-$(BUILD)/silo: $(CLI_SRCS:%.c=$(BUILD)/%.o) $(SERVE_SRCS:%.c=$(BUILD)/%.o) $(SILO_OCI) \
-		$(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
+# Two executables from one CLI: silo, whose serve and mcp run silo-serve
+# (cli/serve_exec.c), so no other command loads the HTTP API's libraries;
+# and silo-serve (PREFIX/libexec/silo/), the same CLI with src/serve/ and
+# those libraries linked in.
+CLI_COMMON := $(filter-out src/cli/serve.c src/cli/serve_exec.c,$(CLI_SRCS))
+CLI_LIBS   := $(SILO_OCI) $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
+$(BUILD)/silo: $(CLI_COMMON:%.c=$(BUILD)/%.o) $(BUILD)/src/cli/serve_exec.o $(CLI_LIBS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -larchive -ljansson
+$(BUILD)/silo-serve: $(CLI_COMMON:%.c=$(BUILD)/%.o) $(BUILD)/src/cli/serve.o \
+		$(SERVE_SRCS:%.c=$(BUILD)/%.o) $(CLI_LIBS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -larchive $(SERVE_LIBS)
 
 # The top Makefile links unit tests against libvmm.a only; add ours.
@@ -49,7 +58,7 @@ $(BUILD)/tests/test_extract: $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
 $(BUILD)/tests/test_extract: LDFLAGS += $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB) -larchive
 
 .PHONY: cli
-cli: $(BUILD)/silo
+cli: $(BUILD)/silo $(BUILD)/silo-serve
 
 # cmocka: run/data directory checks, no-follow file work, config encoding.
 $(BUILD)/tests/test_sandbox_dirs: $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)

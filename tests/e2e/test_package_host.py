@@ -49,6 +49,11 @@ def test_installed_silo_finds_its_parts(destdir, tmp_path):
     r = subprocess.run([destdir / "usr/bin/silo", "ls", "--json"], capture_output=True, text=True,
                        env=env)
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
+    # silo serve runs the installed silo-serve (its own check of the flag
+    # answers), with the data directory given to silo
+    r = subprocess.run([destdir / "usr/bin/silo", "serve", "--max-busy", "0"],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 125 and "invalid --max-busy '0'" in r.stderr, r
     # the OCI runtime is silo under its own name (docs/containerd.md)
     r = subprocess.run([destdir / "usr/bin/silo-runtime", "--version"], capture_output=True,
                        text=True, env=env)

@@ -48,6 +48,33 @@ def test_key_is_made_once_and_private(env):
     assert code == 0 and s.key not in err, err
 
 
+def test_silo_hands_serve_to_silo_serve(env, tmp_path):
+    # silo serve is silo-serve (docs/install.md): the directories given to
+    # silo go along, and silo itself loads none of the HTTP API's libraries
+    # (their loading cost every command's start)
+    data = tmp_path / "given-data"
+    r, w = os.pipe()
+    p = subprocess.Popen([str(SILO), "--data-dir", str(data), "serve", "--listen", "127.0.0.1:0",
+                          "--ready-fd", str(w)], env=env, pass_fds=(w,),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    os.close(w)
+    with os.fdopen(r) as f:
+        addr = f.readline().strip()
+    try:
+        assert addr, p.stderr.read()
+        assert (data / "serve.token").exists()
+        assert not (pathlib.Path(env["SILO_DATA_DIR"]) / "serve.token").exists()
+        exe = os.readlink(f"/proc/{p.pid}/exe")
+        assert os.path.basename(exe) == "silo-serve", exe
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=60)
+    libs = subprocess.run(["ldd", str(SILO)], capture_output=True, text=True, check=True).stdout
+    for lib in ("libmicrohttpd", "libgnutls", "libcrypto", "libsodium"):
+        assert lib not in libs, libs
+
+
 def test_auth(server):
     assert server.request("GET", "/health", key=False) == (200, {"status": "ok"})
     for key in (False, "wrong", server.key[:-1], server.key + "x", ""):
