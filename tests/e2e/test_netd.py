@@ -21,6 +21,7 @@ on a SOCK_SEQPACKET socket, and hostile messages on it.
 Needs root (ip netns, unshare -m): it runs in the lab (scripts/test.sh).
 """
 import contextlib
+import fcntl
 import hashlib
 import os
 import pathlib
@@ -105,6 +106,14 @@ def namespace_internet(ns, host_side, ns_side, priv_host, priv_ns, tag):
     """The namespace and its veth pair (see the module's text), for these
     addresses; tag makes the veth names unique."""
     va, vb = f"nd{tag}a{os.getpid() % 100000}", f"nd{tag}b{os.getpid() % 100000}"
+    # `make test ASAN=1` runs this module again with the sanitizer build,
+    # maybe beside this run in the same lab host, on the same addresses: two
+    # veths with one /24, and the first one removed takes away the route the
+    # other run's connections may be using (the likely cause of a CI run's
+    # relay that ended before the server's greeting; not reproduced). One
+    # set-up per address range at a time.
+    lock = open(f"/tmp/silo-test-netns-{host_side}.lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     # the brokers bind-mount their hosts file over /etc/hosts, which must
     # exist; the lab's root filesystem may have none (a throwaway snapshot)
     made = [f for f in ("/etc/hosts", "/etc/nsswitch.conf") if not os.path.exists(f)]
@@ -134,6 +143,7 @@ def namespace_internet(ns, host_side, ns_side, priv_host, priv_ns, tag):
         subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
         for f in made:
             os.unlink(f)
+        lock.close()  # and with it the lock
 
 
 @pytest.fixture(scope="module")
