@@ -23,19 +23,15 @@
 static int exec_serve(struct cli *c, int argc, char **argv)
 {
 	char serve[SB_PATH_MAX];
-	char **args = calloc((size_t)argc + 2, sizeof(char *));
 
+	if (sb_find_part(serve, c->paths.self, NULL, "silo-serve", "libexec/silo/silo-serve") < 0)
+		return cli_fail();
+	if (setenv("SILO_DATA_DIR", c->paths.data, 1) < 0 ||
+	    setenv("SILO_RUN_DIR", c->paths.run, 1) < 0)
+		return cli_failf("setenv: %s", strerror(errno));
+	char **args = calloc((size_t)argc + 2, sizeof(char *));
 	if (!args)
 		return cli_failf("out of memory");
-	if (sb_find_part(serve, c->paths.self, NULL, "silo-serve", "libexec/silo/silo-serve") < 0) {
-		free(args);
-		return cli_fail();
-	}
-	if (setenv("SILO_DATA_DIR", c->paths.data, 1) < 0 ||
-	    setenv("SILO_RUN_DIR", c->paths.run, 1) < 0) {
-		free(args);
-		return cli_failf("setenv: %s", strerror(errno));
-	}
 	args[0] = "silo-serve";
 	memcpy(args + 1, argv, (size_t)argc * sizeof(char *));
 	execv(serve, args);

@@ -201,12 +201,6 @@ static int group_name(const struct sandbox *sb, char *buf, size_t n)
 	return sb_cg_group_name(sb->name, realpath(sb->dir, real) ? real : sb->dir, buf, n);
 }
 
-static void nap_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
 /* SIGKILL every process of the group (cgroup.kill, else one by one from
  * cgroup.procs before Linux 5.14), then rmdir it, waiting up to 5 s for
  * them to be gone: KVM's worker thread of the VM (kvm-nx-lpage-recovery,
@@ -234,7 +228,7 @@ static int kill_and_rmdir(int pfd, const char *name)
 			return 0;
 		if (errno != EBUSY)
 			return -1;
-		nap_ms(20);
+		sb_nap_ms(20);
 	}
 	return -1;
 }

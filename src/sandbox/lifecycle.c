@@ -53,12 +53,6 @@ static double now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void nap_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
 static int mkdir_p(const char *path, mode_t mode)
 {
 	return sb_mkdir_p(path, mode);
@@ -370,7 +364,7 @@ static int wait_exit_record(struct sandbox *sb, double seconds, struct sb_status
 			return 0;
 		if (now() > end)
 			return -1;
-		nap_ms(50);
+		sb_nap_ms(50);
 	}
 }
 

@@ -266,9 +266,6 @@ int sb_create(struct sandbox *sb, const struct sb_paths *p, const char *name,
 /* Start (sb must be locked): spawn supervisor + silo-vmm, wait until the
  * agent answers, copy a pending workspace in. */
 int sb_start(struct sandbox *sb);
-/* What sb_start runs (vmm_cmd.c; pure, unit tested): "silo _supervise"
- * with the sandbox's run dir and network, then "--" and silo-vmm with its
- * devices and the guest command line. */
 /* A sandbox's console log as silo-vmm caps it (src/vmm/console.c), oldest
  * first: the boot, the tail segment before the current one, the current. */
 #define SB_CONSOLE_PARTS                                        \
@@ -279,6 +276,9 @@ int sb_start(struct sandbox *sb);
  * bytes); "" when it wrote none (state.c). */
 const char *sb_console_last_line(const struct sandbox *sb, char *buf, size_t n);
 
+/* What sb_start runs (vmm_cmd.c; pure, unit tested): "silo _supervise"
+ * with the sandbox's run dir and network, then "--" and silo-vmm with its
+ * devices and the guest command line. */
 struct sb_vmm_in {
 	const struct sb_paths *paths; /* self, vmm, guest */
 	const char *name, *dir, *rundir;
@@ -527,6 +527,8 @@ int sb_mkdir_p(const char *path, unsigned mode);
  * without the trailing newlines, in buf; returns buf. */
 const char *sb_fd_tail(int fd, char *buf, size_t n);
 bool sb_exists(const char *path);
+/* Sleep ms milliseconds (a signal may end it early). */
+void sb_nap_ms(int ms);
 /* A watch on dir for entries made or renamed into it, for sb_dir_wait;
  * -1 when inotify cannot be had (its limits): sb_dir_wait then sleeps. */
 int sb_dir_watch(const char *dir);

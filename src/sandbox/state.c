@@ -509,9 +509,9 @@ void sb_names_free(char **names, size_t n)
 	free(names);
 }
 
-/* The newest of silo-vmm's capped console segments (console.c) that has
- * bytes gives the line. A boot that timed out names it,
- * since `silo run` removes the sandbox, and its log, before printing why. */
+/* The line comes from the newest of silo-vmm's capped console segments
+ * (console.c) that has bytes. A boot that timed out names it, since
+ * `silo run` removes the sandbox, and its log, before printing why. */
 const char *sb_console_last_line(const struct sandbox *sb, char *buf, size_t n)
 {
 	static const char *const parts[] = SB_CONSOLE_PARTS;

@@ -705,6 +705,12 @@ bool sb_exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
+void sb_nap_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
 int sb_dir_watch(const char *dir)
 {
 	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -722,9 +728,7 @@ void sb_dir_wait(int watch, int ms)
 	struct pollfd p = { .fd = watch, .events = POLLIN };
 
 	if (watch < 0) {
-		struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-			;
+		sb_nap_ms(ms);
 		return;
 	}
 	if (poll(&p, 1, ms) > 0)
