@@ -2,7 +2,8 @@
 # scripts/deb.sh BUILD VERSION: build/silo_VERSION_ARCH.deb from `make install`
 # into a staging tree, with dpkg-deb (make deb; docs/install.md).
 # A version without a Debian revision: a native package (changelog.gz).
-# Depends: the shared libraries the binaries link (dpkg-shlibdeps). tar, the
+# Depends: the shared libraries the binaries link (dpkg-shlibdeps), and
+# libarchive, which silo opens (dlopen) for a copy out. tar, the
 # only program silo runs on the host, is Essential. No maintainer scripts:
 # who may use /dev/kvm is the system's business (the kvm group, udev).
 set -euo pipefail
@@ -35,6 +36,8 @@ printf 'Source: silo\n\nPackage: silo\nArchitecture: any\n' > "$tmp/debian/contr
 shlibs=$(cd "$tmp" && dpkg-shlibdeps -O "$stage/usr/bin/silo" "$stage/usr/bin/silo-runtime" \
   "$stage/usr/libexec/silo/silo-vmm" \
   "$stage/usr/libexec/silo/silo-netd" "$stage/usr/libexec/silo/silo-serve" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+# opened, not linked (src/sandbox/extract.c): shlibdeps cannot see it
+shlibs="$shlibs, libarchive13 (>= 3.6) | libarchive13t64"
 
 install -d "$stage/DEBIAN"
 size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)

@@ -43,10 +43,10 @@ SILO_OCI := $(BUILD)/libsilo-oci.a
 CLI_COMMON := $(filter-out src/cli/serve.c src/cli/serve_exec.c,$(CLI_SRCS))
 CLI_LIBS   := $(SILO_OCI) $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
 $(BUILD)/silo: $(CLI_COMMON:%.c=$(BUILD)/%.o) $(BUILD)/src/cli/serve_exec.o $(CLI_LIBS)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -larchive -ljansson
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -ljansson
 $(BUILD)/silo-serve: $(CLI_COMMON:%.c=$(BUILD)/%.o) $(BUILD)/src/cli/serve.o \
 		$(SERVE_SRCS:%.c=$(BUILD)/%.o) $(CLI_LIBS)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -larchive $(SERVE_LIBS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(SERVE_LIBS)
 
 # The top Makefile links unit tests against libvmm.a only; add ours.
 $(BUILD)/tests/test_cli_parse: $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
@@ -91,4 +91,4 @@ E2E_HELPERS += $(BUILD)/tests/sb_concurrent
 $(BUILD)/tests/sb_concurrent: tests/e2e/sb_concurrent.c $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) $< $(SANDBOX_LIB) $(SANDBOX_NET) $(SILO_LIB) -o $@ \
-		$(LDFLAGS) -larchive -lpthread
+		$(LDFLAGS) -lpthread

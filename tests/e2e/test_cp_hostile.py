@@ -256,6 +256,17 @@ def test_tree_lands_only_under_its_name(box):
     assert any("device" in w for w in warns) and any("hard link" in w for w in warns)
 
 
+def test_libarchive_is_opened_by_a_copy_not_linked(box):
+    """silo opens libarchive (libxml2, ICU and the C++ runtime behind it)
+    when a copy out needs it: no other command loads it (extract.c)."""
+    libs = subprocess.run(["ldd", str(SILO)], capture_output=True, text=True, check=True).stdout
+    assert "libarchive" not in libs and "libicu" not in libs, libs
+    box["fake"](mode=DIR, tar=[["{top}/", "dir", None], ["{top}/ok.txt", "file", "fine\n"]])
+    r = box["silo"]("cp", "box:/workspace/out", str(box["dst"]))
+    assert r.returncode == 0, r.stderr
+    assert tree(box["dst"]) == {"out": "dir 755", "out/ok.txt": "file 644"}, tree(box["dst"])
+
+
 def test_no_write_through_a_symlink_the_stream_made(box):
     box["fake"](mode=DIR, tar=[
         ["{top}/", "dir", None],

@@ -96,6 +96,17 @@ def test_tree_matches_package(destdir):
     assert tree(destdir) == pkg
 
 
+def test_depends_names_the_opened_library():
+    """silo opens libarchive for a copy out (dlopen): the package still
+    depends on it, though dpkg-shlibdeps cannot see it."""
+    deb = deb_path()
+    if not deb:
+        pytest.skip("no package: run make deb")
+    dep = subprocess.run(["dpkg-deb", "-f", str(deb), "Depends"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "libarchive13" in dep and "libc6" in dep, dep
+
+
 def test_uninstall_leaves_nothing(destdir, tmp_path):
     d = tmp_path / "root"
     args = ["make", "-s", "--no-print-directory", f"BUILD={BUILD}", f"DESTDIR={d}", "PREFIX=/usr"]
