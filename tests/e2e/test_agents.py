@@ -56,6 +56,22 @@ def env(tmp_path_factory):
     assert_nothing_left(e)
 
 
+def lab_double_fault(env, name):
+    """In the lab only: did name's guest kernel die of a double fault? Then
+    it is removed, to be run once more. A nested guest's kernel in the lab
+    now and then double-faults in an interrupt with a stack pointer from
+    its stack's contents, as the lab's own kernel has panicked (docs/lab.md,
+    where the rest is): 1 of 21 Claude turns (2026-12-07). Anything else,
+    or the same twice, fails the test."""
+    if not os.environ.get("SILO_IN_LAB"):
+        return False
+    if b"PANIC: double fault" not in silo(env, "logs", name).stdout:
+        return False
+    print(f"lab: {name}'s guest kernel double-faulted (docs/lab.md); running it once more")
+    silo(env, "rm", "-f", name, check=0)
+    return True
+
+
 def test_claude_turn_through_the_secret_broker(env, net, tmp_path):
     key = "sk-ant-lab-" + os.urandom(12).hex()
     r = silo(env, "template", "build", "--agent", "claude", "--no-docker", "--memory", "1G",
@@ -71,10 +87,14 @@ def test_claude_turn_through_the_secret_broker(env, net, tmp_path):
     (ws / "README").write_text("a project\n")
     record = tmp_path / "api.jsonl"
     record.write_text("")
-    with netlab.fake_api(record):
-        r = silo(env, "run", "--agent", "claude", "--name", "c1", "--workspace", str(ws),
-                 "--allow", "api.silo.test", "-e", "ANTHROPIC_BASE_URL=https://api.silo.test",
-                 "--", "-p", "WRITEFILE hello.txt", "--allowedTools", "Write", timeout=STEP)
+    for attempt in (1, 2):
+        record.write_text("")
+        with netlab.fake_api(record):
+            r = silo(env, "run", "--agent", "claude", "--name", "c1", "--workspace", str(ws),
+                     "--allow", "api.silo.test", "-e", "ANTHROPIC_BASE_URL=https://api.silo.test",
+                     "--", "-p", "WRITEFILE hello.txt", "--allowedTools", "Write", timeout=STEP)
+        if r.returncode == 0 or attempt == 2 or not lab_double_fault(env, "c1"):
+            break
     out = r.stdout.decode(errors="replace")
     assert r.returncode == 0 and "Done: file written." in out, (out, r.stderr[-2000:])
     # its change, brought out as any other
