@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define USAGE                                                                        \
 	"usage: silo serve [--listen ADDR:PORT] [--token-file FILE] [--max-busy N] " \
@@ -21,6 +22,18 @@ static int number(const char *arg, const char *what, long lo, long hi, long *out
 				 hi);
 	*out = n;
 	return 0;
+}
+
+/* The sandboxes' supervisors are silo, not this executable: a supervisor
+ * lives as long as its sandbox and needs none of the HTTP API's libraries
+ * (`--version`: 6.2 MiB peak RSS here against silo's 1.9 MiB). Where silo
+ * is not found, this one serves (it has the same _supervise). */
+static void supervise_with_silo(struct sb_paths *p)
+{
+	char silo[SB_PATH_MAX];
+
+	if (sb_find_part(silo, p->self, NULL, "silo", "bin/silo") == 0 && access(silo, X_OK) == 0)
+		memcpy(p->super, silo, sizeof(p->super));
 }
 
 int cmd_serve(struct cli *c, int argc, char **argv)
@@ -65,6 +78,7 @@ int cmd_serve(struct cli *c, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_failf(USAGE);
+	supervise_with_silo(&c->paths);
 	if (serve_main(&c->paths, &o) < 0)
 		return cli_fail();
 	return 0;
@@ -75,5 +89,6 @@ int cmd_mcp(struct cli *c, int argc, char **argv)
 	(void)argv;
 	if (argc != 1)
 		return cli_failf("usage: silo mcp   (an MCP server on stdin and stdout)");
+	supervise_with_silo(&c->paths);
 	return mcp_main(&c->paths, cli_version_text()) < 0 ? cli_fail() : 0;
 }

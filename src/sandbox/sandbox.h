@@ -155,7 +155,8 @@ struct sb_paths {
 	char run[SB_PATH_MAX];	 /* <run> */
 	char guest[SB_PATH_MAX]; /* kernel, initrd, base image */
 	char vmm[SB_PATH_MAX];	 /* silo-vmm */
-	char self[SB_PATH_MAX];	 /* this executable (for _supervise) */
+	char self[SB_PATH_MAX];	 /* this executable */
+	char super[SB_PATH_MAX]; /* run as "EXE _supervise": self, or silo for silo-serve */
 	char netd[SB_PATH_MAX];	 /* silo-netd (sb_netd_path checks it) */
 	const char *data_hint;	 /* how to choose another <data>, for errors */
 	const char *run_hint;

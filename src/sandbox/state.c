@@ -64,19 +64,26 @@ int sb_dir_private(const char *path, const char *what, const char *hint, bool cr
 /* Where one of silo's installed parts is, the one place that decides it:
  * the setting given when set; else next to this executable
  * (the build tree: build/silo-vmm, build/guest); else where make install
- * puts it relative to bin/ (PREFIX/libexec/silo/silo-vmm,
- * PREFIX/share/silo), so an install works wherever PREFIX is. Neither
- * present: the build-tree path, which the errors then name ("run make"). */
+ * puts it relative to PREFIX (PREFIX/libexec/silo/silo-vmm,
+ * PREFIX/share/silo), so an install works wherever PREFIX is. PREFIX is
+ * above this executable's directory: PREFIX/bin, or PREFIX/libexec/silo
+ * for silo-serve. Neither present: the build-tree path, which the errors
+ * then name ("run make"). */
 int sb_find_part(char *dst, const char *self, const char *given, const char *build_name,
 		 const char *install_rel)
 {
+	static const char libexec[] = "/libexec/silo";
 	if (given && given[0])
 		return sb_path(dst, "%s", given);
 	char bindir[SB_PATH_MAX], prefix[SB_PATH_MAX];
 	snprintf(bindir, sizeof(bindir), "%s", self);
 	dirname(bindir);
 	snprintf(prefix, sizeof(prefix), "%s", bindir);
-	dirname(prefix);
+	size_t n = strlen(prefix), k = sizeof(libexec) - 1;
+	if (n >= k && !strcmp(prefix + n - k, libexec))
+		prefix[n - k > 0 ? n - k : 1] = 0; /* "/libexec/silo": PREFIX is / */
+	else
+		dirname(prefix);
 	if (sb_path(dst, "%s/%s", bindir, build_name) < 0)
 		return -1;
 	if (access(dst, F_OK) == 0)
@@ -127,6 +134,7 @@ int sb_paths_init(struct sb_paths *p, const struct sb_settings *s)
 	if (n <= 0)
 		return sb_fail("cannot find the silo executable: %s", strerror(errno));
 	p->self[n] = 0;
+	memcpy(p->super, p->self, sizeof(p->super));
 
 	const char *home = s->home, *xdg_data = s->xdg_data, *xdg_run = s->xdg_run;
 	const char *data_flag = s->data_flag, *run_flag = s->run_flag;

@@ -92,7 +92,7 @@ _Static_assert(SB_SECRETS_FD == 3, "--secrets-fd below spells SB_SECRETS_FD");
 
 int sb_vmm_cmd(const struct sb_vmm_in *in, struct sb_vmm_cmd *c)
 {
-	const char *sup[] = { in->paths->self, "_supervise", in->rundir, "--fsize", c->fsize };
+	const char *sup[] = { in->paths->super, "_supervise", in->rundir, "--fsize", c->fsize };
 	size_t n = 0;
 	int r = format_args(in, c);
 

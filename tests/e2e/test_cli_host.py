@@ -13,6 +13,7 @@ import os
 import pathlib
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -223,3 +224,37 @@ def test_boot_timeout_names_the_console_last_line(env, tmp_path):
     assert '\\033[2Jvdb"' in line and line.endswith("see 'silo logs s'"), line
     assert silo(env, "rm", "-f", "s")[0] == 0
     assert not list(processes_naming(["sleep 6017"]))
+
+
+def test_mcp_sandboxes_are_supervised_by_silo(env, tmp_path):
+    """silo mcp and silo serve run as silo-serve, but the supervisor of each
+    sandbox they start is silo: it lives as long as its sandbox and needs
+    none of the HTTP API's libraries (fails on the code before: silo-serve)."""
+    vmm = tmp_path / "vmm"
+    vmm.write_text("#!/bin/sh\nexec sleep 6019\n")  # the needle below
+    vmm.chmod(0o755)
+    env = dict(env, SILO_VMM=str(vmm), SILO_NETD=str(SILO.parent / "silo-netd"),
+               SILO_BOOT_TIMEOUT="60")
+    mcp = subprocess.Popen([*FAKE_KVM, str(SILO), "mcp"], env=env, stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        mcp.stdin.write(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+            "name": "sandbox_create", "arguments": {"name": "m", "docker": False}}}) + "\n")
+        mcp.stdin.flush()
+        sup = []
+        for _ in range(300):  # the supervisor is up before its silo-vmm
+            sup = [pid for pid, cmd, _ in processes_naming([env["SILO_RUN_DIR"]])
+                   if " _supervise " in cmd]
+            if sup and list(processes_naming(["sleep 6019"])):
+                break
+            time.sleep(0.1)
+        assert sup, "no supervisor"
+        exe = os.readlink(f"/proc/{sup[0]}/exe")
+    finally:
+        for pid, _, _ in processes_naming(["sleep 6019"]):
+            os.kill(pid, 9)  # the stand-in ends: the create fails at once
+        out, _ = mcp.communicate(timeout=60)
+    assert exe == str(SILO.resolve()), exe
+    assert json.loads(out)["result"]["isError"] is True, out
+    assert silo(env, "rm", "-f", "m")[0] in (0, 125)
+    assert names(env) == [] and not list(processes_naming([env["SILO_RUN_DIR"]]))

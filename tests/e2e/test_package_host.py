@@ -54,6 +54,12 @@ def test_installed_silo_finds_its_parts(destdir, tmp_path):
     r = subprocess.run([destdir / "usr/bin/silo", "serve", "--max-busy", "0"],
                        capture_output=True, text=True, env=env)
     assert r.returncode == 125 and "invalid --max-busy '0'" in r.stderr, r
+    # silo-serve, in PREFIX/libexec/silo, finds the same parts for the
+    # sandboxes it starts (it looked for PREFIX/libexec/silo/guest before)
+    r = subprocess.run([destdir / "usr/libexec/silo/silo-serve", "version"], capture_output=True,
+                       text=True, env=env)
+    assert f"silo-vmm: {destdir}/usr/libexec/silo/silo-vmm\n" in r.stdout, r
+    assert f"guest: {destdir}/usr/share/silo\n" in r.stdout, r
     # the OCI runtime is silo under its own name (docs/containerd.md)
     r = subprocess.run([destdir / "usr/bin/silo-runtime", "--version"], capture_output=True,
                        text=True, env=env)

@@ -413,8 +413,9 @@ static void test_sockets_private(void **state)
 }
 
 /* sb_find_part: the setting wins, then the build tree beside the
- * executable, then PREFIX/libexec/silo and PREFIX/share/silo (make install);
- * with neither, the build-tree path (what the "run make" errors name). */
+ * executable, then PREFIX/libexec/silo and PREFIX/share/silo (make install),
+ * PREFIX above bin/ or, for silo-serve, libexec/silo/; with neither, the
+ * build-tree path (what the "run make" errors name). */
 static void test_find_part_layouts(void **state)
 {
 	(void)state;
@@ -437,6 +438,14 @@ static void test_find_part_layouts(void **state)
 	assert_int_equal(sb_mkdir_p(dir, 0755), 0);
 	assert_int_equal(sb_find_part(got, self, NULL, "guest", "share/silo"), 0);
 	assert_string_equal(got, dir);
+	/* from silo-serve in PREFIX/libexec/silo: the same PREFIX */
+	char serve[300];
+	snprintf(serve, sizeof(serve), "%s/usr/libexec/silo/silo-serve", top);
+	assert_int_equal(sb_find_part(got, serve, NULL, "guest", "share/silo"), 0);
+	assert_string_equal(got, dir);
+	put(self, "");
+	assert_int_equal(sb_find_part(got, serve, NULL, "silo", "bin/silo"), 0);
+	assert_string_equal(got, self);
 	/* a build tree beside the executable comes first */
 	snprintf(want, sizeof(want), "%s/usr/bin/silo-vmm", top);
 	put(want, "");

@@ -13,7 +13,9 @@
 #include "proto/contract.h"
 #include "sandbox/sandbox.h"
 
-static struct sb_paths paths = { .self = "/usr/bin/silo",
+/* as silo-serve has them: its sandboxes' supervisor is silo */
+static struct sb_paths paths = { .self = "/usr/libexec/silo/silo-serve",
+				 .super = "/usr/bin/silo",
 				 .vmm = "/usr/lib/silo-vmm",
 				 .guest = "/g" };
 
