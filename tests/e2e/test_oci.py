@@ -247,7 +247,17 @@ def test_cri_pod_whose_vm_fails(tmp_path):
         msg = str(e.value)
         assert ("the pod's VM did not start" in msg and "silo-vmm" in msg) or \
             "no running task found" in msg, msg
-        api.stop_pod(pod)
+        # containerd deletes the sandbox container's task and shuts its shim
+        # down on its own once the relay ended with the VM; a StopPodSandbox
+        # in between finds the shim gone ("ttrpc: closed", seen once in CI).
+        # kubelet tries again, and so do we, once.
+        try:
+            api.stop_pod(pod)
+        except Exception as e:
+            if "ttrpc: closed" not in str(e):
+                raise
+            time.sleep(1)
+            api.stop_pod(pod)
         api.remove_pod(pod)
         nothing_left(c, CRI_NS)
     assert os.listdir(env["SILO_RUN_DIR"]) == []
