@@ -322,7 +322,12 @@ def test_docker_ready_template(tmp_path):
             a, b = rss_pss_kib(inspect(env, n)["vmm_pid"])
             rss, pss = rss + a, pss + b
         print(f"three clones: RSS sum {rss >> 10} MiB, PSS sum {pss >> 10} MiB")
-        assert pss < rss * 0.8, (rss, pss)
+        # Rss - Pss is what the three share. Without the template's pages
+        # that is silo-vmm's libraries alone (a few MiB); with them, 91 to
+        # 210 MiB in the lab. Not a ratio: how much each clone writes (d1's
+        # image build above) moves Rss, not the sharing (a CI run saw
+        # Pss/Rss 0.81 against a 0.8 bound, the one before 0.69).
+        assert rss - pss > 32 << 10, (rss, pss)
     finally:
         for n in names(env, hidden=False):
             silo(env, "rm", "-f", n)
