@@ -15,10 +15,11 @@
  * silo-vmm's own console cap.
  *
  * --netd: the sandbox has a network. Its broker silo-netd (docs/network.md)
- * starts before silo-vmm, so its vsock listeners exist before the guest can
- * connect, and must say "ready" on a pipe first: a published port already
- * in use on the host ends the start here, with silo-netd's one line as the
- * exit reason ("network: ..."), before any guest runs. It dies with its
+ * starts beside silo-vmm, and silo-vmm's guest runs only once the broker
+ * said "ready" on a pipe (silo-vmm's --start-gate): its vsock listeners
+ * exist before the guest can connect, and a published port already in use
+ * on the host ends the start, with silo-netd's one line as the exit reason
+ * ("network: ..."), before any guest instruction ran. It dies with its
  * supervisor (PR_SET_PDEATHSIG) and is stopped when silo-vmm ends.
  *
  * --cgroup: the sandbox's cgroup v2 group (cgroup.h), made by sb_start with
@@ -76,6 +77,7 @@ static void write_pid(const char *rundir, const char *file, int pid)
 /* The fd silo-vmm gets for its exit reason (--exit-fd). */
 #define EXIT_FD	 3
 #define PEER_FD	 4 /* silo-vmm's --vsock-peer (make_peer) */
+#define GATE_FD	 5 /* silo-vmm's --start-gate (run_vmm) */
 /* ... and the ports silo-netd serves there (docs/network.md) */
 #define PEER_ARG "4:1053,1080"
 _Static_assert(PEER_FD == 4 && SILO_NET_PORT_DNS == 1053 && SILO_NET_PORT_CONNECT == 1080,
@@ -163,8 +165,9 @@ static int clone_ns(const char *jail_env, bool *userns)
 	return (int)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
 }
 
-static void exec_vmm(char **vmm_argv, int argc, int exit_w, int peer, unsigned long long fsize,
-		     const struct sup_cgroup *cg, bool userns, unsigned uid, unsigned gid)
+static void exec_vmm(char **vmm_argv, int argc, int exit_w, int peer, int gate,
+		     unsigned long long fsize, const struct sup_cgroup *cg, bool userns,
+		     unsigned uid, unsigned gid)
 {
 	int r;
 
@@ -198,7 +201,10 @@ static void exec_vmm(char **vmm_argv, int argc, int exit_w, int peer, unsigned l
 	/* peer is above PEER_FD (make_peer): the dup2 above left it alone */
 	if (peer >= 0 && dup2(peer, PEER_FD) < 0)
 		goto fail;
-	char **argv = calloc((size_t)argc + 5, sizeof(*argv));
+	/* the gate is above GATE_FD too (run_vmm) */
+	if (gate >= 0 && dup2(gate, GATE_FD) < 0)
+		goto fail;
+	char **argv = calloc((size_t)argc + 7, sizeof(*argv));
 	if (!argv)
 		goto fail;
 	int a = 0;
@@ -210,10 +216,15 @@ static void exec_vmm(char **vmm_argv, int argc, int exit_w, int peer, unsigned l
 		argv[a++] = "--vsock-peer";
 		argv[a++] = PEER_ARG;
 	}
+	if (gate >= 0) {
+		argv[a++] = "--start-gate";
+		argv[a++] = "5";
+		_Static_assert(GATE_FD == 5, "the gate's argument spells GATE_FD");
+	}
 	for (int i = 1; i < argc; i++)
 		argv[a++] = vmm_argv[i];
 	/* Jailed, silo-vmm gets descriptors instead of paths (vmm_fds.c);
-	 * after the dup2s above, so none lands on EXIT_FD or PEER_FD. */
+	 * after the dup2s above, so none lands on EXIT_FD, PEER_FD or GATE_FD. */
 	char why[SB_PATH_MAX + 200];
 	struct sb_vmm_fd_words words = { .n = 0 };
 	if (jail_on("SILO_VMM_JAIL") && sb_vmm_open_fds(argv, &words, why, sizeof(why)) < 0) {
@@ -350,14 +361,19 @@ static size_t read_ready_line(int fd, char *line, size_t size)
 	return len;
 }
 
-/* Start silo-netd and wait for its "ready" line. Returns its pid, or -1
- * with the reason in why (its own "error: ..." line when it gave one). */
-static int start_netd(const char *rundir, const struct netd_opts *o, const struct sup_cgroup *cg,
-		      char *why, size_t n)
+/* A broker started and not yet ready (netd_spawn, netd_wait_ready). */
+struct netd_start {
+	int pid;
+	int ready; /* read end of its ready pipe */
+	int alive; /* write end: it exits once this closes before it execs */
+};
+
+/* Start silo-netd; its pid (ns->pid), or -1 with the reason in why. */
+static int netd_spawn(const char *rundir, const struct netd_opts *o, const struct sup_cgroup *cg,
+		      struct netd_start *ns, char *why, size_t n)
 {
 	struct netd_files f;
 	const char *argv[24 + 2 * SB_PUBLISH_MAX];
-	char line[400];
 	int ready[2];
 
 	if (sb_path(f.vsock, "%s/vsock.sock", rundir) < 0 ||
@@ -395,14 +411,25 @@ static int start_netd(const char *rundir, const struct netd_opts *o, const struc
 		close(ready[0]);
 		return -1;
 	}
+	*ns = (struct netd_start){ .pid = pid, .ready = ready[0], .alive = alive[1] };
+	return pid;
+}
+
+/* Wait for the broker's "ready" line: 0, or -1 with the reason in why
+ * (its own "error: ..." line when it gave one) and the broker gone. */
+static int netd_wait_ready(const struct netd_opts *o, struct netd_start *ns, char *why, size_t n)
+{
+	char line[400];
 	/* the broker is past its check once it said anything */
-	size_t len = read_ready_line(ready[0], line, sizeof(line));
-	close(alive[1]);
-	close(ready[0]);
+	size_t len = read_ready_line(ns->ready, line, sizeof(line));
+
+	close(ns->alive);
+	close(ns->ready);
+	ns->alive = ns->ready = -1;
 	if (!strcmp(line, "ready"))
-		return pid;
-	kill(pid, SIGKILL);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		return 0;
+	kill(ns->pid, SIGKILL);
+	while (waitpid(ns->pid, NULL, 0) < 0 && errno == EINTR)
 		;
 	if (!strncmp(line, "error: ", 7))
 		snprintf(why, n, "%s", line + 7);
@@ -534,27 +561,43 @@ static void cgroup_open(const char *rundir, struct sup_cgroup *cg)
 	_exit(0);
 }
 
-/* The broker before the VM; if it cannot start, the start ends here with
- * its reason as the exit record. Returns its pid (0: no network). */
-static int supervise_netd(const char *rundir, const struct netd_opts *netd, struct sup_cgroup *cg)
+/* The broker could not start: the start ends here, its reason the exit
+ * record, as silo-vmm's own host set-up failures (no guest ran). */
+static void netd_failed(const char *rundir, struct sup_cgroup *cg, const char *why)
 {
-	char why[400], line[420 + 16];
+	char line[420 + 16];
+
+	dprintf(STDERR_FILENO, "silo: network: %s\n", why);
+	snprintf(line, sizeof(line), "network: %s", why);
+	remove_sockets(rundir);
+	cgroup_end(cg);
+	write_exit(rundir, VMM_EXIT_SETUP, 0, line);
+	_exit(0);
+}
+
+/* The broker, started beside silo-vmm: its exec, OpenSSL's start and its
+ * jail take ~0.13 s in the lab, silo-vmm's restore about as much, and
+ * neither needs the other until the guest runs. Its
+ * secrets go with it and with nobody else: silo-vmm is started next. The
+ * guest waits at silo-vmm's --start-gate until the broker is ready
+ * (run_vmm): its vsock listeners and its CA exist before the guest can
+ * reach them, and a broker that fails (a published port in use) ends the
+ * start before any guest instruction ran, as when it came first. Returns
+ * its pid (0: no network). */
+static int supervise_netd(const char *rundir, const struct netd_opts *netd, struct sup_cgroup *cg,
+			  struct netd_start *ns)
+{
+	char why[400];
 	int pid;
 
+	*ns = (struct netd_start){ .pid = 0, .ready = -1, .alive = -1 };
 	if (!netd->path)
 		return 0;
-	pid = start_netd(rundir, netd, cg, why, sizeof(why));
+	pid = netd_spawn(rundir, netd, cg, ns, why, sizeof(why));
 	if (netd->secrets >= 0)
-		close(netd->secrets); /* read by now (it said ready), or never */
-	if (pid < 0) {
-		dprintf(STDERR_FILENO, "silo: network: %s\n", why);
-		snprintf(line, sizeof(line), "network: %s", why);
-		remove_sockets(rundir);
-		cgroup_end(cg);
-		/* as silo-vmm's own host set-up failures: no guest ran */
-		write_exit(rundir, VMM_EXIT_SETUP, 0, line);
-		_exit(0);
-	}
+		close(netd->secrets); /* the broker has its own */
+	if (pid < 0)
+		netd_failed(rundir, cg, why);
 	write_pid(rundir, SB_NETD_PID, pid);
 	return pid;
 }
@@ -579,18 +622,49 @@ static void netd_ended(int status)
 			WEXITSTATUS(status));
 }
 
+/* The pipe behind silo-vmm's --start-gate, both ends above GATE_FD so
+ * that exec_vmm's dup2s leave them alone; -1s when it cannot be made
+ * (then the broker is waited for before silo-vmm starts). */
+static void make_gate(int gate[2])
+{
+	int p[2];
+
+	gate[0] = gate[1] = -1;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return;
+	gate[0] = fcntl(p[0], F_DUPFD_CLOEXEC, GATE_FD + 1);
+	gate[1] = fcntl(p[1], F_DUPFD_CLOEXEC, GATE_FD + 1);
+	close(p[0]);
+	close(p[1]);
+	if (gate[0] < 0 || gate[1] < 0) {
+		if (gate[0] >= 0)
+			close(gate[0]);
+		if (gate[1] >= 0)
+			close(gate[1]);
+		gate[0] = gate[1] = -1;
+	}
+}
+
 /* Run silo-vmm to its end; its status and the reason it gave. A broker
- * (*netd_pid) that ends first is reaped and said (netd_ended), and
- * *netd_pid becomes 0. */
+ * still starting (ns->pid) is waited for once silo-vmm runs, and its
+ * guest is let in at the gate once the broker is ready; a broker that
+ * fails ends the start (netd_failed). A broker (*netd_pid) that ends
+ * later is reaped and said (netd_ended), and *netd_pid becomes 0. */
 static void run_vmm(const char *rundir, char **vmm_argv, int vmm_argc, int peer,
-		    unsigned long long fsize, const struct sup_cgroup *cg, int *netd_pid, int *code,
-		    int *sig, char *line, size_t len)
+		    unsigned long long fsize, struct sup_cgroup *cg, const struct netd_opts *netd,
+		    struct netd_start *ns, int *netd_pid, int *code, int *sig, char *line,
+		    size_t len)
 {
 	/* Non-blocking read end: a process silo-vmm left behind holding
 	 * the write end must not keep us from writing the record. */
-	int exit_pipe[2], status = 0;
+	int exit_pipe[2], gate[2] = { -1, -1 }, status = 0;
+	char why[400];
 	if (pipe2(exit_pipe, O_CLOEXEC) < 0 || fcntl(exit_pipe[0], F_SETFL, O_NONBLOCK) < 0)
 		_exit(125);
+	if (ns->pid > 0)
+		make_gate(gate);
+	if (ns->pid > 0 && gate[0] < 0 && netd_wait_ready(netd, ns, why, sizeof(why)) < 0)
+		netd_failed(rundir, cg, why);
 	/* the ids as the parent sees them: in a new user namespace the child
 	 * is nobody until it maps them */
 	unsigned uid = (unsigned)getuid(), gid = (unsigned)getgid();
@@ -609,8 +683,11 @@ static void run_vmm(const char *rundir, char **vmm_argv, int vmm_argc, int peer,
 		return;
 	}
 	if (pid == 0)
-		exec_vmm(vmm_argv, vmm_argc, exit_pipe[1], peer, fsize, cg, userns, uid, gid);
+		exec_vmm(vmm_argv, vmm_argc, exit_pipe[1], peer, gate[0], fsize, cg, userns, uid,
+			 gid);
 	close(exit_pipe[1]);
+	if (gate[0] >= 0)
+		close(gate[0]);
 	if (peer >= 0)
 		close(peer); /* silo-vmm's now: its end closes when it ends */
 	vmm_pid = pid;
@@ -623,6 +700,21 @@ static void run_vmm(const char *rundir, char **vmm_argv, int vmm_argc, int peer,
 		sb_write_file_atomic(startf, buf,
 				     (size_t)snprintf(buf, sizeof(buf), "%llu\n", start));
 	write_pid(rundir, SB_VMM_PID, pid);
+	if (gate[1] >= 0) {
+		if (netd_wait_ready(netd, ns, why, sizeof(why)) < 0) {
+			/* silo-vmm is still at its gate: no guest ran */
+			kill(pid, SIGKILL);
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
+			vmm_pid = 0;
+			netd_failed(rundir, cg, why);
+		}
+		/* EPIPE when silo-vmm ended already: its status says why */
+		if (write(gate[1], "1", 1) < 0)
+			dprintf(STDERR_FILENO, "silo: silo-vmm left before its start: %s\n",
+				strerror(errno));
+		close(gate[1]);
+	}
 	for (;;) {
 		int r = waitpid(-1, &status, 0);
 		if (r < 0 && errno == EINTR)
@@ -678,13 +770,14 @@ void sb_supervise_main(int argc, char **argv)
 	if (netd.path)
 		make_peer(peer);
 	netd.peer = peer[1];
-	int netd_pid = supervise_netd(rundir, &netd, &cg);
+	struct netd_start ns;
+	int netd_pid = supervise_netd(rundir, &netd, &cg, &ns);
 	if (peer[1] >= 0)
 		close(peer[1]);
 	char line[200];
 	int code, sig;
-	run_vmm(rundir, argv + at, argc - at, peer[0], fsize, &cg, &netd_pid, &code, &sig, line,
-		sizeof(line));
+	run_vmm(rundir, argv + at, argc - at, peer[0], fsize, &cg, &netd, &ns, &netd_pid, &code,
+		&sig, line, sizeof(line));
 	/* the order of the end: no broker, no sockets, then the record
 	 * (a live exit record means nothing is listening) */
 	if (netd_pid > 0)

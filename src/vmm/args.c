@@ -61,6 +61,8 @@ void vmm_usage(FILE *f)
 		"                       a SOCK_SEQPACKET socket that takes the guest's connections\n"
 		"                       to these host ports: each is a new socket passed on it\n"
 		"                       with its port, instead of a connect to PATH_PORT\n"
+		"  --start-gate N       build the VM, then wait for one byte on fd N before the\n"
+		"                       guest runs (end of file: exit without running it)\n"
 		"  -v, --verbose        log lifecycle events (twice: debug)\n"
 		"every PATH above may be fd:N, a descriptor opened for it (the console file's\n"
 		"four: file:fd:H,M,T1,T2; --restore fd:STATE,MEM): docs/silo-vmm.md\n"
@@ -107,6 +109,7 @@ enum {
 	OPT_CONSOLE_MAX,
 	OPT_RESTORE,
 	OPT_VSOCK_PEER,
+	OPT_START_GATE,
 	OPT_END,
 	OPT_DEV = 512
 };
@@ -126,6 +129,7 @@ static const struct option fixed_opts[] = {
 	{ "console-max", required_argument, NULL, OPT_CONSOLE_MAX },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "vsock-peer", required_argument, NULL, OPT_VSOCK_PEER },
+	{ "start-gate", required_argument, NULL, OPT_START_GATE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 };
@@ -260,6 +264,13 @@ static int parse_value(struct vmm_args *a, int opt, const char *arg, char *err, 
 		return 0;
 	case OPT_VSOCK_PEER:
 		return parse_peer(c, arg, err, errlen);
+	case OPT_START_GATE:
+		if (!vmm_parse_uint(arg, 3, INT_MAX, &n) || fcntl((int)n, F_GETFD) < 0)
+			return fail(err, errlen,
+				    "--start-gate wants an open file descriptor >= 3, got '%s'",
+				    arg);
+		a->start_gate = (int)n;
+		return 0;
 	case OPT_BOOT_TIMEOUT:
 		if (!vmm_parse_uint(arg, 0, VMM_MAX_BOOT_TIMEOUT, &n))
 			return fail(err, errlen, "--boot-timeout wants seconds 0..%d, got '%s'",
@@ -335,6 +346,7 @@ int vmm_parse_args(int argc, char **argv, struct vmm_args *a, char *err, size_t 
 	int opt;
 
 	*a = (struct vmm_args){ .exit_fd = -1,
+				.start_gate = -1,
 				.vm = { .cpus = 1,
 					.mem_mib = VMM_DEFAULT_MEM_MIB,
 					.boot_timeout = VMM_DEFAULT_BOOT_TIMEOUT,

@@ -21,9 +21,10 @@
 
 struct vmm_args {
 	struct vm_config vm;
-	int verbose; /* -v count */
-	int exit_fd; /* --exit-fd, or -1 */
-	bool help;   /* -h: print vmm_usage, nothing else */
+	int verbose;	/* -v count */
+	int exit_fd;	/* --exit-fd, or -1 */
+	int start_gate; /* --start-gate, or -1 */
+	bool help;	/* -h: print vmm_usage, nothing else */
 };
 
 /*

@@ -22,6 +22,8 @@
 
 /* --exit-fd: the supervisor's pipe for the exit reason (src/sandbox/supervise.c). */
 static int exit_fd = -1;
+/* --start-gate: the supervisor's word that the guest may run. */
+static int start_gate = -1;
 /* SILO_VMM_JAIL=0: no namespaces, rlimits or capability drop (debugging). */
 static bool jail_process = true;
 
@@ -127,6 +129,28 @@ static int read_env(struct vm_config *cfg, int64_t t0)
 	return read_jail_env();
 }
 
+/* --start-gate: everything before the guest's first instruction is done
+ * (the VM built or restored, the jail entered); the supervisor, which
+ * starts the network broker beside us, says with one byte that the guest
+ * may run, or with end of file (it closed the pipe: the broker failed, or
+ * it died) that it must not: a restored guest that ran would have changed
+ * the sandbox's disk under the template's memory. 0 or -errno. */
+static int wait_gate(void)
+{
+	char go;
+	ssize_t n;
+
+	while ((n = read(start_gate, &go, 1)) < 0 && errno == EINTR)
+		;
+	close(start_gate);
+	start_gate = -1;
+	if (n == 1)
+		return 0;
+	return err_ret(n < 0 ? -errno : -ECANCELED,
+		       "the start was called off before the guest ran%s%s",
+		       n < 0 ? ": " : " (--start-gate closed)", n < 0 ? strerror(errno) : "");
+}
+
 /* Build, run and tear down the VM; the process exit code. */
 static int run(const struct vm_config *cfg)
 {
@@ -145,6 +169,11 @@ static int run(const struct vm_config *cfg)
 	/* The VM is built (files open, sockets bound) and no thread runs yet:
 	 * the one point where the process-wide jail fits (jail/process.c). */
 	if (jail_process && (ret = jail_enter_process())) {
+		report_exit("", VMM_EXIT_SETUP, "setup failed: %s", log_last_error());
+		vm_destroy(vm);
+		return VMM_EXIT_SETUP;
+	}
+	if (start_gate >= 0 && (ret = wait_gate())) {
 		report_exit("", VMM_EXIT_SETUP, "setup failed: %s", log_last_error());
 		vm_destroy(vm);
 		return VMM_EXIT_SETUP;
@@ -173,6 +202,9 @@ int main(int argc, char **argv)
 	exit_fd = a.exit_fd;
 	if (exit_fd >= 0)
 		fcntl(exit_fd, F_SETFD, FD_CLOEXEC);
+	start_gate = a.start_gate;
+	if (start_gate >= 0)
+		fcntl(start_gate, F_SETFD, FD_CLOEXEC);
 	if (ret)
 		return usage_error("%s", err);
 	if (a.help) {

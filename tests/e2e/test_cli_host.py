@@ -12,6 +12,7 @@ import json
 import os
 import pathlib
 import shutil
+import socket
 import subprocess
 import time
 
@@ -257,4 +258,82 @@ def test_mcp_sandboxes_are_supervised_by_silo(env, tmp_path):
     assert exe == str(SILO.resolve()), exe
     assert json.loads(out)["result"]["isError"] is True, out
     assert silo(env, "rm", "-f", "m")[0] in (0, 125)
+    assert names(env) == [] and not list(processes_naming([env["SILO_RUN_DIR"]]))
+
+
+# --- the network broker starts beside silo-vmm; the guest waits for it ----------
+
+def gated_vmm(tmp_path, needle):
+    """A stand-in silo-vmm that does what silo-vmm does at --start-gate:
+    waits for one byte there, then notes whether the broker's vsock
+    listeners (RUNDIR/vsock.sock_1080 and _1053) were there when it got it,
+    and runs on as `sleep NEEDLE`. No gate, or end of file, is noted too."""
+    note = tmp_path / "gate-note"
+    vmm = tmp_path / "gated-vmm"
+    vmm.write_text(f"""#!/usr/bin/python3
+import glob, os, sys
+a = sys.argv
+note = open({str(note)!r}, "w")
+if "--start-gate" not in a:
+    note.write("no gate\\n")
+else:
+    go = os.read(int(a[a.index("--start-gate") + 1]), 1)
+    run = os.path.join(os.environ["SILO_RUN_DIR"], "g")
+    socks = sorted(os.path.basename(p) for p in glob.glob(run + "/vsock.sock_*"))
+    note.write(f"gate {{go!r}} {{' '.join(socks)}}\\n")
+note.close()
+os.execvp("sleep", ["sleep", "{needle}"])
+""")
+    vmm.chmod(0o755)
+    return vmm, note
+
+
+def test_broker_is_ready_before_the_guest_runs(env, tmp_path):
+    """silo-netd starts beside silo-vmm (each ~0.1 s in the lab), and the
+    guest runs only once the broker is ready: silo-vmm gets a --start-gate
+    and the byte on it comes after the broker's listeners exist (fails on
+    the code before: no gate, the broker was waited for before silo-vmm)."""
+    vmm, note = gated_vmm(tmp_path, 6023)
+    env = dict(env, SILO_VMM=str(vmm), SILO_NETD=str(SILO.parent / "silo-netd"),
+               SILO_BOOT_TIMEOUT="60")
+    assert silo(env, "create", "--name", "g", "--no-docker", wrap=FAKE_KVM)[0] == 0
+    start = subprocess.Popen([*FAKE_KVM, str(SILO), "start", "g"], env=env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            if note.exists() and note.read_text().endswith("\n"):
+                break
+            time.sleep(0.1)
+        assert note.read_text() == "gate b'1' vsock.sock_1053 vsock.sock_1080\n"
+    finally:
+        for pid, _, _ in processes_naming(["sleep 6023"]):
+            os.kill(pid, 9)  # the stand-in ends: the start fails
+        start.wait(timeout=60)
+    assert silo(env, "rm", "-f", "g")[0] == 0
+    assert names(env) == [] and not list(processes_naming([env["SILO_RUN_DIR"]]))
+
+
+def test_broker_that_fails_ends_the_start_before_the_guest_runs(env, tmp_path):
+    """A published port in use: the broker says so, silo-vmm (already at its
+    gate) is ended without its guest having run, the start fails with the
+    broker's line, and nothing is left."""
+    vmm, note = gated_vmm(tmp_path, 6025)
+    env = dict(env, SILO_VMM=str(vmm), SILO_NETD=str(SILO.parent / "silo-netd"))
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    try:
+        assert silo(env, "create", "--name", "g", "--no-docker", "-p", f"{port}:80",
+                    wrap=FAKE_KVM)[0] == 0
+        code, _, err = silo(env, "start", "g", wrap=FAKE_KVM)
+    finally:
+        busy.close()
+    lines = [x for x in err.splitlines() if not x.startswith("silo: warning: ")]
+    assert code == 125 and len(lines) == 1 and f"host port {port}" in lines[0], err
+    assert not note.exists() or not note.read_text().startswith("gate b'1'"), note.read_text()
+    assert not list(processes_naming(["sleep 6025"]))
+    assert not list((pathlib.Path(env["SILO_RUN_DIR"]) / "g").glob("*.sock*"))
+    assert silo(env, "rm", "g")[0] == 0
     assert names(env) == [] and not list(processes_naming([env["SILO_RUN_DIR"]]))

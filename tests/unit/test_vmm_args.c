@@ -61,6 +61,7 @@ static void test_defaults(void **state)
 	assert_string_equal(a.vm.console, "stdio");
 	assert_int_equal(a.vm.nr_devs, 0);
 	assert_int_equal(a.exit_fd, -1);
+	assert_int_equal(a.start_gate, -1);
 	assert_int_equal(a.verbose, 0);
 	assert_false(a.help);
 	assert_false(a.vm.no_map);
@@ -110,6 +111,10 @@ static void test_exit_fd(void **state)
 	/* A mistake after --exit-fd still knows the fd (main reports there). */
 	assert_int_equal(PARSE(&a, err, "--exit-fd", num, "--cpus", "0"), -1);
 	assert_int_equal(a.exit_fd, fds[1]);
+	/* --start-gate: the same kind of descriptor, the supervisor's pipe */
+	snprintf(num, sizeof(num), "%d", fds[0]);
+	assert_int_equal(PARSE(&a, err, "--start-gate", num, "--kernel", "k"), 0);
+	assert_int_equal(a.start_gate, fds[0]);
 	close(fds[0]);
 	close(fds[1]);
 }
@@ -262,6 +267,9 @@ static void test_bad(void **state)
 	EXPECT_ERR("--console-max wants bytes, at least 4096, got '4095'", "--console-max", "4095");
 	EXPECT_ERR("--exit-fd wants an open file descriptor >= 3, got '2'", "--exit-fd", "2");
 	EXPECT_ERR("--exit-fd wants an open file descriptor >= 3, got '999'", "--exit-fd", "999");
+	EXPECT_ERR("--start-gate wants an open file descriptor >= 3, got '0'", "--start-gate", "0");
+	EXPECT_ERR("--start-gate wants an open file descriptor >= 3, got '999'", "--start-gate",
+		   "999");
 	EXPECT_ERR("--control needs a path", "--control", "");
 	EXPECT_ERR("--boot-timeout wants seconds 0..86400, got '86401'", "--boot-timeout", "86401");
 	EXPECT_ERR("--boot-marker must be a non-empty single line", "--boot-marker", "a\nb");
