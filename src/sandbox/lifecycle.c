@@ -317,7 +317,7 @@ unlock:
 
 /* Run fn with the calling thread's agent timeouts capped at ms (never
  * longer than the caller's own, e.g. SILO_AGENT_TIMEOUT). */
-static int with_timeouts(int ms, int (*fn)(const char *addr), const char *addr)
+static int with_timeouts(int ms, int (*fn)(const void *arg), const void *arg)
 {
 	struct aclient_timeouts saved, t;
 	aclient_get_timeouts(&saved);
@@ -329,22 +329,33 @@ static int with_timeouts(int ms, int (*fn)(const char *addr), const char *addr)
 	if (t.idle_ms > (uint32_t)ms)
 		t.idle_ms = (uint32_t)ms;
 	aclient_set_timeouts(&t);
-	int r = fn(addr);
+	int r = fn(arg);
 	aclient_set_timeouts(&saved);
 	return r;
 }
 
-static int ping(const char *addr)
+static int ping(const void *addr)
 {
 	struct aclient_err e;
 	uint32_t v;
 	return aclient_ping(addr, &v, &e);
 }
 
-static int shutdown_req(const char *addr)
+static int shutdown_req(const void *addr)
 {
 	struct aclient_err e;
 	return aclient_shutdown(addr, &e);
+}
+
+struct restored_try {
+	const struct sandbox *sb;
+	struct aclient_err err;
+};
+
+static int restored_req(const void *arg)
+{
+	struct restored_try *t = (struct restored_try *)arg;
+	return sb_restored_try(t->sb, &t->err);
 }
 
 /* The client's own deadlines bound it: a guest that hangs mid-answer only
@@ -538,7 +549,16 @@ static int wait_ready(struct sandbox *sb, const char *vsock, int boot_timeout, s
 			sb_fail("sandbox %s: start interrupted", sb->name);
 			break;
 		}
-		if (sb_exists(vsock) && ping_once(sb->addr, 5000) == 0) {
+		/* A restored guest's first request is RESTORED itself, not a
+		 * ping before it: one agent connection fewer on every restore
+		 * (the agent forks one process per connection). Its error is
+		 * final: the agent answered. */
+		if (sb_exists(vsock) && sb->cfg.restore_pending) {
+			struct restored_try t = { .sb = sb };
+			rc = with_timeouts(5000, restored_req, &t);
+			if (rc == 0 || t.err.remote)
+				break;
+		} else if (sb_exists(vsock) && ping_once(sb->addr, 5000) == 0) {
 			rc = 0;
 			break;
 		}
@@ -636,19 +656,16 @@ int sb_start(struct sandbox *sb)
 	if (secrets >= 0)
 		close(secrets);
 	sb_progress_begin(sb_status_line(sb), sb->name);
+	/* A restore is ready once the guest took, before anything else ran
+	 * in it (the workspace copy below included), its fresh entropy, the
+	 * time, this sandbox's hostname and a machine-id of its own
+	 * (restored.c, wait_ready). A clone that did not take them is not
+	 * started: it would share the template's RNG state. */
 	int rc = wait_ready(sb, cmd.vsock, in.boot_timeout, &st);
+	/* Restored once: every later start boots the sandbox's own disk. */
 	if (rc == 0 && sb->cfg.restore_pending) {
-		/* The agent answers: before anything else runs in the guest
-		 * (the workspace copy below included), its fresh entropy, the
-		 * time, this sandbox's hostname and a machine-id of its own
-		 * (restored.c). A clone that did not take them is not
-		 * started: it would share the template's RNG state. */
-		rc = sb_restored(sb);
-		/* Restored once: every later start boots the sandbox's own disk. */
-		if (rc == 0) {
-			sb->cfg.restore_pending = false;
-			rc = sb_save_config(sb);
-		}
+		sb->cfg.restore_pending = false;
+		rc = sb_save_config(sb);
 	}
 	/* before anything of the user's runs: the guest trusts this run's
 	 * CA (a new one each start, silo-netd's) */

@@ -6,15 +6,13 @@
 #include "sandbox/sandbox.h"
 #include "client/client.h"
 
-int sb_restored(const struct sandbox *sb)
+int sb_restored_try(const struct sandbox *sb, struct aclient_err *err)
 {
-	struct aclient_err err = { 0 };
-
 	/* machine-id NULL: a random one, kept on the sandbox's scratch disk
 	 * (/etc is in the overlay's upper layer) across its later boots */
-	if (aclient_restored(sb->addr, sb->name, NULL, &err) < 0)
+	if (aclient_restored(sb->addr, sb->name, NULL, err) < 0)
 		return sb_fail("sandbox %s: the restored guest did not take its new entropy, "
 			       "clock and identity: %s",
-			       sb->name, err.msg);
+			       sb->name, err->msg);
 	return 0;
 }

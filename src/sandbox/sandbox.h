@@ -352,10 +352,13 @@ int sb_vmm_request(const struct sandbox *sb, const char *req, char *buf, size_t 
 /* Give a guest that silo-vmm --restore just resumed what a boot would have
  * given it: fresh kernel entropy (and a CRNG reseed), the host's clock, the
  * hostname sb->name and a new random /etc/machine-id (agent protocol
- * RESTORED). Call it once the agent answers, before anything else runs in
- * the guest; without it every clone of the snapshot shares its RNG state.
- * 0, or -1 with sb_errmsg(). */
-int sb_restored(const struct sandbox *sb);
+ * RESTORED). sb_start sends it as the restored guest's first request,
+ * before anything else runs in the guest; without it every clone of the
+ * snapshot shares its RNG state. 0, or -1 with sb_errmsg() and the
+ * client's error in *err (err->remote: the agent refused it; else it was
+ * not reached, or did not answer in time). */
+struct aclient_err;
+int sb_restored_try(const struct sandbox *sb, struct aclient_err *err);
 
 /* Supervisor entry (argv after "_supervise"); never returns. */
 void sb_supervise_main(int argc, char **argv) __attribute__((noreturn));
