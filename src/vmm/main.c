@@ -194,10 +194,6 @@ int main(int argc, char **argv)
 	char err[512];
 	int ret;
 
-	/* not an option of silo-vmm's own: its copy that makes the jail's
-	 * namespaces while the VM is built (jail/process.c) */
-	if (argc > 1 && !strcmp(argv[1], JAIL_MAKER_ARG))
-		return jail_maker_main(argc, argv);
 	ret = vmm_parse_args(argc, argv, &a, err, sizeof(err));
 	exit_fd = a.exit_fd;
 	if (exit_fd >= 0)
@@ -215,7 +211,7 @@ int main(int argc, char **argv)
 	if ((ret = read_env(&a.vm, t0)))
 		return ret;
 	/* before any thread, and early: its namespaces are made while the VM
-	 * is built (jail/process.c) */
+	 * is built (jail/maker.c) */
 	if (jail_process && jail_start() < 0) {
 		report_exit("", VMM_EXIT_SETUP, "setup failed: %s", log_last_error());
 		return VMM_EXIT_SETUP;

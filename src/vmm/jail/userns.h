@@ -1,7 +1,8 @@
 /* userns.h: a user namespace in which the caller stays who it was, for
- * the jails of silo-vmm (process.c), silo-netd (src/netd/view.c) and the
- * supervisor's clone of silo-vmm (src/sandbox/supervise.c). Plain libc,
- * no logging: callers say what failed. */
+ * the jail of silo-netd (src/netd/view.c) and the supervisor's clone of
+ * silo-vmm (src/sandbox/supervise.c). Plain libc, no logging: callers say
+ * what failed. (silo-vmm's own jail makes its user namespace in a task
+ * that may not call libc: jail/maker.c does the same steps itself.) */
 #ifndef SILO_VMM_JAIL_USERNS_H
 #define SILO_VMM_JAIL_USERNS_H
 
