@@ -108,33 +108,40 @@ static void read_reason(int fd, char *out, size_t n)
 	out[strcspn(out, "\r\n")] = 0; /* the record is key=value lines */
 }
 
+/* A new pair's two descriptors moved above GATE_FD, the highest of the
+ * fixed ones silo-vmm gets (EXIT_FD, PEER_FD, GATE_FD), so exec_vmm's
+ * dup2s onto those cannot close one; close-on-exec. The originals are
+ * closed; out is -1s when either could not move. */
+static void lift_pair(const int in[2], int out[2])
+{
+	out[0] = fcntl(in[0], F_DUPFD_CLOEXEC, GATE_FD + 1);
+	out[1] = fcntl(in[1], F_DUPFD_CLOEXEC, GATE_FD + 1);
+	close(in[0]);
+	close(in[1]);
+	if (out[0] < 0 || out[1] < 0) {
+		if (out[0] >= 0)
+			close(out[0]);
+		if (out[1] >= 0)
+			close(out[1]);
+		out[0] = out[1] = -1;
+	}
+}
+
 /* The socket pair between silo-vmm (--vsock-peer) and silo-netd
  * (--peer-fd): the guest's connections to the broker's ports reach it as
  * descriptors on it, not as connects to paths in the run directory, which
  * a jailed silo-vmm cannot reach (docs/security.md). SEQPACKET: each
- * message is one connection, its port and its descriptor together. Both
- * ends above PEER_FD, so the children's dup2 onto EXIT_FD and PEER_FD
- * cannot close one. Without it (no descriptors left) silo-vmm falls back
- * to the broker's paths, which only an unjailed one reaches: the guest's
+ * message is one connection, its port and its descriptor together, both
+ * ends lifted (lift_pair). Without it (no descriptors left) silo-vmm falls
+ * back to the broker's paths, which only an unjailed one reaches: the guest's
  * streams are then refused, and the sandbox runs without a network. */
 static void make_peer(int peer[2])
 {
 	int sv[2];
 
 	peer[0] = peer[1] = -1;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return;
-	peer[0] = fcntl(sv[0], F_DUPFD_CLOEXEC, PEER_FD + 1);
-	peer[1] = fcntl(sv[1], F_DUPFD_CLOEXEC, PEER_FD + 1);
-	close(sv[0]);
-	close(sv[1]);
-	if (peer[0] < 0 || peer[1] < 0) {
-		if (peer[0] >= 0)
-			close(peer[0]);
-		if (peer[1] >= 0)
-			close(peer[1]);
-		peer[0] = peer[1] = -1;
-	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0)
+		lift_pair(sv, peer);
 }
 
 /* fork(), the child in a new PID namespace (its pid 1 there) unless its
@@ -198,10 +205,10 @@ static void exec_vmm(char **vmm_argv, int argc, int exit_w, int peer, int gate,
 		goto fail;
 	if (exit_w == EXIT_FD && fcntl(EXIT_FD, F_SETFD, 0) < 0)
 		goto fail;
-	/* peer is above PEER_FD (make_peer): the dup2 above left it alone */
+	/* peer and gate are above GATE_FD (lift_pair): no dup2 here closes
+	 * one before it is used */
 	if (peer >= 0 && dup2(peer, PEER_FD) < 0)
 		goto fail;
-	/* the gate is above GATE_FD too (run_vmm) */
 	if (gate >= 0 && dup2(gate, GATE_FD) < 0)
 		goto fail;
 	char **argv = calloc((size_t)argc + 7, sizeof(*argv));
@@ -622,27 +629,16 @@ static void netd_ended(int status)
 			WEXITSTATUS(status));
 }
 
-/* The pipe behind silo-vmm's --start-gate, both ends above GATE_FD so
- * that exec_vmm's dup2s leave them alone; -1s when it cannot be made
- * (then the broker is waited for before silo-vmm starts). */
+/* The pipe behind silo-vmm's --start-gate, both ends lifted (lift_pair);
+ * -1s when it cannot be made (then the broker is waited for before
+ * silo-vmm starts). */
 static void make_gate(int gate[2])
 {
 	int p[2];
 
 	gate[0] = gate[1] = -1;
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return;
-	gate[0] = fcntl(p[0], F_DUPFD_CLOEXEC, GATE_FD + 1);
-	gate[1] = fcntl(p[1], F_DUPFD_CLOEXEC, GATE_FD + 1);
-	close(p[0]);
-	close(p[1]);
-	if (gate[0] < 0 || gate[1] < 0) {
-		if (gate[0] >= 0)
-			close(gate[0]);
-		if (gate[1] >= 0)
-			close(gate[1]);
-		gate[0] = gate[1] = -1;
-	}
+	if (pipe2(p, O_CLOEXEC) == 0)
+		lift_pair(p, gate);
 }
 
 /* Run silo-vmm to its end; its status and the reason it gave. A broker

@@ -142,13 +142,13 @@ static int wait_gate(void)
 
 	while ((n = read(start_gate, &go, 1)) < 0 && errno == EINTR)
 		;
+	int e = n < 0 ? errno : ECANCELED; /* before close may change errno */
 	close(start_gate);
 	start_gate = -1;
 	if (n == 1)
 		return 0;
-	return err_ret(n < 0 ? -errno : -ECANCELED,
-		       "the start was called off before the guest ran%s%s",
-		       n < 0 ? ": " : " (--start-gate closed)", n < 0 ? strerror(errno) : "");
+	return err_ret(-e, "the start was called off before the guest ran%s%s",
+		       n < 0 ? ": " : " (--start-gate closed)", n < 0 ? strerror(e) : "");
 }
 
 /* Build, run and tear down the VM; the process exit code. */
