@@ -173,6 +173,7 @@ FUZZ_DEPS_fuzz_mmio    := $(FUZZ_VIRTIO) src/vmm/devices/virtio/mmio.c src/vmm/d
 FUZZ_DEPS_fuzz_rng     := $(FUZZ_VIRTIO) src/vmm/devices/virtio/rng.c
 FUZZ_DEPS_fuzz_balloon := $(FUZZ_VIRTIO) src/vmm/devices/virtio/balloon.c
 FUZZ_DEPS_fuzz_snap_state := src/vmm/snapshot/state.c
+FUZZ_DEPS_fuzz_snap_wset  := src/vmm/snapshot/wset.c src/vmm/snapshot/state.c
 FUZZ_NET               := $(sort $(wildcard src/net/*.c))
 fuzz_deps = $(or $(FUZZ_DEPS_$(1)),$(if $(filter fuzz_net_%,$(1)),$(FUZZ_NET),$(FUZZ_VIRTIO)))
 fuzz_objs = $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(call fuzz_deps,$(1)))

@@ -12,6 +12,9 @@
  *              state, in the sendmsg that carries the line): silo-vmm
  *              opens no file itself (docs/security.md "The jail"); the VM
  *              stays paused (resume or stop next); "error REASON" else
+ *   working-set → "ok PAGES" once the pages a restored VM wrote since its
+ *              restore are written to the file sent with the request
+ *              (SCM_RIGHTS; format: snapshot/wset.h); "error REASON" else
  *   other   → "error unknown command"
  *
  * A line longer than CTL_LINE_MAX, or too many clients, closes the
@@ -36,6 +39,7 @@
 #include "vmm/jail/seccomp.h"
 #include "proto/contract.h"
 #include "vmm/log.h"
+#include "vmm/snapshot/snapshot.h"
 #include "vmm/vm.h"
 
 #define CTL_LINE_MAX	128
@@ -99,6 +103,18 @@ void control_handle(struct vm *vm, const char *req, const int *fds, unsigned int
 		fputs("error snapshot DIR is gone: send `snapshot` with the memory and state "
 		      "files as descriptors (SCM_RIGHTS)",
 		      reply);
+	} else if (!strcmp(req, "working-set")) {
+		char err[300];
+		uint64_t pages;
+
+		if (nfds != 1)
+			fputs("error working-set takes its file as one descriptor (SCM_RIGHTS) sent "
+			      "with the request",
+			      reply);
+		else if (vm_working_set(vm, fds[0], &pages, err, sizeof(err)))
+			fprintf(reply, "error %s", err);
+		else
+			fprintf(reply, "ok %llu", (unsigned long long)pages);
 	} else if (!strcmp(req, "metrics")) {
 		fputs("ok ", reply);
 		vm_metrics_json(vm, reply);

@@ -117,11 +117,12 @@ void vm_metrics_json(struct vm *vm, FILE *f)
 {
 	fprintf(f,
 		"{\"uptime_ms\":%lld,\"unhandled_pio\":%llu,\"unhandled_mmio\":%llu,"
-		"\"irq_errs\":%llu,\"devices\":[",
+		"\"irq_errs\":%llu,\"prefetched_pages\":%llu,\"devices\":[",
 		uptime_ms(vm),
 		(unsigned long long)__atomic_load_n(&vm->unhandled_pio, __ATOMIC_RELAXED),
 		(unsigned long long)__atomic_load_n(&vm->unhandled_mmio, __ATOMIC_RELAXED),
-		(unsigned long long)__atomic_load_n(&vm->irq_errs, __ATOMIC_RELAXED));
+		(unsigned long long)__atomic_load_n(&vm->irq_errs, __ATOMIC_RELAXED),
+		(unsigned long long)vm->prefetched_pages);
 	for (unsigned int i = 0; i < vm->nr_virtio; i++) {
 		if (i)
 			fputc(',', f);

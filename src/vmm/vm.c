@@ -94,10 +94,10 @@ int vm_create(struct vm **out, const struct vm_config *cfg)
 	trace_mark(vm, "load");
 	if (cfg->control && (ret = control_create(&vm->ctl, cfg->control, vm)))
 		return ret;
-	/* For `snapshot` (snapshot/save.c): which pages were never touched.
-	 * Opened now because the jailed process can open nothing; a restored
-	 * VM's pages may live in its memory file only, so it reads them all. */
-	if (cfg->control && !cfg->restore)
+	/* For `snapshot` (snapshot/save.c): which pages were never touched;
+	 * for `working-set` (a restored VM): which pages the guest wrote.
+	 * Opened now because the jailed process can open nothing. */
+	if (cfg->control)
 		vm->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	/* vCPUs last: the boot CPU's registers need the kernel entry; a
 	 * restore sets vCPUs, VM and devices from the snapshot instead. */

@@ -128,6 +128,7 @@ struct vm {
 
 	/* Counters of guest-triggered oddities (warn once, count always). */
 	uint64_t unhandled_pio, unhandled_mmio, irq_errs;
+	uint64_t prefetched_pages; /* a restore's working set (snapshot/wset.h) */
 };
 
 /* Build the whole VM (KVM, memory, kernel, devices, vCPUs); -errno. */

@@ -73,7 +73,8 @@ static void test_protocol(void **state)
 	/* One JSON line; this VM has no devices. */
 	ask(fd, "metrics\n", "ok {\"uptime_ms\":");
 	assert_non_null(strstr(
-		buf, ",\"unhandled_pio\":0,\"unhandled_mmio\":0,\"irq_errs\":0,\"devices\":[]}\n"));
+		buf,
+		",\"unhandled_pio\":0,\"unhandled_mmio\":0,\"irq_errs\":0,\"prefetched_pages\":0,\"devices\":[]}\n"));
 	ask(fd, "stop\n", "ok");
 	assert_int_equal(vm->exit_code, VMM_EXIT_STOPPED);
 	ask(fd, "pause\n", "error");

@@ -3,17 +3,19 @@
  * (docs/snapshots.md). vm_create calls these in the order the KVM API and
  * Firecracker's build_microvm_from_snapshot use:
  *   1. vm_restore_open: read DIR/state and check it (format, CRCs, the
- *      command line's --cpus/--memory) before anything is built;
+ *      command line's --cpus/--memory) before anything is built, and
+ *      DIR/workingset when there is one (wset.h);
  *   2. KVM_CREATE_VM, TSS, irqchip, PIT2 (as for a boot, arch/x86/kvm.c);
- *   3. vm_restore_memory: guest RAM mapped MAP_PRIVATE from DIR/mem;
+ *   3. vm_restore_memory: guest RAM mapped MAP_PRIVATE from DIR/mem,
+ *      then the working set faulted in;
  *   4. the devices, built from the command line as for a boot;
  *   5. vm_restore_state: vCPUs created and set, then the VM-wide state
  *      (PIT, clock, irqchips), then the devices, which may raise
  *      interrupts and so come after the irqchips.
  * Every mismatch is one line (err_ret) and exit 3; nothing here trusts the
- * file beyond what state.c checked. Under silo the launcher opens the two
- * files and passes --restore fd:STATE,MEM (src/vmm/fdarg.h): both are opened
- * in step 1, so the jailed process needs no path.
+ * file beyond what state.c checked. Under silo the launcher opens the
+ * files and passes --restore fd:STATE,MEM[,WORKINGSET] (src/vmm/fdarg.h):
+ * all are opened in step 1, so the jailed process needs no path.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +25,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm/devices/legacy/serial.h"
@@ -33,12 +36,15 @@
 #include "vmm/snapshot/kvm_state.h"
 #include "vmm/snapshot/snapshot.h"
 #include "vmm/snapshot/state.h"
+#include "vmm/snapshot/wset.h"
 #include "vmm/vm_internal.h"
 
 struct snap_loaded {
 	struct snap_reader r;
 	void *buf;
-	int mem_fd;	 /* DIR/mem, until vm_restore_memory maps it */
+	int mem_fd;		 /* DIR/mem, until vm_restore_memory maps it */
+	struct wset_range *wset; /* DIR/workingset's ranges, or NULL */
+	uint32_t wset_nr;
 	char what[4200]; /* DIR, or fd:STATE,MEM, for messages */
 };
 
@@ -69,20 +75,27 @@ static int read_state(int fd, const char *what, void **out, size_t *len)
 	return 0;
 }
 
-/* DIR/state and DIR/mem, or the launcher's fd:STATE,MEM. */
-static int open_files(const char *arg, int *state, int *mem)
+/* DIR/state, DIR/mem and DIR/workingset if there is one, or the
+ * launcher's fd:STATE,MEM[,WSET]; *wset is -1 without one. */
+static int open_files(const char *arg, int *state, int *mem, int *wset)
 {
 	char path[4200];
-	int fds[2];
+	int fds[3];
+	bool three;
 
 	if (fdarg_is_fd(arg)) {
-		if (!fdarg_list(arg, fds, 2))
-			return err_ret(-EINVAL, "--restore wants DIR or fd:STATE,MEM, got '%s'",
+		three = fdarg_list(arg, fds, 3);
+		if (!three && !fdarg_list(arg, fds, 2))
+			return err_ret(-EINVAL,
+				       "--restore wants DIR or fd:STATE,MEM[,WORKINGSET], got '%s'",
 				       arg);
 		if ((*state = fdarg_take(fds[0], O_RDONLY)) < 0 ||
-		    (*mem = fdarg_take(fds[1], O_RDONLY)) < 0)
+		    (*mem = fdarg_take(fds[1], O_RDONLY)) < 0 ||
+		    (three && (*wset = fdarg_take(fds[2], O_RDONLY)) < 0))
 			return err_ret(-EBADF, "snapshot %s: %s", arg,
-				       strerror(-(*state < 0 ? *state : *mem)));
+				       strerror(-(*state < 0 ? *state
+						  : *mem < 0 ? *mem
+							     : *wset)));
 		return 0;
 	}
 	snprintf(path, sizeof(path), "%s/state", arg);
@@ -91,6 +104,41 @@ static int open_files(const char *arg, int *state, int *mem)
 	snprintf(path, sizeof(path), "%s/mem", arg);
 	if ((*mem = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return err_ret(-errno, "snapshot memory %s: %m", path);
+	snprintf(path, sizeof(path), "%s/" WSET_FILE, arg);
+	if ((*wset = open(path, O_RDONLY | O_CLOEXEC)) < 0 && errno != ENOENT)
+		return err_ret(-errno, "snapshot working set %s: %m", path);
+	return 0;
+}
+
+/* The working set's ranges into l (fd is closed); none is fine. */
+static int read_wset(struct snap_loaded *l, int fd, uint64_t ram_size)
+{
+	struct stat st;
+	char err[160];
+	void *buf;
+	ssize_t n;
+	int ret;
+
+	if (fstat(fd, &st) < 0 || st.st_size < 0 ||
+	    (uint64_t)st.st_size > sizeof(struct wset_header) +
+					   (uint64_t)WSET_MAX_RANGES * sizeof(struct wset_range)) {
+		close(fd);
+		return err_ret(-EINVAL, "snapshot %s: working set: not a working-set file (size)",
+			       l->what);
+	}
+	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	n = read(fd, buf, (size_t)st.st_size);
+	close(fd);
+	ret = n == st.st_size ? wset_parse(buf, (size_t)n, ram_size, &l->wset, &l->wset_nr, err,
+					   sizeof(err))
+			      : (snprintf(err, sizeof(err), "short read"), -EIO);
+	free(buf);
+	if (ret)
+		return err_ret(ret, "snapshot %s: working set: %s", l->what, err);
 	return 0;
 }
 
@@ -112,16 +160,22 @@ int vm_restore_open(struct vm *vm)
 	struct snap_vm_info info;
 	char err[256];
 	size_t len = 0;
-	int ret, state = -1;
+	int ret, state = -1, wset = -1;
 
 	if (!l)
 		return -ENOMEM;
 	vm->snap = &l->r; /* first member: vm_restore_close frees l */
 	l->mem_fd = -1;
 	snprintf(l->what, sizeof(l->what), "%s", vm->cfg.restore);
-	if ((ret = open_files(vm->cfg.restore, &state, &l->mem_fd))) {
+	if ((ret = open_files(vm->cfg.restore, &state, &l->mem_fd, &wset))) {
 		if (state >= 0)
 			close(state);
+		if (wset >= 0)
+			close(wset);
+		return ret;
+	}
+	if (wset >= 0 && (ret = read_wset(l, wset, vm->cfg.mem_mib << 20))) {
+		close(state);
 		return ret;
 	}
 	if ((ret = read_state(state, l->what, &l->buf, &len)))
@@ -142,8 +196,34 @@ void vm_restore_close(struct vm *vm)
 	if (l->mem_fd >= 0)
 		close(l->mem_fd);
 	free(l->buf);
+	free(l->wset);
 	free(l);
 	vm->snap = NULL;
+}
+
+/* The working set in before any vCPU runs (wset.h says why). Only speed
+ * depends on it: a failure is said once and the restore goes on. */
+static void prefetch(struct vm *vm, const struct snap_loaded *l)
+{
+	struct timespec t0, t1;
+	uint64_t pages;
+	int ret;
+
+	if (!l->wset_nr)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = wset_prefetch(&vm->mem, l->wset, l->wset_nr, &pages);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	vm->prefetched_pages = pages; /* before any thread reads it */
+	if (ret)
+		log_warn("working set: prefetch stopped after %llu pages: %s%s",
+			 (unsigned long long)pages, strerror(-ret),
+			 ret == -EINVAL ? " (MADV_POPULATE_WRITE needs Linux 5.14)" : "");
+	else
+		log_info("working set: %llu pages in %u ranges prefetched in %lld us",
+			 (unsigned long long)pages, l->wset_nr,
+			 (long long)(t1.tv_sec - t0.tv_sec) * 1000000 +
+				 (t1.tv_nsec - t0.tv_nsec) / 1000);
 }
 
 int vm_restore_memory(struct vm *vm)
@@ -161,6 +241,7 @@ int vm_restore_memory(struct vm *vm)
 	l->mem_fd = -1;
 	if (ret)
 		return err_ret(ret, "mmap snapshot memory %s: %s", l->what, strerror(-ret));
+	prefetch(vm, l);
 	return 0;
 }
 
@@ -224,4 +305,19 @@ int vm_restore_state(struct vm *vm)
 	/* The guest booted long ago: no boot timeout, no marker to wait for. */
 	vm->booted = true;
 	return 0;
+}
+
+int vm_working_set(struct vm *vm, int fd, uint64_t *pages, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (!vm->cfg.restore) {
+		snprintf(err, errlen, "not a restored VM: every page it touched is its own");
+		return -EINVAL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "the working-set file must be a regular file");
+		return -EINVAL;
+	}
+	return wset_record(fd, vm->pagemap_fd, &vm->mem, pages, err, errlen);
 }

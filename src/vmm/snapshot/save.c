@@ -124,7 +124,8 @@ static int write_memory(struct vm *vm, int fd)
 
 	if (!pm)
 		return -ENOMEM;
-	pm->fd = vm->pagemap_fd;
+	/* A restored VM's pages may live in its memory file only: read them all. */
+	pm->fd = vm->cfg.restore ? -1 : vm->pagemap_fd;
 	/* The full size first: trailing zero pages are a hole too. A file
 	 * that held something (a reused name) must not keep old pages in
 	 * what are holes now: truncate to 0 first. */

@@ -7,6 +7,7 @@
 #define SILO_VMM_SNAPSHOT_SNAPSHOT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct vm;
 
@@ -21,6 +22,9 @@ int vm_restore_memory(struct vm *vm);
 /* After the devices are built: create the vCPUs and set the saved state
  * of vCPUs, VM, devices and UART in the order KVM asks for. */
 int vm_restore_state(struct vm *vm);
+/* Control `working-set`: a restored VM's working set into fd (wset.h);
+ * *pages is its size. -errno with the reason in err. */
+int vm_working_set(struct vm *vm, int fd, uint64_t *pages, char *err, size_t errlen);
 /* Free what vm_restore_open kept. */
 void vm_restore_close(struct vm *vm);
 
