@@ -16,6 +16,7 @@
 #include "sandbox/sandbox.h"
 #include "vmm/console_files.h"
 #include "vmm/fdarg.h"
+#include "vmm/snapshot/wset.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -149,16 +150,21 @@ static char *open_res(struct sb_vmm_fd_words *w, enum vmm_res_kind kind, const c
 				       ? NULL
 				       : fd_words(w, "unix:", fds, 1);
 		return (char *)val;
-	case RES_RESTORE: /* silo-vmm's fd:STATE,MEM (snapshot/restore.c) */
-		for (int k = 0; k < 2; k++) {
-			if (sb_path(path, "%s/%s", val, k ? "mem" : "state") < 0)
+	case RES_RESTORE: /* silo-vmm's fd:STATE,MEM[,WORKINGSET] (snapshot/restore.c) */
+		for (int k = 0; k < 3; k++) {
+			static const char *const f[] = { "state", "mem", WSET_FILE };
+
+			if (sb_path(path, "%s/%s", val, f[k]) < 0)
 				*err = -ENAMETOOLONG;
 			else
 				*err = open_ro(path, &fds[k]);
+			/* a template recorded no working set (built before them) */
+			if (k == 2 && *err == -ENOENT)
+				return fd_words(w, "", fds, 2);
 			if (*err)
 				return NULL;
 		}
-		return fd_words(w, "", fds, 2);
+		return fd_words(w, "", fds, 3);
 	}
 	*err = -EINVAL;
 	return NULL;

@@ -8,7 +8,9 @@ written in one is in none of the others nor in the template, stop/start of a
 restored sandbox is a cold boot that keeps its files, a broken template
 (corrupt state, truncated memory, removed underneath) or a mismatched
 --memory is one error line with exit 125 and leaves nothing behind, and
-`template rm` is refused while a sandbox uses the template; a Docker
+`template rm` is refused while a sandbox uses the template; the build
+records a clone's working set (src/vmm/snapshot/wset.h), every clone
+prefetches it, and a corrupt one is one error line too; a Docker
 template whose build command (`template build -- CMD`) built an image gives
 three clones that each `docker run` it at once, with a Pss sum clearly below
 the Rss sum (the template's pages shared), and a failing build command is
@@ -21,6 +23,7 @@ import json
 import os
 import pathlib
 import shutil
+import struct
 import subprocess
 import time
 
@@ -28,6 +31,7 @@ import pytest
 
 from conftest import BOOT_TIMEOUT, GUEST
 from silo_testlib.cli import silo_env
+from silo_testlib.host import control
 from test_cli import SILO, assert_nothing_left, inspect, names, one_error_line, silo
 
 pytestmark = pytest.mark.lab_seconds(240)
@@ -118,8 +122,12 @@ def built(tmp_path_factory):
     mem = (d / "mem").stat()
     print(f"template build --no-docker: {took:.1f} s; mem {mem.st_size >> 20} MiB apparent, "
           f"{mem.st_blocks * 512 >> 20} MiB on disk")
-    assert sorted(p.name for p in d.iterdir()) == ["mem", "scratch.img", "state", "template"]
+    assert sorted(p.name for p in d.iterdir()) == ["mem", "scratch.img", "state", "template",
+                                                     "workingset"]
     assert oct(d.stat().st_mode & 0o777) == "0o700"
+    ranges, pages = working_set(d)
+    print(f"working set: {len(ranges)} ranges, {pages} pages")
+    assert ranges and pages < mem.st_size // 4096
     assert names(e, hidden=False) == []  # the build sandbox is gone
     yield e, took
     for name in names(e, hidden=False):
@@ -127,11 +135,21 @@ def built(tmp_path_factory):
     assert_clean(e)
 
 
+def working_set(d):
+    """A template's working set, read as silo-vmm does (wset.h): its ranges
+    (offset, length) and the pages they cover."""
+    data = (d / "workingset").read_bytes()
+    magic, version, nr, ram, _, _ = struct.unpack_from("<8sIIQII", data)
+    assert (magic, version, ram, len(data)) == (b"SILOWSET", 1, 512 << 20, 32 + 16 * nr)
+    ranges = [struct.unpack_from("<QQ", data, 32 + 16 * i) for i in range(nr)]
+    return ranges, sum(n for _, n in ranges) // 4096
+
+
 def copy_template(env, src, dst):
     """A second template with src's snapshot (linked: nothing writes it)."""
     s, d = templates(env) / src, templates(env) / dst
     d.mkdir(mode=0o700)
-    for f in ("mem", "state", "scratch.img"):
+    for f in ("mem", "state", "scratch.img", "workingset"):
         os.link(s / f, d / f)
     (d / "template").write_text((s / "template").read_text().replace(f"name={src}\n", f"name={dst}\n"))
     return d
@@ -150,10 +168,14 @@ def timed(env, *args):
 @needs_kvm
 def test_three_clones_are_separate(built):
     env, _ = built
+    _, pages = working_set(templates(env) / "t")
     for n in ("c1", "c2", "c3"):
         silo(env, "create", "--name", n, "--template", "t", check=0)
         took, _ = timed(env, "start", n)
         print(f"start {n} (restore): {took:.2f} s")
+        # its silo-vmm faulted the template's working set in before the guest ran
+        ctl = os.path.join(env["SILO_RUN_DIR"], n, "control.sock")
+        assert json.loads(control(ctl, "metrics")[3:])["prefetched_pages"] == pages
         assert sh(env, n, "echo hi").stdout == b"hi\n"
         assert sh(env, n, "nproc").stdout == CPUS.encode() + b"\n"
     sh(env, "c1", "echo mine > /workspace/only-c1 && sync")
@@ -220,6 +242,14 @@ def test_broken_templates_are_one_line(built):
     (d / "state").write_bytes(bytes(state))
     line = broken_run(env, "bad-state")
     assert "cannot restore template bad-state" in line and "corrupt" in line, line
+    # a corrupt working set: refused as the state file is
+    d = copy_template(env, "t", "bad-wset")
+    wset = bytearray((d / "workingset").read_bytes())
+    wset[-1] ^= 0x10
+    (d / "workingset").unlink()
+    (d / "workingset").write_bytes(bytes(wset))
+    line = broken_run(env, "bad-wset")
+    assert "cannot restore template bad-wset" in line and "working set: checksum" in line, line
     # a truncated memory file
     d = copy_template(env, "t", "bad-mem")
     (d / "mem").unlink()
@@ -239,7 +269,7 @@ def test_broken_templates_are_one_line(built):
     d = copy_template(env, "t", "gone2")
     (d / "mem").unlink()
     assert "memory file" in broken_run(env, "gone2")
-    for n in ("bad-state", "bad-mem", "gone2"):
+    for n in ("bad-state", "bad-wset", "bad-mem", "gone2"):
         silo(env, "template", "rm", n, check=0)
     assert_nothing_left(env)
 

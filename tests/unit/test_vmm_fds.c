@@ -185,6 +185,22 @@ static void test_restore_gets_descriptors(void **state)
 	const char *r = value(argv, "--restore", 0);
 	expect(r, "fd:", 0, snap, "state", O_RDONLY);
 	expect(r, "fd:", 1, snap, "mem", O_RDONLY);
+	/* no working set recorded: two descriptors only */
+	assert_null(strchr(strchr(r, ',') + 1, ','));
+	sb_config_free(&c);
+
+	/* with one, a third (src/vmm/snapshot/wset.h); the sockets anew */
+	char rm[200];
+	snprintf(rm, sizeof(rm), "rm -f '%s'/*.sock", run);
+	assert_int_equal(system(rm), 0);
+	touch(snap, "workingset");
+	words.n = 0;
+	argv = vmm_argv(&cmd, &c, snap);
+	assert_int_equal(sb_vmm_open_fds(argv, &words, why, sizeof(why)), 0);
+	r = value(argv, "--restore", 0);
+	expect(r, "fd:", 0, snap, "state", O_RDONLY);
+	expect(r, "fd:", 1, snap, "mem", O_RDONLY);
+	expect(r, "fd:", 2, snap, "workingset", O_RDONLY);
 	sb_config_free(&c);
 }
 
