@@ -5,7 +5,7 @@ Uses build/silo with its own temporary SILO_DATA_DIR / SILO_RUN_DIR:
 
   build        `silo template build --name bench` (Docker ready, then the
                snapshot): its wall time, and the size on disk (allocated
-               blocks, du) of mem, state and scratch.img;
+               blocks, du) of mem, state, scratch.img and workingset;
   docker info  `silo run -- docker info` cold against `silo run --template
                bench -- docker info`, --runs each (default 5), taking turns,
                median and spread (min-max): the command's wall time, which
@@ -136,7 +136,8 @@ def bench(env, runs, res):
     silo(env, "template", "build", "--name", "bench", "--memory", MEMORY)
     res["build_s"] = time.monotonic() - t
     d = pathlib.Path(env["SILO_DATA_DIR"]) / "templates" / "bench"
-    res["du_mib"] = {f: round(du_mib(d / f), 1) for f in ("mem", "state", "scratch.img")}
+    res["du_mib"] = {f: round(du_mib(d / f), 1) for f in ("mem", "state", "scratch.img", "workingset")
+                     if (d / f).exists()}
     cold, warm, cold_rm, warm_rm = [], [], [], []
     for i in range(runs):  # taking turns, so drift in the host hits both
         for name, extra, to, to_rm in ((f"c{i}", ["--memory", MEMORY], cold, cold_rm),

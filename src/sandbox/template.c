@@ -24,6 +24,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vmm/snapshot/wset.h"
+
 int sb_templates_dir(const struct sb_paths *p, char *buf)
 {
 	return sb_path(buf, "%s/templates", p->data);
@@ -203,7 +205,8 @@ int sb_template_list(const struct sb_paths *p, char ***names, size_t *n)
 
 uint64_t sb_template_du(const struct sb_paths *p, const char *name)
 {
-	static const char *const files[] = { SB_TEMPLATE_FILE, "mem", "state", "scratch.img" };
+	static const char *const files[] = { SB_TEMPLATE_FILE, "mem", "state", "scratch.img",
+					     WSET_FILE };
 	char dir[SB_PATH_MAX], f[SB_PATH_MAX];
 	uint64_t sum = 0;
 	struct stat st;

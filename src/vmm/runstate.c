@@ -122,7 +122,7 @@ void vm_metrics_json(struct vm *vm, FILE *f)
 		(unsigned long long)__atomic_load_n(&vm->unhandled_pio, __ATOMIC_RELAXED),
 		(unsigned long long)__atomic_load_n(&vm->unhandled_mmio, __ATOMIC_RELAXED),
 		(unsigned long long)__atomic_load_n(&vm->irq_errs, __ATOMIC_RELAXED),
-		(unsigned long long)vm->prefetched_pages);
+		(unsigned long long)__atomic_load_n(&vm->prefetched_pages, __ATOMIC_RELAXED));
 	for (unsigned int i = 0; i < vm->nr_virtio; i++) {
 		if (i)
 			fputc(',', f);

@@ -1,8 +1,9 @@
 /*
  * The VM's threads: the event thread (console, control, vsock, signals),
  * one I/O thread per device that asked for its own (devices/device.h
- * own_thread: the disks), and the vCPUs; started in vm_run, stopped and
- * joined in vm_destroy, each in the order written beside it.
+ * own_thread: the disks), the vCPUs, and after a restore with a working set
+ * a short-lived prefetch thread; started in vm_run, stopped and joined in
+ * vm_destroy, each in the order written beside it.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "vmm/evloop.h"
 #include "vmm/jail/seccomp.h"
 #include "vmm/log.h"
+#include "vmm/snapshot/snapshot.h"
 #include "vmm/vm_internal.h"
 
 /* The body of the event thread and of each disk's I/O thread. */
@@ -48,9 +50,33 @@ static void *io_thread(void *arg)
 	run_loop(vm, v->io_ev, name, JAIL_IO);
 	return NULL;
 }
+static void *prefetch_thread(void *arg)
+{
+	struct vm *vm = arg;
+
+	pthread_setname_np(pthread_self(), "silo-prefetch");
+	if (jail_seccomp_enter(JAIL_PREFETCH)) {
+		vm_request_exit(vm, VMM_EXIT_SETUP, "prefetch: %s", log_last_error());
+		return NULL;
+	}
+	vm_prefetch(vm);
+	return NULL;
+}
+
 int vm_start_threads(struct vm *vm)
 {
 	int ret;
+
+	/* The working set first: a head start on the guest, which runs
+	 * beside it (snapshot/restore.c, vm_prefetch). */
+	if (vm->wset_nr) {
+		ret = pthread_create(&vm->prefetch_thread, NULL, prefetch_thread, vm);
+		if (ret) {
+			log_err("starting the prefetch thread: %s", strerror(ret));
+			return -1;
+		}
+		vm->prefetch_started = true;
+	}
 
 	/* Device threads before the vCPUs, which kick their queues. */
 	ret = pthread_create(&vm->ev_thread, NULL, ev_thread, vm);
@@ -88,6 +114,8 @@ void vm_stop_threads(struct vm *vm)
 	vm_stop(vm);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(&vm->vcpus[i]);
+	if (vm->prefetch_started)
+		pthread_join(vm->prefetch_thread, NULL); /* ends on its own */
 	if (vm->ev_started) {
 		ev_stop(vm->ev);
 		pthread_join(vm->ev_thread, NULL);

@@ -92,6 +92,12 @@ struct vm {
 	struct evloop *ev;
 	pthread_t ev_thread;
 	bool ev_started;
+	/* A restore's working set (snapshot/wset.h), faulted in by a thread of
+	 * its own beside the guest, which frees it. */
+	struct wset_range *wset;
+	uint32_t wset_nr;
+	pthread_t prefetch_thread;
+	bool prefetch_started;
 	int sig_fd;	/* signalfd for SIGINT/SIGTERM/SIGHUP */
 	int pagemap_fd; /* /proc/self/pagemap for `snapshot`, or -1 */
 	struct serial *serial;
@@ -128,7 +134,7 @@ struct vm {
 
 	/* Counters of guest-triggered oddities (warn once, count always). */
 	uint64_t unhandled_pio, unhandled_mmio, irq_errs;
-	uint64_t prefetched_pages; /* a restore's working set (snapshot/wset.h) */
+	uint64_t prefetched_pages; /* of wset, so far (atomic) */
 };
 
 /* Build the whole VM (KVM, memory, kernel, devices, vCPUs); -errno. */

@@ -35,6 +35,7 @@ static const struct {
 	[JAIL_EVENT] = { "event", jail_allow_event, &jail_allow_event_len },
 	[JAIL_IO] = { "io", jail_allow_io, &jail_allow_io_len },
 	[JAIL_VCPU] = { "vcpu", jail_allow_vcpu, &jail_allow_vcpu_len },
+	[JAIL_PREFETCH] = { "prefetch", jail_allow_prefetch, &jail_allow_prefetch_len },
 };
 
 static void die(const char *what, int rc)

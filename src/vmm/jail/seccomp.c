@@ -29,10 +29,8 @@ static int report_fd = -1;
 static __thread int thread_role = -1;
 
 static const char *const role_names[JAIL_ROLES] = {
-	[JAIL_MAIN] = "main",
-	[JAIL_EVENT] = "event",
-	[JAIL_IO] = "disk I/O",
-	[JAIL_VCPU] = "vCPU",
+	[JAIL_MAIN] = "main", [JAIL_EVENT] = "event",	    [JAIL_IO] = "disk I/O",
+	[JAIL_VCPU] = "vCPU", [JAIL_PREFETCH] = "prefetch",
 };
 
 const char *jail_role_name(enum jail_role role)

@@ -25,6 +25,8 @@ int vm_restore_state(struct vm *vm);
 /* Control `working-set`: a restored VM's working set into fd (wset.h);
  * *pages is its size. -errno with the reason in err. */
 int vm_working_set(struct vm *vm, int fd, uint64_t *pages, char *err, size_t errlen);
+/* A restored VM's working set in (its own thread, threads.c), then freed. */
+void vm_prefetch(struct vm *vm);
 /* Free what vm_restore_open kept. */
 void vm_restore_close(struct vm *vm);
 

@@ -70,7 +70,8 @@ int wset_parse(const void *buf, size_t len, uint64_t ram_size, struct wset_range
 		/* after the previous one with a gap (merged runs never touch),
 		 * page aligned, inside RAM; no sum can wrap */
 		if (((r[i].off | r[i].len) & (WSET_PAGE - 1)) || !r[i].len ||
-		    (i && r[i].off <= end) || r[i].off > ram_size || r[i].len > ram_size - r[i].off) {
+		    (i && r[i].off <= end) || r[i].off > ram_size ||
+		    r[i].len > ram_size - r[i].off) {
 			struct wset_range bad = r[i];
 
 			free(r);
@@ -153,8 +154,8 @@ static int write_all(int fd, const void *p, size_t len, off_t off)
 	return 0;
 }
 
-int wset_record(int out_fd, int pagemap_fd, const struct guest_mem *m, uint64_t *pages,
-		char *err, size_t errlen)
+int wset_record(int out_fd, int pagemap_fd, const struct guest_mem *m, uint64_t *pages, char *err,
+		size_t errlen)
 {
 	struct wset_header h = { .version = WSET_VERSION };
 	struct ranges v = { 0 };

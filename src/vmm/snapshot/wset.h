@@ -24,10 +24,10 @@
 #include "vmm/mem.h"
 
 /* Its name in a snapshot directory (silo's templates: src/sandbox). */
-#define WSET_FILE    "workingset"
-#define WSET_MAGIC   "SILOWSET"
-#define WSET_VERSION 1
-#define WSET_PAGE    4096ULL
+#define WSET_FILE	"workingset"
+#define WSET_MAGIC	"SILOWSET"
+#define WSET_VERSION	1
+#define WSET_PAGE	4096ULL
 /* A bound for the reader, not a limit anyone meets: 1 GiB of guest RAM in
  * every other page is 131072 ranges. */
 #define WSET_MAX_RANGES (1U << 20)
@@ -64,8 +64,8 @@ int wset_parse(const void *buf, size_t len, uint64_t ram_size, struct wset_range
  * are the pages the guest wrote since the restore. *pages: how many.
  * Returns 0 or -errno with the reason in err.
  */
-int wset_record(int out_fd, int pagemap_fd, const struct guest_mem *m, uint64_t *pages,
-		char *err, size_t errlen);
+int wset_record(int out_fd, int pagemap_fd, const struct guest_mem *m, uint64_t *pages, char *err,
+		size_t errlen);
 
 /*
  * wset_prefetch - fault the ranges in, writable (MADV_POPULATE_WRITE), in
