@@ -25,8 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(copy, data, size);
 	if (wset_parse(copy, size, RAM, &r, &nr, err, sizeof(err)) == 0) {
 		for (uint32_t i = 0; i < nr; i++) {
-			if ((r[i].off | r[i].len) % WSET_PAGE || !r[i].len || (i && r[i].off <= end) ||
-			    r[i].off + r[i].len > RAM || r[i].off + r[i].len < r[i].off)
+			if ((r[i].off | r[i].len) % WSET_PAGE || !r[i].len ||
+			    (i && r[i].off <= end) || r[i].off + r[i].len > RAM ||
+			    r[i].off + r[i].len < r[i].off)
 				abort();
 			end = r[i].off + r[i].len;
 		}

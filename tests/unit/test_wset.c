@@ -82,9 +82,9 @@ static void test_record_written_pages_only(void **state)
 	struct guest_mem m = map_file(&fd);
 
 	(void)state;
-	sink ^= m.r[0].hva[0];	       /* read: the page cache's page */
-	sink ^= m.r[0].hva[9 * PG];    /* read */
-	for (int i = 2; i <= 4; i++)   /* written: private copies */
+	sink ^= m.r[0].hva[0];	     /* read: the page cache's page */
+	sink ^= m.r[0].hva[9 * PG];  /* read */
+	for (int i = 2; i <= 4; i++) /* written: private copies */
 		m.r[0].hva[i * PG] = 1;
 	m.r[0].hva[11 * PG + 17] = 1;
 	(void)sink;
@@ -166,14 +166,14 @@ static void test_hostile_files(void **state)
 		struct wset_range r[2];
 		const char *why;
 	} bad[] = {
-		{ { { 0, PG }, { PG, PG } }, "range 1" },		     /* touching */
-		{ { { 2 * PG, PG }, { PG, PG } }, "range 1" },		     /* unsorted */
-		{ { { 0, 2 * PG }, { PG, PG } }, "range 1" },		     /* overlapping */
-		{ { { 100, PG }, { 4 * PG, PG } }, "range 0" },	     /* unaligned */
-		{ { { 0, 0 }, { 4 * PG, PG } }, "range 0" },		     /* empty */
-		{ { { 0, PG }, { 15 * PG, 2 * PG } }, "range 1" },	     /* past RAM */
+		{ { { 0, PG }, { PG, PG } }, "range 1" },		 /* touching */
+		{ { { 2 * PG, PG }, { PG, PG } }, "range 1" },		 /* unsorted */
+		{ { { 0, 2 * PG }, { PG, PG } }, "range 1" },		 /* overlapping */
+		{ { { 100, PG }, { 4 * PG, PG } }, "range 0" },		 /* unaligned */
+		{ { { 0, 0 }, { 4 * PG, PG } }, "range 0" },		 /* empty */
+		{ { { 0, PG }, { 15 * PG, 2 * PG } }, "range 1" },	 /* past RAM */
 		{ { { 0, PG }, { 2 * PG, -(uint64_t)PG } }, "range 1" }, /* wraps */
-		{ { { 0, PG }, { RAM + PG, PG } }, "range 1" },	     /* beyond */
+		{ { { 0, PG }, { RAM + PG, PG } }, "range 1" },		 /* beyond */
 	};
 	uint8_t buf[256], good[256];
 	struct wset_range ok[2] = { { 0, PG }, { 2 * PG, 14 * PG } };
