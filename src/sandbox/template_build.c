@@ -339,20 +339,55 @@ out:
 	return r;
 }
 
+/* silo-vmm's `working-set` of sb into dir/workingset, through a hidden
+ * name: a template has a whole file or none. */
+static int save_working_set(const struct sandbox *sb, const char *dir)
+{
+	char ctl[SB_PATH_MAX], reply[512];
+	int dfd, fd, r = -1;
+
+	if (sb_path(ctl, "%s/control.sock", sb->rundir) < 0)
+		return -1;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return sb_fail("%s: %s", dir, strerror(errno));
+	fd = openat(dfd, ".workingset.tmp", O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+	if (fd < 0) {
+		sb_fail("%s/.workingset.tmp: %s", dir, strerror(errno));
+		close(dfd);
+		return -1;
+	}
+	if (sb_control(ctl, "working-set", &fd, 1, reply, sizeof(reply), SNAPSHOT_TIMEOUT_S) == 0) {
+		if (strncmp(reply, "ok ", 3))
+			sb_fail("sandbox %s: working set: %s", sb->name,
+				strncmp(reply, "error ", 6) ? reply : reply + 6);
+		else if (fsync(fd) < 0 || renameat(dfd, ".workingset.tmp", dfd, WSET_FILE) < 0)
+			sb_fail("%s/%s: %s", dir, WSET_FILE, strerror(errno));
+		else
+			r = 0;
+	}
+	if (r < 0)
+		unlinkat(dfd, ".workingset.tmp", 0);
+	close(fd);
+	close(dfd);
+	return r;
+}
+
 /* The working set of the template's clones (src/vmm/snapshot/wset.h,
  * docs/snapshots.md): a test clone restored from the new template answers
  * what a clone is most likely asked first (`docker info`; a template
  * without Docker, nothing), then silo-vmm writes which guest pages it wrote
- * into dir/workingset, which every later restore faults in before its guest
- * runs. The test clone also proves the template restores. */
+ * into dir/workingset, which every later restore faults in as its guest
+ * starts. The test clone also proves the template restores. */
 static int record_working_set(const struct sb_paths *p, const char *name,
 			      const struct sb_config *want, const struct sb_opts *opts,
 			      const char *dir)
 {
 	struct sb_config c = *want; /* read only by sb_create */
 	struct sandbox sb = { .lock_fd = -1 };
-	char sbname[SB_NAME_MAX + 1], ctl[SB_PATH_MAX], reply[512], *out = NULL;
-	int dfd, fd = -1, r = -1;
+	char sbname[SB_NAME_MAX + 1], saved[1024], *out = NULL;
+	int r = -1;
 
 	snprintf(c.template, sizeof(c.template), "%s", name);
 	snprintf(sbname, sizeof(sbname), "tmpl-%s", name);
@@ -360,44 +395,17 @@ static int record_working_set(const struct sb_paths *p, const char *name,
 		return -1;
 	sb_close(&sb);
 	if (sb_open(&sb, p, sbname, true) < 0)
-		return -1;
+		return -1; /* created, but removed meanwhile: not ours */
 	sb.opts = opts;
-	if (sb_start(&sb) < 0)
-		goto out;
-	sb_progress_begin(sb_status_line(&sb), sb.name);
-	sb_progress_step(sb_status_line(&sb), "recording a clone's working set");
-	sb_progress_end(sb_status_line(&sb));
-	if (sb_guest_sh(&sb, want->no_docker ? "true" : "docker info >/dev/null", &out, NULL) !=
-		    0 ||
-	    sb_path(ctl, "%s/control.sock", sb.rundir) < 0)
-		goto out;
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0) {
-		sb_fail("%s: %s", dir, strerror(errno));
-		goto out;
+	if (sb_start(&sb) == 0) {
+		sb_progress_begin(sb_status_line(&sb), sb.name);
+		sb_progress_step(sb_status_line(&sb), "recording a clone's working set");
+		sb_progress_end(sb_status_line(&sb));
+		if (sb_guest_sh(&sb, want->no_docker ? "true" : "docker info >/dev/null", &out,
+				NULL) == 0)
+			r = save_working_set(&sb, dir);
+		free(out);
 	}
-	fd = openat(dfd, ".workingset.tmp", O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		    0600);
-	if (fd < 0)
-		sb_fail("%s/.workingset.tmp: %s", dir, strerror(errno));
-	else if (sb_control(ctl, "working-set", &fd, 1, reply, sizeof(reply), SNAPSHOT_TIMEOUT_S) <
-		 0)
-		;
-	else if (strncmp(reply, "ok ", 3))
-		sb_fail("sandbox %s: working set: %s", sb.name,
-			strncmp(reply, "error ", 6) ? reply : reply + 6);
-	else if (fsync(fd) < 0 || renameat(dfd, ".workingset.tmp", dfd, WSET_FILE) < 0)
-		sb_fail("%s/%s: %s", dir, WSET_FILE, strerror(errno));
-	else
-		r = 0;
-	if (r < 0)
-		unlinkat(dfd, ".workingset.tmp", 0);
-	if (fd >= 0)
-		close(fd);
-	close(dfd);
-out:
-	free(out);
-	char saved[1024];
 	snprintf(saved, sizeof(saved), "%s", sb_errmsg());
 	if (sb_stop(&sb, 0) < 0 || sb_remove(&sb) < 0)
 		sb_warn("%s", sb_errmsg());
