@@ -164,7 +164,10 @@ static int pod_vm(struct oci_rt *rt, const char *pod, char *name)
 	char err[256];
 	int r = oci_load(rt, pod, &ps, err, sizeof(err));
 	if (r)
-		return r > 0 ? sb_fail("the pod's sandbox container %s does not exist", pod)
+		/* gone: deleted once its relay ended, with a VM that failed */
+		return r > 0 ? sb_fail("the pod's sandbox container %s does not exist "
+				       "(its VM did not start, or has ended)",
+				       pod)
 			     : sb_fail("%s", err);
 	snprintf(name, SB_NAME_MAX + 1, "%s", ps.sandbox);
 	r = ps.kind == OCI_POD_SANDBOX ? wait_booted(rt, &ps, "the pod's VM") : 0;
