@@ -48,16 +48,18 @@ struct snap_loaded {
 	char what[4200]; /* DIR, or fd:STATE,MEM, for messages */
 };
 
-/* The state file's bytes into *out (fd is closed). */
-static int read_state(int fd, const char *what, void **out, size_t *len)
+/* A whole snapshot file (the state, the working set) of at most max bytes
+ * into *out (fd is closed); what/part/kind name it in the error line. */
+static int read_file(int fd, const char *what, const char *part, const char *kind, uint64_t max,
+		     void **out, size_t *len)
 {
 	struct stat st;
 	void *buf;
 	ssize_t n;
 
-	if (fstat(fd, &st) < 0 || st.st_size > SNAP_STATE_MAX) {
+	if (fstat(fd, &st) < 0 || st.st_size < 0 || (uint64_t)st.st_size > max) {
 		close(fd);
-		return err_ret(-EINVAL, "snapshot %s: not a state file (size)", what);
+		return err_ret(-EINVAL, "snapshot %s: %snot %s (size)", what, part, kind);
 	}
 	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
 	if (!buf) {
@@ -68,7 +70,7 @@ static int read_state(int fd, const char *what, void **out, size_t *len)
 	close(fd);
 	if (n != st.st_size) {
 		free(buf);
-		return err_ret(-EIO, "snapshot %s: short read", what);
+		return err_ret(-EIO, "snapshot %s: %sshort read", what, part);
 	}
 	*out = buf;
 	*len = (size_t)n;
@@ -113,29 +115,17 @@ static int open_files(const char *arg, int *state, int *mem, int *wset)
 /* The working set's ranges into l (fd is closed); none is fine. */
 static int read_wset(struct snap_loaded *l, int fd, uint64_t ram_size)
 {
-	struct stat st;
 	char err[160];
 	void *buf;
-	ssize_t n;
-	int ret;
+	size_t len;
+	int ret = read_file(fd, l->what, "working set: ", "a working-set file",
+			    sizeof(struct wset_header) +
+				    (uint64_t)WSET_MAX_RANGES * sizeof(struct wset_range),
+			    &buf, &len);
 
-	if (fstat(fd, &st) < 0 || st.st_size < 0 ||
-	    (uint64_t)st.st_size > sizeof(struct wset_header) +
-					   (uint64_t)WSET_MAX_RANGES * sizeof(struct wset_range)) {
-		close(fd);
-		return err_ret(-EINVAL, "snapshot %s: working set: not a working-set file (size)",
-			       l->what);
-	}
-	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	n = read(fd, buf, (size_t)st.st_size);
-	close(fd);
-	ret = n == st.st_size ? wset_parse(buf, (size_t)n, ram_size, &l->wset, &l->wset_nr, err,
-					   sizeof(err))
-			      : (snprintf(err, sizeof(err), "short read"), -EIO);
+	if (ret)
+		return ret;
+	ret = wset_parse(buf, len, ram_size, &l->wset, &l->wset_nr, err, sizeof(err));
 	free(buf);
 	if (ret)
 		return err_ret(ret, "snapshot %s: working set: %s", l->what, err);
@@ -178,7 +168,7 @@ int vm_restore_open(struct vm *vm)
 		close(state);
 		return ret;
 	}
-	if ((ret = read_state(state, l->what, &l->buf, &len)))
+	if ((ret = read_file(state, l->what, "", "a state file", SNAP_STATE_MAX, &l->buf, &len)))
 		return ret;
 	if (snap_reader_init(&l->r, l->buf, len, err, sizeof(err)))
 		return err_ret(-EINVAL, "snapshot %s: %s", l->what, err);
