@@ -31,6 +31,7 @@ sys.path.insert(0, str(TOP / "tests"))
 from silo_testlib.cli import sandbox_names, silo_env  # noqa: E402
 from silo_testlib.containerd import CRI_NS, Containerd, cri  # noqa: E402
 from silo_testlib.paths import BUILD  # noqa: E402
+from silo_testlib.stats import median_interval  # noqa: E402
 
 SILO = str(BUILD / "silo")
 RUNTIME = str((BUILD / "silo-runtime").resolve())
@@ -121,20 +122,24 @@ def main():
     def ratio(k, peer):
         """The median of each round's own ratio: the lab drifts between
         rounds more than the goal is wide."""
-        return statistics.median(a / b for a, b in zip(times[k], times[peer]))
+        return median_interval([a / b for a, b in zip(times[k], times[peer])])
 
     r = {k: ratio(k, "silo_tmpl" if k.endswith("_tmpl") else "silo")
          for k in ("ctr", "cri", "ctr_tmpl", "cri_tmpl")}
     res.update({f"{k}_s": v for k, v in med.items()}, runs=times,
-               **{f"{k}_ratio": v for k, v in r.items()})
+               **{f"{k}_ratio": v[0] for k, v in r.items()},
+               **{f"{k}_ratio_90": [v[1], v[2]] for k, v in r.items()})
     print(f"create -> first output of `echo hi`, median of {a.runs} rounds; (ratio: the median"
           f" of each round's own, goal <= 1.10)")
     print(f"  {'path':40} {'cold':>8} {'template':>9}")
     print(f"  {'silo run --rm':40} {med['silo']:7.2f}s {med['silo_tmpl']:8.2f}s")
+    x = {k: f"{v[0]:.2f}x [{v[1]:.2f}-{v[2]:.2f}]" for k, v in r.items()}
     print(f"  {'ctr run --runc-binary silo-runtime':40} {med['ctr']:7.2f}s "
-          f"{med['ctr_tmpl']:8.2f}s   ({r['ctr']:.2f}x, {r['ctr_tmpl']:.2f}x)")
+          f"{med['ctr_tmpl']:8.2f}s   ({x['ctr']}, {x['ctr_tmpl']})")
     print(f"  {'CRI pod + container (handler silo)':40} {med['cri']:7.2f}s "
-          f"{med['cri_tmpl']:8.2f}s   ({r['cri']:.2f}x, {r['cri_tmpl']:.2f}x)")
+          f"{med['cri_tmpl']:8.2f}s   ({x['cri']}, {x['cri_tmpl']})")
+    print("  [low-high]: 90 % bootstrap interval of the rounds' median ratio "
+          "(tests/silo_testlib/stats.py)")
     print("BENCH " + json.dumps(res))
 
 
