@@ -12,7 +12,7 @@ each cold (a boot) and from a template (`silo template build`, restored
 instead of booted; the annotation dev.silo.template on the container for
 ctr, on the pod for the CRI). --runs rounds of all six, each round in a
 different order; medians, and the median of each round's ratio to silo run
-(goal: <= 1.10). Debian's containerd with a throwaway configuration
+with its 90 % interval (goal: <= 1.10). Debian's containerd with a throwaway configuration
 (tests/silo_testlib/containerd.py); data and run directories of its own,
 removed at the end. Never asserts on time; runs unchanged on a real KVM host
 and in the lab. Prints a table and one JSON line "BENCH ...".
@@ -120,8 +120,8 @@ def main():
     med = {k: statistics.median(v) for k, v in times.items()}
 
     def ratio(k, peer):
-        """The median of each round's own ratio: the lab drifts between
-        rounds more than the goal is wide."""
+        """(median, low, high) of each round's own ratio, low-high its 90 %
+        interval: the lab drifts between rounds more than the goal is wide."""
         return median_interval([a / b for a, b in zip(times[k], times[peer])])
 
     r = {k: ratio(k, "silo_tmpl" if k.endswith("_tmpl") else "silo")
