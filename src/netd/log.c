@@ -4,10 +4,11 @@
  *
  * The stats file is rewritten at most every NETD_STATS_FLUSH_MS: a rewrite
  * (open, write, close, rename) took about 1 ms on a test host, more than
- * the rest of a cached DNS answer, and it came twice per query. A change
- * after a quiet period is written at once; changes within the period are
- * written together at its end, by the stats thread. So a reader sees
- * every change at most NETD_STATS_FLUSH_MS late.
+ * the rest of a cached DNS answer, and it came twice per query. The stats
+ * thread does every rewrite, without the mutex held: a change after a
+ * quiet period at once, changes within the period together at its end. So
+ * a reader sees every change at most NETD_STATS_FLUSH_MS late, and no
+ * decision waits for the file.
  *
  * Line format, fields separated by one space (docs/network.md):
  *   TIME VERDICT KIND NAME DEST REASON...
@@ -137,31 +138,37 @@ static void put(struct netd *n, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* log_lock held. tmp + rename, so a reader (silo inspect) never sees a
- * half-written file. */
-static int stats_write_locked(struct netd *n)
+/* log_lock held: the stats file's text as of now, into buf (1 KiB). */
+static int stats_format_locked(struct netd *n, char *buf, size_t size)
 {
 	const struct netd_stats *s = &n->stats;
-	char tmp[4096], buf[1024];
-	int fd, len, ret = 0;
+
+	return snprintf(buf, size,
+			"allowed=%llu\ndenied=%llu\nbad_requests=%llu\ndns_queries=%llu\n"
+			"connections=%llu\npublished=%llu\ndial_failures=%llu\nbusy=%llu\n"
+			"reloads=%llu\nreload_errors=%llu\nlog_suppressed=%llu\nactive=%d\n"
+			"resolves=%llu\nresolve_us=%llu\nresolve_hits=%llu\n"
+			"dials=%llu\ndial_us=%llu\n",
+			(unsigned long long)s->allowed, (unsigned long long)s->denied,
+			(unsigned long long)s->bad_requests, (unsigned long long)s->dns_queries,
+			(unsigned long long)s->connections, (unsigned long long)s->published,
+			(unsigned long long)s->dial_failures, (unsigned long long)s->busy,
+			(unsigned long long)s->reloads, (unsigned long long)s->reload_errors,
+			(unsigned long long)s->log_suppressed, atomic_load(&n->active),
+			(unsigned long long)s->resolves, (unsigned long long)s->resolve_us,
+			(unsigned long long)s->resolve_hits, (unsigned long long)s->dials,
+			(unsigned long long)s->dial_us);
+}
+
+/* The file's I/O: tmp + rename, so a reader (silo inspect) never sees a
+ * half-written file. The caller keeps other writers off the tmp file. */
+static int stats_store(const struct netd *n, const char *buf, int len)
+{
+	char tmp[4096];
+	int fd, ret = 0;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", n->stats_path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	len = snprintf(buf, sizeof(buf),
-		       "allowed=%llu\ndenied=%llu\nbad_requests=%llu\ndns_queries=%llu\n"
-		       "connections=%llu\npublished=%llu\ndial_failures=%llu\nbusy=%llu\n"
-		       "reloads=%llu\nreload_errors=%llu\nlog_suppressed=%llu\nactive=%d\n"
-		       "resolves=%llu\nresolve_us=%llu\nresolve_hits=%llu\n"
-		       "dials=%llu\ndial_us=%llu\n",
-		       (unsigned long long)s->allowed, (unsigned long long)s->denied,
-		       (unsigned long long)s->bad_requests, (unsigned long long)s->dns_queries,
-		       (unsigned long long)s->connections, (unsigned long long)s->published,
-		       (unsigned long long)s->dial_failures, (unsigned long long)s->busy,
-		       (unsigned long long)s->reloads, (unsigned long long)s->reload_errors,
-		       (unsigned long long)s->log_suppressed, atomic_load(&n->active),
-		       (unsigned long long)s->resolves, (unsigned long long)s->resolve_us,
-		       (unsigned long long)s->resolve_hits, (unsigned long long)s->dials,
-		       (unsigned long long)s->dial_us);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
@@ -176,30 +183,46 @@ static int stats_write_locked(struct netd *n)
 	return ret;
 }
 
-int netd_stats_write(struct netd *n)
+/* log_lock held: the counters as written now. */
+static int stats_take_locked(struct netd *n, char *buf, size_t size)
 {
-	int ret;
-
-	pthread_mutex_lock(&n->log_lock);
-	ret = stats_write_locked(n);
 	n->stats_written_ms = netd_now_ms();
 	n->stats_dirty = false;
+	return stats_format_locked(n, buf, size);
+}
+
+/* Takes log_lock only to read the counters, not for the I/O: a rewrite
+ * never holds up a decision. stats_io_lock keeps two writers apart, and
+ * the newest counters are the last renamed. */
+int netd_stats_write(struct netd *n)
+{
+	char buf[1024];
+	int len, ret;
+
+	pthread_mutex_lock(&n->stats_io_lock);
+	pthread_mutex_lock(&n->log_lock);
+	len = stats_take_locked(n, buf, sizeof(buf));
 	pthread_mutex_unlock(&n->log_lock);
+	ret = stats_store(n, buf, len);
+	pthread_mutex_unlock(&n->stats_io_lock);
 	return ret;
 }
 
-/* log_lock held: the counters changed. */
+/* log_lock held: the counters changed. Once the stats thread runs nothing
+ * is written on the caller's thread: the thread is woken, and writes at
+ * once after a quiet period, else at the period's end. Before it runs
+ * (start-up, one thread) the change is written here. */
 static void stats_changed_locked(struct netd *n)
 {
-	int64_t now = netd_now_ms();
+	char buf[1024];
 
-	if (n->stats_dirty)
-		return; /* the stats thread writes it soon */
-	if (!n->stats_thread || now - n->stats_written_ms >= NETD_STATS_FLUSH_MS) {
-		stats_write_locked(n);
-		n->stats_written_ms = now;
+	if (!n->stats_thread) {
+		int len = stats_take_locked(n, buf, sizeof(buf));
+		stats_store(n, buf, len);
 		return;
 	}
+	if (n->stats_dirty)
+		return; /* the stats thread writes it soon */
 	n->stats_dirty = true;
 	pthread_cond_signal(&n->stats_cond);
 }
@@ -208,17 +231,16 @@ static void *stats_thread(void *arg)
 {
 	struct netd *n = arg;
 
-	pthread_mutex_lock(&n->log_lock);
 	for (;;) {
+		pthread_mutex_lock(&n->log_lock);
 		while (!n->stats_dirty)
 			pthread_cond_wait(&n->stats_cond, &n->log_lock);
 		int64_t due = n->stats_written_ms + NETD_STATS_FLUSH_MS;
 		struct timespec dl = { .tv_sec = due / 1000, .tv_nsec = due % 1000 * 1000000 };
 		while (pthread_cond_timedwait(&n->stats_cond, &n->log_lock, &dl) != ETIMEDOUT)
 			;
-		stats_write_locked(n);
-		n->stats_written_ms = netd_now_ms();
-		n->stats_dirty = false;
+		pthread_mutex_unlock(&n->log_lock);
+		netd_stats_write(n);
 	}
 	return NULL;
 }

@@ -697,6 +697,7 @@ int main(int argc, char **argv)
 	pthread_rwlock_init(&n.policy_lock, NULL);
 	pthread_mutex_init(&n.pool_lock, NULL);
 	pthread_mutex_init(&n.log_lock, NULL);
+	pthread_mutex_init(&n.stats_io_lock, NULL);
 	pthread_mutex_init(&n.resolve_lock, NULL);
 	sfd = block_signals();
 	setup(&n);

@@ -109,6 +109,7 @@ struct netd {
 	int log_fd;
 	struct netd_stats stats;
 	pthread_cond_t stats_cond;	/* wakes the stats thread (log.c) */
+	pthread_mutex_t stats_io_lock;	/* the file's rewrite; taken before log_lock */
 	bool stats_thread, stats_dirty; /* dirty: changes the file does not show yet */
 	int64_t stats_written_ms;
 	int64_t rl_sec; /* rate limit of guest-triggered error lines */

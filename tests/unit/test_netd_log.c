@@ -1,15 +1,21 @@
 /* test_netd_log.c: silo-netd's decision log (src/netd/log.c): escaping of
  * guest text, the reason without its verdict, the exact line format, the
- * stats file, and rotation at the cap. */
+ * stats file, rotation at the cap, and a decision that never waits for the
+ * stats file's rewrite. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "netd/netd.h"
@@ -58,6 +64,7 @@ static int setup(void **st)
 	n.stats_path = statsp;
 	n.log_max = NETD_LOG_MAX;
 	pthread_mutex_init(&n.log_lock, NULL);
+	pthread_mutex_init(&n.stats_io_lock, NULL);
 	return netd_log_open(&n);
 }
 
@@ -137,6 +144,63 @@ static void test_rotation(void **st)
 	assert_true(b.st_size > 900);
 }
 
+/* The stats thread rewrites the file; a decision only takes the counters'
+ * mutex. The rewrite is made to block: its tmp file is a FIFO no one reads,
+ * so open(2) waits for a reader. A decision must still return at once,
+ * after a quiet period too (where the rewrite once ran on the caller's
+ * thread, with the mutex held, a DNS answer waited for the file). */
+static struct netd m; /* its own: the stats thread outlives the test */
+static atomic_bool decided;
+
+static void *decide(void *unused)
+{
+	(void)unused;
+	netd_log_decision(&m, true, "dns", "a.test", NULL, "by rule a.test");
+	netd_count(&m, &m.stats.dns_queries);
+	netd_log_decision(&m, true, "dns", "b.test", NULL, "by rule b.test");
+	atomic_store(&decided, true);
+	return NULL;
+}
+
+static void test_decision_does_not_wait_for_the_stats_file(void **st)
+{
+	char d[64] = "/tmp/test_netd_stats.XXXXXX", lp[128], sp[128], fifo[160];
+	struct timespec pause = { 0, 150 * 1000000 }, tick = { 0, 10 * 1000000 };
+	pthread_t t;
+	int i, rd;
+
+	(void)st;
+	signal(SIGPIPE, SIG_IGN); /* the rewrite's write, if the reader went */
+	assert_non_null(mkdtemp(d));
+	snprintf(lp, sizeof(lp), "%s/net.log", d);
+	snprintf(sp, sizeof(sp), "%s/net.stats", d);
+	snprintf(fifo, sizeof(fifo), "%s.tmp", sp);
+	m.log_path = lp;
+	m.stats_path = sp;
+	m.log_max = NETD_LOG_MAX;
+	pthread_mutex_init(&m.log_lock, NULL);
+	pthread_mutex_init(&m.stats_io_lock, NULL);
+	assert_int_equal(netd_log_open(&m), 0);
+	assert_int_equal(netd_stats_write(&m), 0);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(netd_stats_start(&m), 0);
+	nanosleep(&pause, NULL); /* a quiet period: the next change is "at once" */
+
+	assert_int_equal(pthread_create(&t, NULL, decide, NULL), 0);
+	for (i = 0; i < 300 && !atomic_load(&decided); i++)
+		nanosleep(&tick, NULL);
+	bool in_time = atomic_load(&decided);
+	/* a reader lets the rewrite through, whoever is blocked in it */
+	rd = open(fifo, O_RDONLY | O_NONBLOCK);
+	pthread_join(t, NULL);
+	nanosleep(&pause, NULL);
+	if (rd >= 0)
+		close(rd);
+	assert_true(in_time);
+	char *text = slurp(lp);
+	assert_non_null(strstr(text, " allowed dns b.test - by rule b.test\n"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -144,6 +208,7 @@ int main(void)
 		cmocka_unit_test(test_reason_tail),
 		cmocka_unit_test_setup_teardown(test_line_and_stats, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
+		cmocka_unit_test(test_decision_does_not_wait_for_the_stats_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

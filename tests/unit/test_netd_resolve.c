@@ -73,6 +73,7 @@ static int setup(void **st)
 	(void)st;
 	memset(&n, 0, sizeof(n));
 	pthread_mutex_init(&n.log_lock, NULL);
+	pthread_mutex_init(&n.stats_io_lock, NULL);
 	pthread_mutex_init(&n.resolve_lock, NULL);
 	n.log_fd = -1;
 	n.resolved = calloc(NETD_RESOLVE_SLOTS, sizeof(*n.resolved));
