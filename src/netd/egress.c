@@ -1,7 +1,9 @@
 /* src/netd/egress.c: outbound TCP from the guest (vsock port 1080).
  *
  * The guest's forwarder sends a CONNECT header (wire.h), we decide, dial,
- * answer with a reply header and then relay bytes. Order of checks, as in
+ * answer with a reply header and then relay bytes, or, on a stream from
+ * silo-vmm that takes it, send the destination's socket with the reply and
+ * leave the relaying to silo-vmm (give_socket). Order of checks, as in
  * docs/network.md "Matching order":
  *   synthetic address -> the name it stands for (pool) -> net_decide_name
  *   with the real port -> netd_resolve -> net_decide_resolved for each
@@ -53,6 +55,57 @@ static void drain(int fd)
 		if (r <= 0 || recv(fd, scrap, sizeof(scrap), MSG_DONTWAIT) == 0)
 			return;
 	}
+}
+
+/*
+ * silo-vmm takes the destination's socket (contract.h,
+ * SILO_PEER_TAKES_SOCKET) and relays it itself, which takes this process,
+ * and two thread wake-ups each way, out of every later byte's path. The
+ * reply goes with the socket (SCM_RIGHTS). silo-vmm then ends its side of
+ * the stream; what it wrote before that (the guest's first bytes,
+ * pipelined behind the header) we pass on, in order, and only then end
+ * ours, after which silo-vmm writes to the socket itself. We never read
+ * from the socket, so all the destination sends reaches silo-vmm. There
+ * is no timeout: a guest that does not take the reply only holds this
+ * thread, as a relay it left open would. Returns false when the socket
+ * could not be sent (nothing was), and the caller relays instead.
+ */
+static bool give_socket(int fd, int out)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	uint8_t h[WIRE_REPLY_SIZE], buf[16384];
+	struct iovec iov = { h, sizeof(h) };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof(u.b)
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	ssize_t r;
+
+	if (wire_reply_encode(WIRE_CONNECTED, h) != WIRE_OK)
+		return false;
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &out, sizeof(int));
+	do
+		r = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return false;
+	for (;;) {
+		r = recv(fd, buf, sizeof(buf), 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		/* A write error: the destination is gone, and silo-vmm will
+		 * find that on the socket and reset the guest's stream. */
+		if (r <= 0 || netd_write_all(out, buf, (size_t)r) < 0)
+			break;
+	}
+	shutdown(fd, SHUT_WR);
+	return true;
 }
 
 static enum wire_status status_of(int err)
@@ -232,7 +285,7 @@ static int connect_name(struct netd *n, const char *name, const char *syn_dest, 
 	return fd;
 }
 
-void netd_egress(struct netd *n, int fd)
+void netd_egress(struct netd *n, int fd, bool give)
 {
 	uint8_t buf[WIRE_CONNECT_SIZE];
 	struct wire_connect c;
@@ -288,9 +341,15 @@ void netd_egress(struct netd *n, int fd)
 	} else {
 		out = dial_logged(n, NULL, &a, c.port, why, &st);
 	}
-done_reply:
-	reply(fd, out >= 0 ? WIRE_CONNECTED : st);
+done_reply:;
+	/* A connection whose requests get a secret added stays here: the
+	 * secret must never reach silo-vmm. */
 	const struct netd_secret *sec = out >= 0 ? netd_secret_for(n, name, c.port) : NULL;
+	if (out >= 0 && !sec && give && give_socket(fd, out)) {
+		close(out);
+		goto done;
+	}
+	reply(fd, out >= 0 ? WIRE_CONNECTED : st);
 	if (sec) {
 		netd_intercept(n, fd, out, sec, dest);
 		close(out);

@@ -29,6 +29,7 @@
 #include "net/wire.h"
 #include "netd/jail.h"
 #include "netd/netd.h"
+#include "proto/scm.h"
 
 enum { L_CONNECT, L_DNS, L_NFIXED };
 
@@ -262,6 +263,7 @@ struct job {
 	struct netd *n;
 	int fd;
 	int kind;
+	bool give_socket; /* the stream's sender takes the destination back */
 };
 
 static void *conn_thread(void *arg)
@@ -270,7 +272,7 @@ static void *conn_thread(void *arg)
 
 	free(arg);
 	if (j.kind == L_CONNECT)
-		netd_egress(j.n, j.fd);
+		netd_egress(j.n, j.fd, j.give_socket);
 	else if (j.kind == L_DNS)
 		netd_dns(j.n, j.fd);
 	else
@@ -295,7 +297,7 @@ static void refuse_busy(struct netd *n, int fd, int kind)
 	}
 }
 
-static void spawn(struct netd *n, int fd, int kind)
+static void spawn(struct netd *n, int fd, int kind, bool give_socket)
 {
 	struct job *j;
 
@@ -304,7 +306,7 @@ static void spawn(struct netd *n, int fd, int kind)
 	j = malloc(sizeof(*j));
 	if (!j)
 		goto busy;
-	*j = (struct job){ .n = n, .fd = fd, .kind = kind };
+	*j = (struct job){ .n = n, .fd = fd, .kind = kind, .give_socket = give_socket };
 	if (workers_run(&n->workers, conn_thread, j) < 0) {
 		free(j);
 		goto busy;
@@ -592,16 +594,17 @@ static void setup(struct netd *n)
 
 /* One stream from silo-vmm's --vsock-peer: a descriptor and its port.
  * silo-vmm faces the guest, so what it sends is checked like guest input:
- * anything but one Unix stream socket for a port we serve is closed and
- * counted. Returns false once silo-vmm closed its end. */
+ * anything but one Unix stream socket for a port we serve, with flags we
+ * know (contract.h: port and flags; a bare port means no flags), is closed
+ * and counted. Returns false once silo-vmm closed its end. */
 static bool take_peer(struct netd *n)
 {
 	union {
 		char buf[CMSG_SPACE(4 * sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	uint32_t le = 0;
-	struct iovec iov = { &le, sizeof(le) };
+	uint32_t le[2] = { 0, 0 };
+	struct iovec iov = { le, sizeof(le) };
 	struct msghdr mh = { .msg_iov = &iov,
 			     .msg_iovlen = 1,
 			     .msg_control = u.buf,
@@ -615,23 +618,12 @@ static bool take_peer(struct netd *n)
 	if (got < 0)
 		return errno == EAGAIN || errno == EINTR;
 	/* every descriptor that came is ours to close, however many */
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
-		    cm->cmsg_len < CMSG_LEN(0))
-			continue;
-		for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-			int f;
-
-			memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			if (nfds++ == 0)
-				fd = f;
-			else
-				close(f);
-		}
-	}
-	uint32_t port = le32toh(le);
+	fd = scm_first_fd(&mh, &nfds);
+	uint32_t port = le32toh(le[0]), flags = le32toh(le[1]);
 	int kind = port == WIRE_PORT_CONNECT ? L_CONNECT : port == WIRE_PORT_DNS ? L_DNS : -1;
-	if (fd < 0 || nfds != 1 || got != sizeof(le) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	_Static_assert(sizeof(le) == SILO_PEER_MSG_SIZE, "a peer message is port and flags");
+	if (fd < 0 || nfds != 1 || (got != sizeof(le) && got != sizeof(le[0])) ||
+	    (flags & ~SILO_PEER_TAKES_SOCKET) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
 	    kind < 0 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) < 0 || type != SOCK_STREAM ||
 	    domain != AF_UNIX) {
@@ -640,7 +632,7 @@ static bool take_peer(struct netd *n)
 		netd_count(n, &n->stats.bad_requests);
 		return true;
 	}
-	spawn(n, fd, kind);
+	spawn(n, fd, kind, kind == L_CONNECT && (flags & SILO_PEER_TAKES_SOCKET));
 	return true;
 }
 
@@ -679,7 +671,7 @@ static void serve(struct netd *n, int sfd)
 			int fd = accept4(lis[i].fd, NULL, NULL, SOCK_CLOEXEC);
 			if (fd < 0)
 				continue; /* EMFILE, ECONNABORTED: try again later */
-			spawn(n, fd, lis[i].kind);
+			spawn(n, fd, lis[i].kind, false);
 		}
 		if (pf[np - 1].revents & (POLLIN | POLLHUP | POLLERR) && !take_peer(n)) {
 			close(peer_fd); /* silo-vmm ended */

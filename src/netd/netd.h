@@ -196,7 +196,7 @@ struct ifaddrs;
 int netd_addrconfig_family(const struct ifaddrs *ifs);
 
 /* ---- the connection handlers; each owns fd and closes it ---- */
-void netd_egress(struct netd *n, int fd);				/* egress.c, port 1080 */
+void netd_egress(struct netd *n, int fd, bool give_socket);		/* egress.c, port 1080 */
 void netd_dns(struct netd *n, int fd);					/* dns_srv.c, port 1053 */
 void netd_publish(struct netd *n, const struct net_publish *p, int fd); /* publish.c */
 

@@ -68,6 +68,16 @@
 #define SILO_NET_PORT_DNS      1053u
 #define SILO_NET_PORT_CONNECT  1080u
 
+/* --- silo-vmm --vsock-peer -> silo-netd --peer-fd (host side only) --------
+ * One SOCK_SEQPACKET message per guest stream: the port as 4 bytes little
+ * endian, then 4 bytes of flags (little endian; a bare 4-byte message means
+ * flags 0), with the stream's descriptor (docs/silo-vmm.md "vsock"). */
+#define SILO_PEER_MSG_SIZE     8u
+/* silo-vmm takes a socket back on this stream: the peer may attach the
+ * destination's connected socket to its reply, drain what it was sent, end
+ * its side, and leave the relaying to silo-vmm (docs/network.md). */
+#define SILO_PEER_TAKES_SOCKET 1u
+
 /* --- silo-vmm's process exit codes --------------------------------------- */
 /* Each names one way a VM can end. Documented in docs/silo-vmm.md and
  * `silo-vmm --help` (src/vmm/main.c); tests/e2e/test_contract.py checks the

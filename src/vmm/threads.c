@@ -37,7 +37,7 @@ static void *ev_thread(void *arg)
 {
 	struct vm *vm = arg;
 
-	run_loop(vm, vm->ev, "silo-ev", JAIL_EVENT);
+	run_loop(vm, vm->ev, "silo-ev", vm->cfg.vsock_peer_fd >= 0 ? JAIL_EVENT : JAIL_EVENT_PATHS);
 	return NULL;
 }
 static void *io_thread(void *arg)

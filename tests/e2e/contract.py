@@ -28,6 +28,9 @@ NET_REDIRECT_PORT = 15001
 NET_PORT_FORWARD = 1025
 NET_PORT_DNS = 1053
 NET_PORT_CONNECT = 1080
+# silo-vmm --vsock-peer messages to silo-netd: port and flags, 4 bytes each.
+PEER_MSG_SIZE = 8
+PEER_TAKES_SOCKET = 1
 
 # The devices behind silo.base and silo.scratch (silo-vmm's --disk order).
 BASE_DEV = "/dev/vda"

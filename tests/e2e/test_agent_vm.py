@@ -201,7 +201,7 @@ def test_guest_connects_to_host(vm):
 
     def serve():
         msg, fds, _, _ = socket.recv_fds(vm.peer, 16, 1)
-        result["port"] = struct.unpack("<I", msg)[0]
+        result["port"], result["flags"] = struct.unpack("<II", msg)
         conn = socket.socket(fileno=fds[0])
         with conn:
             h, n = hashlib.sha256(), 0
@@ -220,6 +220,7 @@ def test_guest_connects_to_host(vm):
         t.join(timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert result["port"] == port
+    assert result["flags"] == 0     # only silo-netd's CONNECT port takes a socket back
     out = json.loads(r.stdout)
     assert result["host_got"] == (send, out["sent"])
     assert out["got"] == (out["sent"] + "\n") * 5000

@@ -17,6 +17,7 @@ import os
 import pathlib
 import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -32,15 +33,18 @@ pytestmark = [pytest.mark.kvm, pytest.mark.lab_seconds(120)]
 
 VMM_EXIT_SECCOMP = 10
 HOOKS = BUILD / "silo-vmm-test-hooks"
-SYS_SOCKET, SYS_OPENAT = 41, 257  # x86-64 syscall numbers (asm/unistd_64.h)
+SYS_SOCKET, SYS_CONNECT, SYS_OPENAT = 41, 42, 257  # x86-64 (asm/unistd_64.h)
 
 
 class HookVM(Sandbox):
     """The module's VM on the test build of silo-vmm, with a control socket."""
 
-    def __init__(self, d, vmm=HOOKS):
+    def __init__(self, d, vmm=HOOKS, peer=None):
+        """peer: a SOCK_SEQPACKET socket silo-vmm gets as --vsock-peer."""
+        extra = ["--vsock-peer", f"{peer.fileno()}:1053,1080"] if peer else []
         super().__init__(d, memory=256, scratch_size=256 << 20,
-                         vmm_args=["--control", str(d / "ctl.sock")])
+                         vmm_args=["--control", str(d / "ctl.sock"), *extra])
+        self.pass_fds = (peer.fileno(),) if peer else ()
         self.vmm = vmm
 
     def command(self):
@@ -147,6 +151,40 @@ def test_forbidden_call_ends_the_vmm_with_its_reason(tmp_path, role, nr, thread)
     line = f"silo-vmm: killed by seccomp: syscall {nr} in the {thread} thread (exit 10)"
     assert line in log, log[-2000:]
     assert "was not stopped" not in log
+
+
+def test_event_thread_has_no_connect_beside_the_broker(tmp_path):
+    """With --vsock-peer, silo-vmm's event thread holds the sockets
+    silo-netd dialed for the guest (docs/network.md): connect(2), which
+    could dissolve one (AF_UNSPEC) and aim it anywhere, is outside its
+    filter then. Without a peer (the guest's connects are connects to
+    PATH_P) the same call goes through."""
+    for peer in (True, False):
+        d = tmp_path / ("peer" if peer else "paths")
+        d.mkdir()
+        mine, vmm_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        sb = HookVM(d, peer=vmm_end if peer else None).boot()
+        try:
+            try:
+                reply = control(d / "ctl.sock", "test-syscall event-connect", timeout=60)
+            except OSError:
+                reply = None  # the event thread died under the request
+            if peer:
+                code = sb.p.wait(timeout=60)
+            else:
+                assert reply == "error the event thread was not stopped", reply
+                assert sb.p.poll() is None
+        finally:
+            sb.kill()
+            mine.close()
+            vmm_end.close()
+        log = sb.log()
+        if peer:
+            assert code == VMM_EXIT_SECCOMP, log[-2000:]
+            assert (f"silo-vmm: killed by seccomp: syscall {SYS_CONNECT} in the event thread"
+                    in log), log[-2000:]
+        else:
+            assert re.search(r"test-syscall: the event thread was not stopped \(fd \d+\)", log)
 
 
 def test_without_the_jail_the_attempt_goes_through(tmp_path, monkeypatch):

@@ -36,7 +36,7 @@ import time
 
 import pytest
 
-from contract import NET_PORT_CONNECT, NET_PORT_DNS, NET_PORT_FORWARD
+from contract import NET_PORT_CONNECT, NET_PORT_DNS, NET_PORT_FORWARD, PEER_TAKES_SOCKET
 
 
 TOP = pathlib.Path(__file__).resolve().parents[2]
@@ -349,15 +349,27 @@ def dns(b, name, qtype=1, sock=None):
     return flags & 0xF, addrs
 
 
-def peer_stream(peer, port):
+def peer_stream(peer, port, flags=None):
     """What silo-vmm --vsock-peer does for a guest's connect to port: one
     end of a new stream pair sent on peer with the port (4 bytes, little
-    endian); the other end is the test's."""
+    endian) and the flags if given (4 more); the other end is the test's."""
     mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    socket.send_fds(peer, [struct.pack("<I", port)], [theirs.fileno()])
+    msg = struct.pack("<I", port) if flags is None else struct.pack("<II", port, flags)
+    socket.send_fds(peer, [msg], [theirs.fileno()])
     theirs.close()
     mine.settimeout(20)
     return mine
+
+
+def peer_broker(d):
+    """A started broker (mode open) with --peer-fd, and the test's end of
+    that pair, which plays silo-vmm's --vsock-peer."""
+    vmm_end, netd_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    b = Broker(d, "mode open\n")
+    out = b.start(extra=["--peer-fd", str(netd_end.fileno())], fds=(netd_end.fileno(),))
+    netd_end.close()
+    assert out == "ready\n", out + (d / "netd.stderr").read_text()
+    return b, vmm_end
 
 
 def synth(b, name):
@@ -873,12 +885,8 @@ def test_peer_fd_streams_and_hostile_messages(tmp_path, internet):
     descriptor, another port, two descriptors, a pipe, a datagram socket or
     a short payload is closed and counted, and the broker goes on; once
     silo-vmm's end closes, the path sockets still serve."""
-    vmm_end, netd_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    b = Broker(tmp_path, "mode open\n")
+    b, vmm_end = peer_broker(tmp_path)
     try:
-        out = b.start(extra=["--peer-fd", str(netd_end.fileno())], fds=(netd_end.fileno(),))
-        assert out == "ready\n", out + (tmp_path / "netd.stderr").read_text()
-        netd_end.close()
         open_fds = len(os.listdir(f"/proc/{b.proc.pid}/fd"))
         rc, addrs = dns(b, "allowed.test", sock=peer_stream(vmm_end, NET_PORT_DNS))
         assert rc == NOERROR and len(addrs) == 1, (rc, addrs)
@@ -922,6 +930,47 @@ def test_peer_fd_streams_and_hostile_messages(tmp_path, internet):
             assert time.monotonic() < end, (open_fds, fds)
             time.sleep(0.05)
     finally:
+        b.stop()
+
+
+def test_peer_stream_gives_the_destination_back(tmp_path, internet):
+    """With SILO_PEER_TAKES_SOCKET (what silo-vmm sends for port 1080) the
+    broker decides and dials as always, then sends its reply with the
+    connected socket attached, passes on what the stream brought until the
+    stream's writer ends (the guest's pipelined first bytes, and whatever
+    silo-vmm wrote before it had the socket), and ends its side: after
+    that the bytes go straight to the socket, in order. The destination's
+    first bytes are never read by the broker. Unknown flags are refused."""
+    b, vmm_end = peer_broker(tmp_path)
+    try:
+        addr = synth(b, "allowed.test")
+        parts = [os.urandom(n) for n in (1000, 70_000, 300_000)]
+        s = peer_stream(vmm_end, NET_PORT_CONNECT, PEER_TAKES_SOCKET)
+        with s:
+            s.sendall(connect_hdr(addr, ECHO_PORT) + parts[0])     # pipelined
+            rep, fds, _, _ = socket.recv_fds(s, 8, 2)
+            assert len(rep) == 8 and rep[4] == CONNECTED and len(fds) == 1, (rep, fds)
+            s.sendall(parts[1])      # written before silo-vmm had the socket
+            s.shutdown(socket.SHUT_WR)
+            assert recv_all(s) == b""    # the broker passed that on and ended
+        with socket.socket(fileno=fds[0]) as d:
+            d.settimeout(20)
+            assert d.getpeername()[1] == ECHO_PORT
+            assert recv_exact(d, 6) == b"HELLO\n"   # the server spoke first
+            d.sendall(parts[2])
+            d.shutdown(socket.SHUT_WR)
+            data = b"".join(parts)
+            want = b"GOT %d %s\n" % (len(data), hashlib.sha256(data).hexdigest().encode())
+            assert recv_all(d) == want
+        b.wait_stats(connections="1", active="0", bad_requests="0")
+        assert " allowed tcp allowed.test " in b.log.read_text()
+        # flags it does not know: closed and counted
+        s = peer_stream(vmm_end, NET_PORT_CONNECT, 2)
+        with s:
+            assert s.recv(1) == b""
+        b.wait_stats(bad_requests="1")
+    finally:
+        vmm_end.close()
         b.stop()
 
 

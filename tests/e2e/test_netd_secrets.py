@@ -18,6 +18,7 @@ Needs root (ip netns, unshare -m): it runs in the lab (scripts/test.sh).
 import json
 import os
 import pathlib
+import socket
 import ssl
 import subprocess
 import sys
@@ -26,8 +27,9 @@ import time
 import pytest
 
 import netlab
-from test_netd import (CONNECTED, NETD, Broker, guest_connect, log_lines, namespace_internet,
-                       synth)
+from contract import NET_PORT_CONNECT, PEER_TAKES_SOCKET
+from test_netd import (CONNECTED, NETD, Broker, connect_hdr, guest_connect, log_lines,
+                       namespace_internet, peer_stream, synth)
 
 # test_netd.py's set-up on ranges of our own (11.2/24, 10.97/24), so that
 # the two modules can run in one lab host at once
@@ -76,8 +78,9 @@ def requests_seen(record):
 def broker(tmp_path, api):
     made = []
 
-    def make(secrets=SECRETS, upstream_ca=TEST_CA, policy="mode open\n", check=True):
-        """A started broker; check=False: what it said on its ready fd."""
+    def make(secrets=SECRETS, upstream_ca=TEST_CA, policy="mode open\n", check=True, peer=None):
+        """A started broker; check=False: what it said on its ready fd.
+        peer: the broker's end of a --peer-fd pair."""
         b = Broker(tmp_path, policy)
         b.hosts.write_text(HOSTS)
         b.ca_out = tmp_path / "egress-ca.pem"
@@ -87,7 +90,9 @@ def broker(tmp_path, api):
         extra = ["--secrets-fd", str(r), "--ca-out", str(b.ca_out)]
         if upstream_ca:
             extra += ["--upstream-ca", str(upstream_ca)]
-        out = b.start(extra, fds=(r,))
+        if peer:
+            extra += ["--peer-fd", str(peer.fileno())]
+        out = b.start(extra, fds=(r, peer.fileno()) if peer else (r,))
         os.close(r)
         if not check:
             assert b.proc.wait(timeout=10) != 0
@@ -177,6 +182,34 @@ def test_other_host_is_not_intercepted(broker, api):
     # (id-ce-nameConstraints, 2.5.29.30, RFC 5280 §4.2.1.10) naming api.test
     der = ssl.PEM_cert_to_DER_cert(b.ca_out.read_text())
     assert b"\x06\x03\x55\x1d\x1e" in der and b"api.test" in der and b"other.test" not in der
+
+
+def test_secret_connection_is_never_handed_to_silo_vmm(broker, api):
+    """A stream from silo-vmm that takes the destination's socket back
+    (docs/network.md) gets it for other.test, but not for api.test, whose
+    requests get the secret: that connection stays in the broker, which
+    adds the secret as on any other stream."""
+    vmm_end, netd_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    b = broker(peer=netd_end)
+    netd_end.close()
+    try:
+        for name, handed in (("other.test", True), ("api.test", False)):
+            s = peer_stream(vmm_end, NET_PORT_CONNECT, PEER_TAKES_SOCKET)
+            s.sendall(connect_hdr(synth(b, name), 443))
+            rep, fds, _, _ = socket.recv_fds(s, 8, 2)
+            assert rep[4] == CONNECTED and len(fds) == (1 if handed else 0), (name, fds)
+            for f in fds:
+                os.close(f)
+            if handed:
+                s.close()
+                continue
+            ctx = ssl.create_default_context(cafile=str(b.ca_out))
+            with ctx.wrap_socket(s, server_hostname=name) as t:
+                t.sendall(b"GET /peer HTTP/1.1\r\nHost: api.test\r\n\r\n")
+                status, got = read_response(t, api)
+                assert (status, values(got, "x-api-key")) == (200, [VALUE])
+    finally:
+        vmm_end.close()
 
 
 def test_upstream_that_fails_the_check_gets_nothing(broker, api):

@@ -12,7 +12,7 @@ from silo_testlib.paths import TOP
 
 # The boot contract stays beside test_contract.py, which checks it against the headers.
 sys.path.insert(0, str(TOP / "tests" / "e2e"))
-from contract import connect_line  # noqa: E402
+from contract import AGENT_PORT, connect_line  # noqa: E402
 
 MAGIC = 0x014F4C53  # 'S' 'L' 'O' + version 1, little-endian
 HDR = struct.Struct("<IHHI")
@@ -46,16 +46,17 @@ def exec_request(argv):
             + b"".join(pstr(a) for a in argv))
 
 
-def connect(sock_path, timeout, plain=None):
+def connect(sock_path, timeout, plain=None, port=AGENT_PORT):
     """A socket to the agent: silo-vmm's hybrid vsock socket after CONNECT
-    1024 was answered OK, or silo-init's own Unix socket (plain)."""
+    1024 (or another guest port) was answered OK, or silo-init's own Unix
+    socket (plain)."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
         s.connect(str(sock_path))
         if PLAIN_UNIX if plain is None else plain:
             return s
-        s.sendall(connect_line())
+        s.sendall(connect_line(port))
         line = b""
         while not line.endswith(b"\n"):
             c = s.recv(1)

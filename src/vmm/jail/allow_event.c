@@ -15,11 +15,11 @@ const struct jail_rule jail_allow_event[] = {
 	SYS(writev, "vsock: guest buffers to a connection"),
 	SYS(recvfrom, "vsock and control sockets (recv)"),
 	SYS(sendto, "vsock and control sockets (send)"),
-	SYS(recvmsg, "vsock connections; the control socket (a snapshot's files come with it)"),
+	SYS(recvmsg, "vsock connections (silo-netd's reply brings the destination's socket); the "
+		     "control socket (a snapshot's files come with it)"),
 	SYS(sendmsg, "vsock connections"),
 	SYS(accept4, "the control and vsock listeners"),
 	SOCKET(AF_UNIX, "vsock: a guest's connect to a host port is a Unix socket"),
-	SYS(connect, "vsock: a guest's connect to a host port (without --vsock-peer)"),
 	{ SCMP_SYS(socketpair), 0, AF_UNIX,
 	  "vsock with --vsock-peer: a guest's connect to a host port is a socketpair" },
 	SYS(poll, "vsock: waiting for that connect"),
@@ -57,3 +57,11 @@ const struct jail_rule jail_allow_event[] = {
 	IOCTL(KVM_GET_IRQCHIP, "snapshot"),
 };
 ALLOWLIST_LEN(jail_allow_event);
+
+/* The event thread without --vsock-peer (JAIL_EVENT_PATHS): the above, and
+ * the connect that turns a guest's connect to CID 2 port P into one to
+ * PATH_P. Never with sockets silo-netd dialed in the process (seccomp.h). */
+const struct jail_rule jail_allow_event_paths[] = {
+	SYS(connect, "vsock: a guest's connect to a host port is a connect to PATH_P"),
+};
+ALLOWLIST_LEN(jail_allow_event_paths);

@@ -30,7 +30,7 @@ static __thread int thread_role = -1;
 
 static const char *const role_names[JAIL_ROLES] = {
 	[JAIL_MAIN] = "main", [JAIL_EVENT] = "event",	    [JAIL_IO] = "disk I/O",
-	[JAIL_VCPU] = "vCPU", [JAIL_PREFETCH] = "prefetch",
+	[JAIL_VCPU] = "vCPU", [JAIL_PREFETCH] = "prefetch", [JAIL_EVENT_PATHS] = "event",
 };
 
 const char *jail_role_name(enum jail_role role)

@@ -4,7 +4,9 @@
  * makes a thread of that role attempt what its filter forbids, so a test
  * can see the process end with VMM_EXIT_SECCOMP and the reason line. The
  * event thread opens an AF_INET socket (silo-vmm has no network of its
- * own), or with "event-open" a host file, as the others do (/etc/passwd).
+ * own), or with "event-open" a host file, as the others do (/etc/passwd),
+ * or with "event-connect" calls connect(2), which it has only without
+ * --vsock-peer (seccomp.h).
  */
 #ifdef SILO_VMM_TEST_HOOKS
 #include <errno.h>
@@ -24,11 +26,19 @@
 
 static int pending = -1; /* atomic: the role whose thread must try */
 
+enum what { T_SOCKET, T_FILE, T_CONNECT };
+
 /* Returns only when the filter let the call through. */
-static int attempt(enum jail_role role, bool file)
+static int attempt(enum jail_role role, enum what what)
 {
-	int fd = !file ? socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)
-		       : open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+	struct sockaddr sa = { .sa_family = AF_UNSPEC };
+	int fd = what == T_SOCKET ? socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)
+		 : what == T_FILE ? open("/etc/passwd", O_RDONLY | O_CLOEXEC)
+				  : socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	/* AF_UNSPEC: what would dissolve a TCP socket's connection */
+	if (what == T_CONNECT && fd >= 0)
+		(void)connect(fd, &sa, sizeof(sa));
 
 	fprintf(stderr, "silo-vmm: test-syscall: the %s thread was not stopped (fd %d)\n",
 		jail_role_name(role), fd);
@@ -43,20 +53,23 @@ void jail_test_poll(enum jail_role role)
 
 	if (__atomic_compare_exchange_n(&pending, &want, -1, false, __ATOMIC_SEQ_CST,
 					__ATOMIC_SEQ_CST))
-		attempt(role, true);
+		attempt(role, T_FILE);
 }
 
 static void on_io_hook(void *opaque, uint32_t events)
 {
 	(void)opaque;
 	(void)events;
-	attempt(JAIL_IO, true);
+	attempt(JAIL_IO, T_FILE);
 }
 
 void jail_test_request(struct vm *vm, const char *role, FILE *reply)
 {
-	if (!strcmp(role, "event") || !strcmp(role, "event-open")) {
-		attempt(JAIL_EVENT, !strcmp(role, "event-open"));
+	if (!strcmp(role, "event") || !strcmp(role, "event-open") ||
+	    !strcmp(role, "event-connect")) {
+		attempt(JAIL_EVENT, !strcmp(role, "event-open")	     ? T_FILE
+				    : !strcmp(role, "event-connect") ? T_CONNECT
+								     : T_SOCKET);
 		fputs("error the event thread was not stopped", reply);
 	} else if (!strcmp(role, "vcpu")) {
 		__atomic_store_n(&pending, JAIL_VCPU, __ATOMIC_SEQ_CST);

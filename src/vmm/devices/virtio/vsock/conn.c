@@ -11,6 +11,7 @@
  * ignores credit overflows the ring and gets an RST.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
@@ -18,8 +19,10 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "proto/scm.h"
 #include "vmm/devices/virtio/queue.h"
 #include "vmm/devices/virtio/vdev.h"
 #include "vmm/devices/virtio/vsock/muxer.h"
@@ -132,7 +135,9 @@ uint32_t vsock_conn_events(const struct vsock_conn *c)
 		return EPOLLIN;
 	case VC_ESTABLISHED:
 	case VC_CLOSING:
-		if (c->tx.len)
+		/* While a socket is coming (next_fd), the stream is shut for
+		 * our writes: guest bytes wait in tx for the socket. */
+		if (c->tx.len && c->next_fd < 0)
 			ev |= EPOLLOUT;
 		/* No busy polling: read only when the bytes have somewhere to go
 		 * (credit) and nothing is already waiting for an RX buffer. */
@@ -153,7 +158,7 @@ static bool after_forward(struct vsock_mux *m, struct vsock_conn *c)
 	if (vsock_credit_peer_needs_update(&c->cr))
 		c->pending |= VC_PEND_CREDIT_UPDATE;
 	/* Guest SHUTDOWN(SEND): the host reader sees EOF once our buffer is out. */
-	if (c->peer_no_send && !c->tx.len && !c->wr_shut) {
+	if (c->peer_no_send && !c->tx.len && !c->wr_shut && c->next_fd < 0) {
 		shutdown(c->fd, SHUT_WR);
 		c->wr_shut = true;
 	}
@@ -173,8 +178,9 @@ static void forward_rw(struct vsock_mux *m, struct vsock_conn *c, const struct i
 	uint32_t sent = 0;
 	int ret;
 
-	/* Keep byte order: if anything is buffered, the new bytes queue behind it. */
-	if (!c->tx.len) {
+	/* Keep byte order: if anything is buffered, the new bytes queue behind
+	 * it; while a socket is coming they wait for it (take_socket). */
+	if (!c->tx.len && c->next_fd < 0) {
 		unsigned int n = iov_slice(iov, cnt, skip, len, part);
 		struct msghdr msg = { .msg_iov = part, .msg_iovlen = n };
 		ssize_t r;
@@ -357,7 +363,7 @@ void vsock_conn_host_event(struct vsock_mux *m, struct vsock_conn *c, uint32_t e
 		vsock_mux_update(m, c);
 		return;
 	}
-	if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) && c->tx.len) {
+	if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) && c->tx.len && c->next_fd < 0) {
 		long n = vsock_txbuf_flush(&c->tx, c->fd);
 
 		if (n < 0) {
@@ -380,11 +386,51 @@ void vsock_conn_host_event(struct vsock_mux *m, struct vsock_conn *c, uint32_t e
 	vsock_mux_update(m, c);
 }
 
-/* Host socket EOF: half close (shutdown(SHUT_WR)) or full close (POLLHUP). */
-static void host_eof(struct vsock_mux *m, struct vsock_conn *c)
+/*
+ * The peer's end of a stream that brought a socket (read_peer) ended: the
+ * peer has written to the socket everything we had written to it (the
+ * guest's first bytes, sent behind its header before the reply came) and
+ * will not touch it again. From here the connection is that socket: the
+ * guest's bytes that waited in tx go to it first, and nothing is lost or
+ * reordered. The stream is closed; the peer no longer holds this
+ * connection (docs/network.md). Returns false when c was killed.
+ */
+static bool take_socket(struct vsock_mux *m, struct vsock_conn *c)
+{
+	long n = 0;
+
+	close(c->fd); /* also drops it from the nested epoll */
+	c->fd = c->next_fd;
+	c->next_fd = -1;
+	c->events = 0; /* the next update adds the socket */
+	c->takes_socket = false;
+	c->hup = false;
+	c->wr_shut = false; /* a guest half-close is for the socket now */
+	c->pending &= ~VC_PEND_RW;
+	m->m.sockets_taken++;
+	/* Only now non-blocking: until the peer ended the stream it was
+	 * writing to the socket with blocking calls (one open file, one set
+	 * of flags). */
+	if (fcntl(c->fd, F_SETFL, O_NONBLOCK) < 0 || (n = vsock_txbuf_flush(&c->tx, c->fd)) < 0) {
+		m->m.host_errors++;
+		vsock_mux_kill(m, c, true);
+		return false;
+	}
+	c->cr.fwd_cnt += (uint32_t)n;
+	if (after_forward(m, c))
+		return false;
+	vsock_mux_update(m, c);
+	return true;
+}
+
+/* Host socket EOF: half close (shutdown(SHUT_WR)) or full close (POLLHUP).
+ * Returns false when c was killed. */
+static bool host_eof(struct vsock_mux *m, struct vsock_conn *c)
 {
 	struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
 
+	if (c->next_fd >= 0)
+		return take_socket(m, c);
 	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR)))
 		c->hup = true;
 	c->local_eof = true;
@@ -398,6 +444,51 @@ static void host_eof(struct vsock_mux *m, struct vsock_conn *c)
 		c->state = VC_CLOSING;
 		vsock_mux_set_deadline(m, c, VSOCK_SHUTDOWN_TIMEOUT_MS);
 	}
+	return true;
+}
+
+/*
+ * A read from a peer stream that may bring a socket (SCM_RIGHTS) with the
+ * peer's reply: the destination, connected under the policy. We keep it in
+ * next_fd and end our side of the stream, which tells the peer to pass on
+ * what we wrote before and then end its own (host_eof, take_socket). The
+ * peer is silo-netd, but a descriptor is checked all the same: one socket,
+ * once per stream; anything else ends the connection.
+ */
+static ssize_t read_peer(struct vsock_conn *c, struct iovec *iov, unsigned int n)
+{
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = { .msg_iov = iov,
+			     .msg_iovlen = n,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	struct stat st;
+	int fd, nfds;
+	ssize_t r;
+
+	do {
+		r = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return r;
+	fd = scm_first_fd(&mh, &nfds);
+	if (!nfds && !(mh.msg_flags & MSG_CTRUNC))
+		return r;
+	if (nfds != 1 || (mh.msg_flags & MSG_CTRUNC) || c->next_fd >= 0 || fstat(fd, &st) < 0 ||
+	    !S_ISSOCK(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		log_warn("vsock: the peer sent a descriptor that is not one socket for a stream; "
+			 "ending the stream");
+		errno = EPROTO;
+		return -1;
+	}
+	c->next_fd = fd;
+	shutdown(c->fd, SHUT_WR);
+	return r;
 }
 
 uint16_t vsock_conn_rx_next(struct vsock_mux *m, struct vsock_conn *c, uint32_t *avail)
@@ -427,7 +518,8 @@ uint16_t vsock_conn_rx_next(struct vsock_mux *m, struct vsock_conn *c, uint32_t 
 			ssize_t r = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
 
 			if (r == 0) {
-				host_eof(m, c);
+				if (!host_eof(m, c))
+					return 0;
 			} else if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
 				   errno != EINTR) {
 				m->m.host_errors++;
@@ -487,9 +579,12 @@ uint32_t vsock_conn_rx_fill(struct vsock_mux *m, struct vsock_conn *c, uint16_t 
 			break;
 		}
 		n = iov_slice(iov, cnt, 0, want, part);
-		do {
-			r = readv(c->fd, part, (int)n);
-		} while (r < 0 && errno == EINTR);
+		if (c->takes_socket)
+			r = read_peer(c, part, n);
+		else
+			do {
+				r = readv(c->fd, part, (int)n);
+			} while (r < 0 && errno == EINTR);
 		if (r <= 0) {
 			/* FIONREAD promised bytes; the socket broke meanwhile. */
 			m->m.host_errors++;

@@ -93,6 +93,8 @@ struct vsock_conn {
 	bool peer_no_rcv;     /* guest SHUTDOWN RCV */
 	bool wr_shut;	      /* shutdown(SHUT_WR) done on fd */
 	bool credit_req_sent; /* CREDIT_REQUEST outstanding */
+	bool takes_socket;    /* a peer stream whose reply may bring a socket */
+	int next_fd;	      /* that socket, until the peer drained our stream (-1) */
 	uint32_t shut_flags;  /* flags of the pending SHUTDOWN */
 	uint32_t pending;     /* VC_PEND_* */
 	uint32_t events;      /* epoll interest now registered (0: not in epoll) */

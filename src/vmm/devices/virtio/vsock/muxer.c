@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto/contract.h"
 #include "vmm/devices/virtio/vdev.h"
 #include "vmm/devices/virtio/vsock/muxer.h"
 #include "vmm/fdarg.h"
@@ -179,6 +180,7 @@ static struct vsock_conn *conn_alloc(struct vsock_mux *m, int fd)
 	memset(c, 0, sizeof(*c));
 	c->gen = gen;
 	c->fd = fd;
+	c->next_fd = -1;
 	c->hnext = c->rxprev = c->rxnext = -1;
 	m->nr_conns++;
 	m->m.conns_added++;
@@ -233,9 +235,11 @@ void vsock_mux_kill(struct vsock_mux *m, struct vsock_conn *c, bool rst)
 		hash_del(m, c);
 	rxq_del(m, c);
 	close(c->fd); /* also drops it from the nested epoll */
+	if (c->next_fd >= 0)
+		close(c->next_fd);
 	vsock_txbuf_free(&c->tx);
 	c->state = VC_FREE;
-	c->fd = -1;
+	c->fd = c->next_fd = -1;
 	c->gen++;
 	c->hnext = m->free_head;
 	m->free_head = slot_of(m, c);
@@ -368,18 +372,20 @@ void vsock_mux_poll(struct vsock_mux *m)
 }
 
 /* The host end of a guest's connection to port through --vsock-peer: a
- * socketpair, one end sent to the peer with the port as 4 bytes little
- * endian (docs/silo-vmm.md), the other ours. -1 when the peer cannot take
- * it (gone, or its queue full): the guest gets a reset, as from a port
- * nobody listens on. */
+ * socketpair, one end sent to the peer with the port and flags, 4 bytes
+ * little endian each (contract.h, docs/silo-vmm.md), the other ours. -1
+ * when the peer cannot take it (gone, or its queue full): the guest gets a
+ * reset, as from a port nobody listens on. On the CONNECT port we take the
+ * destination's socket back (conn.c, take_socket). */
 static int peer_handoff(struct vsock_mux *m, uint32_t port)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	uint32_t le = htole32(port);
-	struct iovec iov = { &le, sizeof(le) };
+	uint32_t le[2] = { htole32(port),
+			   htole32(port == SILO_NET_PORT_CONNECT ? SILO_PEER_TAKES_SOCKET : 0) };
+	struct iovec iov = { le, sizeof(le) };
 	struct msghdr mh = { .msg_iov = &iov,
 			     .msg_iovlen = 1,
 			     .msg_control = u.buf,
@@ -388,6 +394,7 @@ static int peer_handoff(struct vsock_mux *m, uint32_t port)
 	int sv[2];
 	ssize_t n;
 
+	_Static_assert(sizeof(le) == SILO_PEER_MSG_SIZE, "a peer message is port and flags");
 	/* blocking at first: the peer's end must be (it serves it with
 	 * plain blocking calls); ours is made non-blocking below */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -414,13 +421,16 @@ static bool peer_takes(const struct vsock_mux *m, uint32_t port)
 }
 
 /* Guest-initiated connection to (CID 2, port P): through the peer socket
- * when it takes P, else a connect to "<path>_<P>" (which the jail's empty
- * root hides: under the jail, a port nobody serves through the peer). A
- * listener given as fd:N has no path: only the peer's ports answer. */
+ * when there is one and it takes P; without a peer, a connect to
+ * "<path>_<P>" (which the jail's empty root hides). With a peer no path is
+ * tried: the event thread then has no connect(2) at all (jail/seccomp.h
+ * says why). A listener given as fd:N has no path: only the peer's ports
+ * answer. */
 static void peer_connect(struct vsock_mux *m, const struct vsock_pkt *p)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct vsock_conn *c;
+	bool takes = false;
 	int fd, n;
 
 	if (m->nr_conns >= VSOCK_MAX_CONNS) {
@@ -434,6 +444,10 @@ static void peer_connect(struct vsock_mux *m, const struct vsock_pkt *p)
 			vsock_mux_queue_rst(m, p->dst_port, p->src_port);
 			return;
 		}
+		takes = p->dst_port == SILO_NET_PORT_CONNECT;
+	} else if (m->peer_fd >= 0) {
+		vsock_mux_queue_rst(m, p->dst_port, p->src_port);
+		return;
 	} else {
 		n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", m->path, p->dst_port);
 		fd = m->path[0] ? socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)
@@ -449,6 +463,7 @@ static void peer_connect(struct vsock_mux *m, const struct vsock_pkt *p)
 		}
 	}
 	c = conn_alloc(m, fd);
+	c->takes_socket = takes;
 	c->state = VC_PEER_INIT;
 	c->local_port = p->dst_port;
 	c->peer_port = p->src_port;
@@ -645,12 +660,12 @@ void vsock_mux_metrics_json(const struct vsock_mux *m, FILE *f)
 #define V(x) (unsigned long long)m->m.x
 	fprintf(f,
 		"{" M(conns) "," M(conns_added) "," M(conns_removed) "," M(conn_limit) "," M(pkts_from_guest) "," M(pkts_to_guest) "," M(bytes_from_guest) "," M(bytes_to_guest) "," M(rst_to_guest) "," M(
-			rst_dropped) "," M(credit_updates) "," M(credit_requests) "," M(bad_pkt) "," M(bad_src_cid) "," M(bad_connect_line) "," M(txbuf_overflow) "," M(timeouts) "," M(host_errors) "}",
+			rst_dropped) "," M(credit_updates) "," M(credit_requests) "," M(bad_pkt) "," M(bad_src_cid) "," M(bad_connect_line) "," M(txbuf_overflow) "," M(timeouts) "," M(host_errors) "," M(sockets_taken) "}",
 		(unsigned long long)m->nr_conns, V(conns_added), V(conns_removed), V(conn_limit),
 		V(pkts_from_guest), V(pkts_to_guest), V(bytes_from_guest), V(bytes_to_guest),
 		V(rst_to_guest), V(rst_dropped), V(credit_updates), V(credit_requests), V(bad_pkt),
-		V(bad_src_cid), V(bad_connect_line), V(txbuf_overflow), V(timeouts),
-		V(host_errors));
+		V(bad_src_cid), V(bad_connect_line), V(txbuf_overflow), V(timeouts), V(host_errors),
+		V(sockets_taken));
 #undef M
 #undef V
 }

@@ -28,6 +28,7 @@ struct vsock_metrics {
 	uint64_t pkts_from_guest, pkts_to_guest, bytes_from_guest, bytes_to_guest;
 	uint64_t rst_to_guest, rst_dropped, credit_updates, credit_requests;
 	uint64_t bad_pkt, bad_src_cid, bad_connect_line, txbuf_overflow, timeouts, host_errors;
+	uint64_t sockets_taken; /* peer streams that became the socket the peer gave back */
 };
 
 struct vsock_rst {
