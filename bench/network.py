@@ -38,18 +38,19 @@ sys.path.insert(0, str(TOP / "tests" / "e2e"))
 sys.path.insert(0, str(TOP / "bench"))
 import netlab  # noqa: E402
 from agent import exec_, ping, AgentError  # noqa: E402
+from silo_testlib.agent_proto import connect  # noqa: E402  (agent put tests/ on the path)
 from contract import root_words  # noqa: E402
 
 GUEST = pathlib.Path(os.environ.get("SILO_GUEST_DIR", TOP / "build" / "guest"))
 BUILD = TOP / os.environ.get("SILO_BUILD", "build")
 SCRIPT = (TOP / "bench" / "net_guest.py").read_text()
 QEMU_CID = 41
-VSOCK_ECHO_PORT = 7100  # a host echo the guest reaches over vsock (CID 2)
+VSOCK_ECHO_PORT = 7100  # the guest listens here; the host connects and echoes
 
 
-def guest_args(a, nonce, vsock_port=VSOCK_ECHO_PORT):
+def guest_args(a, nonce):
     return ["python3", "-c", SCRIPT, "web.silo.test", "7000", str(a.dns), str(a.connects),
-            str(a.one_mb), str(a.four_mb), nonce, str(vsock_port)]
+            str(a.one_mb), str(a.four_mb), nonce, str(VSOCK_ECHO_PORT)]
 
 
 def serve(srv, handler):
@@ -66,34 +67,77 @@ def serve(srv, handler):
     return srv
 
 
-def echo_on(srv):
-    """Echo every stream accepted on srv: the host end of the guest's
-    vsock round trip (net_guest.py vsock_rtt)."""
-    def one(c):
-        with c:
-            while d := c.recv(1 << 16):
-                c.sendall(d)
-    srv.listen(4)
-    return serve(srv, one)
+@contextlib.contextmanager
+def vsock_echo(dial):
+    """The host end of the guest's raw vsock round trip (net_guest.py
+    vsock_rtt): dial() returns a stream to the guest's port, or None while
+    nothing listens there yet; tried every 20 ms until one answers, then
+    echoed until the guest closes it."""
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            try:
+                c = dial()
+            except OSError:
+                c = None
+            if c is None:
+                time.sleep(0.02)
+                continue
+            with c:
+                try:
+                    while d := c.recv(1 << 16):
+                        c.sendall(d)
+                except OSError:
+                    pass
+            return
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join(timeout=5)
+
+
+def silo_dial(path):
+    """A stream to the guest's echo port through silo-vmm's socket
+    (docs/silo-vmm.md, "Host to guest"), or None while nothing listens."""
+    try:
+        c = connect(path, 5, plain=False, port=VSOCK_ECHO_PORT)
+    except (OSError, AgentError):
+        return None
+    c.settimeout(None)
+    return c
+
+
+def qemu_dial():
+    v = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+    try:
+        v.connect((QEMU_CID, VSOCK_ECHO_PORT))
+    except OSError:
+        v.close()
+        return None
+    return v
 
 
 @contextlib.contextmanager
-def silo_guest(a, tmp):
-    """A silo sandbox (network open) for the rounds: yields run(nonce), which
-    runs net_guest.py in it and returns its figures; silo-netd's counters
-    and memory go into netd_out once the rounds are done."""
-    # SILO_VMM_JAIL=0: the raw vsock row's echo server listens on a hybrid
-    # vsock path (below), which a jailed silo-vmm cannot reach
+def silo_guest(a, tmp, build=BUILD):
+    """A silo sandbox (network open) for the rounds, from the silo,
+    silo-vmm and silo-netd in build: yields run(nonce), which runs
+    net_guest.py in it and returns its figures; silo-netd's counters and
+    memory go into netd_out once the rounds are done."""
     env = dict(os.environ, SILO_DATA_DIR=str(tmp / "data"), SILO_RUN_DIR=str(tmp / "run"),
-               SILO_GUEST_DIR=str(GUEST), SILO_VMM=str(BUILD / "silo-vmm"), SILO_VMM_JAIL="0")
-    silo = str(BUILD / "silo")
+               SILO_GUEST_DIR=str(GUEST), SILO_VMM=str(build / "silo-vmm"))
+    silo = str(build / "silo")
 
     def s(*args, **kw):
         return subprocess.run([silo, *args], env=env, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
     def run(nonce):
-        r = s("exec", "nb", "--", *guest_args(a, nonce), timeout=3600)
+        with vsock_echo(lambda: silo_dial(tmp / "run" / "nb" / "vsock.sock")):
+            r = s("exec", "nb", "--", *guest_args(a, nonce), timeout=3600)
         if r.returncode:
             raise SystemExit(f"bench: silo guest script failed: {r.stderr.strip()[-2000:]}")
         return json.loads(r.stdout.strip().splitlines()[-1])
@@ -106,12 +150,6 @@ def silo_guest(a, tmp):
             raise SystemExit(f"bench: silo start: {r.stderr.strip()}")
         netd_pid = int((tmp / "run" / "nb" / "netd.pid").read_text())
         rss_idle = rss_kib(netd_pid)
-        # silo-vmm turns the guest's connect to CID 2 port P into one to
-        # the Unix socket vsock.sock_P (docs/silo-vmm.md), which only an
-        # unjailed silo-vmm reaches: this sandbox runs with SILO_VMM_JAIL=0
-        echo = socket.socket(socket.AF_UNIX)
-        echo.bind(str(tmp / "run" / "nb" / f"vsock.sock_{VSOCK_ECHO_PORT}"))
-        echo_on(echo)
         netd = {}
         yield run, netd
         # silo-netd's own counters: how much of the guest's wait was the
@@ -200,11 +238,6 @@ def qemu_guest(a, tmp):
     sock = tmp / "qemu-vsock.sock"
     sock.unlink(missing_ok=True)  # the last round's
     srv = bridge(sock, QEMU_CID)
-    # any free port: the last round's stays taken a while after its guest died
-    echo = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
-    echo.bind((socket.VMADDR_CID_ANY, socket.VMADDR_PORT_ANY))
-    echo_port = echo.getsockname()[1]
-    echo_on(echo)
     try:
         end = time.monotonic() + a.boot_timeout
         while True:
@@ -228,7 +261,8 @@ def qemu_guest(a, tmp):
             raise SystemExit(f"bench: QEMU guest network set-up failed: {err!r}")
 
         def run(nonce):
-            code, out, err = exec_(sock, guest_args(a, nonce, echo_port), timeout=3600)
+            with vsock_echo(qemu_dial):
+                code, out, err = exec_(sock, guest_args(a, nonce), timeout=3600)
             if code:
                 raise SystemExit("bench: QEMU guest script failed: "
                                  + err.decode(errors="replace")[-2000:])
@@ -236,7 +270,6 @@ def qemu_guest(a, tmp):
         yield run, None
     finally:
         srv.close()
-        echo.close()
         p.kill()
         p.wait()
 
@@ -269,7 +302,13 @@ def main():
     ap.add_argument("--rounds", type=int, default=3,
                     help="rounds of the guest script, silo and QEMU taking turns")
     ap.add_argument("--only", choices=("silo", "qemu"), help="one side (for debugging)")
+    ap.add_argument("--against", type=pathlib.Path, metavar="DIR",
+                    help="another build of silo (silo, silo-vmm, silo-netd in DIR, e.g. the "
+                         "commit before a change) as a third side taking turns: its column "
+                         "and new/old ratios")
     a = ap.parse_args()
+    if a.against and not (a.against / "silo-netd").exists():
+        raise SystemExit(f"bench: --against {a.against}: no silo-netd there: build it first")
     if os.geteuid() != 0:
         raise SystemExit("bench: network.py needs root (network namespaces): run it in the lab")
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="silo-netbench-"))
@@ -281,15 +320,21 @@ def main():
     # both sides instead of on whichever ran during it.
     sides = [(n, g) for n, g in (("silo", silo_guest), ("qemu_slirp", qemu_guest))
              if a.only is None or n.startswith(a.only)]
-    rounds = {"silo": [], "qemu_slirp": []}
+    if a.against:
+        sides.insert(1, ("silo_against",
+                         lambda a, tmp: silo_guest(a, tmp, build=a.against.resolve())))
+    rounds = {"silo": [], "qemu_slirp": [], "silo_against": []}
+    against = {}
     netd = {}
     try:
         with netlab.internet(), netlab.dns_server():
             for r in range(a.rounds):
                 for name, guest in sides:
                     with guest(a, tmp) as (run, counters):
-                        rounds[name].append(run(f"{name[:4]}{r}"))
+                        rounds[name].append(run(f"{name[:4]}{name[-1]}{r}"))
                     for k, v in (counters or {}).items():
+                        if name == "silo_against":
+                            continue
                         # counters add up over the rounds; memory: the most
                         netd[k] = max(netd.get(k, 0), v) if k.startswith("rss") else \
                             netd.get(k, 0) + v
@@ -299,14 +344,21 @@ def main():
     print(f"\nnetwork (same lab run, {a.rounds} rounds each, taking turns, one guest at a time: "
           "median, and min-max)")
     print(f"{'':<44}{'silo':>22}{'QEMU slirp':>22}{'silo/QEMU':>11}")
+    def cell(x):
+        return f"{x['median']} ({x['min']}-{x['max']})" if x else "-"
     for label, k in ROWS:
         s, q = res["silo"].get(k), res["qemu_slirp"].get(k)
-
-        def cell(x):
-            return f"{x['median']} ({x['min']}-{x['max']})" if x else "-"
         ratio = s["median"] / q["median"] if s and q and q["median"] else 0
         print(f"{label:<44}{cell(s):>22}{cell(q):>22}{ratio:>11.2f}")
     print("  (the vsock row's QEMU column is the kernel's vhost-vsock; silo's is silo-vmm's device)")
+    if a.against:
+        print(f"\nthis build against {a.against} (same run, taking turns)")
+        print(f"{'':<44}{'this build':>22}{'against':>22}{'this/against':>13}")
+        for label, k in ROWS:
+            s, o = res["silo"].get(k), res["silo_against"].get(k)
+            ratio = s["median"] / o["median"] if s and o and o["median"] else 0
+            against[k] = round(ratio, 3)
+            print(f"{label:<44}{cell(s):>22}{cell(o):>22}{ratio:>13.2f}")
     if netd:
         def avg(us, n):
             return f"{us / n / 1000:.2f} ms" if n else "-"
@@ -322,6 +374,8 @@ def main():
               f"  silo-netd resident memory, the most of any round: {netd['rss_idle_kib']} KiB "
               f"idle after start, {netd['rss_after_kib']} KiB after the round")
         res["silo"]["netd"] = netd
+    if against:
+        res["this_over_against"] = against
     print("BENCH " + json.dumps({"bench": "network", "rounds": a.rounds, **res}))
 
 
