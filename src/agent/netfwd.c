@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <linux/vm_sockets.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -456,6 +457,10 @@ static void *fwd_client(void *arg)
 		goto reset;
 	wc.port = ntohs(dst.sin_port);
 	wc.addr.v4 = dst.sin_addr;
+	/* Relayed bytes go out as they come, not behind the last write's ACK
+	 * (Nagle): the destination's answer was already coalesced, or not, by
+	 * its sender. The host's socket to it is TCP_NODELAY too. */
+	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	if (wire_connect_encode(&wc, hdr) != WIRE_OK)
 		goto reset;
 	if ((v = spare_take()) < 0 && (v = netfwd_vsock_connect(SILO_NET_PORT_CONNECT)) < 0)
@@ -522,6 +527,7 @@ static void *pub_client(void *arg)
 						  : WIRE_UNREACHABLE);
 		goto out;
 	}
+	setsockopt(t, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int)); /* as fwd_client */
 	send_reply(v, WIRE_CONNECTED);
 	if (netfwd_relay(v, t, -1) < 0) {
 		netfwd_reset(t);

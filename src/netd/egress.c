@@ -15,6 +15,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -153,7 +155,12 @@ static int dial(const struct sockaddr *sa, socklen_t salen)
 		if (err)
 			goto fail;
 	}
-	if (fcntl(fd, F_SETFL, 0) < 0) {
+	/* The guest's own TCP already coalesced (Nagle) or was told not to
+	 * (TCP_NODELAY): a second Nagle here would hold a small write behind
+	 * the last one's ACK, up to a delayed ACK's 40 ms, whatever the
+	 * guest's program chose. libslirp does the same (tcp_fconnect). */
+	if (fcntl(fd, F_SETFL, 0) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int)) < 0) {
 		err = errno;
 		goto fail;
 	}

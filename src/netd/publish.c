@@ -8,6 +8,8 @@
  * would look like a server that answered nothing.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -107,6 +109,9 @@ void netd_publish(struct netd *n, const struct net_publish *p, int fd)
 		return;
 	}
 	netd_count(n, &n->stats.published);
+	/* the host client's bytes as the guest's server wrote them (egress.c
+	 * says why) */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	netd_relay(fd, g);
 	close(g);
 	close(fd);

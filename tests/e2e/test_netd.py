@@ -956,6 +956,8 @@ def test_peer_stream_gives_the_destination_back(tmp_path, internet):
         with socket.socket(fileno=fds[0]) as d:
             d.settimeout(20)
             assert d.getpeername()[1] == ECHO_PORT
+            # no second Nagle behind the guest's own TCP (src/netd/egress.c)
+            assert d.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
             assert recv_exact(d, 6) == b"HELLO\n"   # the server spoke first
             d.sendall(parts[2])
             d.shutdown(socket.SHUT_WR)

@@ -24,6 +24,7 @@ import netlab
 from conftest import BOOT_TIMEOUT, BUILD, GUEST
 from contract import NET_DNS_ADDR, NET_IFACE
 from test_cli import assert_nothing_left, needs_kvm, one_error_line, silo
+from test_snapshot import control
 
 
 STEP = int(os.environ.get("SILO_DOCKER_STEP_TIMEOUT", "300"))
@@ -149,7 +150,17 @@ def test_guest_network_setup(env, box):
     assert f"dev {NET_IFACE}" in out and f"nameserver {NET_DNS_ADDR}" in out, out
 
 
+def sockets_taken(env, box):
+    """Connections silo-netd handed to silo-vmm (docs/network.md, "The
+    destination's socket goes to silo-vmm"): silo-vmm's vsock counter."""
+    reply = control(pathlib.Path(env["SILO_RUN_DIR"]) / box / "control.sock", "metrics")
+    assert reply.startswith("ok "), reply
+    vsock = next(d for d in json.loads(reply[3:])["devices"] if d["device"] == "vsock")
+    return vsock["dev"]["sockets_taken"]
+
+
 def test_allowed_name_http_tls_and_other_port(env, box, net):
+    taken = sockets_taken(env, box)
     rc, body = curl(env, box, "http://web.silo.test/")
     assert (rc, body) == (0, f"hello from {net.web}\n")
     rc, body = curl(env, box, "https://web.silo.test/", "--cacert", "/tmp/ca.crt")
@@ -161,6 +172,8 @@ def test_allowed_name_http_tls_and_other_port(env, box, net):
     rc, body = curl(env, box, "http://web.silo.test/", user="agent")
     assert rc == 0 and "hello" in body
     assert "http_proxy" not in gsh(env, box, "env", user="agent").stdout.decode().lower()
+    # each of the four went from silo-netd to silo-vmm after the dial
+    assert sockets_taken(env, box) - taken >= 4
 
 
 def test_allowlist_refuses_other_names_and_literals(env, box, net):
