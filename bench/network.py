@@ -11,8 +11,11 @@ forwarding). Inside each guest bench/net_guest.py measures DNS lookup
 latency (fresh names, and one name again), TCP connect + first byte
 latency, one byte's round trip on an open connection and on raw vsock, and
 download throughput with one and with four streams. The two sides take
-turns for --rounds rounds, one guest at a time; each figure is the median
-over the rounds, with its spread.
+turns for --rounds rounds, one guest at a time, each first in its share of
+the rounds; each figure is the median over the rounds, with its spread, and
+each ratio also the median of the rounds' own ratios with its 90 %
+bootstrap interval. --against DIR adds a third side, another build of silo
+(a change's parent commit, built in DIR), and its ratios.
 
 The QEMU guest is driven through silo-init's agent over vhost-vsock (a
 small Unix-to-AF_VSOCK bridge lets bench/agent.py's client talk to it).
@@ -39,6 +42,7 @@ sys.path.insert(0, str(TOP / "bench"))
 import netlab  # noqa: E402
 from agent import exec_, ping, AgentError  # noqa: E402
 from silo_testlib.agent_proto import connect  # noqa: E402  (agent put tests/ on the path)
+from silo_testlib.stats import median_interval  # noqa: E402
 from contract import root_words  # noqa: E402
 
 GUEST = pathlib.Path(os.environ.get("SILO_GUEST_DIR", TOP / "build" / "guest"))
@@ -284,6 +288,14 @@ ROWS = (("DNS lookup, median (ms)", "dns_median_ms"), ("DNS lookup, p90 (ms)", "
         ("download, 4 streams (MiB/s)", "mib_s_4_streams"))
 
 
+def paired(a, b, k):
+    """The median of the rounds' own ratios a/b for figure k, with its 90 %
+    bootstrap interval (tests/silo_testlib/stats.py): each round's two runs
+    share that round's drift of the lab."""
+    rs = [x[k] / y[k] for x, y in zip(a, b) if y[k]]
+    return median_interval(rs) if rs else None
+
+
 def combine(rounds):
     """Each figure's median over the rounds, and its spread (min, max)."""
     return {k: {"median": statistics.median(r[k] for r in rounds),
@@ -329,7 +341,9 @@ def main():
     try:
         with netlab.internet(), netlab.dns_server():
             for r in range(a.rounds):
-                for name, guest in sides:
+                # each side first in its share of the rounds: no side always
+                # follows the same one
+                for name, guest in sides[r % len(sides):] + sides[:r % len(sides)]:
                     with guest(a, tmp) as (run, counters):
                         rounds[name].append(run(f"{name[:4]}{name[-1]}{r}"))
                     for k, v in (counters or {}).items():
@@ -343,22 +357,28 @@ def main():
     res = {k: combine(v) if v else {} for k, v in rounds.items()}
     print(f"\nnetwork (same lab run, {a.rounds} rounds each, taking turns, one guest at a time: "
           "median, and min-max)")
-    print(f"{'':<44}{'silo':>22}{'QEMU slirp':>22}{'silo/QEMU':>11}")
+    print(f"{'':<44}{'silo':>22}{'QEMU slirp':>22}{'silo/QEMU':>11}{'rounds: median, 90 %':>24}")
     def cell(x):
         return f"{x['median']} ({x['min']}-{x['max']})" if x else "-"
     for label, k in ROWS:
         s, q = res["silo"].get(k), res["qemu_slirp"].get(k)
         ratio = s["median"] / q["median"] if s and q and q["median"] else 0
-        print(f"{label:<44}{cell(s):>22}{cell(q):>22}{ratio:>11.2f}")
+        pr = paired(rounds["silo"], rounds["qemu_slirp"], k) if s and q else None
+        pc = f"{pr[0]:.2f} ({pr[1]:.2f}-{pr[2]:.2f})" if pr else "-"
+        print(f"{label:<44}{cell(s):>22}{cell(q):>22}{ratio:>11.2f}{pc:>24}")
     print("  (the vsock row's QEMU column is the kernel's vhost-vsock; silo's is silo-vmm's device)")
     if a.against:
         print(f"\nthis build against {a.against} (same run, taking turns)")
-        print(f"{'':<44}{'this build':>22}{'against':>22}{'this/against':>13}")
+        print(f"{'':<44}{'this build':>22}{'against':>22}{'this/against':>13}"
+              f"{'rounds: median, 90 %':>24}")
         for label, k in ROWS:
             s, o = res["silo"].get(k), res["silo_against"].get(k)
             ratio = s["median"] / o["median"] if s and o and o["median"] else 0
-            against[k] = round(ratio, 3)
-            print(f"{label:<44}{cell(s):>22}{cell(o):>22}{ratio:>13.2f}")
+            pr = paired(rounds["silo"], rounds["silo_against"], k) if s and o else None
+            against[k] = {"ratio": round(ratio, 3),
+                          "rounds": [round(x, 3) for x in pr] if pr else None}
+            pc = f"{pr[0]:.2f} ({pr[1]:.2f}-{pr[2]:.2f})" if pr else "-"
+            print(f"{label:<44}{cell(s):>22}{cell(o):>22}{ratio:>13.2f}{pc:>24}")
     if netd:
         def avg(us, n):
             return f"{us / n / 1000:.2f} ms" if n else "-"
