@@ -298,7 +298,7 @@ def paired(a, b, k):
 
 def combine(rounds):
     """Each figure's median over the rounds, and its spread (min, max)."""
-    return {k: {"median": statistics.median(r[k] for r in rounds),
+    return {k: {"median": round(statistics.median(r[k] for r in rounds), 3),
                 "min": min(r[k] for r in rounds), "max": max(r[k] for r in rounds)}
             for _, k in ROWS}
 
@@ -337,7 +337,7 @@ def main():
                          lambda a, tmp: silo_guest(a, tmp, build=a.against.resolve())))
     rounds = {"silo": [], "qemu_slirp": [], "silo_against": []}
     against = {}
-    netd = {}
+    netd, netd_against = {}, {}
     try:
         with netlab.internet(), netlab.dns_server():
             for r in range(a.rounds):
@@ -346,12 +346,11 @@ def main():
                 for name, guest in sides[r % len(sides):] + sides[:r % len(sides)]:
                     with guest(a, tmp) as (run, counters):
                         rounds[name].append(run(f"{name[:4]}{name[-1]}{r}"))
+                    into = netd_against if name == "silo_against" else netd
                     for k, v in (counters or {}).items():
-                        if name == "silo_against":
-                            continue
                         # counters add up over the rounds; memory: the most
-                        netd[k] = max(netd.get(k, 0), v) if k.startswith("rss") else \
-                            netd.get(k, 0) + v
+                        into[k] = max(into.get(k, 0), v) if k.startswith("rss") else \
+                            into.get(k, 0) + v
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     res = {k: combine(v) if v else {} for k, v in rounds.items()}
@@ -394,6 +393,10 @@ def main():
               f"  silo-netd resident memory, the most of any round: {netd['rss_idle_kib']} KiB "
               f"idle after start, {netd['rss_after_kib']} KiB after the round")
         res["silo"]["netd"] = netd
+    if netd_against:
+        print(f"  the build against: {netd_against['rss_idle_kib']} KiB idle after start, "
+              f"{netd_against['rss_after_kib']} KiB after the round")
+        res["silo_against"]["netd"] = netd_against
     if against:
         res["this_over_against"] = against
     print("BENCH " + json.dumps({"bench": "network", "rounds": a.rounds, **res}))
