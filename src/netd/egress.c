@@ -25,6 +25,7 @@
 
 #include "net/wire.h"
 #include "netd/netd.h"
+#include "proto/scm.h"
 
 #define REASON_MAX 512
 
@@ -74,26 +75,13 @@ static void drain(int fd)
  */
 static bool give_socket(int fd, int out)
 {
-	union {
-		char b[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
 	uint8_t h[WIRE_REPLY_SIZE], buf[16384];
-	struct iovec iov = { h, sizeof(h) };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof(u.b)
-	};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 	ssize_t r;
 
 	if (wire_reply_encode(WIRE_CONNECTED, h) != WIRE_OK)
 		return false;
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &out, sizeof(int));
 	do
-		r = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		r = scm_send_fds(fd, h, sizeof(h), &out, 1, MSG_NOSIGNAL);
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return false;

@@ -13,6 +13,7 @@
  */
 #include "oci/oci.h"
 #include "client/exec_fe.h"
+#include "proto/scm.h"
 #include "sandbox/cgroup.h"
 
 #include <errno.h>
@@ -91,21 +92,7 @@ static int send_master(const char *sock, int master, const char *name)
 			close(s);
 		return sb_fail("--console-socket %s: %s", sock, strerror(e));
 	}
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} c;
-	struct iovec iov = { .iov_base = (void *)name, .iov_len = strlen(name) };
-	struct msghdr m = { .msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = c.buf,
-			    .msg_controllen = sizeof(c.buf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &master, sizeof(int));
-	ssize_t w = sendmsg(s, &m, MSG_NOSIGNAL);
+	ssize_t w = scm_send_fds(s, name, strlen(name), &master, 1, MSG_NOSIGNAL);
 	int e = errno;
 	close(s);
 	return w < 0 ? sb_fail("--console-socket %s: %s", sock, strerror(e)) : 0;

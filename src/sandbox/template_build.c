@@ -26,6 +26,7 @@
 #include "sandbox/sandbox.h"
 
 #include "client/client.h"
+#include "proto/scm.h"
 #include "vmm/snapshot/wset.h"
 
 #include <dirent.h>
@@ -71,29 +72,12 @@ static int send_req(int fd, const char *req, const int *fds, unsigned int nfds)
 {
 	char line[256];
 	int n = snprintf(line, sizeof(line), "%s\n", req);
-	union {
-		char buf[CMSG_SPACE(4 * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { line, (size_t)n };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-	if (n < 0 || (size_t)n >= sizeof(line) || nfds > 4) {
+	if (n < 0 || (size_t)n >= sizeof(line)) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (nfds) {
-		struct cmsghdr *cm;
-
-		mh.msg_control = u.buf;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-	}
-	return sendmsg(fd, &mh, MSG_NOSIGNAL) == n ? 0 : -1;
+	return scm_send_fds(fd, line, (size_t)n, fds, nfds, MSG_NOSIGNAL) == n ? 0 : -1;
 }
 
 int sb_control(const char *ctl, const char *req, const int *fds, unsigned int nfds, char *reply,

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 
 #include "proto/contract.h"
+#include "proto/scm.h"
 #include "vmm/log.h"
 
 #define GPORT 6000 /* the guest's port */
@@ -63,22 +64,7 @@ static int guest_connects(struct t *t, uint32_t gport, uint32_t port, uint32_t *
 
 static void send_with_fds(int fd, const void *data, size_t len, const int *fds, unsigned int n)
 {
-	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { (void *)data, len };
-	struct msghdr mh = { .msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = u.buf,
-			     .msg_controllen = CMSG_SPACE(n * sizeof(int)) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(n * sizeof(int));
-	memcpy(CMSG_DATA(cm), fds, n * sizeof(int));
-	assert_int_equal(sendmsg(fd, &mh, 0), (ssize_t)len);
+	assert_int_equal(scm_send_fds(fd, data, len, fds, n, 0), (ssize_t)len);
 }
 
 /* Read exactly len bytes from fd, playing the event loop meanwhile. */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "proto/contract.h"
+#include "proto/scm.h"
 #include "vmm/devices/virtio/vdev.h"
 #include "vmm/devices/virtio/vsock/muxer.h"
 #include "vmm/fdarg.h"
@@ -375,22 +376,10 @@ void vsock_mux_poll(struct vsock_mux *m)
  * socketpair, one end sent to the peer with the port and flags, 4 bytes
  * little endian each (contract.h, docs/silo-vmm.md), the other ours. -1
  * when the peer cannot take it (gone, or its queue full): the guest gets a
- * reset, as from a port nobody listens on. On the CONNECT port we take the
- * destination's socket back (conn.c, take_socket). */
-static int peer_handoff(struct vsock_mux *m, uint32_t port)
+ * reset, as from a port nobody listens on. */
+static int peer_handoff(struct vsock_mux *m, uint32_t port, uint32_t flags)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	uint32_t le[2] = { htole32(port),
-			   htole32(port == SILO_NET_PORT_CONNECT ? SILO_PEER_TAKES_SOCKET : 0) };
-	struct iovec iov = { le, sizeof(le) };
-	struct msghdr mh = { .msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	uint32_t le[2] = { htole32(port), htole32(flags) };
 	int sv[2];
 	ssize_t n;
 
@@ -399,11 +388,7 @@ static int peer_handoff(struct vsock_mux *m, uint32_t port)
 	 * plain blocking calls); ours is made non-blocking below */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -1;
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &sv[1], sizeof(int));
-	n = sendmsg(m->peer_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	n = scm_send_fds(m->peer_fd, le, sizeof(le), &sv[1], 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 	close(sv[1]);
 	if (n != (ssize_t)sizeof(le) || fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
 		close(sv[0]);
@@ -430,7 +415,8 @@ static void peer_connect(struct vsock_mux *m, const struct vsock_pkt *p)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct vsock_conn *c;
-	bool takes = false;
+	/* on the CONNECT port we take the destination's socket back */
+	uint32_t flags = p->dst_port == SILO_NET_PORT_CONNECT ? SILO_PEER_TAKES_SOCKET : 0;
 	int fd, n;
 
 	if (m->nr_conns >= VSOCK_MAX_CONNS) {
@@ -439,12 +425,11 @@ static void peer_connect(struct vsock_mux *m, const struct vsock_pkt *p)
 		return;
 	}
 	if (peer_takes(m, p->dst_port)) {
-		fd = peer_handoff(m, p->dst_port);
+		fd = peer_handoff(m, p->dst_port, flags);
 		if (fd < 0) {
 			vsock_mux_queue_rst(m, p->dst_port, p->src_port);
 			return;
 		}
-		takes = p->dst_port == SILO_NET_PORT_CONNECT;
 	} else if (m->peer_fd >= 0) {
 		vsock_mux_queue_rst(m, p->dst_port, p->src_port);
 		return;
@@ -463,7 +448,7 @@ static void peer_connect(struct vsock_mux *m, const struct vsock_pkt *p)
 		}
 	}
 	c = conn_alloc(m, fd);
-	c->takes_socket = takes;
+	c->takes_socket = m->peer_fd >= 0 && (flags & SILO_PEER_TAKES_SOCKET);
 	c->state = VC_PEER_INIT;
 	c->local_port = p->dst_port;
 	c->peer_port = p->src_port;
