@@ -31,7 +31,7 @@ sys.path.insert(0, str(TOP / "tests"))
 from silo_testlib.cli import sandbox_names, silo_env  # noqa: E402
 from silo_testlib.containerd import CRI_NS, Containerd, cri  # noqa: E402
 from silo_testlib.paths import BUILD  # noqa: E402
-from silo_testlib.stats import median_interval  # noqa: E402
+from silo_testlib.stats import median_interval, verdict  # noqa: E402
 
 SILO = str(BUILD / "silo")
 RUNTIME = str((BUILD / "silo-runtime").resolve())
@@ -134,12 +134,16 @@ def main():
     print(f"  {'path':40} {'cold':>8} {'template':>9}")
     print(f"  {'silo run --rm':40} {med['silo']:7.2f}s {med['silo_tmpl']:8.2f}s")
     x = {k: f"{v[0]:.2f}x [{v[1]:.2f}-{v[2]:.2f}]" for k, v in r.items()}
+    res["verdicts"] = {k: verdict(v[1], v[2], 1.10) for k, v in r.items()}
     print(f"  {'ctr run --runc-binary silo-runtime':40} {med['ctr']:7.2f}s "
           f"{med['ctr_tmpl']:8.2f}s   ({x['ctr']}, {x['ctr_tmpl']})")
     print(f"  {'CRI pod + container (handler silo)':40} {med['cri']:7.2f}s "
           f"{med['cri_tmpl']:8.2f}s   ({x['cri']}, {x['cri_tmpl']})")
     print("  [low-high]: 90 % bootstrap interval of the rounds' median ratio "
           "(tests/silo_testlib/stats.py)")
+    for k, label in (("ctr", "ctr run"), ("cri", "CRI"), ("ctr_tmpl", "ctr run, template"),
+                     ("cri_tmpl", "CRI, template")):
+        print(f"  {label}: {res['verdicts'][k]}")
     print("BENCH " + json.dumps(res))
 
 

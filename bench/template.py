@@ -42,7 +42,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "e2e"))
 from silo_testlib.cli import sandbox_names, silo_env  # noqa: E402
 from silo_testlib.paths import BUILD  # noqa: E402
-from silo_testlib.stats import median_interval  # noqa: E402
+from silo_testlib.stats import median_interval, verdict  # noqa: E402
 
 SILO = str(BUILD / "silo")
 MEMORY = "1G"
@@ -172,7 +172,7 @@ def report(res):
     med, lo, hi = median_interval([t / c for c, t in zip(res["cold_s"], res["template_s"])])
     res["ratio_rounds"], res["ratio_rounds_90"] = med, [lo, hi]
     print(f"  the rounds' own ratios: median {100 * med:.1f} %, 90 % interval "
-          f"{100 * lo:.1f}-{100 * hi:.1f} % (goal met with confidence: all of it <= 10 %)")
+          f"{100 * lo:.1f}-{100 * hi:.1f} %: {verdict(lo, hi, 0.10)}")
     c, w = statistics.median(res["cold_rm_s"]), statistics.median(res["template_rm_s"])
     print("the same, then silo rm -f:")
     print(f"  cold boot       {spread(res['cold_rm_s'])}")

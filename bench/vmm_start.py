@@ -25,7 +25,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-from silo_testlib.stats import median_interval  # noqa: E402
+from silo_testlib.stats import median_interval, verdict  # noqa: E402
 
 TRACE = re.compile(r"first KVM_RUN (\d+) us after start \(process cpu (\d+) us")
 STATS = re.compile(r"stats: maxrss_kib=(\d+) guest_resident_kib=(\d+) overhead_kib=(-?\d+)")
@@ -132,7 +132,7 @@ def main():
     if res["start_on_off_paired"] is not None:
         lo, hi = res["start_on_off_paired_90"]
         print(f"  {'start on/off, median of the rounds':<40}{'':>20}{res['start_on_off_paired']:>10.3f}"
-              f"   90 % interval {lo:.3f}-{hi:.3f} (tests/silo_testlib/stats.py)")
+              f"   90 % interval {lo:.3f}-{hi:.3f}: {verdict(lo, hi, 1.05)}")
     print("  goal: start on/off <= 1.05, overhead on - off <= 1024 KiB")
     print("BENCH " + json.dumps({"bench": "vmm_start", "in_lab": os.environ.get("SILO_IN_LAB") == "1",
                                  **res, "seccomp_off": off}))

@@ -2,7 +2,7 @@
 (tests/silo_testlib/stats.py), on the host: no VM."""
 import pytest
 
-from silo_testlib.stats import median_interval
+from silo_testlib.stats import median_interval, verdict
 
 
 def test_interval_holds_the_median_and_lies_within_the_rounds():
@@ -33,3 +33,12 @@ def test_more_rounds_narrow_it():
 def test_no_rounds_is_an_error():
     with pytest.raises(ValueError):
         median_interval([])
+
+
+def test_verdict_needs_the_whole_interval():
+    # bench/template.py once printed "met with confidence" beside 9.4-10.9 %
+    assert verdict(0.094, 0.109, 0.10) == "goal neither met nor missed with confidence"
+    assert verdict(0.091, 0.099, 0.10) == "goal met with confidence"
+    assert verdict(1.02, 1.06, 1.05) == "goal neither met nor missed with confidence"
+    assert verdict(1.06, 1.09, 1.05) == "goal missed with confidence"
+    assert verdict(1.05, 1.05, 1.05) == "goal met with confidence"

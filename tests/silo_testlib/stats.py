@@ -26,3 +26,13 @@ def median_interval(xs, level=0.90, resamples=4000, seed=1):
     lo = meds[int(tail * (resamples - 1))]
     hi = meds[int((1 - tail) * (resamples - 1))]
     return statistics.median(xs), lo, hi
+
+
+def verdict(lo, hi, goal):
+    """What an interval says about a goal of at most `goal`: met with
+    confidence only when all of it is inside, missed only when none is."""
+    if hi <= goal:
+        return "goal met with confidence"
+    if lo > goal:
+        return "goal missed with confidence"
+    return "goal neither met nor missed with confidence"
