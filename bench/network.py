@@ -15,7 +15,8 @@ turns for --rounds rounds, one guest at a time, each first in its share of
 the rounds; each figure is the median over the rounds, with its spread, and
 each ratio also the median of the rounds' own ratios with its 90 %
 bootstrap interval. --against DIR adds a third side, another build of silo
-(a change's parent commit, built in DIR), and its ratios.
+(a change's parent commit, built in DIR, with its own guest/ when DIR has
+one), and its ratios.
 
 The QEMU guest is driven through silo-init's agent over vhost-vsock (a
 small Unix-to-AF_VSOCK bridge lets bench/agent.py's client talk to it).
@@ -131,8 +132,11 @@ def silo_guest(a, tmp, build=BUILD):
     silo-vmm and silo-netd in build: yields run(nonce), which runs
     net_guest.py in it and returns its figures; silo-netd's counters and
     memory go into netd_out once the rounds are done."""
+    # the build's own guest (its silo-init: the guest's forwarder and DNS
+    # stub) when it has one, else this build's
+    guest = build / "guest" if (build / "guest" / "rootfs.ext4").exists() else GUEST
     env = dict(os.environ, SILO_DATA_DIR=str(tmp / "data"), SILO_RUN_DIR=str(tmp / "run"),
-               SILO_GUEST_DIR=str(GUEST), SILO_VMM=str(build / "silo-vmm"))
+               SILO_GUEST_DIR=str(guest), SILO_VMM=str(build / "silo-vmm"))
     silo = str(build / "silo")
 
     def s(*args, **kw):

@@ -37,7 +37,7 @@ CLIENT_SRCS    := $(sort $(wildcard src/client/*.c))
 AGENT_SRCS     := $(sort $(wildcard src/agent/*.c))
 # The network daemon's header codecs and worker threads (plain C, shared
 # with the host broker).
-AGENT_NET_SRCS := src/net/wire.c src/net/dns.c src/net/workers.c
+AGENT_NET_SRCS := src/net/wire.c src/net/dns.c src/net/workers.c src/net/acceptors.c
 SILO_LIB_OBJS  := $(PROTO_SRCS:%.c=$(BUILD)/%.o) $(CLIENT_SRCS:%.c=$(BUILD)/%.o)
 AGENT_MUSL_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/musl/%.o) $(PROTO_SRCS:%.c=$(BUILD)/musl/%.o) \
                    $(AGENT_NET_SRCS:%.c=$(BUILD)/musl/%.o)

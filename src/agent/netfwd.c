@@ -18,6 +18,7 @@
  */
 #include "agent/agent.h"
 #include "agent/netfwd.h"
+#include "net/acceptors.h"
 #include "net/wire.h"
 #include "net/workers.h"
 
@@ -438,9 +439,10 @@ static int connect_pipelined(int c, int v, const uint8_t *hdr, uint8_t *rep, siz
 	return 0;
 }
 
-static void *fwd_client(void *arg)
+/* One redirected connection, start to end; closes c. */
+static void fwd_serve(int c, void *arg)
 {
-	int c = (int)(intptr_t)arg, v = -1, rc;
+	int v = -1, rc;
 	struct sockaddr_in dst, self;
 	socklen_t dl = sizeof(dst), sl = sizeof(self);
 	struct wire_connect wc = { .family = AF_INET };
@@ -448,6 +450,7 @@ static void *fwd_client(void *arg)
 	enum wire_status st;
 	enum wire_err we;
 
+	(void)arg;
 	/* Without a NAT entry SO_ORIGINAL_DST gives the address the client
          * connected to: a connection straight to our port, not a redirected
          * one. Serving it would only ask the broker for ourselves. */
@@ -481,15 +484,26 @@ static void *fwd_client(void *arg)
 		goto reset;
 	close(c);
 	close(v);
-	netfwd_task_done();
-	return NULL;
+	return;
 reset:
 	netfwd_reset(c);
 	if (v >= 0)
 		close(v);
-	netfwd_task_done();
-	return NULL;
 }
+
+/* The redirect listener's threads wait in accept(2) and serve what they
+ * accept (net/acceptors.h): a new connection wakes one thread, not the
+ * accept loop and then a worker, which in a guest is often an IPI to
+ * another vCPU and so a VM exit. */
+#define FWD_ACCEPTORS 2 /* threads kept waiting in accept(2) */
+
+static struct acceptors fwd_acceptors = {
+	.accept_flags = SOCK_CLOEXEC | SOCK_NONBLOCK,
+	.idle_max = FWD_ACCEPTORS,
+	.serve = fwd_serve,
+	.spawn = netfwd_spawn,
+	.done = netfwd_task_done,
+};
 
 /* ---- published ports: FORWARD on vsock 1025 -> 127.0.0.1:PORT ---- */
 
@@ -527,7 +541,7 @@ static void *pub_client(void *arg)
 						  : WIRE_UNREACHABLE);
 		goto out;
 	}
-	setsockopt(t, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int)); /* as fwd_client */
+	setsockopt(t, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int)); /* as fwd_serve */
 	send_reply(v, WIRE_CONNECTED);
 	if (netfwd_relay(v, t, -1) < 0) {
 		netfwd_reset(t);
@@ -543,14 +557,16 @@ out:
 
 /* ---- listeners and the accept loop ---- */
 
-static int listen_inet(int type, const char *addr, unsigned port)
+/* flags: SOCK_NONBLOCK for a listener served by poll(2), 0 for one whose
+ * threads wait in accept(2). */
+static int listen_inet(int type, int flags, const char *addr, unsigned port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	int one = 1, fd;
 
 	if (inet_pton(AF_INET, addr, &a.sin_addr) != 1)
 		return -EINVAL;
-	if ((fd = socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
+	if ((fd = socket(AF_INET, type | SOCK_CLOEXEC | flags, 0)) < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
@@ -600,22 +616,28 @@ int netfwd_main(void)
 		agent_log("net: worker threads: %s", strerror(-rc));
 		return 1;
 	}
-	fds[L_FWD] = listen_inet(SOCK_STREAM, "0.0.0.0", SILO_NET_REDIRECT_PORT);
-	fds[L_DNS_UDP] = listen_inet(SOCK_DGRAM, SILO_NET_DNS_ADDR, 53);
-	fds[L_DNS_TCP] = listen_inet(SOCK_STREAM, SILO_NET_DNS_ADDR, 53);
+	fds[L_FWD] = listen_inet(SOCK_STREAM, 0, "0.0.0.0", SILO_NET_REDIRECT_PORT);
+	fds[L_DNS_UDP] = listen_inet(SOCK_DGRAM, SOCK_NONBLOCK, SILO_NET_DNS_ADDR, 53);
+	fds[L_DNS_TCP] = listen_inet(SOCK_STREAM, SOCK_NONBLOCK, SILO_NET_DNS_ADDR, 53);
 	fds[L_PUB] = listen_vsock(SILO_NET_PORT_FORWARD);
 	/* the UDP stub serves its socket on a thread of its own (netdns.c) */
 	if (fds[L_DNS_UDP] >= 0 && (rc = netdns_udp_start(fds[L_DNS_UDP])) < 0) {
 		close(fds[L_DNS_UDP]);
 		fds[L_DNS_UDP] = rc;
 	}
+	/* the forwarder's listener has threads of its own (fwd_acceptors) */
+	fwd_acceptors.fd = fds[L_FWD];
+	if (fds[L_FWD] >= 0 && (rc = acceptors_start(&fwd_acceptors)) < 0) {
+		close(fds[L_FWD]);
+		fds[L_FWD] = rc;
+	}
 	for (int i = 0; i < L_COUNT; i++) {
 		if (fds[i] < 0)
 			agent_log("net: %s: %s", what[i], strerror(-fds[i]));
 		else
 			live++;
-		p[i] = (struct pollfd){ .fd = fds[i] < 0 || i == L_DNS_UDP ? -1 : fds[i],
-					.events = POLLIN };
+		bool own = i == L_DNS_UDP || i == L_FWD; /* served by threads of their own */
+		p[i] = (struct pollfd){ .fd = fds[i] < 0 || own ? -1 : fds[i], .events = POLLIN };
 	}
 	if (!live)
 		return 1;
@@ -639,9 +661,7 @@ int netfwd_main(void)
 					usleep(100 * 1000);
 				continue;
 			}
-			void *(*fn)(void *) = i == L_FWD   ? fwd_client
-					      : i == L_PUB ? pub_client
-							   : netdns_tcp_client;
+			void *(*fn)(void *) = i == L_PUB ? pub_client : netdns_tcp_client;
 			if (netfwd_spawn(fn, (void *)(intptr_t)c) < 0) {
 				if (i == L_PUB) {
 					send_reply(c, WIRE_INTERNAL);

@@ -1,12 +1,16 @@
 /* netfwd.h: the guest's network daemon (netfwd.c, netdns.c), run by net.c
  * in a child of PID 1. Shared between its two files; nothing else uses it.
  *
- * One thread accepts on every listener; each connection gets a thread of
- * its own while it lasts (a worker kept from earlier tasks when one is idle,
- * net/workers.h), with blocking-free I/O (non-blocking sockets and poll with
- * timeouts), so no peer can stall another. The number of such threads is
- * bounded (NETFWD_MAX_TASKS); beyond it a connection is refused at once.
- * UDP DNS queries are served by one thread of their own (netdns.c).
+ * Each connection gets a thread of its own while it lasts (a worker kept
+ * from earlier tasks when one is idle, net/workers.h), with blocking-free
+ * I/O (non-blocking sockets and poll with timeouts), so no peer can stall
+ * another. Redirected connections are taken by threads that wait in
+ * accept(2) and serve what they accept (netfwd.c, fwd_acceptor); one thread
+ * accepts on the other listeners and hands each connection to a worker.
+ * The number of such threads is bounded (NETFWD_MAX_TASKS); beyond it a
+ * published-port or DNS connection is refused at once and a redirected one
+ * waits in the listen backlog. UDP DNS queries are served by one thread of
+ * their own (netdns.c).
  */
 #ifndef SILO_AGENT_NETFWD_H
 #define SILO_AGENT_NETFWD_H
