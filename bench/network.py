@@ -143,12 +143,28 @@ def silo_guest(a, tmp, build=BUILD):
         return subprocess.run([silo, *args], env=env, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
+    def cpu_stat():
+        """The sandbox's cgroup cpu.stat (throttling by its cpu.max), or {}."""
+        r = s("inspect", "nb")
+        path = json.loads(r.stdout)["cgroup"]["path"] if r.returncode == 0 else ""
+        try:
+            return dict(ln.split() for ln in (pathlib.Path(path) / "cpu.stat").read_text()
+                        .splitlines()) if path else {}
+        except (OSError, ValueError):
+            return {}
+
     def run(nonce):
+        before = cpu_stat()
         with vsock_echo(lambda: silo_dial(tmp / "run" / "nb" / "vsock.sock")):
             r = s("exec", "nb", "--", *guest_args(a, nonce), timeout=3600)
         if r.returncode:
             raise SystemExit(f"bench: silo guest script failed: {r.stderr.strip()[-2000:]}")
+        after = cpu_stat()
+        for k in ("nr_periods", "nr_throttled", "throttled_usec"):
+            if k in before and k in after:
+                netd[f"cg_{k}"] = netd.get(f"cg_{k}", 0) + int(after[k]) - int(before[k])
         return json.loads(r.stdout.strip().splitlines()[-1])
+    netd = {}
     r = s("create", "--name", "nb", "--memory", a.memory, "--network", "open", "--no-docker")
     if r.returncode:
         raise SystemExit(f"bench: silo create: {r.stderr.strip()}")
@@ -158,7 +174,6 @@ def silo_guest(a, tmp, build=BUILD):
             raise SystemExit(f"bench: silo start: {r.stderr.strip()}")
         netd_pid = int((tmp / "run" / "nb" / "netd.pid").read_text())
         rss_idle = rss_kib(netd_pid)
-        netd = {}
         yield run, netd
         # silo-netd's own counters: how much of the guest's wait was the
         # host's resolver and connect() (it writes them within 0.1 s)
@@ -396,6 +411,12 @@ def main():
               f"silo-vmm, and silo-netd's own work\n"
               f"  silo-netd resident memory, the most of any round: {netd['rss_idle_kib']} KiB "
               f"idle after start, {netd['rss_after_kib']} KiB after the round")
+        if "cg_nr_periods" in netd:
+            # the sandbox's cpu.max (--cpus x 100 ms per 100 ms) covers its
+            # vCPUs, silo-vmm and silo-netd; the QEMU peer has no limit
+            print(f"  the sandbox's CPU limit (its cgroup's cpu.max): throttled in "
+                  f"{netd['cg_nr_throttled']} of {netd['cg_nr_periods']} periods, "
+                  f"{netd['cg_throttled_usec'] / 1000:.0f} ms in all")
         res["silo"]["netd"] = netd
     if netd_against:
         print(f"  the build against: {netd_against['rss_idle_kib']} KiB idle after start, "
