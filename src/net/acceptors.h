@@ -22,9 +22,9 @@
 
 struct acceptors {
 	/* set by the caller */
-	int fd;			      /* a blocking listener */
-	int accept_flags;	      /* accept4(2) flags for the accepted sockets */
-	unsigned idle_max;	      /* threads kept waiting in accept, >= 1 */
+	int fd;				  /* a blocking listener */
+	int accept_flags;		  /* accept4(2) flags for the accepted sockets */
+	unsigned idle_max;		  /* threads kept waiting in accept, >= 1 */
 	void (*serve)(int fd, void *arg); /* one connection; closes fd */
 	void *arg;
 	/* run fn(arg) on a thread of its own: 0, or < 0 when it cannot now */

@@ -149,8 +149,8 @@ static int client(uint16_t port)
 
 	assert_true(fd >= 0);
 	/* an answer that never comes fails the test instead of hanging it */
-	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO,
-				    &(struct timeval){ .tv_sec = 10 }, sizeof(struct timeval)),
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ .tv_sec = 10 },
+				    sizeof(struct timeval)),
 			 0);
 	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	return fd;
