@@ -248,6 +248,7 @@ static void *stats_thread(void *arg)
 int netd_stats_start(struct netd *n)
 {
 	pthread_condattr_t ca;
+	pthread_attr_t at;
 	pthread_t t;
 	int r;
 
@@ -256,7 +257,15 @@ int netd_stats_start(struct netd *n)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&n->stats_cond, &ca);
 	pthread_condattr_destroy(&ca);
-	if ((r = pthread_create(&t, NULL, stats_thread, n)) != 0)
+	/* A small stack, as the connection threads' (NETD_STACK_SIZE): glibc's
+	 * 8 MiB one can get a 2 MiB huge page on a host whose transparent huge
+	 * pages are "always" (Debian's default), for a thread that uses a few
+	 * KiB (vmm/thread.h says more). */
+	pthread_attr_init(&at);
+	pthread_attr_setstacksize(&at, NETD_STACK_SIZE);
+	r = pthread_create(&t, &at, stats_thread, n);
+	pthread_attr_destroy(&at);
+	if (r != 0)
 		return -r;
 	pthread_detach(t);
 	pthread_mutex_lock(&n->log_lock);

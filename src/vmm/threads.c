@@ -14,6 +14,7 @@
 #include "vmm/jail/seccomp.h"
 #include "vmm/log.h"
 #include "vmm/snapshot/snapshot.h"
+#include "vmm/thread.h"
 #include "vmm/vm_internal.h"
 
 /* The body of the event thread and of each disk's I/O thread. */
@@ -70,7 +71,7 @@ int vm_start_threads(struct vm *vm)
 	/* The working set first: a head start on the guest, which runs
 	 * beside it (snapshot/restore.c, vm_prefetch). */
 	if (vm->wset_nr) {
-		ret = pthread_create(&vm->prefetch_thread, NULL, prefetch_thread, vm);
+		ret = vmm_thread_create(&vm->prefetch_thread, prefetch_thread, vm);
 		if (ret) {
 			log_err("starting the prefetch thread: %s", strerror(ret));
 			return -1;
@@ -79,7 +80,7 @@ int vm_start_threads(struct vm *vm)
 	}
 
 	/* Device threads before the vCPUs, which kick their queues. */
-	ret = pthread_create(&vm->ev_thread, NULL, ev_thread, vm);
+	ret = vmm_thread_create(&vm->ev_thread, ev_thread, vm);
 	if (ret) {
 		log_err("starting the event thread: %s", strerror(ret));
 		return -1;
@@ -90,7 +91,7 @@ int vm_start_threads(struct vm *vm)
 
 		if (!v->io_ev)
 			continue;
-		ret = pthread_create(&v->io_thread, NULL, io_thread, v);
+		ret = vmm_thread_create(&v->io_thread, io_thread, v);
 		if (ret) {
 			log_err("starting the I/O thread of device %u: %s", i, strerror(ret));
 			return -1;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "vmm/arch/x86/cpuid.h"
+#include "vmm/thread.h"
 #include "vmm/arch/x86/msr.h"
 #include "vmm/arch/x86/regs.h"
 #include "proto/contract.h"
@@ -335,7 +336,7 @@ out:
 
 int vcpu_start(struct vcpu *v)
 {
-	int ret = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	int ret = vmm_thread_create(&v->thread, vcpu_thread, v);
 
 	if (ret)
 		return err_ret(-ret, "starting vcpu %u: %s", v->id, strerror(ret));

@@ -28,3 +28,18 @@ def rss_rollup_kib(pid):
         except OSError:
             pass
     return None
+
+
+def big_anon_mappings(pid, min_bytes=2 << 20):
+    """(start, size) of pid's private anonymous read-write mappings of at
+    least min_bytes but the heap and the main stack: a thread stack or an
+    arena that large can hold a 2 MiB transparent huge page."""
+    out = []
+    with open(f"/proc/{pid}/maps") as f:
+        for ln in f:
+            x = ln.split()
+            if len(x) == 5 and x[1] == "rw-p" and x[4] == "0":
+                lo, hi = (int(v, 16) for v in x[0].split("-"))
+                if hi - lo >= min_bytes:
+                    out.append((hex(lo), hi - lo))
+    return out
