@@ -25,7 +25,7 @@ import pytest
 
 from conftest import BUILD
 from silo_testlib.cli import silo_env
-from silo_testlib.host import big_anon_mappings
+from silo_testlib.host import thread_stacks
 from silo_testlib.vm import BASE
 from test_agent_vm import Sandbox
 from test_snapshot import control, take_snapshot
@@ -124,11 +124,9 @@ def test_every_thread_is_filtered_and_the_guest_still_works(tmp_path):
         assert {"/dev/kvm", str(BASE.resolve()), str(sb.scratch)} <= files, files
         # every thread's stack is under 2 MiB (src/vmm/thread.h): on a host
         # whose transparent huge pages are "always", as the lab's Debian
-        # kernel's are, glibc's 8 MiB default can hold a 2 MiB page each;
-        # the one large anonymous mapping is guest RAM (256 MiB)
-        if "asan" not in BUILD.name:  # the sanitizer's shadow is such a mapping
-            big = [m for m in big_anon_mappings(pid) if m[1] != 256 << 20]
-            assert big == [], big
+        # kernel's are, glibc's 8 MiB default can hold a 2 MiB page each
+        stacks = thread_stacks(pid)
+        assert len(stacks) == len(threads) - 1 and max(stacks) < 2 << 20, (threads, stacks)
     finally:
         sb.kill()
 

@@ -30,16 +30,16 @@ def rss_rollup_kib(pid):
     return None
 
 
-def big_anon_mappings(pid, min_bytes=2 << 20):
-    """(start, size) of pid's private anonymous read-write mappings of at
-    least min_bytes but the heap and the main stack: a thread stack or an
-    arena that large can hold a 2 MiB transparent huge page."""
-    out = []
+
+def thread_stacks(pid):
+    """Sizes in bytes of pid's thread stacks as glibc maps them: a private
+    anonymous read-write mapping right above its one-page PROT_NONE guard."""
+    maps = []
     with open(f"/proc/{pid}/maps") as f:
         for ln in f:
             x = ln.split()
-            if len(x) == 5 and x[1] == "rw-p" and x[4] == "0":
-                lo, hi = (int(v, 16) for v in x[0].split("-"))
-                if hi - lo >= min_bytes:
-                    out.append((hex(lo), hi - lo))
-    return out
+            lo, hi = (int(v, 16) for v in x[0].split("-"))
+            maps.append((lo, hi, x[1], len(x) == 5 and x[4] == "0"))
+    return [hi - lo for (glo, ghi, gperm, ganon), (lo, hi, perm, anon) in zip(maps, maps[1:])
+            if ganon and anon and gperm == "---p" and ghi - glo == 4096 and ghi == lo
+            and perm == "rw-p"]
