@@ -5,7 +5,7 @@
  * from earlier tasks when one is idle, net/workers.h), with blocking-free
  * I/O (non-blocking sockets and poll with timeouts), so no peer can stall
  * another. Redirected connections are taken by threads that wait in
- * accept(2) and serve what they accept (netfwd.c, fwd_acceptor); one thread
+ * accept(2) and serve what they accept (netfwd.c, fwd_acceptors); one thread
  * accepts on the other listeners and hands each connection to a worker.
  * The number of such threads is bounded (NETFWD_MAX_TASKS); beyond it a
  * published-port or DNS connection is refused at once and a redirected one

@@ -30,7 +30,7 @@ struct acceptors {
 	/* run fn(arg) on a thread of its own: 0, or < 0 when it cannot now */
 	int (*spawn)(void *(*fn)(void *), void *arg);
 	void (*done)(void); /* a thread spawn started returns (may be NULL) */
-	/* the threads' bookkeeping (acceptors_init) */
+	/* the threads' bookkeeping (acceptors_start) */
 	pthread_mutex_t lock;
 	unsigned waiting; /* in accept(2), or on the way to it */
 	bool starting;	  /* one more is being started */
